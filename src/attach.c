@@ -1,0 +1,364 @@
+/* attach.c: which allocator entry points a process uses, in which mapped object, and attaching them. */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../bpf/leaktop.h"
+#include "attach.h"
+#include "elf_file.h"
+#include "log.h"
+#include "probepoint.h"
+#include "procmaps.h"
+
+/* The attach table: every allocator entry point leaktop knows, and how its arguments read. */
+static const struct entry_point {
+	const char *name;
+	enum lt_kind kind;
+	bool outer; /* calls another entry point for the same block (operator delete -> free) */
+} entry_points[] = {
+	{ "malloc", LT_MALLOC, false },
+	{ "calloc", LT_CALLOC, false },
+	{ "realloc", LT_REALLOC, false },
+	{ "reallocarray", LT_REALLOCARRAY, false },
+	{ "posix_memalign", LT_POSIX_MEMALIGN, false },
+	{ "aligned_alloc", LT_MEMALIGN, false },
+	{ "memalign", LT_MEMALIGN, false },
+	{ "valloc", LT_MALLOC, false },
+	{ "pvalloc", LT_PVALLOC, false },
+	{ "free", LT_FREE, false },
+	/* C++ operator new / new[]: plain, nothrow, aligned, aligned nothrow (size is argument 1) */
+	{ "_Znwm", LT_MALLOC, false },
+	{ "_Znam", LT_MALLOC, false },
+	{ "_ZnwmRKSt9nothrow_t", LT_MALLOC, false },
+	{ "_ZnamRKSt9nothrow_t", LT_MALLOC, false },
+	{ "_ZnwmSt11align_val_t", LT_MALLOC, false },
+	{ "_ZnamSt11align_val_t", LT_MALLOC, false },
+	{ "_ZnwmSt11align_val_tRKSt9nothrow_t", LT_MALLOC, false },
+	{ "_ZnamSt11align_val_tRKSt9nothrow_t", LT_MALLOC, false },
+	/* operator delete / delete[]: plain, sized, nothrow, aligned, and their combinations */
+	{ "_ZdlPv", LT_FREE, true },
+	{ "_ZdaPv", LT_FREE, true },
+	{ "_ZdlPvm", LT_FREE, true },
+	{ "_ZdaPvm", LT_FREE, true },
+	{ "_ZdlPvRKSt9nothrow_t", LT_FREE, true },
+	{ "_ZdaPvRKSt9nothrow_t", LT_FREE, true },
+	{ "_ZdlPvSt11align_val_t", LT_FREE, true },
+	{ "_ZdaPvSt11align_val_t", LT_FREE, true },
+	{ "_ZdlPvmSt11align_val_t", LT_FREE, true },
+	{ "_ZdaPvmSt11align_val_t", LT_FREE, true },
+	{ "_ZdlPvSt11align_val_tRKSt9nothrow_t", LT_FREE, true },
+	{ "_ZdaPvSt11align_val_tRKSt9nothrow_t", LT_FREE, true },
+};
+
+#define NR_ENTRY_POINTS (sizeof(entry_points) / sizeof(entry_points[0]))
+
+struct object {
+	char *path;		/* as the process maps it */
+	char *open_path;	/* the same file seen from here (/proc/PID/root/...) */
+	bool is_exe;
+	struct elf_file *elf;	/* opened lazily */
+	bool unreadable;
+};
+
+struct object_list {
+	struct object *objs;
+	size_t nr, cap;
+};
+
+static int objects_add(struct object_list *l, const char *path, int pid, bool is_exe)
+{
+	struct object *o;
+	char *open_path;
+
+	for (size_t i = 0; i < l->nr; i++)
+		if (!strcmp(l->objs[i].path, path))
+			return 0;
+	if (l->nr == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		struct object *objs = realloc(l->objs, cap * sizeof(*objs));
+
+		if (!objs)
+			return -ENOMEM;
+		l->objs = objs;
+		l->cap = cap;
+	}
+	if (asprintf(&open_path, "/proc/%d/root%s", pid, path) < 0)
+		return -ENOMEM;
+	o = &l->objs[l->nr];
+	memset(o, 0, sizeof(*o));
+	o->path = strdup(path);
+	if (!o->path) {
+		free(open_path);
+		return -ENOMEM;
+	}
+	o->open_path = open_path;
+	o->is_exe = is_exe;
+	l->nr++;
+	return 0;
+}
+
+static void objects_free(struct object_list *l)
+{
+	for (size_t i = 0; i < l->nr; i++) {
+		free(l->objs[i].path);
+		free(l->objs[i].open_path);
+		elf_file__free(l->objs[i].elf);
+	}
+	free(l->objs);
+}
+
+static int read_mem(int fd, uint64_t addr, void *buf, size_t len)
+{
+	ssize_t n = pread(fd, buf, len, (off_t)addr);
+
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+static int read_auxv(int pid, uint64_t *phdr, uint64_t *phnum)
+{
+	char path[64];
+	Elf64_auxv_t av;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	*phdr = *phnum = 0;
+	while (read(fd, &av, sizeof(av)) == sizeof(av) && av.a_type != AT_NULL) {
+		if (av.a_type == AT_PHDR)
+			*phdr = av.a_un.a_val;
+		else if (av.a_type == AT_PHNUM)
+			*phnum = av.a_un.a_val;
+	}
+	close(fd);
+	return *phdr && *phnum ? 0 : -ENOENT;
+}
+
+/*
+ * Appends the objects of the dynamic linker's link map (load order: the executable, preloaded
+ * objects, then needed libraries breadth-first, then dlopen'ed ones) by following the executable's
+ * DT_DEBUG entry to r_debug in the process's memory. -ENOENT where there is none (static binary,
+ * or the dynamic linker has not run yet).
+ */
+static int objects_from_link_map(struct object_list *l, int pid)
+{
+	uint64_t phdr_addr = 0, phnum = 0, bias = 0, dyn_addr = 0, r_debug = 0, lm;
+	char path[64];
+	int fd, err = -ENOENT;
+
+	err = read_auxv(pid, &phdr_addr, &phnum);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = -ENOENT;
+	for (uint64_t i = 0; i < phnum && i < 64; i++) {
+		Elf64_Phdr ph;
+
+		if (read_mem(fd, phdr_addr + i * sizeof(ph), &ph, sizeof(ph)))
+			goto out;
+		if (ph.p_type == PT_PHDR)
+			bias = phdr_addr - ph.p_vaddr;
+		else if (ph.p_type == PT_DYNAMIC)
+			dyn_addr = ph.p_vaddr;
+	}
+	if (!dyn_addr)
+		goto out;
+	dyn_addr += bias;
+	for (int i = 0; i < 512; i++) {
+		Elf64_Dyn d;
+
+		if (read_mem(fd, dyn_addr + i * sizeof(d), &d, sizeof(d)) || d.d_tag == DT_NULL)
+			break;
+		if (d.d_tag == DT_DEBUG) {
+			r_debug = d.d_un.d_ptr;
+			break;
+		}
+	}
+	/* struct r_debug { int r_version; struct link_map *r_map; ... } */
+	if (!r_debug || read_mem(fd, r_debug + 8, &lm, sizeof(lm)) || !lm)
+		goto out;
+	for (int n = 0; lm && n < 4096; n++) {
+		/* struct link_map { l_addr; char *l_name; l_ld; l_next; l_prev; } */
+		uint64_t link[4];
+		char name[4096];
+		ssize_t got;
+
+		if (read_mem(fd, lm, link, sizeof(link)))
+			break;
+		got = link[1] ? pread(fd, name, sizeof(name) - 1, (off_t)link[1]) : 0;
+		name[got > 0 ? got : 0] = '\0';
+		/* The executable's entry has an empty name; it is already first in the list. */
+		if (name[0] == '/') {
+			err = objects_add(l, name, pid, false);
+			if (err)
+				goto out;
+		}
+		lm = link[3];
+	}
+	err = 0;
+out:
+	close(fd);
+	return err;
+}
+
+/* Objects of pid: the executable first, then the link map, then anything else mapped executable. */
+static int objects_of(struct object_list *l, int pid, const struct procmaps *pm)
+{
+	char link[64], *exe;
+	ssize_t n;
+	int err;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	exe = malloc(4096);
+	if (!exe)
+		return -ENOMEM;
+	n = readlink(link, exe, 4095);
+	if (n < 0) {
+		err = errno == ENOENT ? -ESRCH : -errno;
+		free(exe);
+		return err;
+	}
+	exe[n] = '\0';
+	if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
+		exe[n - 10] = '\0';
+	err = objects_add(l, exe, pid, true);
+	free(exe);
+	if (err)
+		return err;
+	err = objects_from_link_map(l, pid);
+	if (err && err != -ENOENT && err != -EIO)
+		return err;
+	for (size_t i = 0; i < pm->nr_maps; i++) {
+		const struct procmap *m = &pm->maps[i];
+
+		if (m->perms[2] != 'x' || m->path[0] != '/' || m->deleted)
+			continue;
+		err = objects_add(l, m->path, pid, false);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* The first object (in binding order) that defines name: 0 and *obj, *sym, or -ENOENT. */
+static int resolve(struct object_list *l, const char *name, struct object **obj, struct elf_sym *sym)
+{
+	for (size_t i = 0; i < l->nr; i++) {
+		struct object *o = &l->objs[i];
+
+		if (o->unreadable)
+			continue;
+		if (!o->elf) {
+			o->elf = elf_file__open(o->open_path);
+			if (!o->elf) {
+				log_debug("cannot read %s: %s", o->path, strerror(errno));
+				o->unreadable = true;
+				continue;
+			}
+		}
+		/* The executable's own calls bind to its local definition too (static binaries). */
+		if (!elf_file__find_func(o->elf, name, !o->is_exe, sym)) {
+			*obj = o;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int attach_entry(struct tracer *t, int pid, const struct entry_point *ep, struct object *o,
+			const struct elf_sym *sym, const struct attach_opts *opts)
+{
+	struct probe_point pp = { 0 };
+	uint64_t start, probe;
+	const uint8_t *code;
+	int err;
+
+	if (elf_file__vaddr_to_offset(o->elf, sym->vaddr, &start))
+		return -ENOENT;
+	code = sym->size ? elf_file__code(o->elf, sym->vaddr, sym->size) : NULL;
+	if (!opts->no_probe_shift && code && probepoint_choose(code, sym->size, sym->vaddr, &pp))
+		memset(&pp, 0, sizeof(pp));
+	probe = start + pp.offset;
+
+	err = tracer__attach(t, pid, o->open_path, probe, LT_COOKIE(ep->kind, pp.sp_adj, ep->outer),
+			     false);
+	if (!err && ep->kind != LT_FREE)
+		err = tracer__attach(t, pid, o->open_path, start, 0, true);
+	if (err) {
+		log_error("cannot attach %s in %s: %s", ep->name, o->path, strerror(-err));
+		return err;
+	}
+	log_info("pid %d: %s at %s+0x%llx (probe +%llu%s%s)", pid, ep->name, o->path,
+		 (unsigned long long)start, (unsigned long long)pp.offset, pp.insn[0] ? ": " : "",
+		 pp.insn);
+	return 0;
+}
+
+int attach_process(struct tracer *t, int pid, const struct attach_opts *opts)
+{
+	struct object_list objs = { 0 };
+	struct { const struct object *o; uint64_t vaddr; } done[NR_ENTRY_POINTS];
+	size_t nr_done = 0;
+	struct procmaps *pm;
+	int err, attached = 0;
+
+	pm = procmaps__read(pid);
+	if (!pm)
+		return errno == ENOENT ? -ESRCH : -errno;
+	err = objects_of(&objs, pid, pm);
+	if (err)
+		goto out;
+
+	for (size_t i = 0; i < NR_ENTRY_POINTS; i++) {
+		const struct entry_point *ep = &entry_points[i];
+		struct object *o;
+		struct elf_sym sym;
+		bool dup = false;
+
+		if (resolve(&objs, ep->name, &o, &sym))
+			continue;
+		/* Aliases (glibc's aligned_alloc is memalign) get one probe. */
+		for (size_t j = 0; j < nr_done; j++)
+			dup |= done[j].o == o && done[j].vaddr == sym.vaddr;
+		if (dup)
+			continue;
+		err = attach_entry(t, pid, ep, o, &sym, opts);
+		if (err)
+			goto out;
+		done[nr_done].o = o;
+		done[nr_done++].vaddr = sym.vaddr;
+		attached++;
+	}
+	if (!attached) {
+		size_t len = 0;
+		char *list;
+
+		for (size_t i = 0; i < objs.nr; i++)
+			len += strlen(objs.objs[i].path) + 2;
+		list = calloc(1, len + 1);
+		for (size_t i = 0; list && i < objs.nr; i++) {
+			strcat(list, objs.objs[i].path);
+			if (i + 1 < objs.nr)
+				strcat(list, ", ");
+		}
+		log_error("no allocator entry point (malloc, free, operator new, ...) found in pid %d; "
+			  "searched: %s",
+			  pid, list ? list : "(no memory)");
+		free(list);
+		err = -ENOENT;
+		goto out;
+	}
+	err = attached;
+out:
+	objects_free(&objs);
+	procmaps__free(pm);
+	return err;
+}

@@ -1,0 +1,373 @@
+/* collect.c: reads the BPF maps into a snapshot (batch lookups, with a fallback). */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "collect.h"
+#include "log.h"
+
+/* Open-addressing table: stack id -> index. Ids are hashes already, so they index directly. */
+struct id_index {
+	uint64_t *ids;		/* 0 = empty slot (stack id 0 is kept aside) */
+	size_t *vals;
+	size_t mask;
+	size_t nr;
+};
+
+static int id_index_init(struct id_index *ix, size_t expected)
+{
+	size_t cap = 64;
+
+	while (cap < expected * 2)
+		cap <<= 1;
+	ix->ids = calloc(cap, sizeof(*ix->ids));
+	ix->vals = calloc(cap, sizeof(*ix->vals));
+	ix->mask = cap - 1;
+	ix->nr = 0;
+	return ix->ids && ix->vals ? 0 : -ENOMEM;
+}
+
+static void id_index_fini(struct id_index *ix)
+{
+	free(ix->ids);
+	free(ix->vals);
+	memset(ix, 0, sizeof(*ix));
+}
+
+static size_t *id_index_slot(struct id_index *ix, uint64_t id, bool insert)
+{
+	for (size_t i = id & ix->mask;; i = (i + 1) & ix->mask) {
+		if (ix->ids[i] == id)
+			return &ix->vals[i];
+		if (!ix->ids[i]) {
+			if (!insert)
+				return NULL;
+			ix->ids[i] = id;
+			ix->nr++;
+			return &ix->vals[i];
+		}
+	}
+}
+
+/* Grows before the table is half full, so probes stay short and a free slot always exists. */
+static int id_index_put(struct id_index *ix, uint64_t id, size_t val)
+{
+	if ((ix->nr + 1) * 2 > ix->mask + 1) {
+		struct id_index bigger;
+
+		if (id_index_init(&bigger, ix->nr + 1))
+			return -ENOMEM;
+		for (size_t i = 0; i <= ix->mask; i++)
+			if (ix->ids[i])
+				*id_index_slot(&bigger, ix->ids[i], true) = ix->vals[i];
+		id_index_fini(ix);
+		*ix = bigger;
+	}
+	*id_index_slot(ix, id, true) = val;
+	return 0;
+}
+
+struct collector {
+	int allocs_fd, totals_fd, stacks_fd, stats_fd;
+	int nr_cpus;
+	bool no_batch;			/* the kernel refused batch lookups once */
+	struct id_index stack_ix;	/* stack id -> index in stack_cache */
+	struct lt_stack *stack_cache;
+	size_t nr_cached, cap_cached;
+};
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+struct collector *collector__new(const struct tracer *t)
+{
+	struct collector *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->allocs_fd = tracer__allocs_fd(t);
+	c->totals_fd = tracer__stack_totals_fd(t);
+	c->stacks_fd = tracer__stacks_fd(t);
+	c->stats_fd = tracer__stats_fd(t);
+	c->nr_cpus = libbpf_num_possible_cpus();
+	if (c->nr_cpus <= 0 || id_index_init(&c->stack_ix, 1024)) {
+		collector__free(c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return c;
+}
+
+void collector__free(struct collector *c)
+{
+	if (!c)
+		return;
+	id_index_fini(&c->stack_ix);
+	free(c->stack_cache);
+	free(c);
+}
+
+typedef int (*entry_fn)(const void *key, const void *value, void *ctx);
+
+/*
+ * Calls fn for every entry of a hash map: batch lookups of `chunk` entries where the kernel has
+ * them, get-next-key otherwise. Entries may come and go meanwhile: each is seen at most once.
+ */
+static int map_for_each(struct collector *c, int fd, size_t key_size, size_t value_size,
+			entry_fn fn, void *ctx)
+{
+	const uint32_t chunk = 4096;
+	char *keys = malloc(chunk * key_size), *values = malloc(chunk * value_size);
+	char *key = NULL, *next;
+	uint64_t batch_pos = 0;
+	bool first = true;
+	int err = 0;
+
+	if (!keys || !values) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (!c->no_batch) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		uint32_t count = chunk;
+
+		err = bpf_map_lookup_batch(fd, first ? NULL : &batch_pos, &batch_pos, keys, values,
+					   &count, &opts);
+		if (err && errno == EINVAL && first) {
+			c->no_batch = true;
+			break;
+		}
+		if (err && errno != ENOENT) {
+			err = -errno;
+			goto out;
+		}
+		first = false;
+		for (uint32_t i = 0; i < count; i++) {
+			int rc = fn(keys + i * key_size, values + i * value_size, ctx);
+
+			if (rc) {
+				err = rc;
+				goto out;
+			}
+		}
+		if (err) { /* ENOENT: that was the last chunk */
+			err = 0;
+			goto out;
+		}
+	}
+	/* Fallback: one key at a time. */
+	next = keys;
+	while (bpf_map_get_next_key(fd, key, next) == 0) {
+		if (bpf_map_lookup_elem(fd, next, values) == 0) {
+			err = fn(next, values, ctx);
+			if (err)
+				goto out;
+		}
+		key = next;
+		next = next == keys ? keys + key_size : keys;
+	}
+	err = 0;
+out:
+	free(keys);
+	free(values);
+	return err;
+}
+
+struct totals_ctx {
+	struct snapshot *snap;
+	struct id_index *ix;
+};
+
+static int add_totals(const void *key, const void *value, void *ctx_)
+{
+	struct totals_ctx *ctx = ctx_;
+	const struct lt_totals *t = value;
+	struct stack_record rec = { 0 };
+	int err;
+
+	rec.stack_id = *(const uint64_t *)key;
+	rec.outstanding_bytes = t->outstanding_bytes;
+	rec.outstanding_allocs = t->outstanding_allocs;
+	rec.allocs = t->allocs;
+	rec.alloc_bytes = t->alloc_bytes;
+	rec.oldest_age_s = -1;
+	rec.growth_bytes_per_s = NAN;
+	err = snapshot__add(ctx->snap, &rec);
+	if (err)
+		return err;
+	/* Stack id 0 (stack unknown) goes to slot mask+1 of nothing: kept out of the index. */
+	if (rec.stack_id)
+		return id_index_put(ctx->ix, rec.stack_id, ctx->snap->nr_stacks - 1);
+	return 0;
+}
+
+struct age_ctx {
+	struct snapshot *snap;
+	struct id_index *ix;
+	ssize_t zero_idx;	/* the record of stack 0, or -1 */
+	uint64_t now, min_age_ns;
+	uint64_t *oldest_ts;	/* per record */
+	int64_t *aged_bytes, *aged_allocs;
+};
+
+static int add_age(const void *key, const void *value, void *ctx_)
+{
+	struct age_ctx *ctx = ctx_;
+	const struct lt_alloc *a = value;
+	size_t idx, *slot;
+
+	(void)key;
+	if (a->stack_id) {
+		slot = id_index_slot(ctx->ix, a->stack_id, false);
+		if (!slot)
+			return 0;
+		idx = *slot;
+	} else {
+		if (ctx->zero_idx < 0)
+			return 0;
+		idx = ctx->zero_idx;
+	}
+	if (!ctx->oldest_ts[idx] || a->ts_ns < ctx->oldest_ts[idx])
+		ctx->oldest_ts[idx] = a->ts_ns;
+	if (ctx->min_age_ns && ctx->now >= a->ts_ns && ctx->now - a->ts_ns >= ctx->min_age_ns) {
+		ctx->aged_bytes[idx] += a->size;
+		ctx->aged_allocs[idx]++;
+	}
+	return 0;
+}
+
+static int apply_ages(struct collector *c, struct snapshot *snap, struct id_index *ix,
+		      uint64_t min_age_ns)
+{
+	struct age_ctx ctx = { .snap = snap, .ix = ix, .zero_idx = -1, .now = now_ns(),
+			       .min_age_ns = min_age_ns };
+	size_t n = snap->nr_stacks;
+	int err = -ENOMEM;
+
+	for (size_t i = 0; i < n; i++)
+		if (!snap->stacks[i].stack_id)
+			ctx.zero_idx = i;
+	ctx.oldest_ts = calloc(n + 1, sizeof(*ctx.oldest_ts));
+	ctx.aged_bytes = calloc(n + 1, sizeof(*ctx.aged_bytes));
+	ctx.aged_allocs = calloc(n + 1, sizeof(*ctx.aged_allocs));
+	if (!ctx.oldest_ts || !ctx.aged_bytes || !ctx.aged_allocs)
+		goto out;
+	err = map_for_each(c, c->allocs_fd, sizeof(struct lt_alloc_key), sizeof(struct lt_alloc),
+			   add_age, &ctx);
+	if (err)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct stack_record *r = &snap->stacks[i];
+
+		if (ctx.oldest_ts[i] && ctx.now >= ctx.oldest_ts[i])
+			r->oldest_age_s = (ctx.now - ctx.oldest_ts[i]) / 1e9;
+		if (min_age_ns) {
+			r->outstanding_bytes = ctx.aged_bytes[i];
+			r->outstanding_allocs = ctx.aged_allocs[i];
+			if (!ctx.aged_allocs[i])
+				r->oldest_age_s = -1;
+		}
+	}
+out:
+	free(ctx.oldest_ts);
+	free(ctx.aged_bytes);
+	free(ctx.aged_allocs);
+	return err;
+}
+
+/* The stack of id, from the cache or else the map (then cached: stacks never change). */
+static const struct lt_stack *stack_get(struct collector *c, uint64_t id)
+{
+	size_t *slot = id_index_slot(&c->stack_ix, id, false);
+	struct lt_stack st;
+
+	if (slot)
+		return &c->stack_cache[*slot];
+	if (bpf_map_lookup_elem(c->stacks_fd, &id, &st))
+		return NULL;
+	if (c->nr_cached == c->cap_cached) {
+		size_t cap = c->cap_cached ? 2 * c->cap_cached : 256;
+		struct lt_stack *cache = realloc(c->stack_cache, cap * sizeof(*cache));
+
+		if (!cache)
+			return NULL;
+		c->stack_cache = cache;
+		c->cap_cached = cap;
+	}
+	c->stack_cache[c->nr_cached] = st;
+	if (id_index_put(&c->stack_ix, id, c->nr_cached))
+		return NULL;
+	return &c->stack_cache[c->nr_cached++];
+}
+
+static int read_stats(struct collector *c, struct snapshot *snap)
+{
+	uint64_t *percpu = calloc(c->nr_cpus, sizeof(*percpu));
+
+	if (!percpu)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < LT_STAT_MAX; k++) {
+		snap->stats[k] = 0;
+		if (bpf_map_lookup_elem(c->stats_fd, &k, percpu))
+			continue;
+		for (int cpu = 0; cpu < c->nr_cpus; cpu++)
+			snap->stats[k] += percpu[cpu];
+	}
+	free(percpu);
+	return 0;
+}
+
+struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t min_age_ns)
+{
+	struct snapshot *snap = snapshot__new();
+	struct id_index ix = { 0 };
+	struct totals_ctx tctx;
+	int err = -ENOMEM;
+
+	if (!snap || id_index_init(&ix, 1024))
+		goto fail;
+	snap->taken_ns = now_ns();
+	err = read_stats(c, snap);
+	if (err)
+		goto fail;
+	tctx.snap = snap;
+	tctx.ix = &ix;
+	err = map_for_each(c, c->totals_fd, sizeof(uint64_t), sizeof(struct lt_totals), add_totals,
+			   &tctx);
+	if (err)
+		goto fail;
+	if (with_ages || min_age_ns) {
+		err = apply_ages(c, snap, &ix, min_age_ns);
+		if (err)
+			goto fail;
+	}
+	for (size_t i = 0; i < snap->nr_stacks; i++) {
+		struct stack_record *r = &snap->stacks[i];
+		const struct lt_stack *st = r->stack_id ? stack_get(c, r->stack_id) : NULL;
+
+		if (!st)
+			continue;
+		r->pid = st->tgid;
+		r->nr_ips = st->nr_ips < LT_MAX_DEPTH ? st->nr_ips : LT_MAX_DEPTH;
+		memcpy(r->ips, st->ips, r->nr_ips * sizeof(r->ips[0]));
+	}
+	snapshot__sum_totals(snap);
+	snap->totals.frees = snap->stats[LT_STAT_FREES];
+	id_index_fini(&ix);
+	return snap;
+fail:
+	log_error("cannot read the BPF maps: %s", strerror(-err));
+	id_index_fini(&ix);
+	snapshot__free(snap);
+	errno = -err;
+	return NULL;
+}

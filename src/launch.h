@@ -1,0 +1,21 @@
+/* launch.h: command mode: start COMMAND stopped at its entry point, so tracing sees its first step. */
+#ifndef LT_LAUNCH_H
+#define LT_LAUNCH_H
+
+#include <sys/types.h>
+
+/*
+ * Forks and executes argv[0] (searched in PATH) under ptrace and stops it at the executable's entry
+ * point, when the dynamic linker has mapped every library it loads at start-up but before main().
+ * Returns the child's pid, or -errno: -ENOENT / -EACCES / -ENOEXEC when the command cannot be
+ * executed (logged), -ECHILD when it died before reaching its entry point.
+ */
+pid_t launch_stopped(char *const argv[]);
+
+/* Lets the stopped child run (detaches ptrace). 0 or -errno. */
+int launch_resume(pid_t pid);
+
+/* Kills and reaps a child that was never resumed. */
+void launch_abort(pid_t pid);
+
+#endif

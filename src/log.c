@@ -1,0 +1,54 @@
+/* log.c: leaktop's logging, and the bridge for libbpf's messages. */
+#include <stdio.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+
+static enum log_level current_level = LOG_WARN;
+
+void log_set_level(enum log_level level)
+{
+	current_level = level;
+}
+
+enum log_level log_get_level(void)
+{
+	return current_level;
+}
+
+static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	static const char *const prefix[] = { "error: ", "warning: ", "", "debug: " };
+
+	if (level > current_level)
+		return;
+	fprintf(stderr, "leaktop: %s", prefix[level]);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && current_level < LOG_DEBUG)
+		return 0;
+	if (level == LIBBPF_INFO && current_level < LOG_INFO)
+		return 0;
+	if (current_level < LOG_WARN)
+		return 0;
+	fputs("leaktop: libbpf: ", stderr);
+	return vfprintf(stderr, fmt, ap);
+}
+
+void log_install_libbpf_printer(void)
+{
+	libbpf_set_print(libbpf_print);
+}

@@ -1,0 +1,45 @@
+/* options.h: the command line, parsed into struct options. Pure: no I/O but the messages it returns. */
+#ifndef LT_OPTIONS_H
+#define LT_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct options {
+	int *pids;			/* -p PID[,PID...]; owned; no duplicates */
+	size_t nr_pids;
+	char **command;			/* argv after "--" (points into the caller's argv, which must have
+					 * argv[argc] == NULL as main's does); NULL when -p is used */
+	double duration_s;		/* -d; 0 = until interrupted or every process exited */
+	double interval_s;		/* -i; 0 = one report at the end */
+	const char *format;		/* -f: a name from the output-format table; default "text" */
+	const char *output_path;	/* -o; NULL = stdout (also for "-o -") */
+	size_t top;			/* -n; default 20; 0 = all */
+	double min_age_s;		/* --min-age; 0 = off */
+	uint64_t min_size;		/* --min-size, bytes; 0 = off */
+	uint64_t max_size;		/* --max-size, bytes; 0 = off */
+	uint32_t max_allocs;		/* --max-allocs: live allocations tracked; default 1,000,000 */
+	uint32_t max_stacks;		/* --max-stacks: distinct stacks; default 65,536 */
+	int verbosity;			/* -v count */
+	bool no_probe_shift;		/* --no-probe-shift: probe every function at its first instruction */
+	bool empty_programs;		/* --empty-programs (hidden): no-op programs, for the probe floor */
+	bool help;			/* -h: usage was requested (print options_usage() and exit 0) */
+	bool version;			/* -V */
+};
+
+/*
+ * Parses argv into opts (which it zeroes first and fills with defaults). Returns 0, or -EINVAL with a
+ * one-line reason in err (for a usage error: exit code 2), or -ENOMEM. On error opts holds nothing
+ * to free (options_free() is still harmless). Sizes accept suffixes K, M, G, KiB, MiB, GiB (powers
+ * of 1024); durations accept a plain number of seconds with an optional fraction. -h and -V return
+ * 0 at once with help/version set and nothing else validated. Uses getopt: not thread-safe.
+ */
+int options_parse(struct options *opts, int argc, char **argv, char *err, size_t err_len);
+
+/* The help text, with an EXAMPLES section. */
+const char *options_usage(void);
+
+void options_free(struct options *opts);
+
+#endif

@@ -1,0 +1,61 @@
+/* output.h: the report model that every writer formats, and the output-format table. */
+#ifndef LT_OUTPUT_H
+#define LT_OUTPUT_H
+
+#include <stdio.h>
+
+#include "snapshot.h"
+#include "symbolize.h"
+
+/* One stack of a report with its symbolized frames (innermost first, inlined frames expanded). */
+struct report_stack {
+	const struct stack_record *rec;
+	const struct sym_frame *frames;
+	size_t nr_frames;
+};
+
+/* Everything a writer needs. Writers are pure functions of a report and a FILE*. */
+struct report {
+	const char *version;
+	const int *pids;
+	size_t nr_pids;
+	double duration_s;
+	uint64_t sample_rate_bytes;
+	const struct snapshot *snap;	/* totals and stats */
+	const struct report_stack *stacks; /* already sorted and limited to --top */
+	size_t nr_stacks;
+	size_t nr_stacks_total;		/* stacks before --top cut the list */
+};
+
+/* Each writer returns 0, or -EIO when the stream failed. */
+typedef int (*report_writer_fn)(const struct report *r, FILE *out);
+
+int out_text_write(const struct report *r, FILE *out);
+int out_json_write(const struct report *r, FILE *out);
+int out_folded_write(const struct report *r, FILE *out);
+
+struct output_format {
+	const char *name;
+	report_writer_fn write;
+};
+
+/* The format table; NULL when name is unknown. */
+const struct output_format *output_format_find(const char *name);
+/* "text|json|folded", for messages. */
+const char *output_format_names(void);
+
+/* The last component of a module path, for the human formats; path itself when it has no '/'. */
+const char *output_basename(const char *path);
+
+/*
+ * Builds a report from a snapshot: symbolizes the first `top` stacks (0 = all) of snap, which the
+ * caller has sorted, and sets snap, duration_s (from snap), stacks, nr_stacks and nr_stacks_total.
+ * version, pids and sample_rate_bytes are the caller's to set. sym may be NULL: every frame is then
+ * an unknown one with only its address. r refers to snap and to sym's strings: keep both alive
+ * until report_fini(). Returns 0 or -ENOMEM (r then holds no stacks); report_fini() frees what it
+ * allocated.
+ */
+int report_build(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top);
+void report_fini(struct report *r);
+
+#endif

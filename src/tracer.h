@@ -1,0 +1,43 @@
+/* tracer.h: the BPF skeleton's life: open, size the maps, load, attach probes, detach. */
+#ifndef LT_TRACER_H
+#define LT_TRACER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct tracer_opts {
+	uint32_t max_allocs;	/* entries of the live-allocation table */
+	uint32_t max_stacks;	/* entries of the stack and per-stack totals tables */
+	uint64_t min_size;	/* bytes; allocations below are not recorded */
+	uint64_t max_size;	/* bytes; 0 = no limit */
+	bool empty_programs;	/* attach no-op programs instead (the benchmark's probe floor) */
+};
+
+struct tracer;
+
+/*
+ * Opens, sizes and loads the BPF programs. NULL and errno: EPERM when the caller lacks root or
+ * CAP_BPF+CAP_PERFMON, or the libbpf error. Logs the reason.
+ */
+struct tracer *tracer__new(const struct tracer_opts *opts);
+
+/*
+ * Attaches one probe to pid's object `path` at file offset `offset`. An entry probe carries
+ * `cookie` (LT_COOKIE); a return probe must sit at the function's first instruction. 0 or -errno.
+ */
+int tracer__attach(struct tracer *t, int pid, const char *path, uint64_t offset, uint64_t cookie,
+		   bool retprobe);
+
+/* Number of probes attached so far. */
+unsigned int tracer__nr_links(const struct tracer *t);
+
+/* Map file descriptors for the collector. */
+int tracer__allocs_fd(const struct tracer *t);
+int tracer__stack_totals_fd(const struct tracer *t);
+int tracer__stacks_fd(const struct tracer *t);
+int tracer__stats_fd(const struct tracer *t);
+
+/* Detaches every probe and unloads the programs. NULL-safe. */
+void tracer__free(struct tracer *t);
+
+#endif
