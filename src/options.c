@@ -1,0 +1,407 @@
+/* options.c: turns leaktop's command line into struct options, or a one-line usage error. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "options.h"
+#include "output.h"
+
+#define DEFAULT_TOP 20
+#define DEFAULT_MAX_ALLOCS 1000000
+#define DEFAULT_MAX_STACKS 65536
+/* BPF maps this large would pin gigabytes of kernel memory: such a figure is a typo, not a plan. */
+#define MAX_TABLE_ENTRIES (1u << 28)
+/* Keeps every duration, once in nanoseconds, far inside a uint64_t. */
+#define MAX_SECONDS 1e9
+
+enum {
+	OPT_MIN_AGE = 256,
+	OPT_MIN_SIZE,
+	OPT_MAX_SIZE,
+	OPT_MAX_ALLOCS,
+	OPT_MAX_STACKS,
+	OPT_NO_PROBE_SHIFT,
+	OPT_EMPTY_PROGRAMS,
+};
+
+/* "+" stops at the first non-option so that the command's own options stay its own; ":" reports a
+ * missing argument apart from an unknown option. */
+static const char short_options[] = "+:p:d:i:f:o:n:vhV";
+
+static const struct option long_options[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "interval", required_argument, NULL, 'i' },
+	{ "format", required_argument, NULL, 'f' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "top", required_argument, NULL, 'n' },
+	{ "min-age", required_argument, NULL, OPT_MIN_AGE },
+	{ "min-size", required_argument, NULL, OPT_MIN_SIZE },
+	{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
+	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
+	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "no-probe-shift", no_argument, NULL, OPT_NO_PROBE_SHIFT },
+	{ "empty-programs", no_argument, NULL, OPT_EMPTY_PROGRAMS },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char usage_text[] =
+	"Usage: leaktop [options] -p PID[,PID...]\n"
+	"       leaktop [options] [--] COMMAND [ARG...]\n"
+	"\n"
+	"Shows which call stacks hold memory from malloc, calloc, realloc, operator new\n"
+	"and friends, and which of them are still growing.\n"
+	"\n"
+	"  -p, --pid PID[,PID...]  trace running processes (repeatable); allocations\n"
+	"                          made before attach are not seen\n"
+	"  -- COMMAND [ARG...]     run COMMAND traced from its first instruction;\n"
+	"                          report when it exits\n"
+	"  -d, --duration SEC      stop after SEC seconds (default: until Ctrl-C,\n"
+	"                          SIGTERM, or every traced process has exited)\n"
+	"  -i, --interval SEC      also print a report every SEC seconds\n"
+	"  -f, --format FMT        text (default) | json | folded\n"
+	"  -o, --output PATH       write the report to PATH instead of stdout\n"
+	"  -n, --top N             show the N largest stacks (default 20; 0 = all)\n"
+	"      --min-age SEC       count only allocations live for at least SEC seconds\n"
+	"      --min-size BYTES    ignore allocations smaller than BYTES\n"
+	"                          (suffixes K, M, G: powers of 1024)\n"
+	"      --max-size BYTES    ignore allocations larger than BYTES\n"
+	"      --max-allocs N      live allocations tracked (default 1000000)\n"
+	"      --max-stacks N      distinct stacks tracked (default 65536)\n"
+	"  -v, --verbose           more messages (twice: libbpf debug output too)\n"
+	"      --no-probe-shift    probe every entry point at its first instruction\n"
+	"                          (slower; for comparison)\n"
+	"  -h, --help              show this help\n"
+	"  -V, --version           show the version\n"
+	"\n"
+	"Every loss (allocation table full, stack lost, missed probe) is counted and\n"
+	"shown in the report. Exit status: 0 success, 1 runtime failure, 2 usage error.\n"
+	"\n"
+	"EXAMPLES\n"
+	"  Attach to every postgres process until Ctrl-C:\n"
+	"      leaktop -p $(pgrep -d, postgres)\n"
+	"  Watch one process for a minute, with a report every 10 seconds:\n"
+	"      leaktop -d 60 -i 10 -p 1234\n"
+	"  Run a test binary traced from its start; report what it holds at exit:\n"
+	"      leaktop -- ./build/tests/test_parser --verbose\n"
+	"  Write a JSON report to a file after 30 seconds:\n"
+	"      leaktop -d 30 -f json -o leaks.json -p 1234\n"
+	"  Draw a flame graph of outstanding bytes:\n"
+	"      leaktop -d 30 -n 0 -f folded -p 1234 > leaks.folded\n"
+	"      flamegraph.pl --countname=bytes leaks.folded > leaks.svg\n";
+
+const char *options_usage(void)
+{
+	return usage_text;
+}
+
+static int usage_error(char *err, size_t err_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int usage_error(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && err_len) {
+		va_start(ap, fmt);
+		/* A message cut short by a small buffer still names the problem. */
+		(void)vsnprintf(err, err_len, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static bool all_digits(const char *s, size_t len)
+{
+	return len > 0 && strspn(s, "0123456789") >= len;
+}
+
+static int parse_seconds(const char *opt, const char *arg, double *out, char *err, size_t err_len)
+{
+	size_t len = strlen(arg);
+	char *end;
+	double v;
+
+	/* strtod would also take "nan", "inf", hex floats and leading blanks: no durations. */
+	if (!len || strspn(arg, "0123456789.eE+-") != len)
+		return usage_error(err, err_len, "%s: '%s' is not a number of seconds", opt, arg);
+	errno = 0;
+	v = strtod(arg, &end);
+	if (end == arg || *end)
+		return usage_error(err, err_len, "%s: '%s' is not a number of seconds", opt, arg);
+	if (v < 0)
+		return usage_error(err, err_len, "%s: '%s' is negative", opt, arg);
+	if (!isfinite(v) || v > MAX_SECONDS)
+		return usage_error(err, err_len, "%s: '%s' is too large (at most %.0f seconds)",
+				   opt, arg, MAX_SECONDS);
+	*out = v;
+	return 0;
+}
+
+/* A plain decimal count, 0..max. */
+static int parse_count(const char *opt, const char *arg, uint64_t max, uint64_t *out, char *err,
+		       size_t err_len)
+{
+	unsigned long long v;
+	char *end;
+
+	/* strtoull would accept blanks, a sign and wrap "-1" around to a huge count. */
+	if (!all_digits(arg, strlen(arg)))
+		return usage_error(err, err_len, "%s: '%s' is not a non-negative integer", opt,
+				   arg);
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno == ERANGE || v > max)
+		return usage_error(err, err_len, "%s: '%s' is too large (at most %llu)", opt, arg,
+				   (unsigned long long)max);
+	*out = v;
+	return 0;
+}
+
+static int parse_size(const char *opt, const char *arg, uint64_t *out, char *err, size_t err_len)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t mult;
+	} suffixes[] = {
+		{ "", 1 },	     { "B", 1 },
+		{ "K", 1ull << 10 }, { "KiB", 1ull << 10 },
+		{ "M", 1ull << 20 }, { "MiB", 1ull << 20 },
+		{ "G", 1ull << 30 }, { "GiB", 1ull << 30 },
+	};
+	unsigned long long v;
+	char *end;
+	size_t i;
+
+	if (!all_digits(arg, 1))
+		return usage_error(err, err_len, "%s: '%s' is not a size in bytes", opt, arg);
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		if (strcasecmp(end, suffixes[i].suffix) == 0)
+			break;
+	}
+	if (i == sizeof(suffixes) / sizeof(suffixes[0]))
+		return usage_error(err, err_len, "%s: '%s' is not a size in bytes (suffixes: %s)",
+				   opt, arg, "K, M, G, KiB, MiB, GiB");
+	if (errno == ERANGE || v > UINT64_MAX / suffixes[i].mult)
+		return usage_error(err, err_len, "%s: '%s' is too large", opt, arg);
+	*out = v * suffixes[i].mult;
+	return 0;
+}
+
+static int add_pid(struct options *opts, const char *s, size_t len, const char *arg, char *err,
+		   size_t err_len)
+{
+	/* Bounds the %.*s below; no pid is anywhere near this long. */
+	int shown = len > 64 ? 64 : (int)len;
+	long long v = 0;
+	int *pids;
+	size_t i;
+
+	if (!len)
+		return usage_error(err, err_len, "-p: empty process id in '%s'", arg);
+	if (!all_digits(s, len))
+		return usage_error(err, err_len, "-p: '%.*s' is not a process id", shown, s);
+	for (i = 0; i < len; i++) {
+		v = v * 10 + (s[i] - '0');
+		if (v > INT_MAX)
+			return usage_error(err, err_len, "-p: '%.*s' is too large for a process id",
+					   shown, s);
+	}
+	if (v == 0)
+		return usage_error(err, err_len, "-p: '%.*s' is not a process id (must be %s)",
+				   shown, s, "positive");
+	/* Linear: a command line holds a handful of pids. */
+	for (i = 0; i < opts->nr_pids; i++) {
+		if (opts->pids[i] == v)
+			return usage_error(err, err_len, "-p: pid %lld given twice", v);
+	}
+	pids = realloc(opts->pids, (opts->nr_pids + 1) * sizeof(*pids));
+	if (!pids) {
+		usage_error(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	pids[opts->nr_pids++] = (int)v;
+	opts->pids = pids;
+	return 0;
+}
+
+static int parse_pids(struct options *opts, const char *arg, char *err, size_t err_len)
+{
+	const char *p = arg;
+	size_t len;
+	int ret;
+
+	for (;;) {
+		len = strcspn(p, ",");
+		ret = add_pid(opts, p, len, arg, err, err_len);
+		if (ret)
+			return ret;
+		if (!p[len])
+			return 0;
+		p += len + 1;
+	}
+}
+
+/* getopt leaves the offending word at argv[optind - 1] for long options and option clusters. */
+static int bad_option(int c, int argc, char **argv, char *err, size_t err_len)
+{
+	const char *word = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+	bool is_long = strncmp(word, "--", 2) == 0;
+
+	if (c == ':') {
+		if (!is_long && optopt > 0 && optopt < 256)
+			return usage_error(err, err_len, "option -%c needs an argument", optopt);
+		return usage_error(err, err_len, "option '%s' needs an argument", word);
+	}
+	if (is_long && strchr(word, '='))
+		return usage_error(err, err_len, "option '%.*s' takes no argument",
+				   (int)(strchr(word, '=') - word), word);
+	if (is_long)
+		return usage_error(err, err_len, "unknown or ambiguous option '%s'", word);
+	if (optopt > 0 && optopt < 256)
+		return usage_error(err, err_len, "unknown option -%c", optopt);
+	return usage_error(err, err_len, "unknown option '%s'", word);
+}
+
+void options_free(struct options *opts)
+{
+	if (!opts)
+		return;
+	free(opts->pids);
+	opts->pids = NULL;
+	opts->nr_pids = 0;
+}
+
+int options_parse(struct options *opts, int argc, char **argv, char *err, size_t err_len)
+{
+	uint64_t v;
+	int c, ret;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->format = "text";
+	opts->top = DEFAULT_TOP;
+	opts->max_allocs = DEFAULT_MAX_ALLOCS;
+	opts->max_stacks = DEFAULT_MAX_STACKS;
+	if (err && err_len)
+		err[0] = '\0';
+	if (argc < 1 || !argv)
+		return usage_error(err, err_len, "no arguments");
+
+	/* glibc: optind = 0 re-initializes getopt completely, so that every call parses afresh. */
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
+		ret = 0;
+		switch (c) {
+		case 'p':
+			ret = parse_pids(opts, optarg, err, err_len);
+			break;
+		case 'd':
+			ret = parse_seconds("--duration", optarg, &opts->duration_s, err, err_len);
+			break;
+		case 'i':
+			ret = parse_seconds("--interval", optarg, &opts->interval_s, err, err_len);
+			break;
+		case OPT_MIN_AGE:
+			ret = parse_seconds("--min-age", optarg, &opts->min_age_s, err, err_len);
+			break;
+		case 'f':
+			if (output_format_find(optarg))
+				opts->format = optarg;
+			else
+				ret = usage_error(err, err_len, "unknown format '%s' (expected %s)",
+						  optarg, output_format_names());
+			break;
+		case 'o':
+			if (!optarg[0])
+				ret = usage_error(err, err_len, "--output: empty path");
+			/* "-" is the usual spelling of stdout. */
+			else
+				opts->output_path = strcmp(optarg, "-") ? optarg : NULL;
+			break;
+		case 'n':
+			ret = parse_count("--top", optarg, SIZE_MAX, &v, err, err_len);
+			opts->top = ret ? opts->top : (size_t)v;
+			break;
+		case OPT_MIN_SIZE:
+			ret = parse_size("--min-size", optarg, &opts->min_size, err, err_len);
+			break;
+		case OPT_MAX_SIZE:
+			ret = parse_size("--max-size", optarg, &opts->max_size, err, err_len);
+			break;
+		case OPT_MAX_ALLOCS:
+		case OPT_MAX_STACKS: {
+			const char *name = c == OPT_MAX_ALLOCS ? "--max-allocs" : "--max-stacks";
+
+			ret = parse_count(name, optarg, MAX_TABLE_ENTRIES, &v, err, err_len);
+			if (!ret && v == 0)
+				ret = usage_error(err, err_len, "%s: must be at least 1", name);
+			if (!ret && c == OPT_MAX_ALLOCS)
+				opts->max_allocs = (uint32_t)v;
+			else if (!ret)
+				opts->max_stacks = (uint32_t)v;
+			break;
+		}
+		case 'v':
+			opts->verbosity++;
+			break;
+		case OPT_NO_PROBE_SHIFT:
+			opts->no_probe_shift = true;
+			break;
+		case OPT_EMPTY_PROGRAMS:
+			opts->empty_programs = true;
+			break;
+		/* Help and version answer at once, whatever else is (or is not) on the line. */
+		case 'h':
+			opts->help = true;
+			return 0;
+		case 'V':
+			opts->version = true;
+			return 0;
+		default:
+			ret = bad_option(c, argc, argv, err, err_len);
+			break;
+		}
+		if (ret)
+			goto fail;
+	}
+
+	if (optind < argc)
+		opts->command = &argv[optind];
+	if (opts->nr_pids && opts->command) {
+		ret = usage_error(err, err_len, "give either -p PID or a command to run, not both");
+		goto fail;
+	}
+	if (!opts->nr_pids && !opts->command) {
+		if (optind > 1 && optind <= argc && strcmp(argv[optind - 1], "--") == 0)
+			ret = usage_error(err, err_len, "missing command after '--'");
+		else
+			ret = usage_error(err, err_len, "nothing to trace: give %s",
+					  "-p PID[,PID...] or -- COMMAND [ARG...]");
+		goto fail;
+	}
+	if (opts->max_size && opts->min_size > opts->max_size) {
+		ret = usage_error(err, err_len,
+				  "--min-size (%llu) is larger than --max-size (%llu)",
+				  (unsigned long long)opts->min_size,
+				  (unsigned long long)opts->max_size);
+		goto fail;
+	}
+	return 0;
+
+fail:
+	options_free(opts);
+	opts->command = NULL;
+	return ret;
+}

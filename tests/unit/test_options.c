@@ -1,0 +1,385 @@
+/* test_options.c: the command line parser: defaults, every accepted form, and every usage error. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "options.h"
+
+#define MAX_ARGS 32
+
+/* options.command points into argv, so argv outlives each parse. */
+static char *argv_store[MAX_ARGS + 1];
+static char err[256];
+
+static int parse_list(struct options *o, const char *const *args)
+{
+	int argc = 0;
+
+	while (args[argc]) {
+		assert_true(argc < MAX_ARGS);
+		argv_store[argc] = (char *)args[argc];
+		argc++;
+	}
+	argv_store[argc] = NULL;
+	memset(err, 'x', sizeof(err));
+	return options_parse(o, argc, argv_store, err, sizeof(err));
+}
+
+#define PARSE(o, ...) parse_list(o, (const char *const[]){ "leaktop", __VA_ARGS__, NULL })
+
+/* Parses args expecting a usage error with exactly the message msg. */
+#define ASSERT_USAGE(msg, ...)                                                   \
+	do {                                                                     \
+		struct options o_;                                               \
+		assert_int_equal(PARSE(&o_, __VA_ARGS__), -EINVAL);              \
+		assert_string_equal(err, msg);                                   \
+		assert_null(o_.pids);                                            \
+		assert_int_equal(o_.nr_pids, 0);                                 \
+		options_free(&o_);                                               \
+	} while (0)
+
+static void test_defaults(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "-p", "42"), 0);
+	assert_string_equal(err, "");
+	assert_int_equal(o.nr_pids, 1);
+	assert_int_equal(o.pids[0], 42);
+	assert_null(o.command);
+	assert_true(o.duration_s == 0);
+	assert_true(o.interval_s == 0);
+	assert_string_equal(o.format, "text");
+	assert_null(o.output_path);
+	assert_int_equal(o.top, 20);
+	assert_true(o.min_age_s == 0);
+	assert_int_equal(o.min_size, 0);
+	assert_int_equal(o.max_size, 0);
+	assert_int_equal(o.max_allocs, 1000000);
+	assert_int_equal(o.max_stacks, 65536);
+	assert_int_equal(o.verbosity, 0);
+	assert_false(o.no_probe_shift);
+	assert_false(o.empty_programs);
+	assert_false(o.help);
+	assert_false(o.version);
+	options_free(&o);
+	assert_null(o.pids);
+	options_free(&o);
+}
+
+static void test_every_option(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "--pid", "7", "-d", "2.5", "--interval", "0.5", "--format",
+			       "json", "--output", "/tmp/out.json", "--top", "0", "--min-age", "3",
+			       "--min-size", "16", "--max-size", "4K", "--max-allocs", "5",
+			       "--max-stacks", "268435456", "-vv", "--verbose", "--no-probe-shift",
+			       "--empty-programs"),
+			 0);
+	assert_int_equal(o.nr_pids, 1);
+	assert_int_equal(o.pids[0], 7);
+	assert_true(o.duration_s == 2.5);
+	assert_true(o.interval_s == 0.5);
+	assert_string_equal(o.format, "json");
+	assert_string_equal(o.output_path, "/tmp/out.json");
+	assert_int_equal(o.top, 0);
+	assert_true(o.min_age_s == 3);
+	assert_int_equal(o.min_size, 16);
+	assert_int_equal(o.max_size, 4096);
+	assert_int_equal(o.max_allocs, 5);
+	assert_int_equal(o.max_stacks, 1u << 28);
+	assert_int_equal(o.verbosity, 3);
+	assert_true(o.no_probe_shift);
+	assert_true(o.empty_programs);
+	options_free(&o);
+
+	assert_int_equal(PARSE(&o, "-f", "folded", "-o", "-", "-n", "5", "-i", "10", "-p", "1"), 0);
+	assert_string_equal(o.format, "folded");
+	assert_null(o.output_path);
+	assert_int_equal(o.top, 5);
+	assert_true(o.interval_s == 10);
+	options_free(&o);
+
+	/* getopt_long takes an unambiguous prefix of a long option. */
+	assert_int_equal(PARSE(&o, "--dur=3", "-p1"), 0);
+	assert_true(o.duration_s == 3);
+	assert_int_equal(o.pids[0], 1);
+	options_free(&o);
+}
+
+static void test_pid_lists(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "-p", "1,2", "-p", "3", "--pid=2147483647"), 0);
+	assert_int_equal(o.nr_pids, 4);
+	assert_int_equal(o.pids[0], 1);
+	assert_int_equal(o.pids[1], 2);
+	assert_int_equal(o.pids[2], 3);
+	assert_int_equal(o.pids[3], 2147483647);
+	options_free(&o);
+
+	ASSERT_USAGE("-p: pid 2 given twice", "-p", "1,2", "-p", "2");
+	ASSERT_USAGE("-p: pid 5 given twice", "-p", "5,5");
+	ASSERT_USAGE("-p: pid 7 given twice", "-p", "7,007");
+	ASSERT_USAGE("-p: '0' is not a process id (must be positive)", "-p", "0");
+	ASSERT_USAGE("-p: '-1' is not a process id", "-p", "-1");
+	ASSERT_USAGE("-p: 'abc' is not a process id", "-p", "abc");
+	ASSERT_USAGE("-p: '12x' is not a process id", "-p", "12x");
+	ASSERT_USAGE("-p: ' 12' is not a process id", "-p", " 12");
+	ASSERT_USAGE("-p: '+12' is not a process id", "-p", "+12");
+	ASSERT_USAGE("-p: empty process id in '1,,2'", "-p", "1,,2");
+	ASSERT_USAGE("-p: empty process id in '1,'", "-p", "1,");
+	ASSERT_USAGE("-p: empty process id in ''", "-p", "");
+	ASSERT_USAGE("-p: '2147483648' is too large for a process id", "-p", "2147483648");
+	ASSERT_USAGE("-p: '99999999999999999999999' is too large for a process id", "-p",
+		     "99999999999999999999999");
+}
+
+static void test_command(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "-d", "5", "--", "ls", "-l", "--", "-p"), 0);
+	assert_null(o.pids);
+	assert_non_null(o.command);
+	assert_string_equal(o.command[0], "ls");
+	assert_string_equal(o.command[1], "-l");
+	assert_string_equal(o.command[2], "--");
+	assert_string_equal(o.command[3], "-p");
+	assert_null(o.command[4]);
+	assert_ptr_equal(o.command, &argv_store[4]);
+	assert_true(o.duration_s == 5);
+	options_free(&o);
+
+	/* Without "--", options stop at the first word that is not one. */
+	assert_int_equal(PARSE(&o, "-n", "3", "./test_parser", "-v", "--format", "xml"), 0);
+	assert_string_equal(o.command[0], "./test_parser");
+	assert_string_equal(o.command[1], "-v");
+	assert_int_equal(o.verbosity, 0);
+	assert_int_equal(o.top, 3);
+	options_free(&o);
+
+	ASSERT_USAGE("give either -p PID or a command to run, not both", "-p", "1", "--", "ls");
+	ASSERT_USAGE("give either -p PID or a command to run, not both", "-p", "1", "ls");
+	ASSERT_USAGE("nothing to trace: give -p PID[,PID...] or -- COMMAND [ARG...]", "-v");
+	ASSERT_USAGE("missing command after '--'", "-v", "--");
+}
+
+static void test_no_arguments(void **state)
+{
+	struct options o;
+	char *argv[] = { "leaktop", NULL };
+
+	assert_int_equal(options_parse(&o, 1, argv, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "nothing to trace: give -p PID[,PID...] or -- COMMAND [ARG...]");
+	assert_int_equal(options_parse(&o, 0, argv, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "no arguments");
+	/* No room for a message: the error code alone must still come back. */
+	assert_int_equal(options_parse(&o, 1, argv, NULL, 0), -EINVAL);
+}
+
+static void test_durations(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "-d", "0.25", "-i", "1e1", "--min-age", ".5", "-p", "1"), 0);
+	assert_true(o.duration_s == 0.25);
+	assert_true(o.interval_s == 10);
+	assert_true(o.min_age_s == 0.5);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "-d", "0", "-d", "1000000000", "-p", "1"), 0);
+	assert_true(o.duration_s == 1e9);
+	options_free(&o);
+
+	ASSERT_USAGE("--duration: '-1' is negative", "-d", "-1", "-p", "1");
+	ASSERT_USAGE("--interval: '-0.5' is negative", "-i", "-0.5", "-p", "1");
+	ASSERT_USAGE("--min-age: '-3' is negative", "--min-age", "-3", "-p", "1");
+	ASSERT_USAGE("--duration: 'nan' is not a number of seconds", "-d", "nan", "-p", "1");
+	ASSERT_USAGE("--duration: 'NAN' is not a number of seconds", "-d", "NAN", "-p", "1");
+	ASSERT_USAGE("--duration: 'inf' is not a number of seconds", "-d", "inf", "-p", "1");
+	ASSERT_USAGE("--duration: '5s' is not a number of seconds", "-d", "5s", "-p", "1");
+	ASSERT_USAGE("--duration: '0x10' is not a number of seconds", "-d", "0x10", "-p", "1");
+	ASSERT_USAGE("--duration: ' 5' is not a number of seconds", "-d", " 5", "-p", "1");
+	ASSERT_USAGE("--duration: '' is not a number of seconds", "-d", "", "-p", "1");
+	ASSERT_USAGE("--duration: '1.2.3' is not a number of seconds", "-d", "1.2.3", "-p", "1");
+	ASSERT_USAGE("--duration: '1e' is not a number of seconds", "-d", "1e", "-p", "1");
+	ASSERT_USAGE("--duration: '1e400' is too large (at most 1000000000 seconds)", "-d", "1e400",
+		     "-p", "1");
+	ASSERT_USAGE("--interval: '1000000001' is too large (at most 1000000000 seconds)", "-i",
+		     "1000000001", "-p", "1");
+}
+
+static void test_formats(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "-f", "text", "-p", "1"), 0);
+	assert_string_equal(o.format, "text");
+	options_free(&o);
+	ASSERT_USAGE("unknown format 'xml' (expected text|json|folded)", "-f", "xml", "-p", "1");
+	ASSERT_USAGE("unknown format 'JSON' (expected text|json|folded)", "-f", "JSON", "-p", "1");
+	ASSERT_USAGE("unknown format '' (expected text|json|folded)", "--format=", "-p", "1");
+	ASSERT_USAGE("--output: empty path", "-o", "", "-p", "1");
+}
+
+static void test_bad_options(void **state)
+{
+	ASSERT_USAGE("unknown option -x", "-x", "-p", "1");
+	ASSERT_USAGE("unknown option -x", "-vx", "-p", "1");
+	ASSERT_USAGE("unknown or ambiguous option '--bogus'", "--bogus", "-p", "1");
+	/* --min-age, --min-size, --max-... all start so. */
+	ASSERT_USAGE("unknown or ambiguous option '--m'", "--m", "1", "-p", "1");
+	ASSERT_USAGE("option '--verbose' takes no argument", "--verbose=3", "-p", "1");
+	ASSERT_USAGE("option -d needs an argument", "-p", "1", "-d");
+	ASSERT_USAGE("option -d needs an argument", "-p", "1", "-vd");
+	ASSERT_USAGE("option '--duration' needs an argument", "-p", "1", "--duration");
+	ASSERT_USAGE("option '--max-stacks' needs an argument", "-p", "1", "--max-stacks");
+	/* A missing pid list after -p takes the next word, which must then be a pid. */
+	ASSERT_USAGE("-p: '--' is not a process id", "-p", "--", "ls");
+}
+
+static void test_sizes(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "--min-size", "4k", "--max-size", "1MiB", "-p", "1"), 0);
+	assert_int_equal(o.min_size, 4096);
+	assert_int_equal(o.max_size, 1u << 20);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "--min-size", "2G", "--max-size", "2gib", "-p", "1"), 0);
+	assert_int_equal(o.min_size, 2ull << 30);
+	assert_int_equal(o.max_size, 2ull << 30);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "--min-size", "100B", "--max-size", "0", "-p", "1"), 0);
+	assert_int_equal(o.min_size, 100);
+	assert_int_equal(o.max_size, 0);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "--min-size", "18446744073709551615", "-p", "1"), 0);
+	assert_int_equal(o.min_size, UINT64_MAX);
+	options_free(&o);
+
+	ASSERT_USAGE("--min-size (4097) is larger than --max-size (4096)", "--min-size", "4097",
+		     "--max-size", "4K", "-p", "1");
+	ASSERT_USAGE("--min-size: '-1' is not a size in bytes", "--min-size", "-1", "-p", "1");
+	ASSERT_USAGE("--min-size: '' is not a size in bytes", "--min-size", "", "-p", "1");
+	ASSERT_USAGE("--max-size: '4KB' is not a size in bytes (suffixes: K, M, G, KiB, MiB, GiB)",
+		     "--max-size", "4KB", "-p", "1");
+	ASSERT_USAGE("--max-size: '1.5M' is not a size in bytes (suffixes: K, M, G, KiB, MiB, GiB)",
+		     "--max-size", "1.5M", "-p", "1");
+	ASSERT_USAGE("--max-size: '16 ' is not a size in bytes (suffixes: K, M, G, KiB, MiB, GiB)",
+		     "--max-size", "16 ", "-p", "1");
+	ASSERT_USAGE("--max-size: '17179869184G' is too large", "--max-size", "17179869184G", "-p",
+		     "1");
+	ASSERT_USAGE("--max-size: '18446744073709551616' is too large", "--max-size",
+		     "18446744073709551616", "-p", "1");
+}
+
+static void test_counts(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "--max-allocs", "1", "--max-stacks", "1", "-p", "1"), 0);
+	assert_int_equal(o.max_allocs, 1);
+	assert_int_equal(o.max_stacks, 1);
+	options_free(&o);
+
+	ASSERT_USAGE("--max-allocs: must be at least 1", "--max-allocs", "0", "-p", "1");
+	ASSERT_USAGE("--max-stacks: must be at least 1", "--max-stacks", "0", "-p", "1");
+	ASSERT_USAGE("--max-allocs: '268435457' is too large (at most 268435456)", "--max-allocs",
+		     "268435457", "-p", "1");
+	ASSERT_USAGE("--max-stacks: '99999999999999999999' is too large (at most 268435456)",
+		     "--max-stacks", "99999999999999999999", "-p", "1");
+	ASSERT_USAGE("--max-allocs: '1e6' is not a non-negative integer", "--max-allocs", "1e6",
+		     "-p", "1");
+	ASSERT_USAGE("--max-allocs: '12abc' is not a non-negative integer", "--max-allocs",
+		     "12abc", "-p", "1");
+	ASSERT_USAGE("--max-allocs: '-5' is not a non-negative integer", "--max-allocs", "-5",
+		     "-p", "1");
+	ASSERT_USAGE("--top: '-1' is not a non-negative integer", "-n", "-1", "-p", "1");
+	ASSERT_USAGE("--top: 'all' is not a non-negative integer", "-n", "all", "-p", "1");
+	ASSERT_USAGE("--top: '' is not a non-negative integer", "-n", "", "-p", "1");
+}
+
+static void test_help_and_version(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "-h"), 0);
+	assert_true(o.help);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "-p", "1", "--help", "--bogus"), 0);
+	assert_true(o.help);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "--version"), 0);
+	assert_true(o.version);
+	assert_false(o.help);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "-V"), 0);
+	assert_true(o.version);
+	options_free(&o);
+	/* After the command, -h is the command's. */
+	assert_int_equal(PARSE(&o, "--", "ls", "-h"), 0);
+	assert_false(o.help);
+	options_free(&o);
+}
+
+static void test_usage_text(void **state)
+{
+	static const char *const documented[] = {
+		"--pid",      "--duration",   "--interval", "--format",	      "--output",
+		"--top",      "--min-age",    "--min-size", "--max-size",     "--max-allocs",
+		"--max-stacks", "--verbose",  "--no-probe-shift", "--help",   "--version",
+	};
+	const char *u = options_usage();
+	const char *line, *nl;
+	size_t i;
+
+	assert_non_null(strstr(u, "Usage: leaktop [options] -p PID[,PID...]\n"));
+	assert_non_null(strstr(u, "\nEXAMPLES\n"));
+	assert_non_null(strstr(u, "leaktop -p $(pgrep -d, postgres)\n"));
+	assert_non_null(strstr(u, "leaktop -- ./build/tests/test_parser"));
+	assert_non_null(strstr(u, "-f json -o leaks.json"));
+	assert_non_null(strstr(u, "flamegraph.pl"));
+	for (i = 0; i < sizeof(documented) / sizeof(documented[0]); i++)
+		assert_non_null(strstr(u, documented[i]));
+	assert_null(strstr(u, "empty-programs"));
+	/* Fits a terminal of 80 columns. */
+	for (line = u; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		assert_non_null(nl);
+		assert_true(nl - line <= 80);
+	}
+}
+
+static void test_small_error_buffer(void **state)
+{
+	struct options o;
+	char small[8];
+	char *argv[] = { "leaktop", "-p", "0", NULL };
+
+	memset(small, 'x', sizeof(small));
+	assert_int_equal(options_parse(&o, 3, argv, small, sizeof(small)), -EINVAL);
+	assert_string_equal(small, "-p: '0'");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),	 cmocka_unit_test(test_every_option),
+		cmocka_unit_test(test_pid_lists),	 cmocka_unit_test(test_command),
+		cmocka_unit_test(test_no_arguments),	 cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_formats),		 cmocka_unit_test(test_bad_options),
+		cmocka_unit_test(test_sizes),		 cmocka_unit_test(test_counts),
+		cmocka_unit_test(test_help_and_version), cmocka_unit_test(test_usage_text),
+		cmocka_unit_test(test_small_error_buffer),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

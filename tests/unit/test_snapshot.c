@@ -1,0 +1,298 @@
+/* test_snapshot.c: snapshot records: adding, totals, sort orders, filtering, growth rates. */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "snapshot.h"
+
+static struct stack_record rec(int pid, uint64_t stack_id, int64_t bytes, int64_t blocks)
+{
+	struct stack_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.pid = pid;
+	r.stack_id = stack_id;
+	r.outstanding_bytes = bytes;
+	r.outstanding_allocs = blocks;
+	r.allocs = (uint64_t)blocks * 2;
+	r.alloc_bytes = (uint64_t)bytes * 2;
+	r.oldest_age_s = -1;
+	r.growth_bytes_per_s = NAN;
+	r.nr_ips = 1;
+	r.ips[0] = 0x1000 + stack_id;
+	return r;
+}
+
+static struct snapshot *make(const struct stack_record *recs, size_t n)
+{
+	struct snapshot *snap = snapshot__new();
+	size_t i;
+
+	assert_non_null(snap);
+	for (i = 0; i < n; i++)
+		assert_int_equal(snapshot__add(snap, &recs[i]), 0);
+	return snap;
+}
+
+/* "pid:stack_id" of every stack in order, to compare orders in one assert. */
+static const char *order(const struct snapshot *snap)
+{
+	static char buf[512];
+	size_t i, len = 0;
+	int n;
+
+	buf[0] = '\0';
+	for (i = 0; i < snap->nr_stacks; i++) {
+		n = snprintf(buf + len, sizeof(buf) - len, "%s%d:%llu", i ? " " : "",
+			     snap->stacks[i].pid, (unsigned long long)snap->stacks[i].stack_id);
+		assert_true(n > 0 && (size_t)n < sizeof(buf) - len);
+		len += (size_t)n;
+	}
+	return buf;
+}
+
+static void test_add_grows(void **state)
+{
+	struct snapshot *snap = snapshot__new();
+	struct stack_record r;
+	size_t i;
+
+	assert_non_null(snap);
+	assert_int_equal(snap->nr_stacks, 0);
+	assert_null(snap->stacks);
+	for (i = 0; i < 1000; i++) {
+		r = rec(1, i + 1, (int64_t)i, 1);
+		r.nr_ips = LT_MAX_DEPTH;
+		r.ips[LT_MAX_DEPTH - 1] = i;
+		assert_int_equal(snapshot__add(snap, &r), 0);
+	}
+	assert_int_equal(snap->nr_stacks, 1000);
+	assert_true(snap->cap_stacks >= 1000);
+	for (i = 0; i < 1000; i++) {
+		assert_int_equal(snap->stacks[i].stack_id, i + 1);
+		assert_int_equal(snap->stacks[i].outstanding_bytes, i);
+		assert_int_equal(snap->stacks[i].ips[LT_MAX_DEPTH - 1], i);
+	}
+	snapshot__free(snap);
+	snapshot__free(NULL);
+}
+
+/* A snapshot whose stacks were set by hand (cap_stacks left 0) must still grow safely. */
+static void test_add_to_hand_built(void **state)
+{
+	struct snapshot *snap = snapshot__new();
+	struct stack_record r = rec(9, 4, 40, 4);
+	size_t i;
+
+	assert_non_null(snap);
+	snap->stacks = calloc(3, sizeof(*snap->stacks));
+	assert_non_null(snap->stacks);
+	for (i = 0; i < 3; i++)
+		snap->stacks[i] = rec(9, i + 1, 10, 1);
+	snap->nr_stacks = 3;
+	assert_int_equal(snapshot__add(snap, &r), 0);
+	assert_int_equal(snap->nr_stacks, 4);
+	assert_string_equal(order(snap), "9:1 9:2 9:3 9:4");
+	snapshot__free(snap);
+}
+
+static void test_sum_totals(void **state)
+{
+	const struct stack_record recs[] = { rec(1, 1, 100, 2), rec(1, 2, 50, 1), rec(2, 1, 7, 7) };
+	struct snapshot *snap = make(recs, 3);
+
+	snap->stats[LT_STAT_ALLOCS] = 99;
+	snap->stats[LT_STAT_FREES] = 12;
+	snap->totals.outstanding_bytes = 123456; /* stale: must be replaced, not added to */
+	snapshot__sum_totals(snap);
+	assert_int_equal(snap->totals.outstanding_bytes, 157);
+	assert_int_equal(snap->totals.outstanding_allocs, 10);
+	assert_int_equal(snap->totals.allocs, 20);
+	assert_int_equal(snap->totals.alloc_bytes, 314);
+	assert_int_equal(snap->totals.frees, 12);
+	snapshot__free(snap);
+
+	snap = snapshot__new();
+	assert_non_null(snap);
+	snapshot__sum_totals(snap);
+	assert_int_equal(snap->totals.outstanding_bytes, 0);
+	assert_int_equal(snap->totals.frees, 0);
+	snapshot__free(snap);
+}
+
+static void test_sort_bytes_ties(void **state)
+{
+	const struct stack_record recs[] = {
+		rec(2, 5, 100, 1), rec(1, 9, 100, 1), rec(1, 3, 100, 1), rec(3, 1, 500, 1),
+		rec(1, 4, 1, 1),   rec(2, 1, 100, 1), rec(1, 2, -5, 0),
+	};
+	struct snapshot *snap = make(recs, sizeof(recs) / sizeof(recs[0]));
+
+	snapshot__sort(snap, SORT_BYTES);
+	assert_string_equal(order(snap), "3:1 1:3 1:9 2:1 2:5 1:4 1:2");
+	/* Sorting again, from any order, gives the same. */
+	snapshot__sort(snap, SORT_AGE);
+	snapshot__sort(snap, SORT_BYTES);
+	assert_string_equal(order(snap), "3:1 1:3 1:9 2:1 2:5 1:4 1:2");
+	snapshot__free(snap);
+
+	snap = snapshot__new();
+	assert_non_null(snap);
+	snapshot__sort(snap, SORT_BYTES);
+	assert_int_equal(snap->nr_stacks, 0);
+	snapshot__free(snap);
+}
+
+static void test_sort_other_keys(void **state)
+{
+	struct stack_record recs[] = {
+		rec(1, 1, 10, 5), rec(1, 2, 20, 1), rec(1, 3, 30, 5),
+		rec(1, 4, 40, 2), rec(1, 5, 5, 9),
+	};
+	struct snapshot *snap;
+
+	recs[0].growth_bytes_per_s = 2.5;
+	recs[1].growth_bytes_per_s = -1;
+	recs[2].growth_bytes_per_s = 2.5;
+	recs[4].growth_bytes_per_s = 1000;
+	recs[0].oldest_age_s = 3;
+	recs[1].oldest_age_s = 0;
+	recs[3].oldest_age_s = 3;
+	recs[4].oldest_age_s = 0.5;
+	snap = make(recs, 5);
+
+	/* Unknown growth (NAN) sorts last; equal growth falls back on bytes. */
+	snapshot__sort(snap, SORT_GROWTH);
+	assert_string_equal(order(snap), "1:5 1:3 1:1 1:2 1:4");
+	snapshot__sort(snap, SORT_ALLOCS);
+	assert_string_equal(order(snap), "1:5 1:3 1:1 1:4 1:2");
+	/* Unknown age (< 0) sorts last; a known age of 0 does not. */
+	snapshot__sort(snap, SORT_AGE);
+	assert_string_equal(order(snap), "1:4 1:1 1:5 1:2 1:3");
+	snapshot__free(snap);
+}
+
+static void test_drop_empty(void **state)
+{
+	const struct stack_record recs[] = {
+		rec(1, 1, 0, 0), rec(1, 2, 20, 1), rec(1, 3, 0, 0),
+		rec(1, 4, 40, 2), rec(1, 5, 8, -1), rec(1, 6, 0, 0),
+	};
+	struct snapshot *snap = make(recs, 6);
+
+	snapshot__drop_empty(snap);
+	assert_string_equal(order(snap), "1:2 1:4");
+	/* Still usable for adding after shrinking. */
+	assert_int_equal(snapshot__add(snap, &recs[0]), 0);
+	assert_string_equal(order(snap), "1:2 1:4 1:1");
+	snapshot__free(snap);
+}
+
+static void test_growth(void **state)
+{
+	const struct stack_record before[] = {
+		rec(1, 1, 1000, 1), rec(1, 2, 500, 1), rec(2, 3, 100, 1), rec(1, 9, 64, 1),
+	};
+	const struct stack_record after[] = {
+		rec(1, 1, 3000, 3), /* +2000 over 2 s */
+		rec(1, 2, 100, 1),  /* -400 */
+		rec(1, 3, 800, 1),  /* absent from prev (pid 2 has stack 3, pid 1 not): from 0 */
+		rec(2, 3, 100, 1),  /* unchanged */
+	};
+	struct snapshot *prev = make(before, 4), *cur = make(after, 4);
+	size_t i;
+
+	prev->taken_ns = 5000000000ull;
+	cur->taken_ns = 7000000000ull;
+	snapshot__set_growth(cur, prev);
+	assert_true(cur->stacks[0].growth_bytes_per_s == 1000.0);
+	assert_true(cur->stacks[1].growth_bytes_per_s == -200.0);
+	assert_true(cur->stacks[2].growth_bytes_per_s == 400.0);
+	assert_true(cur->stacks[3].growth_bytes_per_s == 0.0);
+
+	/* No earlier observation, or none strictly earlier: unknown. */
+	snapshot__set_growth(cur, NULL);
+	for (i = 0; i < 4; i++)
+		assert_true(isnan(cur->stacks[i].growth_bytes_per_s));
+	prev->taken_ns = cur->taken_ns;
+	snapshot__set_growth(cur, prev);
+	for (i = 0; i < 4; i++)
+		assert_true(isnan(cur->stacks[i].growth_bytes_per_s));
+	snapshot__free(prev);
+
+	/* An empty prev: every stack grew from 0. */
+	prev = snapshot__new();
+	assert_non_null(prev);
+	prev->taken_ns = 6000000000ull;
+	snapshot__set_growth(cur, prev);
+	assert_true(cur->stacks[0].growth_bytes_per_s == 3000.0);
+	assert_true(cur->stacks[2].growth_bytes_per_s == 800.0);
+	snapshot__free(prev);
+	snapshot__free(cur);
+}
+
+static void test_growth_many(void **state)
+{
+	struct snapshot *prev = snapshot__new(), *cur = snapshot__new();
+	struct stack_record r;
+	size_t i;
+
+	assert_non_null(prev);
+	assert_non_null(cur);
+	/* prev in reverse order: the lookup must not depend on it being sorted. */
+	for (i = 0; i < 2000; i++) {
+		r = rec((int)(i % 7), 2000 - i, 10, 1);
+		assert_int_equal(snapshot__add(prev, &r), 0);
+	}
+	for (i = 0; i < 2000; i++) {
+		r = rec((int)((1999 - i) % 7), i + 1, 30, 1);
+		assert_int_equal(snapshot__add(cur, &r), 0);
+	}
+	prev->taken_ns = 1000000000ull;
+	cur->taken_ns = 1500000000ull;
+	snapshot__set_growth(cur, prev);
+	for (i = 0; i < 2000; i++)
+		assert_true(cur->stacks[i].growth_bytes_per_s == 40.0);
+	snapshot__free(prev);
+	snapshot__free(cur);
+}
+
+static void test_stat_names(void **state)
+{
+	int s;
+
+	assert_string_equal(snapshot_stat_name(LT_STAT_ALLOCS), "allocs");
+	assert_string_equal(snapshot_stat_name(LT_STAT_FREES), "frees");
+	assert_string_equal(snapshot_stat_name(LT_STAT_DROPPED_ALLOCS), "dropped_allocs");
+	assert_string_equal(snapshot_stat_name(LT_STAT_UNMATCHED_FREES), "unmatched_frees");
+	assert_string_equal(snapshot_stat_name(LT_STAT_LOST_STACKS), "lost_stacks");
+	assert_string_equal(snapshot_stat_name(LT_STAT_STACK_TABLE_FULL), "stack_table_full");
+	assert_string_equal(snapshot_stat_name(LT_STAT_TOTALS_FULL), "totals_table_full");
+	assert_string_equal(snapshot_stat_name(LT_STAT_THREAD_STATE_FULL), "thread_state_full");
+	assert_string_equal(snapshot_stat_name(LT_STAT_MISSED_RETURNS), "missed_returns");
+	/* A counter added to the enum without a name here would print "(null)". */
+	for (s = 0; s < LT_STAT_MAX; s++)
+		assert_non_null(snapshot_stat_name((enum lt_stat)s));
+	assert_null(snapshot_stat_name(LT_STAT_MAX));
+	assert_null(snapshot_stat_name((enum lt_stat)-1));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_add_grows),	cmocka_unit_test(test_add_to_hand_built),
+		cmocka_unit_test(test_sum_totals),	cmocka_unit_test(test_sort_bytes_ties),
+		cmocka_unit_test(test_sort_other_keys), cmocka_unit_test(test_drop_empty),
+		cmocka_unit_test(test_growth),		cmocka_unit_test(test_growth_many),
+		cmocka_unit_test(test_stat_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
