@@ -80,6 +80,55 @@ $(OUT)/tests/%: tests/unit/%.c
 		-lcmocka $(LDLIBS) -o $@
 $(UNIT_BINS): $(patsubst src/%.c,$(OUT)/asan/%.o,$(LIB_SRCS))
 
+# --- unit-test ELF fixtures (symbolize)
+# Files the procmaps, elf_file and symbolize tests read (never run): a PIE and a non-PIE executable,
+# a shared library, a C++ library, a stripped copy, split-debug copies found by .gnu_debuglink
+# (beside the file and in .debug/), a debuglink to a foreign debug file, a copy with compressed
+# debug sections, and the maps texts. The tests find them beside themselves (build/fixtures).
+FX_DIR := $(OUT)/fixtures
+FX_SRC := tests/unit/elfsrc
+FX_FLAGS := -g -O0 -fno-omit-frame-pointer -fcf-protection=none -Wl,--build-id=sha1
+FX_FILES := $(addprefix $(FX_DIR)/,prog prog_nopie prog_stripped prog_split prog_split.debug \
+	    prog_zdebug prog_badlink prog_badlink.debug libfx.so libfx_split.so \
+	    .debug/libfx_split.so.debug libwidget.so) \
+	    $(patsubst tests/unit/fixtures/%,$(FX_DIR)/%,$(wildcard tests/unit/fixtures/*.maps))
+
+$(FX_DIR)/prog: $(FX_SRC)/prog.c $(FX_SRC)/fx_lines.h
+	@mkdir -p $(@D)
+	$(CC) $(FX_FLAGS) -fPIE -pie $< -o $@
+$(FX_DIR)/prog_nopie: $(FX_SRC)/prog.c $(FX_SRC)/fx_lines.h
+	@mkdir -p $(@D)
+	$(CC) $(FX_FLAGS) -fno-pie -no-pie $< -o $@
+$(FX_DIR)/libfx.so: $(FX_SRC)/libfx.c $(FX_SRC)/libfx.map $(FX_SRC)/fx_lines.h
+	@mkdir -p $(@D)
+	$(CC) $(FX_FLAGS) -fPIC -shared -Wl,--version-script=$(FX_SRC)/libfx.map $< -o $@
+$(FX_DIR)/libwidget.so: $(FX_SRC)/widget.cc $(FX_SRC)/fx_lines.h
+	@mkdir -p $(@D)
+	$(CXX) $(FX_FLAGS) -fPIC -shared $< -o $@
+$(FX_DIR)/prog_stripped: $(FX_DIR)/prog
+	strip --strip-all $< -o $@
+$(FX_DIR)/prog_split.debug: $(FX_DIR)/prog
+	objcopy --only-keep-debug $< $@
+$(FX_DIR)/prog_split: $(FX_DIR)/prog $(FX_DIR)/prog_split.debug
+	objcopy --strip-all --add-gnu-debuglink=$(FX_DIR)/prog_split.debug $< $@
+$(FX_DIR)/.debug/libfx_split.so.debug: $(FX_DIR)/libfx.so
+	@mkdir -p $(@D)
+	objcopy --only-keep-debug $< $@
+$(FX_DIR)/libfx_split.so: $(FX_DIR)/libfx.so $(FX_DIR)/.debug/libfx_split.so.debug
+	objcopy --strip-debug --add-gnu-debuglink=$(FX_DIR)/.debug/libfx_split.so.debug $< $@
+# A debuglink to the debug file of another build (libfx.so): it must be refused.
+$(FX_DIR)/prog_badlink.debug: $(FX_DIR)/libfx.so
+	objcopy --only-keep-debug $< $@
+$(FX_DIR)/prog_badlink: $(FX_DIR)/prog_stripped $(FX_DIR)/prog_badlink.debug
+	objcopy --add-gnu-debuglink=$(FX_DIR)/prog_badlink.debug $< $@
+$(FX_DIR)/prog_zdebug: $(FX_DIR)/prog
+	objcopy --compress-debug-sections=zlib $< $@
+$(FX_DIR)/%.maps: tests/unit/fixtures/%.maps
+	@mkdir -p $(@D)
+	cp $< $@
+$(OUT)/tests/test_procmaps $(OUT)/tests/test_elf_file $(OUT)/tests/test_symbolize: $(FX_FILES)
+# --- end of unit-test ELF fixtures
+
 # --- workloads
 $(OUT)/workloads/%: tests/workloads/%.c | $(OUT)/.deps-ok
 	@mkdir -p $(@D)
@@ -116,3 +165,9 @@ clean:
 	rm -rf $(OUT)
 
 -include $(wildcard $(OUT)/obj/*.d $(OUT)/asan/*.d $(OUT)/tests/*.d)
+
+# --- bench tools (probecost): the cost of a uprobe per hit by the instruction it sits on (needs root)
+$(OUT)/bench/probecost: tests/bench/probecost.c $(OUT)/probecost.skel.h $(OUT)/obj/probepoint.o
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $< $(OUT)/obj/probepoint.o -lbpf -lelf -lz -lcapstone -ldl -o $@
+-include $(wildcard $(OUT)/bench/*.d)

@@ -14,6 +14,8 @@ struct elf_sym {
 	uint64_t size;		/* st_size */
 	bool global;		/* STB_GLOBAL or STB_WEAK */
 	bool dynamic;		/* from .dynsym (exported) rather than .symtab */
+	bool compat_version;	/* a non-default version ("name@V", hidden in .gnu.version) */
+	uint32_t shndx;		/* section index (st_shndx; 0 when not a regular section) */
 };
 
 /* Opens path read-only. NULL and errno: ENOENT, EACCES, ENOEXEC (not an ELF file), ENOMEM. */
@@ -49,6 +51,16 @@ size_t elf_file__build_id(const struct elf_file *ef, const uint8_t **id);
 
 /* The .gnu_debuglink file name, or NULL. */
 const char *elf_file__debuglink(const struct elf_file *ef);
+
+/* The CRC-32 stored after the .gnu_debuglink name (0 when there is none). */
+uint32_t elf_file__debuglink_crc(const struct elf_file *ef);
+
+/* Whether a .symtab with contents exists (false for stripped files). */
+bool elf_file__has_symtab(const struct elf_file *ef);
+
+/* Virtual address range [*start, *end) of section shndx. 0 or -ENOENT. */
+int elf_file__section_range(const struct elf_file *ef, size_t shndx, uint64_t *start,
+			    uint64_t *end);
 
 /* The libelf handle, for libdw (dwarf_begin_elf). */
 struct Elf *elf_file__elf(const struct elf_file *ef);

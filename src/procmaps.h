@@ -24,11 +24,15 @@ struct procmaps {
 
 /*
  * Parses the text of a maps file (the format of /proc/PID/maps). Pure: used by the unit tests with
- * fixtures. Returns NULL and sets errno on a malformed line (EINVAL) or no memory.
+ * fixtures. Keeps only the executable mappings, but validates every line. Returns NULL and sets
+ * errno on a malformed line (EINVAL) or no memory.
  */
 struct procmaps *procmaps__parse(const char *text, size_t len, int pid);
 
-/* Reads and parses /proc/PID/maps. NULL and errno (ENOENT for a process that is gone). */
+/*
+ * Reads and parses /proc/PID/maps. NULL and errno: ENOENT for a process that is gone or has no
+ * address space (zombie, kernel thread).
+ */
 struct procmaps *procmaps__read(int pid);
 
 /* The mapping containing addr, or NULL. O(log n). */

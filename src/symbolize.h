@@ -20,7 +20,11 @@ struct sym_frame {
 
 struct symbolizer;
 
-/* Creates an empty symbolizer. Object files are opened lazily and cached for its lifetime. */
+/*
+ * Creates an empty symbolizer. Object files are opened when a pid's mappings are recorded (so files
+ * of a process that later exits stay readable), parsed on first use, and cached for its lifetime:
+ * one entry per file (device + inode), shared by every pid that maps it.
+ */
 struct symbolizer *symbolizer__new(void);
 
 /*
@@ -34,11 +38,32 @@ int symbolizer__add_pid(struct symbolizer *s, int pid);
  * Resolves one address of process pid into frames. Every address leaktop captures is a return
  * address, so the symbol and line lookups use addr - 1 (the call instruction); `address` and
  * `offset` still report addr itself. Writes at most max_frames (innermost first) and
- * returns how many (always >= 1: an unknown address still gives a frame with address set).
- * Strings point into the symbolizer's cache and stay valid until symbolizer__free().
+ * returns how many (always >= 1: an unknown address still gives a frame with address set;
+ * 0 only when max_frames is 0). Strings point into the symbolizer's cache and stay valid until
+ * symbolizer__free().
+ *
+ * The last frame is always the real function (named by the symbol table, else by DWARF), with
+ * the line of the call it makes (for inlined code: where the outermost inlined function is
+ * called), so that without want_inlines function and line agree. With want_inlines, inlined
+ * frames come first, each with `offset` counted from the start of its inlined copy; when they do
+ * not fit, the outermost ones are left out. A pid not added before is read from /proc on first
+ * use.
  */
 size_t symbolizer__resolve(struct symbolizer *s, int pid, uint64_t addr, bool want_inlines,
 			   struct sym_frame *frames, size_t max_frames);
+
+/*
+ * Records one mapping [start, end) of path at file_offset for pid, without reading /proc: used by
+ * the unit tests and by callers that know the mappings themselves (a core file, a replay). path
+ * should be absolute; it is reported as the frame's module. A pid given mappings this way is never
+ * refreshed from /proc/PID/maps. Returns 0 or -errno: -EINVAL (empty range), -EEXIST (overlaps a
+ * known mapping of pid), -ENOENT/-EACCES (cannot stat path), -ENOMEM.
+ */
+int symbolizer__add_mapping(struct symbolizer *s, int pid, uint64_t start, uint64_t end,
+			    uint64_t file_offset, const char *path);
+
+/* Number of distinct object files opened so far (for tests and statistics). */
+size_t symbolizer__nr_objects(const struct symbolizer *s);
 
 void symbolizer__free(struct symbolizer *s);
 
