@@ -58,10 +58,10 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
 # --- user space (every object waits for the skeletons; -MMD tracks the rest)
-$(OUT)/obj/%.o: src/%.c $(SKELS) | $(OUT)/.deps-ok
+$(OUT)/obj/%.o: src/%.c | $(SKELS) $(OUT)/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
-$(OUT)/asan/%.o: src/%.c $(SKELS) | $(OUT)/.deps-ok
+$(OUT)/asan/%.o: src/%.c | $(SKELS) $(OUT)/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 

@@ -57,14 +57,19 @@ struct {
 /*
  * What one thread's allocator call in flight carries from its entry probe to its return probe.
  * entry_sp is the stack pointer at the function's first instruction (it points at the return
- * address); 0 when no call is in flight. A probe that fires with a lower stack pointer runs inside
- * that call (operator new -> malloc, realloc -> free, reallocarray -> realloc) and is not counted again.
+ * address); 0 when no call is in flight. A probe that fires with a lower or equal stack pointer runs
+ * inside that call or was tail-called by it (operator new -> malloc, realloc -> free, reallocarray ->
+ * realloc) and is not counted again. The cost: should a return probe ever be missed, calls at that
+ * same depth are not seen until a shallower one resets the state (counted as missed_returns).
  */
 struct thread_state {
 	__u64 entry_sp;
+	__u64 inner_sp;		/* outer new: entry stack pointer of the inner allocator call */
+	__u64 stack_id;		/* outer new: the stack taken at its entry */
 	__u64 size;
 	__u64 ptr_arg;		/* realloc: the old pointer; posix_memalign: where the result goes */
-	__u32 kind;
+	__u16 kind;
+	__u16 outer;		/* an outer new: recorded at the inner allocator's return */
 	__u32 recorded_old;	/* realloc: the old block was released at entry (restored on failure) */
 	struct lt_alloc old;	/* realloc: the released block, for that restore */
 	__u64 deleted_ptr;	/* the pointer the last operator delete released... */
@@ -98,23 +103,11 @@ static __always_inline struct lt_totals *totals_get(__u64 stack_id)
 	return bpf_map_lookup_elem(&stack_totals, &stack_id);
 }
 
-/* Captures the user stack at a return probe (ips[0] = the allocation site) into the stack table. */
-static __always_inline __u64 stack_capture(struct pt_regs *ctx, __u32 tgid)
+/* Hashes the stack in the scratch buffer and stores it in the stack table; returns its id (0: lost). */
+static __always_inline __u64 stack_store(struct lt_stack *st, __u32 nr, __u32 tgid)
 {
-	__u32 zero = 0;
-	struct lt_stack *st = bpf_map_lookup_elem(&stack_scratch, &zero);
 	__u64 hash = 0xcbf29ce484222325ULL ^ tgid; /* FNV-1a */
-	long len;
-	__u32 nr;
 
-	if (!st)
-		return 0;
-	len = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
-	if (len <= 0) {
-		stat_inc(LT_STAT_LOST_STACKS);
-		return 0;
-	}
-	nr = len / sizeof(__u64);
 	for (__u32 i = 0; i < LT_MAX_DEPTH; i++) {
 		if (i >= nr)
 			break;
@@ -134,6 +127,47 @@ static __always_inline __u64 stack_capture(struct pt_regs *ctx, __u32 tgid)
 	return hash;
 }
 
+/*
+ * Captures the user stack. At a return probe the kernel's walk starts at the allocation site
+ * itself. At an entry probe (ret_addr set) it starts inside the allocator, whose frame is not set up,
+ * so the first frame is replaced by the return address read at the entry stack pointer.
+ */
+static __always_inline __u64 stack_capture(struct pt_regs *ctx, __u32 tgid, __u64 ret_addr)
+{
+	__u32 zero = 0;
+	struct lt_stack *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	long len;
+	__u32 nr;
+
+	if (!st)
+		return 0;
+	len = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
+	if (len <= 0) {
+		stat_inc(LT_STAT_LOST_STACKS);
+		return 0;
+	}
+	nr = len / sizeof(__u64);
+	if (ret_addr) {
+		st->ips[0] = ret_addr;
+		/* Kernels that add the caller themselves at a function's first instruction. */
+		if (nr > 1 && st->ips[1] == ret_addr) {
+			for (__u32 i = 1; i + 1 < LT_MAX_DEPTH; i++) {
+				if (i + 1 >= nr)
+					break;
+				__u64 next = st->ips[i + 1];
+
+				/* Keeps clang from turning the loop into memmove, which BPF lacks. */
+				asm volatile("" : "+r"(next));
+				st->ips[i] = next;
+			}
+			nr--;
+			if (nr < LT_MAX_DEPTH)
+				st->ips[nr] = 0;
+		}
+	}
+	return stack_store(st, nr, tgid);
+}
+
 static __always_inline void totals_sub(const struct lt_alloc *a)
 {
 	struct lt_totals *t = bpf_map_lookup_elem(&stack_totals, &a->stack_id);
@@ -144,7 +178,9 @@ static __always_inline void totals_sub(const struct lt_alloc *a)
 	__sync_fetch_and_add(&t->outstanding_allocs, -1);
 }
 
-static __always_inline void record_alloc(struct pt_regs *ctx, __u64 addr, __u64 size)
+/* Records a block. stack_id: taken at an outer entry, or 0 to capture the stack now (at a return). */
+static __always_inline void record_alloc(struct pt_regs *ctx, __u64 addr, __u64 size,
+					 __u64 stack_id)
 {
 	struct lt_alloc_key key = { .addr = addr, .tgid = bpf_get_current_pid_tgid() >> 32 };
 	struct lt_alloc a = { .size = size };
@@ -154,7 +190,7 @@ static __always_inline void record_alloc(struct pt_regs *ctx, __u64 addr, __u64 
 
 	if (size < min_size || size > max_size)
 		return;
-	a.stack_id = stack_capture(ctx, key.tgid);
+	a.stack_id = stack_id ? stack_id : stack_capture(ctx, key.tgid, 0);
 	t = totals_get(a.stack_id);
 	if (!t) {
 		stat_inc(LT_STAT_TOTALS_FULL);
@@ -224,12 +260,14 @@ static __always_inline int on_free(struct pt_regs *ctx, __u64 cookie, __u64 sp)
 	ts = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
 				  LT_COOKIE_OUTER(cookie) ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 	if (ts) {
-		/* Inside an allocator call in flight: that call accounts for this block. */
-		if (ts->entry_sp && sp < ts->entry_sp)
+		/* Inside (or tail-called from) an allocator call in flight: that call accounts for it. */
+		if (ts->entry_sp && sp <= ts->entry_sp)
 			return 0;
 		/* The free() inside operator delete: counted at the delete already. */
-		if (ts->deleted_ptr == addr && sp < ts->deleted_sp) {
-			ts->deleted_ptr = 0;
+		if (ts->deleted_ptr == addr && sp <= ts->deleted_sp) {
+			/* Sized delete -> delete -> free: only the innermost ends the chain. */
+			if (!LT_COOKIE_OUTER(cookie))
+				ts->deleted_ptr = 0;
 			return 0;
 		}
 	}
@@ -261,10 +299,19 @@ int lt_entry(struct pt_regs *ctx)
 		return 0;
 	}
 	if (ts->entry_sp) {
-		if (sp < ts->entry_sp)
-			return 0; /* nested inside an allocator call in flight */
+		/*
+		 * Nested inside an allocator call in flight, or tail-called by it at the same stack
+		 * pointer (reallocarray -> realloc -> malloc): the outer call's state covers this one.
+		 */
+		if (sp <= ts->entry_sp) {
+			/* The first inner call of an outer new: its return records the block. */
+			if (ts->outer && !ts->inner_sp && !LT_COOKIE_OUTER(cookie))
+				ts->inner_sp = sp;
+			return 0;
+		}
 		/* The call in flight never returned through its return probe. */
-		stat_inc(LT_STAT_MISSED_RETURNS);
+		if (!ts->outer)
+			stat_inc(LT_STAT_MISSED_RETURNS);
 	}
 
 	switch (kind) {
@@ -306,6 +353,18 @@ int lt_entry(struct pt_regs *ctx)
 		ts->entry_sp = 0;
 		return 0;
 	}
+	/* A delete whose allocator never calls free() leaves this set; the block may come back now. */
+	ts->deleted_ptr = 0;
+	ts->outer = LT_COOKIE_OUTER(cookie);
+	ts->inner_sp = 0;
+	ts->stack_id = 0;
+	if (ts->outer) {
+		__u64 ret_addr;
+
+		if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)sp))
+			ret_addr = 0;
+		ts->stack_id = stack_capture(ctx, bpf_get_current_pid_tgid() >> 32, ret_addr);
+	}
 	ts->entry_sp = sp;
 	ts->size = size;
 	ts->ptr_arg = ptr;
@@ -320,11 +379,25 @@ int lt_return(struct pt_regs *ctx)
 	__u64 ret, addr;
 
 	ts = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
+	if (!ts || !ts->entry_sp)
+		return 0;
+	ret = PT_REGS_RC(ctx);
 	/* After `ret` the stack pointer sits one slot above the entry's: else a nested call returns. */
-	if (!ts || !ts->entry_sp || PT_REGS_SP(ctx) != ts->entry_sp + 8)
+	if (ts->outer) {
+		if (!ts->inner_sp || PT_REGS_SP(ctx) != ts->inner_sp + 8)
+			return 0;
+		/*
+		 * A NULL here makes operator new throw (or retry through a new_handler, whose calls
+		 * are then seen on their own): either way this call is over.
+		 */
+		ts->entry_sp = 0;
+		if (ret)
+			record_alloc(ctx, ret, ts->size, ts->stack_id);
+		return 0;
+	}
+	if (PT_REGS_SP(ctx) != ts->entry_sp + 8)
 		return 0;
 	ts->entry_sp = 0;
-	ret = PT_REGS_RC(ctx);
 
 	switch (ts->kind) {
 	case LT_POSIX_MEMALIGN:
@@ -349,7 +422,7 @@ int lt_return(struct pt_regs *ctx)
 	}
 	if (!addr)
 		return 0;
-	record_alloc(ctx, addr, ts->size);
+	record_alloc(ctx, addr, ts->size, 0);
 	return 0;
 }
 

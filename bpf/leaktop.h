@@ -25,7 +25,10 @@ enum lt_kind {
 /*
  * Cookie layout: bits 0-7 the kind, bits 8-15 how many bytes the stack pointer has moved down between
  * the function's first instruction and the probe point (pushes before the probe), bit 16 set when the
- * entry point is an outer one (operator new/delete) whose inner malloc/free must not be counted again.
+ * entry point is an outer one that hands the block to an inner entry point of another object:
+ * operator delete -> free, and libstdc++'s operator new -> malloc. An outer new gets no return probe
+ * (a C++ exception unwinding through a hijacked return address would abort the process): its stack
+ * is taken at its entry, and the block is recorded at the inner allocator's return.
  */
 #define LT_COOKIE(kind, sp_adj, outer) \
 	((__u64)(kind) | ((__u64)(sp_adj) << 8) | ((__u64)((outer) ? 1 : 0) << 16))

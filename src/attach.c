@@ -19,42 +19,50 @@ static const struct entry_point {
 	const char *name;
 	enum lt_kind kind;
 	bool outer; /* calls another entry point for the same block (operator delete -> free) */
+	bool is_new; /* an operator new: outer when it calls a malloc of another object */
 } entry_points[] = {
-	{ "malloc", LT_MALLOC, false },
-	{ "calloc", LT_CALLOC, false },
-	{ "realloc", LT_REALLOC, false },
-	{ "reallocarray", LT_REALLOCARRAY, false },
-	{ "posix_memalign", LT_POSIX_MEMALIGN, false },
-	{ "aligned_alloc", LT_MEMALIGN, false },
-	{ "memalign", LT_MEMALIGN, false },
-	{ "valloc", LT_MALLOC, false },
-	{ "pvalloc", LT_PVALLOC, false },
-	{ "free", LT_FREE, false },
+	{ "malloc", LT_MALLOC, false, false },
+	{ "calloc", LT_CALLOC, false, false },
+	{ "realloc", LT_REALLOC, false, false },
+	{ "reallocarray", LT_REALLOCARRAY, false, false },
+	{ "posix_memalign", LT_POSIX_MEMALIGN, false, false },
+	{ "aligned_alloc", LT_MEMALIGN, false, false },
+	{ "memalign", LT_MEMALIGN, false, false },
+	{ "valloc", LT_MALLOC, false, false },
+	{ "pvalloc", LT_PVALLOC, false, false },
+	{ "free", LT_FREE, false, false },
 	/* C++ operator new / new[]: plain, nothrow, aligned, aligned nothrow (size is argument 1) */
-	{ "_Znwm", LT_MALLOC, false },
-	{ "_Znam", LT_MALLOC, false },
-	{ "_ZnwmRKSt9nothrow_t", LT_MALLOC, false },
-	{ "_ZnamRKSt9nothrow_t", LT_MALLOC, false },
-	{ "_ZnwmSt11align_val_t", LT_MALLOC, false },
-	{ "_ZnamSt11align_val_t", LT_MALLOC, false },
-	{ "_ZnwmSt11align_val_tRKSt9nothrow_t", LT_MALLOC, false },
-	{ "_ZnamSt11align_val_tRKSt9nothrow_t", LT_MALLOC, false },
+	{ "_Znwm", LT_MALLOC, false, true },
+	{ "_Znam", LT_MALLOC, false, true },
+	{ "_ZnwmRKSt9nothrow_t", LT_MALLOC, false, true },
+	{ "_ZnamRKSt9nothrow_t", LT_MALLOC, false, true },
+	{ "_ZnwmSt11align_val_t", LT_MALLOC, false, true },
+	{ "_ZnamSt11align_val_t", LT_MALLOC, false, true },
+	{ "_ZnwmSt11align_val_tRKSt9nothrow_t", LT_MALLOC, false, true },
+	{ "_ZnamSt11align_val_tRKSt9nothrow_t", LT_MALLOC, false, true },
 	/* operator delete / delete[]: plain, sized, nothrow, aligned, and their combinations */
-	{ "_ZdlPv", LT_FREE, true },
-	{ "_ZdaPv", LT_FREE, true },
-	{ "_ZdlPvm", LT_FREE, true },
-	{ "_ZdaPvm", LT_FREE, true },
-	{ "_ZdlPvRKSt9nothrow_t", LT_FREE, true },
-	{ "_ZdaPvRKSt9nothrow_t", LT_FREE, true },
-	{ "_ZdlPvSt11align_val_t", LT_FREE, true },
-	{ "_ZdaPvSt11align_val_t", LT_FREE, true },
-	{ "_ZdlPvmSt11align_val_t", LT_FREE, true },
-	{ "_ZdaPvmSt11align_val_t", LT_FREE, true },
-	{ "_ZdlPvSt11align_val_tRKSt9nothrow_t", LT_FREE, true },
-	{ "_ZdaPvSt11align_val_tRKSt9nothrow_t", LT_FREE, true },
+	{ "_ZdlPv", LT_FREE, true, false },
+	{ "_ZdaPv", LT_FREE, true, false },
+	{ "_ZdlPvm", LT_FREE, true, false },
+	{ "_ZdaPvm", LT_FREE, true, false },
+	{ "_ZdlPvRKSt9nothrow_t", LT_FREE, true, false },
+	{ "_ZdaPvRKSt9nothrow_t", LT_FREE, true, false },
+	{ "_ZdlPvSt11align_val_t", LT_FREE, true, false },
+	{ "_ZdaPvSt11align_val_t", LT_FREE, true, false },
+	{ "_ZdlPvmSt11align_val_t", LT_FREE, true, false },
+	{ "_ZdaPvmSt11align_val_t", LT_FREE, true, false },
+	{ "_ZdlPvSt11align_val_tRKSt9nothrow_t", LT_FREE, true, false },
+	{ "_ZdaPvSt11align_val_tRKSt9nothrow_t", LT_FREE, true, false },
 };
 
 #define NR_ENTRY_POINTS (sizeof(entry_points) / sizeof(entry_points[0]))
+
+/* How many leading integer arguments the BPF program reads for each kind: the probe may move past
+ * instructions that clobber any other register. */
+static const unsigned int args_read[LT_KIND_MAX] = {
+	[LT_MALLOC] = 1,     [LT_CALLOC] = 2,	      [LT_REALLOC] = 2, [LT_REALLOCARRAY] = 3,
+	[LT_MEMALIGN] = 2,   [LT_POSIX_MEMALIGN] = 3, [LT_PVALLOC] = 1, [LT_FREE] = 1,
+};
 
 struct object {
 	char *path;		/* as the process maps it */
@@ -279,19 +287,35 @@ static int attach_entry(struct tracer *t, int pid, const struct entry_point *ep,
 	struct probe_point pp = { 0 };
 	uint64_t start, probe;
 	const uint8_t *code;
+	struct elf_sym malloc_sym;
+	bool outer = ep->outer;
 	int err;
+
+	/*
+	 * libstdc++'s operator new calls malloc in another object: it is recorded at that malloc's
+	 * return, and needs no return probe of its own. An allocator library's own operator new
+	 * (jemalloc, tcmalloc) allocates internally, so it keeps its return probe.
+	 */
+	if (ep->is_new && elf_file__find_func(o->elf, "malloc", true, &malloc_sym))
+		outer = true;
 
 	if (elf_file__vaddr_to_offset(o->elf, sym->vaddr, &start))
 		return -ENOENT;
 	code = sym->size ? elf_file__code(o->elf, sym->vaddr, sym->size) : NULL;
-	if (!opts->no_probe_shift && code && probepoint_choose(code, sym->size, sym->vaddr, &pp))
+	if (!opts->no_probe_shift && code &&
+	    probepoint_choose(code, sym->size, sym->vaddr, args_read[ep->kind], &pp))
 		memset(&pp, 0, sizeof(pp));
 	probe = start + pp.offset;
 
-	err = tracer__attach(t, pid, o->open_path, probe, LT_COOKIE(ep->kind, pp.sp_adj, ep->outer),
+	err = tracer__attach(t, pid, o->open_path, probe, LT_COOKIE(ep->kind, pp.sp_adj, outer),
 			     false);
-	if (!err && ep->kind != LT_FREE)
-		err = tracer__attach(t, pid, o->open_path, start, 0, true);
+	/*
+	 * The return probe replaces the return address at the stack pointer, so it needs the point
+	 * where that is still true: the entry probe's own point when nothing was pushed before it
+	 * (one breakpoint then serves both), else the function's first instruction.
+	 */
+	if (!err && ep->kind != LT_FREE && !outer)
+		err = tracer__attach(t, pid, o->open_path, pp.sp_adj ? start : probe, 0, true);
 	if (err) {
 		log_error("cannot attach %s in %s: %s", ep->name, o->path, strerror(-err));
 		return err;
