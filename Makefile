@@ -155,7 +155,7 @@ test: $(OUT)/leaktop $(OUT)/asan/leaktop $(UNIT_BINS) $(WORKLOADS)
 demo: $(OUT)/leaktop $(OUT)/workloads/demo
 	$(OUT)/leaktop -d 10 -n 5 -- $(OUT)/workloads/demo 12
 
-bench: $(OUT)/leaktop $(WORKLOADS)
+bench: $(OUT)/leaktop $(OUT)/bench/malloc_bench
 	scripts/bench $(OUT)
 
 format:
@@ -171,3 +171,7 @@ $(OUT)/bench/probecost: tests/bench/probecost.c $(OUT)/probecost.skel.h $(OUT)/o
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $< $(OUT)/obj/probepoint.o -lbpf -lelf -lz -lcapstone -ldl -o $@
 -include $(wildcard $(OUT)/bench/*.d)
+# --- bench workloads
+$(OUT)/bench/malloc_bench: tests/bench/malloc_bench.c | $(OUT)/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -fno-omit-frame-pointer $< -o $@
