@@ -44,7 +44,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		return 0;
 	if (current_level < LOG_WARN)
 		return 0;
-	fputs("leaktop: libbpf: ", stderr);
+	fputs("leaktop: ", stderr);
 	return vfprintf(stderr, fmt, ap);
 }
 

@@ -6,11 +6,10 @@
 #include "output.h"
 
 /* What a non-zero counter means for the figures, and what to do about it. */
+/* unmatched_frees is no loss: with -p, blocks allocated before attach are freed all the time. */
 static const char *const loss_hints[LT_STAT_MAX] = {
 	[LT_STAT_DROPPED_ALLOCS] = "allocation table full: allocations not recorded "
 				   "(raise --max-allocs)",
-	[LT_STAT_UNMATCHED_FREES] = "frees of blocks never recorded (allocated before attach, "
-				    "or dropped)",
 	[LT_STAT_LOST_STACKS] = "stack capture failed: allocations under an unknown stack",
 	[LT_STAT_STACK_TABLE_FULL] = "stack table full: allocations under an unknown stack "
 				     "(raise --max-stacks)",
@@ -72,7 +71,11 @@ static void write_header(const struct report *r, const struct snapshot *snap, FI
 		r->nr_stacks_total, r->nr_stacks_total == 1 ? "" : "s");
 	fprintf(out, "since attach: %" PRIu64 " allocs (", t->allocs);
 	put_human(out, (double)t->alloc_bytes, "");
-	fprintf(out, "), %" PRIu64 " frees\n", t->frees);
+	fprintf(out, "), %" PRIu64 " frees", t->frees);
+	if (snap->stats[LT_STAT_UNMATCHED_FREES])
+		fprintf(out, ", %" PRIu64 " frees of blocks allocated before attach",
+			snap->stats[LT_STAT_UNMATCHED_FREES]);
+	fputc('\n', out);
 	if (r->sample_rate_bytes)
 		fprintf(out, "sampled: one allocation per %" PRIu64 " bytes; %s\n",
 			r->sample_rate_bytes, "figures are estimates");

@@ -17,12 +17,14 @@ struct probe_point {
  * Chooses the entry probe point of a function from its machine code (x86-64). code holds the
  * function's bytes from its first instruction, size its length (st_size), vaddr its address.
  * The point is the first instruction the kernel emulates, reached in a straight line from the entry,
- * when the instructions before it leave the argument registers (rdi, rsi, rdx, rcx, r8, r9) intact,
+ * when the instructions before it leave the registers of the first nr_args integer arguments (rdi,
+ * rsi, rdx, rcx, r8, r9 in that order) intact,
  * change the stack pointer only in ways counted in sp_adj, and no branch of the function targets the
  * point or anything before it. Otherwise the point is the function's start (offset 0).
  * Returns 0 (pp always filled), or -EINVAL when the code cannot be decoded at all.
  */
-int probepoint_choose(const uint8_t *code, size_t size, uint64_t vaddr, struct probe_point *pp);
+int probepoint_choose(const uint8_t *code, size_t size, uint64_t vaddr, unsigned int nr_args,
+		      struct probe_point *pp);
 
 /* True when the kernel of this machine emulates the instruction at code (used by probepoint_choose). */
 bool probepoint_insn_emulated(const uint8_t *code, size_t size, uint64_t vaddr);

@@ -37,6 +37,12 @@ static int build_stack(struct report_stack *rs, const struct stack_record *rec,
 			fill_unknown(&scratch[n], rec->ips[i]);
 			got = 1;
 		}
+		/*
+		 * A caller's return address outside every mapped object means the frame-pointer
+		 * walk ran into code built without frame pointers: what follows is not a stack.
+		 */
+		if (i > 0 && !scratch[n].module)
+			break;
 		n += got;
 	}
 	if (!n)

@@ -613,6 +613,14 @@ static void test_text_losses(void **state)
 				    "allocations under an unknown stack\n"));
 	free(out);
 
+	/* Frees of blocks allocated before attach are normal with -p: shown, but no loss. */
+	memset(fx.snap.stats, 0, sizeof(fx.snap.stats));
+	fx.snap.stats[LT_STAT_UNMATCHED_FREES] = 5;
+	out = render(out_text_write, r, NULL);
+	assert_non_null(strstr(out, "7 frees, 5 frees of blocks allocated before attach\n"
+				    "no losses\n"));
+	free(out);
+
 	/* allocs and frees are events, not losses. */
 	memset(fx.snap.stats, 0, sizeof(fx.snap.stats));
 	fx.snap.stats[LT_STAT_ALLOCS] = 1000;
