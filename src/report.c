@@ -41,7 +41,7 @@ static int build_stack(struct report_stack *rs, const struct stack_record *rec,
 		 * A caller's return address outside every mapped object means the frame-pointer
 		 * walk ran into code built without frame pointers: what follows is not a stack.
 		 */
-		if (i > 0 && !scratch[n].module)
+		if (sym && i > 0 && !scratch[n].module)
 			break;
 		n += got;
 	}
