@@ -36,13 +36,15 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * libbpf reports failures at its WARN level with many lines (a whole verifier log); leaktop logs
+ * one line naming the failure itself, so libbpf speaks from -v on, and its debug output at -vv.
+ */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (level == LIBBPF_DEBUG && current_level < LOG_DEBUG)
-		return 0;
-	if (level == LIBBPF_INFO && current_level < LOG_INFO)
-		return 0;
-	if (current_level < LOG_WARN)
+	enum log_level mine = level == LIBBPF_DEBUG ? LOG_DEBUG : LOG_INFO;
+
+	if (mine > current_level)
 		return 0;
 	fputs("leaktop: ", stderr);
 	return vfprintf(stderr, fmt, ap);

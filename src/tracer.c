@@ -46,7 +46,8 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 				  "CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE)",
 				  strerror(-err));
 		else
-			log_error("cannot load the BPF programs: %s", strerror(-err));
+			log_error("cannot load the BPF programs: %s (-v shows libbpf's log)",
+				  strerror(-err));
 		goto fail;
 	}
 	return t;
