@@ -17,6 +17,13 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u64 min_size = 0;
 const volatile __u64 max_size = ~0ULL;
 const volatile __u64 page_size = 4096;
+/* Mean bytes between samples; 0 records every allocation. */
+const volatile __u64 sample_rate = 0;
+const volatile __u32 g_table[LT_G_ENTRIES];
+const volatile __u32 log2_table[LT_LOG2_ENTRIES];
+
+/* Kernel 6.13+: entry and return of one call in one program (uprobe session links). */
+extern bool bpf_session_is_return(void) __ksym __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -68,12 +75,15 @@ struct thread_state {
 	__u64 stack_id;		/* outer new: the stack taken at its entry */
 	__u64 size;
 	__u64 ptr_arg;		/* realloc: the old pointer; posix_memalign: where the result goes */
-	__u16 kind;
-	__u16 outer;		/* an outer new: recorded at the inner allocator's return */
-	__u32 recorded_old;	/* realloc: the old block was released at entry (restored on failure) */
+	__u8 kind;
+	__u8 outer;		/* an outer new: recorded at the inner allocator's return */
+	__u8 sampled;		/* this call's block is recorded */
+	__u8 recorded_old;	/* realloc: the old block was released at entry (restored on failure) */
+	__u32 sampler_ready;	/* until_sample holds a drawn interval */
 	struct lt_alloc old;	/* realloc: the released block, for that restore */
 	__u64 deleted_ptr;	/* the pointer the last operator delete released... */
 	__u64 deleted_sp;	/* ...and its entry stack pointer: its inner free() is not counted again */
+	__s64 until_sample;	/* bytes this thread may still allocate before the next sample */
 };
 
 /* Task-local: no hashing on the hot path, and the kernel frees it when the thread exits. */
@@ -90,6 +100,114 @@ static __always_inline void stat_inc(__u32 stat)
 
 	if (v)
 		*v += 1;
+}
+
+static __always_inline __u32 current_tgid(void)
+{
+	return bpf_get_current_pid_tgid() >> 32;
+}
+
+/*
+ * Sampling (--sample-rate R), the scheme of tcmalloc, jemalloc and the Go runtime: sample points
+ * fall on the stream of allocated bytes as a Poisson process of rate 1/R, so the gaps between them
+ * are exponential with mean R. Each thread counts down the bytes to its next sample point; an
+ * allocation of s bytes is sampled when a point falls inside it, which happens with probability
+ * p(s) = 1 - e^(-s/R), independently of the past (the process is memoryless). A sampled block
+ * stands for 1/p(s) blocks and s/p(s) bytes, which makes every total an unbiased estimate
+ * (Horvitz-Thompson; the same weights as Go's runtime/pprof scaleHeapSample):
+ *     count = 1 / (1 - e^-x),  bytes = R * g(x),  with x = s/R and g(x) = x / (1 - e^-x).
+ * g is smooth (g(0) = 1, g(x) -> x), so a table at steps of 1/256 with linear interpolation gives it
+ * to about 1e-6; fractional weights are rounded up or down at random with the matching odds, which
+ * keeps the integers in the maps unbiased.
+ */
+static __always_inline __u64 round_random(__u64 q20)
+{
+	__u64 whole = q20 >> 20, frac = q20 & ((1ULL << 20) - 1);
+
+	return whole + ((bpf_get_prandom_u32() & ((1U << 20) - 1)) < frac ? 1 : 0);
+}
+
+static __always_inline void sample_weights(__u64 size, __u64 *bytes, __u64 *count)
+{
+	__u64 xq, idx, frac, g, bytes_q20;
+	__s64 lo, hi;
+
+	/* x = size / rate in Q24; beyond LT_G_MAX_X every block is sampled: weight 1. */
+	if (size >= (sample_rate * LT_G_MAX_X) || size >= (1ULL << 38)) {
+		*bytes = size;
+		*count = 1;
+		return;
+	}
+	xq = (size << 24) / sample_rate;
+	idx = xq >> 16; /* steps of 1/256 */
+	frac = xq & 0xffff;
+	if (idx >= LT_G_ENTRIES - 1) {
+		*bytes = size;
+		*count = 1;
+		return;
+	}
+	lo = g_table[idx];
+	hi = g_table[idx + 1];
+	g = lo + (((hi - lo) * (__s64)frac) >> 16);
+	bytes_q20 = sample_rate * g;
+	*bytes = round_random(bytes_q20);
+	*count = round_random(bytes_q20 / size);
+}
+
+/* floor(log2(v)) for v > 0 */
+static __always_inline __u32 ilog2(__u64 v)
+{
+	__u32 n = 0;
+
+	if (v >> 32) { v >>= 32; n += 32; }
+	if (v >> 16) { v >>= 16; n += 16; }
+	if (v >> 8) { v >>= 8; n += 8; }
+	if (v >> 4) { v >>= 4; n += 4; }
+	if (v >> 2) { v >>= 2; n += 2; }
+	if (v >> 1) n += 1;
+	return n;
+}
+
+/* An exponential gap with mean sample_rate: -ln(U) * rate, U uniform in (0, 1]. */
+static __always_inline __s64 draw_gap(void)
+{
+	__u64 v = (__u64)bpf_get_prandom_u32() + 1; /* U = v / 2^32 */
+	__u32 n = ilog2(v), idx;
+	__u64 m, frac, l2, neg_ln_q24;
+	__s64 lo, hi;
+
+	/* log2(v) = n + log2(m), m = v / 2^n in [1, 2) as Q16 */
+	m = n >= 16 ? v >> (n - 16) : v << (16 - n);
+	idx = (m >> 8) & 0xff;
+	frac = m & 0xff;
+	if (idx >= LT_LOG2_ENTRIES - 1)
+		idx = LT_LOG2_ENTRIES - 2;
+	lo = log2_table[idx];
+	hi = log2_table[idx + 1];
+	l2 = ((__u64)n << 24) + lo + (((hi - lo) * (__s64)frac) >> 8);
+	/* -ln(U) = (32 - log2 v) * ln 2, in Q24 */
+	neg_ln_q24 = (((32ULL << 24) - l2) * 11629080ULL) >> 24; /* ln 2 in Q24 */
+	return (__s64)((sample_rate * (neg_ln_q24 >> 8)) >> 16);
+}
+
+/* Counts size against the thread's sampling budget; true when this allocation is sampled. */
+static __always_inline bool sample_decide(struct thread_state *ts, __u64 size)
+{
+	if (!sample_rate)
+		return true;
+	/* p(0) = 0: an empty block is never a sample point's home. */
+	if (!size)
+		return false;
+	if (!ts->sampler_ready) {
+		ts->until_sample = draw_gap();
+		ts->sampler_ready = 1;
+	}
+	ts->until_sample -= size;
+	if (ts->until_sample > 0)
+		return false;
+	/* Memoryless: the next point lies an exponential gap past the end of this block. */
+	ts->until_sample = draw_gap();
+	return true;
 }
 
 static __always_inline struct lt_totals *totals_get(__u64 stack_id)
@@ -155,9 +273,9 @@ static __always_inline __u32 walk_frames(struct pt_regs *ctx, struct lt_stack *s
 }
 
 /*
- * Captures the user stack. At a return probe the kernel's walk starts at the allocation site
- * itself. At an entry probe (ret_addr set) it starts inside the allocator, whose frame is not set up,
- * so the first frame is replaced by the return address read at the entry stack pointer.
+ * Captures the user stack. At a return probe the walk starts at the allocation site itself. At an
+ * entry probe (ret_addr set) it starts inside the allocator, whose frame is not set up, so the
+ * first frame is replaced by the return address read at the entry stack pointer.
  */
 static __always_inline __u64 stack_capture(struct pt_regs *ctx, __u32 tgid, __u64 ret_addr)
 {
@@ -168,28 +286,8 @@ static __always_inline __u64 stack_capture(struct pt_regs *ctx, __u32 tgid, __u6
 	if (!st)
 		return 0;
 	nr = walk_frames(ctx, st);
-	if (!nr) {
-		stat_inc(LT_STAT_LOST_STACKS);
-		return 0;
-	}
-	if (ret_addr) {
+	if (ret_addr)
 		st->ips[0] = ret_addr;
-		/* Kernels that add the caller themselves at a function's first instruction. */
-		if (nr > 1 && st->ips[1] == ret_addr) {
-			for (__u32 i = 1; i + 1 < LT_MAX_DEPTH; i++) {
-				if (i + 1 >= nr)
-					break;
-				__u64 next = st->ips[i + 1];
-
-				/* Keeps clang from turning the loop into memmove, which BPF lacks. */
-				asm volatile("" : "+r"(next));
-				st->ips[i] = next;
-			}
-			nr--;
-			if (nr < LT_MAX_DEPTH)
-				st->ips[nr] = 0;
-		}
-	}
 	return stack_store(st, nr, tgid);
 }
 
@@ -200,21 +298,21 @@ static __always_inline void totals_sub(const struct lt_alloc *a)
 	if (!t)
 		return;
 	__sync_fetch_and_add(&t->outstanding_bytes, -(__s64)a->size);
-	__sync_fetch_and_add(&t->outstanding_allocs, -1);
+	__sync_fetch_and_add(&t->outstanding_allocs, -(__s64)a->count);
 }
 
 /* Records a block. stack_id: taken at an outer entry, or 0 to capture the stack now (at a return). */
 static __always_inline void record_alloc(struct pt_regs *ctx, __u64 addr, __u64 size,
 					 __u64 stack_id)
 {
-	struct lt_alloc_key key = { .addr = addr, .tgid = bpf_get_current_pid_tgid() >> 32 };
-	struct lt_alloc a = { .size = size };
+	struct lt_alloc_key key = { .addr = addr, .tgid = current_tgid() };
+	struct lt_alloc a = { .size = size, .count = 1 };
 	struct lt_alloc *old;
 	struct lt_totals *t;
 	long err;
 
-	if (size < min_size || size > max_size)
-		return;
+	if (sample_rate)
+		sample_weights(size, &a.size, &a.count);
 	a.stack_id = stack_id ? stack_id : stack_capture(ctx, key.tgid, 0);
 	t = totals_get(a.stack_id);
 	if (!t) {
@@ -234,35 +332,28 @@ static __always_inline void record_alloc(struct pt_regs *ctx, __u64 addr, __u64 
 		stat_inc(LT_STAT_DROPPED_ALLOCS);
 		return;
 	}
-	__sync_fetch_and_add(&t->outstanding_bytes, size);
-	__sync_fetch_and_add(&t->outstanding_allocs, 1);
-	__sync_fetch_and_add(&t->allocs, 1);
-	__sync_fetch_and_add(&t->alloc_bytes, size);
+	__sync_fetch_and_add(&t->outstanding_bytes, a.size);
+	__sync_fetch_and_add(&t->outstanding_allocs, a.count);
+	__sync_fetch_and_add(&t->allocs, a.count);
+	__sync_fetch_and_add(&t->alloc_bytes, a.size);
 	stat_inc(LT_STAT_ALLOCS);
 }
 
-/* Releases the record of addr; copies it to *saved when asked. Returns 0, or -ENOENT when unseen. */
-static __always_inline int release(__u32 tgid, __u64 addr, struct lt_alloc *saved)
+/* Releases a found record; copies it to *saved when asked. */
+static __always_inline void release_found(struct lt_alloc_key *key, struct lt_alloc *a,
+					  struct lt_alloc *saved)
 {
-	struct lt_alloc_key key = { .addr = addr, .tgid = tgid };
-	struct lt_alloc *a = bpf_map_lookup_elem(&allocs, &key);
-
-	if (!a) {
-		stat_inc(LT_STAT_UNMATCHED_FREES);
-		return -ENOENT;
-	}
 	totals_sub(a);
 	if (saved)
 		*saved = *a;
-	bpf_map_delete_elem(&allocs, &key);
+	bpf_map_delete_elem(&allocs, key);
 	stat_inc(LT_STAT_FREES);
-	return 0;
 }
 
 /* Puts back a block released at realloc's entry when realloc failed and the block lives on. */
-static __always_inline void restore(__u32 tgid, __u64 addr, const struct lt_alloc *saved)
+static __always_inline void restore(__u64 addr, const struct lt_alloc *saved)
 {
-	struct lt_alloc_key key = { .addr = addr, .tgid = tgid };
+	struct lt_alloc_key key = { .addr = addr, .tgid = current_tgid() };
 	struct lt_totals *t;
 
 	if (bpf_map_update_elem(&allocs, &key, saved, BPF_NOEXIST))
@@ -271,57 +362,77 @@ static __always_inline void restore(__u32 tgid, __u64 addr, const struct lt_allo
 	if (!t)
 		return;
 	__sync_fetch_and_add(&t->outstanding_bytes, saved->size);
-	__sync_fetch_and_add(&t->outstanding_allocs, 1);
+	__sync_fetch_and_add(&t->outstanding_allocs, saved->count);
 }
 
-static __always_inline int on_free(struct pt_regs *ctx, __u64 cookie, __u64 sp)
+/*
+ * free(p), operator delete(p). A hit in the allocation table needs nothing else: a free nested in
+ * another entry point never finds its block, because the outer one (realloc, delete) released it
+ * first. Only a miss asks whether it was nested, to count it as unmatched or not; with sampling,
+ * misses are the rule (unsampled blocks) and cost that one lookup.
+ */
+static __always_inline void on_free(struct pt_regs *ctx, __u64 cookie, __u64 sp)
 {
-	__u64 addr = PT_REGS_PARM1(ctx);
-	struct thread_state *ts;
-	__u32 tgid;
+	struct lt_alloc_key key = { .addr = PT_REGS_PARM1(ctx), .tgid = current_tgid() };
+	bool outer = LT_COOKIE_OUTER(cookie);
+	struct thread_state *ts = NULL;
+	struct lt_alloc *a;
 
-	if (!addr)
-		return 0;
-	ts = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
-				  LT_COOKIE_OUTER(cookie) ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
-	if (ts) {
-		/* Inside (or tail-called from) an allocator call in flight: that call accounts for it. */
-		if (ts->entry_sp && sp <= ts->entry_sp)
-			return 0;
-		/* The free() inside operator delete: counted at the delete already. */
-		if (ts->deleted_ptr == addr && sp <= ts->deleted_sp) {
-			/* Sized delete -> delete -> free: only the innermost ends the chain. */
-			if (!LT_COOKIE_OUTER(cookie))
-				ts->deleted_ptr = 0;
-			return 0;
+	if (!key.addr)
+		return;
+	a = bpf_map_lookup_elem(&allocs, &key);
+	if (a) {
+		release_found(&key, a, NULL);
+	} else if (!sample_rate) {
+		ts = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
+		if (ts) {
+			/* Inside (or tail-called from) an allocator call in flight: it accounts. */
+			if (ts->entry_sp && sp <= ts->entry_sp)
+				return;
+			/* The free() inside operator delete: counted at the delete already. */
+			if (ts->deleted_ptr == key.addr && sp <= ts->deleted_sp) {
+				/* Sized delete -> delete -> free: only the innermost ends the chain. */
+				if (!outer)
+					ts->deleted_ptr = 0;
+				return;
+			}
+		}
+		stat_inc(LT_STAT_UNMATCHED_FREES);
+	}
+	if (outer) {
+		if (!ts)
+			ts = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
+						  BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (ts) {
+			ts->deleted_ptr = key.addr;
+			ts->deleted_sp = sp;
 		}
 	}
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	release(tgid, addr, NULL);
-	if (ts && LT_COOKIE_OUTER(cookie)) {
-		ts->deleted_ptr = addr;
-		ts->deleted_sp = sp;
-	}
-	return 0;
 }
 
-SEC("uprobe")
-int lt_entry(struct pt_regs *ctx)
+/*
+ * Entry of any entry point. Returns 0 when the call's return must be seen, 1 when not (the session
+ * program's answer to the kernel; the classic return probe fires regardless and finds no state).
+ */
+static __always_inline int on_entry(struct pt_regs *ctx, __u64 cookie)
 {
-	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u32 kind = LT_COOKIE_KIND(cookie);
+	bool outer = LT_COOKIE_OUTER(cookie);
 	__u64 sp = PT_REGS_SP(ctx) + LT_COOKIE_SP_ADJ(cookie);
 	struct thread_state *ts;
 	__u64 size, ptr = 0;
+	bool sampled, leaf;
 
-	if (kind == LT_FREE)
-		return on_free(ctx, cookie, sp);
+	if (kind == LT_FREE) {
+		on_free(ctx, cookie, sp);
+		return 1;
+	}
 
 	ts = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!ts) {
 		stat_inc(LT_STAT_THREAD_STATE_FULL);
-		return 0;
+		return 1;
 	}
 	if (ts->entry_sp) {
 		/*
@@ -330,13 +441,16 @@ int lt_entry(struct pt_regs *ctx)
 		 */
 		if (sp <= ts->entry_sp) {
 			/* The first inner call of an outer new: its return records the block. */
-			if (ts->outer && !ts->inner_sp && !LT_COOKIE_OUTER(cookie))
+			if (ts->outer && !ts->inner_sp && !outer) {
 				ts->inner_sp = sp;
-			return 0;
+				return 0;
+			}
+			return 1;
 		}
 		/* The call in flight never returned through its return probe. */
 		if (!ts->outer)
 			stat_inc(LT_STAT_MISSED_RETURNS);
+		ts->entry_sp = 0;
 	}
 
 	switch (kind) {
@@ -365,6 +479,8 @@ int lt_entry(struct pt_regs *ctx)
 		size = PT_REGS_PARM1(ctx);
 		break;
 	}
+	/* A delete whose allocator never calls free() leaves this set; the block may come back now. */
+	ts->deleted_ptr = 0;
 
 	ts->recorded_old = 0;
 	if ((kind == LT_REALLOC || kind == LT_REALLOCARRAY) && ptr) {
@@ -372,72 +488,85 @@ int lt_entry(struct pt_regs *ctx)
 		 * Released now, before the allocator can hand the old block to another thread, and
 		 * restored at the return if realloc fails and leaves it in place.
 		 */
-		ts->recorded_old =
-			release(bpf_get_current_pid_tgid() >> 32, ptr, &ts->old) == 0 ? 1 : 0;
-	} else if (size < min_size || size > max_size) {
-		ts->entry_sp = 0;
-		return 0;
+		struct lt_alloc_key key = { .addr = ptr, .tgid = current_tgid() };
+		struct lt_alloc *a = bpf_map_lookup_elem(&allocs, &key);
+
+		if (a) {
+			release_found(&key, a, &ts->old);
+			ts->recorded_old = 1;
+		} else if (!sample_rate) {
+			stat_inc(LT_STAT_UNMATCHED_FREES);
+		}
 	}
-	/* A delete whose allocator never calls free() leaves this set; the block may come back now. */
-	ts->deleted_ptr = 0;
-	ts->outer = LT_COOKIE_OUTER(cookie);
+	sampled = size >= min_size && size <= max_size && sample_decide(ts, size);
+	/*
+	 * These never call another entry point, so an unsampled call needs no state and no return:
+	 * with session links, all it costs is this entry probe.
+	 */
+	leaf = !outer && (kind == LT_MALLOC || kind == LT_CALLOC || kind == LT_POSIX_MEMALIGN ||
+			  kind == LT_PVALLOC);
+	if (!sampled && leaf)
+		return 1;
+
+	ts->outer = outer;
+	ts->sampled = sampled;
 	ts->inner_sp = 0;
 	ts->stack_id = 0;
-	if (ts->outer) {
+	if (outer && sampled) {
 		__u64 ret_addr;
 
 		if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)sp))
 			ret_addr = 0;
-		ts->stack_id = stack_capture(ctx, bpf_get_current_pid_tgid() >> 32, ret_addr);
+		ts->stack_id = stack_capture(ctx, current_tgid(), ret_addr);
 	}
 	ts->entry_sp = sp;
 	ts->size = size;
 	ts->ptr_arg = ptr;
 	ts->kind = kind;
-	return 0;
+	/* An outer new is finished at its inner call's return, never at its own. */
+	return outer ? 1 : 0;
 }
 
-SEC("uretprobe")
-int lt_return(struct pt_regs *ctx)
+static __always_inline void on_return(struct pt_regs *ctx)
 {
 	struct thread_state *ts;
 	__u64 ret, addr;
 
 	ts = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
 	if (!ts || !ts->entry_sp)
-		return 0;
+		return;
 	ret = PT_REGS_RC(ctx);
 	/* After `ret` the stack pointer sits one slot above the entry's: else a nested call returns. */
 	if (ts->outer) {
 		if (!ts->inner_sp || PT_REGS_SP(ctx) != ts->inner_sp + 8)
-			return 0;
+			return;
 		/*
 		 * A NULL here makes operator new throw (or retry through a new_handler, whose calls
 		 * are then seen on their own): either way this call is over.
 		 */
 		ts->entry_sp = 0;
-		if (ret)
+		if (ret && ts->sampled)
 			record_alloc(ctx, ret, ts->size, ts->stack_id);
-		return 0;
+		return;
 	}
 	if (PT_REGS_SP(ctx) != ts->entry_sp + 8)
-		return 0;
+		return;
 	ts->entry_sp = 0;
 
 	switch (ts->kind) {
 	case LT_POSIX_MEMALIGN:
 		if ((int)ret != 0 || !ts->ptr_arg)
-			return 0;
+			return;
 		if (bpf_probe_read_user(&addr, sizeof(addr), (void *)ts->ptr_arg))
-			return 0;
+			return;
 		break;
 	case LT_REALLOC:
 	case LT_REALLOCARRAY:
 		if (!ret) {
 			/* realloc(p, 0) freed p; any other NULL is a failure that left p in place. */
 			if (ts->size && ts->recorded_old)
-				restore(bpf_get_current_pid_tgid() >> 32, ts->ptr_arg, &ts->old);
-			return 0;
+				restore(ts->ptr_arg, &ts->old);
+			return;
 		}
 		addr = ret;
 		break;
@@ -445,10 +574,37 @@ int lt_return(struct pt_regs *ctx)
 		addr = ret;
 		break;
 	}
-	if (!addr)
-		return 0;
-	record_alloc(ctx, addr, ts->size, 0);
+	if (addr && ts->sampled)
+		record_alloc(ctx, addr, ts->size, 0);
+}
+
+/* Classic uprobe links: one program per direction. */
+SEC("uprobe")
+int lt_entry(struct pt_regs *ctx)
+{
+	on_entry(ctx, bpf_get_attach_cookie(ctx));
 	return 0;
+}
+
+SEC("uretprobe")
+int lt_return(struct pt_regs *ctx)
+{
+	on_return(ctx);
+	return 0;
+}
+
+/*
+ * Session links (BPF_TRACE_UPROBE_SESSION): the same program at entry and return; at entry,
+ * returning 1 tells the kernel not to stop at this call's return at all.
+ */
+SEC("uprobe")
+int lt_session(struct pt_regs *ctx)
+{
+	if (bpf_session_is_return()) {
+		on_return(ctx);
+		return 0;
+	}
+	return on_entry(ctx, bpf_get_attach_cookie(ctx));
 }
 
 /* No-op programs at the same probe points: the benchmark's measure of the probe cost alone. */
@@ -456,4 +612,11 @@ SEC("uprobe")
 int lt_empty(struct pt_regs *ctx)
 {
 	return 0;
+}
+
+/* Session twin: asks for the returns full tracking asks for (every allocation), none for frees. */
+SEC("uprobe")
+int lt_empty_session(struct pt_regs *ctx)
+{
+	return LT_COOKIE_KIND(bpf_get_attach_cookie(ctx)) == LT_FREE ? 1 : 0;
 }

@@ -58,13 +58,30 @@ struct lt_alloc_key {
 };
 _Static_assert(sizeof(struct lt_alloc_key) == 16, "lt_alloc_key layout");
 
-/* Per live allocation, keyed by struct lt_alloc_key. */
+/*
+ * Per live allocation, keyed by struct lt_alloc_key. Without sampling, size is the block's size and
+ * count is 1. With sampling they are the block's weighted share of the estimate (see sampling below).
+ */
 struct lt_alloc {
 	__u64 size;
+	__u64 count;
 	__u64 ts_ns;	  /* bpf_ktime_get_ns() at allocation */
 	__u64 stack_id;	  /* key into stacks/stack_totals; 0 = stack unknown */
 };
-_Static_assert(sizeof(struct lt_alloc) == 24, "lt_alloc layout");
+_Static_assert(sizeof(struct lt_alloc) == 32, "lt_alloc layout");
+
+/*
+ * Sampling tables, filled by user space before load (see the weight derivation in
+ * bpf/leaktop.bpf.c). LT_G_TABLE[i] = g(i / LT_G_STEPS) in Q20, with g(x) = x / (1 - e^-x);
+ * LT_LOG2_TABLE[i] = log2(1 + i / LT_LOG2_STEPS) in Q24.
+ */
+#define LT_G_STEPS 256
+#define LT_G_MAX_X 32
+#define LT_G_ENTRIES (LT_G_STEPS * LT_G_MAX_X + 2)
+#define LT_LOG2_STEPS 256
+#define LT_LOG2_ENTRIES (LT_LOG2_STEPS + 2)
+/* Largest --sample-rate: keeps rate * g(x) in Q20 inside 64 bits. */
+#define LT_MAX_SAMPLE_RATE (1ULL << 36)
 
 /* Per stack, keyed by stack id (__u64), updated atomically at every allocation and free. */
 struct lt_totals {

@@ -281,58 +281,140 @@ static int resolve(struct object_list *l, const char *name, struct object **obj,
 	return -ENOENT;
 }
 
-static int attach_entry(struct tracer *t, int pid, const struct entry_point *ep, struct object *o,
-			const struct elf_sym *sym, const struct attach_opts *opts)
+/* One entry point as it will be attached. */
+struct probe {
+	const struct entry_point *ep;
+	struct object *o;
+	uint64_t vaddr;		/* the symbol's address (aliases share one probe) */
+	uint64_t start;		/* file offset of the function's first instruction */
+	uint64_t probe;		/* file offset of the entry probe */
+	uint32_t sp_adj;
+	bool outer;
+	bool needs_return;
+};
+
+/* Decides where the probe of one entry point goes. 0 or -ENOENT. */
+static int plan_probe(struct probe *pr, const struct entry_point *ep, struct object *o,
+		      const struct elf_sym *sym, const struct attach_opts *opts)
 {
 	struct probe_point pp = { 0 };
-	uint64_t start, probe;
-	const uint8_t *code;
 	struct elf_sym malloc_sym;
-	bool outer = ep->outer;
-	int err;
+	const uint8_t *code;
 
+	memset(pr, 0, sizeof(*pr));
+	pr->ep = ep;
+	pr->o = o;
+	pr->vaddr = sym->vaddr;
+	pr->outer = ep->outer;
 	/*
 	 * libstdc++'s operator new calls malloc in another object: it is recorded at that malloc's
 	 * return, and needs no return probe of its own. An allocator library's own operator new
 	 * (jemalloc, tcmalloc) allocates internally, so it keeps its return probe.
 	 */
 	if (ep->is_new && elf_file__find_func(o->elf, "malloc", true, &malloc_sym))
-		outer = true;
-
-	if (elf_file__vaddr_to_offset(o->elf, sym->vaddr, &start))
+		pr->outer = true;
+	if (elf_file__vaddr_to_offset(o->elf, sym->vaddr, &pr->start))
 		return -ENOENT;
 	code = sym->size ? elf_file__code(o->elf, sym->vaddr, sym->size) : NULL;
 	if (!opts->no_probe_shift && code &&
 	    probepoint_choose(code, sym->size, sym->vaddr, args_read[ep->kind], &pp))
 		memset(&pp, 0, sizeof(pp));
-	probe = start + pp.offset;
+	pr->probe = pr->start + pp.offset;
+	pr->sp_adj = pp.sp_adj;
+	pr->needs_return = ep->kind != LT_FREE && !pr->outer;
+	log_info("%s at %s+0x%llx (probe +%llu%s%s)", ep->name, o->path,
+		 (unsigned long long)pr->start, (unsigned long long)pp.offset,
+		 pp.insn[0] ? ": " : "", pp.insn);
+	return 0;
+}
 
-	err = tracer__attach(t, pid, o->open_path, probe, LT_COOKIE(ep->kind, pp.sp_adj, outer),
-			     false);
-	/*
-	 * The return probe replaces the return address at the stack pointer, so it needs the point
-	 * where that is still true: the entry probe's own point when nothing was pushed before it
-	 * (one breakpoint then serves both), else the function's first instruction.
-	 */
-	if (!err && ep->kind != LT_FREE && !outer)
-		err = tracer__attach(t, pid, o->open_path, pp.sp_adj ? start : probe, 0, true);
-	if (err) {
-		log_error("cannot attach %s in %s: %s", ep->name, o->path, strerror(-err));
-		return err;
+/*
+ * The return probe replaces the return address at the stack pointer, so it needs a point where
+ * that is still true: the entry probe's own point when nothing was pushed before it (one
+ * breakpoint then serves both), else the function's first instruction.
+ */
+static uint64_t return_offset(const struct probe *pr)
+{
+	return pr->sp_adj ? pr->start : pr->probe;
+}
+
+static int attach_classic(struct tracer *t, int pid, const struct probe *pr)
+{
+	int err;
+
+	err = tracer__attach(t, pid, pr->o->open_path, pr->probe,
+			     LT_COOKIE(pr->ep->kind, pr->sp_adj, pr->outer), false);
+	if (!err && pr->needs_return)
+		err = tracer__attach(t, pid, pr->o->open_path, return_offset(pr), 0, true);
+	if (err)
+		log_error("cannot attach %s in %s: %s", pr->ep->name, pr->o->path, strerror(-err));
+	return err;
+}
+
+/*
+ * All entry points of one object in one session link. A session catches the return where it
+ * caught the entry, so an entry point that needs its return is probed where the return address is
+ * still at the stack pointer.
+ */
+static int attach_object_session(struct tracer *t, int pid, const struct probe *probes, size_t n,
+				 const struct object *o)
+{
+	uint64_t offsets[NR_ENTRY_POINTS], cookies[NR_ENTRY_POINTS];
+	size_t k = 0;
+	int err;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct probe *pr = &probes[i];
+		bool moved;
+
+		if (pr->o != o)
+			continue;
+		moved = pr->needs_return && pr->sp_adj;
+		offsets[k] = moved ? pr->start : pr->probe;
+		cookies[k++] = LT_COOKIE(pr->ep->kind, moved ? 0 : pr->sp_adj, pr->outer);
 	}
-	log_info("pid %d: %s at %s+0x%llx (probe +%llu%s%s)", pid, ep->name, o->path,
-		 (unsigned long long)start, (unsigned long long)pp.offset, pp.insn[0] ? ": " : "",
-		 pp.insn);
+	if (!k)
+		return 0;
+	err = tracer__attach_session(t, pid, o->open_path, offsets, cookies, k);
+	if (err && err != -EOPNOTSUPP)
+		log_error("cannot attach the entry points in %s: %s", o->path, strerror(-err));
+	return err;
+}
+
+/* Session links where the kernel takes them, one per object; classic pairs for the rest. */
+static int attach_probes(struct tracer *t, int pid, const struct probe *probes, size_t n)
+{
+	bool done[NR_ENTRY_POINTS] = { false };
+	int err;
+
+	for (size_t i = 0; i < n && tracer__sessions(t); i++) {
+		if (done[i])
+			continue;
+		err = attach_object_session(t, pid, probes, n, probes[i].o);
+		if (err == -EOPNOTSUPP)
+			break;
+		if (err)
+			return err;
+		for (size_t j = i; j < n; j++)
+			done[j] |= probes[j].o == probes[i].o;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (done[i])
+			continue;
+		err = attach_classic(t, pid, &probes[i]);
+		if (err)
+			return err;
+	}
 	return 0;
 }
 
 int attach_process(struct tracer *t, int pid, const struct attach_opts *opts)
 {
 	struct object_list objs = { 0 };
-	struct { const struct object *o; uint64_t vaddr; } done[NR_ENTRY_POINTS];
-	size_t nr_done = 0;
+	struct probe probes[NR_ENTRY_POINTS];
+	size_t nr_probes = 0;
 	struct procmaps *pm;
-	int err, attached = 0;
+	int err;
 
 	pm = procmaps__read(pid);
 	if (!pm)
@@ -350,18 +432,13 @@ int attach_process(struct tracer *t, int pid, const struct attach_opts *opts)
 		if (resolve(&objs, ep->name, &o, &sym))
 			continue;
 		/* Aliases (glibc's aligned_alloc is memalign) get one probe. */
-		for (size_t j = 0; j < nr_done; j++)
-			dup |= done[j].o == o && done[j].vaddr == sym.vaddr;
-		if (dup)
+		for (size_t j = 0; j < nr_probes; j++)
+			dup |= probes[j].o == o && probes[j].vaddr == sym.vaddr;
+		if (dup || plan_probe(&probes[nr_probes], ep, o, &sym, opts))
 			continue;
-		err = attach_entry(t, pid, ep, o, &sym, opts);
-		if (err)
-			goto out;
-		done[nr_done].o = o;
-		done[nr_done++].vaddr = sym.vaddr;
-		attached++;
+		nr_probes++;
 	}
-	if (!attached) {
+	if (!nr_probes) {
 		size_t len = 0;
 		char *list;
 
@@ -380,7 +457,12 @@ int attach_process(struct tracer *t, int pid, const struct attach_opts *opts)
 		err = -ENOENT;
 		goto out;
 	}
-	err = attached;
+	err = attach_probes(t, pid, probes, nr_probes);
+	if (!err) {
+		log_info("pid %d: %zu entry points attached (%s)", pid, nr_probes,
+			 tracer__sessions(t) ? "session links" : "uprobe + uretprobe pairs");
+		err = (int)nr_probes;
+	}
 out:
 	objects_free(&objs);
 	procmaps__free(pm);

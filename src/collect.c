@@ -240,7 +240,7 @@ static int add_age(const void *key, const void *value, void *ctx_)
 		ctx->oldest_ts[idx] = a->ts_ns;
 	if (ctx->min_age_ns && ctx->now >= a->ts_ns && ctx->now - a->ts_ns >= ctx->min_age_ns) {
 		ctx->aged_bytes[idx] += a->size;
-		ctx->aged_allocs[idx]++;
+		ctx->aged_allocs[idx] += a->count;
 	}
 	return 0;
 }

@@ -84,7 +84,7 @@ static int write_report(struct reporter *rp)
 		r.pids = rp->pids;
 		r.nr_pids = rp->nr_pids;
 		r.duration_s = snap->duration_s;
-		r.sample_rate_bytes = 0;
+		r.sample_rate_bytes = rp->opts->sample_rate;
 		err = rp->fmt->write(&r, rp->out);
 		fflush(rp->out);
 		report_fini(&r);
@@ -212,6 +212,8 @@ int main(int argc, char **argv)
 		.max_stacks = opts.max_stacks,
 		.min_size = opts.min_size,
 		.max_size = opts.max_size,
+		.sample_rate = opts.sample_rate,
+		.no_session = opts.no_session,
 		.empty_programs = opts.empty_programs,
 	};
 	tracer = tracer__new(&topts);

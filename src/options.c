@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../bpf/leaktop.h"
 #include "options.h"
 #include "output.h"
 
@@ -28,6 +29,8 @@ enum {
 	OPT_MAX_STACKS,
 	OPT_NO_PROBE_SHIFT,
 	OPT_EMPTY_PROGRAMS,
+	OPT_SAMPLE_RATE,
+	OPT_NO_SESSION,
 };
 
 /* "+" stops at the first non-option so that the command's own options stay its own; ":" reports a
@@ -49,6 +52,8 @@ static const struct option long_options[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "no-probe-shift", no_argument, NULL, OPT_NO_PROBE_SHIFT },
 	{ "empty-programs", no_argument, NULL, OPT_EMPTY_PROGRAMS },
+	{ "sample-rate", required_argument, NULL, OPT_SAMPLE_RATE },
+	{ "no-session", no_argument, NULL, OPT_NO_SESSION },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -77,6 +82,11 @@ static const char usage_text[] =
 	"      --max-size BYTES    ignore allocations larger than BYTES\n"
 	"      --max-allocs N      live allocations tracked (default 1000000)\n"
 	"      --max-stacks N      distinct stacks tracked (default 65536)\n"
+	"      --sample-rate BYTES sample one allocation per BYTES allocated, on average\n"
+	"                          (e.g. 512K); figures become unbiased estimates.\n"
+	"                          0 (default) records every allocation\n"
+	"      --no-session        attach uprobe + uretprobe pairs even where the\n"
+	"                          kernel has uprobe session links\n"
 	"  -v, --verbose           more messages (twice: libbpf debug output too)\n"
 	"      --no-probe-shift    probe every entry point at its first instruction\n"
 	"                          (slower; for comparison)\n"
@@ -361,6 +371,15 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 			break;
 		case OPT_EMPTY_PROGRAMS:
 			opts->empty_programs = true;
+			break;
+		case OPT_SAMPLE_RATE:
+			ret = parse_size("--sample-rate", optarg, &opts->sample_rate, err, err_len);
+			if (!ret && opts->sample_rate > LT_MAX_SAMPLE_RATE)
+				ret = usage_error(err, err_len, "--sample-rate: at most %llu bytes",
+						  (unsigned long long)LT_MAX_SAMPLE_RATE);
+			break;
+		case OPT_NO_SESSION:
+			opts->no_session = true;
 			break;
 		/* Help and version answer at once, whatever else is (or is not) on the line. */
 		case 'h':

@@ -23,6 +23,8 @@ struct options {
 	uint32_t max_stacks;		/* --max-stacks: distinct stacks; default 65,536 */
 	int verbosity;			/* -v count */
 	bool no_probe_shift;		/* --no-probe-shift: probe every function at its first instruction */
+	uint64_t sample_rate;		/* --sample-rate, bytes; 0 = record every allocation */
+	bool no_session;		/* --no-session: classic uprobe + uretprobe pairs */
 	bool empty_programs;		/* --empty-programs (hidden): no-op programs, for the probe floor */
 	bool help;			/* -h: usage was requested (print options_usage() and exit 0) */
 	bool version;			/* -V */

@@ -1,24 +1,85 @@
 /* tracer.c: the BPF skeleton's life: open, size the maps, load, attach probes, detach. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "../bpf/leaktop.h"
 #include "leaktop.skel.h"
 #include "log.h"
 #include "tracer.h"
 
+#ifndef ENOTSUPP
+#define ENOTSUPP 524 /* the kernel's own, not in the uapi errno.h */
+#endif
+
+/*
+ * Newer than the uapi headers and libbpf 1.1.2 of Debian 12: uprobe session links (Linux 6.13),
+ * created with a raw bpf(BPF_LINK_CREATE) whose attr tail is the uprobe_multi layout.
+ */
+#define LT_BPF_TRACE_UPROBE_SESSION 57
+
+struct link_create_uprobe_multi {
+	uint32_t prog_fd;
+	uint32_t target_fd;
+	uint32_t attach_type;
+	uint32_t flags;
+	uint64_t path;
+	uint64_t offsets;
+	uint64_t ref_ctr_offsets;
+	uint64_t cookies;
+	uint32_t cnt;
+	uint32_t multi_flags;
+	uint32_t pid;
+	uint32_t pad;
+};
+
 struct tracer {
 	struct leaktop_bpf *skel;
 	bool empty_programs;
-	struct bpf_link **links;
+	bool sessions;
+	struct bpf_link **links;	/* classic uprobes */
 	unsigned int nr_links, cap_links;
+	int *link_fds;			/* session links */
+	unsigned int nr_link_fds, cap_link_fds, nr_session_probes;
 };
+
+/* The kernel has session links when its BTF has their kfunc. */
+static bool kernel_has_sessions(void)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool found;
+
+	if (!vmlinux)
+		return false;
+	found = btf__find_by_name_kind(vmlinux, "bpf_session_is_return", BTF_KIND_FUNC) > 0;
+	btf__free(vmlinux);
+	return found;
+}
+
+/* The sampling tables of bpf/leaktop.bpf.c, computed here where there is floating point. */
+static void fill_sampling_tables(struct leaktop_bpf *skel)
+{
+	for (unsigned int i = 0; i < LT_G_ENTRIES; i++) {
+		double x = (double)i / LT_G_STEPS;
+		double g = x == 0 ? 1.0 : x / -expm1(-x);
+
+		skel->rodata->g_table[i] = (uint32_t)llround(g * (1 << 20));
+	}
+	for (unsigned int i = 0; i < LT_LOG2_ENTRIES; i++)
+		skel->rodata->log2_table[i] =
+			(uint32_t)llround(log2(1.0 + (double)i / LT_LOG2_STEPS) * (1 << 24));
+}
 
 struct tracer *tracer__new(const struct tracer_opts *opts)
 {
 	struct tracer *t = calloc(1, sizeof(*t));
+	__typeof__(t->skel->progs) *p;
 	int err;
 
 	if (!t)
@@ -30,14 +91,26 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		log_error("cannot open the BPF object: %s", strerror(-err));
 		goto fail;
 	}
+	p = &t->skel->progs;
 	t->skel->rodata->min_size = opts->min_size;
 	t->skel->rodata->max_size = opts->max_size ? opts->max_size : ~0ULL;
+	t->skel->rodata->sample_rate = opts->sample_rate;
+	fill_sampling_tables(t->skel);
 	bpf_map__set_max_entries(t->skel->maps.allocs, opts->max_allocs);
 	bpf_map__set_max_entries(t->skel->maps.stack_totals, opts->max_stacks);
 	bpf_map__set_max_entries(t->skel->maps.stacks, opts->max_stacks);
-	bpf_program__set_autoload(t->skel->progs.lt_empty, opts->empty_programs);
-	bpf_program__set_autoload(t->skel->progs.lt_entry, !opts->empty_programs);
-	bpf_program__set_autoload(t->skel->progs.lt_return, !opts->empty_programs);
+
+	t->sessions = !opts->no_session && kernel_has_sessions();
+	if (!opts->no_session && !t->sessions)
+		log_warn("this kernel has no uprobe session links: using uprobe + uretprobe pairs");
+	/* The classic programs always load: they are the fallback should a session link fail. */
+	bpf_program__set_autoload(p->lt_entry, !opts->empty_programs);
+	bpf_program__set_autoload(p->lt_return, !opts->empty_programs);
+	bpf_program__set_autoload(p->lt_empty, opts->empty_programs);
+	bpf_program__set_autoload(p->lt_session, t->sessions && !opts->empty_programs);
+	bpf_program__set_autoload(p->lt_empty_session, t->sessions && opts->empty_programs);
+	bpf_program__set_expected_attach_type(p->lt_session, LT_BPF_TRACE_UPROBE_SESSION);
+	bpf_program__set_expected_attach_type(p->lt_empty_session, LT_BPF_TRACE_UPROBE_SESSION);
 
 	err = leaktop_bpf__load(t->skel);
 	if (err) {
@@ -55,6 +128,11 @@ fail:
 	tracer__free(t);
 	errno = -err;
 	return NULL;
+}
+
+bool tracer__sessions(const struct tracer *t)
+{
+	return t->sessions;
 }
 
 int tracer__attach(struct tracer *t, int pid, const char *path, uint64_t offset, uint64_t cookie,
@@ -85,9 +163,54 @@ int tracer__attach(struct tracer *t, int pid, const char *path, uint64_t offset,
 	return 0;
 }
 
+int tracer__attach_session(struct tracer *t, int pid, const char *path, const uint64_t *offsets,
+			   const uint64_t *cookies, size_t n)
+{
+	struct bpf_program *prog = t->empty_programs ? t->skel->progs.lt_empty_session
+						     : t->skel->progs.lt_session;
+	struct link_create_uprobe_multi attr;
+	int fd;
+
+	if (!t->sessions)
+		return -EOPNOTSUPP;
+	if (t->nr_link_fds == t->cap_link_fds) {
+		unsigned int cap = t->cap_link_fds ? 2 * t->cap_link_fds : 16;
+		int *fds = realloc(t->link_fds, cap * sizeof(*fds));
+
+		if (!fds)
+			return -ENOMEM;
+		t->link_fds = fds;
+		t->cap_link_fds = cap;
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_fd = bpf_program__fd(prog);
+	attr.attach_type = LT_BPF_TRACE_UPROBE_SESSION;
+	attr.path = (uint64_t)(uintptr_t)path;
+	attr.offsets = (uint64_t)(uintptr_t)offsets;
+	attr.cookies = (uint64_t)(uintptr_t)cookies;
+	attr.cnt = n;
+	attr.pid = pid;
+	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	if (fd < 0) {
+		int err = -errno;
+
+		/* Refused outright (not a bad path or offset): no session links from now on. */
+		if (err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUPP || err == -E2BIG) {
+			log_warn("uprobe session link refused (%s): using uprobe + uretprobe pairs",
+				 strerror(-err));
+			t->sessions = false;
+			return -EOPNOTSUPP;
+		}
+		return err;
+	}
+	t->link_fds[t->nr_link_fds++] = fd;
+	t->nr_session_probes += n;
+	return 0;
+}
+
 unsigned int tracer__nr_links(const struct tracer *t)
 {
-	return t->nr_links;
+	return t->nr_links + t->nr_session_probes;
 }
 
 int tracer__allocs_fd(const struct tracer *t)
@@ -116,7 +239,10 @@ void tracer__free(struct tracer *t)
 		return;
 	for (unsigned int i = 0; i < t->nr_links; i++)
 		bpf_link__destroy(t->links[i]);
+	for (unsigned int i = 0; i < t->nr_link_fds; i++)
+		close(t->link_fds[i]);
 	free(t->links);
+	free(t->link_fds);
 	leaktop_bpf__destroy(t->skel);
 	free(t);
 }

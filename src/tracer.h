@@ -3,6 +3,7 @@
 #define LT_TRACER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct tracer_opts {
@@ -10,6 +11,8 @@ struct tracer_opts {
 	uint32_t max_stacks;	/* entries of the stack and per-stack totals tables */
 	uint64_t min_size;	/* bytes; allocations below are not recorded */
 	uint64_t max_size;	/* bytes; 0 = no limit */
+	uint64_t sample_rate;	/* mean bytes between samples; 0 = record every allocation */
+	bool no_session;	/* never use uprobe session links (the classic fallback) */
 	bool empty_programs;	/* attach no-op programs instead (the benchmark's probe floor) */
 };
 
@@ -22,11 +25,28 @@ struct tracer;
 struct tracer *tracer__new(const struct tracer_opts *opts);
 
 /*
- * Attaches one probe to pid's object `path` at file offset `offset`. An entry probe carries
- * `cookie` (LT_COOKIE); a return probe must sit at the function's first instruction. 0 or -errno.
+ * Whether entry points are attached through uprobe session links (one link per object, entry and
+ * return in one program) rather than classic uprobe + uretprobe pairs. True after tracer__new when
+ * the kernel has them and they were not refused; false for good once a session link fails.
+ */
+bool tracer__sessions(const struct tracer *t);
+
+/*
+ * Attaches one classic probe to pid's object `path` at file offset `offset`. An entry probe
+ * carries `cookie` (LT_COOKIE); a return probe must sit where the stack pointer still points at
+ * the return address. 0 or -errno.
  */
 int tracer__attach(struct tracer *t, int pid, const char *path, uint64_t offset, uint64_t cookie,
 		   bool retprobe);
+
+/*
+ * Attaches n entry points of one object in one session link: offsets[i] carries cookies[i], and
+ * its return (when the program asks for it) is caught at the same place, so every offset must be
+ * one where the stack pointer still points at the return address. 0 or -errno; -EOPNOTSUPP when
+ * the kernel refused session links (logged once, and tracer__sessions() is false from then on).
+ */
+int tracer__attach_session(struct tracer *t, int pid, const char *path, const uint64_t *offsets,
+			   const uint64_t *cookies, size_t n);
 
 /* Number of probes attached so far. */
 unsigned int tracer__nr_links(const struct tracer *t);
