@@ -271,11 +271,11 @@ static const struct report_mapping *find_mapping(const struct report *r, int pid
 /*
  * The Mapping of a frame in module. With the range the process showed, it is that mapping: two
  * processes that map a file at the same place share it. Without one (a report built without a
- * symbolizer), it is derived from the frame: address - module_offset is where file offset 0 would
- * lie. That holds for every address of the frame's segment, and of each segment with the same
- * vaddr - offset (on x86-64, the code of PIE, non-PIE and shared objects alike), so the range
- * [that, highest address seen + 1) at file offset 0 still gives pprof correct file offsets.
- * Returns the id, or 0 on no memory.
+ * symbolizer), it is derived from the frame: address - module_offset (= start - file offset of
+ * the frame's maps entry) is where file offset 0 would lie, for PIE, non-PIE and shared objects
+ * alike. Frames of segments with the same vaddr - offset (all the code, on x86-64) share it, and
+ * [that, highest address seen + 1) at file offset 0 gives pprof every file offset right; only
+ * the limit is a guess. Returns the id, or 0 on no memory.
  */
 static uint64_t mapping_id(struct builder *b, int pid, const struct sym_frame *f)
 {
