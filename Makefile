@@ -2,6 +2,7 @@
 OUT := build
 CLANG ?= clang
 BPFTOOL ?= bpftool
+PROTOC_C ?= protoc-c
 CC ?= gcc
 CXX ?= g++
 ARCH := x86
@@ -10,7 +11,7 @@ WARNINGS := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prot
 	    -Wno-unused-parameter -Werror
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(CFLAGS) $(WARNINGS) -I$(OUT) -Isrc -MMD -MP
-LDLIBS := -lbpf -ldw -lelf -lz -lcapstone -lstdc++ -lpthread -lm
+LDLIBS := -lbpf -ldw -lelf -lz -lcapstone -lprotobuf-c -lstdc++ -lpthread -lm
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 SRCS := $(wildcard src/*.c)
@@ -18,6 +19,13 @@ LIB_SRCS := $(filter-out src/main.c,$(SRCS))
 OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(SRCS))
 LIB_OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRCS))
 SAN_OBJS := $(patsubst src/%.c,$(OUT)/asan/%.o,$(SRCS))
+# protoc-c turns each proto/NAME.proto into build/NAME.pb-c.[ch] (pprof's profile.proto)
+PROTOS := $(wildcard proto/*.proto)
+PROTO_HDRS := $(patsubst proto/%.proto,$(OUT)/%.pb-c.h,$(PROTOS))
+PROTO_SAN_OBJS := $(patsubst proto/%.proto,$(OUT)/asan/%.pb-c.o,$(PROTOS))
+OBJS += $(patsubst proto/%.proto,$(OUT)/obj/%.pb-c.o,$(PROTOS))
+LIB_OBJS += $(patsubst proto/%.proto,$(OUT)/obj/%.pb-c.o,$(PROTOS))
+SAN_OBJS += $(PROTO_SAN_OBJS)
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
@@ -57,11 +65,22 @@ $(OUT)/%.bpf.o: $(OUT)/%.tmp.bpf.o
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
-# --- user space (every object waits for the skeletons; -MMD tracks the rest)
-$(OUT)/obj/%.o: src/%.c | $(SKELS) $(OUT)/.deps-ok
+# --- protobuf: generated C, then compiled like our own
+$(OUT)/%.pb-c.c $(OUT)/%.pb-c.h: proto/%.proto | $(OUT)/.deps-ok
+	@mkdir -p $(@D)
+	$(PROTOC_C) --c_out=$(OUT) --proto_path=proto $<
+$(OUT)/obj/%.pb-c.o: $(OUT)/%.pb-c.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
-$(OUT)/asan/%.o: src/%.c | $(SKELS) $(OUT)/.deps-ok
+$(OUT)/asan/%.pb-c.o: $(OUT)/%.pb-c.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+# --- user space (every object waits for the skeletons and generated headers; -MMD tracks the rest)
+$(OUT)/obj/%.o: src/%.c | $(SKELS) $(PROTO_HDRS) $(OUT)/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(OUT)/asan/%.o: src/%.c | $(SKELS) $(PROTO_HDRS) $(OUT)/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
@@ -77,8 +96,8 @@ $(OUT)/libleaktop.a: $(LIB_OBJS)
 $(OUT)/tests/%: tests/unit/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests/unit $< $(patsubst src/%.c,$(OUT)/asan/%.o,$(LIB_SRCS)) \
-		-lcmocka $(LDLIBS) -o $@
-$(UNIT_BINS): $(patsubst src/%.c,$(OUT)/asan/%.o,$(LIB_SRCS))
+		$(PROTO_SAN_OBJS) -lcmocka $(LDLIBS) -o $@
+$(UNIT_BINS): $(patsubst src/%.c,$(OUT)/asan/%.o,$(LIB_SRCS)) $(PROTO_SAN_OBJS)
 
 # --- unit-test ELF fixtures (symbolize)
 # Files the procmaps, elf_file and symbolize tests read (never run): a PIE and a non-PIE executable,
@@ -127,6 +146,7 @@ $(FX_DIR)/%.maps: tests/unit/fixtures/%.maps
 	@mkdir -p $(@D)
 	cp $< $@
 $(OUT)/tests/test_procmaps $(OUT)/tests/test_elf_file $(OUT)/tests/test_symbolize: $(FX_FILES)
+$(OUT)/tests/test_pprof: $(FX_FILES)
 # --- end of unit-test ELF fixtures
 
 # --- workloads

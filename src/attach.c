@@ -13,6 +13,7 @@
 #include "log.h"
 #include "probepoint.h"
 #include "procmaps.h"
+#include "rdebug.h"
 
 /* The attach table: every allocator entry point leaktop knows, and how its arguments read. */
 static const struct entry_point {
@@ -119,102 +120,17 @@ static void objects_free(struct object_list *l)
 	free(l->objs);
 }
 
-static int read_mem(int fd, uint64_t addr, void *buf, size_t len)
+struct link_map_ctx {
+	struct object_list *l;
+	int pid;
+};
+
+/* Only absolute names: the vdso's "linux-vdso.so.1" is no file. */
+static int add_link_map_object(const char *path, void *ctx_)
 {
-	ssize_t n = pread(fd, buf, len, (off_t)addr);
+	struct link_map_ctx *ctx = ctx_;
 
-	return n == (ssize_t)len ? 0 : -EIO;
-}
-
-static int read_auxv(int pid, uint64_t *phdr, uint64_t *phnum)
-{
-	char path[64];
-	Elf64_auxv_t av;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	*phdr = *phnum = 0;
-	while (read(fd, &av, sizeof(av)) == sizeof(av) && av.a_type != AT_NULL) {
-		if (av.a_type == AT_PHDR)
-			*phdr = av.a_un.a_val;
-		else if (av.a_type == AT_PHNUM)
-			*phnum = av.a_un.a_val;
-	}
-	close(fd);
-	return *phdr && *phnum ? 0 : -ENOENT;
-}
-
-/*
- * Appends the objects of the dynamic linker's link map (load order: the executable, preloaded
- * objects, then needed libraries breadth-first, then dlopen'ed ones) by following the executable's
- * DT_DEBUG entry to r_debug in the process's memory. -ENOENT where there is none (static binary,
- * or the dynamic linker has not run yet).
- */
-static int objects_from_link_map(struct object_list *l, int pid)
-{
-	uint64_t phdr_addr = 0, phnum = 0, bias = 0, dyn_addr = 0, r_debug = 0, lm;
-	char path[64];
-	int fd, err = -ENOENT;
-
-	err = read_auxv(pid, &phdr_addr, &phnum);
-	if (err)
-		return err;
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	err = -ENOENT;
-	for (uint64_t i = 0; i < phnum && i < 64; i++) {
-		Elf64_Phdr ph;
-
-		if (read_mem(fd, phdr_addr + i * sizeof(ph), &ph, sizeof(ph)))
-			goto out;
-		if (ph.p_type == PT_PHDR)
-			bias = phdr_addr - ph.p_vaddr;
-		else if (ph.p_type == PT_DYNAMIC)
-			dyn_addr = ph.p_vaddr;
-	}
-	if (!dyn_addr)
-		goto out;
-	dyn_addr += bias;
-	for (int i = 0; i < 512; i++) {
-		Elf64_Dyn d;
-
-		if (read_mem(fd, dyn_addr + i * sizeof(d), &d, sizeof(d)) || d.d_tag == DT_NULL)
-			break;
-		if (d.d_tag == DT_DEBUG) {
-			r_debug = d.d_un.d_ptr;
-			break;
-		}
-	}
-	/* struct r_debug { int r_version; struct link_map *r_map; ... } */
-	if (!r_debug || read_mem(fd, r_debug + 8, &lm, sizeof(lm)) || !lm)
-		goto out;
-	for (int n = 0; lm && n < 4096; n++) {
-		/* struct link_map { l_addr; char *l_name; l_ld; l_next; l_prev; } */
-		uint64_t link[4];
-		char name[4096];
-		ssize_t got;
-
-		if (read_mem(fd, lm, link, sizeof(link)))
-			break;
-		got = link[1] ? pread(fd, name, sizeof(name) - 1, (off_t)link[1]) : 0;
-		name[got > 0 ? got : 0] = '\0';
-		/* The executable's entry has an empty name; it is already first in the list. */
-		if (name[0] == '/') {
-			err = objects_add(l, name, pid, false);
-			if (err)
-				goto out;
-		}
-		lm = link[3];
-	}
-	err = 0;
-out:
-	close(fd);
-	return err;
+	return path[0] == '/' ? objects_add(ctx->l, path, ctx->pid, false) : 0;
 }
 
 /* Objects of pid: the executable first, then the link map, then anything else mapped executable. */
@@ -241,7 +157,12 @@ static int objects_of(struct object_list *l, int pid, const struct procmaps *pm)
 	free(exe);
 	if (err)
 		return err;
-	err = objects_from_link_map(l, pid);
+	/*
+	 * The dynamic linker's link map gives the load order (preloaded objects, then needed
+	 * libraries breadth-first, then dlopen'ed ones); a static binary has none.
+	 */
+	err = rdebug_for_each_object(pid, add_link_map_object,
+				     &(struct link_map_ctx){ .l = l, .pid = pid });
 	if (err && err != -ENOENT && err != -EIO)
 		return err;
 	for (size_t i = 0; i < pm->nr_maps; i++) {

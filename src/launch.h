@@ -1,12 +1,13 @@
-/* launch.h: command mode: start COMMAND stopped at its entry point, so tracing sees its first step. */
+/* launch.h: command mode: start COMMAND stopped before any of its code runs, so tracing sees it all. */
 #ifndef LT_LAUNCH_H
 #define LT_LAUNCH_H
 
 #include <sys/types.h>
 
 /*
- * Forks and executes argv[0] (searched in PATH) under ptrace and stops it at the executable's entry
- * point, when the dynamic linker has mapped every library it loads at start-up but before main().
+ * Forks and executes argv[0] (searched in PATH) under ptrace and stops it where tracing can start
+ * and nothing of the program has run: once the dynamic linker has mapped every library it loads
+ * at start-up, before their constructors (a static binary: at its exec).
  * Returns the child's pid, or -errno: -ENOENT / -EACCES / -ENOEXEC when the command cannot be
  * executed (logged), -ECHILD when it died before reaching its entry point.
  */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attach.h"
@@ -61,6 +62,7 @@ struct reporter {
 	const int *pids;
 	size_t nr_pids;
 	uint64_t start_ns;
+	uint64_t start_time_ns;	/* the same moment on the wall clock */
 	struct snapshot *prev;	/* the previous report's snapshot (growth baseline) */
 };
 
@@ -85,6 +87,7 @@ static int write_report(struct reporter *rp)
 		r.nr_pids = rp->nr_pids;
 		r.duration_s = snap->duration_s;
 		r.sample_rate_bytes = rp->opts->sample_rate;
+		r.start_time_ns = rp->start_time_ns;
 		err = rp->fmt->write(&r, rp->out);
 		fflush(rp->out);
 		report_fini(&r);
@@ -166,6 +169,7 @@ int main(int argc, char **argv)
 	pid_t stopped_child = 0; /* launched, not yet resumed: killed if we fail before resuming */
 	int *pids = NULL;
 	char err_msg[256];
+	struct timespec wall;
 	int err, ret = 1;
 
 	if (options_parse(&opts, argc, argv, err_msg, sizeof(err_msg))) {
@@ -273,6 +277,8 @@ int main(int argc, char **argv)
 	rp.pids = pids;
 	rp.nr_pids = nr_targets;
 	rp.start_ns = now_ns();
+	if (!clock_gettime(CLOCK_REALTIME, &wall))
+		rp.start_time_ns = (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec;
 	rp.prev = snapshot__new();
 	if (!rp.prev)
 		goto out;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "../bpf/leaktop.h"
 #include "options.h"
@@ -73,7 +74,8 @@ static const char usage_text[] =
 	"  -d, --duration SEC      stop after SEC seconds (default: until Ctrl-C,\n"
 	"                          SIGTERM, or every traced process has exited)\n"
 	"  -i, --interval SEC      also print a report every SEC seconds\n"
-	"  -f, --format FMT        text (default) | json | folded\n"
+	"  -f, --format FMT        text (default) | json | folded | pprof\n"
+	"                          (pprof: gzip'ed protobuf, for -o FILE or a pipe)\n"
 	"  -o, --output PATH       write the report to PATH instead of stdout\n"
 	"  -n, --top N             show the N largest stacks (default 20; 0 = all)\n"
 	"      --min-age SEC       count only allocations live for at least SEC seconds\n"
@@ -105,6 +107,9 @@ static const char usage_text[] =
 	"      leaktop -- ./build/tests/test_parser --verbose\n"
 	"  Write a JSON report to a file after 30 seconds:\n"
 	"      leaktop -d 30 -f json -o leaks.json -p 1234\n"
+	"  Write a heap profile for go tool pprof, Pyroscope, Parca or Grafana:\n"
+	"      leaktop -d 30 -f pprof -o heap.pb.gz -p 1234\n"
+	"      go tool pprof -top heap.pb.gz\n"
 	"  Draw a flame graph of outstanding bytes:\n"
 	"      leaktop -d 30 -n 0 -f folded -p 1234 > leaks.folded\n"
 	"      flamegraph.pl --countname=bytes leaks.folded > leaks.svg\n";
@@ -408,6 +413,15 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 		else
 			ret = usage_error(err, err_len, "nothing to trace: give %s",
 					  "-p PID[,PID...] or -- COMMAND [ARG...]");
+		goto fail;
+	}
+	/* pprof is gzip'ed protobuf: bytes that would garble a terminal, and one profile per file. */
+	if (!strcmp(opts->format, "pprof") && !opts->output_path && isatty(STDOUT_FILENO)) {
+		ret = usage_error(err, err_len, "--format pprof writes binary data: give -o FILE");
+		goto fail;
+	}
+	if (!strcmp(opts->format, "pprof") && opts->interval_s > 0) {
+		ret = usage_error(err, err_len, "--format pprof writes one profile per run: no -i");
 		goto fail;
 	}
 	if (opts->max_size && opts->min_size > opts->max_size) {

@@ -36,6 +36,8 @@ struct options {
  * to free (options_free() is still harmless). Sizes accept suffixes K, M, G, KiB, MiB, GiB (powers
  * of 1024); durations accept a plain number of seconds with an optional fraction. -h and -V return
  * 0 at once with help/version set and nothing else validated. Uses getopt: not thread-safe.
+ * The one thing it looks at besides argv: --format pprof without -o is refused when stdout is a
+ * terminal.
  */
 int options_parse(struct options *opts, int argc, char **argv, char *err, size_t err_len);
 

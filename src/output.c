@@ -8,6 +8,7 @@ static const struct output_format formats[] = {
 	{ "text", out_text_write },
 	{ "json", out_json_write },
 	{ "folded", out_folded_write },
+	{ "pprof", out_pprof_write },
 };
 
 #define NR_FORMATS (sizeof(formats) / sizeof(formats[0]))

@@ -14,6 +14,12 @@ struct report_stack {
 	size_t nr_frames;
 };
 
+/* A mapping of an object file in which frames of the report lie (pprof's Mapping). */
+struct report_mapping {
+	int pid;
+	struct sym_mapping map;
+};
+
 /* Everything a writer needs. Writers are pure functions of a report and a FILE*. */
 struct report {
 	const char *version;
@@ -25,14 +31,18 @@ struct report {
 	const struct report_stack *stacks; /* already sorted and limited to --top */
 	size_t nr_stacks;
 	size_t nr_stacks_total;		/* stacks before --top cut the list */
+	uint64_t start_time_ns;		/* tracing began, ns since the epoch (0 = unknown) */
+	const struct report_mapping *mappings; /* where frames lie, sorted by (pid, start) */
+	size_t nr_mappings;
 };
 
-/* Each writer returns 0, or -EIO when the stream failed. */
+/* Each writer returns 0, or -EIO when the stream failed (or -ENOMEM, one that builds in memory). */
 typedef int (*report_writer_fn)(const struct report *r, FILE *out);
 
 int out_text_write(const struct report *r, FILE *out);
 int out_json_write(const struct report *r, FILE *out);
 int out_folded_write(const struct report *r, FILE *out);
+int out_pprof_write(const struct report *r, FILE *out);
 
 struct output_format {
 	const char *name;
@@ -41,7 +51,7 @@ struct output_format {
 
 /* The format table; NULL when name is unknown. */
 const struct output_format *output_format_find(const char *name);
-/* "text|json|folded", for messages. */
+/* "text|json|folded|...", for messages. */
 const char *output_format_names(void);
 
 /* The last component of a module path, for the human formats; path itself when it has no '/'. */
@@ -49,11 +59,11 @@ const char *output_basename(const char *path);
 
 /*
  * Builds a report from a snapshot: symbolizes the first `top` stacks (0 = all) of snap, which the
- * caller has sorted, and sets snap, duration_s (from snap), stacks, nr_stacks and nr_stacks_total.
- * version, pids and sample_rate_bytes are the caller's to set. sym may be NULL: every frame is then
- * an unknown one with only its address. r refers to snap and to sym's strings: keep both alive
- * until report_fini(). Returns 0 or -ENOMEM (r then holds no stacks); report_fini() frees what it
- * allocated.
+ * caller has sorted, and sets snap, duration_s (from snap), stacks, nr_stacks, nr_stacks_total and
+ * mappings. version, pids, sample_rate_bytes and start_time_ns are the caller's to set. sym may be
+ * NULL: every frame is then an unknown one with only its address, and there are no mappings. r
+ * refers to snap and to sym's strings: keep both alive until report_fini(). Returns 0 or -ENOMEM
+ * (r then holds no stacks); report_fini() frees what it allocated.
  */
 int report_build(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top);
 void report_fini(struct report *r);

@@ -56,6 +56,62 @@ static int build_stack(struct report_stack *rs, const struct stack_record *rec,
 	return 0;
 }
 
+static int mapping_cmp(const void *pa, const void *pb)
+{
+	const struct report_mapping *a = pa, *b = pb;
+
+	if (a->pid != b->pid)
+		return a->pid < b->pid ? -1 : 1;
+	if (a->map.start != b->map.start)
+		return a->map.start < b->map.start ? -1 : 1;
+	return 0;
+}
+
+/*
+ * The mappings the frames lie in, asked of the symbolizer now: the process may be gone when a
+ * writer runs, and pprof wants the real ranges and build-ids. One entry per frame first, then
+ * sorted and made unique: a report holds a few thousand frames at most.
+ */
+static int collect_mappings(struct report *r, struct symbolizer *sym)
+{
+	struct report_mapping *maps = NULL, *n;
+	size_t nr = 0, cap = 0, i, j, out;
+
+	for (i = 0; i < r->nr_stacks; i++) {
+		const struct report_stack *rs = &r->stacks[i];
+
+		for (j = 0; j < rs->nr_frames; j++) {
+			if (!rs->frames[j].module)
+				continue;
+			if (nr == cap) {
+				cap = cap ? cap * 2 : 64;
+				n = realloc(maps, cap * sizeof(*maps));
+				if (!n) {
+					free(maps);
+					return -ENOMEM;
+				}
+				maps = n;
+			}
+			maps[nr].pid = rs->rec->pid;
+			if (!symbolizer__mapping(sym, rs->rec->pid, rs->frames[j].address,
+						 &maps[nr].map))
+				nr++;
+		}
+	}
+	if (!nr) {
+		free(maps);
+		return 0;
+	}
+	qsort(maps, nr, sizeof(*maps), mapping_cmp);
+	for (i = 1, out = 1; i < nr; i++) {
+		if (mapping_cmp(&maps[i], &maps[out - 1]))
+			maps[out++] = maps[i];
+	}
+	r->mappings = maps;
+	r->nr_mappings = out;
+	return 0;
+}
+
 int report_build(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top)
 {
 	struct report_stack *stacks = NULL;
@@ -69,6 +125,8 @@ int report_build(struct report *r, const struct snapshot *snap, struct symbolize
 	r->stacks = NULL;
 	r->nr_stacks = 0;
 	r->nr_stacks_total = snap->nr_stacks;
+	r->mappings = NULL;
+	r->nr_mappings = 0;
 	if (!n)
 		return 0;
 
@@ -87,6 +145,8 @@ int report_build(struct report *r, const struct snapshot *snap, struct symbolize
 	r->stacks = stacks;
 	r->nr_stacks = i;
 	stacks = NULL;
+	if (!err && sym)
+		err = collect_mappings(r, sym);
 	if (err)
 		report_fini(r);
 out:
@@ -106,4 +166,7 @@ void report_fini(struct report *r)
 	free((void *)r->stacks);
 	r->stacks = NULL;
 	r->nr_stacks = 0;
+	free((void *)r->mappings);
+	r->mappings = NULL;
+	r->nr_mappings = 0;
 }

@@ -63,6 +63,8 @@ struct object {
 	dev_t st_dev; /* of the file opened, to tell a debug file from the object itself */
 	ino_t st_ino;
 	struct elf_file *ef;	/* NULL when it could not be opened */
+	const char *build_id;	/* hex, interned; valid once build_id_done */
+	bool build_id_done;
 	bool loaded;		/* symbols and debug info looked up */
 	struct elf_file *debug; /* separate debug file, or NULL */
 	Dwarf *dw;		/* from ef or debug, or NULL */
@@ -1182,6 +1184,57 @@ size_t symbolizer__resolve(struct symbolizer *s, int pid, uint64_t addr, bool wa
 		put_frame(&frames[i], &base, &e->frames[i]);
 	put_frame(&frames[keep], &base, &e->frames[e->nr - 1]);
 	return keep + 1;
+}
+
+/*
+ * The build-id of the file actually opened (not of whatever the path names now), as hex. NULL
+ * when it has none; also when memory ran short, which costs pprof's matching, not the report.
+ */
+static const char *object_build_id(struct symbolizer *s, struct object *o)
+{
+	static const char digits[] = "0123456789abcdef";
+	const uint8_t *id;
+	size_t len, i;
+	char *hex;
+
+	if (o->build_id_done)
+		return o->build_id;
+	len = o->ef ? elf_file__build_id(o->ef, &id) : 0;
+	if (!len) {
+		o->build_id_done = true;
+		return NULL;
+	}
+	hex = malloc(2 * len + 1);
+	if (!hex)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		hex[2 * i] = digits[id[i] >> 4];
+		hex[2 * i + 1] = digits[id[i] & 0xf];
+	}
+	hex[2 * len] = '\0';
+	o->build_id = strpool_intern(&s->pool, hex, 2 * len);
+	o->build_id_done = o->build_id != NULL;
+	free(hex);
+	return o->build_id;
+}
+
+int symbolizer__mapping(struct symbolizer *s, int pid, uint64_t addr, struct sym_mapping *out)
+{
+	struct pid_entry *pe = pid_find(s, pid, NULL);
+	const struct procmap *m = pe && pe->pm ? procmaps__find(pe->pm, addr) : NULL;
+	struct map_info *info;
+
+	if (!m)
+		return -ENOENT;
+	info = &pe->info[m - pe->pm->maps];
+	if (!info->module)
+		return -ENOENT;
+	out->start = m->start;
+	out->end = m->end;
+	out->file_offset = m->file_offset;
+	out->module = info->module;
+	out->build_id = info->obj ? object_build_id(s, info->obj) : NULL;
+	return 0;
 }
 
 void symbolizer__free(struct symbolizer *s)

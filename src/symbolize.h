@@ -62,6 +62,23 @@ size_t symbolizer__resolve(struct symbolizer *s, int pid, uint64_t addr, bool wa
 int symbolizer__add_mapping(struct symbolizer *s, int pid, uint64_t start, uint64_t end,
 			    uint64_t file_offset, const char *path);
 
+/* One mapping of an object file in a process, as /proc/PID/maps showed it. */
+struct sym_mapping {
+	uint64_t start;		/* [start, end) maps the file from file_offset on */
+	uint64_t end;
+	uint64_t file_offset;
+	const char *module;	/* as sym_frame.module */
+	const char *build_id;	/* GNU build-id of the file opened, lowercase hex; NULL when none */
+};
+
+/*
+ * The recorded mapping of pid that holds addr (as symbolizer__resolve() last saw it; /proc is not
+ * re-read). The build-id is that of the file the symbolizer opened, which is still the mapped
+ * one when the path now names another file or lies in another mount namespace. Strings live as
+ * long as s. Returns 0, or -ENOENT when addr lies in no recorded file mapping of pid.
+ */
+int symbolizer__mapping(struct symbolizer *s, int pid, uint64_t addr, struct sym_mapping *out);
+
 /* Number of distinct object files opened so far (for tests and statistics). */
 size_t symbolizer__nr_objects(const struct symbolizer *s);
 

@@ -233,6 +233,23 @@ int tracer__stats_fd(const struct tracer *t)
 	return bpf_map__fd(t->skel->maps.stats);
 }
 
+size_t tracer__prog_fds(const struct tracer *t, int *fds, size_t max)
+{
+	struct bpf_program *prog;
+	size_t n = 0;
+
+	bpf_object__for_each_program(prog, t->skel->obj) {
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0)
+			continue;
+		if (n < max)
+			fds[n] = fd;
+		n++;
+	}
+	return n;
+}
+
 void tracer__free(struct tracer *t)
 {
 	if (!t)

@@ -57,6 +57,10 @@ int tracer__stack_totals_fd(const struct tracer *t);
 int tracer__stacks_fd(const struct tracer *t);
 int tracer__stats_fd(const struct tracer *t);
 
+/* File descriptors of the loaded BPF programs (for their run-time statistics): writes at most max
+ * of them to fds and returns how many there are. */
+size_t tracer__prog_fds(const struct tracer *t, int *fds, size_t max);
+
 /* Detaches every probe and unloads the programs. NULL-safe. */
 void tracer__free(struct tracer *t);
 

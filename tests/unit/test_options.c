@@ -1,11 +1,14 @@
 /* test_options.c: the command line parser: defaults, every accepted form, and every usage error. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "options.h"
@@ -223,10 +226,71 @@ static void test_formats(void **state)
 	assert_int_equal(PARSE(&o, "-f", "text", "-p", "1"), 0);
 	assert_string_equal(o.format, "text");
 	options_free(&o);
-	ASSERT_USAGE("unknown format 'xml' (expected text|json|folded)", "-f", "xml", "-p", "1");
-	ASSERT_USAGE("unknown format 'JSON' (expected text|json|folded)", "-f", "JSON", "-p", "1");
-	ASSERT_USAGE("unknown format '' (expected text|json|folded)", "--format=", "-p", "1");
+	ASSERT_USAGE("unknown format 'xml' (expected text|json|folded|pprof)", "-f", "xml", "-p", "1");
+	ASSERT_USAGE("unknown format 'JSON' (expected text|json|folded|pprof)", "-f", "JSON", "-p", "1");
+	ASSERT_USAGE("unknown format '' (expected text|json|folded|pprof)", "--format=", "-p", "1");
 	ASSERT_USAGE("--output: empty path", "-o", "", "-p", "1");
+}
+
+/* Parses args with stdout on fd (a terminal or not), then puts stdout back. */
+static int parse_with_stdout(int fd, struct options *o, const char *const *args)
+{
+	int saved = dup(STDOUT_FILENO), ret;
+
+	assert_true(saved >= 0);
+	fflush(stdout);
+	assert_true(dup2(fd, STDOUT_FILENO) >= 0);
+	ret = parse_list(o, args);
+	assert_true(dup2(saved, STDOUT_FILENO) >= 0);
+	close(saved);
+	return ret;
+}
+
+#define PARSE_TO(fd, o, ...) \
+	parse_with_stdout(fd, o, (const char *const[]){ "leaktop", __VA_ARGS__, NULL })
+
+static void test_pprof_needs_a_file(void **state)
+{
+	int master, tty, devnull;
+	struct options o;
+	char *name;
+
+	master = posix_openpt(O_RDWR | O_NOCTTY);
+	assert_true(master >= 0);
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	name = ptsname(master);
+	assert_non_null(name);
+	tty = open(name, O_RDWR | O_NOCTTY);
+	assert_true(tty >= 0 && isatty(tty));
+	devnull = open("/dev/null", O_WRONLY);
+	assert_true(devnull >= 0 && !isatty(devnull));
+
+	/* A terminal gets no gzip'ed protobuf: a usage error that says what to do. */
+	assert_int_equal(PARSE_TO(tty, &o, "-f", "pprof", "-p", "1"), -EINVAL);
+	assert_string_equal(err, "--format pprof writes binary data: give -o FILE");
+	assert_null(o.pids);
+	assert_int_equal(PARSE_TO(tty, &o, "-p", "1", "--format=pprof", "-o", "-"), -EINVAL);
+	assert_string_equal(err, "--format pprof writes binary data: give -o FILE");
+
+	/* A file, or stdout that is no terminal (a pipe, a file), is fine. */
+	assert_int_equal(PARSE_TO(tty, &o, "-f", "pprof", "-o", "heap.pb.gz", "-p", "1"), 0);
+	assert_string_equal(o.format, "pprof");
+	assert_string_equal(o.output_path, "heap.pb.gz");
+	options_free(&o);
+	assert_int_equal(PARSE_TO(devnull, &o, "-f", "pprof", "-p", "1"), 0);
+	assert_null(o.output_path);
+	options_free(&o);
+	/* The text formats still go to a terminal. */
+	assert_int_equal(PARSE_TO(tty, &o, "-f", "json", "-p", "1"), 0);
+	options_free(&o);
+
+	/* One profile per file: a report every -i seconds would be appended into garbage. */
+	ASSERT_USAGE("--format pprof writes one profile per run: no -i", "-f", "pprof", "-o", "x",
+		     "-i", "5", "-p", "1");
+	close(devnull);
+	close(tty);
+	close(master);
 }
 
 static void test_bad_options(void **state)
@@ -378,7 +442,7 @@ int main(void)
 		cmocka_unit_test(test_formats),		 cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_sizes),		 cmocka_unit_test(test_counts),
 		cmocka_unit_test(test_help_and_version), cmocka_unit_test(test_usage_text),
-		cmocka_unit_test(test_small_error_buffer),
+		cmocka_unit_test(test_small_error_buffer), cmocka_unit_test(test_pprof_needs_a_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

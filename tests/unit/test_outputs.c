@@ -739,13 +739,14 @@ static void test_format_table(void **state)
 	assert_ptr_equal(output_format_find("text")->write, out_text_write);
 	assert_ptr_equal(output_format_find("json")->write, out_json_write);
 	assert_ptr_equal(output_format_find("folded")->write, out_folded_write);
+	assert_ptr_equal(output_format_find("pprof")->write, out_pprof_write);
 	assert_string_equal(output_format_find("json")->name, "json");
 	assert_null(output_format_find("xml"));
 	assert_null(output_format_find(""));
 	assert_null(output_format_find("Text"));
 	assert_null(output_format_find(NULL));
-	assert_string_equal(output_format_names(), "text|json|folded");
-	assert_string_equal(output_format_names(), "text|json|folded");
+	assert_string_equal(output_format_names(), "text|json|folded|pprof");
+	assert_string_equal(output_format_names(), "text|json|folded|pprof");
 
 	assert_string_equal(output_basename("/usr/lib/libc.so.6"), "libc.so.6");
 	assert_string_equal(output_basename("libc.so.6"), "libc.so.6");

@@ -1,0 +1,23 @@
+/* procinfo.h: what /proc says about a process: its command name, its resident memory, CPU time. */
+#ifndef LT_PROCINFO_H
+#define LT_PROCINFO_H
+
+#include <stdint.h>
+
+struct proc_mem {
+	uint64_t rss_bytes;	/* VmRSS */
+	uint64_t anon_bytes;	/* RssAnon: the heap lives here */
+};
+
+/* The command name of pid (/proc/PID/comm, without the newline), malloc'ed. NULL and errno
+ * (ESRCH when the process is gone, ENOMEM). */
+char *procinfo_comm(int pid);
+
+/* VmRSS and RssAnon of pid from /proc/PID/status; pid 0 is this process. 0 or -errno (-ESRCH when
+ * the process is gone, -ENODATA when the fields are missing, as for a zombie). */
+int procinfo_mem(int pid, struct proc_mem *out);
+
+/* CPU time this process has used (user + system), in ns. */
+uint64_t procinfo_self_cpu_ns(void);
+
+#endif

@@ -1,0 +1,111 @@
+"""test_cli.py: bad input exits 2 with a clear message; the folded output format."""
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import unittest
+
+from harness import LeaktopTestCase, run_command, run_leaktop, workload
+
+
+def unused_pid():
+    with open('/proc/sys/kernel/pid_max') as f:
+        pid_max = int(f.read())
+    for pid in range(pid_max - 1, 300, -1):
+        if not os.path.exists('/proc/%d' % pid):
+            return pid
+    raise AssertionError('no free pid')
+
+
+class BadInput(LeaktopTestCase):
+    """Usage errors and bad input: exit 2, a message on stderr naming the problem, no report."""
+
+    needs_bpf = False
+
+    def assertUsageError(self, args, *needles):
+        r = run_leaktop(args, timeout=30)
+        self.assertEqual(r.rc, 2, 'leaktop %s: %s' % (' '.join(args), r.describe()))
+        self.assertRegex(r.stderr, r'^leaktop: ', 'no message on stderr')
+        for n in needles:
+            self.assertIn(n, r.stderr)
+        self.assertEqual(r.stdout, '', 'a usage error writes no report')
+        return r
+
+    def test_nonexistent_pid(self):
+        pid = unused_pid()
+        self.assertUsageError(['-d', '1', '-p', str(pid)], str(pid))
+
+    def test_pid_given_twice(self):
+        pid = os.getpid()  # alive: only the repetition is wrong
+        self.assertUsageError(['-d', '1', '-p', '%d,%d' % (pid, pid)], str(pid))
+
+    def test_command_not_executable(self):
+        d = tempfile.mkdtemp(prefix='leaktop-it-')
+        self.addCleanup(shutil.rmtree, d)
+        path = os.path.join(d, 'not-executable')
+        with open(path, 'w') as f:
+            f.write('#!/bin/sh\nexit 0\n')
+        os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+        # root may read anything, but execve still wants an x bit
+        self.assertUsageError(['-d', '5', '--', path], path)
+        self.assertUsageError(['-d', '5', '--', os.path.join(d, 'missing')], 'missing')
+
+    def test_unknown_option(self):
+        self.assertUsageError(['--no-such-option', '-p', str(os.getpid())], '--no-such-option')
+
+    def test_unknown_format(self):
+        self.assertUsageError(['-f', 'xml', '-p', str(os.getpid())], 'xml')
+        self.assertUsageError(['--format', 'xml', '--', workload('basic')], 'xml')
+
+    def test_no_target(self):
+        self.assertUsageError(['-d', '1'])
+
+
+class NoAllocator(LeaktopTestCase):
+    """A process with no allocator entry point: a static executable stripped of its symbol table."""
+
+    def stripped_static(self):
+        d = tempfile.mkdtemp(prefix='leaktop-it-')
+        self.addCleanup(shutil.rmtree, d)
+        path = os.path.join(d, 'stripped_static')
+        subprocess.run(['strip', '-s', '-o', path, workload('leak_static')], check=True)
+        nm = subprocess.run(['nm', path], capture_output=True, text=True)
+        self.assertNotIn(' malloc', nm.stdout)
+        return path
+
+    def test_process_without_allocator(self):
+        path = self.stripped_static()
+        r = run_leaktop(['-d', '5', '--', path], timeout=30)
+        self.assertEqual(r.rc, 2, r.describe())
+        self.assertIn('no allocator', r.stderr)
+        w2 = subprocess.Popen([path, '-w'], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.addCleanup(w2.kill)
+        self.assertRegex(w2.stdout.readline().decode(), r'^ready \d+')
+        r = run_leaktop(['-d', '5', '-p', str(w2.pid)], timeout=30)
+        self.assertEqual(r.rc, 2, r.describe())
+        self.assertIn(str(w2.pid), r.stderr)
+        self.assertIsNone(w2.poll(), 'the process died')
+        w2.stdin.write(b'\n\n')
+        w2.stdin.close()
+        self.assertEqual(w2.wait(10), 0)
+
+
+class Folded(LeaktopTestCase):
+
+    def test_folded_format(self):
+        """--format folded: lines 'outer;...;inner BYTES'; deep's leak reads ...;main;a;b;c;d 13701."""
+        r = run_command([workload('deep')], opts=['--format', 'folded'], fmt='folded')
+        lines = [l for l in r.output.splitlines() if l]
+        self.assertTrue(lines, 'empty folded output')
+        for line in lines:
+            self.assertRegex(line, r'^[^ ]+(;[^ ]+)* [1-9][0-9]*$')
+        leaf_d = [l for l in lines if l.rsplit(' ', 1)[0].split(';')[-1] == 'd']
+        self.assertEqual(len(leaf_d), 1, lines)
+        stack, count = leaf_d[0].rsplit(' ', 1)
+        self.assertEqual(stack.split(';')[-5:], ['main', 'a', 'b', 'c', 'd'])
+        self.assertEqual(int(count), 13701)
+
+
+if __name__ == '__main__':
+    unittest.main()
