@@ -1,0 +1,125 @@
+/* record.c: `leaktop record`: one pprof profile per interval into a directory, atomically, rotated. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "record.h"
+
+#define PREFIX "leaktop-"
+#define SUFFIX ".pb.gz"
+
+static int is_profile(const char *name)
+{
+	size_t n = strlen(name), p = strlen(PREFIX), s = strlen(SUFFIX);
+
+	return n > p + s && !strncmp(name, PREFIX, p) && !strcmp(name + n - s, SUFFIX);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int record_prune(const char *dir, size_t keep)
+{
+	char **names = NULL, *path;
+	size_t nr = 0, cap = 0;
+	struct dirent *de;
+	int err = 0;
+	DIR *d;
+
+	if (!keep)
+		return 0;
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (!is_profile(de->d_name))
+			continue;
+		if (nr == cap) {
+			char **more = realloc(names, (cap = cap ? 2 * cap : 64) * sizeof(*names));
+
+			if (!more) {
+				err = -ENOMEM;
+				goto out;
+			}
+			names = more;
+		}
+		if (!(names[nr] = strdup(de->d_name))) {
+			err = -ENOMEM;
+			goto out;
+		}
+		nr++;
+	}
+	qsort(names, nr, sizeof(*names), cmp_names);
+	for (size_t i = 0; i + keep < nr; i++) {
+		if (asprintf(&path, "%s/%s", dir, names[i]) < 0) {
+			err = -ENOMEM;
+			goto out;
+		}
+		if (unlink(path) && errno != ENOENT) {
+			err = -errno;
+			log_warn("cannot remove old profile %s: %s", path, strerror(errno));
+		}
+		free(path);
+	}
+out:
+	for (size_t i = 0; i < nr; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+	return err;
+}
+
+int record_write(const char *dir, const struct report *r, uint64_t now_ns, size_t keep)
+{
+	time_t secs = now_ns / 1000000000ULL;
+	char stamp[32], *tmp = NULL, *final = NULL;
+	struct tm tm;
+	FILE *out = NULL;
+	int fd = -1, err = 0;
+
+	gmtime_r(&secs, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
+	if (asprintf(&final, "%s/" PREFIX "%s.%03uZ" SUFFIX, dir, stamp,
+		     (unsigned int)(now_ns / 1000000 % 1000)) < 0 ||
+	    asprintf(&tmp, "%s/.leaktop-%s.%d.tmp", dir, stamp, (int)getpid()) < 0) {
+		err = -ENOMEM;
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || !(out = fdopen(fd, "w"))) {
+		err = -errno;
+		log_error("cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	err = out_pprof_write(r, out);
+	if (!err && (fflush(out) || fsync(fileno(out))))
+		err = -errno;
+	if (fclose(out) && !err)
+		err = -errno;
+	out = NULL;
+	if (!err && rename(tmp, final))
+		err = -errno;
+	if (err) {
+		log_error("cannot write %s: %s", final, strerror(-err));
+		unlink(tmp);
+		goto out;
+	}
+	err = record_prune(dir, keep);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (out)
+		fclose(out);
+	free(tmp);
+	free(final);
+	return err;
+}
