@@ -84,6 +84,10 @@ int loop_wait(struct loop_target *targets, size_t nr_targets, int input_fd, uint
 			ret = -errno;
 			break;
 		}
+		if (n < 0 && !*stop) {
+			ret = LOOP_INTERRUPT;
+			break;
+		}
 		if (n <= 0)
 			continue;
 		reap(targets, nr_targets, pfds);
