@@ -24,6 +24,9 @@ struct options {
 	int verbosity;			/* -v count */
 	bool no_probe_shift;		/* --no-probe-shift: probe every function at its first instruction */
 	bool empty_programs;		/* --empty-programs (hidden): no-op programs, for the probe floor */
+	bool format_given;		/* -f was given: plain reports, never the live view */
+	bool batch;			/* --batch: the live view's frames as plain text, one per interval */
+	uint64_t iterations;		/* --iterations (with --batch): frames; 0 = until stopped */
 	bool help;			/* -h: usage was requested (print options_usage() and exit 0) */
 	bool version;			/* -V */
 };
