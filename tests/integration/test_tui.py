@@ -149,13 +149,16 @@ class Batch(LeaktopTestCase):
         w.trigger()
         err = _tmpfile('.stderr')
         self.addCleanup(os.unlink, err)
+        report = _tmpfile('.txt')
+        self.addCleanup(os.unlink, report)
         start = time.monotonic()
-        proc, out = self.run_batch(w.pid, ['-i', '0.3', '--iterations', '3'], err)
+        proc, out = self.run_batch(w.pid, ['-i', '0.3', '--iterations', '3', '-o', report], err)
         self.assertEqual(proc.wait(60), 0, tail(read_text(err)))
         check_stderr_clean(read_text(err))
         frames = split_frames(read_text(out))
         self.assertEqual(len(frames), 3, read_text(out))
         self.assertNotIn('since attach', read_text(out), 'a report was written to stdout')
+        self.assertRegex(read_text(report), r'^leaktop \S+: pid %d traced for' % w.pid)
         self.assertLess(time.monotonic() - start, 30)
         for f in frames:
             self.assertRegex(f, r'refresh 0\.3s')
@@ -372,11 +375,19 @@ class LiveView(LeaktopTestCase):
         self.assertRegex(s, r'(?m)^leaktop \S+: pid %d traced for' % w.pid)
 
     def test_sigterm_restores(self):
+        """SIGTERM: the view ends, the terminal is restored; with -o PATH the final report goes there."""
         w = self.start_workload('tui_mix', [600])
-        self.start_view(w.pid)
+        report = _tmpfile('.txt')
+        self.addCleanup(os.unlink, report)
+        self.start_view(w.pid, opts=('-i', '0.5', '-o', shlex.quote(report)))
         self.assertIsNotNone(self.leaktop_pid, 'leaktop is not a child of the shell')
+        w.trigger()
+        time.sleep(1)
         os.kill(self.leaktop_pid, signal.SIGTERM)
-        self.assertRestored(0)
+        _, err = self.assertRestored(0, report=False)
+        self.assertNotIn('traced for', err)
+        self.assertRegex(read_text(report), r'^leaktop \S+: pid %d traced for' % w.pid)
+        self.assertIn('leak_slow', read_text(report))
         self.assertTrue(w.alive())
 
     def test_traced_process_exit_restores(self):
