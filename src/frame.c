@@ -1,4 +1,4 @@
-/* frame.c: one frame of the live view (header figures, rows) and its text, for the screen and --batch. */
+/* frame.c: one frame of the live view and its text, for the screen and --batch. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -22,8 +22,8 @@ static const char *const sort_names[FRAME_SORT_MAX] = {
 
 /* The counters that mean figures are missing; unmatched_frees is not one (pre-attach blocks). */
 static const enum lt_stat loss_stats[] = {
-	LT_STAT_DROPPED_ALLOCS,	   LT_STAT_LOST_STACKS,	      LT_STAT_STACK_TABLE_FULL,
-	LT_STAT_TOTALS_FULL,	   LT_STAT_THREAD_STATE_FULL, LT_STAT_MISSED_RETURNS,
+	LT_STAT_DROPPED_ALLOCS, LT_STAT_LOST_STACKS,	   LT_STAT_STACK_TABLE_FULL,
+	LT_STAT_TOTALS_FULL,	LT_STAT_THREAD_STATE_FULL, LT_STAT_MISSED_RETURNS,
 };
 #define NR_LOSS_STATS (sizeof(loss_stats) / sizeof(loss_stats[0]))
 
@@ -103,8 +103,10 @@ static bool matches(const struct stack_record *rec, const char *filter, struct s
 					       MAX_FRAMES_PER_IP);
 
 		for (size_t k = 0; k < n; k++) {
+			const char *mod = frames[k].module;
+
 			if (contains(frames[k].function, filter) ||
-			    (frames[k].module && contains(output_basename(frames[k].module), filter)))
+			    (mod && contains(output_basename(mod), filter)))
 				return true;
 		}
 	}
@@ -345,7 +347,7 @@ void frame_render_header(const struct frame *f, const struct frame_sink *sink)
 		put(sink, FRAME_NORMAL, "; - allocs/s, - frees/s");
 	sink->eol(sink->ctx);
 
-	/* 3: every loss counter; those that are not zero first, so that a narrow screen keeps them */
+	/* 3: every loss counter; the ones not zero first, so that a narrow screen keeps them */
 	put(sink, FRAME_LABEL, "losses ");
 	k = 0;
 	for (int pass = 0; pass < 2; pass++) {
@@ -358,7 +360,8 @@ void frame_render_header(const struct frame *f, const struct frame_sink *sink)
 			     snapshot_stat_name(loss_stats[i]), v);
 		}
 	}
-	putf(sink, FRAME_NORMAL, "; pre-attach frees %" PRIu64, snap->stats[LT_STAT_UNMATCHED_FREES]);
+	putf(sink, FRAME_NORMAL, "; pre-attach frees %" PRIu64,
+	     snap->stats[LT_STAT_UNMATCHED_FREES]);
 	sink->eol(sink->ctx);
 
 	/* 4: what the kernel says each process holds, beside what leaktop accounts for */
@@ -385,7 +388,8 @@ void frame_render_header(const struct frame *f, const struct frame_sink *sink)
 		putf(sink, FRAME_NORMAL, "BPF %.2f ms/s (%.2f%% of a CPU) in %.0f runs/s",
 		     f->bpf_ns_per_s / 1e6, f->bpf_ns_per_s / 1e7, f->bpf_runs_per_s);
 		if (f->bpf_runs_per_s >= 1)
-			putf(sink, FRAME_NORMAL, ", %.0f ns/run", f->bpf_ns_per_s / f->bpf_runs_per_s);
+			putf(sink, FRAME_NORMAL, ", %.0f ns/run",
+			     f->bpf_ns_per_s / f->bpf_runs_per_s);
 	} else {
 		put(sink, FRAME_NORMAL, "BPF run time unknown (kernel BPF statistics off)");
 	}
@@ -540,8 +544,8 @@ void frame_render_stack(const struct stack_record *rec, const struct history_tre
 	     rec->outstanding_allocs, rec->pid);
 	put_rate(a, sizeof(a), trend->growth_bytes_per_s);
 	put_seconds(b, sizeof(b), rec->oldest_age_s);
-	putf(sink, trend->suspect ? FRAME_SUSPECT : FRAME_LABEL, ", growth %s, trend %s, oldest %s", a,
-	     trend_word(trend), b);
+	putf(sink, trend->suspect ? FRAME_SUSPECT : FRAME_LABEL,
+	     ", growth %s, trend %s, oldest %s", a, trend_word(trend), b);
 	sink->eol(sink->ctx);
 	frame_human(a, sizeof(a), (double)rec->alloc_bytes);
 	putf(sink, FRAME_NORMAL, "%" PRIu64 " allocations (%s) since attach; stack %#" PRIx64,
@@ -561,7 +565,7 @@ void frame_render_stack(const struct stack_record *rec, const struct history_tre
 			fr[0].address = rec->ips[i];
 			n = 1;
 		}
-		/* As in the reports: past a caller outside every mapping, the walk found no stack. */
+		/* As in the reports: past a caller outside every mapping, no stack was walked. */
 		if (sym && i > 0 && !fr[0].module)
 			break;
 		for (size_t k = 0; k < n; k++) {

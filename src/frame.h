@@ -1,4 +1,4 @@
-/* frame.h: one frame of the live view (header figures, rows) and its text, for the screen and --batch. */
+/* frame.h: one frame of the live view and its text, for the screen and --batch. */
 #ifndef LT_FRAME_H
 #define LT_FRAME_H
 
@@ -45,7 +45,7 @@ struct frame {
 	double traced_s;
 	double interval_s;		/* refresh interval */
 	double window_s;		/* span of the growth window (0 before two samples) */
-	/* Rates, NAN when unknown: the totals' change over the window, calls over the last interval. */
+	/* Rates, NAN when unknown: totals' change over the window, calls over the last interval. */
 	double bytes_per_s, blocks_per_s;
 	double allocs_per_s, frees_per_s;
 	double bpf_ns_per_s, bpf_runs_per_s; /* NAN when the kernel's BPF statistics are off */

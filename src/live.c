@@ -1,4 +1,4 @@
-/* live.c: samples the traced processes once per refresh into frames, for the live view and --batch. */
+/* live.c: samples the traced processes into frames, for the live view and --batch. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -270,7 +270,8 @@ int live_run_batch(struct live *l, const struct live_run *run, FILE *out)
 		struct frame *f;
 		int ev;
 
-		ev = loop_wait(run->targets, run->nr_targets, -1, wake, run->stop, run->stop_signals);
+		ev = loop_wait(run->targets, run->nr_targets, -1, wake, run->stop,
+			       run->stop_signals);
 		if (ev < 0)
 			return ev;
 		if (ev == LOOP_STOP || ev == LOOP_EXITED)

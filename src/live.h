@@ -1,4 +1,4 @@
-/* live.h: samples the traced processes once per refresh into frames, for the live view and --batch. */
+/* live.h: samples the traced processes into frames, for the live view and --batch. */
 #ifndef LT_LIVE_H
 #define LT_LIVE_H
 

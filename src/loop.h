@@ -1,4 +1,4 @@
-/* loop.h: waiting on the traced processes, a timer, an input fd and the stop signal, for every mode. */
+/* loop.h: waits on the traced processes, a timer, an input fd and the stop signal. */
 #ifndef LT_LOOP_H
 #define LT_LOOP_H
 
@@ -31,10 +31,11 @@ void loop_target_close(struct loop_target *t);
 /*
  * Waits until wake_ns (CLOCK_MONOTONIC; 0 = no timer) passes, input_fd (-1 = none) is readable,
  * *stop becomes non-zero, every target has exited, or a signal interrupts the wait; the first of
- * these that holds is returned, in the order STOP, EXITED, TIMER, INPUT, INTERRUPT. A target that exits is logged at -v, reaped if it is
- * our child, and its pidfd closed. stop_signals (may be NULL) are the signals whose handler sets
- * *stop: they are blocked outside the wait itself, so that one arriving just before it cannot
- * be missed. Returns an enum loop_event, or -errno when poll fails.
+ * these that holds is returned, in the order STOP, EXITED, TIMER, INPUT, INTERRUPT. A target
+ * that exits is logged at -v, reaped if it is our child, and its pidfd closed. stop_signals (may
+ * be NULL) are the signals whose handler sets *stop: they are blocked outside the wait itself, so
+ * that one arriving just before it cannot be missed. Returns an enum loop_event, or -errno when
+ * poll fails.
  */
 int loop_wait(struct loop_target *targets, size_t nr_targets, int input_fd, uint64_t wake_ns,
 	      const volatile sig_atomic_t *stop, const sigset_t *stop_signals);

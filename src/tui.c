@@ -1,4 +1,4 @@
-/* tui.c: the live top-style view on a terminal (ncurses): the screen, the keys, the refresh loop. */
+/* tui.c: the live top-style view on a terminal (ncurses): screen, keys, refresh loop. */
 #include <curses.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -49,7 +49,7 @@ struct tui {
 	SCREEN *scr;
 	bool colors;
 	int in_fd;		/* stdin when it is a terminal; -1 otherwise */
-	int saved_stderr;	/* the real stderr while held_stderr stands in for it; -1 when not */
+	int saved_stderr;	/* the real stderr while held_stderr stands in; -1 when not */
 	int held_stderr;
 	struct live *live;
 	const struct live_run *run;
@@ -455,6 +455,8 @@ static int on_key(struct tui *t, int ch)
 	}
 
 	if (t->mode == MODE_STACK) {
+		size_t page = LINES > 3 ? (size_t)(LINES - 2) : 1;
+
 		switch (ch) {
 		case 27:
 		case KEY_LEFT:
@@ -469,11 +471,10 @@ static int on_key(struct tui *t, int ch)
 			t->stack_scroll++;
 			break;
 		case KEY_PPAGE:
-			t->stack_scroll -= t->stack_scroll > (size_t)(LINES - 2) ? (size_t)(LINES - 2)
-										 : t->stack_scroll;
+			t->stack_scroll -= t->stack_scroll > page ? page : t->stack_scroll;
 			break;
 		case KEY_NPAGE:
-			t->stack_scroll += LINES > 2 ? (size_t)(LINES - 2) : 1;
+			t->stack_scroll += page;
 			break;
 		case KEY_HOME:
 			t->stack_scroll = 0;
@@ -566,8 +567,8 @@ static int start(struct tui *t)
 	setlocale(LC_CTYPE, "");
 	t->scr = newterm(NULL, stdout, stdin);
 	if (!t->scr) {
-		log_error("cannot start the live view on terminal type '%s' (--batch shows the same "
-			  "frames as text)",
+		log_error("cannot start the live view on terminal type '%s' "
+			  "(--batch shows the same frames as text)",
 			  term ? term : "");
 		return -ENOTTY;
 	}

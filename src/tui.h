@@ -1,4 +1,4 @@
-/* tui.h: the live top-style view on a terminal (ncurses): the screen, the keys, the refresh loop. */
+/* tui.h: the live top-style view on a terminal (ncurses): screen, keys, refresh loop. */
 #ifndef LT_TUI_H
 #define LT_TUI_H
 

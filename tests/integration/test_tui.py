@@ -314,7 +314,8 @@ class LiveView(LeaktopTestCase):
         self.term.wait_for(lambda s: 'filter: _' in s, 'no filter prompt')
         self.term.keys('-l', 'leak')
         self.term.keys('Enter')
-        s = self.wait_rows(lambda r, o, s: 'filter "leak"' in s and o == ['leak_slow'], 'the filter did not apply')
+        s = self.wait_rows(lambda r, o, s: 'filter "leak"' in s and o == ['leak_slow'],
+                           'the filter did not apply')
         self.assertIn('1 match the filter', s)
         self.term.keys('Escape')
         self.wait_rows(lambda r, o, s: {'leak_slow', 'cache_fill', 'churn_alloc'} <= set(r),

@@ -1,4 +1,4 @@
-/* test_frame.c: the live view's frames without a terminal: which rows, their order, and their text. */
+/* test_frame.c: the live view's frames without a terminal: rows, order, text. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -176,14 +176,15 @@ static void test_header(void **state)
 	assert_int_equal(m.lines, FRAME_HEADER_LINES);
 	assert_string_equal(
 		m.text,
-		"leaktop 9.9.9  pid 42 (mix?[2J)  traced 1m02s  refresh 1.0s  window 9.0s  sort growth\n"
+		"leaktop 9.9.9  pid 42 (mix?[2J)  traced 1m02s  refresh 1.0s  window 9.0s  "
+		"sort growth\n"
 		"heap   2.0 MiB (2103552 bytes) in 612 blocks, +3.1 KiB/s, +50.0 blocks/s; 10050 "
 		"allocs/s, 10000 frees/s\n"
 		"losses missed_returns 3, dropped_allocs 0, lost_stacks 0, stack_table_full 0, "
 		"totals_table_full 0, thread_state_full 0; pre-attach frees 11\n"
 		"rss    pid 42 4.0 MiB (anon 3.0 MiB), leaktop accounts for 2.0 MiB\n"
-		"cost   BPF 4.50 ms/s (0.45% of a CPU) in 30000 runs/s, 150 ns/run; leaktop CPU 0.4%, "
-		"RSS 10.0 MiB\n"
+		"cost   BPF 4.50 ms/s (0.45% of a CPU) in 30000 runs/s, 150 ns/run; "
+		"leaktop CPU 0.4%, RSS 10.0 MiB\n"
 		"stacks 3 listed of 4, 1 leak suspect\n");
 	/* Only what is not zero is highlighted: the loss counter and the suspect count. */
 	assert_string_equal(m.alert, "missed_returns 3, 1 leak suspect");
@@ -202,8 +203,8 @@ static void test_rows_text_by_width(void **state)
 		frame_render_row(f, i, NULL, &sink, 0);
 	assert_string_equal(m.text,
 			    "     BYTES    BLOCKS       GROWTH  TREND   OLDEST  SITE\n"
-			    "   2.0 MiB       512        0 B/s  flat     1m05s  [stack not captured: "
-			    "see lost_stacks, stack_table_full]\n"
+			    "   2.0 MiB       512        0 B/s  flat     1m05s  "
+			    "[stack not captured: see lost_stacks, stack_table_full]\n"
 			    "   6.2 KiB       100   +3.1 KiB/s  LEAK?     4.0s  0x1000\n"
 			    "       0 B         0        0 B/s  flat         -  0x2000\n");
 	assert_string_equal(m.alert, "   6.2 KiB       100   +3.1 KiB/s  LEAK?     4.0s  0x1000");

@@ -1,4 +1,4 @@
-/* libltfault.c: not a workload: LD_PRELOAD'ed into leaktop by the tests to make a fatal error on demand. */
+/* libltfault.c: not a workload: preloaded into leaktop by tests, a fatal error on demand. */
 /*
  * With LT_FAULT_AFTER_S=SECONDS in the environment, leaktop's BPF map reads (libbpf's
  * bpf_map_lookup_batch and bpf_map_get_next_key) fail with EIO once SECONDS have passed since the
