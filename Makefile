@@ -11,7 +11,7 @@ WARNINGS := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prot
 	    -Wno-unused-parameter -Werror
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(CFLAGS) $(WARNINGS) -I$(OUT) -Isrc -MMD -MP
-LDLIBS := -lbpf -ldw -lelf -lz -lcapstone -lprotobuf-c -lmicrohttpd -lstdc++ -lpthread -lm
+LDLIBS := -lbpf -ldw -lelf -lz -lcapstone -lprotobuf-c -lmicrohttpd -lncursesw -lstdc++ -lpthread -lm
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 SRCS := $(wildcard src/*.c)

@@ -1,4 +1,4 @@
-/* history.c: a bounded ring of recent samples per stack; growth over the window and the leak-suspect rule. */
+/* history.c: a bounded ring of samples per stack; growth over the window; the suspect rule. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>

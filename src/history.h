@@ -1,4 +1,4 @@
-/* history.h: a bounded ring of recent samples per stack; growth over the window and the leak-suspect rule. */
+/* history.h: a bounded ring of samples per stack; growth over the window; the suspect rule. */
 #ifndef LT_HISTORY_H
 #define LT_HISTORY_H
 
@@ -21,9 +21,9 @@ struct history_sample {
 
 struct history_trend {
 	size_t nr_samples;
-	double window_s;		/* time from the first to the last sample; 0 with one sample */
-	double growth_bytes_per_s;	/* (last - first) / window_s; NAN with fewer than 2 samples */
-	bool suspect;			/* sustained, near-monotonic growth: see history_trend_of() */
+	double window_s;		/* first to last sample; 0 with one sample */
+	double growth_bytes_per_s;	/* (last - first) / window_s; NAN below 2 samples */
+	bool suspect;			/* near-monotonic growth: see history_trend_of() */
 	bool active;			/* the stack allocated within the window */
 };
 

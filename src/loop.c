@@ -1,4 +1,4 @@
-/* loop.c: waiting on the traced processes, a timer, an input fd and the stop signal, for every mode. */
+/* loop.c: waits on the traced processes, a timer, an input fd and the stop signal. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -78,10 +78,14 @@ int loop_wait(struct loop_target *targets, size_t nr_targets, int input_fd, uint
 			pfds[nfds++] = (struct pollfd){ .fd = targets[i].pidfd, .events = POLLIN };
 		if (input_fd >= 0)
 			pfds[nfds++] = (struct pollfd){ .fd = input_fd, .events = POLLIN };
-		/* The stop signals are unblocked only inside ppoll: one that came before is pending. */
+		/* Stop signals are unblocked only inside ppoll: one that came before is pending. */
 		n = ppoll(pfds, nfds, tsp, stop_signals ? &old : NULL);
 		if (n < 0 && errno != EINTR) {
 			ret = -errno;
+			break;
+		}
+		if (n < 0 && !*stop) {
+			ret = LOOP_INTERRUPT;
 			break;
 		}
 		if (n <= 0)

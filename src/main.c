@@ -1,24 +1,24 @@
 /* main.c: wiring only: parse options, build the pieces, run the loop, report, clean up. */
 #include <errno.h>
 #include <math.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "attach.h"
 #include "collect.h"
 #include "launch.h"
+#include "live.h"
 #include "log.h"
+#include "loop.h"
 #include "options.h"
 #include "output.h"
 #include "symbolize.h"
 #include "tracer.h"
+#include "tui.h"
 
 #define LEAKTOP_VERSION "0.1.0"
 
@@ -41,15 +41,13 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-struct target {
-	int pid;
-	int pidfd;	/* readable once the process has exited; -1 when gone */
-	bool child;	/* started by us: reap it */
-};
-
-static int pidfd_open(int pid)
+/* The signals install_signals() turns into stop_signal. */
+static void stop_signal_set(sigset_t *set)
 {
-	return (int)syscall(SYS_pidfd_open, pid, 0);
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
 }
 
 /* What one report needs besides the snapshot. */
@@ -98,59 +96,63 @@ static int write_report(struct reporter *rp)
 }
 
 /* Waits until a report is due, the duration ends, a signal comes, or every target has exited. */
-static int wait_loop(struct reporter *rp, struct target *targets, size_t nr_targets)
+static int wait_loop(struct reporter *rp, struct loop_target *targets, size_t nr_targets)
 {
 	const struct options *opts = rp->opts;
 	uint64_t end_ns = opts->duration_s > 0 ? rp->start_ns + opts->duration_s * 1e9 : 0;
 	uint64_t next_report_ns = opts->interval_s > 0 ? rp->start_ns + opts->interval_s * 1e9 : 0;
-	struct pollfd *pfds = calloc(nr_targets, sizeof(*pfds));
-	int err = 0;
+	sigset_t stops;
+	int ev;
 
-	if (!pfds)
-		return -ENOMEM;
-	while (!stop_signal) {
+	stop_signal_set(&stops);
+	for (;;) {
 		uint64_t now = now_ns(), wake = end_ns;
-		size_t alive = 0;
-		int timeout_ms = -1, n;
 
 		if (end_ns && now >= end_ns)
-			break;
+			return 0;
 		if (next_report_ns && now >= next_report_ns) {
-			err = write_report(rp);
+			int err = write_report(rp);
+
 			if (err)
-				break;
+				return err;
 			next_report_ns += opts->interval_s * 1e9;
 			continue;
 		}
 		if (next_report_ns && (!wake || next_report_ns < wake))
 			wake = next_report_ns;
-		if (wake)
-			timeout_ms = (int)((wake - now + 999999) / 1000000);
-
-		for (size_t i = 0; i < nr_targets; i++) {
-			pfds[i].fd = targets[i].pidfd;
-			pfds[i].events = POLLIN;
-			pfds[i].revents = 0;
-			alive += targets[i].pidfd >= 0;
-		}
-		if (!alive)
-			break;
-		n = poll(pfds, nr_targets, timeout_ms);
-		if (n < 0 && errno != EINTR) {
-			err = -errno;
-			break;
-		}
-		for (size_t i = 0; n > 0 && i < nr_targets; i++) {
-			if (targets[i].pidfd < 0 || !(pfds[i].revents & (POLLIN | POLLHUP)))
-				continue;
-			log_info("pid %d exited", targets[i].pid);
-			if (targets[i].child)
-				waitpid(targets[i].pid, NULL, 0);
-			close(targets[i].pidfd);
-			targets[i].pidfd = -1;
-		}
+		ev = loop_wait(targets, nr_targets, -1, wake, &stop_signal, &stops);
+		if (ev < 0)
+			return ev;
+		if (ev == LOOP_STOP || ev == LOOP_EXITED)
+			return 0;
 	}
-	free(pfds);
+}
+
+/* The live view (view) or --batch, instead of the reports while tracing. */
+static int run_live(struct reporter *rp, const struct tracer *tracer, struct loop_target *targets,
+		    size_t nr_targets, bool view)
+{
+	const struct options *opts = rp->opts;
+	struct live_opts lo = { .version = LEAKTOP_VERSION, .pids = rp->pids,
+				.nr_pids = rp->nr_pids, .start_ns = rp->start_ns,
+				.min_age_ns = (uint64_t)(opts->min_age_s * 1e9),
+				.window = HISTORY_WINDOW };
+	struct live_run run = { .targets = targets, .nr_targets = nr_targets, .stop = &stop_signal,
+				.interval_s = opts->interval_s > 0 ? opts->interval_s
+								   : LIVE_DEFAULT_INTERVAL_S,
+				.end_ns = opts->duration_s > 0 ? rp->start_ns + opts->duration_s * 1e9
+							       : 0,
+				.iterations = opts->iterations, .top = opts->top, .sym = rp->sym };
+	struct live *live = live__new(rp->col, tracer, &lo);
+	sigset_t stops;
+	int err;
+
+	if (!live)
+		return -errno;
+	stop_signal_set(&stops);
+	run.stop_signals = &stops;
+	err = view ? tui_run(live, &run) : live_run_batch(live, &run, stdout);
+	live__free(live);
 	return err;
 }
 
@@ -163,8 +165,9 @@ int main(int argc, char **argv)
 	struct tracer *tracer = NULL;
 	struct symbolizer *sym = NULL;
 	struct collector *col = NULL;
-	struct target *targets = NULL;
+	struct loop_target *targets = NULL;
 	struct reporter rp = { 0 };
+	bool view;
 	size_t nr_targets = 0;
 	pid_t stopped_child = 0; /* launched, not yet resumed: killed if we fail before resuming */
 	int *pids = NULL;
@@ -202,9 +205,7 @@ int main(int argc, char **argv)
 
 	/* Check the pids before loading anything: a wrong pid is bad input, not a failure. */
 	for (size_t i = 0; i < opts.nr_pids; i++) {
-		targets[i].pid = opts.pids[i];
-		targets[i].pidfd = pidfd_open(opts.pids[i]);
-		if (targets[i].pidfd < 0) {
+		if (loop_target_open(&targets[i], opts.pids[i], false)) {
 			log_error("no process with pid %d", opts.pids[i]);
 			ret = 2;
 			goto out;
@@ -240,9 +241,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		stopped_child = pid;
-		targets[0].pid = pid;
-		targets[0].child = true;
-		targets[0].pidfd = pidfd_open(pid);
+		loop_target_open(&targets[0], pid, true);
 	}
 
 	aopts.no_probe_shift = opts.no_probe_shift;
@@ -262,6 +261,8 @@ int main(int argc, char **argv)
 	}
 	log_info("%u probes attached", tracer__nr_links(tracer));
 
+	/* The view is for -p on a terminal; the final report then goes to stderr or -o PATH. */
+	view = !opts.batch && !opts.format_given && !opts.command && isatty(STDOUT_FILENO);
 	if (opts.output_path) {
 		rp.out = fopen(opts.output_path, "w");
 		if (!rp.out) {
@@ -270,7 +271,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	} else {
-		rp.out = stdout;
+		rp.out = view ? stderr : opts.batch ? NULL : stdout;
 	}
 	rp.col = col;
 	rp.sym = sym;
@@ -293,8 +294,11 @@ int main(int argc, char **argv)
 		stopped_child = 0;
 	}
 
-	err = wait_loop(&rp, targets, nr_targets);
-	if (!err)
+	if (view || opts.batch)
+		err = run_live(&rp, tracer, targets, nr_targets, view);
+	else
+		err = wait_loop(&rp, targets, nr_targets);
+	if (!err && rp.out)
 		err = write_report(&rp);
 	ret = err ? 1 : 0;
 out:
@@ -303,9 +307,8 @@ out:
 	if (stopped_child > 0)
 		launch_abort(stopped_child);
 	for (size_t i = 0; targets && i < nr_targets; i++)
-		if (targets[i].pidfd >= 0)
-			close(targets[i].pidfd);
-	if (rp.out && rp.out != stdout)
+		loop_target_close(&targets[i]);
+	if (rp.out && rp.out != stdout && rp.out != stderr)
 		fclose(rp.out);
 	snapshot__free(rp.prev);
 	collector__free(col);

@@ -32,6 +32,8 @@ enum {
 	OPT_EMPTY_PROGRAMS,
 	OPT_SAMPLE_RATE,
 	OPT_NO_SESSION,
+	OPT_BATCH,
+	OPT_ITERATIONS,
 };
 
 /* "+" stops at the first non-option so that the command's own options stay its own; ":" reports a
@@ -55,6 +57,8 @@ static const struct option long_options[] = {
 	{ "empty-programs", no_argument, NULL, OPT_EMPTY_PROGRAMS },
 	{ "sample-rate", required_argument, NULL, OPT_SAMPLE_RATE },
 	{ "no-session", no_argument, NULL, OPT_NO_SESSION },
+	{ "batch", no_argument, NULL, OPT_BATCH },
+	{ "iterations", required_argument, NULL, OPT_ITERATIONS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -67,13 +71,18 @@ static const char usage_text[] =
 	"Shows which call stacks hold memory from malloc, calloc, realloc, operator new\n"
 	"and friends, and which of them are still growing.\n"
 	"\n"
+	"With -p and stdout a terminal, leaktop opens a live top-style view (h there\n"
+	"lists the keys; q quits with the final report on stderr, or in -o PATH).\n"
+	"--format, --batch or stdout not a terminal give the plain reports instead.\n"
+	"\n"
 	"  -p, --pid PID[,PID...]  trace running processes (repeatable); allocations\n"
 	"                          made before attach are not seen\n"
 	"  -- COMMAND [ARG...]     run COMMAND traced from its first instruction;\n"
 	"                          report when it exits\n"
 	"  -d, --duration SEC      stop after SEC seconds (default: until Ctrl-C,\n"
 	"                          SIGTERM, or every traced process has exited)\n"
-	"  -i, --interval SEC      also print a report every SEC seconds\n"
+	"  -i, --interval SEC      also print a report every SEC seconds; in the live\n"
+	"                          view and --batch: the refresh interval (default 2)\n"
 	"  -f, --format FMT        text (default) | json | folded | pprof\n"
 	"                          (pprof: gzip'ed protobuf, for -o FILE or a pipe)\n"
 	"  -o, --output PATH       write the report to PATH instead of stdout\n"
@@ -92,6 +101,9 @@ static const char usage_text[] =
 	"  -v, --verbose           more messages (twice: libbpf debug output too)\n"
 	"      --no-probe-shift    probe every entry point at its first instruction\n"
 	"                          (slower; for comparison)\n"
+	"      --batch             print the live view as plain-text frames, one per\n"
+	"                          interval, like top -b\n"
+	"      --iterations N      with --batch: stop after N frames\n"
 	"  -h, --help              show this help\n"
 	"  -V, --version           show the version\n"
 	"\n"
@@ -101,6 +113,8 @@ static const char usage_text[] =
 	"EXAMPLES\n"
 	"  Attach to every postgres process until Ctrl-C:\n"
 	"      leaktop -p $(pgrep -d, postgres)\n"
+	"  Five frames of the live view, one a second, as text for a script:\n"
+	"      leaktop --batch --iterations 5 -i 1 -p 1234\n"
 	"  Watch one process for a minute, with a report every 10 seconds:\n"
 	"      leaktop -d 60 -i 10 -p 1234\n"
 	"  Run a test binary traced from its start; report what it holds at exit:\n"
@@ -332,6 +346,7 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 			ret = parse_seconds("--min-age", optarg, &opts->min_age_s, err, err_len);
 			break;
 		case 'f':
+			opts->format_given = true;
 			if (output_format_find(optarg))
 				opts->format = optarg;
 			else
@@ -386,6 +401,15 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 		case OPT_NO_SESSION:
 			opts->no_session = true;
 			break;
+		case OPT_BATCH:
+			opts->batch = true;
+			break;
+		case OPT_ITERATIONS:
+			ret = parse_count("--iterations", optarg, UINT64_MAX, &opts->iterations, err,
+					  err_len);
+			if (!ret && !opts->iterations)
+				ret = usage_error(err, err_len, "--iterations: must be at least 1");
+			break;
 		/* Help and version answer at once, whatever else is (or is not) on the line. */
 		case 'h':
 			opts->help = true;
@@ -422,6 +446,14 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 	}
 	if (!strcmp(opts->format, "pprof") && opts->interval_s > 0) {
 		ret = usage_error(err, err_len, "--format pprof writes one profile per run: no -i");
+		goto fail;
+	}
+	if (opts->iterations && !opts->batch) {
+		ret = usage_error(err, err_len, "--iterations counts the frames of --batch: add it");
+		goto fail;
+	}
+	if (opts->batch && opts->format_given) {
+		ret = usage_error(err, err_len, "--batch prints the view's text frames: no --format");
 		goto fail;
 	}
 	if (opts->max_size && opts->min_size > opts->max_size) {

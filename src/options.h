@@ -26,6 +26,9 @@ struct options {
 	uint64_t sample_rate;		/* --sample-rate, bytes; 0 = record every allocation */
 	bool no_session;		/* --no-session: classic uprobe + uretprobe pairs */
 	bool empty_programs;		/* --empty-programs (hidden): no-op programs, for the probe floor */
+	bool format_given;		/* -f was given: plain reports, never the live view */
+	bool batch;			/* --batch: the live view's frames as plain text, one per interval */
+	uint64_t iterations;		/* --iterations (with --batch): frames; 0 = until stopped */
 	bool help;			/* -h: usage was requested (print options_usage() and exit 0) */
 	bool version;			/* -V */
 };

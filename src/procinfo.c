@@ -14,7 +14,10 @@ static FILE *open_proc(int pid, const char *name)
 	FILE *f;
 	int n;
 
-	n = pid ? asprintf(&path, "/proc/%d/%s", pid, name) : asprintf(&path, "/proc/self/%s", name);
+	if (pid)
+		n = asprintf(&path, "/proc/%d/%s", pid, name);
+	else
+		n = asprintf(&path, "/proc/self/%s", name);
 	if (n < 0) {
 		errno = ENOMEM;
 		return NULL;

@@ -21,7 +21,8 @@ static struct history_trend trend_of(const int64_t *bytes, size_t n)
 
 	assert_true(n <= HISTORY_MAX_WINDOW);
 	for (size_t i = 0; i < n; i++)
-		s[i] = (struct history_sample){ .t_ns = (10 + i) * SEC, .bytes = bytes[i], .allocs = i };
+		s[i] = (struct history_sample){ .t_ns = (10 + i) * SEC, .bytes = bytes[i],
+						.allocs = i };
 	history_trend_of(s, n, &t);
 	return t;
 }
@@ -62,7 +63,7 @@ static void test_too_few_samples(void **state)
 
 static void test_cache_fill_is_not_suspect(void **state)
 {
-	/* Filled in one step: the growth shows while the jump is inside the window, the mark never. */
+	/* Filled in one step: growth shows while the jump is inside the window, the mark never. */
 	struct history_trend t = TREND(0, 1048576, 1048576, 1048576, 1048576, 1048576);
 
 	assert_false(t.suspect);

@@ -68,6 +68,9 @@ static void test_defaults(void **state)
 	assert_int_equal(o.verbosity, 0);
 	assert_false(o.no_probe_shift);
 	assert_false(o.empty_programs);
+	assert_false(o.format_given);
+	assert_false(o.batch);
+	assert_int_equal(o.iterations, 0);
 	assert_false(o.help);
 	assert_false(o.version);
 	options_free(&o);
@@ -433,6 +436,40 @@ static void test_small_error_buffer(void **state)
 	assert_string_equal(small, "-p: '0'");
 }
 
+/* The live view's options: --batch, --iterations, and -f given (which keeps the plain reports). */
+static void test_view_options(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "--batch", "--iterations", "3", "-i", "0.5", "-p", "1"), 0);
+	assert_true(o.batch);
+	assert_int_equal(o.iterations, 3);
+	assert_true(o.interval_s == 0.5);
+	assert_false(o.format_given);
+	options_free(&o);
+
+	assert_int_equal(PARSE(&o, "--batch", "-p", "1"), 0);
+	assert_true(o.batch);
+	assert_int_equal(o.iterations, 0);
+	options_free(&o);
+
+	/* Even the default format, named, asks for the plain report. */
+	assert_int_equal(PARSE(&o, "-f", "text", "-p", "1"), 0);
+	assert_true(o.format_given);
+	assert_false(o.batch);
+	options_free(&o);
+
+	ASSERT_USAGE("--iterations counts the frames of --batch: add it", "--iterations", "2", "-p",
+		     "1");
+	ASSERT_USAGE("--batch prints the view's text frames: no --format", "--batch", "-f", "text",
+		     "-p", "1");
+	ASSERT_USAGE("--iterations: must be at least 1", "--batch", "--iterations", "0", "-p", "1");
+	ASSERT_USAGE("--iterations: '-1' is not a non-negative integer", "--batch", "--iterations",
+		     "-1", "-p", "1");
+	ASSERT_USAGE("option '--iterations' needs an argument", "--batch", "-p", "1",
+		     "--iterations");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -442,7 +479,8 @@ int main(void)
 		cmocka_unit_test(test_formats),		 cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_sizes),		 cmocka_unit_test(test_counts),
 		cmocka_unit_test(test_help_and_version), cmocka_unit_test(test_usage_text),
-		cmocka_unit_test(test_small_error_buffer), cmocka_unit_test(test_pprof_needs_a_file),
+		cmocka_unit_test(test_small_error_buffer),
+		cmocka_unit_test(test_view_options), cmocka_unit_test(test_pprof_needs_a_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

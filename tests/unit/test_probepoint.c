@@ -95,8 +95,10 @@ static const struct prologue_case cases[] = {
 	/* glibc memalign's slow path: sub $0x18,%rsp; mov %rsi,8(%rsp): a store through rsp */
 	{ "store-via-rsp", CODE(0x48, 0x83, 0xec, 0x18, 0x48, 0x89, 0x74, 0x24, 0x08, 0x74, 0x00),
 	  0, 0, false, "sub rsp, 0x18" },
-	/* mov %rsp,%rbp only reads the stack pointer */
-	{ "reads-rsp", CODE(0x48, 0x89, 0xe5, 0x53, 0xc3), 3, 0, true, "push rbx" },
+	/* lea (%rsp),%rax only reads the stack pointer */
+	{ "reads-rsp", CODE(0x48, 0x8d, 0x04, 0x24, 0x53, 0xc3), 4, 0, true, "push rbx" },
+	/* mov %rsp,%rbp writes rbp, where a stack taken at the probe starts its frame walk */
+	{ "writes-rbp", CODE(0x48, 0x89, 0xe5, 0x53, 0xc3), 0, 0, false, "mov rbp, rsp" },
 	/* pop, lea into rsp, add to rsp: other stack pointer changes stop the scan */
 	{ "pop", CODE(0x5b, 0x55, 0xc3), 0, 0, false, "pop rbx" },
 	{ "lea-rsp", CODE(0x48, 0x8d, 0x64, 0x24, 0xf8, 0x55, 0xc3), 0, 0, false, "lea rsp" },

@@ -79,7 +79,7 @@ int main(int argc, char **argv)
 	struct timespec tick = { 0, 0 };
 	int seconds = 600, rate = 50;
 
-	_Static_assert(sizeof(struct leaked) == LEAK_BYTES, "the leak's size is part of the figures");
+	_Static_assert(sizeof(struct leaked) == LEAK_BYTES, "the leak's size is in the figures");
 	argc = wl_init(argc, argv);
 	if (argc > 1)
 		seconds = atoi(argv[1]);
