@@ -16,6 +16,7 @@
 #include "loop.h"
 #include "options.h"
 #include "output.h"
+#include "periodic.h"
 #include "symbolize.h"
 #include "tracer.h"
 #include "tui.h"
@@ -50,86 +51,8 @@ static void stop_signal_set(sigset_t *set)
 	sigaddset(set, SIGHUP);
 }
 
-/* What one report needs besides the snapshot. */
-struct reporter {
-	const struct options *opts;
-	const struct output_format *fmt;
-	struct collector *col;
-	struct symbolizer *sym;
-	FILE *out;
-	const int *pids;
-	size_t nr_pids;
-	uint64_t start_ns;
-	uint64_t start_time_ns;	/* the same moment on the wall clock */
-	struct snapshot *prev;	/* the previous report's snapshot (growth baseline) */
-};
-
-static int write_report(struct reporter *rp)
-{
-	struct snapshot *snap;
-	struct report r;
-	int err;
-
-	snap = collector__read(rp->col, true, (uint64_t)(rp->opts->min_age_s * 1e9));
-	if (!snap)
-		return -errno;
-	snap->duration_s = (snap->taken_ns - rp->start_ns) / 1e9;
-	snapshot__set_growth(snap, rp->prev);
-	snapshot__drop_empty(snap);
-	snapshot__sort(snap, SORT_BYTES);
-
-	err = report_build(&r, snap, rp->sym, rp->opts->top);
-	if (!err) {
-		r.version = LEAKTOP_VERSION;
-		r.pids = rp->pids;
-		r.nr_pids = rp->nr_pids;
-		r.duration_s = snap->duration_s;
-		r.sample_rate_bytes = rp->opts->sample_rate;
-		r.start_time_ns = rp->start_time_ns;
-		err = rp->fmt->write(&r, rp->out);
-		fflush(rp->out);
-		report_fini(&r);
-	}
-	snapshot__free(rp->prev);
-	rp->prev = snap;
-	return err;
-}
-
-/* Waits until a report is due, the duration ends, a signal comes, or every target has exited. */
-static int wait_loop(struct reporter *rp, struct loop_target *targets, size_t nr_targets)
-{
-	const struct options *opts = rp->opts;
-	uint64_t end_ns = opts->duration_s > 0 ? rp->start_ns + opts->duration_s * 1e9 : 0;
-	uint64_t next_report_ns = opts->interval_s > 0 ? rp->start_ns + opts->interval_s * 1e9 : 0;
-	sigset_t stops;
-	int ev;
-
-	stop_signal_set(&stops);
-	for (;;) {
-		uint64_t now = now_ns(), wake = end_ns;
-
-		if (end_ns && now >= end_ns)
-			return 0;
-		if (next_report_ns && now >= next_report_ns) {
-			int err = write_report(rp);
-
-			if (err)
-				return err;
-			next_report_ns += opts->interval_s * 1e9;
-			continue;
-		}
-		if (next_report_ns && (!wake || next_report_ns < wake))
-			wake = next_report_ns;
-		ev = loop_wait(targets, nr_targets, -1, wake, &stop_signal, &stops);
-		if (ev < 0)
-			return ev;
-		if (ev == LOOP_STOP || ev == LOOP_EXITED)
-			return 0;
-	}
-}
-
 /* The live view (view) or --batch, instead of the reports while tracing. */
-static int run_live(struct reporter *rp, const struct tracer *tracer, struct loop_target *targets,
+static int run_live(struct periodic *rp, const struct tracer *tracer, struct loop_target *targets,
 		    size_t nr_targets, bool view)
 {
 	const struct options *opts = rp->opts;
@@ -166,7 +89,8 @@ int main(int argc, char **argv)
 	struct symbolizer *sym = NULL;
 	struct collector *col = NULL;
 	struct loop_target *targets = NULL;
-	struct reporter rp = { 0 };
+	struct periodic rp = { 0 };
+	sigset_t stops;
 	bool view;
 	size_t nr_targets = 0;
 	pid_t stopped_child = 0; /* launched, not yet resumed: killed if we fail before resuming */
@@ -194,6 +118,7 @@ int main(int argc, char **argv)
 	install_signals();
 
 	rp.opts = &opts;
+	rp.version = LEAKTOP_VERSION;
 	rp.fmt = output_format_find(opts.format);
 	nr_targets = opts.command ? 1 : opts.nr_pids;
 	targets = calloc(nr_targets, sizeof(*targets));
@@ -262,8 +187,19 @@ int main(int argc, char **argv)
 	log_info("%u probes attached", tracer__nr_links(tracer));
 
 	/* The view is for -p on a terminal; the final report then goes to stderr or -o PATH. */
-	view = !opts.batch && !opts.format_given && !opts.command && isatty(STDOUT_FILENO);
-	if (opts.output_path) {
+	view = !opts.batch && !opts.record && !opts.format_given && !opts.command &&
+	       isatty(STDOUT_FILENO);
+	if (opts.metrics_listen) {
+		rp.metrics = metrics_server__start(opts.metrics_listen, err_msg, sizeof(err_msg));
+		if (!rp.metrics) {
+			log_error("%s", err_msg);
+			ret = errno == EINVAL ? 2 : 1;
+			goto out;
+		}
+	}
+	if (opts.record) {
+		rp.out = NULL;
+	} else if (opts.output_path) {
 		rp.out = fopen(opts.output_path, "w");
 		if (!rp.out) {
 			log_error("cannot open %s: %s", opts.output_path, strerror(errno));
@@ -280,10 +216,8 @@ int main(int argc, char **argv)
 	rp.start_ns = now_ns();
 	if (!clock_gettime(CLOCK_REALTIME, &wall))
 		rp.start_time_ns = (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec;
-	rp.prev = snapshot__new();
-	if (!rp.prev)
+	if (periodic_init(&rp))
 		goto out;
-	rp.prev->taken_ns = rp.start_ns;
 
 	if (opts.command) {
 		err = launch_resume(targets[0].pid);
@@ -294,12 +228,14 @@ int main(int argc, char **argv)
 		stopped_child = 0;
 	}
 
+	stop_signal_set(&stops);
 	if (view || opts.batch)
 		err = run_live(&rp, tracer, targets, nr_targets, view);
 	else
-		err = wait_loop(&rp, targets, nr_targets);
-	if (!err && rp.out)
-		err = write_report(&rp);
+		err = periodic_run(&rp, targets, nr_targets, &stop_signal, &stops);
+	/* The final report; record's last profile covers the interval SIGTERM cut short. */
+	if (!err && (rp.out || opts.record))
+		err = periodic_report(&rp);
 	ret = err ? 1 : 0;
 out:
 	/* Probes go first, so nothing of ours is left in a process that outlives us. */
@@ -308,9 +244,10 @@ out:
 		launch_abort(stopped_child);
 	for (size_t i = 0; targets && i < nr_targets; i++)
 		loop_target_close(&targets[i]);
+	metrics_server__stop(rp.metrics);
 	if (rp.out && rp.out != stdout && rp.out != stderr)
 		fclose(rp.out);
-	snapshot__free(rp.prev);
+	periodic_fini(&rp);
 	collector__free(col);
 	symbolizer__free(sym);
 	free(targets);

@@ -34,6 +34,9 @@ enum {
 	OPT_NO_SESSION,
 	OPT_BATCH,
 	OPT_ITERATIONS,
+	OPT_DIR,
+	OPT_KEEP,
+	OPT_METRICS,
 };
 
 /* "+" stops at the first non-option so that the command's own options stay its own; ":" reports a
@@ -58,6 +61,9 @@ static const struct option long_options[] = {
 	{ "sample-rate", required_argument, NULL, OPT_SAMPLE_RATE },
 	{ "no-session", no_argument, NULL, OPT_NO_SESSION },
 	{ "batch", no_argument, NULL, OPT_BATCH },
+	{ "dir", required_argument, NULL, OPT_DIR },
+	{ "keep", required_argument, NULL, OPT_KEEP },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "iterations", required_argument, NULL, OPT_ITERATIONS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -67,6 +73,7 @@ static const struct option long_options[] = {
 static const char usage_text[] =
 	"Usage: leaktop [options] -p PID[,PID...]\n"
 	"       leaktop [options] [--] COMMAND [ARG...]\n"
+	"       leaktop record --interval SEC --dir PATH [--keep N] [options] -p PID\n"
 	"\n"
 	"Shows which call stacks hold memory from malloc, calloc, realloc, operator new\n"
 	"and friends, and which of them are still growing.\n"
@@ -104,8 +111,15 @@ static const char usage_text[] =
 	"      --batch             print the live view as plain-text frames, one per\n"
 	"                          interval, like top -b\n"
 	"      --iterations N      with --batch: stop after N frames\n"
+	"      --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+	"                          (ADDR defaults to 127.0.0.1; give 0.0.0.0 to expose)\n"
 	"  -h, --help              show this help\n"
 	"  -V, --version           show the version\n"
+	"\n"
+	"record: one pprof profile per --interval into --dir, written atomically, until\n"
+	"SIGTERM or the processes exit.\n"
+	"      --dir PATH          where profiles go (leaktop-<UTC time>.pb.gz)\n"
+	"      --keep N            keep only the newest N profiles (default: all)\n"
 	"\n"
 	"Every loss (allocation table full, stack lost, missed probe) is counted and\n"
 	"shown in the report. Exit status: 0 success, 1 runtime failure, 2 usage error.\n"
@@ -121,6 +135,9 @@ static const char usage_text[] =
 	"      leaktop -- ./build/tests/test_parser --verbose\n"
 	"  Write a JSON report to a file after 30 seconds:\n"
 	"      leaktop -d 30 -f json -o leaks.json -p 1234\n"
+	"  Profile a service continuously, sampled, with Prometheus metrics:\n"
+	"      leaktop record --sample-rate 512K -i 300 --dir /var/lib/leaktop --keep 48 \\\n"
+	"          --metrics 127.0.0.1:9464 -p $(pidof postgres)\n"
 	"  Write a heap profile for go tool pprof, Pyroscope, Parca or Grafana:\n"
 	"      leaktop -d 30 -f pprof -o heap.pb.gz -p 1234\n"
 	"      go tool pprof -top heap.pb.gz\n"
@@ -326,6 +343,13 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 		err[0] = '\0';
 	if (argc < 1 || !argv)
 		return usage_error(err, err_len, "no arguments");
+	/* `leaktop record ...`: the same options after the subcommand's name. */
+	if (argc > 1 && !strcmp(argv[1], "record")) {
+		opts->record = true;
+		opts->format = "pprof";
+		argv++;
+		argc--;
+	}
 
 	/* glibc: optind = 0 re-initializes getopt completely, so that every call parses afresh. */
 	optind = 0;
@@ -404,6 +428,16 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 		case OPT_BATCH:
 			opts->batch = true;
 			break;
+		case OPT_DIR:
+			opts->record_dir = optarg;
+			break;
+		case OPT_KEEP:
+			ret = parse_count("--keep", optarg, SIZE_MAX, &v, err, err_len);
+			opts->keep = ret ? 0 : (size_t)v;
+			break;
+		case OPT_METRICS:
+			opts->metrics_listen = optarg;
+			break;
 		case OPT_ITERATIONS:
 			ret = parse_count("--iterations", optarg, UINT64_MAX, &opts->iterations, err,
 					  err_len);
@@ -440,12 +474,26 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 		goto fail;
 	}
 	/* pprof is gzip'ed protobuf: bytes that would garble a terminal, and one profile per file. */
-	if (!strcmp(opts->format, "pprof") && !opts->output_path && isatty(STDOUT_FILENO)) {
+	if (!opts->record && !strcmp(opts->format, "pprof") && !opts->output_path &&
+	    isatty(STDOUT_FILENO)) {
 		ret = usage_error(err, err_len, "--format pprof writes binary data: give -o FILE");
 		goto fail;
 	}
-	if (!strcmp(opts->format, "pprof") && opts->interval_s > 0) {
+	if (!opts->record && !strcmp(opts->format, "pprof") && opts->interval_s > 0) {
 		ret = usage_error(err, err_len, "--format pprof writes one profile per run: no -i");
+		goto fail;
+	}
+	if (opts->record && (!opts->record_dir || opts->interval_s <= 0)) {
+		ret = usage_error(err, err_len, "record needs --interval SEC and --dir PATH");
+		goto fail;
+	}
+	if (!opts->record && (opts->record_dir || opts->keep)) {
+		ret = usage_error(err, err_len, "--dir and --keep go with `leaktop record`");
+		goto fail;
+	}
+	if (opts->record && (opts->format_given || opts->output_path || opts->batch)) {
+		ret = usage_error(err, err_len, "record writes pprof profiles into --dir: no -f, -o "
+				  "or --batch");
 		goto fail;
 	}
 	if (opts->iterations && !opts->batch) {

@@ -29,6 +29,10 @@ struct options {
 	bool format_given;		/* -f was given: plain reports, never the live view */
 	bool batch;			/* --batch: the live view's frames as plain text, one per interval */
 	uint64_t iterations;		/* --iterations (with --batch): frames; 0 = until stopped */
+	bool record;			/* `leaktop record`: a pprof profile per interval into --dir */
+	const char *record_dir;		/* --dir (record) */
+	size_t keep;			/* --keep (record): newest profiles kept; 0 = all */
+	const char *metrics_listen;	/* --metrics ADDRESS:PORT: serve Prometheus /metrics */
 	bool help;			/* -h: usage was requested (print options_usage() and exit 0) */
 	bool version;			/* -V */
 };
