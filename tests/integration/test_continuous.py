@@ -1,0 +1,249 @@
+"""test_continuous.py: the long-running mode: --metrics (promtool, a real Prometheus scraping it) and
+`leaktop record` (atomic, rotated profiles; SIGTERM in the middle of an interval).
+
+Workload: tests/workloads/simple.c in attach mode; after its allocation phase it holds
+simple_malloc 6000 B / 4, simple_calloc 14000 / 2, simple_realloc 9000 / 1, simple_memalign 2500 / 1:
+31500 bytes in 8 blocks.
+"""
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.parse
+import urllib.request
+
+from harness import (CONFIG, LeaktopTestCase, check_stderr_clean, free_port, read_text, tail,
+                     _tmpfile)
+
+SITES = {'simple_malloc': (6000, 4), 'simple_calloc': (14000, 2), 'simple_realloc': (9000, 1),
+         'simple_memalign': (2500, 1)}
+TOTAL_BYTES, TOTAL_BLOCKS = 31500, 8
+
+
+def http_get(url, timeout=5):
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return resp.status, resp.headers.get('Content-Type', ''), resp.read().decode()
+
+
+def parse_exposition(text):
+    """{(name, frozenset(labels.items())): value} of Prometheus text exposition."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith('#'):
+            continue
+        head, value = line.rsplit(' ', 1)
+        if '{' in head:
+            name, labels = head.split('{', 1)
+            pairs = {}
+            for part in labels.rstrip('}').split('",'):
+                k, v = part.split('=', 1)
+                pairs[k] = v.strip('"')
+            out[(name, frozenset(pairs.items()))] = float(value)
+        else:
+            out[(head, frozenset())] = float(value)
+    return out
+
+
+def series(parsed, name, **labels):
+    return [v for (n, ls), v in parsed.items() if n == name and set(labels.items()) <= set(ls)]
+
+
+class Daemon:
+    """leaktop OPTS -p PID in the background (no -f/-o: record or metrics modes)."""
+
+    def __init__(self, args):
+        self.err = _tmpfile('.stderr')
+        args = list(args)
+        # -v after the subcommand, which must come first
+        args = args[:1] + ['-v'] + args[1:] if args[:1] == ['record'] else ['-v'] + args
+        with open(self.err, 'w') as errf:
+            self.proc = subprocess.Popen([CONFIG.leaktop] + args, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=errf)
+
+    def wait_attached(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if 'probes attached' in read_text(self.err):
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError('leaktop exited early:\n%s' % tail(read_text(self.err)))
+            time.sleep(0.05)
+        raise AssertionError('leaktop did not attach:\n%s' % tail(read_text(self.err)))
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout)
+        err = read_text(self.err)
+        check_stderr_clean(err)
+        return rc, err
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.unlink(self.err)
+
+
+class Metrics(LeaktopTestCase):
+
+    def start(self, extra=()):
+        w = self.start_workload('simple')
+        port = free_port()
+        d = Daemon(['-i', '1', '--metrics', '127.0.0.1:%d' % port, '-p', str(w.pid)] + list(extra))
+        self.addCleanup(d.close)
+        d.wait_attached()
+        w.trigger()
+        w.wait_done()
+        return w, d, 'http://127.0.0.1:%d/metrics' % port
+
+    def scrape_until(self, url, pred, timeout=20):
+        deadline = time.monotonic() + timeout
+        text = ''
+        while time.monotonic() < deadline:
+            try:
+                status, ctype, text = http_get(url)
+                if status == 200 and pred(parse_exposition(text)):
+                    return ctype, text
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError('metrics never showed the workload:\n%s' % text[:3000])
+
+    def test_metrics_figures_and_promtool(self):
+        w, d, url = self.start()
+        ctype, text = self.scrape_until(url, lambda p: series(
+            p, 'leaktop_outstanding_bytes', pid=str(w.pid)) == [TOTAL_BYTES])
+        self.assertIn('text/plain; version=0.0.4', ctype)
+        p = parse_exposition(text)
+        self.assertEqual(series(p, 'leaktop_outstanding_blocks', pid=str(w.pid)), [TOTAL_BLOCKS])
+        self.assertEqual(series(p, 'leaktop_outstanding_bytes', comm='simple'), [TOTAL_BYTES])
+        for site, (nbytes, nblocks) in SITES.items():
+            self.assertEqual(series(p, 'leaktop_site_outstanding_bytes', site='%s (simple)' % site),
+                             [nbytes], site)
+            self.assertEqual(series(p, 'leaktop_site_outstanding_blocks', site='%s (simple)' % site),
+                             [nblocks], site)
+        # simple_malloc freed 2 of its 6; the realloc source block was released by realloc
+        self.assertEqual(series(p, 'leaktop_frees_total', pid=str(w.pid)), [3])
+        self.assertEqual(series(p, 'leaktop_losses_total', kind='unmatched_frees'), [8])
+        self.assertEqual(len(series(p, 'leaktop_cpu_seconds_total')), 1)
+        self.assertGreater(series(p, 'leaktop_resident_memory_bytes')[0], 0)
+        # promtool (Debian's prometheus package) accepts the exposition
+        check = subprocess.run(['promtool', 'check', 'metrics'], input=text, capture_output=True,
+                               text=True, timeout=60)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        # other paths and methods
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            http_get(url.replace('/metrics', '/other'))
+        self.assertEqual(cm.exception.code, 404)
+        rc, err = d.stop()
+        self.assertEqual(rc, 0, err)
+        w.finish()
+
+    def test_prometheus_scrapes_leaktop(self):
+        w, d, url = self.start()
+        self.scrape_until(url, lambda p: series(p, 'leaktop_outstanding_bytes', pid=str(w.pid)) ==
+                          [TOTAL_BYTES])
+        tmp = tempfile.mkdtemp(prefix='leaktop-prom-')
+        self.addCleanup(shutil.rmtree, tmp, True)
+        prom_port = free_port()
+        target = url.split('//')[1].split('/')[0]
+        with open(os.path.join(tmp, 'prometheus.yml'), 'w') as f:
+            f.write('global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n'
+                    'scrape_configs:\n  - job_name: leaktop\n    static_configs:\n'
+                    '      - targets: ["%s"]\n' % target)
+        log = open(os.path.join(tmp, 'prometheus.log'), 'w')
+        prom = subprocess.Popen(['prometheus', '--config.file=' + os.path.join(tmp, 'prometheus.yml'),
+                                 '--storage.tsdb.path=' + os.path.join(tmp, 'data'),
+                                 '--web.listen-address=127.0.0.1:%d' % prom_port],
+                                stdout=log, stderr=subprocess.STDOUT)
+
+        def stop_prom():
+            prom.terminate()
+            try:
+                prom.wait(30)
+            except subprocess.TimeoutExpired:
+                prom.kill()
+                prom.wait()
+            log.close()
+        self.addCleanup(stop_prom)
+        query = 'http://127.0.0.1:%d/api/v1/query?query=%s' % (
+            prom_port, urllib.parse.quote('leaktop_outstanding_bytes{pid="%d"}' % w.pid))
+        deadline = time.monotonic() + 60
+        got = None
+        while time.monotonic() < deadline:
+            try:
+                _, _, body = http_get(query)
+                res = json.loads(body)['data']['result']
+                if res:
+                    got = float(res[0]['value'][1])
+                    if got == TOTAL_BYTES:
+                        break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.5)
+        self.assertEqual(got, TOTAL_BYTES, 'Prometheus query result; its log:\n%s' % tail(
+            read_text(os.path.join(tmp, 'prometheus.log'))))
+        rc, err = d.stop()
+        self.assertEqual(rc, 0, err)
+        w.finish()
+
+    def test_bad_listen_address(self):
+        w = self.start_workload('simple')
+        for bad in ('nonsense', '127.0.0.1:99999', '300.1.1.1:80'):
+            r = subprocess.run([CONFIG.leaktop, '--metrics', bad, '-p', str(w.pid)],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 2, bad + ': ' + r.stderr)
+            self.assertIn('--metrics', r.stderr)
+
+
+class Record(LeaktopTestCase):
+
+    def profiles(self, d):
+        return sorted(glob.glob(os.path.join(d, 'leaktop-*.pb.gz')))
+
+    def test_record_rotates_and_survives_sigterm(self):
+        w = self.start_workload('simple')
+        out = tempfile.mkdtemp(prefix='leaktop-record-')
+        self.addCleanup(shutil.rmtree, out, True)
+        d = Daemon(['record', '-i', '1', '--dir', out, '--keep', '2', '-p', str(w.pid)])
+        self.addCleanup(d.close)
+        d.wait_attached()
+        w.trigger()
+        w.wait_done()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(self.profiles(out)) < 2:
+            time.sleep(0.1)
+        # a few rotations, then SIGTERM in the middle of an interval
+        time.sleep(2.4)
+        rc, err = d.stop(signal.SIGTERM)
+        self.assertEqual(rc, 0, err)
+        files = os.listdir(out)
+        self.assertEqual([f for f in files if not f.startswith('leaktop-')], [],
+                         'temporary files left behind')
+        profs = self.profiles(out)
+        self.assertEqual(len(profs), 2, files)
+        # every profile is whole: go tool pprof reads the newest and shows the sites exactly
+        env = dict(os.environ, HOME=out, GOCACHE=os.path.join(out, '.gocache'))
+        for prof in profs:
+            r = subprocess.run(['go', 'tool', 'pprof', '-top', '-sample_index=inuse_space', '-unit=B',
+                                prof], capture_output=True, text=True, timeout=120, env=env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            for site, (nbytes, _) in SITES.items():
+                self.assertRegex(r.stdout, r'\b%dB .* %s\b' % (nbytes, site), r.stdout)
+        w.finish()
+
+    def test_record_usage_errors(self):
+        for args in (['record', '--dir', '/tmp', '-p', '1'], ['record', '-i', '5', '-p', '1'],
+                     ['--dir', '/tmp', '-p', '1'], ['record', '-i', '5', '--dir', '/tmp', '-f', 'json',
+                                                    '-p', '1']):
+            r = subprocess.run([CONFIG.leaktop] + args, capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 2, ' '.join(args) + ': ' + r.stderr)
+
+
+if __name__ == '__main__':
+    unittest.main()
