@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../bpf/leaktop.h"
 #include "attach.h"
 #include "collect.h"
 #include "launch.h"
@@ -19,8 +20,13 @@
 #include "output.h"
 #include "symbolize.h"
 #include "tracer.h"
+#include "unwind_maps.h"
 
 #define LEAKTOP_VERSION "0.1.0"
+/* How often the unwind tables look for code mapped since (dlopen): a quick check of each process's
+ * miss counter, and a full re-read of its mappings at most this often when nothing was missed. */
+#define UNWIND_CHECK_NS 250000000ull
+#define UNWIND_REREAD_NS 2000000000ull
 
 /* The only process-wide state: the signal that asks the loop to stop. */
 static volatile sig_atomic_t stop_signal;
@@ -58,6 +64,7 @@ struct reporter {
 	const struct output_format *fmt;
 	struct collector *col;
 	struct symbolizer *sym;
+	struct unwinder *unwinder; /* NULL with --unwind fp */
 	FILE *out;
 	const int *pids;
 	size_t nr_pids;
@@ -103,6 +110,7 @@ static int wait_loop(struct reporter *rp, struct target *targets, size_t nr_targ
 	const struct options *opts = rp->opts;
 	uint64_t end_ns = opts->duration_s > 0 ? rp->start_ns + opts->duration_s * 1e9 : 0;
 	uint64_t next_report_ns = opts->interval_s > 0 ? rp->start_ns + opts->interval_s * 1e9 : 0;
+	uint64_t next_unwind_ns = rp->unwinder ? rp->start_ns + UNWIND_CHECK_NS : 0;
 	struct pollfd *pfds = calloc(nr_targets, sizeof(*pfds));
 	int err = 0;
 
@@ -122,8 +130,17 @@ static int wait_loop(struct reporter *rp, struct target *targets, size_t nr_targ
 			next_report_ns += opts->interval_s * 1e9;
 			continue;
 		}
+		if (next_unwind_ns && now >= next_unwind_ns) {
+			err = unwinder__refresh(rp->unwinder, UNWIND_REREAD_NS);
+			if (err)
+				break;
+			next_unwind_ns = now + UNWIND_CHECK_NS;
+			continue;
+		}
 		if (next_report_ns && (!wake || next_report_ns < wake))
 			wake = next_report_ns;
+		if (next_unwind_ns && (!wake || next_unwind_ns < wake))
+			wake = next_unwind_ns;
 		if (wake)
 			timeout_ms = (int)((wake - now + 999999) / 1000000);
 
@@ -163,6 +180,7 @@ int main(int argc, char **argv)
 	struct tracer *tracer = NULL;
 	struct symbolizer *sym = NULL;
 	struct collector *col = NULL;
+	struct unwinder *unwinder = NULL;
 	struct target *targets = NULL;
 	struct reporter rp = { 0 };
 	size_t nr_targets = 0;
@@ -219,6 +237,8 @@ int main(int argc, char **argv)
 		.sample_rate = opts.sample_rate,
 		.no_session = opts.no_session,
 		.empty_programs = opts.empty_programs,
+		.unwind_mode = opts.unwind_mode,
+		.unwind_rows = opts.unwind_rows,
 	};
 	tracer = tracer__new(&topts);
 	if (!tracer) {
@@ -230,6 +250,14 @@ int main(int argc, char **argv)
 	if (!sym || !col) {
 		log_error("out of memory");
 		goto out;
+	}
+	if (opts.unwind_mode != LT_UNWIND_FP) {
+		unwinder = unwinder__new(tracer__unwind_rows_fd(tracer),
+					 tracer__unwind_procs_fd(tracer), opts.unwind_rows);
+		if (!unwinder) {
+			log_error("cannot map the unwind row table: %s", strerror(errno));
+			goto out;
+		}
 	}
 
 	if (opts.command) {
@@ -259,6 +287,10 @@ int main(int argc, char **argv)
 		if (err && err != -ESRCH)
 			log_warn("cannot read the mappings of pid %d: %s", targets[i].pid,
 				 strerror(-err));
+		err = unwinder ? unwinder__add_pid(unwinder, targets[i].pid) : 0;
+		if (err && err != -ESRCH)
+			log_warn("no unwind tables for pid %d (%s): its stacks follow frame pointers",
+				 targets[i].pid, strerror(-err));
 	}
 	log_info("%u probes attached", tracer__nr_links(tracer));
 
@@ -274,6 +306,7 @@ int main(int argc, char **argv)
 	}
 	rp.col = col;
 	rp.sym = sym;
+	rp.unwinder = unwinder;
 	rp.pids = pids;
 	rp.nr_pids = nr_targets;
 	rp.start_ns = now_ns();
@@ -309,6 +342,7 @@ out:
 		fclose(rp.out);
 	snapshot__free(rp.prev);
 	collector__free(col);
+	unwinder__free(unwinder);
 	symbolizer__free(sym);
 	free(targets);
 	free(pids);
