@@ -567,6 +567,36 @@ static bool keeps_frame_pointers(const struct unwind_table *t)
 	return t->code_bytes && t->fp_bytes * 10 >= t->code_bytes * 7;
 }
 
+/*
+ * The object's entry point (e_entry) is the outermost frame of the process, however it is
+ * reached: the dynamic linker's _start/_dl_start_user has no CFI at all, and it calls the
+ * libraries' constructors. Code there without CFI ends a stack rather than cutting it.
+ */
+static int mark_entry(struct unwind_table *t, Elf *elf)
+{
+	GElf_Ehdr ehdr;
+	const struct lt_unwind_row *r;
+	struct lt_unwind_row *rows;
+
+	if (!gelf_getehdr(elf, &ehdr) || !ehdr.e_entry || ehdr.e_entry > UINT32_MAX)
+		return 0;
+	r = unwind_table__find(t, ehdr.e_entry);
+	if (r) {
+		if (LT_ROW_CFA_KIND(r) == LT_CFA_NONE)
+			t->rows[r - t->rows].kinds = LT_ROW_KINDS(LT_CFA_END, LT_RBP_SAME);
+		return 0;
+	}
+	/* Below the first FDE: an end row from the entry point up to it. */
+	rows = realloc(t->rows, (t->nr_rows + 1) * sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	memmove(&rows[1], &rows[0], t->nr_rows * sizeof(*rows));
+	kind_row(&rows[0], ehdr.e_entry, LT_CFA_END);
+	t->rows = rows;
+	t->nr_rows++;
+	return 0;
+}
+
 struct unwind_table *unwind_table__build(struct elf_file *ef)
 {
 	Elf *elf = elf_file__elf(ef);
@@ -616,6 +646,8 @@ struct unwind_table *unwind_table__build(struct elf_file *ef)
 	}
 	if (!err && !b.t->nr_fdes)
 		err = -ENOENT;
+	if (!err)
+		err = mark_entry(b.t, elf);
 	b.t->has_fp = keeps_frame_pointers(b.t);
 out:
 	if (dw)
