@@ -37,7 +37,7 @@ WL_C := $(filter-out tests/workloads/lib%.c tests/workloads/%_static.c tests/wor
 WL_CXX := $(wildcard tests/workloads/*.cc)
 WL_LIB := $(wildcard tests/workloads/lib*.c)
 WL_STATIC := $(wildcard tests/workloads/*_static.c)
-WL_NOFP := $(wildcard tests/workloads/*_nofp.c)
+WL_NOFP := $(filter-out tests/workloads/lib%,$(wildcard tests/workloads/*_nofp.c))
 WL_NOFP_CXX := $(wildcard tests/workloads/*_nofp.cc)
 WL_CXX := $(filter-out $(WL_NOFP_CXX),$(WL_CXX))
 WORKLOADS := $(patsubst tests/workloads/%.c,$(OUT)/workloads/%,$(WL_C) $(WL_STATIC) $(WL_NOFP)) \
@@ -175,6 +175,9 @@ $(OUT)/workloads/%: tests/workloads/%.cc | $(OUT)/.deps-ok
 $(OUT)/workloads/%.so: tests/workloads/%.c | $(OUT)/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(WL_FLAGS) -shared -fPIC $< -o $@
+$(OUT)/workloads/%_nofp.so: tests/workloads/%_nofp.c | $(OUT)/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -fomit-frame-pointer -shared -fPIC $< -o $@
 $(OUT)/workloads/%_static: tests/workloads/%_static.c | $(OUT)/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(WL_FLAGS) -static $< -o $@

@@ -1,4 +1,4 @@
-/* unwind.bpf.h: walks a user stack through the CFI tables user space loads per object (--unwind). */
+/* unwind.bpf.h: walks a user stack through the CFI tables that user space loads per object. */
 #ifndef LT_UNWIND_BPF_H
 #define LT_UNWIND_BPF_H
 
@@ -33,11 +33,11 @@ struct lt_walk {
 	__u64 ip, sp, bp;
 	struct lt_stack *st;
 	struct lt_unwind_proc *proc;
-	__u32 nr;	/* ips stored */
-	__u32 skip;	/* frames still to leave out (an entry probe's own function) */
-	__u32 stat;	/* the loss that ended the walk; LT_STAT_MAX when none */
-	__u8 at_entry;	/* the current frame is at a function's entry probe: its frame is not set up */
-	__u8 exact_pc;	/* ip is not a return address (frame 0, or below a signal frame) */
+	__u32 nr;      /* ips stored */
+	__u32 skip;    /* frames still to leave out (an entry probe's own function) */
+	__u32 stat;    /* the loss that ended the walk; LT_STAT_MAX when none */
+	__u8 at_entry; /* the current frame is at an entry probe: its frame is not set up */
+	__u8 exact_pc; /* ip is not a return address (frame 0, or below a signal frame) */
 };
 
 /*
@@ -171,7 +171,8 @@ static __always_inline int unwind_cfi_step(struct lt_walk *s, const struct lt_un
 	}
 	switch (LT_ROW_RBP_KIND(r)) {
 	case LT_RBP_AT_CFA:
-		if (bpf_probe_read_user(&bp, sizeof(bp), (void *)(cfa + ((__s64)r->rbp_off << 3)))) {
+		if (bpf_probe_read_user(&bp, sizeof(bp),
+					(void *)(cfa + ((__s64)r->rbp_off << 3)))) {
 			s->stat = LT_STAT_UNWIND_READ_FAILED;
 			return 1;
 		}
@@ -244,14 +245,14 @@ static __always_inline __u32 unwind_walk(struct pt_regs *ctx, struct lt_stack *s
 					 bool at_entry)
 {
 	struct lt_walk s = {
-		.ip = PT_REGS_IP(ctx),
-		.sp = PT_REGS_SP(ctx),
-		.bp = PT_REGS_FP(ctx),
-		.st = st,
-		.skip = at_entry ? 1 : 0,
-		.stat = LT_STAT_MAX,
-		.at_entry = at_entry,
-		.exact_pc = 1,
+	    .ip = PT_REGS_IP(ctx),
+	    .sp = PT_REGS_SP(ctx),
+	    .bp = PT_REGS_FP(ctx),
+	    .st = st,
+	    .skip = at_entry ? 1 : 0,
+	    .stat = LT_STAT_MAX,
+	    .at_entry = at_entry,
+	    .exact_pc = 1,
 	};
 
 	s.proc = bpf_map_lookup_elem(&unwind_procs, &tgid);

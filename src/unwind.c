@@ -1,4 +1,4 @@
-/* unwind.c: builds an object's compact unwind table from its CFI, through libdw's CFI interpreter. */
+/* unwind.c: builds an object's compact unwind table from its CFI, with libdw's CFI interpreter. */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <errno.h>
@@ -288,8 +288,8 @@ static void kind_row(struct lt_unwind_row *row, uint64_t pc, enum lt_cfa_kind ki
 }
 
 /* The rule for the caller's rbp, or false when no row can express it. */
-static bool rbp_rule(const Dwarf_Op *mem, const Dwarf_Op *ops, size_t nops, struct lt_unwind_row *row,
-		     enum lt_cfa_kind kind)
+static bool rbp_rule(const Dwarf_Op *mem, const Dwarf_Op *ops, size_t nops,
+		     struct lt_unwind_row *row, enum lt_cfa_kind kind)
 {
 	int64_t off;
 
@@ -331,8 +331,9 @@ static void frame_row(Dwarf_Frame *f, uint64_t pc, struct lt_unwind_row *row)
 
 	if (signal) {
 		/* rt_sigreturn's trampoline: everything comes from the ucontext at rsp. */
-		if (cfa_n == 2 && op_breg(&cfa_ops[0], DW_REG_RSP, &off) && off == LT_SIGFRAME_RSP &&
-		    cfa_ops[1].atom == DW_OP_deref && sigframe_slot(ra_ops, ra_n, LT_SIGFRAME_RIP) &&
+		if (cfa_n == 2 && op_breg(&cfa_ops[0], DW_REG_RSP, &off) &&
+		    off == LT_SIGFRAME_RSP && cfa_ops[1].atom == DW_OP_deref &&
+		    sigframe_slot(ra_ops, ra_n, LT_SIGFRAME_RIP) &&
 		    sigframe_slot(bp_ops, bp_n, LT_SIGFRAME_RBP))
 			kind_row(row, pc, LT_CFA_SIGNAL);
 		return;
@@ -486,7 +487,8 @@ static int section_rows(struct builder *b, Elf *elf, Elf_Scn *scn, const GElf_Sh
 		end = e.fde.end;
 		if (!cie || !cie->ok ||
 		    read_encoded(&p, end, cie->fde_enc,
-				 shdr->sh_addr + (uint64_t)(p - (const uint8_t *)data->d_buf), &lo) ||
+				 shdr->sh_addr + (uint64_t)(p - (const uint8_t *)data->d_buf),
+				 &lo) ||
 		    read_encoded(&p, end, cie->fde_enc & 0x0f, 0, &len)) {
 			b->t->nr_skipped_fdes++;
 			continue;
@@ -600,7 +602,7 @@ static int mark_entry(struct unwind_table *t, Elf *elf)
 struct unwind_table *unwind_table__build(struct elf_file *ef)
 {
 	Elf *elf = elf_file__elf(ef);
-	struct builder b = { 0 };
+	struct builder b = {0};
 	GElf_Shdr eh_shdr, dbg_shdr;
 	Elf_Scn *eh_scn, *dbg_scn;
 	Dwarf *dw = NULL;

@@ -1,4 +1,4 @@
-/* unwind.h: the compact unwind table of one ELF object, built from its CFI (.eh_frame, .debug_frame). */
+/* unwind.h: the compact unwind table of one ELF object, from its CFI (.eh_frame, .debug_frame). */
 #ifndef LT_UNWIND_H
 #define LT_UNWIND_H
 

@@ -1,4 +1,4 @@
-/* unwind_maps.c: the unwind tables of traced processes in the BPF maps, kept current as code is mapped. */
+/* unwind_maps.c: the traced processes' unwind tables in BPF maps, kept current as code maps. */
 #include <errno.h>
 #include <gelf.h>
 #include <inttypes.h>
@@ -21,16 +21,16 @@
 struct uw_object {
 	uint64_t dev_major, dev_minor, inode;
 	uint32_t row_first, row_count;
-	uint32_t flags;		/* LT_MAP_HAS_TABLE, LT_MAP_HAS_FP */
-	GElf_Phdr *loads;	/* PT_LOAD headers, to place each mapping */
+	uint32_t flags;	  /* LT_MAP_HAS_TABLE, LT_MAP_HAS_FP */
+	GElf_Phdr *loads; /* PT_LOAD headers, to place each mapping */
 	size_t nr_loads;
 };
 
 struct uw_pid {
 	int pid;
-	uint64_t misses;	/* the BPF side's count when the mappings were last read */
-	uint64_t read_ns;	/* when the mappings were last read */
-	uint64_t signature;	/* of the executable mappings published */
+	uint64_t misses;    /* the BPF side's count when the mappings were last read */
+	uint64_t read_ns;   /* when the mappings were last read */
+	uint64_t signature; /* of the executable mappings published */
 };
 
 struct unwinder {
@@ -75,17 +75,17 @@ struct unwinder *unwinder__new(int rows_fd, int procs_fd, uint32_t max_rows)
 		goto fail;
 	}
 	return u;
-fail:
-	{
-		int err = errno;
+fail : {
+	int err = errno;
 
-		unwinder__free(u);
-		errno = err;
-	}
+	unwinder__free(u);
+	errno = err;
+}
 	return NULL;
 }
 
-/* The file behind a mapping, as the process sees it: map_files first (deleted files, namespaces). */
+/* The file behind a mapping, as the process sees it: map_files first (deleted files, namespaces).
+ */
 static struct elf_file *open_mapped(int pid, const struct procmap *m)
 {
 	struct elf_file *ef = NULL;
@@ -135,9 +135,10 @@ static void object_load(struct unwinder *u, struct uw_object *o, struct elf_file
 		o->flags |= LT_MAP_HAS_FP;
 	if (t->nr_rows > (1u << LT_UNWIND_ROW_STEPS) || t->nr_rows > u->max_rows - u->nr_rows) {
 		if (!u->warned_full)
-			log_warn("unwind row table full (--unwind-rows %u): %s and later objects get no "
-				 "unwind table",
-				 u->max_rows, path);
+			log_warn(
+			    "unwind row table full (--unwind-rows %u): %s and later objects get no "
+			    "unwind table",
+			    u->max_rows, path);
 		u->warned_full = true;
 		unwind_table__free(t);
 		return;
@@ -147,8 +148,8 @@ static void object_load(struct unwinder *u, struct uw_object *o, struct elf_file
 	o->row_count = (uint32_t)t->nr_rows;
 	o->flags |= LT_MAP_HAS_TABLE;
 	u->nr_rows += (uint32_t)t->nr_rows;
-	log_debug("unwind: %s: %zu rows from %zu FDEs (%zu not expressible), %s frame pointers", path,
-		  t->nr_rows, t->nr_fdes, t->nr_stop_rows, t->has_fp ? "with" : "without");
+	log_debug("unwind: %s: %zu rows from %zu FDEs (%zu not expressible), %s frame pointers",
+		  path, t->nr_rows, t->nr_fdes, t->nr_stop_rows, t->has_fp ? "with" : "without");
 	unwind_table__free(t);
 }
 
@@ -216,7 +217,7 @@ static uint64_t maps_signature(const struct procmaps *pm)
 
 	for (size_t i = 0; i < pm->nr_maps; i++) {
 		const struct procmap *m = &pm->maps[i];
-		uint64_t v[4] = { m->start, m->end, m->file_offset, m->inode };
+		uint64_t v[4] = {m->start, m->end, m->file_offset, m->inode};
 
 		for (int k = 0; k < 4; k++)
 			h = (h ^ v[k]) * 0x100000001b3ULL;
@@ -242,9 +243,10 @@ static int publish(struct unwinder *u, struct uw_pid *p, const struct procmaps *
 		if (m->path[0] != '/')
 			continue;
 		if (proc->nr == LT_UNWIND_MAX_MAPPINGS) {
-			log_warn("pid %d maps more than %d executable ranges: unwinding stops in the "
-				 "rest",
-				 p->pid, LT_UNWIND_MAX_MAPPINGS);
+			log_warn(
+			    "pid %d maps more than %d executable ranges: unwinding stops in the "
+			    "rest",
+			    p->pid, LT_UNWIND_MAX_MAPPINGS);
 			break;
 		}
 		o = object_get(u, p->pid, m);
@@ -266,8 +268,8 @@ static int publish(struct unwinder *u, struct uw_pid *p, const struct procmaps *
 	if (bpf_map_update_elem(u->procs_fd, &key, proc, BPF_ANY))
 		return -errno;
 	p->signature = maps_signature(pm);
-	log_info("pid %d: unwind tables for %u mappings (%u rows in use, %zu KiB)", p->pid, proc->nr,
-		 u->nr_rows, (size_t)u->nr_rows * sizeof(struct lt_unwind_row) / 1024);
+	log_info("pid %d: unwind tables for %u mappings (%u rows in use, %zu KiB)", p->pid,
+		 proc->nr, u->nr_rows, (size_t)u->nr_rows * sizeof(struct lt_unwind_row) / 1024);
 	return 0;
 }
 

@@ -1,4 +1,4 @@
-/* unwind_maps.h: the unwind tables of traced processes in the BPF maps, kept current as code is mapped. */
+/* unwind_maps.h: the traced processes' unwind tables in BPF maps, kept current as code maps. */
 #ifndef LT_UNWIND_MAPS_H
 #define LT_UNWIND_MAPS_H
 

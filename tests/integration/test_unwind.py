@@ -93,6 +93,35 @@ class Chain(LeaktopTestCase):
         self.assertEqual(frames_to_main(st), self.expected_chain(), st['frames'])
 
 
+class Dlopen(LeaktopTestCase):
+    """The tables follow code mapped after attach: a -O2 library dlopen'ed in the traced window."""
+
+    def test_tables_follow_dlopen(self):
+        src, lib = 'dlopen_nofp.c', 'libdlchain_nofp.c'
+        w = self.start_workload('dlopen_nofp')
+        t = self.start_tracer([w.pid], ['--unwind', 'dwarf'])
+        t.wait_attached()
+        w.trigger()
+        w.wait_done()
+        r = t.stop(signal.SIGINT)
+        self.assertOk(r)
+        rep = r.report
+        self.assertSite(rep, 'dl_chain_leak', 12000, 4, module=workload('libdlchain_nofp.so'))
+        expected = [('dl_chain_leak', lib, marker_line(lib, 'SITE:dl_chain_leak')),
+                    ('dl_chain_middle', lib, marker_line(lib, 'CALL:dl_chain_leak')),
+                    ('dl_chain_entry', lib, marker_line(lib, 'CALL:dl_chain_middle')),
+                    ('call_library', src, marker_line(src, 'CALL:dl_chain_entry')),
+                    ('main', src, marker_line(src, 'CALL:call_library_after'))]
+        full = [st for st in rep.site('dl_chain_leak').stacks if frames_to_main(st) == expected]
+        self.assertEqual(len(full), 1, rep.site('dl_chain_leak').stacks)
+        # the calls after the pause, at least, were unwound through the new table
+        self.assertGreaterEqual(full[0]['outstanding_allocs'], 3, rep.summary())
+        # a call made before leaktop saw the library is cut there, and counted
+        cut = rep.site('dl_chain_leak').allocs - full[0]['outstanding_allocs']
+        self.assertEqual(rep.stats['unwind_no_mapping'], cut, rep.stats)
+        self.assertEqual(w.finish()[0], 0)
+
+
 class CxxThroughLibstdcxx(LeaktopTestCase):
     """std::string::reserve in Debian's libstdc++ (no frame pointers) calls operator new, whose stack
     is taken at its entry: the tables step over new's own frame and libstdc++'s."""

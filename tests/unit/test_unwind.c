@@ -1,4 +1,4 @@
-/* test_unwind.c: unwind tables built from fixtures' CFI, row by row against readelf's own reading. */
+/* test_unwind.c: unwind tables built from fixtures' CFI, row by row against readelf's reading. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -50,8 +50,8 @@ static uint64_t func_addr(struct fixture *fx, const char *name)
 /* One row as readelf --debug-dump=frames-interp prints it. */
 struct readelf_row {
 	uint64_t loc;
-	char cfa[32];	/* "rsp+16", "rbp+16", "exp" */
-	char rbp[32];	/* "c-16", "u", or "" when the table has no rbp column */
+	char cfa[32]; /* "rsp+16", "rbp+16", "exp" */
+	char rbp[32]; /* "c-16", "u", or "" when the table has no rbp column */
 	char ra[32];
 };
 
@@ -68,7 +68,8 @@ static size_t readelf_rows(const char *path, const char *section, uint64_t addr,
 	int rbp_col = -1, ra_col = -1;
 	FILE *p;
 
-	assert_true(asprintf(&cmd, "readelf --debug-dump=frames-interp '%s' 2>/dev/null", path) > 0);
+	assert_true(asprintf(&cmd, "readelf --debug-dump=frames-interp '%s' 2>/dev/null", path) >
+		    0);
 	p = popen(cmd, "r");
 	free(cmd);
 	assert_non_null(p);
@@ -116,8 +117,10 @@ static size_t readelf_rows(const char *path, const char *section, uint64_t addr,
 				continue;
 			rows[n].loc = strtoull(cols[0], NULL, 16);
 			snprintf(rows[n].cfa, sizeof(rows[n].cfa), "%s", cols[1]);
-			snprintf(rows[n].rbp, sizeof(rows[n].rbp), "%s", rbp_col >= 0 ? cols[rbp_col] : "");
-			snprintf(rows[n].ra, sizeof(rows[n].ra), "%s", ra_col >= 0 ? cols[ra_col] : "");
+			snprintf(rows[n].rbp, sizeof(rows[n].rbp), "%s",
+				 rbp_col >= 0 ? cols[rbp_col] : "");
+			snprintf(rows[n].ra, sizeof(rows[n].ra), "%s",
+				 ra_col >= 0 ? cols[ra_col] : "");
 			n++;
 		}
 	}
@@ -284,11 +287,11 @@ static void test_no_cfi(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_nofp_rows_match_readelf),
-		cmocka_unit_test(test_fp_rows_match_readelf),
-		cmocka_unit_test(test_debug_frame),
-		cmocka_unit_test(test_special_rows),
-		cmocka_unit_test(test_no_cfi),
+	    cmocka_unit_test(test_nofp_rows_match_readelf),
+	    cmocka_unit_test(test_fp_rows_match_readelf),
+	    cmocka_unit_test(test_debug_frame),
+	    cmocka_unit_test(test_special_rows),
+	    cmocka_unit_test(test_no_cfi),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
