@@ -37,8 +37,12 @@ WL_C := $(filter-out tests/workloads/lib%.c tests/workloads/%_static.c tests/wor
 WL_CXX := $(wildcard tests/workloads/*.cc)
 WL_LIB := $(wildcard tests/workloads/lib*.c)
 WL_STATIC := $(wildcard tests/workloads/*_static.c)
-WL_NOFP := $(wildcard tests/workloads/*_nofp.c)
+WL_NOFP := $(filter-out tests/workloads/lib%,$(wildcard tests/workloads/*_nofp.c))
+WL_NOFP_CXX := $(wildcard tests/workloads/*_nofp.cc)
+WL_CXX := $(filter-out $(WL_NOFP_CXX),$(WL_CXX))
 WORKLOADS := $(patsubst tests/workloads/%.c,$(OUT)/workloads/%,$(WL_C) $(WL_STATIC) $(WL_NOFP)) \
+	     $(patsubst tests/workloads/%_nofp.c,$(OUT)/workloads/%_withfp,$(WL_NOFP)) \
+	     $(patsubst tests/workloads/%.cc,$(OUT)/workloads/%,$(WL_NOFP_CXX)) \
 	     $(patsubst tests/workloads/%.cc,$(OUT)/workloads/%,$(WL_CXX)) \
 	     $(patsubst tests/workloads/%.c,$(OUT)/workloads/%.so,$(WL_LIB))
 # Workloads keep frame pointers and no optimisation, so every allocation site is a frame of its own.
@@ -109,7 +113,7 @@ FX_SRC := tests/unit/elfsrc
 FX_FLAGS := -g -O0 -fno-omit-frame-pointer -fcf-protection=none -Wl,--build-id=sha1
 FX_FILES := $(addprefix $(FX_DIR)/,prog prog_nopie prog_stripped prog_split prog_split.debug \
 	    prog_zdebug prog_badlink prog_badlink.debug libfx.so libfx_split.so \
-	    .debug/libfx_split.so.debug libwidget.so) \
+	    .debug/libfx_split.so.debug libwidget.so frames_fp frames_nofp frames_dbgframe) \
 	    $(patsubst tests/unit/fixtures/%,$(FX_DIR)/%,$(wildcard tests/unit/fixtures/*.maps))
 
 $(FX_DIR)/prog: $(FX_SRC)/prog.c $(FX_SRC)/fx_lines.h
@@ -124,6 +128,18 @@ $(FX_DIR)/libfx.so: $(FX_SRC)/libfx.c $(FX_SRC)/libfx.map $(FX_SRC)/fx_lines.h
 $(FX_DIR)/libwidget.so: $(FX_SRC)/widget.cc $(FX_SRC)/fx_lines.h
 	@mkdir -p $(@D)
 	$(CXX) $(FX_FLAGS) -fPIC -shared $< -o $@
+# The unwind tables' fixtures: one source -O2 with and without frame pointers, and with its CFI in
+# .debug_frame only (no unwind tables for its own functions in .eh_frame).
+$(FX_DIR)/frames_fp: $(FX_SRC)/frames.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -fcf-protection=none -fno-omit-frame-pointer $< -o $@
+$(FX_DIR)/frames_nofp: $(FX_SRC)/frames.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -fcf-protection=none -fomit-frame-pointer $< -o $@
+$(FX_DIR)/frames_dbgframe: $(FX_SRC)/frames.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -fcf-protection=none -fomit-frame-pointer -fno-asynchronous-unwind-tables \
+		-fno-unwind-tables $< -o $@
 $(FX_DIR)/prog_stripped: $(FX_DIR)/prog
 	strip --strip-all $< -o $@
 $(FX_DIR)/prog_split.debug: $(FX_DIR)/prog
@@ -146,7 +162,7 @@ $(FX_DIR)/%.maps: tests/unit/fixtures/%.maps
 	@mkdir -p $(@D)
 	cp $< $@
 $(OUT)/tests/test_procmaps $(OUT)/tests/test_elf_file $(OUT)/tests/test_symbolize: $(FX_FILES)
-$(OUT)/tests/test_pprof: $(FX_FILES)
+$(OUT)/tests/test_pprof $(OUT)/tests/test_unwind: $(FX_FILES)
 # --- end of unit-test ELF fixtures
 
 # --- workloads
@@ -159,12 +175,22 @@ $(OUT)/workloads/%: tests/workloads/%.cc | $(OUT)/.deps-ok
 $(OUT)/workloads/%.so: tests/workloads/%.c | $(OUT)/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(WL_FLAGS) -shared -fPIC $< -o $@
+$(OUT)/workloads/%_nofp.so: tests/workloads/%_nofp.c | $(OUT)/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -fomit-frame-pointer -shared -fPIC $< -o $@
 $(OUT)/workloads/%_static: tests/workloads/%_static.c | $(OUT)/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(WL_FLAGS) -static $< -o $@
 $(OUT)/workloads/%_nofp: tests/workloads/%_nofp.c | $(OUT)/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fomit-frame-pointer -pthread $< -o $@
+# The same source with frame pointers: the reference stack of the unwinding tests.
+$(OUT)/workloads/%_withfp: tests/workloads/%_nofp.c | $(OUT)/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -fno-omit-frame-pointer -pthread $< -o $@
+$(OUT)/workloads/%_nofp: tests/workloads/%_nofp.cc | $(OUT)/.deps-ok
+	@mkdir -p $(@D)
+	$(CXX) -O2 -g -fomit-frame-pointer -pthread $< -o $@
 
 workloads: $(WORKLOADS)
 

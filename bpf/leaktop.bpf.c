@@ -272,22 +272,29 @@ static __always_inline __u32 walk_frames(struct pt_regs *ctx, struct lt_stack *s
 	return nr;
 }
 
+#include "unwind.bpf.h"
+
 /*
  * Captures the user stack. At a return probe the walk starts at the allocation site itself. At an
- * entry probe (ret_addr set) it starts inside the allocator, whose frame is not set up, so the
- * first frame is replaced by the return address read at the entry stack pointer.
+ * entry probe (ret_addr set) it starts inside the allocator, whose frame is not set up: the CFI
+ * tables know its frame at the probe point and step over it; the frame-pointer walk replaces the
+ * first frame by the return address read at the entry stack pointer.
  */
 static __always_inline __u64 stack_capture(struct pt_regs *ctx, __u32 tgid, __u64 ret_addr)
 {
 	__u32 zero = 0;
 	struct lt_stack *st = bpf_map_lookup_elem(&stack_scratch, &zero);
-	__u32 nr;
+	__u32 nr = 0;
 
 	if (!st)
 		return 0;
-	nr = walk_frames(ctx, st);
-	if (ret_addr)
-		st->ips[0] = ret_addr;
+	if (unwind_mode != LT_UNWIND_FP)
+		nr = unwind_walk(ctx, st, tgid, ret_addr != 0);
+	if (!nr) {
+		nr = walk_frames(ctx, st);
+		if (ret_addr)
+			st->ips[0] = ret_addr;
+	}
 	return stack_store(st, nr, tgid);
 }
 

@@ -47,6 +47,12 @@ enum lt_stat {
 	LT_STAT_TOTALS_FULL,	 /* per-stack totals table full: allocation not recorded */
 	LT_STAT_THREAD_STATE_FULL, /* no per-thread slot for entry state: call not seen */
 	LT_STAT_MISSED_RETURNS,	 /* entry seen but no matching return (overwritten entry state) */
+	/* DWARF unwinding (--unwind dwarf|auto): a stack cut short, counted once per stack. */
+	LT_STAT_UNWIND_NO_MAPPING, /* a frame in no known mapping (JIT code, a dlopen not yet seen) */
+	LT_STAT_UNWIND_NO_TABLE,   /* a frame in an object without a table (row table full, unreadable) */
+	LT_STAT_UNWIND_NO_CFI,	   /* a frame at an address no CFI entry covers */
+	LT_STAT_UNWIND_STOP_ROW,   /* a frame whose CFI rule the BPF unwinder cannot express */
+	LT_STAT_UNWIND_READ_FAILED, /* a saved value unreadable, or a frame that did not move up */
 	LT_STAT_MAX,
 };
 
@@ -99,5 +105,87 @@ struct lt_stack {
 	__u64 ips[LT_MAX_DEPTH];
 };
 _Static_assert(sizeof(struct lt_stack) == 8 + 8 * LT_MAX_DEPTH, "lt_stack layout");
+
+/* --unwind: how the BPF program walks user stacks. */
+enum lt_unwind_mode {
+	LT_UNWIND_FP = 0, /* the frame-pointer chain only; no tables */
+	LT_UNWIND_DWARF,  /* the CFI tables for every frame */
+	LT_UNWIND_AUTO,	  /* frame pointers in objects built with them, CFI tables elsewhere */
+};
+
+/*
+ * One row of an object's unwind table: from pc on (an ELF virtual address of the object) until the
+ * next row's pc, the caller's frame is found by this rule. The return address is always at CFA - 8
+ * (a rule that says otherwise becomes LT_CFA_STOP).
+ */
+enum lt_cfa_kind {
+	LT_CFA_NONE = 0, /* no CFI covers these addresses (a gap between FDEs) */
+	LT_CFA_SP,	 /* CFA = rsp + cfa_off */
+	LT_CFA_FP,	 /* CFA = rbp + cfa_off */
+	LT_CFA_PLT,	 /* PLT entries: CFA = rsp + 8, + 8 more when (rip & 15) >= cfa_off */
+	LT_CFA_SIGNAL,	 /* the kernel's rt_sigreturn trampoline: registers in the ucontext at rsp */
+	LT_CFA_END,	 /* the outermost frame (return address undefined): the stack ends here */
+	LT_CFA_STOP,	 /* a rule leaktop cannot express (expressions, other registers) */
+};
+
+/* Where the caller's rbp is. */
+enum lt_rbp_kind {
+	LT_RBP_SAME = 0,  /* unchanged by this frame */
+	LT_RBP_AT_CFA,	  /* saved at CFA + rbp_off */
+	LT_RBP_UNDEFINED, /* not recoverable: the caller's rbp is unknown */
+};
+
+/*
+ * Eight bytes, because an array map stores each value at a multiple of 8. Stack offsets on x86-64
+ * are multiples of 8, so they are kept divided by 8: a CFA up to 512 KiB above rsp or rbp, a saved
+ * rbp up to 1 KiB below the CFA. A frame beyond that becomes LT_CFA_STOP.
+ */
+struct lt_unwind_row {
+	__u32 pc;
+	__u16 cfa_off; /* LT_CFA_SP, LT_CFA_FP: bytes / 8; LT_CFA_PLT: the (rip & 15) threshold */
+	__u8 kinds;    /* enum lt_cfa_kind in bits 0-3, enum lt_rbp_kind in bits 4-7 */
+	__s8 rbp_off;  /* LT_RBP_AT_CFA: bytes / 8 */
+};
+_Static_assert(sizeof(struct lt_unwind_row) == 8, "lt_unwind_row layout");
+
+#define LT_ROW_KINDS(cfa, rbp) ((__u8)((cfa) | ((rbp) << 4)))
+#define LT_ROW_CFA_KIND(r) ((r)->kinds & 0xf)
+#define LT_ROW_RBP_KIND(r) ((r)->kinds >> 4)
+
+/* The kernel's x86-64 rt_sigframe, as seen at the trampoline (rsp at its ucontext): */
+#define LT_SIGFRAME_RBP 120 /* uc_mcontext.rbp */
+#define LT_SIGFRAME_RSP 160 /* uc_mcontext.rsp */
+#define LT_SIGFRAME_RIP 168 /* uc_mcontext.rip */
+
+/* Per-process mappings of executable objects, at most this many (binary search: log2 of it). */
+#define LT_UNWIND_MAX_MAPPINGS 256
+#define LT_UNWIND_MAPPING_STEPS 9
+/* Largest table, in rows, the row search reaches: 2^LT_UNWIND_ROW_STEPS. */
+#define LT_UNWIND_ROW_STEPS 24
+
+/* Mapping flags */
+#define LT_MAP_HAS_TABLE 1 /* rows [row_first, row_first + row_count) are its table */
+#define LT_MAP_HAS_FP 2	   /* the object keeps frame pointers (auto walks them there) */
+
+struct lt_unwind_mapping {
+	__u64 start;	  /* [start, end) in the process */
+	__u64 end;
+	__u64 bias;	  /* address in the process - ELF virtual address */
+	__u32 row_first;  /* index in the row table */
+	__u32 row_count;
+	__u32 flags;	  /* LT_MAP_* */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct lt_unwind_mapping) == 40, "lt_unwind_mapping layout");
+
+/* One traced process's executable mappings, sorted by start; keyed by tgid. */
+struct lt_unwind_proc {
+	__u32 nr;	   /* mappings in use */
+	__u32 all_fp;	   /* every mapping has LT_MAP_HAS_FP: auto walks frame pointers only */
+	__u64 misses;	   /* frames that fell in no mapping: user space re-reads the mappings */
+	struct lt_unwind_mapping maps[LT_UNWIND_MAX_MAPPINGS];
+};
+_Static_assert(sizeof(struct lt_unwind_proc) == 16 + 40 * LT_UNWIND_MAX_MAPPINGS,
+	       "lt_unwind_proc layout");
 
 #endif /* LEAKTOP_H */

@@ -7,6 +7,7 @@
 #include "bpfcost.h"
 #include "history.h"
 #include "live.h"
+#include "unwind_maps.h"
 #include "log.h"
 #include "procinfo.h"
 
@@ -25,6 +26,7 @@ struct live {
 	char **comms;		/* per pid; NULL until read */
 	size_t nr_pids;
 	uint64_t start_ns, min_age_ns;
+	struct unwinder *unwinder;	/* NULL with --unwind fp */
 
 	/* the previous sample, for the rates over the last interval */
 	uint64_t prev_ns;
@@ -50,6 +52,7 @@ struct live *live__new(struct collector *col, const struct tracer *t, const stru
 	l->nr_pids = o->nr_pids;
 	l->start_ns = o->start_ns;
 	l->min_age_ns = o->min_age_ns;
+	l->unwinder = o->unwinder;
 	l->window = o->window;
 	l->pids = calloc(o->nr_pids ? o->nr_pids : 1, sizeof(*l->pids));
 	l->comms = calloc(o->nr_pids ? o->nr_pids : 1, sizeof(*l->comms));
@@ -150,6 +153,9 @@ struct frame *live__sample(struct live *l, double interval_s)
 
 	if (!f)
 		return NULL;
+	/* Code mapped since the last refresh (dlopen) gets its unwind table before more stacks. */
+	if (l->unwinder)
+		unwinder__refresh(l->unwinder, UNWIND_REREAD_NS);
 	f->snap = collector__read(l->col, true, l->min_age_ns);
 	if (!f->snap) {
 		err = -errno;

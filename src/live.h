@@ -23,6 +23,7 @@ struct live_opts {
 	uint64_t start_ns;	/* CLOCK_MONOTONIC time tracing began */
 	uint64_t min_age_ns;	/* --min-age */
 	size_t window;		/* samples per stack (HISTORY_WINDOW) */
+	struct unwinder *unwinder; /* NULL with --unwind fp; its tables follow dlopen per sample */
 };
 
 struct live;

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../bpf/leaktop.h"
 #include "attach.h"
 #include "collect.h"
 #include "launch.h"
@@ -20,6 +21,7 @@
 #include "symbolize.h"
 #include "tracer.h"
 #include "tui.h"
+#include "unwind_maps.h"
 
 #define LEAKTOP_VERSION "0.1.0"
 
@@ -58,6 +60,7 @@ static int run_live(struct periodic *rp, const struct tracer *tracer, struct loo
 	const struct options *opts = rp->opts;
 	struct live_opts lo = { .version = LEAKTOP_VERSION, .pids = rp->pids,
 				.nr_pids = rp->nr_pids, .start_ns = rp->start_ns,
+				.unwinder = rp->unwinder,
 				.min_age_ns = (uint64_t)(opts->min_age_s * 1e9),
 				.window = HISTORY_WINDOW };
 	struct live_run run = { .targets = targets, .nr_targets = nr_targets, .stop = &stop_signal,
@@ -88,6 +91,7 @@ int main(int argc, char **argv)
 	struct tracer *tracer = NULL;
 	struct symbolizer *sym = NULL;
 	struct collector *col = NULL;
+	struct unwinder *unwinder = NULL;
 	struct loop_target *targets = NULL;
 	struct periodic rp = { 0 };
 	sigset_t stops;
@@ -145,6 +149,8 @@ int main(int argc, char **argv)
 		.sample_rate = opts.sample_rate,
 		.no_session = opts.no_session,
 		.empty_programs = opts.empty_programs,
+		.unwind_mode = opts.unwind_mode,
+		.unwind_rows = opts.unwind_rows,
 	};
 	tracer = tracer__new(&topts);
 	if (!tracer) {
@@ -156,6 +162,14 @@ int main(int argc, char **argv)
 	if (!sym || !col) {
 		log_error("out of memory");
 		goto out;
+	}
+	if (opts.unwind_mode != LT_UNWIND_FP) {
+		unwinder = unwinder__new(tracer__unwind_rows_fd(tracer),
+					 tracer__unwind_procs_fd(tracer), opts.unwind_rows);
+		if (!unwinder) {
+			log_error("cannot map the unwind row table: %s", strerror(errno));
+			goto out;
+		}
 	}
 
 	if (opts.command) {
@@ -183,6 +197,10 @@ int main(int argc, char **argv)
 		if (err && err != -ESRCH)
 			log_warn("cannot read the mappings of pid %d: %s", targets[i].pid,
 				 strerror(-err));
+		err = unwinder ? unwinder__add_pid(unwinder, targets[i].pid) : 0;
+		if (err && err != -ESRCH)
+			log_warn("no unwind tables for pid %d (%s): its stacks follow frame pointers",
+				 targets[i].pid, strerror(-err));
 	}
 	log_info("%u probes attached", tracer__nr_links(tracer));
 
@@ -211,6 +229,7 @@ int main(int argc, char **argv)
 	}
 	rp.col = col;
 	rp.sym = sym;
+	rp.unwinder = unwinder;
 	rp.pids = pids;
 	rp.nr_pids = nr_targets;
 	rp.start_ns = now_ns();
@@ -249,6 +268,7 @@ out:
 		fclose(rp.out);
 	periodic_fini(&rp);
 	collector__free(col);
+	unwinder__free(unwinder);
 	symbolizer__free(sym);
 	free(targets);
 	free(pids);

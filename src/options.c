@@ -17,6 +17,8 @@
 #define DEFAULT_TOP 20
 #define DEFAULT_MAX_ALLOCS 1000000
 #define DEFAULT_MAX_STACKS 65536
+/* 8 MiB of rows: the code of redis-server and all it links (about 12 MB) needs about a third. */
+#define DEFAULT_UNWIND_ROWS (1u << 20)
 /* BPF maps this large would pin gigabytes of kernel memory: such a figure is a typo, not a plan. */
 #define MAX_TABLE_ENTRIES (1u << 28)
 /* Keeps every duration, once in nanoseconds, far inside a uint64_t. */
@@ -37,6 +39,8 @@ enum {
 	OPT_DIR,
 	OPT_KEEP,
 	OPT_METRICS,
+	OPT_UNWIND,
+	OPT_UNWIND_ROWS,
 };
 
 /* "+" stops at the first non-option so that the command's own options stay its own; ":" reports a
@@ -65,6 +69,8 @@ static const struct option long_options[] = {
 	{ "keep", required_argument, NULL, OPT_KEEP },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "iterations", required_argument, NULL, OPT_ITERATIONS },
+	{ "unwind", required_argument, NULL, OPT_UNWIND },
+	{ "unwind-rows", required_argument, NULL, OPT_UNWIND_ROWS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -105,6 +111,12 @@ static const char usage_text[] =
 	"                          0 (default) records every allocation\n"
 	"      --no-session        attach uprobe + uretprobe pairs even where the\n"
 	"                          kernel has uprobe session links\n"
+	"      --unwind MODE       how stacks are walked: fp (frame pointers only),\n"
+	"                          dwarf (unwind tables from each object's CFI), or\n"
+	"                          auto (default: frame pointers in objects built\n"
+	"                          with them, the tables elsewhere)\n"
+	"      --unwind-rows N     unwind table rows, 8 bytes each (default 1048576);\n"
+	"                          1 MB of code needs about 20000 to 40000\n"
 	"  -v, --verbose           more messages (twice: libbpf debug output too)\n"
 	"      --no-probe-shift    probe every entry point at its first instruction\n"
 	"                          (slower; for comparison)\n"
@@ -339,6 +351,8 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 	opts->top = DEFAULT_TOP;
 	opts->max_allocs = DEFAULT_MAX_ALLOCS;
 	opts->max_stacks = DEFAULT_MAX_STACKS;
+	opts->unwind_mode = LT_UNWIND_AUTO;
+	opts->unwind_rows = DEFAULT_UNWIND_ROWS;
 	if (err && err_len)
 		err[0] = '\0';
 	if (argc < 1 || !argv)
@@ -443,6 +457,25 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 					  err_len);
 			if (!ret && !opts->iterations)
 				ret = usage_error(err, err_len, "--iterations: must be at least 1");
+			break;
+		case OPT_UNWIND:
+			if (!strcmp(optarg, "fp"))
+				opts->unwind_mode = LT_UNWIND_FP;
+			else if (!strcmp(optarg, "dwarf"))
+				opts->unwind_mode = LT_UNWIND_DWARF;
+			else if (!strcmp(optarg, "auto"))
+				opts->unwind_mode = LT_UNWIND_AUTO;
+			else
+				ret = usage_error(err, err_len,
+						  "unknown --unwind mode '%s' (expected fp, dwarf or auto)",
+						  optarg);
+			break;
+		case OPT_UNWIND_ROWS:
+			ret = parse_count("--unwind-rows", optarg, MAX_TABLE_ENTRIES, &v, err, err_len);
+			if (!ret && v == 0)
+				ret = usage_error(err, err_len, "--unwind-rows: must be at least 1");
+			if (!ret)
+				opts->unwind_rows = (uint32_t)v;
 			break;
 		/* Help and version answer at once, whatever else is (or is not) on the line. */
 		case 'h':

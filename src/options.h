@@ -25,6 +25,8 @@ struct options {
 	bool no_probe_shift;		/* --no-probe-shift: probe every function at its first instruction */
 	uint64_t sample_rate;		/* --sample-rate, bytes; 0 = record every allocation */
 	bool no_session;		/* --no-session: classic uprobe + uretprobe pairs */
+	uint32_t unwind_mode;		/* --unwind fp|dwarf|auto: enum lt_unwind_mode; default auto */
+	uint32_t unwind_rows;		/* --unwind-rows: unwind table rows; default 1,048,576 */
 	bool empty_programs;		/* --empty-programs (hidden): no-op programs, for the probe floor */
 	bool format_given;		/* -f was given: plain reports, never the live view */
 	bool batch;			/* --batch: the live view's frames as plain text, one per interval */

@@ -17,6 +17,13 @@ static const char *const loss_hints[LT_STAT_MAX] = {
 				"(raise --max-stacks)",
 	[LT_STAT_THREAD_STATE_FULL] = "no per-thread slot: allocator calls not seen",
 	[LT_STAT_MISSED_RETURNS] = "allocator returns not seen: allocations not recorded",
+	[LT_STAT_UNWIND_NO_MAPPING] = "stacks cut at code outside every known mapping "
+				      "(JIT code, or a library mapped moments ago)",
+	[LT_STAT_UNWIND_NO_TABLE] = "stacks cut at an object without an unwind table "
+				    "(raise --unwind-rows; -v names it)",
+	[LT_STAT_UNWIND_NO_CFI] = "stacks cut at code without unwind information (CFI)",
+	[LT_STAT_UNWIND_STOP_ROW] = "stacks cut at a frame whose CFI rule leaktop cannot follow",
+	[LT_STAT_UNWIND_READ_FAILED] = "stacks cut where a saved register could not be read",
 };
 
 static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };

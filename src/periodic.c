@@ -133,6 +133,7 @@ int periodic_run(struct periodic *p, struct loop_target *targets, size_t nr_targ
 	uint64_t metrics_ns = (report_ns ? opts->interval_s : PERIODIC_METRICS_S) * 1e9;
 	uint64_t next_report_ns = report_ns ? p->start_ns + report_ns : 0;
 	uint64_t next_metrics_ns = p->metrics ? p->start_ns : 0;
+	uint64_t next_unwind_ns = p->unwinder ? p->start_ns + UNWIND_CHECK_NS : 0;
 	int ev, err;
 
 	for (;;) {
@@ -154,8 +155,17 @@ int periodic_run(struct periodic *p, struct loop_target *targets, size_t nr_targ
 			next_metrics_ns += metrics_ns;
 			continue;
 		}
+		if (next_unwind_ns && now >= next_unwind_ns) {
+			err = unwinder__refresh(p->unwinder, UNWIND_REREAD_NS);
+			if (err)
+				return err;
+			next_unwind_ns = now + UNWIND_CHECK_NS;
+			continue;
+		}
 		if (next_report_ns && (!wake || next_report_ns < wake))
 			wake = next_report_ns;
+		if (next_unwind_ns && (!wake || next_unwind_ns < wake))
+			wake = next_unwind_ns;
 		if (next_metrics_ns && (!wake || next_metrics_ns < wake))
 			wake = next_metrics_ns;
 		ev = loop_wait(targets, nr_targets, -1, wake, stop, stop_signals);

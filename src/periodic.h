@@ -12,6 +12,7 @@
 #include "options.h"
 #include "output.h"
 #include "symbolize.h"
+#include "unwind_maps.h"
 
 struct periodic {
 	const struct options *opts;
@@ -25,6 +26,7 @@ struct periodic {
 	uint64_t start_ns;		/* CLOCK_MONOTONIC when tracing began */
 	uint64_t start_time_ns;		/* the same moment on the wall clock */
 	struct metrics_server *metrics;	/* NULL without --metrics */
+	struct unwinder *unwinder;	/* NULL with --unwind fp */
 	struct snapshot *prev;		/* the previous report's snapshot (growth baseline); owned */
 };
 

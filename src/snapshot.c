@@ -16,6 +16,11 @@ static const char *const stat_names[LT_STAT_MAX] = {
 	[LT_STAT_TOTALS_FULL] = "totals_table_full",
 	[LT_STAT_THREAD_STATE_FULL] = "thread_state_full",
 	[LT_STAT_MISSED_RETURNS] = "missed_returns",
+	[LT_STAT_UNWIND_NO_MAPPING] = "unwind_no_mapping",
+	[LT_STAT_UNWIND_NO_TABLE] = "unwind_no_table",
+	[LT_STAT_UNWIND_NO_CFI] = "unwind_no_cfi",
+	[LT_STAT_UNWIND_STOP_ROW] = "unwind_stop_row",
+	[LT_STAT_UNWIND_READ_FAILED] = "unwind_read_failed",
 };
 
 const char *snapshot_stat_name(enum lt_stat stat)

@@ -99,6 +99,10 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	bpf_map__set_max_entries(t->skel->maps.allocs, opts->max_allocs);
 	bpf_map__set_max_entries(t->skel->maps.stack_totals, opts->max_stacks);
 	bpf_map__set_max_entries(t->skel->maps.stacks, opts->max_stacks);
+	t->skel->rodata->unwind_mode = opts->unwind_mode;
+	/* Frame pointers need no tables: one row keeps the map valid and costs nothing. */
+	bpf_map__set_max_entries(t->skel->maps.unwind_rows,
+				 opts->unwind_mode == LT_UNWIND_FP ? 1 : opts->unwind_rows);
 
 	t->sessions = !opts->no_session && kernel_has_sessions();
 	if (!opts->no_session && !t->sessions)
@@ -231,6 +235,16 @@ int tracer__stacks_fd(const struct tracer *t)
 int tracer__stats_fd(const struct tracer *t)
 {
 	return bpf_map__fd(t->skel->maps.stats);
+}
+
+int tracer__unwind_rows_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.unwind_rows);
+}
+
+int tracer__unwind_procs_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.unwind_procs);
 }
 
 size_t tracer__prog_fds(const struct tracer *t, int *fds, size_t max)

@@ -14,6 +14,8 @@ struct tracer_opts {
 	uint64_t sample_rate;	/* mean bytes between samples; 0 = record every allocation */
 	bool no_session;	/* never use uprobe session links (the classic fallback) */
 	bool empty_programs;	/* attach no-op programs instead (the benchmark's probe floor) */
+	uint32_t unwind_mode;	/* enum lt_unwind_mode */
+	uint32_t unwind_rows;	/* entries of the unwind row table (unused with LT_UNWIND_FP) */
 };
 
 struct tracer;
@@ -56,6 +58,9 @@ int tracer__allocs_fd(const struct tracer *t);
 int tracer__stack_totals_fd(const struct tracer *t);
 int tracer__stacks_fd(const struct tracer *t);
 int tracer__stats_fd(const struct tracer *t);
+/* The unwind tables (see unwind_maps.h): the row table and the per-process mappings. */
+int tracer__unwind_rows_fd(const struct tracer *t);
+int tracer__unwind_procs_fd(const struct tracer *t);
 
 /* File descriptors of the loaded BPF programs (for their run-time statistics): writes at most max
  * of them to fds and returns how many there are. */

@@ -199,7 +199,9 @@ class PprofFormat(LeaktopTestCase):
 
     def test_raw_header(self):
         """Sampling off: period 1 of space/bytes, so pprof's figures are the real bytes."""
-        prof = self.profile([workload('basic')])
+        # Frame pointers only: the unwind tables carry stacks on past main into _start, whose
+        # crt1.o code has no line information, and the mapping then says [FN] alone (see below).
+        prof = self.profile([workload('basic')], ['--unwind', 'fp'])
         raw = prof.run('-raw')
         self.assertIn('PeriodType: space bytes', raw)
         self.assertRegex(raw, r'(?m)^Period: 1$')
@@ -212,6 +214,16 @@ class PprofFormat(LeaktopTestCase):
         self.assertEqual(os.path.realpath(m.group(1)), os.path.realpath(workload('basic')))
         self.assertEqual(m.group(2), build_id(workload('basic')))
         self.assertIn('[FN][FL][LN][IN]', m.group(3))
+
+    def test_raw_header_partly_symbolized(self):
+        """With the unwind tables, stacks reach _start (no line information): the executable's
+        mapping says functions only, so that pprof does not take its missing lines for known."""
+        raw = self.profile([workload('basic')]).run('-raw')
+        m = re.search(r'(?m)^\d+: 0x[0-9a-f]+/0x[0-9a-f]+/0x[0-9a-f]+ (\S+) ([0-9a-f]*)\s*(.*)$', raw)
+        self.assertIsNotNone(m, raw)
+        self.assertEqual(os.path.realpath(m.group(1)), os.path.realpath(workload('basic')))
+        self.assertIn('_start', raw)
+        self.assertEqual(m.group(3).strip(), '[FN]')
 
     def test_cxx_names(self):
         """C++: demangled method names as leaves, exact bytes; operator new is never the leaf."""

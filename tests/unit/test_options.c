@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "../bpf/leaktop.h"
 #include "options.h"
 
 #define MAX_ARGS 32
@@ -71,6 +72,8 @@ static void test_defaults(void **state)
 	assert_false(o.format_given);
 	assert_false(o.batch);
 	assert_int_equal(o.iterations, 0);
+	assert_int_equal(o.unwind_mode, LT_UNWIND_AUTO);
+	assert_int_equal(o.unwind_rows, 1u << 20);
 	assert_false(o.help);
 	assert_false(o.version);
 	options_free(&o);
@@ -374,6 +377,31 @@ static void test_counts(void **state)
 	ASSERT_USAGE("--top: '' is not a non-negative integer", "-n", "", "-p", "1");
 }
 
+static void test_unwind(void **state)
+{
+	static const struct {
+		const char *arg;
+		uint32_t mode;
+	} modes[] = {
+		{ "fp", LT_UNWIND_FP },
+		{ "dwarf", LT_UNWIND_DWARF },
+		{ "auto", LT_UNWIND_AUTO },
+	};
+	struct options o;
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		assert_int_equal(PARSE(&o, "--unwind", modes[i].arg, "-p", "1"), 0);
+		assert_int_equal(o.unwind_mode, modes[i].mode);
+		options_free(&o);
+	}
+	assert_int_equal(PARSE(&o, "--unwind-rows", "5000", "-p", "1"), 0);
+	assert_int_equal(o.unwind_rows, 5000);
+	options_free(&o);
+	ASSERT_USAGE("unknown --unwind mode 'lbr' (expected fp, dwarf or auto)", "--unwind", "lbr",
+		     "-p", "1");
+	ASSERT_USAGE("--unwind-rows: must be at least 1", "--unwind-rows", "0", "-p", "1");
+}
+
 static void test_help_and_version(void **state)
 {
 	struct options o;
@@ -403,6 +431,7 @@ static void test_usage_text(void **state)
 		"--pid",      "--duration",   "--interval", "--format",	      "--output",
 		"--top",      "--min-age",    "--min-size", "--max-size",     "--max-allocs",
 		"--max-stacks", "--verbose",  "--no-probe-shift", "--help",   "--version",
+		"--unwind",	"--unwind-rows",
 	};
 	const char *u = options_usage();
 	const char *line, *nl;
@@ -481,6 +510,7 @@ int main(void)
 		cmocka_unit_test(test_help_and_version), cmocka_unit_test(test_usage_text),
 		cmocka_unit_test(test_small_error_buffer),
 		cmocka_unit_test(test_view_options), cmocka_unit_test(test_pprof_needs_a_file),
+		cmocka_unit_test(test_unwind),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

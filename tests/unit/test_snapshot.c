@@ -277,6 +277,11 @@ static void test_stat_names(void **state)
 	assert_string_equal(snapshot_stat_name(LT_STAT_TOTALS_FULL), "totals_table_full");
 	assert_string_equal(snapshot_stat_name(LT_STAT_THREAD_STATE_FULL), "thread_state_full");
 	assert_string_equal(snapshot_stat_name(LT_STAT_MISSED_RETURNS), "missed_returns");
+	assert_string_equal(snapshot_stat_name(LT_STAT_UNWIND_NO_MAPPING), "unwind_no_mapping");
+	assert_string_equal(snapshot_stat_name(LT_STAT_UNWIND_NO_TABLE), "unwind_no_table");
+	assert_string_equal(snapshot_stat_name(LT_STAT_UNWIND_NO_CFI), "unwind_no_cfi");
+	assert_string_equal(snapshot_stat_name(LT_STAT_UNWIND_STOP_ROW), "unwind_stop_row");
+	assert_string_equal(snapshot_stat_name(LT_STAT_UNWIND_READ_FAILED), "unwind_read_failed");
 	/* A counter added to the enum without a name here would print "(null)". */
 	for (s = 0; s < LT_STAT_MAX; s++)
 		assert_non_null(snapshot_stat_name((enum lt_stat)s));
