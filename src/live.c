@@ -27,6 +27,8 @@ struct live {
 	size_t nr_pids;
 	uint64_t start_ns, min_age_ns;
 	struct unwinder *unwinder;	/* NULL with --unwind fp */
+	void (*after_sample)(void *ctx);
+	void *after_sample_ctx;
 
 	/* the previous sample, for the rates over the last interval */
 	uint64_t prev_ns;
@@ -53,6 +55,8 @@ struct live *live__new(struct collector *col, const struct tracer *t, const stru
 	l->start_ns = o->start_ns;
 	l->min_age_ns = o->min_age_ns;
 	l->unwinder = o->unwinder;
+	l->after_sample = o->after_sample;
+	l->after_sample_ctx = o->after_sample_ctx;
 	l->window = o->window;
 	l->pids = calloc(o->nr_pids ? o->nr_pids : 1, sizeof(*l->pids));
 	l->comms = calloc(o->nr_pids ? o->nr_pids : 1, sizeof(*l->comms));
@@ -219,6 +223,8 @@ struct frame *live__sample(struct live *l, double interval_s)
 	l->prev_allocs = f->snap->stats[LT_STAT_ALLOCS];
 	l->prev_frees = f->snap->stats[LT_STAT_FREES];
 	l->prev_cpu_ns = cpu_ns;
+	if (l->after_sample)
+		l->after_sample(l->after_sample_ctx);
 	return f;
 fail:
 	frame__free(f);

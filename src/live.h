@@ -24,6 +24,9 @@ struct live_opts {
 	uint64_t min_age_ns;	/* --min-age */
 	size_t window;		/* samples per stack (HISTORY_WINDOW) */
 	struct unwinder *unwinder; /* NULL with --unwind fp; its tables follow dlopen per sample */
+	/* Called after each sample (the metrics refresh, with --metrics); may be NULL. */
+	void (*after_sample)(void *ctx);
+	void *after_sample_ctx;
 };
 
 struct live;

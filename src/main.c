@@ -53,6 +53,15 @@ static void stop_signal_set(sigset_t *set)
 	sigaddset(set, SIGHUP);
 }
 
+/* --metrics while the view or --batch runs: refreshed with every frame. */
+static void refresh_metrics(void *ctx)
+{
+	int err = periodic_metrics(ctx);
+
+	if (err)
+		log_warn("cannot refresh the metrics: %s", strerror(-err));
+}
+
 /* The live view (view) or --batch, instead of the reports while tracing. */
 static int run_live(struct periodic *rp, const struct tracer *tracer, struct loop_target *targets,
 		    size_t nr_targets, bool view)
@@ -61,6 +70,8 @@ static int run_live(struct periodic *rp, const struct tracer *tracer, struct loo
 	struct live_opts lo = { .version = LEAKTOP_VERSION, .pids = rp->pids,
 				.nr_pids = rp->nr_pids, .start_ns = rp->start_ns,
 				.unwinder = rp->unwinder,
+				.after_sample = rp->metrics ? refresh_metrics : NULL,
+				.after_sample_ctx = rp,
 				.min_age_ns = (uint64_t)(opts->min_age_s * 1e9),
 				.window = HISTORY_WINDOW };
 	struct live_run run = { .targets = targets, .nr_targets = nr_targets, .stop = &stop_signal,

@@ -192,6 +192,15 @@ class Metrics(LeaktopTestCase):
         self.assertEqual(rc, 0, err)
         w.finish()
 
+    def test_metrics_refresh_with_batch(self):
+        """The view's loop (here --batch) refreshes the metrics too."""
+        w, d, url = self.start(['--batch', '--iterations', '120'])
+        self.scrape_until(url, lambda p: series(p, 'leaktop_outstanding_bytes', pid=str(w.pid)) ==
+                          [TOTAL_BYTES])
+        rc, err = d.stop(signal.SIGINT)
+        self.assertEqual(rc, 0, err)
+        w.finish()
+
     def test_bad_listen_address(self):
         w = self.start_workload('simple')
         for bad in ('nonsense', '127.0.0.1:99999', '300.1.1.1:80'):
