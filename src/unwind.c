@@ -63,7 +63,8 @@ static int push_row(struct builder *b, const struct lt_unwind_row *row)
 	return 0;
 }
 
-static int read_uleb(const uint8_t **p, const uint8_t *end, uint64_t *out)
+/* Reads one LEB128 number at *p; is_signed sign-extends it. 0, or -EINVAL when it runs past end. */
+static int read_leb(const uint8_t **p, const uint8_t *end, bool is_signed, uint64_t *out)
 {
 	uint64_t v = 0;
 	unsigned int shift = 0;
@@ -75,28 +76,9 @@ static int read_uleb(const uint8_t **p, const uint8_t *end, uint64_t *out)
 			v |= (uint64_t)(byte & 0x7f) << shift;
 		shift += 7;
 		if (!(byte & 0x80)) {
-			*out = v;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-static int read_sleb(const uint8_t **p, const uint8_t *end, int64_t *out)
-{
-	uint64_t v = 0;
-	unsigned int shift = 0;
-
-	while (*p < end) {
-		uint8_t byte = *(*p)++;
-
-		if (shift < 64)
-			v |= (uint64_t)(byte & 0x7f) << shift;
-		shift += 7;
-		if (!(byte & 0x80)) {
-			if (shift < 64 && (byte & 0x40))
+			if (is_signed && shift < 64 && (byte & 0x40))
 				v |= ~0ULL << shift;
-			*out = (int64_t)v;
+			*out = v;
 			return 0;
 		}
 	}
@@ -113,18 +95,12 @@ static int read_encoded(const uint8_t **p, const uint8_t *end, uint8_t enc, uint
 {
 	size_t size;
 	uint64_t v = 0;
-	int64_t s;
 
 	switch (enc & 0x0f) {
 	case PE_ULEB128:
-		if (read_uleb(p, end, &v))
-			return -EINVAL;
-		size = 0;
-		break;
 	case PE_SLEB128:
-		if (read_sleb(p, end, &s))
+		if (read_leb(p, end, (enc & 0x0f) == PE_SLEB128, &v))
 			return -EINVAL;
-		v = (uint64_t)s;
 		size = 0;
 		break;
 	case PE_ABSPTR:
