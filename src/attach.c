@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "../bpf/leaktop.h"
 #include "attach.h"
 #include "elf_file.h"
@@ -86,15 +87,8 @@ static int objects_add(struct object_list *l, const char *path, int pid, bool is
 	for (size_t i = 0; i < l->nr; i++)
 		if (!strcmp(l->objs[i].path, path))
 			return 0;
-	if (l->nr == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 16;
-		struct object *objs = realloc(l->objs, cap * sizeof(*objs));
-
-		if (!objs)
-			return -ENOMEM;
-		l->objs = objs;
-		l->cap = cap;
-	}
+	if (array_reserve(&l->objs, &l->cap, l->nr, sizeof(*l->objs), 16))
+		return -ENOMEM;
 	if (asprintf(&open_path, "/proc/%d/root%s", pid, path) < 0)
 		return -ENOMEM;
 	o = &l->objs[l->nr];

@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "array.h"
 #include "collect.h"
 #include "log.h"
 
@@ -294,15 +295,9 @@ static const struct lt_stack *stack_get(struct collector *c, uint64_t id)
 		return &c->stack_cache[*slot];
 	if (bpf_map_lookup_elem(c->stacks_fd, &id, &st))
 		return NULL;
-	if (c->nr_cached == c->cap_cached) {
-		size_t cap = c->cap_cached ? 2 * c->cap_cached : 256;
-		struct lt_stack *cache = realloc(c->stack_cache, cap * sizeof(*cache));
-
-		if (!cache)
-			return NULL;
-		c->stack_cache = cache;
-		c->cap_cached = cap;
-	}
+	if (array_reserve(&c->stack_cache, &c->cap_cached, c->nr_cached, sizeof(*c->stack_cache),
+			  256))
+		return NULL;
 	c->stack_cache[c->nr_cached] = st;
 	if (id_index_put(&c->stack_ix, id, c->nr_cached))
 		return NULL;

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "log.h"
 #include "record.h"
 
@@ -42,15 +43,9 @@ int record_prune(const char *dir, size_t keep)
 	while ((de = readdir(d))) {
 		if (!is_profile(de->d_name))
 			continue;
-		if (nr == cap) {
-			char **more = realloc(names, (cap = cap ? 2 * cap : 64) * sizeof(*names));
-
-			if (!more) {
-				err = -ENOMEM;
-				goto out;
-			}
-			names = more;
-		}
+		err = array_reserve(&names, &cap, nr, sizeof(*names), 64);
+		if (err)
+			goto out;
 		if (!(names[nr] = strdup(de->d_name))) {
 			err = -ENOMEM;
 			goto out;

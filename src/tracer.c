@@ -9,6 +9,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "array.h"
 #include "../bpf/leaktop.h"
 #include "leaktop.skel.h"
 #include "log.h"
@@ -44,9 +45,10 @@ struct tracer {
 	bool empty_programs;
 	bool sessions;
 	struct bpf_link **links;	/* classic uprobes */
-	unsigned int nr_links, cap_links;
+	size_t nr_links, cap_links;
 	int *link_fds;			/* session links */
-	unsigned int nr_link_fds, cap_link_fds, nr_session_probes;
+	size_t nr_link_fds, cap_link_fds;
+	unsigned int nr_session_probes;
 };
 
 /* The kernel has session links when its BTF has their kfunc. */
@@ -151,15 +153,8 @@ int tracer__attach(struct tracer *t, int pid, const char *path, uint64_t offset,
 	else
 		prog = retprobe ? t->skel->progs.lt_return : t->skel->progs.lt_entry;
 
-	if (t->nr_links == t->cap_links) {
-		unsigned int cap = t->cap_links ? 2 * t->cap_links : 64;
-		struct bpf_link **links = realloc(t->links, cap * sizeof(*links));
-
-		if (!links)
-			return -ENOMEM;
-		t->links = links;
-		t->cap_links = cap;
-	}
+	if (array_reserve(&t->links, &t->cap_links, t->nr_links, sizeof(*t->links), 64))
+		return -ENOMEM;
 	link = bpf_program__attach_uprobe_opts(prog, pid, path, offset, &uo);
 	if (!link)
 		return -errno;
@@ -177,15 +172,8 @@ int tracer__attach_session(struct tracer *t, int pid, const char *path, const ui
 
 	if (!t->sessions)
 		return -EOPNOTSUPP;
-	if (t->nr_link_fds == t->cap_link_fds) {
-		unsigned int cap = t->cap_link_fds ? 2 * t->cap_link_fds : 16;
-		int *fds = realloc(t->link_fds, cap * sizeof(*fds));
-
-		if (!fds)
-			return -ENOMEM;
-		t->link_fds = fds;
-		t->cap_link_fds = cap;
-	}
+	if (array_reserve(&t->link_fds, &t->cap_link_fds, t->nr_link_fds, sizeof(*t->link_fds), 16))
+		return -ENOMEM;
 	memset(&attr, 0, sizeof(attr));
 	attr.prog_fd = bpf_program__fd(prog);
 	attr.attach_type = LT_BPF_TRACE_UPROBE_SESSION;
@@ -214,7 +202,7 @@ int tracer__attach_session(struct tracer *t, int pid, const char *path, const ui
 
 unsigned int tracer__nr_links(const struct tracer *t)
 {
-	return t->nr_links + t->nr_session_probes;
+	return (unsigned int)t->nr_links + t->nr_session_probes;
 }
 
 int tracer__allocs_fd(const struct tracer *t)
@@ -268,9 +256,9 @@ void tracer__free(struct tracer *t)
 {
 	if (!t)
 		return;
-	for (unsigned int i = 0; i < t->nr_links; i++)
+	for (size_t i = 0; i < t->nr_links; i++)
 		bpf_link__destroy(t->links[i]);
-	for (unsigned int i = 0; i < t->nr_link_fds; i++)
+	for (size_t i = 0; i < t->nr_link_fds; i++)
 		close(t->link_fds[i]);
 	free(t->links);
 	free(t->link_fds);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "elf_file.h"
 #include "unwind.h"
 
@@ -48,15 +49,8 @@ struct cie_enc {
 
 static int push_row(struct builder *b, const struct lt_unwind_row *row)
 {
-	if (b->nr == b->cap) {
-		size_t cap = b->cap ? 2 * b->cap : 1024;
-		struct pending *rows = realloc(b->rows, cap * sizeof(*rows));
-
-		if (!rows)
-			return -ENOMEM;
-		b->rows = rows;
-		b->cap = cap;
-	}
+	if (array_reserve(&b->rows, &b->cap, b->nr, sizeof(*b->rows), 1024))
+		return -ENOMEM;
 	b->rows[b->nr].row = *row;
 	b->rows[b->nr].seq = (uint32_t)b->nr;
 	b->nr++;
@@ -435,16 +429,9 @@ static int section_rows(struct builder *b, Elf *elf, Elf_Scn *scn, const GElf_Sh
 	for (off = 0; dwarf_next_cfi(ident, data, eh_frame, off, &next, &e) == 0; off = next) {
 		if (!dwarf_cfi_cie_p(&e))
 			continue;
-		if (nr_cies == cap_cies) {
-			size_t cap = cap_cies ? 2 * cap_cies : 16;
-			struct cie_enc *c = realloc(cies, cap * sizeof(*c));
-
-			if (!c) {
-				free(cies);
-				return -ENOMEM;
-			}
-			cies = c;
-			cap_cies = cap;
+		if (array_reserve(&cies, &cap_cies, nr_cies, sizeof(*cies), 16)) {
+			free(cies);
+			return -ENOMEM;
 		}
 		cies[nr_cies].offset = off;
 		cies[nr_cies].ok = cie_fde_encoding(&e.cie, &cies[nr_cies].fde_enc);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
+#include "array.h"
 #include "../bpf/leaktop.h"
 #include "elf_file.h"
 #include "log.h"
@@ -164,15 +165,8 @@ static struct uw_object *object_get(struct unwinder *u, int pid, const struct pr
 		    o->inode == m->inode)
 			return o;
 	}
-	if (u->nr_objs == u->cap_objs) {
-		size_t cap = u->cap_objs ? 2 * u->cap_objs : 32;
-		struct uw_object *objs = realloc(u->objs, cap * sizeof(*objs));
-
-		if (!objs)
-			return NULL;
-		u->objs = objs;
-		u->cap_objs = cap;
-	}
+	if (array_reserve(&u->objs, &u->cap_objs, u->nr_objs, sizeof(*u->objs), 32))
+		return NULL;
 	o = &u->objs[u->nr_objs];
 	memset(o, 0, sizeof(*o));
 	o->dev_major = m->dev_major;
@@ -281,16 +275,9 @@ int unwinder__add_pid(struct unwinder *u, int pid)
 
 	if (!pm)
 		return errno == ENOENT ? -ESRCH : -errno;
-	if (u->nr_pids == u->cap_pids) {
-		size_t cap = u->cap_pids ? 2 * u->cap_pids : 8;
-		struct uw_pid *pids = realloc(u->pids, cap * sizeof(*pids));
-
-		if (!pids) {
-			procmaps__free(pm);
-			return -ENOMEM;
-		}
-		u->pids = pids;
-		u->cap_pids = cap;
+	if (array_reserve(&u->pids, &u->cap_pids, u->nr_pids, sizeof(*u->pids), 8)) {
+		procmaps__free(pm);
+		return -ENOMEM;
 	}
 	p = &u->pids[u->nr_pids];
 	memset(p, 0, sizeof(*p));
