@@ -90,6 +90,27 @@ class NoAllocator(LeaktopTestCase):
         w2.stdin.close()
         self.assertEqual(w2.wait(10), 0)
 
+    def test_without_privileges(self):
+        """Not root and no CAP_BPF/CAP_PERFMON: one clear line, exit 2, and the command never runs."""
+        from harness import CONFIG
+        if os.geteuid() != 0:
+            self.skipTest('needs root to drop to another user')
+        # A copy nobody may execute: the build tree may sit under a directory only root enters.
+        tmp = tempfile.mkdtemp(prefix='leaktop-noroot-')
+        self.addCleanup(shutil.rmtree, tmp, True)
+        os.chmod(tmp, 0o755)
+        lt = os.path.join(tmp, 'leaktop')
+        shutil.copy(CONFIG.leaktop, lt)
+        os.chmod(lt, 0o755)
+        marker = os.path.join(tmp, 'ran')
+        r = subprocess.run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
+                            '--inh-caps=-all', lt, '--', '/bin/touch', marker],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertRegex(r.stderr, r'^leaktop: error: cannot load the BPF programs: .*needs root')
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertFalse(os.path.exists(marker), 'the command ran although tracing failed')
+
 
 class Folded(LeaktopTestCase):
 
