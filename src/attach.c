@@ -127,6 +127,28 @@ static int add_link_map_object(const char *path, void *ctx_)
 	return path[0] == '/' ? objects_add(ctx->l, path, ctx->pid, false) : 0;
 }
 
+/*
+ * Says why pid's /proc files could not be read (err, -errno): -ESRCH when it is gone (the caller
+ * says so), -ENOENT for a process with no program of its own (a kernel thread, a zombie), or err
+ * itself (no permission, say); the last two are logged here.
+ */
+static int process_unreadable(int pid, int err)
+{
+	char dir[32];
+
+	snprintf(dir, sizeof(dir), "/proc/%d", pid);
+	if (err == -ENOENT && access(dir, F_OK))
+		return -ESRCH;
+	if (err == -ENOENT)
+		log_error("pid %d runs no program of its own (a kernel thread or a zombie): nothing "
+			  "to trace",
+			  pid);
+	else
+		log_error("cannot read the mappings of pid %d (/proc/%d): %s", pid, pid,
+			  strerror(-err));
+	return err;
+}
+
 /* Objects of pid: the executable first, then the link map, then anything else mapped executable. */
 static int objects_of(struct object_list *l, int pid, const struct procmaps *pm)
 {
@@ -140,9 +162,9 @@ static int objects_of(struct object_list *l, int pid, const struct procmaps *pm)
 		return -ENOMEM;
 	n = readlink(link, exe, 4095);
 	if (n < 0) {
-		err = errno == ENOENT ? -ESRCH : -errno;
+		err = -errno;
 		free(exe);
-		return err;
+		return process_unreadable(pid, err);
 	}
 	exe[n] = '\0';
 	if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
@@ -333,7 +355,7 @@ int attach_process(struct tracer *t, int pid, const struct attach_opts *opts)
 
 	pm = procmaps__read(pid);
 	if (!pm)
-		return errno == ENOENT ? -ESRCH : -errno;
+		return process_unreadable(pid, -errno);
 	err = objects_of(&objs, pid, pm);
 	if (err)
 		goto out;

@@ -199,7 +199,8 @@ int main(int argc, char **argv)
 		pids[i] = targets[i].pid;
 		err = attach_process(tracer, targets[i].pid, &aopts);
 		if (err < 0) {
-			ret = err == -ENOENT || err == -ESRCH ? 2 : 1;
+			/* No such program, no allocator in it, or no permission: bad input. */
+			ret = err == -ENOENT || err == -ESRCH || err == -EACCES || err == -EPERM ? 2 : 1;
 			if (err == -ESRCH)
 				log_error("pid %d exited before it could be traced", targets[i].pid);
 			goto out;

@@ -300,8 +300,9 @@ static int parse_pids(struct options *opts, const char *arg, char *err, size_t e
 	size_t len;
 	int ret;
 
+	/* Commas, or the blanks of a quoted "$(pidof postgres)". */
 	for (;;) {
-		len = strcspn(p, ",");
+		len = strcspn(p, ", \t");
 		ret = add_pid(opts, p, len, arg, err, err_len);
 		if (ret)
 			return ret;
@@ -309,6 +310,12 @@ static int parse_pids(struct options *opts, const char *arg, char *err, size_t e
 			return 0;
 		p += len + 1;
 	}
+}
+
+/* Whether word is a plain number (a pid), not a command to run. */
+static bool is_number(const char *word)
+{
+	return word[0] && strspn(word, "0123456789") == strlen(word);
 }
 
 /* getopt leaves the offending word at argv[optind - 1] for long options and option clusters. */
@@ -368,7 +375,22 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 	/* glibc: optind = 0 re-initializes getopt completely, so that every call parses afresh. */
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
+	for (;;) {
+		c = getopt_long(argc, argv, short_options, long_options, NULL);
+		/*
+		 * `-p $(pidof postgres)` unquoted: the shell splits the pids into words, and the ones
+		 * after the first look like a command. Plain numbers after -p, with no `--` before
+		 * them, are pids; options may follow them.
+		 */
+		if (c == -1 && opts->nr_pids && optind < argc && strcmp(argv[optind - 1], "--") &&
+		    is_number(argv[optind])) {
+			ret = parse_pids(opts, argv[optind++], err, err_len);
+			if (ret)
+				goto fail;
+			continue;
+		}
+		if (c == -1)
+			break;
 		ret = 0;
 		switch (c) {
 		case 'p':

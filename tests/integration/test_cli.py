@@ -90,6 +90,24 @@ class NoAllocator(LeaktopTestCase):
         w2.stdin.close()
         self.assertEqual(w2.wait(10), 0)
 
+    def test_kernel_thread(self):
+        """A kernel thread runs no program: a clear message and exit 2, not 'exited'."""
+        kthread = None
+        for d in sorted(os.listdir('/proc'), key=lambda x: (len(x), x)):
+            if not d.isdigit():
+                continue
+            try:
+                with open('/proc/%s/stat' % d) as f:
+                    flags = int(f.read().rsplit(')', 1)[1].split()[6])
+            except (OSError, IndexError, ValueError):
+                continue
+            if flags & 0x00200000:  # PF_KTHREAD
+                kthread = d
+                break
+        if kthread is None:
+            self.skipTest('no kernel thread visible')
+        self.assertUsageError(['-d', '1', '-p', kthread], 'pid %s runs no program' % kthread)
+
     def test_without_privileges(self):
         """Not root and no CAP_BPF/CAP_PERFMON: one clear line, exit 2, and the command never runs."""
         from harness import CONFIG

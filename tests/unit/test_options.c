@@ -141,12 +141,29 @@ static void test_pid_lists(void **state)
 	ASSERT_USAGE("-p: '-1' is not a process id", "-p", "-1");
 	ASSERT_USAGE("-p: 'abc' is not a process id", "-p", "abc");
 	ASSERT_USAGE("-p: '12x' is not a process id", "-p", "12x");
-	ASSERT_USAGE("-p: ' 12' is not a process id", "-p", " 12");
+	ASSERT_USAGE("-p: empty process id in ' 12'", "-p", " 12");
 	ASSERT_USAGE("-p: '+12' is not a process id", "-p", "+12");
 	ASSERT_USAGE("-p: empty process id in '1,,2'", "-p", "1,,2");
 	ASSERT_USAGE("-p: empty process id in '1,'", "-p", "1,");
 	ASSERT_USAGE("-p: empty process id in ''", "-p", "");
 	ASSERT_USAGE("-p: '2147483648' is too large for a process id", "-p", "2147483648");
+
+	/* "$(pidof postgres)" quoted, and unquoted (the shell splits it into words) */
+	assert_int_equal(PARSE(&o, "-p", "11 12\t13"), 0);
+	assert_int_equal(o.nr_pids, 3);
+	assert_int_equal(o.pids[2], 13);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "-p", "21", "22", "23", "-d", "4", "24"), 0);
+	assert_int_equal(o.nr_pids, 4);
+	assert_int_equal(o.pids[1], 22);
+	assert_int_equal(o.pids[3], 24);
+	assert_true(o.duration_s == 4);
+	assert_null(o.command);
+	options_free(&o);
+	ASSERT_USAGE("-p: pid 31 given twice", "-p", "31", "32", "31");
+	/* after --, or mixed with a word that is no number, it is a command */
+	ASSERT_USAGE("give either -p PID or a command to run, not both", "-p", "41", "--", "42");
+	ASSERT_USAGE("give either -p PID or a command to run, not both", "-p", "41", "42", "ls");
 	ASSERT_USAGE("-p: '99999999999999999999999' is too large for a process id", "-p",
 		     "99999999999999999999999");
 }
