@@ -106,7 +106,10 @@ class NoAllocator(LeaktopTestCase):
                 break
         if kthread is None:
             self.skipTest('no kernel thread visible')
-        self.assertUsageError(['-d', '1', '-p', kthread], 'pid %s runs no program' % kthread)
+        r = run_leaktop(['-d', '1', '-p', kthread], timeout=30)
+        self.assertEqual(r.rc, 2, r.describe())
+        self.assertIn('pid %s runs no program' % kthread, r.stderr)
+        self.assertEqual(r.stdout, '')
 
     def test_without_privileges(self):
         """Not root and no CAP_BPF/CAP_PERFMON: one clear line, exit 2, and the command never runs."""
