@@ -404,6 +404,15 @@ class LeaktopTestCase(unittest.TestCase):
         self.addCleanup(t.close)
         return t
 
+    def attach_and_run(self, name, opts=(), env=None):
+        """NAME -w, leaktop -p with OPTS, trigger, done; returns (workload, tracer), still tracing."""
+        w = self.start_workload(name, env=env)
+        t = self.start_tracer([w.pid], opts)
+        t.wait_attached()
+        w.trigger()
+        w.wait_done()
+        return w, t
+
     def assertSite(self, report, function, nbytes, nallocs, module=None, total_allocs=None):
         s = report.site(function)
         self.assertEqual((s.bytes, s.allocs), (nbytes, nallocs),

@@ -28,12 +28,7 @@ class AttachMode(LeaktopTestCase):
 
     def attach_simple(self, env=None, opts=()):
         """simple -w, leaktop -p, trigger, done; returns (workload, tracer)."""
-        w = self.start_workload('simple', env=env)
-        t = self.start_tracer([w.pid], opts)
-        t.wait_attached()
-        w.trigger()
-        w.wait_done()
-        return w, t
+        return self.attach_and_run('simple', opts, env)
 
     def assertSimpleExitsCleanly(self, w):
         self.assertTrue(w.alive(), 'the traced workload died')
@@ -79,11 +74,7 @@ class AttachMode(LeaktopTestCase):
 
     def test_dlopen_after_attach(self):
         """A library dlopen'ed after attach: its sites are symbolized, module = the .so."""
-        w = self.start_workload('dlopen')
-        t = self.start_tracer([w.pid])
-        t.wait_attached()
-        w.trigger()
-        w.wait_done()
+        w, t = self.attach_and_run('dlopen')
         r = t.stop(signal.SIGINT)
         self.assertOk(r)
         rep = r.report

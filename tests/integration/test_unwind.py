@@ -39,11 +39,7 @@ class Chain(LeaktopTestCase):
 
     def chain_stack(self, name, mode, attach=False):
         if attach:
-            w = self.start_workload(name)
-            t = self.start_tracer([w.pid], ['--unwind', mode])
-            t.wait_attached()
-            w.trigger()
-            w.wait_done()
+            w, t = self.attach_and_run(name, ['--unwind', mode])
             r = t.stop(signal.SIGINT)
             self.assertOk(r)
             self.assertEqual(w.finish()[0], 0)
@@ -98,11 +94,7 @@ class Dlopen(LeaktopTestCase):
 
     def test_tables_follow_dlopen(self):
         src, lib = 'dlopen_nofp.c', 'libdlchain_nofp.c'
-        w = self.start_workload('dlopen_nofp')
-        t = self.start_tracer([w.pid], ['--unwind', 'dwarf'])
-        t.wait_attached()
-        w.trigger()
-        w.wait_done()
+        w, t = self.attach_and_run('dlopen_nofp', ['--unwind', 'dwarf'])
         r = t.stop(signal.SIGINT)
         self.assertOk(r)
         rep = r.report
@@ -154,11 +146,7 @@ class CxxThroughLibstdcxx(LeaktopTestCase):
         self.check(run_command([workload('cxxgrow_nofp')]).report)
 
     def test_dwarf_attach(self):
-        w = self.start_workload('cxxgrow_nofp')
-        t = self.start_tracer([w.pid], ['--unwind', 'dwarf'])
-        t.wait_attached()
-        w.trigger()
-        w.wait_done()
+        w, t = self.attach_and_run('cxxgrow_nofp', ['--unwind', 'dwarf'])
         r = t.stop(signal.SIGINT)
         self.assertOk(r)
         self.check(r.report)
