@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* leaktop.bpf.c: uprobes on allocator entry points; live allocations and per-stack totals in maps. */
 #include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
@@ -62,28 +63,42 @@ struct {
 } stack_scratch SEC(".maps");
 
 /*
- * What one thread's allocator call in flight carries from its entry probe to its return probe.
- * entry_sp is the stack pointer at the function's first instruction (it points at the return
- * address); 0 when no call is in flight. A probe that fires with a lower or equal stack pointer runs
- * inside that call or was tail-called by it (operator new -> malloc, realloc -> free, reallocarray ->
- * realloc) and is not counted again. The cost: should a return probe ever be missed, calls at that
- * same depth are not seen until a shallower one resets the state (counted as missed_returns).
+ * One allocator call in flight, from its entry probe to its return (or exit) probe. entry_sp is the
+ * stack pointer at the function's first instruction (it points at the return address); 0 when no
+ * call is in flight. A probe that fires with a lower or equal stack pointer while that call is
+ * alive (call_alive) runs inside it or was tail-called by it (operator new -> malloc, realloc ->
+ * free, reallocarray -> realloc) and is not counted again.
  */
-struct thread_state {
+struct call {
 	__u64 entry_sp;
+	__u64 ret_addr;		/* what entry_sp held when the call began: its return address */
 	__u64 inner_sp;		/* outer new: entry stack pointer of the inner allocator call */
 	__u64 stack_id;		/* outer new: the stack taken at its entry */
 	__u64 size;
 	__u64 ptr_arg;		/* realloc: the old pointer; posix_memalign: where the result goes */
 	__u8 kind;
+	__u8 fn;		/* which entry point (LT_COOKIE_FN) */
 	__u8 outer;		/* an outer new: recorded at the inner allocator's return */
 	__u8 sampled;		/* this call's block is recorded */
 	__u8 recorded_old;	/* realloc: the old block was released at entry (restored on failure) */
-	__u32 sampler_ready;	/* until_sample holds a drawn interval */
+	__u8 unwound;		/* an exception or longjmp began inside the call */
+	__u8 pad[2];
 	struct lt_alloc old;	/* realloc: the released block, for that restore */
+};
+
+/*
+ * Per thread. An operator new that ends at exit probes (an allocator library's own) has a slot of
+ * its own: the allocations made inside it through probed entry points (the exception object of a
+ * bad_alloc, a new_handler's) are not its block, and are counted on their own in `cur`.
+ */
+struct thread_state {
+	struct call cur;	/* the C allocator call or libstdc++ operator new in flight */
+	struct call xnew;	/* the exit-probed operator new in flight */
 	__u64 deleted_ptr;	/* the pointer the last operator delete released... */
 	__u64 deleted_sp;	/* ...and its entry stack pointer: its inner free() is not counted again */
 	__s64 until_sample;	/* bytes this thread may still allocate before the next sample */
+	__u32 sampler_ready;	/* until_sample holds a drawn interval */
+	__u32 pad;
 };
 
 /* Task-local: no hashing on the hot path, and the kernel frees it when the thread exits. */
@@ -254,48 +269,64 @@ static __always_inline __u64 stack_store(struct lt_stack *st, __u32 nr, __u32 tg
 static __always_inline __u32 walk_frames(struct pt_regs *ctx, struct lt_stack *st)
 {
 	__u64 fp = PT_REGS_FP(ctx), frame[2];
+	bool ended = false;
 	__u32 nr = 1;
 
 	st->ips[0] = PT_REGS_IP(ctx);
 	for (__u32 i = 1; i < LT_MAX_DEPTH; i++) {
-		if (!fp || (fp & 7))
+		if (!fp || (fp & 7)) {
+			ended = true;
 			break;
+		}
 		/* frame[0]: the caller's frame pointer; frame[1]: the return address */
-		if (bpf_probe_read_user(frame, sizeof(frame), (void *)fp) || !frame[1])
+		if (bpf_probe_read_user(frame, sizeof(frame), (void *)fp) || !frame[1]) {
+			ended = true;
 			break;
+		}
 		st->ips[i] = frame[1];
 		nr = i + 1;
-		if (frame[0] <= fp)
+		if (frame[0] <= fp) {
+			ended = true;
 			break;
+		}
 		fp = frame[0];
 	}
+	/* Every slot is used: the stack was cut if the chain goes on. */
+	if (!ended && !(fp & 7) && !bpf_probe_read_user(frame, sizeof(frame), (void *)fp) &&
+	    frame[1])
+		stat_inc(LT_STAT_TRUNCATED_STACKS);
 	return nr;
 }
 
 #include "unwind.bpf.h"
 
 /*
- * Captures the user stack. At a return probe the walk starts at the allocation site itself. At an
- * entry probe (ret_addr set) it starts inside the allocator, whose frame is not set up: the CFI
- * tables know its frame at the probe point and step over it; the frame-pointer walk replaces the
- * first frame by the return address read at the entry stack pointer.
+ * Captures the user stack and returns its id, 0 when it could not be kept (counted in lost_stacks).
+ * At a return probe the walk starts at the allocation site itself. At an entry or exit probe
+ * (ret_addr set) it starts inside the allocator, whose frame is not set up or already torn down:
+ * the CFI tables know its frame at the probe point and step over it; the frame-pointer walk
+ * replaces the first frame by the return address.
  */
 static __always_inline __u64 stack_capture(struct pt_regs *ctx, __u32 tgid, __u64 ret_addr)
 {
 	__u32 zero = 0;
 	struct lt_stack *st = bpf_map_lookup_elem(&stack_scratch, &zero);
 	__u32 nr = 0;
+	__u64 id = 0;
 
-	if (!st)
-		return 0;
-	if (unwind_mode != LT_UNWIND_FP)
-		nr = unwind_walk(ctx, st, tgid, ret_addr != 0);
-	if (!nr) {
-		nr = walk_frames(ctx, st);
-		if (ret_addr)
-			st->ips[0] = ret_addr;
+	if (st) {
+		if (unwind_mode != LT_UNWIND_FP)
+			nr = unwind_walk(ctx, st, tgid, ret_addr != 0);
+		if (!nr) {
+			nr = walk_frames(ctx, st);
+			if (ret_addr)
+				st->ips[0] = ret_addr;
+		}
+		id = stack_store(st, nr, tgid);
 	}
-	return stack_store(st, nr, tgid);
+	if (!id)
+		stat_inc(LT_STAT_LOST_STACKS);
+	return id;
 }
 
 static __always_inline void totals_sub(const struct lt_alloc *a)
@@ -308,9 +339,12 @@ static __always_inline void totals_sub(const struct lt_alloc *a)
 	__sync_fetch_and_add(&t->outstanding_allocs, -(__s64)a->count);
 }
 
-/* Records a block. stack_id: taken at an outer entry, or 0 to capture the stack now (at a return). */
+/*
+ * Records a block. stack_id: taken at an outer entry, or 0 to capture the stack now; ret_addr: the
+ * call's return address when the probe sits inside the allocator (an exit probe), else 0.
+ */
 static __always_inline void record_alloc(struct pt_regs *ctx, __u64 addr, __u64 size,
-					 __u64 stack_id)
+					 __u64 stack_id, __u64 ret_addr)
 {
 	struct lt_alloc_key key = { .addr = addr, .tgid = current_tgid() };
 	struct lt_alloc a = { .size = size, .count = 1 };
@@ -320,7 +354,7 @@ static __always_inline void record_alloc(struct pt_regs *ctx, __u64 addr, __u64 
 
 	if (sample_rate)
 		sample_weights(size, &a.size, &a.count);
-	a.stack_id = stack_id ? stack_id : stack_capture(ctx, key.tgid, 0);
+	a.stack_id = stack_id ? stack_id : stack_capture(ctx, key.tgid, ret_addr);
 	t = totals_get(a.stack_id);
 	if (!t) {
 		stat_inc(LT_STAT_TOTALS_FULL);
@@ -372,6 +406,59 @@ static __always_inline void restore(__u64 addr, const struct lt_alloc *saved)
 	__sync_fetch_and_add(&t->outstanding_allocs, saved->count);
 }
 
+static __always_inline struct thread_state *thread_state(bool create)
+{
+	return bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+/* The uretprobe trampoline of this process: the return address a return probe puts in place. */
+static __always_inline __u64 uprobe_trampoline(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	return (__u64)BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
+}
+
+/*
+ * Whether a call in flight is still running when a probe fires at stack pointer sp: its frame lies
+ * at or above sp and still holds the return address it was entered with (or the trampoline a
+ * return probe put there). A call left by an exception or longjmp never reaches its return or exit
+ * probe; once the frame is gone, the next call at that depth overwrites its return address.
+ */
+static __always_inline bool call_alive(const struct call *c, __u64 sp)
+{
+	__u64 v;
+
+	if (!c->entry_sp || sp > c->entry_sp ||
+	    bpf_probe_read_user(&v, sizeof(v), (void *)c->entry_sp))
+		return false;
+	return v == c->ret_addr || v == uprobe_trampoline();
+}
+
+/* Forgets a call in flight that ended without its return (or exit) probe. */
+static __always_inline void retire(struct call *c)
+{
+	if (c->unwound)
+		stat_inc(LT_STAT_UNWOUND_CALLS);
+	else if (!c->outer)
+		stat_inc(LT_STAT_MISSED_RETURNS);
+	c->entry_sp = 0;
+}
+
+/* Frames below sp may never return (an exception or a longjmp starts): calls there are marked. */
+static __always_inline void on_unwind(__u64 sp)
+{
+	struct thread_state *ts = thread_state(false);
+
+	if (!ts)
+		return;
+	if (call_alive(&ts->cur, sp))
+		ts->cur.unwound = 1;
+	if (call_alive(&ts->xnew, sp))
+		ts->xnew.unwound = 1;
+}
+
 /*
  * free(p), operator delete(p). A hit in the allocation table needs nothing else: a free nested in
  * another entry point never finds its block, because the outer one (realloc, delete) released it
@@ -391,10 +478,10 @@ static __always_inline void on_free(struct pt_regs *ctx, __u64 cookie, __u64 sp)
 	if (a) {
 		release_found(&key, a, NULL);
 	} else if (!sample_rate) {
-		ts = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
+		ts = thread_state(false);
 		if (ts) {
 			/* Inside (or tail-called from) an allocator call in flight: it accounts. */
-			if (ts->entry_sp && sp <= ts->entry_sp)
+			if (call_alive(&ts->cur, sp))
 				return;
 			/* The free() inside operator delete: counted at the delete already. */
 			if (ts->deleted_ptr == key.addr && sp <= ts->deleted_sp) {
@@ -408,13 +495,92 @@ static __always_inline void on_free(struct pt_regs *ctx, __u64 cookie, __u64 sp)
 	}
 	if (outer) {
 		if (!ts)
-			ts = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
-						  BPF_LOCAL_STORAGE_GET_F_CREATE);
+			ts = thread_state(true);
 		if (ts) {
 			ts->deleted_ptr = key.addr;
 			ts->deleted_sp = sp;
 		}
 	}
+}
+
+/* The requested size and the pointer argument (realloc's old block, posix_memalign's result). */
+static __always_inline __u64 call_size(struct pt_regs *ctx, __u32 kind, __u64 *ptr)
+{
+	switch (kind) {
+	case LT_CALLOC:
+		return PT_REGS_PARM1(ctx) * PT_REGS_PARM2(ctx);
+	case LT_REALLOC:
+		*ptr = PT_REGS_PARM1(ctx);
+		return PT_REGS_PARM2(ctx);
+	case LT_REALLOCARRAY:
+		*ptr = PT_REGS_PARM1(ctx);
+		return PT_REGS_PARM2(ctx) * PT_REGS_PARM3(ctx);
+	case LT_MEMALIGN:
+		return PT_REGS_PARM2(ctx);
+	case LT_POSIX_MEMALIGN:
+		*ptr = PT_REGS_PARM1(ctx);
+		return PT_REGS_PARM3(ctx);
+	case LT_PVALLOC:
+		return (PT_REGS_PARM1(ctx) + page_size - 1) & ~(page_size - 1);
+	default:
+		return PT_REGS_PARM1(ctx);
+	}
+}
+
+/*
+ * realloc's old block, released at its entry, before the allocator can hand it to another thread;
+ * restored at the return if realloc fails and leaves it in place.
+ */
+static __always_inline void release_old(struct call *c, __u64 ptr)
+{
+	struct lt_alloc_key key = { .addr = ptr, .tgid = current_tgid() };
+	struct lt_alloc *a = bpf_map_lookup_elem(&allocs, &key);
+
+	if (a) {
+		release_found(&key, a, &c->old);
+		c->recorded_old = 1;
+	} else if (!sample_rate) {
+		stat_inc(LT_STAT_UNMATCHED_FREES);
+	}
+}
+
+/* Fills c for a call that begins: its state lives until its return or exit probe. */
+static __always_inline void call_begin(struct pt_regs *ctx, struct call *c, __u64 cookie, __u64 sp,
+				       __u64 size, __u64 ptr, bool sampled)
+{
+	if (bpf_probe_read_user(&c->ret_addr, sizeof(c->ret_addr), (void *)sp))
+		c->ret_addr = 0;
+	c->outer = LT_COOKIE_OUTER(cookie);
+	c->sampled = sampled;
+	c->unwound = 0;
+	c->inner_sp = 0;
+	c->stack_id = 0;
+	c->entry_sp = sp;
+	c->size = size;
+	c->ptr_arg = ptr;
+	c->kind = LT_COOKIE_KIND(cookie);
+	c->fn = LT_COOKIE_FN(cookie);
+}
+
+/*
+ * Entry of an operator new that ends at its exit probes. Returns 1: its return address is never
+ * replaced. A new entered while another is alive above it is nested (a new_handler's), or the
+ * first one's tail call (new[] -> new), whose exits are the first one's.
+ */
+static __always_inline int on_entry_xnew(struct pt_regs *ctx, struct thread_state *ts,
+					 __u64 cookie, __u64 sp)
+{
+	struct call *c = &ts->xnew;
+	__u64 size = PT_REGS_PARM1(ctx);
+
+	if (c->entry_sp) {
+		if (call_alive(c, sp) && !(sp == c->entry_sp && LT_COOKIE_FN(cookie) == c->fn))
+			return 1;
+		retire(c);
+	}
+	call_begin(ctx, c, cookie, sp, size, 0,
+		   size >= min_size && size <= max_size && sample_decide(ts, size));
+	return 1;
 }
 
 /*
@@ -427,169 +593,156 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u64 cookie)
 	bool outer = LT_COOKIE_OUTER(cookie);
 	__u64 sp = PT_REGS_SP(ctx) + LT_COOKIE_SP_ADJ(cookie);
 	struct thread_state *ts;
+	struct call *c;
 	__u64 size, ptr = 0;
-	bool sampled, leaf;
+	bool sampled;
 
 	if (kind == LT_FREE) {
 		on_free(ctx, cookie, sp);
 		return 1;
 	}
-
-	ts = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
-				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (kind == LT_UNWIND) {
+		on_unwind(sp);
+		return 1;
+	}
+	ts = thread_state(true);
 	if (!ts) {
 		stat_inc(LT_STAT_THREAD_STATE_FULL);
 		return 1;
 	}
-	if (ts->entry_sp) {
-		/*
-		 * Nested inside an allocator call in flight, or tail-called by it at the same stack
-		 * pointer (reallocarray -> realloc -> malloc): the outer call's state covers this one.
-		 */
-		if (sp <= ts->entry_sp) {
+	if (LT_COOKIE_EXITS(cookie))
+		return on_entry_xnew(ctx, ts, cookie, sp);
+	c = &ts->cur;
+	if (c->entry_sp) {
+		/* The same entry point again at the same depth is a new call, not a tail call. */
+		if (call_alive(c, sp) && !(sp == c->entry_sp && LT_COOKIE_FN(cookie) == c->fn)) {
 			/* The first inner call of an outer new: its return records the block. */
-			if (ts->outer && !ts->inner_sp && !outer) {
-				ts->inner_sp = sp;
+			if (c->outer && !c->inner_sp && !outer) {
+				c->inner_sp = sp;
 				return 0;
 			}
 			return 1;
 		}
-		/* The call in flight never returned through its return probe. */
-		if (!ts->outer)
-			stat_inc(LT_STAT_MISSED_RETURNS);
-		ts->entry_sp = 0;
+		retire(c);
 	}
+	/* Tail-called by an exit-probed new: this return is that call's, and this call its block. */
+	if (ts->xnew.entry_sp == sp && call_alive(&ts->xnew, sp))
+		ts->xnew.entry_sp = 0;
 
-	switch (kind) {
-	case LT_CALLOC:
-		size = PT_REGS_PARM1(ctx) * PT_REGS_PARM2(ctx);
-		break;
-	case LT_REALLOC:
-		ptr = PT_REGS_PARM1(ctx);
-		size = PT_REGS_PARM2(ctx);
-		break;
-	case LT_REALLOCARRAY:
-		ptr = PT_REGS_PARM1(ctx);
-		size = PT_REGS_PARM2(ctx) * PT_REGS_PARM3(ctx);
-		break;
-	case LT_MEMALIGN:
-		size = PT_REGS_PARM2(ctx);
-		break;
-	case LT_POSIX_MEMALIGN:
-		ptr = PT_REGS_PARM1(ctx);
-		size = PT_REGS_PARM3(ctx);
-		break;
-	case LT_PVALLOC:
-		size = (PT_REGS_PARM1(ctx) + page_size - 1) & ~(page_size - 1);
-		break;
-	default:
-		size = PT_REGS_PARM1(ctx);
-		break;
-	}
+	size = call_size(ctx, kind, &ptr);
 	/* A delete whose allocator never calls free() leaves this set; the block may come back now. */
 	ts->deleted_ptr = 0;
-
-	ts->recorded_old = 0;
-	if ((kind == LT_REALLOC || kind == LT_REALLOCARRAY) && ptr) {
-		/*
-		 * Released now, before the allocator can hand the old block to another thread, and
-		 * restored at the return if realloc fails and leaves it in place.
-		 */
-		struct lt_alloc_key key = { .addr = ptr, .tgid = current_tgid() };
-		struct lt_alloc *a = bpf_map_lookup_elem(&allocs, &key);
-
-		if (a) {
-			release_found(&key, a, &ts->old);
-			ts->recorded_old = 1;
-		} else if (!sample_rate) {
-			stat_inc(LT_STAT_UNMATCHED_FREES);
-		}
-	}
+	c->recorded_old = 0;
+	if ((kind == LT_REALLOC || kind == LT_REALLOCARRAY) && ptr)
+		release_old(c, ptr);
 	sampled = size >= min_size && size <= max_size && sample_decide(ts, size);
 	/*
 	 * These never call another entry point, so an unsampled call needs no state and no return:
 	 * with session links, all it costs is this entry probe.
 	 */
-	leaf = !outer && (kind == LT_MALLOC || kind == LT_CALLOC || kind == LT_POSIX_MEMALIGN ||
-			  kind == LT_PVALLOC);
-	if (!sampled && leaf)
+	if (!sampled && !outer &&
+	    (kind == LT_MALLOC || kind == LT_CALLOC || kind == LT_POSIX_MEMALIGN ||
+	     kind == LT_PVALLOC))
 		return 1;
+	call_begin(ctx, c, cookie, sp, size, ptr, sampled);
+	if (!outer)
+		return 0;
+	/*
+	 * An outer new is recorded at its inner call's return, with the stack of its own entry; its
+	 * own return address is never replaced.
+	 */
+	if (sampled)
+		c->stack_id = stack_capture(ctx, current_tgid(), c->ret_addr);
+	return 1;
+}
 
-	ts->outer = outer;
-	ts->sampled = sampled;
-	ts->inner_sp = 0;
-	ts->stack_id = 0;
-	if (outer && sampled) {
-		__u64 ret_addr;
+/*
+ * The end of call c, with its return value ret: the block to record, or 0. Each program reaches
+ * record_alloc (and the stack walk inlined in it) from one place only: the verifier walks every
+ * inlined copy.
+ */
+static __always_inline __u64 call_block(struct call *c, __u64 ret)
+{
+	__u64 addr;
 
-		if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)sp))
-			ret_addr = 0;
-		ts->stack_id = stack_capture(ctx, current_tgid(), ret_addr);
+	c->entry_sp = 0;
+	switch (c->kind) {
+	case LT_POSIX_MEMALIGN:
+		if ((int)ret != 0 || !c->ptr_arg ||
+		    bpf_probe_read_user(&addr, sizeof(addr), (void *)c->ptr_arg))
+			return 0;
+		return addr;
+	case LT_REALLOC:
+	case LT_REALLOCARRAY:
+		/* realloc(p, 0) freed p; any other NULL is a failure that left p in place. */
+		if (!ret && c->size && c->recorded_old)
+			restore(c->ptr_arg, &c->old);
+		return ret;
+	default:
+		return ret;
 	}
-	ts->entry_sp = sp;
-	ts->size = size;
-	ts->ptr_arg = ptr;
-	ts->kind = kind;
-	/* An outer new is finished at its inner call's return, never at its own. */
-	return outer ? 1 : 0;
 }
 
 static __always_inline void on_return(struct pt_regs *ctx)
 {
-	struct thread_state *ts;
-	__u64 ret, addr;
+	struct thread_state *ts = thread_state(false);
+	__u64 addr, ret = PT_REGS_RC(ctx), sp = PT_REGS_SP(ctx);
+	struct call *c;
 
-	ts = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
-	if (!ts || !ts->entry_sp)
+	if (!ts || !ts->cur.entry_sp)
 		return;
-	ret = PT_REGS_RC(ctx);
+	c = &ts->cur;
 	/* After `ret` the stack pointer sits one slot above the entry's: else a nested call returns. */
-	if (ts->outer) {
-		if (!ts->inner_sp || PT_REGS_SP(ctx) != ts->inner_sp + 8)
+	if (c->outer) {
+		if (!c->inner_sp || sp != c->inner_sp + 8)
 			return;
 		/*
 		 * A NULL here makes operator new throw (or retry through a new_handler, whose calls
 		 * are then seen on their own): either way this call is over.
 		 */
-		ts->entry_sp = 0;
-		if (ret && ts->sampled)
-			record_alloc(ctx, ret, ts->size, ts->stack_id);
-		return;
-	}
-	if (PT_REGS_SP(ctx) != ts->entry_sp + 8)
-		return;
-	ts->entry_sp = 0;
-
-	switch (ts->kind) {
-	case LT_POSIX_MEMALIGN:
-		if ((int)ret != 0 || !ts->ptr_arg)
-			return;
-		if (bpf_probe_read_user(&addr, sizeof(addr), (void *)ts->ptr_arg))
-			return;
-		break;
-	case LT_REALLOC:
-	case LT_REALLOCARRAY:
-		if (!ret) {
-			/* realloc(p, 0) freed p; any other NULL is a failure that left p in place. */
-			if (ts->size && ts->recorded_old)
-				restore(ts->ptr_arg, &ts->old);
-			return;
-		}
+		c->entry_sp = 0;
 		addr = ret;
-		break;
-	default:
-		addr = ret;
-		break;
+	} else {
+		if (sp != c->entry_sp + 8)
+			return;
+		addr = call_block(c, ret);
 	}
-	if (addr && ts->sampled)
-		record_alloc(ctx, addr, ts->size, 0);
+	if (addr && c->sampled)
+		record_alloc(ctx, addr, c->size, c->stack_id, 0);
 }
 
-/* Classic uprobe links: one program per direction. */
+/*
+ * A probe on a `ret` of an exit-probed operator new (or of a function it tail-calls): the block is
+ * in rax, the stack pointer at the return address.
+ */
+static __always_inline void on_exit(struct pt_regs *ctx)
+{
+	struct thread_state *ts = thread_state(false);
+	__u64 sp = PT_REGS_SP(ctx), addr;
+	struct call *c;
+
+	if (!ts || ts->xnew.entry_sp != sp)
+		return;
+	c = &ts->xnew;
+	if (!call_alive(c, sp)) {
+		retire(c);
+		return;
+	}
+	addr = call_block(c, PT_REGS_RC(ctx));
+	if (addr && c->sampled)
+		record_alloc(ctx, addr, c->size, 0, c->ret_addr);
+}
+
+/* Classic uprobe links: one program per direction. Exit probes are entry-type probes on `ret`s. */
 SEC("uprobe")
 int lt_entry(struct pt_regs *ctx)
 {
-	on_entry(ctx, bpf_get_attach_cookie(ctx));
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+
+	if (LT_COOKIE_AT_EXIT(cookie))
+		on_exit(ctx);
+	else
+		on_entry(ctx, cookie);
 	return 0;
 }
 
@@ -602,7 +755,11 @@ int lt_return(struct pt_regs *ctx)
 
 /*
  * Session links (BPF_TRACE_UPROBE_SESSION): the same program at entry and return; at entry,
- * returning 1 tells the kernel not to stop at this call's return at all.
+ * returning 1 tells the kernel not to stop at this call's return at all. The kernel runs a session
+ * link's consumer for every process that hits its breakpoint, including ones not traced (a forked
+ * child, a process another tracer probes there), without running the program: it then replaces
+ * the return address. So sessions carry only entry points nothing can unwind through: the C
+ * allocator functions and operator delete, never an operator new.
  */
 SEC("uprobe")
 int lt_session(struct pt_regs *ctx)

@@ -19,30 +19,42 @@ enum lt_kind {
 	LT_POSIX_MEMALIGN, /* posix_memalign(&ptr, align, size) */
 	LT_PVALLOC,	  /* pvalloc(size): rounds size up to the page size */
 	LT_FREE,	  /* free(ptr), operator delete(ptr, ...) */
+	LT_UNWIND,	  /* _Unwind_RaiseException, longjmp, ...: frames below may never return */
 	LT_KIND_MAX,
 };
 
 /*
  * Cookie layout: bits 0-7 the kind, bits 8-15 how many bytes the stack pointer has moved down between
- * the function's first instruction and the probe point (pushes before the probe), bit 16 set when the
- * entry point is an outer one that hands the block to an inner entry point of another object:
- * operator delete -> free, and libstdc++'s operator new -> malloc. An outer new gets no return probe
- * (a C++ exception unwinding through a hijacked return address would abort the process): its stack
- * is taken at its entry, and the block is recorded at the inner allocator's return.
+ * the function's first instruction and the probe point (pushes before the probe), bits 24-31 which
+ * entry point (its index in the attach table, + 1), and flags:
+ * - bit 16, outer: the entry point hands the block to an inner entry point of another object
+ *   (operator delete -> free, libstdc++'s operator new -> malloc): the block is recorded or
+ *   released there.
+ * - bit 17, exits: the entry point's return address is never replaced (an operator new may throw,
+ *   and an exception unwinding through a hijacked return address aborts the process). Its stack
+ *   and block are taken at probes on its `ret` instructions (LT_COOKIE_AT_EXIT) instead.
+ * - bit 18, at exit: this probe sits on a `ret` of such an entry point (or of a function it
+ *   tail-calls): the stack pointer points at the return address.
  */
-#define LT_COOKIE(kind, sp_adj, outer) \
-	((__u64)(kind) | ((__u64)(sp_adj) << 8) | ((__u64)((outer) ? 1 : 0) << 16))
+#define LT_COOKIE_OUTER_BIT (1ULL << 16)
+#define LT_COOKIE_EXITS_BIT (1ULL << 17)
+#define LT_COOKIE_AT_EXIT_BIT (1ULL << 18)
+#define LT_COOKIE(kind, sp_adj, fn, flags) \
+	((__u64)(kind) | ((__u64)(sp_adj) << 8) | ((__u64)(fn) << 24) | (flags))
 #define LT_COOKIE_KIND(c) ((__u32)((c)&0xff))
 #define LT_COOKIE_SP_ADJ(c) ((__u32)(((c) >> 8) & 0xff))
-#define LT_COOKIE_OUTER(c) ((__u32)(((c) >> 16) & 1))
+#define LT_COOKIE_FN(c) ((__u32)(((c) >> 24) & 0xff))
+#define LT_COOKIE_OUTER(c) (((c)&LT_COOKIE_OUTER_BIT) != 0)
+#define LT_COOKIE_EXITS(c) (((c)&LT_COOKIE_EXITS_BIT) != 0)
+#define LT_COOKIE_AT_EXIT(c) (((c)&LT_COOKIE_AT_EXIT_BIT) != 0)
 
 /* Loss and event counters, one slot each in the per-CPU `stats` array. */
 enum lt_stat {
 	LT_STAT_ALLOCS,		 /* allocations recorded */
 	LT_STAT_FREES,		 /* frees that matched a recorded allocation */
 	LT_STAT_DROPPED_ALLOCS,	 /* allocation table full: allocation not recorded */
-	LT_STAT_UNMATCHED_FREES, /* free of a pointer never recorded (allocated before attach) */
-	LT_STAT_LOST_STACKS,	 /* stack capture failed: allocation recorded under stack 0 */
+	LT_STAT_UNMATCHED_FREES, /* free of a pointer never recorded (allocated unseen) */
+	LT_STAT_LOST_STACKS,	 /* allocation recorded under stack 0 (stack unknown), any reason */
 	LT_STAT_STACK_TABLE_FULL, /* stack table full: allocation recorded under stack 0 */
 	LT_STAT_TOTALS_FULL,	 /* per-stack totals table full: allocation not recorded */
 	LT_STAT_THREAD_STATE_FULL, /* no per-thread slot for entry state: call not seen */
@@ -53,6 +65,9 @@ enum lt_stat {
 	LT_STAT_UNWIND_NO_CFI,	   /* a frame at an address no CFI entry covers */
 	LT_STAT_UNWIND_STOP_ROW,   /* a frame whose CFI rule the BPF unwinder cannot express */
 	LT_STAT_UNWIND_READ_FAILED, /* a saved value unreadable, or a frame that did not move up */
+	LT_STAT_TRUNCATED_STACKS,  /* a stack deeper than LT_MAX_DEPTH frames, cut there */
+	LT_STAT_UNWIND_NOT_READY,  /* a stack taken before the process's unwind tables were loaded */
+	LT_STAT_UNWOUND_CALLS,	   /* allocator calls left by an exception or longjmp (no block) */
 	LT_STAT_MAX,
 };
 

@@ -203,12 +203,13 @@ static long unwind_step(__u32 i, void *data)
 	if (s->skip) {
 		s->skip--;
 	} else {
-		if (s->nr >= LT_MAX_DEPTH)
+		/* A frame beyond the last slot: the stack is cut here. */
+		if (s->nr >= LT_MAX_DEPTH) {
+			s->stat = LT_STAT_TRUNCATED_STACKS;
 			return 1;
+		}
 		s->st->ips[s->nr & (LT_MAX_DEPTH - 1)] = s->ip;
 		s->nr++;
-		if (s->nr >= LT_MAX_DEPTH)
-			return 1;
 	}
 	/* A return address may lie past its function's end (a call to a noreturn function). */
 	pc = s->exact_pc ? s->ip : s->ip - 1;
@@ -238,8 +239,8 @@ static long unwind_step(__u32 i, void *data)
 
 /*
  * Fills st->ips from the probe's registers and returns how many; 0 when the process has no
- * tables (the caller walks frame pointers instead). At an entry probe (at_entry), the probed
- * function's own frame is left out: the stack starts at its return address, like walk_frames'.
+ * tables (the caller walks frame pointers instead). At an entry or exit probe (at_entry), the
+ * probed function's own frame is left out: the stack starts at its return address.
  */
 static __always_inline __u32 unwind_walk(struct pt_regs *ctx, struct lt_stack *st, __u32 tgid,
 					 bool at_entry)
@@ -256,11 +257,14 @@ static __always_inline __u32 unwind_walk(struct pt_regs *ctx, struct lt_stack *s
 	};
 
 	s.proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
-	if (!s.proc)
+	if (!s.proc) {
+		stat_inc(LT_STAT_UNWIND_NOT_READY);
 		return 0;
+	}
 	if (unwind_mode == LT_UNWIND_AUTO && s.proc->all_fp && !at_entry)
 		return 0;
-	bpf_loop(LT_MAX_DEPTH + 1, unwind_step, &s, 0);
+	/* The skipped frame, every slot, and one more step that tells whether the stack goes on. */
+	bpf_loop(LT_MAX_DEPTH + 2, unwind_step, &s, 0);
 	if (s.stat < LT_STAT_MAX)
 		stat_inc(s.stat);
 	return s.nr;

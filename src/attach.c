@@ -11,12 +11,18 @@
 #include "../bpf/leaktop.h"
 #include "attach.h"
 #include "elf_file.h"
+#include "exitpoint.h"
 #include "log.h"
 #include "probepoint.h"
 #include "procmaps.h"
 #include "rdebug.h"
+#include "unwind.h"
 
-/* The attach table: every allocator entry point leaktop knows, and how its arguments read. */
+/*
+ * The attach table: every allocator entry point leaktop knows, and how its arguments read. An
+ * operator new may throw, and an exception unwinding through a replaced return address aborts the
+ * process: no return probe or session link ever sits on one (see attach_process).
+ */
 static const struct entry_point {
 	const char *name;
 	enum lt_kind kind;
@@ -55,6 +61,16 @@ static const struct entry_point {
 	{ "_ZdaPvmSt11align_val_t", LT_FREE, true, false },
 	{ "_ZdlPvSt11align_val_tRKSt9nothrow_t", LT_FREE, true, false },
 	{ "_ZdaPvSt11align_val_tRKSt9nothrow_t", LT_FREE, true, false },
+	/*
+	 * Where an exception or a longjmp starts: frames below may never return, so an allocator
+	 * call in flight there ends without its return probe (counted as unwound_calls, not lost).
+	 */
+	{ "_Unwind_RaiseException", LT_UNWIND, false, false },
+	{ "_Unwind_ForcedUnwind", LT_UNWIND, false, false },
+	{ "longjmp", LT_UNWIND, false, false },
+	{ "_longjmp", LT_UNWIND, false, false },
+	{ "siglongjmp", LT_UNWIND, false, false },
+	{ "__longjmp_chk", LT_UNWIND, false, false },
 };
 
 #define NR_ENTRY_POINTS (sizeof(entry_points) / sizeof(entry_points[0]))
@@ -64,6 +80,7 @@ static const struct entry_point {
 static const unsigned int args_read[LT_KIND_MAX] = {
 	[LT_MALLOC] = 1,     [LT_CALLOC] = 2,	      [LT_REALLOC] = 2, [LT_REALLOCARRAY] = 3,
 	[LT_MEMALIGN] = 2,   [LT_POSIX_MEMALIGN] = 3, [LT_PVALLOC] = 1, [LT_FREE] = 1,
+	[LT_UNWIND] = 0,
 };
 
 struct object {
@@ -226,9 +243,18 @@ struct probe {
 	uint64_t start;		/* file offset of the function's first instruction */
 	uint64_t probe;		/* file offset of the entry probe */
 	uint32_t sp_adj;
+	uint32_t fn;		/* LT_COOKIE_FN: the entry point's index in the table, + 1 */
 	bool outer;
+	bool exits;		/* ends at exit probes on its `ret`s (an allocator's own operator new) */
 	bool needs_return;
+	bool session_ok;	/* nothing unwinds through it: it may sit on a session link */
 };
+
+static uint64_t probe_cookie(const struct probe *pr, uint32_t sp_adj)
+{
+	return LT_COOKIE(pr->ep->kind, sp_adj, pr->fn,
+			 (pr->outer ? LT_COOKIE_OUTER_BIT : 0) | (pr->exits ? LT_COOKIE_EXITS_BIT : 0));
+}
 
 /* Decides where the probe of one entry point goes. 0 or -ENOENT. */
 static int plan_probe(struct probe *pr, const struct entry_point *ep, struct object *o,
@@ -242,14 +268,19 @@ static int plan_probe(struct probe *pr, const struct entry_point *ep, struct obj
 	pr->ep = ep;
 	pr->o = o;
 	pr->vaddr = sym->vaddr;
+	pr->fn = (uint32_t)(ep - entry_points) + 1;
 	pr->outer = ep->outer;
 	/*
 	 * libstdc++'s operator new calls malloc in another object: it is recorded at that malloc's
-	 * return, and needs no return probe of its own. An allocator library's own operator new
-	 * (jemalloc, tcmalloc) allocates internally, so it keeps its return probe.
+	 * return. An allocator library's own operator new (jemalloc, tcmalloc, mimalloc) allocates
+	 * internally: it is recorded at its exits, since its return address must stay its own.
 	 */
-	if (ep->is_new && elf_file__find_func(o->elf, "malloc", true, &malloc_sym))
-		pr->outer = true;
+	if (ep->is_new) {
+		if (elf_file__find_func(o->elf, "malloc", true, &malloc_sym))
+			pr->outer = true;
+		else
+			pr->exits = true;
+	}
 	if (elf_file__vaddr_to_offset(o->elf, sym->vaddr, &pr->start))
 		return -ENOENT;
 	code = sym->size ? elf_file__code(o->elf, sym->vaddr, sym->size) : NULL;
@@ -258,7 +289,8 @@ static int plan_probe(struct probe *pr, const struct entry_point *ep, struct obj
 		memset(&pp, 0, sizeof(pp));
 	pr->probe = pr->start + pp.offset;
 	pr->sp_adj = pp.sp_adj;
-	pr->needs_return = ep->kind != LT_FREE && !pr->outer;
+	pr->needs_return = ep->kind != LT_FREE && ep->kind != LT_UNWIND && !pr->outer && !pr->exits;
+	pr->session_ok = !ep->is_new && ep->kind != LT_UNWIND;
 	log_info("%s at %s+0x%llx (probe +%llu%s%s)", ep->name, o->path,
 		 (unsigned long long)pr->start, (unsigned long long)pp.offset,
 		 pp.insn[0] ? ": " : "", pp.insn);
@@ -279,8 +311,8 @@ static int attach_classic(struct tracer *t, int pid, const struct probe *pr)
 {
 	int err;
 
-	err = tracer__attach(t, pid, pr->o->open_path, pr->probe,
-			     LT_COOKIE(pr->ep->kind, pr->sp_adj, pr->outer), false);
+	err = tracer__attach(t, pid, pr->o->open_path, pr->probe, probe_cookie(pr, pr->sp_adj),
+			     false);
 	if (!err && pr->needs_return)
 		err = tracer__attach(t, pid, pr->o->open_path, return_offset(pr), 0, true);
 	if (err)
@@ -289,9 +321,9 @@ static int attach_classic(struct tracer *t, int pid, const struct probe *pr)
 }
 
 /*
- * All entry points of one object in one session link. A session catches the return where it
- * caught the entry, so an entry point that needs its return is probed where the return address is
- * still at the stack pointer.
+ * The session-safe entry points of one object in one session link. A session catches the return
+ * where it caught the entry, so an entry point that needs its return is probed where the return
+ * address is still at the stack pointer.
  */
 static int attach_object_session(struct tracer *t, int pid, const struct probe *probes, size_t n,
 				 const struct object *o)
@@ -304,11 +336,11 @@ static int attach_object_session(struct tracer *t, int pid, const struct probe *
 		const struct probe *pr = &probes[i];
 		bool moved;
 
-		if (pr->o != o)
+		if (pr->o != o || !pr->session_ok)
 			continue;
 		moved = pr->needs_return && pr->sp_adj;
 		offsets[k] = moved ? pr->start : pr->probe;
-		cookies[k++] = LT_COOKIE(pr->ep->kind, moved ? 0 : pr->sp_adj, pr->outer);
+		cookies[k++] = probe_cookie(pr, moved ? 0 : pr->sp_adj);
 	}
 	if (!k)
 		return 0;
@@ -318,14 +350,17 @@ static int attach_object_session(struct tracer *t, int pid, const struct probe *
 	return err;
 }
 
-/* Session links where the kernel takes them, one per object; classic pairs for the rest. */
+/*
+ * Session links where the kernel takes them, one per object, for the entry points they may carry;
+ * classic probes for the rest.
+ */
 static int attach_probes(struct tracer *t, int pid, const struct probe *probes, size_t n)
 {
 	bool done[NR_ENTRY_POINTS] = { false };
 	int err;
 
 	for (size_t i = 0; i < n && tracer__sessions(t); i++) {
-		if (done[i])
+		if (done[i] || !probes[i].session_ok)
 			continue;
 		err = attach_object_session(t, pid, probes, n, probes[i].o);
 		if (err == -EOPNOTSUPP)
@@ -333,7 +368,7 @@ static int attach_probes(struct tracer *t, int pid, const struct probe *probes, 
 		if (err)
 			return err;
 		for (size_t j = i; j < n; j++)
-			done[j] |= probes[j].o == probes[i].o;
+			done[j] |= probes[j].o == probes[i].o && probes[j].session_ok;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (done[i])
@@ -345,11 +380,151 @@ static int attach_probes(struct tracer *t, int pid, const struct probe *probes, 
 	return 0;
 }
 
+/* What the exit search needs to know about the process: its objects and the probes planned. */
+struct exit_ctx {
+	struct object_list *objs;
+	const struct probe *probes;
+	size_t nr_probes;
+};
+
+struct sym_range_ctx {
+	uint64_t vaddr, lo, hi;
+};
+
+static int sym_covers(const struct elf_sym *sym, void *ctx_)
+{
+	struct sym_range_ctx *ctx = ctx_;
+
+	if (!sym->size || ctx->vaddr < sym->vaddr || ctx->vaddr - sym->vaddr >= sym->size)
+		return 0;
+	ctx->lo = sym->vaddr;
+	ctx->hi = sym->vaddr + sym->size;
+	return 1;
+}
+
+static int exit_range(void *ctx, void *obj, uint64_t vaddr, uint64_t *lo, uint64_t *hi)
+{
+	struct object *o = obj;
+	struct sym_range_ctx sc = { .vaddr = vaddr };
+
+	(void)ctx;
+	if (elf_file__for_each_func(o->elf, sym_covers, &sc) == 1) {
+		*lo = sc.lo;
+		*hi = sc.hi;
+		return 0;
+	}
+	return unwind_fde_range(o->elf, vaddr, lo, hi);
+}
+
+static const uint8_t *exit_code(void *ctx, void *obj, uint64_t vaddr, size_t size)
+{
+	(void)ctx;
+	return elf_file__code(((struct object *)obj)->elf, vaddr, size);
+}
+
+static int exit_slot_target(void *ctx_, void *obj, uint64_t slot, void **tobj, uint64_t *tvaddr)
+{
+	struct exit_ctx *ctx = ctx_;
+	const char *name = elf_file__slot_symbol(((struct object *)obj)->elf, slot);
+	struct object *o;
+	struct elf_sym sym;
+
+	if (!name || resolve(ctx->objs, name, &o, &sym))
+		return -ENOENT;
+	*tobj = o;
+	*tvaddr = sym.vaddr;
+	return 0;
+}
+
+static bool exit_is_entry(void *ctx_, void *obj, uint64_t vaddr)
+{
+	struct exit_ctx *ctx = ctx_;
+
+	for (size_t i = 0; i < ctx->nr_probes; i++)
+		if (ctx->probes[i].o == obj && ctx->probes[i].vaddr == vaddr)
+			return true;
+	return false;
+}
+
+static const struct exit_code_ops exit_ops = {
+	.range = exit_range,
+	.code = exit_code,
+	.slot_target = exit_slot_target,
+	.is_entry = exit_is_entry,
+};
+
+/* Most exit probes one entry point gets. */
+#define MAX_EXITS 64
+
+/*
+ * The exit probes of an entry point whose return address is never replaced: one on each `ret`
+ * through which its calls return (the entry probe is attached apart). Returns how many, or -errno
+ * from attaching. Exits that cannot be found or attached are logged: calls that leave through
+ * them end unseen and are counted as missed returns.
+ */
+static int attach_exits(struct tracer *t, int pid, struct exit_ctx *ctx, const struct probe *pr)
+{
+	struct exit_site sites[MAX_EXITS];
+	size_t n, attached = 0;
+	bool complete;
+	int err;
+
+	err = exitpoint_find(&exit_ops, ctx, pr->o, pr->vaddr, sites, MAX_EXITS, &n, &complete);
+	if (err == -ENOMEM)
+		return err;
+	if (!n && !complete) {
+		log_warn("cannot find where %s in %s returns: its allocations are not recorded",
+			 pr->ep->name, pr->o->path);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct object *o = sites[i].obj;
+		uint64_t off;
+
+		if (elf_file__vaddr_to_offset(o->elf, sites[i].vaddr, &off))
+			continue;
+		err = tracer__attach(t, pid, o->open_path, off,
+				     LT_COOKIE(LT_MALLOC, 0, pr->fn, LT_COOKIE_AT_EXIT_BIT), false);
+		if (err) {
+			log_warn("cannot attach the exit at %s+0x%llx of %s: %s", o->path,
+				 (unsigned long long)sites[i].vaddr, pr->ep->name, strerror(-err));
+			continue;
+		}
+		attached++;
+	}
+	log_info("%s in %s: %zu exit probes%s", pr->ep->name, pr->o->path, attached,
+		 complete && attached == n ? ""
+					   : " (some exits not probed: calls leaving through them are "
+					     "counted in missed_returns)");
+	return (int)attached;
+}
+
+/* Says which objects were searched when none had an allocator entry point. */
+static void log_no_entry_points(int pid, const struct object_list *objs)
+{
+	size_t len = 0;
+	char *list;
+
+	for (size_t i = 0; i < objs->nr; i++)
+		len += strlen(objs->objs[i].path) + 2;
+	list = calloc(1, len + 1);
+	for (size_t i = 0; list && i < objs->nr; i++) {
+		strcat(list, objs->objs[i].path);
+		if (i + 1 < objs->nr)
+			strcat(list, ", ");
+	}
+	log_error("no allocator entry point (malloc, free, operator new, ...) found in pid %d; "
+		  "searched: %s",
+		  pid, list ? list : "(no memory)");
+	free(list);
+}
+
 int attach_process(struct tracer *t, int pid, const struct attach_opts *opts)
 {
 	struct object_list objs = { 0 };
 	struct probe probes[NR_ENTRY_POINTS];
-	size_t nr_probes = 0;
+	size_t nr_probes = 0, nr_allocator = 0;
+	struct exit_ctx ectx;
 	struct procmaps *pm;
 	int err;
 
@@ -373,32 +548,26 @@ int attach_process(struct tracer *t, int pid, const struct attach_opts *opts)
 			dup |= probes[j].o == o && probes[j].vaddr == sym.vaddr;
 		if (dup || plan_probe(&probes[nr_probes], ep, o, &sym, opts))
 			continue;
+		nr_allocator += ep->kind != LT_UNWIND;
 		nr_probes++;
 	}
-	if (!nr_probes) {
-		size_t len = 0;
-		char *list;
-
-		for (size_t i = 0; i < objs.nr; i++)
-			len += strlen(objs.objs[i].path) + 2;
-		list = calloc(1, len + 1);
-		for (size_t i = 0; list && i < objs.nr; i++) {
-			strcat(list, objs.objs[i].path);
-			if (i + 1 < objs.nr)
-				strcat(list, ", ");
-		}
-		log_error("no allocator entry point (malloc, free, operator new, ...) found in pid %d; "
-			  "searched: %s",
-			  pid, list ? list : "(no memory)");
-		free(list);
+	if (!nr_allocator) {
+		log_no_entry_points(pid, &objs);
 		err = -ENOENT;
 		goto out;
 	}
 	err = attach_probes(t, pid, probes, nr_probes);
+	ectx = (struct exit_ctx){ .objs = &objs, .probes = probes, .nr_probes = nr_probes };
+	for (size_t i = 0; !err && i < nr_probes; i++) {
+		if (probes[i].exits) {
+			err = attach_exits(t, pid, &ectx, &probes[i]);
+			err = err < 0 ? err : 0;
+		}
+	}
 	if (!err) {
 		log_info("pid %d: %zu entry points attached (%s)", pid, nr_probes,
 			 tracer__sessions(t) ? "session links" : "uprobe + uretprobe pairs");
-		err = (int)nr_probes;
+		err = (int)nr_allocator;
 	}
 out:
 	objects_free(&objs);

@@ -24,6 +24,8 @@ struct elf_file {
 	GElf_Phdr *loads; /* PT_LOAD headers */
 	size_t nr_loads;
 	Elf_Scn *symtab, *dynsym;
+	Elf_Scn *relas[4];	/* SHT_RELA sections that relocate against .dynsym (.rela.dyn, .rela.plt) */
+	size_t nr_relas;
 	Elf_Data *versym; /* parallel to .dynsym, or NULL */
 	const uint8_t *build_id;
 	size_t build_id_len;
@@ -99,6 +101,10 @@ static int scan_sections(struct elf_file *ef)
 			break;
 		case SHT_GNU_versym:
 			ef->versym = elf_getdata(scn, NULL);
+			break;
+		case SHT_RELA:
+			if (ef->nr_relas < sizeof(ef->relas) / sizeof(ef->relas[0]))
+				ef->relas[ef->nr_relas++] = scn;
 			break;
 		case SHT_NOTE:
 			if (!ef->build_id)
@@ -378,6 +384,37 @@ const uint8_t *elf_file__code(const struct elf_file *ef, uint64_t vaddr, size_t 
 			if (size > ph->p_filesz - (vaddr - ph->p_vaddr))
 				return NULL;
 			return image_at(ef, ph->p_offset + (vaddr - ph->p_vaddr), size);
+		}
+	}
+	return NULL;
+}
+
+const char *elf_file__slot_symbol(const struct elf_file *ef, uint64_t slot)
+{
+	Elf_Data *syms = ef->dynsym ? elf_getdata(ef->dynsym, NULL) : NULL;
+	GElf_Shdr symhdr;
+
+	if (!syms || !gelf_getshdr(ef->dynsym, &symhdr))
+		return NULL;
+	for (size_t i = 0; i < ef->nr_relas; i++) {
+		Elf_Data *data = elf_getdata(ef->relas[i], NULL);
+		GElf_Shdr shdr;
+
+		if (!data || !gelf_getshdr(ef->relas[i], &shdr) || !shdr.sh_entsize ||
+		    elf_ndxscn(ef->dynsym) != shdr.sh_link)
+			continue;
+		for (size_t k = 0; k < shdr.sh_size / shdr.sh_entsize; k++) {
+			GElf_Rela rela;
+			GElf_Sym sym;
+			unsigned int type;
+
+			if (!gelf_getrela(data, (int)k, &rela) || rela.r_offset != slot)
+				continue;
+			type = GELF_R_TYPE(rela.r_info);
+			if ((type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) ||
+			    !gelf_getsym(syms, (int)GELF_R_SYM(rela.r_info), &sym))
+				return NULL;
+			return elf_strptr(ef->elf, symhdr.sh_link, sym.st_name);
 		}
 	}
 	return NULL;

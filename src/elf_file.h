@@ -46,6 +46,12 @@ int elf_file__offset_to_vaddr(const struct elf_file *ef, uint64_t offset, uint64
 /* Pointer to size bytes of file contents at vaddr (inside the mapped file), or NULL when outside. */
 const uint8_t *elf_file__code(const struct elf_file *ef, uint64_t vaddr, size_t size);
 
+/*
+ * The name of the symbol whose address the dynamic linker writes into the pointer at slot (a GOT
+ * entry: R_X86_64_JUMP_SLOT or GLOB_DAT against .dynsym), or NULL. Valid while ef is open.
+ */
+const char *elf_file__slot_symbol(const struct elf_file *ef, uint64_t slot);
+
 /* The GNU build-id note; returns its length (0 when absent) and sets *id to bytes inside ef. */
 size_t elf_file__build_id(const struct elf_file *ef, const uint8_t **id);
 

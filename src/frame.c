@@ -20,12 +20,6 @@ static const char *const sort_names[FRAME_SORT_MAX] = {
 	[FRAME_SORT_AGE] = "age",
 };
 
-/* The counters that mean figures are missing; unmatched_frees is not one (pre-attach blocks). */
-static const enum lt_stat loss_stats[] = {
-	LT_STAT_DROPPED_ALLOCS, LT_STAT_LOST_STACKS,	   LT_STAT_STACK_TABLE_FULL,
-	LT_STAT_TOTALS_FULL,	LT_STAT_THREAD_STATE_FULL, LT_STAT_MISSED_RETURNS,
-};
-#define NR_LOSS_STATS (sizeof(loss_stats) / sizeof(loss_stats[0]))
 
 const char *frame_sort_name(enum frame_sort sort)
 {
@@ -351,13 +345,13 @@ void frame_render_header(const struct frame *f, const struct frame_sink *sink)
 	put(sink, FRAME_LABEL, "losses ");
 	k = 0;
 	for (int pass = 0; pass < 2; pass++) {
-		for (i = 0; i < NR_LOSS_STATS; i++) {
-			uint64_t v = snap->stats[loss_stats[i]];
+		for (int s = 0; s < LT_STAT_MAX; s++) {
+			uint64_t v = snap->stats[s];
 
-			if ((pass == 0) != (v != 0))
+			if (!snapshot_stat_loss((enum lt_stat)s) || (pass == 0) != (v != 0))
 				continue;
 			putf(sink, v ? FRAME_ALERT : FRAME_NORMAL, "%s%s %" PRIu64, k++ ? ", " : "",
-			     snapshot_stat_name(loss_stats[i]), v);
+			     snapshot_stat_name((enum lt_stat)s), v);
 		}
 	}
 	putf(sink, FRAME_NORMAL, "; pre-attach frees %" PRIu64,

@@ -112,7 +112,7 @@ int main(int argc, char **argv)
 	int *pids = NULL;
 	char err_msg[256];
 	struct timespec wall;
-	int err, ret = 1;
+	int err, unwind_err, ret = 1;
 
 	if (options_parse(&opts, argc, argv, err_msg, sizeof(err_msg))) {
 		fprintf(stderr, "leaktop: %s\nTry 'leaktop --help' for more information.\n", err_msg);
@@ -197,6 +197,8 @@ int main(int argc, char **argv)
 	aopts.no_probe_shift = opts.no_probe_shift;
 	for (size_t i = 0; i < nr_targets; i++) {
 		pids[i] = targets[i].pid;
+		/* The tables first: a stack taken before them would follow frame pointers only. */
+		unwind_err = unwinder ? unwinder__add_pid(unwinder, targets[i].pid) : 0;
 		err = attach_process(tracer, targets[i].pid, &aopts);
 		if (err < 0) {
 			/* No such program, no allocator in it, or no permission: bad input. */
@@ -205,14 +207,13 @@ int main(int argc, char **argv)
 				log_error("pid %d exited before it could be traced", targets[i].pid);
 			goto out;
 		}
+		if (unwind_err && unwind_err != -ESRCH)
+			log_warn("no unwind tables for pid %d (%s): its stacks follow frame pointers",
+				 targets[i].pid, strerror(-unwind_err));
 		err = symbolizer__add_pid(sym, targets[i].pid);
 		if (err && err != -ESRCH)
 			log_warn("cannot read the mappings of pid %d: %s", targets[i].pid,
 				 strerror(-err));
-		err = unwinder ? unwinder__add_pid(unwinder, targets[i].pid) : 0;
-		if (err && err != -ESRCH)
-			log_warn("no unwind tables for pid %d (%s): its stacks follow frame pointers",
-				 targets[i].pid, strerror(-err));
 	}
 	log_info("%u probes attached", tracer__nr_links(tracer));
 

@@ -5,27 +5,6 @@
 
 #include "output.h"
 
-/* What a non-zero counter means for the figures, and what to do about it. */
-/* unmatched_frees is no loss: with -p, blocks allocated before attach are freed all the time. */
-static const char *const loss_hints[LT_STAT_MAX] = {
-	[LT_STAT_DROPPED_ALLOCS] = "allocation table full: allocations not recorded "
-				   "(raise --max-allocs)",
-	[LT_STAT_LOST_STACKS] = "stack capture failed: allocations under an unknown stack",
-	[LT_STAT_STACK_TABLE_FULL] = "stack table full: allocations under an unknown stack "
-				     "(raise --max-stacks)",
-	[LT_STAT_TOTALS_FULL] = "per-stack table full: allocations not recorded "
-				"(raise --max-stacks)",
-	[LT_STAT_THREAD_STATE_FULL] = "no per-thread slot: allocator calls not seen",
-	[LT_STAT_MISSED_RETURNS] = "allocator returns not seen: allocations not recorded",
-	[LT_STAT_UNWIND_NO_MAPPING] = "stacks cut at code outside every known mapping "
-				      "(JIT code, or a library mapped moments ago)",
-	[LT_STAT_UNWIND_NO_TABLE] = "stacks cut at an object without an unwind table "
-				    "(raise --unwind-rows; -v names it)",
-	[LT_STAT_UNWIND_NO_CFI] = "stacks cut at code without unwind information (CFI)",
-	[LT_STAT_UNWIND_STOP_ROW] = "stacks cut at a frame whose CFI rule leaktop cannot follow",
-	[LT_STAT_UNWIND_READ_FAILED] = "stacks cut where a saved register could not be read",
-};
-
 static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
 #define NR_UNITS (sizeof(units) / sizeof(units[0]))
 
@@ -93,7 +72,7 @@ static void write_losses(const struct snapshot *snap, FILE *out)
 	int s, nonzero = 0;
 
 	for (s = 0; s < LT_STAT_MAX; s++)
-		nonzero += loss_hints[s] && snap->stats[s];
+		nonzero += snapshot_stat_loss((enum lt_stat)s) && snap->stats[s];
 	if (!nonzero) {
 		fputs("no losses\n", out);
 		return;
@@ -101,10 +80,12 @@ static void write_losses(const struct snapshot *snap, FILE *out)
 	fprintf(out, "LOSSES: %d counter%s non-zero, the figures below are incomplete:\n", nonzero,
 		nonzero > 1 ? "s" : "");
 	for (s = 0; s < LT_STAT_MAX; s++) {
-		if (!loss_hints[s] || !snap->stats[s])
+		const char *loss = snapshot_stat_loss((enum lt_stat)s);
+
+		if (!loss || !snap->stats[s])
 			continue;
 		fprintf(out, "  %-18s %10" PRIu64 "  %s\n", snapshot_stat_name((enum lt_stat)s),
-			snap->stats[s], loss_hints[s]);
+			snap->stats[s], loss);
 	}
 }
 

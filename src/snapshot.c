@@ -6,28 +6,62 @@
 
 #include "snapshot.h"
 
-static const char *const stat_names[LT_STAT_MAX] = {
-	[LT_STAT_ALLOCS] = "allocs",
-	[LT_STAT_FREES] = "frees",
-	[LT_STAT_DROPPED_ALLOCS] = "dropped_allocs",
-	[LT_STAT_UNMATCHED_FREES] = "unmatched_frees",
-	[LT_STAT_LOST_STACKS] = "lost_stacks",
-	[LT_STAT_STACK_TABLE_FULL] = "stack_table_full",
-	[LT_STAT_TOTALS_FULL] = "totals_table_full",
-	[LT_STAT_THREAD_STATE_FULL] = "thread_state_full",
-	[LT_STAT_MISSED_RETURNS] = "missed_returns",
-	[LT_STAT_UNWIND_NO_MAPPING] = "unwind_no_mapping",
-	[LT_STAT_UNWIND_NO_TABLE] = "unwind_no_table",
-	[LT_STAT_UNWIND_NO_CFI] = "unwind_no_cfi",
-	[LT_STAT_UNWIND_STOP_ROW] = "unwind_stop_row",
-	[LT_STAT_UNWIND_READ_FAILED] = "unwind_read_failed",
+/*
+ * Each counter's name in every output, and for the ones that mean figures are missing, what a
+ * non-zero count means and what to do about it.
+ */
+static const struct {
+	const char *name;
+	const char *loss;
+} stat_info[LT_STAT_MAX] = {
+	[LT_STAT_ALLOCS] = { "allocs" },
+	[LT_STAT_FREES] = { "frees" },
+	[LT_STAT_DROPPED_ALLOCS] = { "dropped_allocs", "allocation table full: allocations not "
+						       "recorded (raise --max-allocs)" },
+	/* No loss: with -p, blocks allocated before attach are freed all the time. */
+	[LT_STAT_UNMATCHED_FREES] = { "unmatched_frees" },
+	[LT_STAT_LOST_STACKS] = { "lost_stacks", "allocations recorded under an unknown stack" },
+	[LT_STAT_STACK_TABLE_FULL] = { "stack_table_full", "stack table full: allocations under an "
+							   "unknown stack (raise --max-stacks)" },
+	[LT_STAT_TOTALS_FULL] = { "totals_table_full", "per-stack table full: allocations not "
+							"recorded (raise --max-stacks)" },
+	[LT_STAT_THREAD_STATE_FULL] = { "thread_state_full",
+					"no per-thread slot: allocator calls not seen" },
+	[LT_STAT_MISSED_RETURNS] = { "missed_returns",
+				     "allocator returns not seen: allocations not recorded" },
+	[LT_STAT_UNWIND_NO_MAPPING] = { "unwind_no_mapping",
+					"stacks cut at code outside every known mapping (JIT "
+					"code, or a library mapped moments ago)" },
+	[LT_STAT_UNWIND_NO_TABLE] = { "unwind_no_table", "stacks cut at an object without an "
+							 "unwind table (raise --unwind-rows; -v "
+							 "names it)" },
+	[LT_STAT_UNWIND_NO_CFI] = { "unwind_no_cfi",
+				    "stacks cut at code without unwind information (CFI)" },
+	[LT_STAT_UNWIND_STOP_ROW] = { "unwind_stop_row", "stacks cut at a frame whose CFI rule "
+							 "leaktop cannot follow" },
+	[LT_STAT_UNWIND_READ_FAILED] = { "unwind_read_failed",
+					 "stacks cut where a saved register could not be read" },
+	[LT_STAT_TRUNCATED_STACKS] = { "truncated_stacks",
+				       "stacks deeper than 64 frames, cut at the 64th" },
+	[LT_STAT_UNWIND_NOT_READY] = { "unwind_not_ready",
+				       "stacks taken before the process's unwind tables were "
+				       "loaded (frame pointers only)" },
+	/* No loss: a call left by an exception or longjmp returns no block. */
+	[LT_STAT_UNWOUND_CALLS] = { "unwound_calls" },
 };
 
 const char *snapshot_stat_name(enum lt_stat stat)
 {
 	if ((unsigned int)stat >= LT_STAT_MAX)
 		return NULL;
-	return stat_names[stat];
+	return stat_info[stat].name;
+}
+
+const char *snapshot_stat_loss(enum lt_stat stat)
+{
+	if ((unsigned int)stat >= LT_STAT_MAX)
+		return NULL;
+	return stat_info[stat].loss;
 }
 
 struct snapshot *snapshot__new(void)

@@ -80,4 +80,10 @@ void snapshot__free(struct snapshot *snap);
  */
 const char *snapshot_stat_name(enum lt_stat stat);
 
+/*
+ * For a counter whose non-zero value means figures are missing, what that means and what to do
+ * about it (one line); NULL for the others (events, unmatched frees) and outside the enum.
+ */
+const char *snapshot_stat_loss(enum lt_stat stat);
+
 #endif

@@ -407,12 +407,15 @@ static bool covered(const struct unwind_table *prev, uint64_t lo)
 	return r && LT_ROW_CFA_KIND(r) != LT_CFA_NONE;
 }
 
+/* Called with each FDE's code range [lo, lo + len); a non-zero return stops the walk. */
+typedef int (*fde_fn)(uint64_t lo, uint64_t len, void *ctx);
+
 /*
- * Every FDE of one CFI section, in section order. prev (may be NULL) is the table built from
- * .eh_frame: .debug_frame only fills in what it leaves out.
+ * Calls fn for every FDE of one CFI section, in section order. Returns fn's non-zero value, or 0;
+ * *skipped counts the FDEs whose range could not be decoded.
  */
-static int section_rows(struct builder *b, Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr,
-			bool eh_frame, Dwarf_CFI *cfi, const struct unwind_table *prev)
+static int for_each_fde(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, bool eh_frame, fde_fn fn,
+			void *ctx, size_t *skipped)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
 	struct cie_enc *cies = NULL;
@@ -453,22 +456,77 @@ static int section_rows(struct builder *b, Elf *elf, Elf_Scn *scn, const GElf_Sh
 				 shdr->sh_addr + (uint64_t)(p - (const uint8_t *)data->d_buf),
 				 &lo) ||
 		    read_encoded(&p, end, cie->fde_enc & 0x0f, 0, &len)) {
-			b->t->nr_skipped_fdes++;
+			(*skipped)++;
 			continue;
 		}
 		/* Zero: an FDE of code the linker discarded. */
 		if (!lo || !len)
 			continue;
-		if (lo + len > UINT32_MAX || lo + len < lo) {
-			b->t->nr_skipped_fdes++;
-			continue;
-		}
-		if (covered(prev, lo))
-			continue;
-		err = fde_rows(b, cfi, lo, lo + len);
+		err = fn(lo, len, ctx);
 	}
 	free(cies);
 	return err;
+}
+
+struct rows_ctx {
+	struct builder *b;
+	Dwarf_CFI *cfi;
+	const struct unwind_table *prev;
+};
+
+static int add_fde_rows(uint64_t lo, uint64_t len, void *ctx_)
+{
+	struct rows_ctx *ctx = ctx_;
+
+	if (lo + len > UINT32_MAX || lo + len < lo) {
+		ctx->b->t->nr_skipped_fdes++;
+		return 0;
+	}
+	if (covered(ctx->prev, lo))
+		return 0;
+	return fde_rows(ctx->b, ctx->cfi, lo, lo + len);
+}
+
+/*
+ * The rows of every FDE of one CFI section. prev (may be NULL) is the table built from .eh_frame:
+ * .debug_frame only fills in what it leaves out.
+ */
+static int section_rows(struct builder *b, Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr,
+			bool eh_frame, Dwarf_CFI *cfi, const struct unwind_table *prev)
+{
+	struct rows_ctx ctx = { .b = b, .cfi = cfi, .prev = prev };
+
+	return for_each_fde(elf, scn, shdr, eh_frame, add_fde_rows, &ctx, &b->t->nr_skipped_fdes);
+}
+
+struct range_ctx {
+	uint64_t vaddr, lo, hi;
+};
+
+static int fde_covers(uint64_t lo, uint64_t len, void *ctx_)
+{
+	struct range_ctx *ctx = ctx_;
+
+	if (ctx->vaddr < lo || ctx->vaddr - lo >= len)
+		return 0;
+	ctx->lo = lo;
+	ctx->hi = lo + len;
+	return 1;
+}
+
+int unwind_fde_range(struct elf_file *ef, uint64_t vaddr, uint64_t *lo, uint64_t *hi)
+{
+	Elf *elf = elf_file__elf(ef);
+	struct range_ctx ctx = { .vaddr = vaddr };
+	size_t skipped = 0;
+	GElf_Shdr shdr;
+	Elf_Scn *scn = find_section(elf, ".eh_frame", &shdr);
+
+	if (!scn || for_each_fde(elf, scn, &shdr, true, fde_covers, &ctx, &skipped) != 1)
+		return -ENOENT;
+	*lo = ctx.lo;
+	*hi = ctx.hi;
+	return 0;
 }
 
 static int cmp_pending(const void *a_, const void *b_)

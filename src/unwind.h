@@ -36,6 +36,13 @@ struct unwind_table *unwind_table__build(struct elf_file *ef);
 /* The row that holds for ELF virtual address pc, or NULL below the first row. */
 const struct lt_unwind_row *unwind_table__find(const struct unwind_table *t, uint64_t pc);
 
+/*
+ * The code range [*lo, *hi) of the .eh_frame FDE that covers vaddr in ef: a function's extent where
+ * no symbol gives it (stripped objects, local functions, .cold parts, PLT sections). Linear in the
+ * number of FDEs. 0 or -ENOENT.
+ */
+int unwind_fde_range(struct elf_file *ef, uint64_t vaddr, uint64_t *lo, uint64_t *hi);
+
 /* NULL-safe. */
 void unwind_table__free(struct unwind_table *t);
 

@@ -348,7 +348,8 @@ static const char expected_json[] =
 	"  \"stats\": {\"dropped_allocs\": 1, \"unmatched_frees\": 2, \"lost_stacks\": 3, "
 	"\"stack_table_full\": 4, \"totals_table_full\": 5, \"thread_state_full\": 6, "
 	"\"missed_returns\": 7, \"unwind_no_mapping\": 8, \"unwind_no_table\": 9, "
-	"\"unwind_no_cfi\": 10, \"unwind_stop_row\": 11, \"unwind_read_failed\": 12},\n"
+	"\"unwind_no_cfi\": 10, \"unwind_stop_row\": 11, \"unwind_read_failed\": 12, "
+	"\"truncated_stacks\": 13, \"unwind_not_ready\": 14, \"unwound_calls\": 15},\n"
 	"  \"stacks_total\": 5,\n"
 	"  \"stacks\": [\n"
 	"    {\"pid\": 1234, \"outstanding_bytes\": 1048576, \"outstanding_allocs\": 2, "
@@ -387,7 +388,8 @@ static void test_json_exact(void **state)
 		     "assert sorted(d['stats']) == sorted(['dropped_allocs', 'unmatched_frees',"
 		     " 'lost_stacks', 'stack_table_full', 'totals_table_full', 'thread_state_full',"
 		     " 'missed_returns', 'unwind_no_mapping', 'unwind_no_table', 'unwind_no_cfi',"
-		     " 'unwind_stop_row', 'unwind_read_failed'])\n"
+		     " 'unwind_stop_row', 'unwind_read_failed', 'truncated_stacks',"
+		     " 'unwind_not_ready', 'unwound_calls'])\n"
 		     "s = d['stacks']\n"
 		     "assert [x['outstanding_bytes'] for x in s] == [1048576, 100]\n"
 		     "f = s[0]['frames']\n"
@@ -420,7 +422,9 @@ static void test_json_empty(void **state)
 			    "\"totals_table_full\": 0, \"thread_state_full\": 0, "
 			    "\"missed_returns\": 0, \"unwind_no_mapping\": 0, "
 			    "\"unwind_no_table\": 0, \"unwind_no_cfi\": 0, "
-			    "\"unwind_stop_row\": 0, \"unwind_read_failed\": 0},\n"
+			    "\"unwind_stop_row\": 0, \"unwind_read_failed\": 0, "
+			    "\"truncated_stacks\": 0, \"unwind_not_ready\": 0, "
+			    "\"unwound_calls\": 0},\n"
 			    "  \"stacks_total\": 0,\n"
 			    "  \"stacks\": []\n"
 			    "}\n");
@@ -613,8 +617,8 @@ static void test_text_losses(void **state)
 	out = render(out_text_write, r, NULL);
 	assert_non_null(strstr(out, "LOSSES: 1 counter non-zero, the figures below are "
 				    "incomplete:\n"
-				    "  lost_stacks                 1  stack capture failed: "
-				    "allocations under an unknown stack\n"));
+				    "  lost_stacks                 1  allocations recorded under an "
+				    "unknown stack\n"));
 	free(out);
 
 	/* Frees of blocks allocated before attach are normal with -p: shown, but no loss. */

@@ -282,6 +282,15 @@ static void test_stat_names(void **state)
 	assert_string_equal(snapshot_stat_name(LT_STAT_UNWIND_NO_CFI), "unwind_no_cfi");
 	assert_string_equal(snapshot_stat_name(LT_STAT_UNWIND_STOP_ROW), "unwind_stop_row");
 	assert_string_equal(snapshot_stat_name(LT_STAT_UNWIND_READ_FAILED), "unwind_read_failed");
+	assert_string_equal(snapshot_stat_name(LT_STAT_TRUNCATED_STACKS), "truncated_stacks");
+	assert_string_equal(snapshot_stat_name(LT_STAT_UNWIND_NOT_READY), "unwind_not_ready");
+	assert_string_equal(snapshot_stat_name(LT_STAT_UNWOUND_CALLS), "unwound_calls");
+	/* Counters that are no loss: frees of blocks never seen, calls left by an exception. */
+	assert_null(snapshot_stat_loss(LT_STAT_UNMATCHED_FREES));
+	assert_null(snapshot_stat_loss(LT_STAT_UNWOUND_CALLS));
+	assert_null(snapshot_stat_loss(LT_STAT_ALLOCS));
+	assert_non_null(snapshot_stat_loss(LT_STAT_TRUNCATED_STACKS));
+	assert_non_null(snapshot_stat_loss(LT_STAT_MISSED_RETURNS));
 	/* A counter added to the enum without a name here would print "(null)". */
 	for (s = 0; s < LT_STAT_MAX; s++)
 		assert_non_null(snapshot_stat_name((enum lt_stat)s));
