@@ -733,9 +733,8 @@ static __always_inline void on_exit(struct pt_regs *ctx)
 		record_alloc(ctx, addr, c->size, 0, c->ret_addr);
 }
 
-/* Classic uprobe links: one program per direction. Exit probes are entry-type probes on `ret`s. */
-SEC("uprobe")
-int lt_entry(struct pt_regs *ctx)
+/* An entry-type probe: an entry point's entry, or an exit probe on one of its `ret`s. */
+static __always_inline void on_probe(struct pt_regs *ctx)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 
@@ -743,6 +742,21 @@ int lt_entry(struct pt_regs *ctx)
 		on_exit(ctx);
 	else
 		on_entry(ctx, cookie);
+}
+
+/* Classic uprobe links: one program per direction. */
+SEC("uprobe")
+int lt_entry(struct pt_regs *ctx)
+{
+	on_probe(ctx);
+	return 0;
+}
+
+/* The same in uprobe_multi links: the entry-only probes of one object in one link. */
+SEC("uprobe")
+int lt_multi(struct pt_regs *ctx)
+{
+	on_probe(ctx);
 	return 0;
 }
 

@@ -321,61 +321,115 @@ static int attach_classic(struct tracer *t, int pid, const struct probe *pr)
 }
 
 /*
- * The session-safe entry points of one object in one session link. A session catches the return
- * where it caught the entry, so an entry point that needs its return is probed where the return
- * address is still at the stack pointer.
+ * Probes bound for one multi-probe link of one object: a session link, or a uprobe_multi link of
+ * entry-type probes (entry points that need no return, and exit probes).
  */
-static int attach_object_session(struct tracer *t, int pid, const struct probe *probes, size_t n,
-				 const struct object *o)
+struct link_plan {
+	struct object *o;
+	uint64_t *offsets, *cookies;
+	size_t n, cap;
+	bool session;
+};
+
+struct link_plans {
+	struct link_plan *plans;
+	size_t n, cap;
+};
+
+static int plan_add(struct link_plans *lp, struct object *o, bool session, uint64_t offset,
+		    uint64_t cookie)
 {
-	uint64_t offsets[NR_ENTRY_POINTS], cookies[NR_ENTRY_POINTS];
-	size_t k = 0;
-	int err;
+	struct link_plan *p = NULL;
 
-	for (size_t i = 0; i < n; i++) {
-		const struct probe *pr = &probes[i];
-		bool moved;
-
-		if (pr->o != o || !pr->session_ok)
-			continue;
-		moved = pr->needs_return && pr->sp_adj;
-		offsets[k] = moved ? pr->start : pr->probe;
-		cookies[k++] = probe_cookie(pr, moved ? 0 : pr->sp_adj);
+	for (size_t i = 0; i < lp->n && !p; i++)
+		if (lp->plans[i].o == o && lp->plans[i].session == session)
+			p = &lp->plans[i];
+	if (!p) {
+		if (array_reserve(&lp->plans, &lp->cap, lp->n, sizeof(*lp->plans), 8))
+			return -ENOMEM;
+		p = &lp->plans[lp->n++];
+		memset(p, 0, sizeof(*p));
+		p->o = o;
+		p->session = session;
 	}
-	if (!k)
-		return 0;
-	err = tracer__attach_session(t, pid, o->open_path, offsets, cookies, k);
-	if (err && err != -EOPNOTSUPP)
-		log_error("cannot attach the entry points in %s: %s", o->path, strerror(-err));
-	return err;
+	for (size_t i = 0; i < p->n; i++)
+		if (p->offsets[i] == offset)
+			return 0; /* an exit two entry points share */
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 16;
+		uint64_t *off = realloc(p->offsets, cap * sizeof(*off));
+
+		if (!off)
+			return -ENOMEM;
+		p->offsets = off;
+		off = realloc(p->cookies, cap * sizeof(*off));
+		if (!off)
+			return -ENOMEM;
+		p->cookies = off;
+		p->cap = cap;
+	}
+	p->offsets[p->n] = offset;
+	p->cookies[p->n++] = cookie;
+	return 0;
+}
+
+static void plans_free(struct link_plans *lp)
+{
+	for (size_t i = 0; i < lp->n; i++) {
+		free(lp->plans[i].offsets);
+		free(lp->plans[i].cookies);
+	}
+	free(lp->plans);
 }
 
 /*
- * Session links where the kernel takes them, one per object, for the entry points they may carry;
- * classic probes for the rest.
+ * Places one entry point: in its object's session link (a session catches the return where it
+ * caught the entry, so an entry point that needs its return is probed where the return address is
+ * still at the stack pointer); else, needing no return, in its object's uprobe_multi link; else in
+ * classic probes, attached now.
  */
-static int attach_probes(struct tracer *t, int pid, const struct probe *probes, size_t n)
+static int place_probe(struct tracer *t, int pid, struct link_plans *lp, const struct probe *pr)
 {
-	bool done[NR_ENTRY_POINTS] = { false };
+	bool moved = pr->needs_return && pr->sp_adj;
+
+	if (tracer__sessions(t) && pr->session_ok)
+		return plan_add(lp, pr->o, true, moved ? pr->start : pr->probe,
+				probe_cookie(pr, moved ? 0 : pr->sp_adj));
+	if (!pr->needs_return && tracer__multi(t))
+		return plan_add(lp, pr->o, false, pr->probe, probe_cookie(pr, pr->sp_adj));
+	return attach_classic(t, pid, pr);
+}
+
+/* Creates the planned links; a kind of link the kernel refuses falls back to classic probes. */
+static int attach_plans(struct tracer *t, int pid, struct link_plans *lp, const struct probe *probes,
+			size_t nr_probes)
+{
 	int err;
 
-	for (size_t i = 0; i < n && tracer__sessions(t); i++) {
-		if (done[i] || !probes[i].session_ok)
-			continue;
-		err = attach_object_session(t, pid, probes, n, probes[i].o);
-		if (err == -EOPNOTSUPP)
-			break;
-		if (err)
+	for (size_t i = 0; i < lp->n; i++) {
+		struct link_plan *p = &lp->plans[i];
+
+		if (p->session)
+			err = tracer__attach_session(t, pid, p->o->open_path, p->offsets, p->cookies,
+						     p->n);
+		else
+			err = tracer__attach_multi(t, pid, p->o->open_path, p->offsets, p->cookies,
+						   p->n);
+		if (err == -EOPNOTSUPP) {
+			/* Classic probes at the same offsets (the pairs' returns added by kind). */
+			for (size_t k = 0; !err && k < p->n; k++)
+				err = tracer__attach(t, pid, p->o->open_path, p->offsets[k],
+						     p->cookies[k], false);
+			for (size_t k = 0; !err && p->session && k < nr_probes; k++)
+				if (probes[k].o == p->o && probes[k].needs_return)
+					err = tracer__attach(t, pid, p->o->open_path,
+							     return_offset(&probes[k]), 0, true);
+			err = err == -EOPNOTSUPP ? 0 : err;
+		}
+		if (err) {
+			log_error("cannot attach the probes in %s: %s", p->o->path, strerror(-err));
 			return err;
-		for (size_t j = i; j < n; j++)
-			done[j] |= probes[j].o == probes[i].o && probes[j].session_ok;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (done[i])
-			continue;
-		err = attach_classic(t, pid, &probes[i]);
-		if (err)
-			return err;
+		}
 	}
 	return 0;
 }
@@ -457,46 +511,53 @@ static const struct exit_code_ops exit_ops = {
 #define MAX_EXITS 64
 
 /*
- * The exit probes of an entry point whose return address is never replaced: one on each `ret`
- * through which its calls return (the entry probe is attached apart). Returns how many, or -errno
- * from attaching. Exits that cannot be found or attached are logged: calls that leave through
- * them end unseen and are counted as missed returns.
+ * Plans the exit probes of an entry point whose return address is never replaced: one on each
+ * `ret` through which its calls return. Exits that cannot be found are logged: calls that leave
+ * through them end unseen and are counted as missed returns. 0 or -errno.
  */
-static int attach_exits(struct tracer *t, int pid, struct exit_ctx *ctx, const struct probe *pr)
+static int place_exits(struct tracer *t, int pid, struct link_plans *lp, struct exit_ctx *ctx,
+		       const struct probe *pr)
 {
 	struct exit_site sites[MAX_EXITS];
-	size_t n, attached = 0;
+	uint64_t cookie = LT_COOKIE(LT_MALLOC, 0, pr->fn, LT_COOKIE_AT_EXIT_BIT);
+	size_t n, placed = 0;
 	bool complete;
 	int err;
 
 	err = exitpoint_find(&exit_ops, ctx, pr->o, pr->vaddr, sites, MAX_EXITS, &n, &complete);
 	if (err == -ENOMEM)
 		return err;
-	if (!n && !complete) {
-		log_warn("cannot find where %s in %s returns: its allocations are not recorded",
-			 pr->ep->name, pr->o->path);
-		return 0;
-	}
 	for (size_t i = 0; i < n; i++) {
 		struct object *o = sites[i].obj;
 		uint64_t off;
 
-		if (elf_file__vaddr_to_offset(o->elf, sites[i].vaddr, &off))
+		if (elf_file__vaddr_to_offset(o->elf, sites[i].vaddr, &off)) {
+			complete = false;
 			continue;
-		err = tracer__attach(t, pid, o->open_path, off,
-				     LT_COOKIE(LT_MALLOC, 0, pr->fn, LT_COOKIE_AT_EXIT_BIT), false);
+		}
+		if (tracer__multi(t))
+			err = plan_add(lp, o, false, off, cookie);
+		else
+			err = tracer__attach(t, pid, o->open_path, off, cookie, false);
+		if (err == -ENOMEM)
+			return err;
 		if (err) {
 			log_warn("cannot attach the exit at %s+0x%llx of %s: %s", o->path,
 				 (unsigned long long)sites[i].vaddr, pr->ep->name, strerror(-err));
+			complete = false;
 			continue;
 		}
-		attached++;
+		placed++;
 	}
-	log_info("%s in %s: %zu exit probes%s", pr->ep->name, pr->o->path, attached,
-		 complete && attached == n ? ""
-					   : " (some exits not probed: calls leaving through them are "
-					     "counted in missed_returns)");
-	return (int)attached;
+	if (!placed && !complete)
+		log_warn("cannot find where %s in %s returns: its allocations are not recorded",
+			 pr->ep->name, pr->o->path);
+	else
+		log_info("%s in %s: %zu exit probes%s", pr->ep->name, pr->o->path, placed,
+			 complete ? ""
+				  : " (some exits not probed: calls leaving through them are counted "
+				    "in missed_returns)");
+	return 0;
 }
 
 /* Says which objects were searched when none had an allocator entry point. */
@@ -524,6 +585,7 @@ int attach_process(struct tracer *t, int pid, const struct attach_opts *opts)
 	struct object_list objs = { 0 };
 	struct probe probes[NR_ENTRY_POINTS];
 	size_t nr_probes = 0, nr_allocator = 0;
+	struct link_plans plans = { 0 };
 	struct exit_ctx ectx;
 	struct procmaps *pm;
 	int err;
@@ -556,20 +618,21 @@ int attach_process(struct tracer *t, int pid, const struct attach_opts *opts)
 		err = -ENOENT;
 		goto out;
 	}
-	err = attach_probes(t, pid, probes, nr_probes);
 	ectx = (struct exit_ctx){ .objs = &objs, .probes = probes, .nr_probes = nr_probes };
-	for (size_t i = 0; !err && i < nr_probes; i++) {
-		if (probes[i].exits) {
-			err = attach_exits(t, pid, &ectx, &probes[i]);
-			err = err < 0 ? err : 0;
-		}
-	}
+	for (size_t i = 0; !err && i < nr_probes; i++)
+		err = place_probe(t, pid, &plans, &probes[i]);
+	for (size_t i = 0; !err && i < nr_probes; i++)
+		if (probes[i].exits)
+			err = place_exits(t, pid, &plans, &ectx, &probes[i]);
+	if (!err)
+		err = attach_plans(t, pid, &plans, probes, nr_probes);
 	if (!err) {
 		log_info("pid %d: %zu entry points attached (%s)", pid, nr_probes,
 			 tracer__sessions(t) ? "session links" : "uprobe + uretprobe pairs");
 		err = (int)nr_allocator;
 	}
 out:
+	plans_free(&plans);
 	objects_free(&objs);
 	procmaps__free(pm);
 	return err;

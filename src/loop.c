@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -26,6 +27,22 @@ void loop_target_close(struct loop_target *t)
 	t->pidfd = -1;
 }
 
+/* Reaps the command leaktop started, and says how it ended when that was not a success. */
+static void report_child(int pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return;
+	if (WIFSIGNALED(status))
+		log_warn("the command (pid %d) was killed by signal %d (%s)", pid, WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else if (WIFEXITED(status) && WEXITSTATUS(status))
+		log_warn("the command (pid %d) exited with status %d", pid, WEXITSTATUS(status));
+	else
+		log_info("pid %d exited", pid);
+}
+
 /* Reaps the targets whose pidfd says they exited; returns how many are still alive. */
 static size_t reap(struct loop_target *targets, size_t nr, const struct pollfd *pfds)
 {
@@ -33,9 +50,10 @@ static size_t reap(struct loop_target *targets, size_t nr, const struct pollfd *
 
 	for (size_t i = 0; i < nr; i++) {
 		if (targets[i].pidfd >= 0 && pfds && pfds[i].revents & (POLLIN | POLLHUP)) {
-			log_info("pid %d exited", targets[i].pid);
 			if (targets[i].child)
-				waitpid(targets[i].pid, NULL, 0);
+				report_child(targets[i].pid);
+			else
+				log_info("pid %d exited", targets[i].pid);
 			loop_target_close(&targets[i]);
 		}
 		alive += targets[i].pidfd >= 0;

@@ -20,9 +20,11 @@
 #endif
 
 /*
- * Newer than the uapi headers and libbpf 1.1.2 of Debian 12: uprobe session links (Linux 6.13),
- * created with a raw bpf(BPF_LINK_CREATE) whose attr tail is the uprobe_multi layout.
+ * Newer than the uapi headers and libbpf 1.1.2 of Debian 12: uprobe_multi links (Linux 6.6) and
+ * uprobe session links (Linux 6.13), created with a raw bpf(BPF_LINK_CREATE) whose attr tail is the
+ * uprobe_multi layout.
  */
+#define LT_BPF_TRACE_UPROBE_MULTI 48
 #define LT_BPF_TRACE_UPROBE_SESSION 57
 
 struct link_create_uprobe_multi {
@@ -44,22 +46,23 @@ struct tracer {
 	struct leaktop_bpf *skel;
 	bool empty_programs;
 	bool sessions;
+	bool multi;
 	struct bpf_link **links;	/* classic uprobes */
 	size_t nr_links, cap_links;
-	int *link_fds;			/* session links */
+	int *link_fds;			/* session and uprobe_multi links */
 	size_t nr_link_fds, cap_link_fds;
-	unsigned int nr_session_probes;
+	unsigned int nr_multi_probes;	/* probes in session and uprobe_multi links */
 };
 
-/* The kernel has session links when its BTF has their kfunc. */
-static bool kernel_has_sessions(void)
+/* Whether the kernel's BTF has a type of this name and kind (the feature probes below). */
+static bool kernel_has(const char *name, int kind)
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf();
 	bool found;
 
 	if (!vmlinux)
 		return false;
-	found = btf__find_by_name_kind(vmlinux, "bpf_session_is_return", BTF_KIND_FUNC) > 0;
+	found = btf__find_by_name_kind(vmlinux, name, kind) > 0;
 	btf__free(vmlinux);
 	return found;
 }
@@ -106,15 +109,18 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	bpf_map__set_max_entries(t->skel->maps.unwind_rows,
 				 opts->unwind_mode == LT_UNWIND_FP ? 1 : opts->unwind_rows);
 
-	t->sessions = !opts->no_session && kernel_has_sessions();
+	t->sessions = !opts->no_session && kernel_has("bpf_session_is_return", BTF_KIND_FUNC);
+	t->multi = !opts->empty_programs && kernel_has("bpf_uprobe_multi_link", BTF_KIND_STRUCT);
 	if (!opts->no_session && !t->sessions)
 		log_warn("this kernel has no uprobe session links: using uprobe + uretprobe pairs");
 	/* The classic programs always load: they are the fallback should a session link fail. */
 	bpf_program__set_autoload(p->lt_entry, !opts->empty_programs);
 	bpf_program__set_autoload(p->lt_return, !opts->empty_programs);
 	bpf_program__set_autoload(p->lt_empty, opts->empty_programs);
+	bpf_program__set_autoload(p->lt_multi, t->multi);
 	bpf_program__set_autoload(p->lt_session, t->sessions && !opts->empty_programs);
 	bpf_program__set_autoload(p->lt_empty_session, t->sessions && opts->empty_programs);
+	bpf_program__set_expected_attach_type(p->lt_multi, LT_BPF_TRACE_UPROBE_MULTI);
 	bpf_program__set_expected_attach_type(p->lt_session, LT_BPF_TRACE_UPROBE_SESSION);
 	bpf_program__set_expected_attach_type(p->lt_empty_session, LT_BPF_TRACE_UPROBE_SESSION);
 
@@ -141,6 +147,11 @@ bool tracer__sessions(const struct tracer *t)
 	return t->sessions;
 }
 
+bool tracer__multi(const struct tracer *t)
+{
+	return t->multi;
+}
+
 int tracer__attach(struct tracer *t, int pid, const char *path, uint64_t offset, uint64_t cookie,
 		   bool retprobe)
 {
@@ -162,47 +173,77 @@ int tracer__attach(struct tracer *t, int pid, const char *path, uint64_t offset,
 	return 0;
 }
 
-int tracer__attach_session(struct tracer *t, int pid, const char *path, const uint64_t *offsets,
-			   const uint64_t *cookies, size_t n)
+/* One uprobe_multi or session link (attach_type) of prog over n offsets of one object. */
+static int link_multi(struct tracer *t, struct bpf_program *prog, uint32_t attach_type, int pid,
+		      const char *path, const uint64_t *offsets, const uint64_t *cookies, size_t n)
 {
-	struct bpf_program *prog = t->empty_programs ? t->skel->progs.lt_empty_session
-						     : t->skel->progs.lt_session;
 	struct link_create_uprobe_multi attr;
 	int fd;
 
-	if (!t->sessions)
-		return -EOPNOTSUPP;
 	if (array_reserve(&t->link_fds, &t->cap_link_fds, t->nr_link_fds, sizeof(*t->link_fds), 16))
 		return -ENOMEM;
 	memset(&attr, 0, sizeof(attr));
 	attr.prog_fd = bpf_program__fd(prog);
-	attr.attach_type = LT_BPF_TRACE_UPROBE_SESSION;
+	attr.attach_type = attach_type;
 	attr.path = (uint64_t)(uintptr_t)path;
 	attr.offsets = (uint64_t)(uintptr_t)offsets;
 	attr.cookies = (uint64_t)(uintptr_t)cookies;
 	attr.cnt = n;
 	attr.pid = pid;
 	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
-	if (fd < 0) {
-		int err = -errno;
-
-		/* Refused outright (not a bad path or offset): no session links from now on. */
-		if (err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUPP || err == -E2BIG) {
-			log_warn("uprobe session link refused (%s): using uprobe + uretprobe pairs",
-				 strerror(-err));
-			t->sessions = false;
-			return -EOPNOTSUPP;
-		}
-		return err;
-	}
+	if (fd < 0)
+		return -errno;
 	t->link_fds[t->nr_link_fds++] = fd;
-	t->nr_session_probes += n;
+	t->nr_multi_probes += n;
 	return 0;
+}
+
+/* Refused outright (not a bad path or offset): the kernel will not take this kind of link. */
+static bool refused(int err)
+{
+	return err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUPP || err == -E2BIG;
+}
+
+int tracer__attach_session(struct tracer *t, int pid, const char *path, const uint64_t *offsets,
+			   const uint64_t *cookies, size_t n)
+{
+	struct bpf_program *prog = t->empty_programs ? t->skel->progs.lt_empty_session
+						     : t->skel->progs.lt_session;
+	int err;
+
+	if (!t->sessions)
+		return -EOPNOTSUPP;
+	err = link_multi(t, prog, LT_BPF_TRACE_UPROBE_SESSION, pid, path, offsets, cookies, n);
+	if (refused(err)) {
+		log_warn("uprobe session link refused (%s): using uprobe + uretprobe pairs",
+			 strerror(-err));
+		t->sessions = false;
+		return -EOPNOTSUPP;
+	}
+	return err;
+}
+
+int tracer__attach_multi(struct tracer *t, int pid, const char *path, const uint64_t *offsets,
+			 const uint64_t *cookies, size_t n)
+{
+	int err;
+
+	if (!t->multi)
+		return -EOPNOTSUPP;
+	err = link_multi(t, t->skel->progs.lt_multi, LT_BPF_TRACE_UPROBE_MULTI, pid, path, offsets,
+			 cookies, n);
+	if (refused(err)) {
+		log_info("uprobe_multi link refused (%s): using one uprobe per entry point",
+			 strerror(-err));
+		t->multi = false;
+		return -EOPNOTSUPP;
+	}
+	return err;
 }
 
 unsigned int tracer__nr_links(const struct tracer *t)
 {
-	return (unsigned int)t->nr_links + t->nr_session_probes;
+	return (unsigned int)t->nr_links + t->nr_multi_probes;
 }
 
 int tracer__allocs_fd(const struct tracer *t)

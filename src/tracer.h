@@ -33,6 +33,9 @@ struct tracer *tracer__new(const struct tracer_opts *opts);
  */
 bool tracer__sessions(const struct tracer *t);
 
+/* Whether entry-type probes go in uprobe_multi links (the kernel has them, and took them so far). */
+bool tracer__multi(const struct tracer *t);
+
 /*
  * Attaches one classic probe to pid's object `path` at file offset `offset`. An entry probe
  * carries `cookie` (LT_COOKIE); a return probe must sit where the stack pointer still points at
@@ -49,6 +52,15 @@ int tracer__attach(struct tracer *t, int pid, const char *path, uint64_t offset,
  */
 int tracer__attach_session(struct tracer *t, int pid, const char *path, const uint64_t *offsets,
 			   const uint64_t *cookies, size_t n);
+
+/*
+ * Attaches n entry-type probes of one object in one uprobe_multi link (no return probes: nothing
+ * of the traced process is ever replaced, and a process not traced runs nothing of ours). 0 or
+ * -errno; -EOPNOTSUPP when the kernel has no such links (from then on, once refused). The empty
+ * programs have no twin here: the benchmark never asks for it.
+ */
+int tracer__attach_multi(struct tracer *t, int pid, const char *path, const uint64_t *offsets,
+			 const uint64_t *cookies, size_t n);
 
 /* Number of probes attached so far. */
 unsigned int tracer__nr_links(const struct tracer *t);

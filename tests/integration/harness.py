@@ -29,6 +29,8 @@ CONFIG = Config()
 
 SANITIZER_MARKERS = ('ERROR: AddressSanitizer', 'runtime error:', 'LeakSanitizer')
 JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2'
+TCMALLOC = '/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4'
+MIMALLOC = '/usr/lib/x86_64-linux-gnu/libmimalloc.so.2'
 ATTACHED_RE = re.compile(r'probes attached')
 
 
