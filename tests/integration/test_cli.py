@@ -1,12 +1,16 @@
-"""test_cli.py: bad input exits 2 with a clear message; the folded output format."""
+"""test_cli.py: bad input exits 2 with a clear message; write errors exit 1 naming the file; the
+folded output format."""
+import errno
 import os
+import re
 import shutil
 import stat
 import subprocess
 import tempfile
 import unittest
 
-from harness import LeaktopTestCase, run_command, run_leaktop, workload
+from harness import (CONFIG, LeaktopTestCase, Run, check_stderr_clean, run_command, run_leaktop,
+                     workload)
 
 
 def unused_pid():
@@ -113,7 +117,6 @@ class NoAllocator(LeaktopTestCase):
 
     def test_without_privileges(self):
         """Not root and no CAP_BPF/CAP_PERFMON: one clear line, exit 2, and the command never runs."""
-        from harness import CONFIG
         if os.geteuid() != 0:
             self.skipTest('needs root to drop to another user')
         # A copy nobody may execute: the build tree may sit under a directory only root enters.
@@ -131,6 +134,91 @@ class NoAllocator(LeaktopTestCase):
         self.assertRegex(r.stderr, r'^leaktop: error: cannot load the BPF programs: .*needs root')
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
         self.assertFalse(os.path.exists(marker), 'the command ran although tracing failed')
+
+
+def run_to_full_stdout(args, timeout=60):
+    """leaktop ARGS with stdout on /dev/full, where every write fails with ENOSPC."""
+    with open('/dev/full', 'w') as full:
+        p = subprocess.run([CONFIG.leaktop] + list(args), stdin=subprocess.DEVNULL, stdout=full,
+                           stderr=subprocess.PIPE, text=True, errors='replace', timeout=timeout)
+    check_stderr_clean(p.stderr)
+    return Run(p.returncode, '', p.stderr)
+
+
+class WriteErrors(LeaktopTestCase):
+    """A report, frame or profile that cannot be written: exit 1 and one line on stderr that names
+    the file (or standard output) and the reason, whatever the format or mode."""
+
+    ENOSPC = 'No space left on device'
+
+    def assertWriteError(self, r, line):
+        self.assertEqual(r.rc, 1, r.describe())
+        self.assertEqual(r.stderr, 'leaktop: error: %s\n' % line)
+
+    def test_every_format_to_a_full_device(self):
+        for fmt in ('text', 'json', 'folded', 'pprof'):
+            with self.subTest(fmt=fmt):
+                r = run_leaktop(['-f', fmt, '-n', '0', '-o', '/dev/full', '--', workload('deep')],
+                                timeout=60)
+                self.assertWriteError(r, 'cannot write the report to /dev/full: ' + self.ENOSPC)
+
+    def test_report_on_full_stdout(self):
+        r = run_to_full_stdout(['-n', '0', '--', workload('deep')])
+        self.assertWriteError(r, 'cannot write the report to standard output: ' + self.ENOSPC)
+
+    def test_interval_report(self):
+        """The first -i report fails: leaktop stops there (the workload would wait forever), and
+        the traced process runs on."""
+        w = self.start_workload('basic')
+        r = run_leaktop(['-i', '0.3', '-o', '/dev/full', '-p', str(w.pid)], timeout=30)
+        self.assertWriteError(r, 'cannot write the report to /dev/full: ' + self.ENOSPC)
+        self.assertTrue(w.alive(), 'the traced process died')
+
+    def test_batch_frames_on_full_stdout(self):
+        w = self.start_workload('basic')
+        r = run_to_full_stdout(['--batch', '-i', '0.3', '-p', str(w.pid)], timeout=30)
+        self.assertWriteError(r, 'cannot write the frames to standard output: ' + self.ENOSPC)
+        self.assertTrue(w.alive(), 'the traced process died')
+
+    def test_help_on_full_stdout(self):
+        r = run_to_full_stdout(['--help'])
+        self.assertWriteError(r, 'cannot write the help to standard output: ' + self.ENOSPC)
+
+    def tmpfs(self, options):
+        d = tempfile.mkdtemp(prefix='leaktop-it-')
+        self.addCleanup(os.rmdir, d)
+        subprocess.run(['mount', '-t', 'tmpfs', '-o', options, 'leaktop-it', d], check=True)
+        self.addCleanup(subprocess.run, ['umount', d], check=True)
+        return d
+
+    def test_record_on_a_full_file_system(self):
+        """The temporary profile cannot be written: named, with ENOSPC, and removed again."""
+        d = self.tmpfs('size=64k')
+        fd = os.open(os.path.join(d, 'fill'), os.O_WRONLY | os.O_CREAT)
+        try:
+            with self.assertRaises(OSError) as full:
+                while True:
+                    os.write(fd, b'\0' * 4096)
+        finally:
+            os.close(fd)
+        self.assertEqual(full.exception.errno, errno.ENOSPC)
+        w = self.start_workload('basic')
+        r = run_leaktop(['record', '-i', '0.3', '--dir', d, '-p', str(w.pid)], timeout=30)
+        self.assertEqual(r.rc, 1, r.describe())
+        # The temporary file is named after the time and leaktop's pid.
+        self.assertRegex(r.stderr, r'\Aleaktop: error: cannot write the profile to %s/\.leaktop-'
+                         r'\d{8}T\d{6}\.\d+\.tmp: %s\n\Z' % (re.escape(d), self.ENOSPC))
+        self.assertEqual(os.listdir(d), ['fill'])
+        self.assertTrue(w.alive(), 'the traced process died')
+
+    def test_record_into_a_read_only_directory(self):
+        d = self.tmpfs('ro')
+        w = self.start_workload('basic')
+        r = run_leaktop(['record', '-i', '0.3', '--dir', d, '-p', str(w.pid)], timeout=30)
+        self.assertEqual(r.rc, 1, r.describe())
+        self.assertRegex(r.stderr, r'\Aleaktop: error: cannot create the profile %s/'
+                         r'\.leaktop-\d{8}T\d{6}\.\d+\.tmp: Read-only file system\n\Z' % re.escape(d))
+        self.assertEqual(os.listdir(d), [])
 
 
 class Folded(LeaktopTestCase):
