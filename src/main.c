@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpf/libbpf.h>
 
 #include "../bpf/leaktop.h"
 #include "attach.h"
@@ -64,6 +65,14 @@ static int close_stdout(const char *what)
 		return 1;
 	}
 	return 0;
+}
+
+/* The machine's memory (what the kernel can allocate at most), in bytes; 0 when unknown. */
+static uint64_t machine_memory_bytes(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+
+	return pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
 }
 
 /* --metrics while the view or --batch runs: refreshed with every frame. */
@@ -130,11 +139,18 @@ int main(int argc, char **argv)
 	pid_t stopped_child = 0; /* launched, not yet resumed: killed if we fail before resuming */
 	int *pids = NULL;
 	char err_msg[256];
+	int nr_cpus = libbpf_num_possible_cpus();
 	struct timespec wall;
 	int err, ret = 1;
 
-	if (options_parse(&opts, argc, argv, err_msg, sizeof(err_msg))) {
+	/* Map sizes the kernel would refuse, or that this machine cannot hold, are bad input. */
+	if (options_parse(&opts, argc, argv, err_msg, sizeof(err_msg)) ||
+	    (!opts.help && !opts.version &&
+	     options_check_memory(&opts, machine_memory_bytes(),
+				  (unsigned int)(nr_cpus > 0 ? nr_cpus : 1), err_msg,
+				  sizeof(err_msg)))) {
 		fprintf(stderr, "leaktop: %s\nTry 'leaktop --help' for more information.\n", err_msg);
+		options_free(&opts);
 		return 2;
 	}
 	if (opts.help || opts.version) {
