@@ -66,6 +66,73 @@ class BadInput(LeaktopTestCase):
         self.assertUsageError(['-d', '1'])
 
 
+def machine_memory_bytes():
+    """What the kernel can allocate at most (totalram): MemTotal."""
+    with open('/proc/meminfo') as f:
+        for line in f:
+            if line.startswith('MemTotal:'):
+                return int(line.split()[1]) * 1024
+    raise AssertionError('no MemTotal in /proc/meminfo')
+
+
+class TableLimits(LeaktopTestCase):
+    """--max-allocs, --max-stacks and --unwind-rows beyond what the kernel takes, or than the
+    machine's memory holds: refused before anything loads, exit 2, the range in the message."""
+
+    needs_bpf = False  # nothing loads: the options check, or the pid check after it, ends the run
+
+    def assertAccepted(self, args):
+        """ARGS pass the options checks: the run goes on to the pid, which does not exist."""
+        pid = unused_pid()
+        r = run_leaktop(args + ['-p', str(pid)], timeout=30)
+        self.assertEqual((r.rc, r.stderr), (2, 'leaktop: error: no process with pid %d\n' % pid))
+
+    def test_beyond_the_kernel_limit(self):
+        """2^27 entries per hash map (2^27 + 1 fails at load with E2BIG); 2^28 unwind rows."""
+        for opt, value, accepted in (('--max-allocs', '134217729', '1 to 134217728'),
+                                     ('--max-stacks', '134217729', '1 to 134217728'),
+                                     ('--max-allocs', '0', '1 to 134217728'),
+                                     ('--unwind-rows', '268435457', '1 to 268435456')):
+            with self.subTest(opt=opt, value=value):
+                r = run_leaktop([opt, value, '-p', str(unused_pid())], timeout=30)
+                self.assertEqual(r.rc, 2, r.describe())
+                self.assertEqual(r.stderr.splitlines()[0],
+                                 "leaktop: %s: '%s' is out of range (%s)" % (opt, value, accepted))
+                self.assertEqual(r.stdout, '')
+
+    def test_largest_max_allocs(self):
+        """2^27 live allocations: 14.1 GiB of kernel memory, too much to load in a test, but
+        accepted where the machine has it."""
+        mem = machine_memory_bytes()
+        if mem < 16 << 30:
+            self.skipTest('%d bytes of memory: 2^27 allocations do not fit' % mem)
+        self.assertAccepted(['--max-allocs', '134217728'])
+
+    def test_beyond_the_machine_memory(self):
+        """The largest --max-stacks the memory holds is accepted; one more is refused."""
+        mem = machine_memory_bytes()
+        if mem >= 87 << 30:
+            self.skipTest('%d bytes of memory hold 2^27 stacks (87.1 GiB)' % mem)
+
+        have = re.escape('%.1f GiB' % (mem / 2**30))
+
+        def refused(stacks):
+            """(GiB the maps would take, the largest --max-stacks accepted) from the message."""
+            r = run_leaktop(['--max-stacks', str(stacks), '-p', str(unused_pid())], timeout=30)
+            self.assertEqual(r.rc, 2, r.describe())
+            m = re.match(r"leaktop: --max-stacks: '%d' is too large for this machine: the BPF maps "
+                         r"would take ([0-9.]+) GiB of kernel memory, it has %s "
+                         r"\(accepted: 1 to (\d+)\)\n" % (stacks, have), r.stderr)
+            self.assertIsNotNone(m, r.stderr)
+            return m.group(1), int(m.group(2))
+
+        need, largest = refused(134217728)
+        self.assertEqual(need, '87.1')
+        self.assertLess(largest, 134217728)
+        self.assertEqual(refused(largest + 1)[1], largest)
+        self.assertAccepted(['--max-stacks', str(largest)])
+
+
 class NoAllocator(LeaktopTestCase):
     """A process with no allocator entry point: a static executable stripped of its symbol table."""
 
