@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpf/libbpf.h>
 
 #include "../bpf/leaktop.h"
 #include "attach.h"
@@ -53,6 +54,27 @@ static void stop_signal_set(sigset_t *set)
 	sigaddset(set, SIGHUP);
 }
 
+/*
+ * Closes stdout after leaktop wrote `what` there: a full disk, a closed pipe or a failed close must
+ * not go unnoticed at exit. 0, or 1 (logged).
+ */
+static int close_stdout(const char *what)
+{
+	if (fflush(stdout) || ferror(stdout) || fclose(stdout)) {
+		log_error("cannot write %s to standard output: %s", what, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* The machine's memory (what the kernel can allocate at most), in bytes; 0 when unknown. */
+static uint64_t machine_memory_bytes(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+
+	return pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+}
+
 /* --metrics while the view or --batch runs: refreshed with every frame. */
 static void refresh_metrics(void *ctx)
 {
@@ -88,7 +110,13 @@ static int run_live(struct periodic *rp, const struct tracer *tracer, struct loo
 		return -errno;
 	stop_signal_set(&stops);
 	run.stop_signals = &stops;
-	err = view ? tui_run(live, &run) : live_run_batch(live, &run, stdout);
+	if (view) {
+		err = tui_run(live, &run);
+	} else {
+		err = output_error(stdout, live_run_batch(live, &run, stdout));
+		if (err && ferror(stdout))
+			log_error("cannot write the frames to standard output: %s", strerror(-err));
+	}
 	live__free(live);
 	return err;
 }
@@ -111,22 +139,27 @@ int main(int argc, char **argv)
 	pid_t stopped_child = 0; /* launched, not yet resumed: killed if we fail before resuming */
 	int *pids = NULL;
 	char err_msg[256];
+	int nr_cpus = libbpf_num_possible_cpus();
 	struct timespec wall;
 	int err, unwind_err, ret = 1;
 
-	if (options_parse(&opts, argc, argv, err_msg, sizeof(err_msg))) {
+	/* Map sizes the kernel would refuse, or that this machine cannot hold, are bad input. */
+	if (options_parse(&opts, argc, argv, err_msg, sizeof(err_msg)) ||
+	    (!opts.help && !opts.version &&
+	     options_check_memory(&opts, machine_memory_bytes(),
+				  (unsigned int)(nr_cpus > 0 ? nr_cpus : 1), err_msg,
+				  sizeof(err_msg)))) {
 		fprintf(stderr, "leaktop: %s\nTry 'leaktop --help' for more information.\n", err_msg);
+		options_free(&opts);
 		return 2;
 	}
-	if (opts.help) {
-		fputs(options_usage(), stdout);
+	if (opts.help || opts.version) {
+		if (opts.help)
+			fputs(options_usage(), stdout);
+		else
+			printf("leaktop %s\n", LEAKTOP_VERSION);
 		options_free(&opts);
-		return 0;
-	}
-	if (opts.version) {
-		printf("leaktop %s\n", LEAKTOP_VERSION);
-		options_free(&opts);
-		return 0;
+		return close_stdout(opts.help ? "the help" : "the version");
 	}
 	log_set_level(opts.verbosity >= 2 ? LOG_DEBUG : opts.verbosity ? LOG_INFO : LOG_WARN);
 	log_install_libbpf_printer();
@@ -232,6 +265,7 @@ int main(int argc, char **argv)
 		rp.out = NULL;
 	} else if (opts.output_path) {
 		rp.out = fopen(opts.output_path, "w");
+		rp.out_name = opts.output_path;
 		if (!rp.out) {
 			log_error("cannot open %s: %s", opts.output_path, strerror(errno));
 			ret = 2;
@@ -239,6 +273,7 @@ int main(int argc, char **argv)
 		}
 	} else {
 		rp.out = view ? stderr : opts.batch ? NULL : stdout;
+		rp.out_name = view ? "standard error" : "standard output";
 	}
 	rp.col = col;
 	rp.sym = sym;
@@ -277,8 +312,13 @@ out:
 	for (size_t i = 0; targets && i < nr_targets; i++)
 		loop_target_close(&targets[i]);
 	metrics_server__stop(rp.metrics);
-	if (rp.out && rp.out != stdout && rp.out != stderr)
-		fclose(rp.out);
+	/* What is still buffered is written at fclose, and some file systems fail only there. */
+	if (rp.out && rp.out != stdout && rp.out != stderr && fclose(rp.out) && !ret) {
+		log_error("cannot write the report to %s: %s", rp.out_name, strerror(errno));
+		ret = 1;
+	}
+	if (!ret && (rp.out == stdout || opts.batch))
+		ret = close_stdout(opts.batch ? "the frames" : "the report");
 	periodic_fini(&rp);
 	collector__free(col);
 	unwinder__free(unwinder);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../bpf/leaktop.h"
+#include "frame.h"
 #include "options.h"
 #include "output.h"
 
@@ -19,8 +20,14 @@
 #define DEFAULT_MAX_STACKS 65536
 /* 8 MiB of rows: the code of redis-server and all it links (about 12 MB) needs about a third. */
 #define DEFAULT_UNWIND_ROWS (1u << 20)
-/* BPF maps this large would pin gigabytes of kernel memory: such a figure is a typo, not a plan. */
-#define MAX_TABLE_ENTRIES (1u << 28)
+/*
+ * The kernel's limit for a hash map (kernel/bpf/hashtab.c, htab_map_alloc): max_entries, rounded up
+ * to a power of 2, buckets of 16 bytes must fit a u32, so 2^27 entries. One more and creating the
+ * map fails with E2BIG. Measured on Linux 6.18: 134217728 entries load, 134217729 do not.
+ */
+#define MAX_HASH_ENTRIES (1u << 27)
+/* 2 GiB of rows, far more than any process's code needs: a larger figure is a typo, not a plan. */
+#define MAX_UNWIND_ROWS (1u << 28)
 /* Keeps every duration, once in nanoseconds, far inside a uint64_t. */
 #define MAX_SECONDS 1e9
 
@@ -104,8 +111,10 @@ static const char usage_text[] =
 	"      --min-size BYTES    ignore allocations smaller than BYTES\n"
 	"                          (suffixes K, M, G: powers of 1024)\n"
 	"      --max-size BYTES    ignore allocations larger than BYTES\n"
-	"      --max-allocs N      live allocations tracked (default 1000000)\n"
-	"      --max-stacks N      distinct stacks tracked (default 65536)\n"
+	"      --max-allocs N      live allocations tracked (default 1000000;\n"
+	"                          1 to 134217728, as the machine's memory allows)\n"
+	"      --max-stacks N      distinct stacks tracked (default 65536;\n"
+	"                          1 to 134217728, as the machine's memory allows)\n"
 	"      --sample-rate BYTES sample one allocation per BYTES allocated, on average\n"
 	"                          (e.g. 512K); figures become unbiased estimates.\n"
 	"                          0 (default) records every allocation\n"
@@ -115,8 +124,9 @@ static const char usage_text[] =
 	"                          dwarf (unwind tables from each object's CFI), or\n"
 	"                          auto (default: frame pointers in objects built\n"
 	"                          with them, the tables elsewhere)\n"
-	"      --unwind-rows N     unwind table rows, 8 bytes each (default 1048576);\n"
-	"                          1 MB of code needs about 20000 to 40000\n"
+	"      --unwind-rows N     unwind table rows, 8 bytes each (default 1048576;\n"
+	"                          at most 268435456); 1 MB of code needs about\n"
+	"                          20000 to 40000\n"
 	"  -v, --verbose           more messages (twice: libbpf debug output too)\n"
 	"      --no-probe-shift    probe every entry point at its first instruction\n"
 	"                          (slower; for comparison)\n"
@@ -202,6 +212,24 @@ static int parse_seconds(const char *opt, const char *arg, double *out, char *er
 		return usage_error(err, err_len, "%s: '%s' is too large (at most %.0f seconds)",
 				   opt, arg, MAX_SECONDS);
 	*out = v;
+	return 0;
+}
+
+/* The size of a BPF map, 1..max entries. */
+static int parse_entries(const char *opt, const char *arg, uint32_t max, uint32_t *out, char *err,
+			 size_t err_len)
+{
+	unsigned long long v;
+
+	if (!all_digits(arg, strlen(arg)))
+		return usage_error(err, err_len, "%s: '%s' is not a non-negative integer", opt,
+				   arg);
+	errno = 0;
+	v = strtoull(arg, NULL, 10);
+	if (errno == ERANGE || v < 1 || v > max)
+		return usage_error(err, err_len, "%s: '%s' is out of range (1 to %u)", opt, arg,
+				   max);
+	*out = (uint32_t)v;
 	return 0;
 }
 
@@ -431,18 +459,13 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 			ret = parse_size("--max-size", optarg, &opts->max_size, err, err_len);
 			break;
 		case OPT_MAX_ALLOCS:
-		case OPT_MAX_STACKS: {
-			const char *name = c == OPT_MAX_ALLOCS ? "--max-allocs" : "--max-stacks";
-
-			ret = parse_count(name, optarg, MAX_TABLE_ENTRIES, &v, err, err_len);
-			if (!ret && v == 0)
-				ret = usage_error(err, err_len, "%s: must be at least 1", name);
-			if (!ret && c == OPT_MAX_ALLOCS)
-				opts->max_allocs = (uint32_t)v;
-			else if (!ret)
-				opts->max_stacks = (uint32_t)v;
+			ret = parse_entries("--max-allocs", optarg, MAX_HASH_ENTRIES,
+					    &opts->max_allocs, err, err_len);
 			break;
-		}
+		case OPT_MAX_STACKS:
+			ret = parse_entries("--max-stacks", optarg, MAX_HASH_ENTRIES,
+					    &opts->max_stacks, err, err_len);
+			break;
 		case 'v':
 			opts->verbosity++;
 			break;
@@ -493,11 +516,8 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 						  optarg);
 			break;
 		case OPT_UNWIND_ROWS:
-			ret = parse_count("--unwind-rows", optarg, MAX_TABLE_ENTRIES, &v, err, err_len);
-			if (!ret && v == 0)
-				ret = usage_error(err, err_len, "--unwind-rows: must be at least 1");
-			if (!ret)
-				opts->unwind_rows = (uint32_t)v;
+			ret = parse_entries("--unwind-rows", optarg, MAX_UNWIND_ROWS,
+					    &opts->unwind_rows, err, err_len);
 			break;
 		/* Help and version answer at once, whatever else is (or is not) on the line. */
 		case 'h':
@@ -572,4 +592,95 @@ fail:
 	options_free(opts);
 	opts->command = NULL;
 	return ret;
+}
+
+/* Kernel memory of a preallocated BPF hash map (kernel/bpf/hashtab.c, htab_map_alloc): a 16-byte
+ * bucket per entry rounded up to a power of 2, and entries + nr_cpus elements, each a 48-byte
+ * struct htab_elem, the key and the value. */
+static uint64_t hash_map_bytes(uint32_t entries, size_t key, size_t value, unsigned int nr_cpus)
+{
+	uint64_t buckets = 1;
+
+	while (buckets < entries)
+		buckets <<= 1;
+	return buckets * 16 + (48 + ((key + 7) & ~(size_t)7) + ((value + 7) & ~(size_t)7)) *
+				      ((uint64_t)entries + nr_cpus);
+}
+
+/* A BPF_F_MMAPABLE array (kernel/bpf/arraymap.c): a page for struct bpf_array, then the values. */
+static uint64_t mmapable_array_bytes(uint32_t entries, size_t value)
+{
+	return 4096 + ((uint64_t)entries * ((value + 7) & ~(size_t)7) + 4095) / 4096 * 4096;
+}
+
+uint64_t options_maps_bytes(uint32_t max_allocs, uint32_t max_stacks, uint32_t unwind_rows,
+			    unsigned int nr_cpus)
+{
+	return hash_map_bytes(max_allocs, sizeof(struct lt_alloc_key), sizeof(struct lt_alloc),
+			      nr_cpus) +
+	       hash_map_bytes(max_stacks, sizeof(uint64_t), sizeof(struct lt_totals), nr_cpus) +
+	       hash_map_bytes(max_stacks, sizeof(uint64_t), sizeof(struct lt_stack), nr_cpus) +
+	       mmapable_array_bytes(unwind_rows, sizeof(struct lt_unwind_row));
+}
+
+enum { TABLE_ALLOCS, TABLE_STACKS, TABLE_ROWS, NR_TABLES };
+
+static uint64_t tables_bytes(const uint32_t *n, unsigned int nr_cpus)
+{
+	return options_maps_bytes(n[TABLE_ALLOCS], n[TABLE_STACKS], n[TABLE_ROWS], nr_cpus);
+}
+
+int options_check_memory(const struct options *opts, uint64_t mem_bytes, unsigned int nr_cpus,
+			 char *err, size_t err_len)
+{
+	static const char *const names[NR_TABLES] = { "--max-allocs", "--max-stacks",
+						      "--unwind-rows" };
+	static const uint32_t max[NR_TABLES] = { MAX_HASH_ENTRIES, MAX_HASH_ENTRIES,
+						 MAX_UNWIND_ROWS };
+	/* With frame pointers only, the row table keeps a single row (tracer.c). */
+	uint32_t n[NR_TABLES] = { opts->max_allocs, opts->max_stacks,
+				  opts->unwind_mode == LT_UNWIND_FP ? 1 : opts->unwind_rows };
+	uint32_t one[NR_TABLES], lo, hi, mid;
+	uint64_t total = tables_bytes(n, nr_cpus), share, top_share = 0, rest;
+	char need[32], have[32], others[32];
+	int t, top = 0;
+
+	if (!mem_bytes || total <= mem_bytes)
+		return 0;
+	/* The table that takes the most memory is the one to shrink. */
+	for (t = 0; t < NR_TABLES; t++) {
+		memcpy(one, n, sizeof(one));
+		one[t] = 0;
+		share = total - tables_bytes(one, nr_cpus);
+		if (share > top_share) {
+			top_share = share;
+			top = t;
+		}
+	}
+	/* Its largest size that fits, the others as given: the cost grows with the size. */
+	memcpy(one, n, sizeof(one));
+	lo = 0;
+	hi = n[top] < max[top] ? n[top] : max[top];
+	while (lo < hi) {
+		mid = lo + (hi - lo + 1) / 2;
+		one[top] = mid;
+		if (tables_bytes(one, nr_cpus) <= mem_bytes)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	frame_human(need, sizeof(need), (double)total);
+	frame_human(have, sizeof(have), (double)mem_bytes);
+	if (lo)
+		return usage_error(err, err_len,
+				   "%s: '%u' is too large for this machine: the BPF maps would "
+				   "take %s of kernel memory, it has %s (accepted: 1 to %u)",
+				   names[top], n[top], need, have, lo);
+	one[top] = 0;
+	rest = tables_bytes(one, nr_cpus);
+	frame_human(others, sizeof(others), (double)rest);
+	return usage_error(err, err_len,
+			   "%s: '%u' is too large for this machine: the BPF maps would take %s of "
+			   "kernel memory, it has %s, and the other tables alone take %s",
+			   names[top], n[top], need, have, others);
 }

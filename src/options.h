@@ -19,14 +19,15 @@ struct options {
 	double min_age_s;		/* --min-age; 0 = off */
 	uint64_t min_size;		/* --min-size, bytes; 0 = off */
 	uint64_t max_size;		/* --max-size, bytes; 0 = off */
-	uint32_t max_allocs;		/* --max-allocs: live allocations tracked; default 1,000,000 */
-	uint32_t max_stacks;		/* --max-stacks: distinct stacks; default 65,536 */
+	uint32_t max_allocs;		/* --max-allocs: live allocations tracked; default 1,000,000
+					 * (1 to 2^27, the kernel's limit for a hash map) */
+	uint32_t max_stacks;		/* --max-stacks: distinct stacks; default 65,536 (to 2^27) */
 	int verbosity;			/* -v count */
 	bool no_probe_shift;		/* --no-probe-shift: probe every function at its first instruction */
 	uint64_t sample_rate;		/* --sample-rate, bytes; 0 = record every allocation */
 	bool no_session;		/* --no-session: classic uprobe + uretprobe pairs */
 	uint32_t unwind_mode;		/* --unwind fp|dwarf|auto: enum lt_unwind_mode; default auto */
-	uint32_t unwind_rows;		/* --unwind-rows: unwind table rows; default 1,048,576 */
+	uint32_t unwind_rows;		/* --unwind-rows: table rows; default 1,048,576 (to 2^28) */
 	bool empty_programs;		/* --empty-programs (hidden): no-op programs, for the probe floor */
 	bool format_given;		/* -f was given: plain reports, never the live view */
 	bool batch;			/* --batch: the live view's frames as plain text, one per interval */
@@ -49,6 +50,24 @@ struct options {
  * terminal.
  */
 int options_parse(struct options *opts, int argc, char **argv, char *err, size_t err_len);
+
+/*
+ * Kernel memory, in bytes, of leaktop's preallocated BPF maps for these sizes (unwind_rows: the row
+ * table's entries, 1 with --unwind fp) on a machine with nr_cpus possible CPUs: each map's
+ * "memlock" as bpftool shows it, less the map's own struct (under 1 KiB). Pure.
+ */
+uint64_t options_maps_bytes(uint32_t max_allocs, uint32_t max_stacks, uint32_t unwind_rows,
+			    unsigned int nr_cpus);
+
+/*
+ * Whether the maps that opts asks for (--max-allocs, --max-stacks, --unwind-rows) fit in mem_bytes,
+ * the machine's memory: the kernel cannot allocate more, and refuses outright any one allocation
+ * larger. Returns 0 (also when mem_bytes is 0, unknown), or -EINVAL with a one-line message in err
+ * naming the option that takes the most memory, its value, and its accepted range with the other
+ * options as given: a usage error, exit code 2. Pure.
+ */
+int options_check_memory(const struct options *opts, uint64_t mem_bytes, unsigned int nr_cpus,
+			 char *err, size_t err_len);
 
 /* The help text, with an EXAMPLES section. */
 const char *options_usage(void);

@@ -1,4 +1,5 @@
 /* output.c: the output-format table: one line per format, looked up by the name given to -f. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,6 +43,13 @@ const char *output_format_names(void)
 		len += (size_t)n;
 	}
 	return names;
+}
+
+int output_error(FILE *out, int err)
+{
+	if (err == -EIO && out && ferror(out) && errno > 0)
+		return -errno;
+	return err;
 }
 
 const char *output_basename(const char *path)

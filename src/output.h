@@ -54,6 +54,13 @@ const struct output_format *output_format_find(const char *name);
 /* "text|json|folded|...", for messages. */
 const char *output_format_names(void);
 
+/*
+ * The error to report after a writer (or fflush) returned err on out. -EIO says only that the
+ * stream failed; errno, set by the write(2) that failed, says why (ENOSPC, EPIPE, EDQUOT...). Call
+ * it right after the writer, before anything else can change errno. Other errors come back as is.
+ */
+int output_error(FILE *out, int err);
+
 /* The last component of a module path, for the human formats; path itself when it has no '/'. */
 const char *output_basename(const char *path);
 

@@ -1,8 +1,10 @@
 /* periodic.c: the plain modes: reports (or record's profiles) per interval and at the end, metrics. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include "log.h"
 #include "periodic.h"
 #include "procinfo.h"
 #include "record.h"
@@ -74,8 +76,11 @@ int periodic_report(struct periodic *p)
 					   (uint64_t)wall.tv_sec * 1000000000ULL + wall.tv_nsec,
 					   p->opts->keep);
 		} else {
-			err = p->fmt->write(&r, p->out);
-			fflush(p->out);
+			/* Writers flush before they return: a full disk shows here, not at exit. */
+			err = output_error(p->out, p->fmt->write(&r, p->out));
+			if (err)
+				log_error("cannot write the report to %s: %s", p->out_name,
+					  strerror(-err));
 		}
 		report_fini(&r);
 	}

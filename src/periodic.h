@@ -21,6 +21,7 @@ struct periodic {
 	struct collector *col;
 	struct symbolizer *sym;
 	FILE *out;			/* reports; NULL in record mode (profiles go to --dir) */
+	const char *out_name;		/* out in messages: its path, or "standard output" */
 	const int *pids;
 	size_t nr_pids;
 	uint64_t start_ns;		/* CLOCK_MONOTONIC when tracing began */
@@ -33,7 +34,10 @@ struct periodic {
 /* Prepares p (the caller fills the fields above prev). 0 or -ENOMEM. */
 int periodic_init(struct periodic *p);
 
-/* One report to p->out, or in record mode one profile into --dir. 0 or -errno. */
+/*
+ * One report to p->out, or in record mode one profile into --dir. 0 or -errno; a report or profile
+ * that cannot be written is logged, naming the file and the reason.
+ */
 int periodic_report(struct periodic *p);
 
 /* Refreshes the text served at /metrics (nothing without --metrics). 0 or -errno. */

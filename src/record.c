@@ -38,8 +38,11 @@ int record_prune(const char *dir, size_t keep)
 	if (!keep)
 		return 0;
 	d = opendir(dir);
-	if (!d)
-		return -errno;
+	if (!d) {
+		err = -errno;
+		log_error("cannot read the directory %s: %s", dir, strerror(-err));
+		return err;
+	}
 	while ((de = readdir(d))) {
 		if (!is_profile(de->d_name))
 			continue;
@@ -58,9 +61,10 @@ int record_prune(const char *dir, size_t keep)
 			err = -ENOMEM;
 			goto out;
 		}
+		/* Fatal, as the caller sees it: --keep is there to bound the disk space used. */
 		if (unlink(path) && errno != ENOENT) {
 			err = -errno;
-			log_warn("cannot remove old profile %s: %s", path, strerror(errno));
+			log_error("cannot remove the old profile %s: %s", path, strerror(-err));
 		}
 		free(path);
 	}
@@ -77,8 +81,8 @@ int record_write(const char *dir, const struct report *r, uint64_t now_ns, size_
 	time_t secs = now_ns / 1000000000ULL;
 	char stamp[32], *tmp = NULL, *final = NULL;
 	struct tm tm;
-	FILE *out = NULL;
-	int fd = -1, err = 0;
+	FILE *out;
+	int fd, err = 0;
 
 	gmtime_r(&secs, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
@@ -89,31 +93,39 @@ int record_write(const char *dir, const struct report *r, uint64_t now_ns, size_
 		goto out;
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || !(out = fdopen(fd, "w"))) {
+	if (fd < 0) {
 		err = -errno;
-		log_error("cannot write %s: %s", tmp, strerror(errno));
+		log_error("cannot create the profile %s: %s", tmp, strerror(-err));
 		goto out;
 	}
-	fd = -1;
-	err = out_pprof_write(r, out);
-	if (!err && (fflush(out) || fsync(fileno(out))))
+	out = fdopen(fd, "w");
+	if (!out) {
+		err = -errno;
+		log_error("cannot write the profile to %s: %s", tmp, strerror(-err));
+		close(fd);
+		goto discard;
+	}
+	/* The writer flushes; the data is on disk only after fsync, and some file systems report a
+	 * failed write only at close. */
+	err = output_error(out, out_pprof_write(r, out));
+	if (!err && fsync(fileno(out)))
 		err = -errno;
 	if (fclose(out) && !err)
 		err = -errno;
-	out = NULL;
-	if (!err && rename(tmp, final))
-		err = -errno;
 	if (err) {
-		log_error("cannot write %s: %s", final, strerror(-err));
-		unlink(tmp);
-		goto out;
+		log_error("cannot write the profile to %s: %s", tmp, strerror(-err));
+		goto discard;
+	}
+	if (rename(tmp, final)) {
+		err = -errno;
+		log_error("cannot rename %s to %s: %s", tmp, final, strerror(-err));
+		goto discard;
 	}
 	err = record_prune(dir, keep);
+	goto out;
+discard:
+	unlink(tmp);
 out:
-	if (fd >= 0)
-		close(fd);
-	if (out)
-		fclose(out);
 	free(tmp);
 	free(final);
 	return err;

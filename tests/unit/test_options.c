@@ -88,7 +88,7 @@ static void test_every_option(void **state)
 	assert_int_equal(PARSE(&o, "--pid", "7", "-d", "2.5", "--interval", "0.5", "--format",
 			       "json", "--output", "/tmp/out.json", "--top", "0", "--min-age", "3",
 			       "--min-size", "16", "--max-size", "4K", "--max-allocs", "5",
-			       "--max-stacks", "268435456", "-vv", "--verbose", "--no-probe-shift",
+			       "--max-stacks", "134217728", "-vv", "--verbose", "--no-probe-shift",
 			       "--empty-programs"),
 			 0);
 	assert_int_equal(o.nr_pids, 1);
@@ -102,7 +102,7 @@ static void test_every_option(void **state)
 	assert_int_equal(o.min_size, 16);
 	assert_int_equal(o.max_size, 4096);
 	assert_int_equal(o.max_allocs, 5);
-	assert_int_equal(o.max_stacks, 1u << 28);
+	assert_int_equal(o.max_stacks, 1u << 27);
 	assert_int_equal(o.verbosity, 3);
 	assert_true(o.no_probe_shift);
 	assert_true(o.empty_programs);
@@ -377,11 +377,24 @@ static void test_counts(void **state)
 	assert_int_equal(o.max_stacks, 1);
 	options_free(&o);
 
-	ASSERT_USAGE("--max-allocs: must be at least 1", "--max-allocs", "0", "-p", "1");
-	ASSERT_USAGE("--max-stacks: must be at least 1", "--max-stacks", "0", "-p", "1");
-	ASSERT_USAGE("--max-allocs: '268435457' is too large (at most 268435456)", "--max-allocs",
-		     "268435457", "-p", "1");
-	ASSERT_USAGE("--max-stacks: '99999999999999999999' is too large (at most 268435456)",
+	/* The kernel's limit for a hash map is 2^27 entries; one more fails with E2BIG at load. */
+	assert_int_equal(PARSE(&o, "--max-allocs", "134217728", "--max-stacks", "134217728", "-p",
+			       "1"),
+			 0);
+	assert_int_equal(o.max_allocs, 134217728);
+	assert_int_equal(o.max_stacks, 134217728);
+	options_free(&o);
+	ASSERT_USAGE("--max-allocs: '0' is out of range (1 to 134217728)", "--max-allocs", "0",
+		     "-p", "1");
+	ASSERT_USAGE("--max-stacks: '0' is out of range (1 to 134217728)", "--max-stacks", "0",
+		     "-p", "1");
+	ASSERT_USAGE("--max-allocs: '134217729' is out of range (1 to 134217728)", "--max-allocs",
+		     "134217729", "-p", "1");
+	ASSERT_USAGE("--max-stacks: '134217729' is out of range (1 to 134217728)", "--max-stacks",
+		     "134217729", "-p", "1");
+	ASSERT_USAGE("--max-allocs: '4294967296' is out of range (1 to 134217728)", "--max-allocs",
+		     "4294967296", "-p", "1");
+	ASSERT_USAGE("--max-stacks: '99999999999999999999' is out of range (1 to 134217728)",
 		     "--max-stacks", "99999999999999999999", "-p", "1");
 	ASSERT_USAGE("--max-allocs: '1e6' is not a non-negative integer", "--max-allocs", "1e6",
 		     "-p", "1");
@@ -416,7 +429,15 @@ static void test_unwind(void **state)
 	options_free(&o);
 	ASSERT_USAGE("unknown --unwind mode 'lbr' (expected fp, dwarf or auto)", "--unwind", "lbr",
 		     "-p", "1");
-	ASSERT_USAGE("--unwind-rows: must be at least 1", "--unwind-rows", "0", "-p", "1");
+	assert_int_equal(PARSE(&o, "--unwind-rows", "268435456", "-p", "1"), 0);
+	assert_int_equal(o.unwind_rows, 1u << 28);
+	options_free(&o);
+	ASSERT_USAGE("--unwind-rows: '0' is out of range (1 to 268435456)", "--unwind-rows", "0",
+		     "-p", "1");
+	ASSERT_USAGE("--unwind-rows: '268435457' is out of range (1 to 268435456)", "--unwind-rows",
+		     "268435457", "-p", "1");
+	ASSERT_USAGE("--unwind-rows: '1e6' is not a non-negative integer", "--unwind-rows", "1e6",
+		     "-p", "1");
 }
 
 static void test_help_and_version(void **state)
@@ -516,6 +537,80 @@ static void test_view_options(void **state)
 		     "--iterations");
 }
 
+/*
+ * The kernel memory of the maps: bpftool's "memlock" for each map, less the 912 bytes of its struct
+ * bpf_htab (hash maps), as measured on Linux 6.18 with 2 possible CPUs. Defaults: allocs 112778320,
+ * stack_totals 6816832, stacks 38799376, unwind_rows 8392704. With --max-allocs 1000
+ * --max-stacks 3000 --unwind-rows 5000: 113488, 330624, 1795600 and 45056.
+ */
+static void test_maps_bytes(void **state)
+{
+	assert_int_equal(options_maps_bytes(1000000, 65536, 1048576, 2),
+			 112778320 - 912 + 6816832 - 912 + 38799376 - 912 + 8392704);
+	assert_int_equal(options_maps_bytes(1000, 3000, 5000, 2),
+			 113488 - 912 + 330624 - 912 + 1795600 - 912 + 45056);
+	/* The largest hash maps: 2^27 buckets of 16 bytes, and elements of 96 bytes (allocs). */
+	assert_int_equal(options_maps_bytes(1u << 27, 1, 1, 0),
+			 (1ull << 31) + 96ull * (1u << 27) + 16 + 88 + 16 + 576 + 4096 + 4096);
+	/* Each extra CPU adds one element to each hash map. */
+	assert_int_equal(options_maps_bytes(1, 1, 1, 3) - options_maps_bytes(1, 1, 1, 2),
+			 96 + 88 + 576);
+}
+
+/* This machine's memory, when these tests were written: 6171023 pages of 4 KiB. */
+#define MEM_23_5_GIB 25276510208ull
+
+static void test_check_memory(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "-p", "1"), 0);
+	assert_int_equal(options_check_memory(&o, MEM_23_5_GIB, 2, err, sizeof(err)), 0);
+	/* Unknown memory: nothing to check against. */
+	o.max_stacks = 1u << 27;
+	assert_int_equal(options_check_memory(&o, 0, 2, err, sizeof(err)), 0);
+	options_free(&o);
+
+	/* The largest --max-allocs takes 14.1 GiB: it fits 23.5 GiB, not 8 GiB. */
+	assert_int_equal(PARSE(&o, "--max-allocs", "134217728", "-p", "1"), 0);
+	assert_int_equal(options_check_memory(&o, MEM_23_5_GIB, 2, err, sizeof(err)), 0);
+	assert_int_equal(options_check_memory(&o, 8ull << 30, 2, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--max-allocs: '134217728' is too large for this machine: the BPF "
+				 "maps would take 14.1 GiB of kernel memory, it has 8.0 GiB "
+				 "(accepted: 1 to 67108864)");
+	options_free(&o);
+
+	/* The range is the largest size that fits, the other options as given. */
+	assert_int_equal(PARSE(&o, "--max-stacks", "50000000", "-p", "1"), 0);
+	assert_int_equal(options_check_memory(&o, MEM_23_5_GIB, 2, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--max-stacks: '50000000' is too large for this machine: the BPF "
+				 "maps would take 33.0 GiB of kernel memory, it has 23.5 GiB "
+				 "(accepted: 1 to 34650384)");
+	o.max_stacks = 34650385;
+	assert_int_equal(options_check_memory(&o, MEM_23_5_GIB, 2, err, sizeof(err)), -EINVAL);
+	o.max_stacks = 34650384;
+	assert_int_equal(options_check_memory(&o, MEM_23_5_GIB, 2, err, sizeof(err)), 0);
+	options_free(&o);
+
+	/* The row table counts only when there are tables: --unwind fp keeps one row. */
+	assert_int_equal(PARSE(&o, "--unwind-rows", "268435456", "-p", "1"), 0);
+	assert_int_equal(options_check_memory(&o, 1ull << 30, 2, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--unwind-rows: '268435456' is too large for this machine: the "
+				 "BPF maps would take 2.1 GiB of kernel memory, it has 1.0 GiB "
+				 "(accepted: 1 to 114418176)");
+	o.unwind_mode = LT_UNWIND_FP;
+	assert_int_equal(options_check_memory(&o, 1ull << 30, 2, err, sizeof(err)), 0);
+	options_free(&o);
+
+	/* Even one entry of the largest table does not fit beside the others. */
+	assert_int_equal(PARSE(&o, "-p", "1"), 0);
+	assert_int_equal(options_check_memory(&o, 50000000, 2, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--max-allocs: '1000000' is too large for this machine: the BPF "
+				 "maps would take 159.1 MiB of kernel memory, it has 47.7 MiB, and "
+				 "the other tables alone take 51.5 MiB");
+	options_free(&o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -527,7 +622,8 @@ int main(void)
 		cmocka_unit_test(test_help_and_version), cmocka_unit_test(test_usage_text),
 		cmocka_unit_test(test_small_error_buffer),
 		cmocka_unit_test(test_view_options), cmocka_unit_test(test_pprof_needs_a_file),
-		cmocka_unit_test(test_unwind),
+		cmocka_unit_test(test_unwind), cmocka_unit_test(test_maps_bytes),
+		cmocka_unit_test(test_check_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -740,6 +740,20 @@ static void test_stream_errors(void **state)
 		assert_int_equal(writers[i](fixture(true), f), -EIO);
 		fclose(f);
 	}
+
+	/* For the caller's message: why the stream failed, which -EIO does not say. */
+	f = fopen("/dev/full", "w");
+	assert_non_null(f);
+	assert_int_equal(output_error(f, out_text_write(fixture(true), f)), -ENOSPC);
+	fclose(f);
+	/* A stream that did not fail: err as it is, whatever errno holds. */
+	f = tmpfile();
+	assert_non_null(f);
+	errno = ENOSPC;
+	assert_int_equal(output_error(f, -EIO), -EIO);
+	assert_int_equal(output_error(f, -ENOMEM), -ENOMEM);
+	assert_int_equal(output_error(f, 0), 0);
+	fclose(f);
 }
 
 static void test_format_table(void **state)
