@@ -33,8 +33,10 @@ struct {
 	__type(value, struct lt_alloc);
 } allocs SEC(".maps");
 
+/* Not preallocated, these two: their kernel memory follows the stacks in use, not --max-stacks. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536); /* --max-stacks */
 	__type(key, __u64);
 	__type(value, struct lt_totals);
@@ -42,10 +44,19 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536); /* --max-stacks */
 	__type(key, __u64);
 	__type(value, struct lt_stack);
 } stacks SEC(".maps");
+
+/* Per traced process (tgid): the code of the object whose free() is probed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct lt_range);
+} allocator_code SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -236,24 +247,28 @@ static __always_inline struct lt_totals *totals_get(__u64 stack_id)
 	return bpf_map_lookup_elem(&stack_totals, &stack_id);
 }
 
+/*
+ * The current epoch of stack ids. User space moves it on when the tables fill with stacks that hold
+ * nothing: new allocations then go to new entries, and old ones that hold nothing can be deleted
+ * without racing with an allocation that adds to them (collect.c).
+ */
+volatile __u32 stack_epoch = 0;
+
 /* Hashes the stack in the scratch buffer and stores it in the stack table; returns its id (0: lost). */
 static __always_inline __u64 stack_store(struct lt_stack *st, __u32 nr, __u32 tgid)
 {
-	__u64 hash = 0xcbf29ce484222325ULL ^ tgid; /* FNV-1a */
+	__u32 epoch = stack_epoch;
+	__u64 hash = lt_stack_hash(tgid, epoch, st->ips, nr);
+	long err;
 
-	for (__u32 i = 0; i < LT_MAX_DEPTH; i++) {
-		if (i >= nr)
-			break;
-		hash = (hash ^ st->ips[i]) * 0x100000001b3ULL;
-	}
-	if (!hash)
-		hash = 1;
 	if (bpf_map_lookup_elem(&stacks, &hash))
 		return hash;
 	st->tgid = tgid;
 	st->nr_ips = nr;
+	st->epoch = epoch;
 	/* -EEXIST: another CPU stored the same stack first, which is as good. */
-	if (bpf_map_update_elem(&stacks, &hash, st, BPF_NOEXIST) == -E2BIG) {
+	err = bpf_map_update_elem(&stacks, &hash, st, BPF_NOEXIST);
+	if (err && err != -EEXIST) {
 		stat_inc(LT_STAT_STACK_TABLE_FULL);
 		return 0;
 	}
@@ -333,10 +348,23 @@ static __always_inline void totals_sub(const struct lt_alloc *a)
 {
 	struct lt_totals *t = bpf_map_lookup_elem(&stack_totals, &a->stack_id);
 
-	if (!t)
+	/* A stack that holds a block is never evicted: only a block that raced with it. */
+	if (!t) {
+		stat_inc(LT_STAT_EVICT_RACES);
 		return;
+	}
 	__sync_fetch_and_add(&t->outstanding_bytes, -(__s64)a->size);
 	__sync_fetch_and_add(&t->outstanding_allocs, -(__s64)a->count);
+}
+
+/* Adds a newly recorded block to its stack's totals. */
+static __always_inline void totals_add(struct lt_totals *t, const struct lt_alloc *a)
+{
+	t->last_alloc_ns = a->ts_ns;
+	__sync_fetch_and_add(&t->outstanding_bytes, a->size);
+	__sync_fetch_and_add(&t->outstanding_allocs, a->count);
+	__sync_fetch_and_add(&t->allocs, a->count);
+	__sync_fetch_and_add(&t->alloc_bytes, a->size);
 }
 
 /*
@@ -373,10 +401,7 @@ static __always_inline void record_alloc(struct pt_regs *ctx, __u64 addr, __u64 
 		stat_inc(LT_STAT_DROPPED_ALLOCS);
 		return;
 	}
-	__sync_fetch_and_add(&t->outstanding_bytes, a.size);
-	__sync_fetch_and_add(&t->outstanding_allocs, a.count);
-	__sync_fetch_and_add(&t->allocs, a.count);
-	__sync_fetch_and_add(&t->alloc_bytes, a.size);
+	totals_add(t, &a);
 	stat_inc(LT_STAT_ALLOCS);
 }
 
@@ -400,8 +425,11 @@ static __always_inline void restore(__u64 addr, const struct lt_alloc *saved)
 	if (bpf_map_update_elem(&allocs, &key, saved, BPF_NOEXIST))
 		return;
 	t = bpf_map_lookup_elem(&stack_totals, &saved->stack_id);
-	if (!t)
+	/* Evicted while realloc ran, when this block was its last (released at realloc's entry). */
+	if (!t) {
+		stat_inc(LT_STAT_EVICT_RACES);
 		return;
+	}
 	__sync_fetch_and_add(&t->outstanding_bytes, saved->size);
 	__sync_fetch_and_add(&t->outstanding_allocs, saved->count);
 }
@@ -460,6 +488,21 @@ static __always_inline void on_unwind(__u64 sp)
 }
 
 /*
+ * Whether the free whose entry stack pointer is sp was called by the allocator's own code, as
+ * glibc does when a thread exits: it flushes the thread's cache (blocks the program freed already)
+ * and frees the cache itself, which it allocated without malloc().
+ */
+static __always_inline bool freed_by_allocator(__u64 sp)
+{
+	__u32 tgid = current_tgid();
+	struct lt_range *code = bpf_map_lookup_elem(&allocator_code, &tgid);
+	__u64 ret;
+
+	return code && !bpf_probe_read_user(&ret, sizeof(ret), (void *)sp) && ret >= code->start &&
+	       ret < code->end;
+}
+
+/*
  * free(p), operator delete(p). A hit in the allocation table needs nothing else: a free nested in
  * another entry point never finds its block, because the outer one (realloc, delete) released it
  * first. Only a miss asks whether it was nested, to count it as unmatched or not; with sampling,
@@ -491,7 +534,7 @@ static __always_inline void on_free(struct pt_regs *ctx, __u64 cookie, __u64 sp)
 				return;
 			}
 		}
-		stat_inc(LT_STAT_UNMATCHED_FREES);
+		stat_inc(freed_by_allocator(sp) ? LT_STAT_ALLOCATOR_FREES : LT_STAT_UNMATCHED_FREES);
 	}
 	if (outer) {
 		if (!ts)

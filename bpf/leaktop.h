@@ -68,6 +68,8 @@ enum lt_stat {
 	LT_STAT_TRUNCATED_STACKS,  /* a stack deeper than LT_MAX_DEPTH frames, cut there */
 	LT_STAT_UNWIND_NOT_READY,  /* a stack taken before the process's unwind tables were loaded */
 	LT_STAT_UNWOUND_CALLS,	   /* allocator calls left by an exception or longjmp (no block) */
+	LT_STAT_EVICT_RACES,	   /* an allocation or free met its stack being evicted */
+	LT_STAT_ALLOCATOR_FREES,   /* free of a block never recorded, called by the allocator itself */
 	LT_STAT_MAX,
 };
 
@@ -78,6 +80,13 @@ struct lt_alloc_key {
 	__u32 pad;
 };
 _Static_assert(sizeof(struct lt_alloc_key) == 16, "lt_alloc_key layout");
+
+/* An address range [start, end). */
+struct lt_range {
+	__u64 start;
+	__u64 end;
+};
+_Static_assert(sizeof(struct lt_range) == 16, "lt_range layout");
 
 /*
  * Per live allocation, keyed by struct lt_alloc_key. Without sampling, size is the block's size and
@@ -104,22 +113,49 @@ _Static_assert(sizeof(struct lt_alloc) == 32, "lt_alloc layout");
 /* Largest --sample-rate: keeps rate * g(x) in Q20 inside 64 bits. */
 #define LT_MAX_SAMPLE_RATE (1ULL << 36)
 
-/* Per stack, keyed by stack id (__u64), updated atomically at every allocation and free. */
+/*
+ * Per stack, keyed by stack id (__u64), updated atomically at every allocation and free. User space
+ * evicts a stack that holds nothing and has not allocated for a while (collect.c).
+ */
 struct lt_totals {
 	__s64 outstanding_bytes;
 	__s64 outstanding_allocs;
 	__u64 allocs;
 	__u64 alloc_bytes;
+	__u64 last_alloc_ns;	/* bpf_ktime_get_ns() of the latest allocation */
 };
-_Static_assert(sizeof(struct lt_totals) == 32, "lt_totals layout");
+_Static_assert(sizeof(struct lt_totals) == 40, "lt_totals layout");
 
-/* A captured user stack, keyed by stack id: a hash of (tgid, ips). ips[0] is the allocation site. */
+/*
+ * A captured user stack, keyed by stack id: a hash of (tgid, epoch, ips), FNV-1a as lt_stack_hash
+ * computes it. ips[0] is the allocation site. The epoch is the stack_epoch global when the stack
+ * was stored: user space moves it on to retire old entries (collect.c).
+ */
 struct lt_stack {
 	__u32 tgid;
 	__u32 nr_ips;
+	__u32 epoch;
+	__u32 pad;
 	__u64 ips[LT_MAX_DEPTH];
 };
-_Static_assert(sizeof(struct lt_stack) == 8 + 8 * LT_MAX_DEPTH, "lt_stack layout");
+_Static_assert(sizeof(struct lt_stack) == 16 + 8 * LT_MAX_DEPTH, "lt_stack layout");
+
+/*
+ * A stack's id: FNV-1a over its return addresses, seeded with the process and the epoch. With epoch
+ * 0 it is the id of the same stack in every epoch, which user space reports it under. Never 0 (the
+ * unknown stack).
+ */
+static inline __u64 lt_stack_hash(__u32 tgid, __u32 epoch, const __u64 *ips, __u32 nr)
+{
+	__u64 hash = 0xcbf29ce484222325ULL ^ tgid ^ ((__u64)epoch << 32);
+
+	for (__u32 i = 0; i < LT_MAX_DEPTH; i++) {
+		if (i >= nr)
+			break;
+		hash = (hash ^ ips[i]) * 0x100000001b3ULL;
+	}
+	return hash ? hash : 1;
+}
 
 /* --unwind: how the BPF program walks user stacks. */
 enum lt_unwind_mode {

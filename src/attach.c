@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "array.h"
@@ -560,6 +562,30 @@ static int place_exits(struct tracer *t, int pid, struct link_plans *lp, struct 
 	return 0;
 }
 
+/*
+ * Tells the programs where free()'s object has its code in pid (the executable mapping of that
+ * file that holds free): frees the allocator makes itself are told apart from the program's.
+ */
+static void note_allocator_code(struct tracer *t, int pid, const struct procmaps *pm,
+				const struct probe *pr)
+{
+	struct stat st;
+
+	if (stat(pr->o->open_path, &st))
+		return;
+	for (size_t i = 0; i < pm->nr_maps; i++) {
+		const struct procmap *m = &pm->maps[i];
+
+		if (m->perms[2] != 'x' || m->inode != st.st_ino ||
+		    m->dev_major != major(st.st_dev) || m->dev_minor != minor(st.st_dev) ||
+		    pr->start < m->file_offset || pr->start - m->file_offset >= m->end - m->start)
+			continue;
+		if (tracer__set_allocator_range(t, pid, m->start, m->end))
+			log_debug("pid %d: allocator code range not set", pid);
+		return;
+	}
+}
+
 /* Says which objects were searched when none had an allocator entry point. */
 static void log_no_entry_points(int pid, const struct object_list *objs)
 {
@@ -624,6 +650,9 @@ int attach_process(struct tracer *t, int pid, const struct attach_opts *opts)
 	for (size_t i = 0; !err && i < nr_probes; i++)
 		if (probes[i].exits)
 			err = place_exits(t, pid, &plans, &ectx, &probes[i]);
+	for (size_t i = 0; !err && i < nr_probes; i++)
+		if (probes[i].ep->kind == LT_FREE && !probes[i].outer)
+			note_allocator_code(t, pid, pm, &probes[i]);
 	if (!err)
 		err = attach_plans(t, pid, &plans, probes, nr_probes);
 	if (!err) {

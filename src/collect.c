@@ -9,6 +9,7 @@
 
 #include "array.h"
 #include "collect.h"
+#include "evict.h"
 #include "log.h"
 
 /* Open-addressing table: stack id -> index. Ids are hashes already, so they index directly. */
@@ -73,6 +74,7 @@ static int id_index_put(struct id_index *ix, uint64_t id, size_t val)
 }
 
 struct collector {
+	struct evictor *ev;
 	int allocs_fd, totals_fd, stacks_fd, stats_fd;
 	int nr_cpus;
 	bool no_batch;			/* the kernel refused batch lookups once */
@@ -89,18 +91,19 @@ uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-struct collector *collector__new(const struct tracer *t)
+struct collector *collector__new(struct tracer *t, uint32_t max_stacks)
 {
 	struct collector *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
+	c->ev = evictor__new(t, max_stacks);
 	c->allocs_fd = tracer__allocs_fd(t);
 	c->totals_fd = tracer__stack_totals_fd(t);
 	c->stacks_fd = tracer__stacks_fd(t);
 	c->stats_fd = tracer__stats_fd(t);
 	c->nr_cpus = libbpf_num_possible_cpus();
-	if (c->nr_cpus <= 0 || id_index_init(&c->stack_ix, 1024)) {
+	if (!c->ev || c->nr_cpus <= 0 || id_index_init(&c->stack_ix, 1024)) {
 		collector__free(c);
 		errno = ENOMEM;
 		return NULL;
@@ -112,6 +115,7 @@ void collector__free(struct collector *c)
 {
 	if (!c)
 		return;
+	evictor__free(c->ev);
 	id_index_fini(&c->stack_ix);
 	free(c->stack_cache);
 	free(c);
@@ -196,6 +200,7 @@ static int add_totals(const void *key, const void *value, void *ctx_)
 	int err;
 
 	rec.stack_id = *(const uint64_t *)key;
+	rec.last_alloc_ns = t->last_alloc_ns;
 	rec.outstanding_bytes = t->outstanding_bytes;
 	rec.outstanding_allocs = t->outstanding_allocs;
 	rec.allocs = t->allocs;
@@ -321,6 +326,120 @@ static int read_stats(struct collector *c, struct snapshot *snap)
 	return 0;
 }
 
+/* Forgets the cached stacks of deleted ids: the cache follows the tables. */
+static int uncache(struct collector *c, const uint64_t *ids, size_t n)
+{
+	struct id_index gone, kept;
+	size_t out = 0;
+
+	if (!n)
+		return 0;
+	if (id_index_init(&gone, n))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (id_index_put(&gone, ids[i], i))
+			goto nomem;
+	if (id_index_init(&kept, c->nr_cached))
+		goto nomem;
+	for (size_t i = 0; i <= c->stack_ix.mask; i++) {
+		uint64_t id = c->stack_ix.ids[i];
+		size_t from = c->stack_ix.vals[i];
+
+		if (!id || id_index_slot(&gone, id, false))
+			continue;
+		c->stack_cache[out] = c->stack_cache[from];
+		if (id_index_put(&kept, id, out++)) {
+			id_index_fini(&kept);
+			goto nomem;
+		}
+	}
+	id_index_fini(&c->stack_ix);
+	c->stack_ix = kept;
+	c->nr_cached = out;
+	id_index_fini(&gone);
+	return 0;
+nomem:
+	id_index_fini(&gone);
+	return -ENOMEM;
+}
+
+/*
+ * The eviction pass over one reading: each record with its stack still has its BPF id here, and
+ * the epoch is its stack's.
+ */
+static int evict(struct collector *c, const struct snapshot *snap)
+{
+	struct stack_entry *entries = calloc(snap->nr_stacks + 1, sizeof(*entries));
+	uint64_t *deleted = NULL;
+	size_t n = 0, nr_deleted;
+	int err;
+
+	if (!entries)
+		return -ENOMEM;
+	for (size_t i = 0; i < snap->nr_stacks; i++) {
+		const struct stack_record *r = &snap->stacks[i];
+		size_t *slot = r->stack_id ? id_index_slot(&c->stack_ix, r->stack_id, false) : NULL;
+
+		if (!slot)
+			continue;
+		entries[n++] = (struct stack_entry){
+			.id = r->stack_id,
+			.epoch = c->stack_cache[*slot].epoch,
+			.empty = r->outstanding_allocs == 0 && r->outstanding_bytes == 0,
+			.allocs = r->allocs,
+			.alloc_bytes = r->alloc_bytes,
+		};
+	}
+	err = evictor__run(c->ev, entries, n, snap->taken_ns, &deleted, &nr_deleted);
+	if (!err)
+		err = uncache(c, deleted, nr_deleted);
+	free(deleted);
+	free(entries);
+	return err;
+}
+
+/*
+ * One stack has an entry per epoch it allocated in: reports show it once, under its id in epoch 0,
+ * with the entries' figures summed (the oldest block's age, the latest allocation).
+ */
+static int merge_epochs(struct snapshot *snap)
+{
+	struct id_index seen;
+	size_t out = 0;
+
+	if (id_index_init(&seen, snap->nr_stacks))
+		return -ENOMEM;
+	for (size_t i = 0; i < snap->nr_stacks; i++) {
+		struct stack_record *r = &snap->stacks[i];
+		size_t *slot;
+
+		if (r->stack_id && r->nr_ips)
+			r->stack_id = lt_stack_hash(r->pid, 0, (const __u64 *)r->ips, r->nr_ips);
+		slot = r->stack_id ? id_index_slot(&seen, r->stack_id, false) : NULL;
+		if (slot) {
+			struct stack_record *into = &snap->stacks[*slot];
+
+			into->outstanding_bytes += r->outstanding_bytes;
+			into->outstanding_allocs += r->outstanding_allocs;
+			into->allocs += r->allocs;
+			into->alloc_bytes += r->alloc_bytes;
+			if (r->oldest_age_s > into->oldest_age_s)
+				into->oldest_age_s = r->oldest_age_s;
+			if (r->last_alloc_ns > into->last_alloc_ns)
+				into->last_alloc_ns = r->last_alloc_ns;
+			continue;
+		}
+		if (r->stack_id && id_index_put(&seen, r->stack_id, out)) {
+			id_index_fini(&seen);
+			return -ENOMEM;
+		}
+		snap->stacks[out++] = *r;
+	}
+	snap->nr_stacks = out;
+	id_index_fini(&seen);
+	return 0;
+}
+
 struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t min_age_ns)
 {
 	struct snapshot *snap = snapshot__new();
@@ -355,8 +474,17 @@ struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t m
 		r->nr_ips = st->nr_ips < LT_MAX_DEPTH ? st->nr_ips : LT_MAX_DEPTH;
 		memcpy(r->ips, st->ips, r->nr_ips * sizeof(r->ips[0]));
 	}
+	err = evict(c, snap);
+	if (!err)
+		err = merge_epochs(snap);
+	if (err)
+		goto fail;
 	snapshot__sum_totals(snap);
+	/* What evicted stacks had allocated is still allocated since attach. */
+	snap->totals.allocs += evictor__evicted_allocs(c->ev);
+	snap->totals.alloc_bytes += evictor__evicted_bytes(c->ev);
 	snap->totals.frees = snap->stats[LT_STAT_FREES];
+	snap->stacks_evicted = evictor__nr_evicted(c->ev);
 	id_index_fini(&ix);
 	return snap;
 fail:
@@ -365,4 +493,14 @@ fail:
 	snapshot__free(snap);
 	errno = -err;
 	return NULL;
+}
+
+int collector__maintain(struct collector *c)
+{
+	struct snapshot *snap = collector__read(c, false, 0);
+
+	if (!snap)
+		return -errno;
+	snapshot__free(snap);
+	return 0;
 }

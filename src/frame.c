@@ -356,6 +356,9 @@ void frame_render_header(const struct frame *f, const struct frame_sink *sink)
 	}
 	putf(sink, FRAME_NORMAL, "; pre-attach frees %" PRIu64,
 	     snap->stats[LT_STAT_UNMATCHED_FREES]);
+	if (snap->stats[LT_STAT_ALLOCATOR_FREES])
+		putf(sink, FRAME_NORMAL, "; allocator frees %" PRIu64,
+		     snap->stats[LT_STAT_ALLOCATOR_FREES]);
 	sink->eol(sink->ctx);
 
 	/* 4: what the kernel says each process holds, beside what leaktop accounts for */

@@ -202,7 +202,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	sym = symbolizer__new();
-	col = collector__new(tracer);
+	col = collector__new(tracer, opts.max_stacks);
 	if (!sym || !col) {
 		log_error("out of memory");
 		goto out;

@@ -61,6 +61,9 @@ static void write_header(const struct report *r, const struct snapshot *snap, FI
 	if (snap->stats[LT_STAT_UNMATCHED_FREES])
 		fprintf(out, ", %" PRIu64 " frees of blocks allocated before attach",
 			snap->stats[LT_STAT_UNMATCHED_FREES]);
+	if (snap->stats[LT_STAT_ALLOCATOR_FREES])
+		fprintf(out, ", %" PRIu64 " frees by the allocator of blocks it keeps for itself",
+			snap->stats[LT_STAT_ALLOCATOR_FREES]);
 	fputc('\n', out);
 	if (r->sample_rate_bytes)
 		fprintf(out, "sampled: one allocation per %" PRIu64 " bytes; %s\n",

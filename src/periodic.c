@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "evict.h"
 #include "periodic.h"
 #include "procinfo.h"
 #include "record.h"
@@ -139,6 +140,7 @@ int periodic_run(struct periodic *p, struct loop_target *targets, size_t nr_targ
 	uint64_t next_report_ns = report_ns ? p->start_ns + report_ns : 0;
 	uint64_t next_metrics_ns = p->metrics ? p->start_ns : 0;
 	uint64_t next_unwind_ns = p->unwinder ? p->start_ns + UNWIND_CHECK_NS : 0;
+	uint64_t next_evict_ns = p->start_ns + EVICT_PERIOD_NS;
 	int ev, err;
 
 	for (;;) {
@@ -167,6 +169,15 @@ int periodic_run(struct periodic *p, struct loop_target *targets, size_t nr_targ
 			next_unwind_ns = now + UNWIND_CHECK_NS;
 			continue;
 		}
+		if (now >= next_evict_ns) {
+			err = collector__maintain(p->col);
+			if (err)
+				return err;
+			next_evict_ns = now + EVICT_PERIOD_NS;
+			continue;
+		}
+		if (!wake || next_evict_ns < wake)
+			wake = next_evict_ns;
 		if (next_report_ns && (!wake || next_report_ns < wake))
 			wake = next_report_ns;
 		if (next_unwind_ns && (!wake || next_unwind_ns < wake))

@@ -48,6 +48,10 @@ static const struct {
 				       "loaded (frame pointers only)" },
 	/* No loss: a call left by an exception or longjmp returns no block. */
 	[LT_STAT_UNWOUND_CALLS] = { "unwound_calls" },
+	[LT_STAT_EVICT_RACES] = { "evict_races", "blocks that came while their stack was retired: "
+						 "its figures may be off by them" },
+	/* No loss: glibc flushing a thread's cache at its exit, or freeing the cache itself. */
+	[LT_STAT_ALLOCATOR_FREES] = { "allocator_frees" },
 };
 
 const char *snapshot_stat_name(enum lt_stat stat)

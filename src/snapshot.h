@@ -16,6 +16,7 @@ struct stack_record {
 	uint64_t allocs;		/* allocations since attach */
 	uint64_t alloc_bytes;		/* bytes allocated since attach */
 	double oldest_age_s;		/* age of the oldest live block; < 0 when unknown */
+	uint64_t last_alloc_ns;		/* CLOCK_MONOTONIC of the latest allocation */
 	double growth_bytes_per_s;	/* NAN when only one observation exists */
 	uint32_t nr_ips;
 	uint64_t ips[LT_MAX_DEPTH];	/* ips[0] is the allocation site (a return address) */
@@ -37,6 +38,7 @@ struct snapshot {
 	struct stack_record *stacks;	/* owned (malloc'ed) */
 	size_t nr_stacks;
 	size_t cap_stacks;		/* slots allocated in stacks; snapshot__add grows it */
+	uint64_t stacks_evicted;	/* stacks that held nothing, retired from the tables so far */
 };
 
 enum snapshot_sort {

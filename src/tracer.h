@@ -62,6 +62,16 @@ int tracer__attach_session(struct tracer *t, int pid, const char *path, const ui
 int tracer__attach_multi(struct tracer *t, int pid, const char *path, const uint64_t *offsets,
 			 const uint64_t *cookies, size_t n);
 
+/*
+ * Tells the programs where pid's allocator (the object whose free() is probed) has its code,
+ * [start, end): a free called from there of a block never seen allocated is the allocator's own
+ * (counted as allocator_frees, not unmatched_frees). 0 or -errno.
+ */
+int tracer__set_allocator_range(struct tracer *t, int pid, uint64_t start, uint64_t end);
+
+/* Sets the epoch new stack ids are made in (see evict.c). 0 or -ENOTSUP. */
+int tracer__set_stack_epoch(struct tracer *t, uint32_t epoch);
+
 /* Number of probes attached so far. */
 unsigned int tracer__nr_links(const struct tracer *t);
 
