@@ -50,6 +50,17 @@ struct {
 	__type(value, struct lt_stack);
 } stacks SEC(".maps");
 
+/*
+ * The totals of stack 0 (stack unknown), apart: an allocation whose stack finds no room in a full
+ * stack table is still counted there, never dropped for want of a totals entry.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lt_totals);
+} unknown_totals SEC(".maps");
+
 /* Per traced process (tgid): the code of the object whose free() is probed. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -236,10 +247,20 @@ static __always_inline bool sample_decide(struct thread_state *ts, __u64 size)
 	return true;
 }
 
+/* The totals of a stack, NULL when it has none (yet, or any more). */
+static __always_inline struct lt_totals *totals_of(__u64 stack_id)
+{
+	__u32 zero = 0;
+
+	if (!stack_id)
+		return bpf_map_lookup_elem(&unknown_totals, &zero);
+	return bpf_map_lookup_elem(&stack_totals, &stack_id);
+}
+
 static __always_inline struct lt_totals *totals_get(__u64 stack_id)
 {
 	static const struct lt_totals zero;
-	struct lt_totals *t = bpf_map_lookup_elem(&stack_totals, &stack_id);
+	struct lt_totals *t = totals_of(stack_id);
 
 	if (t)
 		return t;
@@ -346,7 +367,7 @@ static __always_inline __u64 stack_capture(struct pt_regs *ctx, __u32 tgid, __u6
 
 static __always_inline void totals_sub(const struct lt_alloc *a)
 {
-	struct lt_totals *t = bpf_map_lookup_elem(&stack_totals, &a->stack_id);
+	struct lt_totals *t = totals_of(a->stack_id);
 
 	/* A stack that holds a block is never evicted: only a block that raced with it. */
 	if (!t) {
@@ -424,7 +445,7 @@ static __always_inline void restore(__u64 addr, const struct lt_alloc *saved)
 
 	if (bpf_map_update_elem(&allocs, &key, saved, BPF_NOEXIST))
 		return;
-	t = bpf_map_lookup_elem(&stack_totals, &saved->stack_id);
+	t = totals_of(saved->stack_id);
 	/* Evicted while realloc ran, when this block was its last (released at realloc's entry). */
 	if (!t) {
 		stat_inc(LT_STAT_EVICT_RACES);

@@ -75,7 +75,7 @@ static int id_index_put(struct id_index *ix, uint64_t id, size_t val)
 
 struct collector {
 	struct evictor *ev;
-	int allocs_fd, totals_fd, stacks_fd, stats_fd;
+	int allocs_fd, totals_fd, unknown_fd, stacks_fd, stats_fd;
 	int nr_cpus;
 	bool no_batch;			/* the kernel refused batch lookups once */
 	struct id_index stack_ix;	/* stack id -> index in stack_cache */
@@ -100,6 +100,7 @@ struct collector *collector__new(struct tracer *t, uint32_t max_stacks)
 	c->ev = evictor__new(t, max_stacks);
 	c->allocs_fd = tracer__allocs_fd(t);
 	c->totals_fd = tracer__stack_totals_fd(t);
+	c->unknown_fd = tracer__unknown_totals_fd(t);
 	c->stacks_fd = tracer__stacks_fd(t);
 	c->stats_fd = tracer__stats_fd(t);
 	c->nr_cpus = libbpf_num_possible_cpus();
@@ -214,6 +215,20 @@ static int add_totals(const void *key, const void *value, void *ctx_)
 	if (rec.stack_id)
 		return id_index_put(ctx->ix, rec.stack_id, ctx->snap->nr_stacks - 1);
 	return 0;
+}
+
+/* The unknown stack's totals, when it ever had a block. */
+static int add_unknown(struct collector *c, struct totals_ctx *tctx)
+{
+	struct lt_totals t;
+	uint32_t zero = 0;
+	uint64_t id = 0;
+
+	if (bpf_map_lookup_elem(c->unknown_fd, &zero, &t))
+		return -errno;
+	if (!t.allocs && !t.outstanding_allocs)
+		return 0;
+	return add_totals(&id, &t, tctx);
 }
 
 struct age_ctx {
@@ -457,6 +472,8 @@ struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t m
 	tctx.ix = &ix;
 	err = map_for_each(c, c->totals_fd, sizeof(uint64_t), sizeof(struct lt_totals), add_totals,
 			   &tctx);
+	if (!err)
+		err = add_unknown(c, &tctx);
 	if (err)
 		goto fail;
 	if (with_ages || min_age_ns) {

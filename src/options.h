@@ -52,9 +52,10 @@ struct options {
 int options_parse(struct options *opts, int argc, char **argv, char *err, size_t err_len);
 
 /*
- * Kernel memory, in bytes, of leaktop's preallocated BPF maps for these sizes (unwind_rows: the row
- * table's entries, 1 with --unwind fp) on a machine with nr_cpus possible CPUs: each map's
- * "memlock" as bpftool shows it, less the map's own struct (under 1 KiB). Pure.
+ * Kernel memory, in bytes, of leaktop's BPF maps for these sizes (unwind_rows: the row table's
+ * entries, 1 with --unwind fp) on a machine with nr_cpus possible CPUs, when every entry is in use:
+ * each map's "memlock" as bpftool shows it for a preallocated map, less the map's own struct (under
+ * 1 KiB). The stack tables are allocated on demand: the figure is their most. Pure.
  */
 uint64_t options_maps_bytes(uint32_t max_allocs, uint32_t max_stacks, uint32_t unwind_rows,
 			    unsigned int nr_cpus);

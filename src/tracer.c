@@ -81,20 +81,6 @@ static void fill_sampling_tables(struct leaktop_bpf *skel)
 			(uint32_t)llround(log2(1.0 + (double)i / LT_LOG2_STEPS) * (1 << 24));
 }
 
-/*
- * The totals of stack 0 (stack unknown) exist from the start: an allocation whose stack finds no
- * room in a full stack table is still counted, under the unknown stack, not dropped.
- */
-static int reserve_unknown_stack(struct leaktop_bpf *skel)
-{
-	struct lt_totals zero = { 0 };
-	uint64_t id = 0;
-
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.stack_totals), &id, &zero, BPF_NOEXIST))
-		return -errno;
-	return 0;
-}
-
 struct tracer *tracer__new(const struct tracer_opts *opts)
 {
 	struct tracer *t = calloc(1, sizeof(*t));
@@ -116,8 +102,7 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	t->skel->rodata->sample_rate = opts->sample_rate;
 	fill_sampling_tables(t->skel);
 	bpf_map__set_max_entries(t->skel->maps.allocs, opts->max_allocs);
-	/* One more than the stacks: the unknown stack's totals (reserve_unknown_stack). */
-	bpf_map__set_max_entries(t->skel->maps.stack_totals, opts->max_stacks + 1);
+	bpf_map__set_max_entries(t->skel->maps.stack_totals, opts->max_stacks);
 	bpf_map__set_max_entries(t->skel->maps.stacks, opts->max_stacks);
 	t->skel->rodata->unwind_mode = opts->unwind_mode;
 	/* Frame pointers need no tables: one row keeps the map valid and costs nothing. */
@@ -140,8 +125,6 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	bpf_program__set_expected_attach_type(p->lt_empty_session, LT_BPF_TRACE_UPROBE_SESSION);
 
 	err = leaktop_bpf__load(t->skel);
-	if (!err)
-		err = reserve_unknown_stack(t->skel);
 	if (err) {
 		if (err == -EPERM || err == -EACCES)
 			log_error("cannot load the BPF programs: %s (leaktop needs root, or "
@@ -289,6 +272,11 @@ int tracer__allocs_fd(const struct tracer *t)
 int tracer__stack_totals_fd(const struct tracer *t)
 {
 	return bpf_map__fd(t->skel->maps.stack_totals);
+}
+
+int tracer__unknown_totals_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.unknown_totals);
 }
 
 int tracer__stacks_fd(const struct tracer *t)

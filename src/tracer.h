@@ -79,6 +79,8 @@ unsigned int tracer__nr_links(const struct tracer *t);
 int tracer__allocs_fd(const struct tracer *t);
 int tracer__stack_totals_fd(const struct tracer *t);
 int tracer__stacks_fd(const struct tracer *t);
+/* The totals of stack 0 (stack unknown): a one-entry array, key 0. */
+int tracer__unknown_totals_fd(const struct tracer *t);
 int tracer__stats_fd(const struct tracer *t);
 /* The unwind tables (see unwind_maps.h): the row table and the per-process mappings. */
 int tracer__unwind_rows_fd(const struct tracer *t);

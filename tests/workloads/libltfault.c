@@ -3,11 +3,15 @@
  * With LT_FAULT_AFTER_S=SECONDS in the environment, leaktop's BPF map reads (libbpf's
  * bpf_map_lookup_batch and bpf_map_get_next_key) fail with EIO once SECONDS have passed since the
  * first one: the collector then fails as it would if the kernel refused, and leaktop must end
- * with exit 1, its terminal restored. Without the variable every call goes through unchanged.
+ * with exit 1, its terminal restored. With LT_FAULT_MAP_UPDATE=NAME, every update of the BPF map
+ * of that name fails with EIO (unwind_procs: a process's unwind tables cannot be published).
+ * Without the variables every call goes through unchanged.
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <linux/bpf.h>
 #include <time.h>
 
 static double now_s(void)
@@ -54,4 +58,22 @@ int bpf_map_get_next_key(int fd, const void *key, void *next_key)
 		return -EIO;
 	}
 	return real(fd, key, next_key);
+}
+
+typedef int (*update_fn)(int, const void *, const void *, __u64);
+int bpf_obj_get_info_by_fd(int fd, void *info, __u32 *info_len);
+
+int bpf_map_update_elem(int fd, const void *key, const void *value, __u64 flags)
+{
+	update_fn real = (update_fn)dlsym(RTLD_NEXT, "bpf_map_update_elem");
+	const char *name = getenv("LT_FAULT_MAP_UPDATE");
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (!real || (name && !bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, name))) {
+		errno = EIO;
+		return -EIO;
+	}
+	return real(fd, key, value, flags);
 }

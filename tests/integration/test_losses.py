@@ -1,0 +1,123 @@
+"""test_losses.py: every loss counter can become non-zero, with the exact count its cause gives; the
+stack tables follow the live set (a late leak after a flood of transient stacks is found); frees the
+allocator makes of its own blocks are told apart from frees of blocks allocated before attach."""
+import glob
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+from harness import CONFIG, LeaktopTestCase, Tracer, marker_line, run_command, workload
+
+BLOCK = 777  # tests/workloads/recursion.c
+
+
+class Losses(LeaktopTestCase):
+
+    def recursion(self, args, opts, env=None):
+        """recursion -w ARGS traced by leaktop -p OPTS (ENV for leaktop); returns the report."""
+        w = self.start_workload('recursion', args)
+        t = Tracer([w.pid], opts, env=env)
+        self.addCleanup(t.close)
+        t.wait_attached()
+        w.trigger()
+        w.wait_done()
+        r = t.stop(signal.SIGINT)
+        self.assertOk(r)
+        self.assertEqual(w.finish()[0], 0)
+        return r
+
+    def test_full_stack_table(self):
+        """--max-stacks 16 and 40 stacks that all hold a block: 16 get their entry, the other 24
+        are counted under the unknown stack, in lost_stacks and stack_table_full; none dropped."""
+        rep = self.recursion(['1', '40'], ['--max-stacks', '16']).report
+        self.assertEqual((rep.stats['lost_stacks'], rep.stats['stack_table_full']), (24, 24),
+                         rep.summary())
+        self.assertEqual(rep.stats['totals_table_full'], 0)
+        self.assertEqual(rep.stats['dropped_allocs'], 0)
+        self.assertSites(rep, {'bottom': (16 * BLOCK, 16), None: (24 * BLOCK, 24)})
+        self.assertEqual(rep.totals['outstanding_bytes'], 40 * BLOCK)
+
+    def test_truncated_stacks(self):
+        """Three allocations 100 calls deep: each stack is cut at 64 frames and counted, with frame
+        and DWARF unwinding; 30 calls deep nothing is cut."""
+        for unwind in ('fp', 'dwarf'):
+            with self.subTest(unwind=unwind):
+                rep = self.recursion(['100', '3'], ['--unwind', unwind]).report
+                self.assertEqual(rep.stats['truncated_stacks'], 3, rep.summary())
+                s = self.assertSite(rep, 'bottom', 3 * BLOCK, 3)
+                frames = s.stacks[0]['frames']
+                self.assertEqual(len(frames), 64)
+                self.assertEqual([f.get('function') for f in frames], ['bottom'] + ['dig'] * 63)
+                self.assertEqual(frames[1].get('line'), marker_line('recursion.c', 'CALL:bottom'))
+                rep = self.recursion(['30', '3'], ['--unwind', unwind]).report
+                self.assertEqual(rep.stats['truncated_stacks'], 0, rep.summary())
+                self.assertSite(rep, 'bottom', 3 * BLOCK, 3)
+
+    def test_unwind_not_ready(self):
+        """A process whose unwind tables cannot be published (an injected map-update failure):
+        leaktop says so once, and each of its 5 stacks, walked by frame pointers, is counted."""
+        env = dict(os.environ)
+        env['LD_PRELOAD'] = workload('libltfault.so')
+        env['LT_FAULT_MAP_UPDATE'] = 'unwind_procs'
+        r = self.recursion(['1', '5'], ['--unwind', 'dwarf'], env=env)
+        self.assertRegex(r.stderr, r'warning: no unwind tables for pid \d+ \(Input/output error\)')
+        self.assertEqual(r.report.stats['unwind_not_ready'], 5, r.report.summary())
+        self.assertSite(r.report, 'bottom', 5 * BLOCK, 5)
+
+    def test_allocator_frees_in_command_mode(self):
+        """Command mode allocates nothing before attach: glibc's per-thread caches, flushed at
+        each of the 4 threads' exit (one cached block and the cache itself), are the allocator's
+        own frees, not frees of blocks allocated before attach."""
+        r = run_command([workload('threads')])
+        self.assertEqual(r.report.stats['unmatched_frees'], 0, r.report.summary())
+        self.assertEqual(r.report.stats['allocator_frees'], 8, r.report.summary())
+        r = run_command([workload('threads')], fmt='text')
+        self.assertIn(', 8 frees by the allocator of blocks it keeps for itself', r.output)
+        self.assertNotIn('allocated before attach', r.output)
+
+
+class Eviction(LeaktopTestCase):
+
+    def test_late_leak_after_a_flood_of_stacks(self):
+        """In compressed time: 8 s of transient stacks (every path of a 2^20-path call tree, each
+        one malloc and free) with --max-stacks 2000, a 3 s pause, then a leak from a new stack:
+        the first profile written after it shows the leak exactly (50 blocks, 50000 B)."""
+        d = tempfile.mkdtemp(prefix='leaktop-evict-')
+        self.addCleanup(lambda: subprocess.run(['rm', '-rf', d]))
+        w = self.start_workload('transient', ['8', '3', '20'])
+        t = subprocess.Popen([CONFIG.leaktop, 'record', '-v', '--dir', d, '--interval', '1',
+                              '--max-stacks', '2000', '-p', str(w.pid)],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: t.poll() is None and t.kill())
+        err = ''
+        while 'probes attached' not in err:
+            line = t.stderr.readline()
+            self.assertTrue(line, 'leaktop record ended before attaching: %s' % err)
+            err += line
+        w.trigger()
+        paths = int(w.expect(r'^paths (\d+)$', timeout=60).group(1))
+        w.wait_done()
+        done = time.time()
+        newer = []
+        deadline = time.time() + 10
+        while not newer and time.time() < deadline:
+            time.sleep(0.2)
+            newer = [p for p in glob.glob(os.path.join(d, '*.pb.gz'))
+                     if os.path.getmtime(p) > done]
+        t.send_signal(signal.SIGTERM)
+        err += t.communicate(timeout=60)[1]
+        self.assertEqual(t.returncode, 0, err[-2000:])
+        self.assertTrue(newer, 'no profile after the leak')
+        self.assertGreater(paths, 200 * 2000, 'the flood was too small to test eviction')
+        first = sorted(newer)[0]
+        for index, want in (('inuse_space', '50000B'), ('inuse_objects', '50')):
+            out = subprocess.run(['go', 'tool', 'pprof', '-top', '-sample_index=' + index,
+                                  '-unit=B' if index == 'inuse_space' else '-unit=count', first],
+                                 capture_output=True, text=True, timeout=120).stdout
+            rows = [l.split() for l in out.splitlines() if l.strip().endswith('late_leak')]
+            self.assertEqual(len(rows), 1, out)
+            self.assertEqual(rows[0][0], want, out)
+        self.assertEqual(w.finish()[0], 0)
