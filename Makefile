@@ -201,7 +201,7 @@ test: $(OUT)/leaktop $(OUT)/asan/leaktop $(UNIT_BINS) $(WORKLOADS)
 demo: $(OUT)/leaktop $(OUT)/workloads/demo
 	$(OUT)/leaktop -d 10 -n 5 -- $(OUT)/workloads/demo 12
 
-bench: $(OUT)/leaktop $(OUT)/bench/malloc_bench
+bench: $(OUT)/leaktop $(OUT)/bench/malloc_bench $(OUT)/bench/new_bench
 	scripts/bench $(OUT)
 
 format:
@@ -221,3 +221,6 @@ $(OUT)/bench/probecost: tests/bench/probecost.c $(OUT)/probecost.skel.h $(OUT)/o
 $(OUT)/bench/malloc_bench: tests/bench/malloc_bench.c | $(OUT)/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fno-omit-frame-pointer $< -o $@
+$(OUT)/bench/new_bench: tests/bench/new_bench.cc | $(OUT)/.deps-ok
+	@mkdir -p $(@D)
+	$(CXX) -O2 -g -fno-omit-frame-pointer $< -o $@

@@ -514,8 +514,11 @@ fail:
 
 int collector__maintain(struct collector *c)
 {
-	struct snapshot *snap = collector__read(c, false, 0);
+	struct snapshot *snap;
 
+	if (!evictor__due(c->ev, now_ns()))
+		return 0;
+	snap = collector__read(c, false, 0);
 	if (!snap)
 		return -errno;
 	snapshot__free(snap);

@@ -28,8 +28,9 @@ struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t m
 
 /*
  * A reading for the evictor's sake, when nothing else reads the maps (the plain modes between
- * reports): call it about every EVICT_PERIOD_NS. 0 or -errno.
+ * reports), if the evictor is due: call it every COLLECT_MAINTAIN_NS. 0 or -errno.
  */
+#define COLLECT_MAINTAIN_NS 100000000ull
 int collector__maintain(struct collector *c);
 
 void collector__free(struct collector *c);

@@ -22,6 +22,7 @@ struct evictor {
 	uint32_t epoch;
 	uint64_t epoch_ns;	/* CLOCK_MONOTONIC when the current epoch began */
 	uint64_t last_run_ns;
+	bool pending;		/* a new epoch left old entries to delete */
 	uint64_t evicted_allocs, evicted_bytes, nr_evicted;
 };
 
@@ -61,6 +62,13 @@ uint64_t evictor__nr_evicted(const struct evictor *e)
 	return e->nr_evicted;
 }
 
+bool evictor__due(const struct evictor *e, uint64_t now_ns)
+{
+	if (!e->last_run_ns || now_ns - e->last_run_ns >= EVICT_PERIOD_NS)
+		return true;
+	return e->pending && now_ns - e->epoch_ns >= EVICT_GRACE_NS;
+}
+
 /* Whether to start a new epoch: enough of the current one's entries hold nothing to gain room. */
 static bool want_epoch(const struct evictor *e, size_t n, size_t empty_now, uint64_t now_ns)
 {
@@ -80,9 +88,11 @@ int evictor__run(struct evictor *e, const struct stack_entry *entries, size_t n,
 
 	*deleted = NULL;
 	*nr_deleted = 0;
-	if (e->last_run_ns && now_ns - e->last_run_ns < EVICT_PERIOD_NS)
+	if (!evictor__due(e, now_ns))
 		return 0;
 	e->last_run_ns = now_ns;
+	if (past_grace)
+		e->pending = false;
 	ids = malloc((n ? n : 1) * sizeof(*ids));
 	if (!ids)
 		return -ENOMEM;
@@ -109,6 +119,7 @@ int evictor__run(struct evictor *e, const struct stack_entry *entries, size_t n,
 	if (want_epoch(e, n, empty_now, now_ns) && !tracer__set_stack_epoch(e->t, e->epoch + 1)) {
 		e->epoch++;
 		e->epoch_ns = now_ns;
+		e->pending = true;
 		log_debug("stack epoch %u: %zu of %zu stacks hold nothing", e->epoch, empty_now, n);
 	}
 	*deleted = ids;

@@ -17,10 +17,13 @@ struct stack_entry {
 	uint64_t alloc_bytes;
 };
 
-/* Readings closer than this apart do not run the evictor again. */
+/* The evictor runs about this often, and sooner when a new epoch left entries to delete. */
 #define EVICT_PERIOD_NS 1000000000ull
-/* After an epoch starts, an allocation that read the old one may still be under way this long. */
-#define EVICT_GRACE_NS 1000000000ull
+/*
+ * After an epoch starts, a program that read the old one may still be under way this long (it
+ * takes microseconds): then the old entries that hold nothing are deleted.
+ */
+#define EVICT_GRACE_NS 100000000ull
 /* Without pressure on the tables, a new epoch at most this often (memory follows the live set). */
 #define EVICT_EPOCH_NS 60000000000ull
 
@@ -29,11 +32,14 @@ struct evictor;
 /* An evictor over t's stack tables of max_stacks entries. NULL and errno on no memory. */
 struct evictor *evictor__new(struct tracer *t, uint32_t max_stacks);
 
+/* Whether a reading now would run the evictor (see evictor__run). */
+bool evictor__due(const struct evictor *e, uint64_t now_ns);
+
 /*
  * Runs the policy over one reading of the tables (n entries, every one of them): deletes the
  * entries of past epochs that hold nothing from both tables, and starts a new epoch when the
  * current one's entries that hold nothing are half the tables' entries and the tables are half
- * full (or an epoch is EVICT_EPOCH_NS old). Does nothing if it ran less than EVICT_PERIOD_NS ago.
+ * full (or an epoch is EVICT_EPOCH_NS old). Does nothing unless evictor__due().
  * Sets *deleted (malloc'ed, the caller frees it) to the ids deleted and *nr_deleted to their
  * number. 0 or -ENOMEM.
  */

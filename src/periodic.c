@@ -5,7 +5,6 @@
 #include <time.h>
 
 #include "log.h"
-#include "evict.h"
 #include "periodic.h"
 #include "procinfo.h"
 #include "record.h"
@@ -140,7 +139,7 @@ int periodic_run(struct periodic *p, struct loop_target *targets, size_t nr_targ
 	uint64_t next_report_ns = report_ns ? p->start_ns + report_ns : 0;
 	uint64_t next_metrics_ns = p->metrics ? p->start_ns : 0;
 	uint64_t next_unwind_ns = p->unwinder ? p->start_ns + UNWIND_CHECK_NS : 0;
-	uint64_t next_evict_ns = p->start_ns + EVICT_PERIOD_NS;
+	uint64_t next_evict_ns = p->start_ns + COLLECT_MAINTAIN_NS;
 	int ev, err;
 
 	for (;;) {
@@ -173,7 +172,7 @@ int periodic_run(struct periodic *p, struct loop_target *targets, size_t nr_targ
 			err = collector__maintain(p->col);
 			if (err)
 				return err;
-			next_evict_ns = now + EVICT_PERIOD_NS;
+			next_evict_ns = now + COLLECT_MAINTAIN_NS;
 			continue;
 		}
 		if (!wake || next_evict_ns < wake)
