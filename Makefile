@@ -48,7 +48,7 @@ WORKLOADS := $(patsubst tests/workloads/%.c,$(OUT)/workloads/%,$(WL_C) $(WL_STAT
 # Workloads keep frame pointers and no optimisation, so every allocation site is a frame of its own.
 WL_FLAGS := -O0 -g -fno-omit-frame-pointer -fno-inline -pthread
 
-.PHONY: all deps test unit-test integration-test demo bench clean format
+.PHONY: all deps test unit-test integration-test demo bench clean format fuzz
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -194,6 +194,58 @@ $(OUT)/workloads/%_nofp: tests/workloads/%_nofp.cc | $(OUT)/.deps-ok
 
 workloads: $(WORKLOADS)
 
+# --- fuzzing: libFuzzer harnesses, built with clang against the sources compiled again with the
+# fuzzer's coverage and ASan/UBSan (build/fuzz/obj; the archive lets each harness link only what it
+# uses). Each harness has seeds: its stored corpus (tests/fuzz/corpus/NAME, text inputs only) plus
+# files the build makes (the unit-test ELF fixtures).
+# `make fuzz` mutates them for FUZZ_SECONDS per harness, keeping what it finds in build/fuzz/corpus.
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARNINGS) -I$(OUT) -Isrc -MMD -MP $(FUZZ_SAN)
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZERS ?= $(FUZZ_NAMES)
+FUZZ_BINS := $(patsubst %,$(OUT)/fuzz/fuzz_%,$(FUZZ_NAMES))
+FUZZ_OBJS := $(patsubst src/%.c,$(OUT)/fuzz/obj/%.o,$(LIB_SRCS)) \
+	     $(patsubst proto/%.proto,$(OUT)/fuzz/obj/%.pb-c.o,$(PROTOS))
+FUZZ_ELF_SEEDS := $(addprefix $(FX_DIR)/,prog prog_nopie prog_stripped prog_split prog_split.debug \
+		  prog_zdebug prog_badlink libfx.so libfx_split.so libwidget.so frames_fp frames_nofp \
+		  frames_dbgframe)
+FUZZ_GEN_SEEDS_elf := $(FUZZ_ELF_SEEDS)
+FUZZ_GEN_SEEDS_unwind := $(FUZZ_ELF_SEEDS)
+FUZZ_GEN_SEEDS_procmaps := $(wildcard tests/unit/fixtures/*.maps)
+
+$(OUT)/fuzz/obj/%.o: src/%.c | $(SKELS) $(PROTO_HDRS) $(OUT)/.deps-ok
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(OUT)/fuzz/obj/%.pb-c.o: $(OUT)/%.pb-c.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(OUT)/fuzz/libleaktop.a: $(FUZZ_OBJS)
+	rm -f $@ && ar rcs $@ $^
+$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(OUT)/fuzz/libleaktop.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz $< $(OUT)/fuzz/libleaktop.a \
+		$(LDLIBS) -o $@
+
+# A copy, so that the seeds stay what the sources say however long `make fuzz` ran.
+define FUZZ_SEED_RULE
+$(OUT)/fuzz/seeds/$(1).stamp: $(wildcard tests/fuzz/corpus/$(1)/*) $(FUZZ_GEN_SEEDS_$(1))
+	rm -rf $(OUT)/fuzz/seeds/$(1) && mkdir -p $(OUT)/fuzz/seeds/$(1)
+	$$(if $$^,cp $$^ $(OUT)/fuzz/seeds/$(1)/)
+	touch $$@
+endef
+$(foreach h,$(FUZZ_NAMES),$(eval $(call FUZZ_SEED_RULE,$(h))))
+FUZZ_SEEDS := $(patsubst %,$(OUT)/fuzz/seeds/%.stamp,$(FUZZ_NAMES))
+
+# New inputs go into the first directory given, build/fuzz/corpus/NAME; crashes into build/fuzz/.
+fuzz: $(FUZZ_BINS) $(FUZZ_SEEDS)
+	@set -e; for h in $(FUZZERS); do \
+		mkdir -p $(OUT)/fuzz/corpus/$$h; \
+		echo "=== fuzz: $$h for $(FUZZ_SECONDS) s"; \
+		$(OUT)/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(OUT)/fuzz/$$h- $(OUT)/fuzz/corpus/$$h $(OUT)/fuzz/seeds/$$h; \
+	done
+
 # --- the README's two commands
 test: $(OUT)/leaktop $(OUT)/asan/leaktop $(UNIT_BINS) $(WORKLOADS)
 	tests/run-all $(OUT)
@@ -210,7 +262,8 @@ format:
 clean:
 	rm -rf $(OUT)
 
--include $(wildcard $(OUT)/obj/*.d $(OUT)/asan/*.d $(OUT)/tests/*.d)
+-include $(wildcard $(OUT)/obj/*.d $(OUT)/asan/*.d $(OUT)/tests/*.d $(OUT)/fuzz/*.d \
+	   $(OUT)/fuzz/obj/*.d)
 
 # --- bench tools (probecost): the cost of a uprobe per hit by the instruction it sits on (needs root)
 $(OUT)/bench/probecost: tests/bench/probecost.c $(OUT)/probecost.skel.h $(OUT)/obj/probepoint.o
