@@ -197,7 +197,7 @@ workloads: $(WORKLOADS)
 # --- fuzzing: libFuzzer harnesses, built with clang against the sources compiled again with the
 # fuzzer's coverage and ASan/UBSan (build/fuzz/obj; the archive lets each harness link only what it
 # uses). Each harness has seeds: its stored corpus (tests/fuzz/corpus/NAME, text inputs only) plus
-# files the build makes (the unit-test ELF fixtures).
+# files the build makes (the unit-test ELF fixtures). `make test` replays the seeds once each;
 # `make fuzz` mutates them for FUZZ_SECONDS per harness, keeping what it finds in build/fuzz/corpus.
 FUZZ_CC ?= clang-14
 FUZZ_SECONDS ?= 60
@@ -247,7 +247,7 @@ fuzz: $(FUZZ_BINS) $(FUZZ_SEEDS)
 	done
 
 # --- the README's two commands
-test: $(OUT)/leaktop $(OUT)/asan/leaktop $(UNIT_BINS) $(WORKLOADS)
+test: $(OUT)/leaktop $(OUT)/asan/leaktop $(UNIT_BINS) $(WORKLOADS) $(FUZZ_BINS) $(FUZZ_SEEDS)
 	tests/run-all $(OUT)
 
 demo: $(OUT)/leaktop $(OUT)/workloads/demo
