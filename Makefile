@@ -113,7 +113,8 @@ FX_SRC := tests/unit/elfsrc
 FX_FLAGS := -g -O0 -fno-omit-frame-pointer -fcf-protection=none -Wl,--build-id=sha1
 FX_FILES := $(addprefix $(FX_DIR)/,prog prog_nopie prog_stripped prog_split prog_split.debug \
 	    prog_zdebug prog_badlink prog_badlink.debug libfx.so libfx_split.so \
-	    .debug/libfx_split.so.debug libwidget.so frames_fp frames_nofp frames_dbgframe) \
+	    .debug/libfx_split.so.debug libwidget.so frames_fp frames_nofp frames_dbgframe \
+	    frames_nofde) \
 	    $(patsubst tests/unit/fixtures/%,$(FX_DIR)/%,$(wildcard tests/unit/fixtures/*.maps))
 
 $(FX_DIR)/prog: $(FX_SRC)/prog.c $(FX_SRC)/fx_lines.h
@@ -140,6 +141,9 @@ $(FX_DIR)/frames_dbgframe: $(FX_SRC)/frames.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fcf-protection=none -fomit-frame-pointer -fno-asynchronous-unwind-tables \
 		-fno-unwind-tables $< -o $@
+# CFI sections without a single FDE: .eh_frame renamed away, an empty .debug_frame added.
+$(FX_DIR)/frames_nofde: $(FX_DIR)/frames_fp
+	objcopy --rename-section .eh_frame=.eh_frame_gone --add-section .debug_frame=/dev/null $< $@
 $(FX_DIR)/prog_stripped: $(FX_DIR)/prog
 	strip --strip-all $< -o $@
 $(FX_DIR)/prog_split.debug: $(FX_DIR)/prog
@@ -210,7 +214,7 @@ FUZZ_OBJS := $(patsubst src/%.c,$(OUT)/fuzz/obj/%.o,$(LIB_SRCS)) \
 	     $(patsubst proto/%.proto,$(OUT)/fuzz/obj/%.pb-c.o,$(PROTOS))
 FUZZ_ELF_SEEDS := $(addprefix $(FX_DIR)/,prog prog_nopie prog_stripped prog_split prog_split.debug \
 		  prog_zdebug prog_badlink libfx.so libfx_split.so libwidget.so frames_fp frames_nofp \
-		  frames_dbgframe)
+		  frames_dbgframe frames_nofde)
 FUZZ_GEN_SEEDS_elf := $(FUZZ_ELF_SEEDS)
 FUZZ_GEN_SEEDS_unwind := $(FUZZ_ELF_SEEDS)
 FUZZ_GEN_SEEDS_procmaps := $(wildcard tests/unit/fixtures/*.maps)

@@ -495,7 +495,9 @@ static int finish(struct builder *b)
 	struct lt_unwind_row *rows;
 	size_t n = 0;
 
-	qsort(b->rows, b->nr, sizeof(*b->rows), cmp_pending);
+	/* qsort's array is declared nonnull even for no elements, and CFI without FDEs has none. */
+	if (b->nr)
+		qsort(b->rows, b->nr, sizeof(*b->rows), cmp_pending);
 	rows = malloc((b->nr ? b->nr : 1) * sizeof(*rows));
 	if (!rows)
 		return -ENOMEM;

@@ -284,6 +284,22 @@ static void test_no_cfi(void **state)
 	unwind_table__free(NULL);
 }
 
+/* CFI sections that hold no FDE at all: no table, and no sorting of an empty (NULL) row array. */
+static void test_no_fde(void **state)
+{
+	char *path = fixture_path("frames_nofde");
+	struct elf_file *ef;
+
+	assert_non_null(path);
+	ef = elf_file__open(path);
+	assert_non_null(ef);
+	errno = 0;
+	assert_null(unwind_table__build(ef));
+	assert_int_equal(errno, ENOENT);
+	elf_file__free(ef);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +308,7 @@ int main(void)
 	    cmocka_unit_test(test_debug_frame),
 	    cmocka_unit_test(test_special_rows),
 	    cmocka_unit_test(test_no_cfi),
+	    cmocka_unit_test(test_no_fde),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
