@@ -564,7 +564,9 @@ static void build_cu_table(struct object *o)
 		}
 	}
 out:
-	qsort(o->cus, o->nr_cus, sizeof(*o->cus), cu_cmp);
+	/* Units without code leave no range and cus NULL, which qsort's nonnull array forbids. */
+	if (o->nr_cus)
+		qsort(o->cus, o->nr_cus, sizeof(*o->cus), cu_cmp);
 }
 
 static bool find_cu(struct object *o, uint64_t pc, Dwarf_Die *cudie)

@@ -324,6 +324,26 @@ static void test_stripped_gives_module_offset(void **state)
 	fx_close(&prog);
 }
 
+/*
+ * Debug info whose units cover no address (a library of data only): no line, and the unit table
+ * built when .debug_aranges has no answer is empty, not sorted as a NULL array.
+ */
+static void test_debug_info_without_ranges(void **state)
+{
+	struct fixture lib = fx_open("libdataonly.so");
+	uint64_t init = func(lib.ef, "_init").vaddr;
+	uint64_t addr = BASE + file_offset(lib.ef, init) + 1;
+	struct symbolizer *s = map_whole(lib.path);
+	struct sym_frame f[2];
+
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, addr, true, f, 2), 1);
+	assert_string_equal(f[0].function, "_init");
+	assert_null(f[0].file);
+	assert_int_equal(f[0].line, 0);
+	symbolizer__free(s);
+	fx_close(&lib);
+}
+
 /* A debuglink whose file belongs to another build (its build-id differs) gives no names or lines.
  */
 static void test_foreign_debug_file_refused(void **state)
@@ -657,6 +677,7 @@ int main(void)
 	    cmocka_unit_test(test_inlined_frames),
 	    cmocka_unit_test(test_nested_inlined_frames),
 	    cmocka_unit_test(test_stripped_gives_module_offset),
+	    cmocka_unit_test(test_debug_info_without_ranges),
 	    cmocka_unit_test(test_foreign_debug_file_refused),
 	    cmocka_unit_test(test_shared_library),
 	    cmocka_unit_test(test_debuglink_dot_debug_dir),
