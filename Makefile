@@ -114,7 +114,7 @@ FX_FLAGS := -g -O0 -fno-omit-frame-pointer -fcf-protection=none -Wl,--build-id=s
 FX_FILES := $(addprefix $(FX_DIR)/,prog prog_nopie prog_stripped prog_split prog_split.debug \
 	    prog_zdebug prog_badlink prog_badlink.debug libfx.so libfx_split.so \
 	    .debug/libfx_split.so.debug libwidget.so frames_fp frames_nofp frames_dbgframe \
-	    frames_nofde libdataonly.so) \
+	    frames_nofde libdataonly.so lto_prog) \
 	    $(patsubst tests/unit/fixtures/%,$(FX_DIR)/%,$(wildcard tests/unit/fixtures/*.maps))
 
 $(FX_DIR)/prog: $(FX_SRC)/prog.c $(FX_SRC)/fx_lines.h
@@ -126,6 +126,11 @@ $(FX_DIR)/prog_nopie: $(FX_SRC)/prog.c $(FX_SRC)/fx_lines.h
 $(FX_DIR)/libfx.so: $(FX_SRC)/libfx.c $(FX_SRC)/libfx.map $(FX_SRC)/fx_lines.h
 	@mkdir -p $(@D)
 	$(CC) $(FX_FLAGS) -fPIC -shared -Wl,--version-script=$(FX_SRC)/libfx.map $< -o $@
+# A function inlined into another unit by link-time optimisation: its abstract origin lies in the
+# unit it came from.
+$(FX_DIR)/lto_prog: $(FX_SRC)/lto_inl.c $(FX_SRC)/lto_main.c $(FX_SRC)/fx_lines.h
+	@mkdir -p $(@D)
+	$(CC) $(FX_FLAGS) -O2 -flto $(FX_SRC)/lto_inl.c $(FX_SRC)/lto_main.c -o $@
 $(FX_DIR)/libdataonly.so: $(FX_SRC)/dataonly.c
 	@mkdir -p $(@D)
 	$(CC) $(FX_FLAGS) -fPIC -shared $< -o $@
@@ -217,7 +222,7 @@ FUZZ_OBJS := $(patsubst src/%.c,$(OUT)/fuzz/obj/%.o,$(LIB_SRCS)) \
 	     $(patsubst proto/%.proto,$(OUT)/fuzz/obj/%.pb-c.o,$(PROTOS))
 FUZZ_ELF_SEEDS := $(addprefix $(FX_DIR)/,prog prog_nopie prog_stripped prog_split prog_split.debug \
 		  prog_zdebug prog_badlink libfx.so libfx_split.so libwidget.so frames_fp frames_nofp \
-		  frames_dbgframe frames_nofde libdataonly.so)
+		  frames_dbgframe frames_nofde libdataonly.so lto_prog)
 FUZZ_GEN_SEEDS_elf := $(FUZZ_ELF_SEEDS)
 FUZZ_GEN_SEEDS_unwind := $(FUZZ_ELF_SEEDS)
 FUZZ_GEN_SEEDS_procmaps := $(wildcard tests/unit/fixtures/*.maps)
