@@ -125,15 +125,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char *path = fuzz_file_write(data, size);
 	struct addrs a = {.nr = 0};
+	struct fuzz_file f;
 	struct elf_file *ef;
 
-	ef = elf_file__open(path);
+	fuzz_file_open(&f, data, size);
+	ef = elf_file__open(f.path);
 	if (ef) {
 		read_elf(ef, &a);
 		elf_file__free(ef);
 	}
-	symbolize(path, size, &a);
+	symbolize(f.path, size, &a);
+	fuzz_file_close(&f);
 	return 0;
 }

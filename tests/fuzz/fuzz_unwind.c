@@ -33,15 +33,19 @@ static void check_table(const struct unwind_table *t)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct elf_file *ef = elf_file__open(fuzz_file_write(data, size));
 	struct unwind_table *t;
+	struct elf_file *ef;
+	struct fuzz_file f;
 
-	if (!ef)
-		return 0;
-	t = unwind_table__build(ef);
-	if (t)
-		check_table(t);
-	unwind_table__free(t);
-	elf_file__free(ef);
+	fuzz_file_open(&f, data, size);
+	ef = elf_file__open(f.path);
+	if (ef) {
+		t = unwind_table__build(ef);
+		if (t)
+			check_table(t);
+		unwind_table__free(t);
+		elf_file__free(ef);
+	}
+	fuzz_file_close(&f);
 	return 0;
 }
