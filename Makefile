@@ -114,7 +114,7 @@ FX_FLAGS := -g -O0 -fno-omit-frame-pointer -fcf-protection=none -Wl,--build-id=s
 FX_FILES := $(addprefix $(FX_DIR)/,prog prog_nopie prog_stripped prog_split prog_split.debug \
 	    prog_zdebug prog_badlink prog_badlink.debug libfx.so libfx_split.so \
 	    .debug/libfx_split.so.debug libwidget.so frames_fp frames_nofp frames_dbgframe \
-	    frames_nofde libdataonly.so lto_prog) \
+	    frames_nofde cfi_highreg cfi_deepstate libdataonly.so lto_prog) \
 	    $(patsubst tests/unit/fixtures/%,$(FX_DIR)/%,$(wildcard tests/unit/fixtures/*.maps))
 
 $(FX_DIR)/prog: $(FX_SRC)/prog.c $(FX_SRC)/fx_lines.h
@@ -149,6 +149,13 @@ $(FX_DIR)/frames_dbgframe: $(FX_SRC)/frames.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fcf-protection=none -fomit-frame-pointer -fno-asynchronous-unwind-tables \
 		-fno-unwind-tables $< -o $@
+# CFI that names a register numbered in the hundreds of millions, or nests remembered states deep.
+$(FX_DIR)/cfi_highreg: $(FX_SRC)/cfi_bomb.S
+	@mkdir -p $(@D)
+	$(CC) -DHIGH_REGISTER $< -o $@
+$(FX_DIR)/cfi_deepstate: $(FX_SRC)/cfi_bomb.S
+	@mkdir -p $(@D)
+	$(CC) $< -o $@
 # CFI sections without a single FDE: .eh_frame renamed away, an empty .debug_frame added.
 $(FX_DIR)/frames_nofde: $(FX_DIR)/frames_fp
 	objcopy --rename-section .eh_frame=.eh_frame_gone --add-section .debug_frame=/dev/null $< $@
