@@ -229,7 +229,7 @@ FUZZ_OBJS := $(patsubst src/%.c,$(OUT)/fuzz/obj/%.o,$(LIB_SRCS)) \
 	     $(patsubst proto/%.proto,$(OUT)/fuzz/obj/%.pb-c.o,$(PROTOS))
 FUZZ_ELF_SEEDS := $(addprefix $(FX_DIR)/,prog prog_nopie prog_stripped prog_split prog_split.debug \
 		  prog_zdebug prog_badlink libfx.so libfx_split.so libwidget.so frames_fp frames_nofp \
-		  frames_dbgframe frames_nofde libdataonly.so lto_prog)
+		  frames_dbgframe frames_nofde cfi_highreg cfi_deepstate libdataonly.so lto_prog)
 FUZZ_GEN_SEEDS_elf := $(FUZZ_ELF_SEEDS)
 FUZZ_GEN_SEEDS_unwind := $(FUZZ_ELF_SEEDS)
 FUZZ_GEN_SEEDS_procmaps := $(wildcard tests/unit/fixtures/*.maps)
