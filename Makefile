@@ -48,7 +48,7 @@ WORKLOADS := $(patsubst tests/workloads/%.c,$(OUT)/workloads/%,$(WL_C) $(WL_STAT
 # Workloads keep frame pointers and no optimisation, so every allocation site is a frame of its own.
 WL_FLAGS := -O0 -g -fno-omit-frame-pointer -fno-inline -pthread
 
-.PHONY: all deps test unit-test integration-test demo bench clean format
+.PHONY: all deps test unit-test integration-test demo bench clean format fuzz
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -113,7 +113,8 @@ FX_SRC := tests/unit/elfsrc
 FX_FLAGS := -g -O0 -fno-omit-frame-pointer -fcf-protection=none -Wl,--build-id=sha1
 FX_FILES := $(addprefix $(FX_DIR)/,prog prog_nopie prog_stripped prog_split prog_split.debug \
 	    prog_zdebug prog_badlink prog_badlink.debug libfx.so libfx_split.so \
-	    .debug/libfx_split.so.debug libwidget.so frames_fp frames_nofp frames_dbgframe) \
+	    .debug/libfx_split.so.debug libwidget.so frames_fp frames_nofp frames_dbgframe \
+	    frames_nofde cfi_highreg cfi_deepstate libdataonly.so lto_prog) \
 	    $(patsubst tests/unit/fixtures/%,$(FX_DIR)/%,$(wildcard tests/unit/fixtures/*.maps))
 
 $(FX_DIR)/prog: $(FX_SRC)/prog.c $(FX_SRC)/fx_lines.h
@@ -125,6 +126,14 @@ $(FX_DIR)/prog_nopie: $(FX_SRC)/prog.c $(FX_SRC)/fx_lines.h
 $(FX_DIR)/libfx.so: $(FX_SRC)/libfx.c $(FX_SRC)/libfx.map $(FX_SRC)/fx_lines.h
 	@mkdir -p $(@D)
 	$(CC) $(FX_FLAGS) -fPIC -shared -Wl,--version-script=$(FX_SRC)/libfx.map $< -o $@
+# A function inlined into another unit by link-time optimisation: its abstract origin lies in the
+# unit it came from.
+$(FX_DIR)/lto_prog: $(FX_SRC)/lto_inl.c $(FX_SRC)/lto_main.c $(FX_SRC)/fx_lines.h
+	@mkdir -p $(@D)
+	$(CC) $(FX_FLAGS) -O2 -flto $(FX_SRC)/lto_inl.c $(FX_SRC)/lto_main.c -o $@
+$(FX_DIR)/libdataonly.so: $(FX_SRC)/dataonly.c
+	@mkdir -p $(@D)
+	$(CC) $(FX_FLAGS) -fPIC -shared $< -o $@
 $(FX_DIR)/libwidget.so: $(FX_SRC)/widget.cc $(FX_SRC)/fx_lines.h
 	@mkdir -p $(@D)
 	$(CXX) $(FX_FLAGS) -fPIC -shared $< -o $@
@@ -140,6 +149,16 @@ $(FX_DIR)/frames_dbgframe: $(FX_SRC)/frames.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fcf-protection=none -fomit-frame-pointer -fno-asynchronous-unwind-tables \
 		-fno-unwind-tables $< -o $@
+# CFI that names a register numbered in the hundreds of millions, or nests remembered states deep.
+$(FX_DIR)/cfi_highreg: $(FX_SRC)/cfi_bomb.S
+	@mkdir -p $(@D)
+	$(CC) -DHIGH_REGISTER $< -o $@
+$(FX_DIR)/cfi_deepstate: $(FX_SRC)/cfi_bomb.S
+	@mkdir -p $(@D)
+	$(CC) $< -o $@
+# CFI sections without a single FDE: .eh_frame renamed away, an empty .debug_frame added.
+$(FX_DIR)/frames_nofde: $(FX_DIR)/frames_fp
+	objcopy --rename-section .eh_frame=.eh_frame_gone --add-section .debug_frame=/dev/null $< $@
 $(FX_DIR)/prog_stripped: $(FX_DIR)/prog
 	strip --strip-all $< -o $@
 $(FX_DIR)/prog_split.debug: $(FX_DIR)/prog
@@ -194,8 +213,60 @@ $(OUT)/workloads/%_nofp: tests/workloads/%_nofp.cc | $(OUT)/.deps-ok
 
 workloads: $(WORKLOADS)
 
+# --- fuzzing: libFuzzer harnesses, built with clang against the sources compiled again with the
+# fuzzer's coverage and ASan/UBSan (build/fuzz/obj; the archive lets each harness link only what it
+# uses). Each harness has seeds: its stored corpus (tests/fuzz/corpus/NAME, text inputs only) plus
+# files the build makes (the unit-test ELF fixtures). `make test` replays the seeds once each;
+# `make fuzz` mutates them for FUZZ_SECONDS per harness, keeping what it finds in build/fuzz/corpus.
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARNINGS) -I$(OUT) -Isrc -MMD -MP $(FUZZ_SAN)
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZERS ?= $(FUZZ_NAMES)
+FUZZ_BINS := $(patsubst %,$(OUT)/fuzz/fuzz_%,$(FUZZ_NAMES))
+FUZZ_OBJS := $(patsubst src/%.c,$(OUT)/fuzz/obj/%.o,$(LIB_SRCS)) \
+	     $(patsubst proto/%.proto,$(OUT)/fuzz/obj/%.pb-c.o,$(PROTOS))
+FUZZ_ELF_SEEDS := $(addprefix $(FX_DIR)/,prog prog_nopie prog_stripped prog_split prog_split.debug \
+		  prog_zdebug prog_badlink libfx.so libfx_split.so libwidget.so frames_fp frames_nofp \
+		  frames_dbgframe frames_nofde cfi_highreg cfi_deepstate libdataonly.so lto_prog)
+FUZZ_GEN_SEEDS_elf := $(FUZZ_ELF_SEEDS)
+FUZZ_GEN_SEEDS_unwind := $(FUZZ_ELF_SEEDS)
+FUZZ_GEN_SEEDS_procmaps := $(wildcard tests/unit/fixtures/*.maps)
+
+$(OUT)/fuzz/obj/%.o: src/%.c | $(SKELS) $(PROTO_HDRS) $(OUT)/.deps-ok
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(OUT)/fuzz/obj/%.pb-c.o: $(OUT)/%.pb-c.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(OUT)/fuzz/libleaktop.a: $(FUZZ_OBJS)
+	rm -f $@ && ar rcs $@ $^
+$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(OUT)/fuzz/libleaktop.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz $< $(OUT)/fuzz/libleaktop.a \
+		$(LDLIBS) -o $@
+
+# A copy, so that the seeds stay what the sources say however long `make fuzz` ran.
+define FUZZ_SEED_RULE
+$(OUT)/fuzz/seeds/$(1).stamp: $(wildcard tests/fuzz/corpus/$(1)/*) $(FUZZ_GEN_SEEDS_$(1))
+	rm -rf $(OUT)/fuzz/seeds/$(1) && mkdir -p $(OUT)/fuzz/seeds/$(1)
+	$$(if $$^,cp $$^ $(OUT)/fuzz/seeds/$(1)/)
+	touch $$@
+endef
+$(foreach h,$(FUZZ_NAMES),$(eval $(call FUZZ_SEED_RULE,$(h))))
+FUZZ_SEEDS := $(patsubst %,$(OUT)/fuzz/seeds/%.stamp,$(FUZZ_NAMES))
+
+# New inputs go into the first directory given, build/fuzz/corpus/NAME; crashes into build/fuzz/.
+fuzz: $(FUZZ_BINS) $(FUZZ_SEEDS)
+	@set -e; for h in $(FUZZERS); do \
+		mkdir -p $(OUT)/fuzz/corpus/$$h; \
+		echo "=== fuzz: $$h for $(FUZZ_SECONDS) s"; \
+		$(OUT)/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(OUT)/fuzz/$$h- $(OUT)/fuzz/corpus/$$h $(OUT)/fuzz/seeds/$$h; \
+	done
+
 # --- the README's two commands
-test: $(OUT)/leaktop $(OUT)/asan/leaktop $(UNIT_BINS) $(WORKLOADS)
+test: $(OUT)/leaktop $(OUT)/asan/leaktop $(UNIT_BINS) $(WORKLOADS) $(FUZZ_BINS) $(FUZZ_SEEDS)
 	tests/run-all $(OUT)
 
 demo: $(OUT)/leaktop $(OUT)/workloads/demo
@@ -210,7 +281,8 @@ format:
 clean:
 	rm -rf $(OUT)
 
--include $(wildcard $(OUT)/obj/*.d $(OUT)/asan/*.d $(OUT)/tests/*.d)
+-include $(wildcard $(OUT)/obj/*.d $(OUT)/asan/*.d $(OUT)/tests/*.d $(OUT)/fuzz/*.d \
+	   $(OUT)/fuzz/obj/*.d)
 
 # --- bench tools (probecost): the cost of a uprobe per hit by the instruction it sits on (needs root)
 $(OUT)/bench/probecost: tests/bench/probecost.c $(OUT)/probecost.skel.h $(OUT)/obj/probepoint.o

@@ -151,7 +151,18 @@ struct elf_file *elf_file__open(const char *path)
 	int fd, err;
 
 	elf_version(EV_CURRENT);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/*
+	 * Regular files only, checked before the open: a debuglink name comes from the object and
+	 * can lead anywhere. Opening a FIFO waits for a writer, and opening some devices acts (a
+	 * watchdog arms itself). O_NONBLOCK covers a file swapped for a FIFO in between.
+	 */
+	if (stat(path, &st))
+		return NULL;
+	if (!S_ISREG(st.st_mode)) {
+		errno = ENOEXEC;
+		return NULL;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return NULL;
 	if (fstat(fd, &st)) {

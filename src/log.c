@@ -16,6 +16,10 @@ enum log_level log_get_level(void)
 	return current_level;
 }
 
+/* The format attributes let clang's -Wformat=2 check the callers instead of these forwarders. */
+static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	static const char *const prefix[] = { "error: ", "warning: ", "", "debug: " };
@@ -40,6 +44,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
  * libbpf reports failures at its WARN level with many lines (a whole verifier log); leaktop logs
  * one line naming the failure itself, so libbpf speaks from -v on, and its debug output at -vv.
  */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	enum log_level mine = level == LIBBPF_DEBUG ? LOG_DEBUG : LOG_INFO;

@@ -564,7 +564,9 @@ static void build_cu_table(struct object *o)
 		}
 	}
 out:
-	qsort(o->cus, o->nr_cus, sizeof(*o->cus), cu_cmp);
+	/* Units without code leave no range and cus NULL, which qsort's nonnull array forbids. */
+	if (o->nr_cus)
+		qsort(o->cus, o->nr_cus, sizeof(*o->cus), cu_cmp);
 }
 
 static bool find_cu(struct object *o, uint64_t pc, Dwarf_Die *cudie)
@@ -617,6 +619,110 @@ static void call_site(Dwarf_Die *inl, Dwarf_Die *cudie, const char **file, uint3
 	if (!dwarf_formudata(dwarf_attr(inl, DW_AT_call_file, &attr), &v) &&
 	    !dwarf_getsrcfiles(cudie, &files, &nfiles) && v < nfiles)
 		*file = dwarf_filesrc(files, v, NULL, NULL);
+}
+
+/*
+ * The innermost scope that holds pc, found as dwarf_getscopes() finds it, which leaktop no longer
+ * calls: that function leaks its scope array (32 bytes per DIE in it) whenever it fails after
+ * finding the innermost scope, and the caller cannot free what it never receives. It fails so
+ * when an inlined copy's DW_AT_abstract_origin does not resolve (malformed DWARF), and also on
+ * valid DWARF: libdw 0.188 looks for the abstract origin in the copy's own unit only, and link-time
+ * optimisation puts it in another. Each call site cached would leak once, and lose its inlined
+ * frames besides. Only the innermost DIE is needed here: dwarf_getscopes_die() (which frees on
+ * every path) gives its chain of concrete parents.
+ */
+struct scope_search {
+	uint64_t pc;
+	Dwarf_Die found;
+	bool any;      /* found is set */
+	size_t budget; /* DIEs left to look at: imported units can make the walk a large DAG */
+};
+
+/* Deeper nesting is malformed; the bound also ends a cycle of imported units. */
+#define MAX_SCOPE_DEPTH	 256
+#define MAX_SCOPE_VISITS (1u << 20)
+
+/* The tags whose children may hold pc (libdw's may_have_scopes(), which dwarf_getscopes uses). */
+static bool may_have_scopes(int tag)
+{
+	switch (tag) {
+	case DW_TAG_compile_unit:
+	case DW_TAG_module:
+	case DW_TAG_lexical_block:
+	case DW_TAG_with_stmt:
+	case DW_TAG_catch_block:
+	case DW_TAG_try_block:
+	case DW_TAG_entry_point:
+	case DW_TAG_inlined_subroutine:
+	case DW_TAG_subprogram:
+	case DW_TAG_namespace:
+	case DW_TAG_class_type:
+	case DW_TAG_structure_type:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int scope_search_children(Dwarf_Die *parent, struct scope_search *ss, unsigned int depth);
+
+/*
+ * 1 when die holds pc (ss->found is then the innermost DIE under it that does), 0 when it does
+ * not, -1 when the search must stop (too deep or too long): what was found so far stands.
+ */
+static int scope_search_die(Dwarf_Die *die, struct scope_search *ss, unsigned int depth)
+{
+	int tag = dwarf_tag(die);
+
+	if (!ss->budget)
+		return -1;
+	ss->budget--;
+	if (tag == DW_TAG_imported_unit) {
+		Dwarf_Attribute attr;
+		Dwarf_Die unit;
+
+		/* A partial unit's children count as the importer's own, as libdw walks them. */
+		if (!dwarf_formref_die(dwarf_attr(die, DW_AT_import, &attr), &unit) ||
+		    dwarf_tag(&unit) == DW_TAG_compile_unit)
+			return 0;
+		return scope_search_children(&unit, ss, depth + 1);
+	}
+	/* A DIE whose ranges cannot be read holds nothing, as in dwarf_getscopes(). */
+	if (dwarf_haspc(die, ss->pc) <= 0)
+		return 0;
+	ss->found = *die;
+	ss->any = true;
+	/* The first child that holds pc is the way down, as dwarf_getscopes() goes. */
+	if (may_have_scopes(tag) && dwarf_haschildren(die) > 0)
+		(void)scope_search_children(die, ss, depth + 1);
+	return 1;
+}
+
+static int scope_search_children(Dwarf_Die *parent, struct scope_search *ss, unsigned int depth)
+{
+	Dwarf_Die child;
+	int ret;
+
+	if (depth > MAX_SCOPE_DEPTH)
+		return -1;
+	if (dwarf_child(parent, &child))
+		return 0;
+	do {
+		ret = scope_search_die(&child, ss, depth);
+		if (ret)
+			return ret;
+	} while (!dwarf_siblingof(&child, &child));
+	return 0;
+}
+
+static bool innermost_scope(Dwarf_Die *cudie, uint64_t pc, Dwarf_Die *out)
+{
+	struct scope_search ss = {.pc = pc, .budget = MAX_SCOPE_VISITS};
+
+	(void)scope_search_children(cudie, &ss, 0);
+	if (ss.any)
+		*out = ss.found;
+	return ss.any;
 }
 
 /* ---- pids and objects ---- */
@@ -1008,7 +1114,7 @@ static int compute_frames(struct symbolizer *s, struct object *o, uint64_t pc, s
 {
 	struct cframe outer = {0}, *cf;
 	struct sym_entry *sym;
-	Dwarf_Die cudie, *scopes = NULL, *inl = NULL;
+	Dwarf_Die cudie, innermost, *scopes = NULL, *inl = NULL;
 	Dwarf_Line *line;
 	int nscopes, ninl = 0, i, k;
 
@@ -1029,19 +1135,12 @@ static int compute_frames(struct symbolizer *s, struct object *o, uint64_t pc, s
 				outer.line = (uint32_t)ln;
 		}
 		/*
-		 * The inlined copies around pc, innermost first, up to the real function. Past an
-		 * inlined copy dwarf_getscopes() climbs the abstract definition's scopes, so the
-		 * chain of concrete callers comes from the innermost scope's parents in the DIE
-		 * tree.
+		 * The inlined copies around pc, innermost first, up to the real function: the
+		 * innermost scope's parents in the DIE tree are the chain of concrete callers.
 		 */
-		nscopes = dwarf_getscopes(&cudie, pc, &scopes);
-		if (nscopes > 0) {
-			Dwarf_Die innermost = scopes[0];
-
-			free(scopes);
-			scopes = NULL;
+		nscopes = 0;
+		if (innermost_scope(&cudie, pc, &innermost))
 			nscopes = dwarf_getscopes_die(&innermost, &scopes);
-		}
 		if (nscopes > 0)
 			inl = calloc((size_t)nscopes, sizeof(*inl));
 		for (i = 0; inl && i < nscopes; i++) {

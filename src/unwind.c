@@ -44,7 +44,33 @@ struct builder {
 struct cie_enc {
 	uint64_t offset;
 	uint8_t fde_enc;
-	bool ok; /* an augmentation this file understands */
+	bool ok;	      /* an augmentation this file understands */
+	bool sized_aug;	      /* 'z': each FDE's augmentation data starts with its length */
+	uint64_t fde_aug_len; /* otherwise its length */
+};
+
+/*
+ * libdw's CFI interpreter sizes a frame's register array by the largest register number the
+ * program names (up to 2^28 registers: 2 GiB, zeroed), and copies the array at every
+ * DW_CFA_remember_state. A few bytes of CFI could so make leaktop allocate gigabytes at every row
+ * it asks for. libdw therefore runs no program of a section before all of them have been read
+ * here: x86-64 numbers its registers below 256 (psABI figure 3.36), and compilers nest a
+ * remembered state or two.
+ */
+#define CFI_MAX_REG   255
+#define CFI_MAX_DEPTH 16
+
+/*
+ * A section's bytes in an ELF image of their own, for libdw. On the object itself libdw would
+ * also follow .eh_frame_hdr's search table, which can point into the middle of an entry: at
+ * bytes never read as the program libdw then runs.
+ */
+struct cfi_image {
+	char *bytes;
+	Elf *elf;
+	Elf_Data *data; /* the section's contents, inside bytes */
+	const unsigned char *ident;
+	uint64_t sh_addr;
 };
 
 static int push_row(struct builder *b, const struct lt_unwind_row *row)
@@ -391,12 +417,227 @@ static Elf_Scn *find_section(Elf *elf, const char *name, GElf_Shdr *shdr)
 	return NULL;
 }
 
+static void cfi_image_close(struct cfi_image *img)
+{
+	if (img->elf)
+		elf_end(img->elf);
+	free(img->bytes);
+}
+
+/*
+ * Copies section scn of elf (named name) into an image holding it and a section name table. The
+ * image is ELF64, little-endian, as x86-64 objects are: 0, -EINVAL for any other object, -ENOMEM.
+ */
+static int cfi_image_open(struct cfi_image *img, Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr,
+			  const char *name)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t name_len = strlen(name) + 1, str_off, sh_off, size;
+	static const char strtab_name[] = ".shstrtab";
+	const unsigned char *ident = (const unsigned char *)elf_getident(elf, NULL);
+	Elf64_Ehdr *eh;
+	Elf64_Shdr *sh;
+	GElf_Ehdr ehdr;
+	Elf_Scn *copy;
+	GElf_Shdr copy_shdr;
+
+	memset(img, 0, sizeof(*img));
+	if (!data || !data->d_buf || !ident || ident[EI_CLASS] != ELFCLASS64 ||
+	    ident[EI_DATA] != ELFDATA2LSB || !gelf_getehdr(elf, &ehdr))
+		return -EINVAL;
+	str_off = sizeof(*eh) + data->d_size;
+	sh_off = (str_off + 1 + name_len + sizeof(strtab_name) + 7) & ~(size_t)7;
+	size = sh_off + 3 * sizeof(*sh);
+	img->bytes = calloc(1, size);
+	if (!img->bytes)
+		return -ENOMEM;
+	eh = (Elf64_Ehdr *)img->bytes;
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_ident[EI_VERSION] = EV_CURRENT;
+	eh->e_type = ET_DYN;
+	/* libdw takes the ABI's initial CFI rules from the machine. */
+	eh->e_machine = ehdr.e_machine;
+	eh->e_version = EV_CURRENT;
+	eh->e_shoff = sh_off;
+	eh->e_ehsize = sizeof(*eh);
+	eh->e_shentsize = sizeof(*sh);
+	eh->e_shnum = 3;
+	eh->e_shstrndx = 2;
+	memcpy(img->bytes + sizeof(*eh), data->d_buf, data->d_size);
+	memcpy(img->bytes + str_off + 1, name, name_len);
+	memcpy(img->bytes + str_off + 1 + name_len, strtab_name, sizeof(strtab_name));
+	sh = (Elf64_Shdr *)(img->bytes + sh_off);
+	sh[1].sh_name = 1;
+	sh[1].sh_type = SHT_PROGBITS;
+	sh[1].sh_flags = shdr->sh_flags & SHF_ALLOC;
+	sh[1].sh_addr = shdr->sh_addr;
+	sh[1].sh_offset = sizeof(*eh);
+	sh[1].sh_size = data->d_size;
+	sh[1].sh_addralign = 1;
+	sh[2].sh_name = 1 + (Elf64_Word)name_len;
+	sh[2].sh_type = SHT_STRTAB;
+	sh[2].sh_offset = str_off;
+	sh[2].sh_size = 1 + name_len + sizeof(strtab_name);
+	sh[2].sh_addralign = 1;
+
+	img->elf = elf_memory(img->bytes, size);
+	copy = img->elf ? elf_getscn(img->elf, 1) : NULL;
+	img->data = copy ? elf_getdata(copy, NULL) : NULL;
+	img->ident = img->elf ? (const unsigned char *)elf_getident(img->elf, NULL) : NULL;
+	if (!img->data || !img->data->d_buf || !img->ident || !gelf_getshdr(copy, &copy_shdr)) {
+		cfi_image_close(img);
+		memset(img, 0, sizeof(*img));
+		return -ENOMEM;
+	}
+	img->sh_addr = copy_shdr.sh_addr;
+	return 0;
+}
+
 static const struct cie_enc *cie_find(const struct cie_enc *cies, size_t nr, uint64_t offset)
 {
 	for (size_t i = 0; i < nr; i++)
 		if (cies[i].offset == offset)
 			return &cies[i];
 	return NULL;
+}
+
+/* Whether one CFI program stays within CFI_MAX_REG and CFI_MAX_DEPTH, read as libdw reads it. */
+static bool cfi_program_bounded(const uint8_t *p, const uint8_t *end, uint8_t fde_enc)
+{
+	unsigned int depth = 0;
+	uint64_t reg, v;
+
+	while (p < end) {
+		uint8_t op = *p++;
+		bool has_reg = true, has_operand = false, has_block = false;
+		size_t skip = 0;
+
+		switch (op >> 6) {
+		case 1: /* DW_CFA_advance_loc */
+		case 3: /* DW_CFA_restore: the register in the low six bits */
+			continue;
+		case 2: /* DW_CFA_offset */
+			if (read_leb(&p, end, false, &v))
+				return false;
+			continue;
+		}
+		switch (op) {
+		case DW_CFA_nop:
+		case DW_CFA_GNU_window_save:
+			continue;
+		case DW_CFA_remember_state:
+			if (++depth > CFI_MAX_DEPTH)
+				return false;
+			continue;
+		case DW_CFA_restore_state:
+			depth -= depth > 0;
+			continue;
+		case DW_CFA_set_loc:
+			if (read_encoded(&p, end, fde_enc, 0, &v))
+				return false;
+			continue;
+		case DW_CFA_advance_loc1:
+			skip = 1;
+			break;
+		case DW_CFA_advance_loc2:
+			skip = 2;
+			break;
+		case DW_CFA_advance_loc4:
+			skip = 4;
+			break;
+		case DW_CFA_MIPS_advance_loc8:
+			skip = 8;
+			break;
+		case DW_CFA_def_cfa_offset:
+		case DW_CFA_def_cfa_offset_sf:
+		case DW_CFA_GNU_args_size:
+			has_reg = false;
+			has_operand = true;
+			break;
+		case DW_CFA_def_cfa_expression:
+			has_reg = false;
+			has_block = true;
+			break;
+		case DW_CFA_restore_extended:
+		case DW_CFA_undefined:
+		case DW_CFA_same_value:
+		case DW_CFA_def_cfa_register:
+			break;
+		case DW_CFA_offset_extended:
+		case DW_CFA_register:
+		case DW_CFA_def_cfa:
+		case DW_CFA_offset_extended_sf:
+		case DW_CFA_def_cfa_sf:
+		case DW_CFA_val_offset:
+		case DW_CFA_val_offset_sf:
+		case DW_CFA_GNU_negative_offset_extended:
+			has_operand = true;
+			break;
+		case DW_CFA_expression:
+		case DW_CFA_val_expression:
+			has_block = true;
+			break;
+		default:
+			/* libdw stops at an opcode it does not know: nothing after it runs. */
+			return true;
+		}
+		if (skip) {
+			if ((size_t)(end - p) < skip)
+				return false;
+			p += skip;
+			continue;
+		}
+		/* A number cut off by the end of the program is refused: libdw reads part of it. */
+		if (has_reg && (read_leb(&p, end, false, &reg) || reg > CFI_MAX_REG))
+			return false;
+		if (has_operand && read_leb(&p, end, false, &v))
+			return false;
+		if (has_block) {
+			if (read_leb(&p, end, false, &v) || v > (uint64_t)(end - p))
+				return false;
+			p += v;
+		}
+	}
+	return true;
+}
+
+/*
+ * The entry at *off or, past one that cannot be read, the next one, as libdw's FDE search steps
+ * through a section. 0, or 1 at the end.
+ */
+static int next_entry(const struct cfi_image *img, bool eh_frame, Dwarf_Off *off, Dwarf_Off *next,
+		      Dwarf_CFI_Entry *e)
+{
+	for (;;) {
+		int ret;
+
+		*next = *off;
+		ret = dwarf_next_cfi(img->ident, img->data, eh_frame, *off, next, e);
+		if (!ret)
+			return 0;
+		if (ret > 0 || *next == *off)
+			return 1;
+		*off = *next;
+	}
+}
+
+/* An FDE's range, and where its program starts; the CIE gives the encoding. 0 or -EINVAL. */
+static int fde_range(const struct cfi_image *img, const Dwarf_CFI_Entry *e,
+		     const struct cie_enc *cie, uint64_t *lo, uint64_t *len, const uint8_t **prog)
+{
+	const uint8_t *p = e->fde.start, *end = e->fde.end;
+	uint64_t aug = cie->fde_aug_len;
+
+	if (!cie->ok ||
+	    read_encoded(&p, end, cie->fde_enc,
+			 img->sh_addr + (uint64_t)(p - (const uint8_t *)img->data->d_buf), lo) ||
+	    read_encoded(&p, end, cie->fde_enc & 0x0f, 0, len) ||
+	    (cie->sized_aug && read_leb(&p, end, false, &aug)) || aug > (uint64_t)(end - p))
+		return -EINVAL;
+	*prog = p + aug;
+	return 0;
 }
 
 /* Whether [lo, hi) starts inside code that earlier (.eh_frame) rows already describe. */
@@ -407,126 +648,143 @@ static bool covered(const struct unwind_table *prev, uint64_t lo)
 	return r && LT_ROW_CFA_KIND(r) != LT_CFA_NONE;
 }
 
-/* Called with each FDE's code range [lo, lo + len); a non-zero return stops the walk. */
-typedef int (*fde_fn)(uint64_t lo, uint64_t len, void *ctx);
-
 /*
- * Calls fn for every FDE of one CFI section, in section order. Returns fn's non-zero value, or 0;
- * *skipped counts the FDEs whose range could not be decoded.
+ * The CIEs of one CFI section (FDEs may name one that follows them), into *cies (malloc'ed) and
+ * *nr_cies; *nr_fdes counts the FDEs, and *bounded is cleared when a CIE's program is not bounded.
+ * 0 or -ENOMEM.
  */
-static int for_each_fde(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, bool eh_frame, fde_fn fn,
-			void *ctx, size_t *skipped)
+static int read_cies(const struct cfi_image *img, bool eh_frame, struct cie_enc **cies,
+		     size_t *nr_cies, size_t *nr_fdes, bool *bounded)
 {
-	Elf_Data *data = elf_getdata(scn, NULL);
-	struct cie_enc *cies = NULL;
-	size_t nr_cies = 0, cap_cies = 0;
-	const unsigned char *ident;
+	size_t cap = 0;
 	Dwarf_Off off, next;
 	Dwarf_CFI_Entry e;
-	int err = 0;
 
-	ident = (const unsigned char *)elf_getident(elf, NULL);
-	if (!data || !data->d_buf || !ident)
-		return 0;
-	/* First the CIEs: FDEs may name one that follows them. */
-	for (off = 0; dwarf_next_cfi(ident, data, eh_frame, off, &next, &e) == 0; off = next) {
-		if (!dwarf_cfi_cie_p(&e))
+	*cies = NULL;
+	*nr_cies = 0;
+	for (off = 0; !next_entry(img, eh_frame, &off, &next, &e); off = next) {
+		struct cie_enc *c;
+
+		if (!dwarf_cfi_cie_p(&e)) {
+			(*nr_fdes)++;
 			continue;
-		if (array_reserve(&cies, &cap_cies, nr_cies, sizeof(*cies), 16)) {
-			free(cies);
+		}
+		if (array_reserve(cies, &cap, *nr_cies, sizeof(**cies), 16)) {
+			free(*cies);
+			*cies = NULL;
 			return -ENOMEM;
 		}
-		cies[nr_cies].offset = off;
-		cies[nr_cies].ok = cie_fde_encoding(&e.cie, &cies[nr_cies].fde_enc);
-		nr_cies++;
+		c = &(*cies)[(*nr_cies)++];
+		c->offset = off;
+		c->ok = cie_fde_encoding(&e.cie, &c->fde_enc);
+		c->sized_aug = e.cie.augmentation && e.cie.augmentation[0] == 'z';
+		c->fde_aug_len = e.cie.fde_augmentation_data_size;
+		*bounded &= cfi_program_bounded(e.cie.initial_instructions,
+						e.cie.initial_instructions_end, c->fde_enc);
 	}
-	for (off = 0; !err && dwarf_next_cfi(ident, data, eh_frame, off, &next, &e) == 0;
-	     off = next) {
-		const struct cie_enc *cie;
-		const uint8_t *p, *end;
-		uint64_t lo, len;
-
-		if (dwarf_cfi_cie_p(&e))
-			continue;
-		cie = cie_find(cies, nr_cies, e.fde.CIE_pointer);
-		p = e.fde.start;
-		end = e.fde.end;
-		if (!cie || !cie->ok ||
-		    read_encoded(&p, end, cie->fde_enc,
-				 shdr->sh_addr + (uint64_t)(p - (const uint8_t *)data->d_buf),
-				 &lo) ||
-		    read_encoded(&p, end, cie->fde_enc & 0x0f, 0, &len)) {
-			(*skipped)++;
-			continue;
-		}
-		/* Zero: an FDE of code the linker discarded. */
-		if (!lo || !len)
-			continue;
-		err = fn(lo, len, ctx);
-	}
-	free(cies);
-	return err;
-}
-
-struct rows_ctx {
-	struct builder *b;
-	Dwarf_CFI *cfi;
-	const struct unwind_table *prev;
-};
-
-static int add_fde_rows(uint64_t lo, uint64_t len, void *ctx_)
-{
-	struct rows_ctx *ctx = ctx_;
-
-	if (lo + len > UINT32_MAX || lo + len < lo) {
-		ctx->b->t->nr_skipped_fdes++;
-		return 0;
-	}
-	if (covered(ctx->prev, lo))
-		return 0;
-	return fde_rows(ctx->b, ctx->cfi, lo, lo + len);
-}
-
-/*
- * The rows of every FDE of one CFI section. prev (may be NULL) is the table built from .eh_frame:
- * .debug_frame only fills in what it leaves out.
- */
-static int section_rows(struct builder *b, Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr,
-			bool eh_frame, Dwarf_CFI *cfi, const struct unwind_table *prev)
-{
-	struct rows_ctx ctx = { .b = b, .cfi = cfi, .prev = prev };
-
-	return for_each_fde(elf, scn, shdr, eh_frame, add_fde_rows, &ctx, &b->t->nr_skipped_fdes);
-}
-
-struct range_ctx {
-	uint64_t vaddr, lo, hi;
-};
-
-static int fde_covers(uint64_t lo, uint64_t len, void *ctx_)
-{
-	struct range_ctx *ctx = ctx_;
-
-	if (ctx->vaddr < lo || ctx->vaddr - lo >= len)
-		return 0;
-	ctx->lo = lo;
-	ctx->hi = lo + len;
-	return 1;
+	return 0;
 }
 
 int unwind_fde_range(struct elf_file *ef, uint64_t vaddr, uint64_t *lo, uint64_t *hi)
 {
 	Elf *elf = elf_file__elf(ef);
-	struct range_ctx ctx = { .vaddr = vaddr };
-	size_t skipped = 0;
+	struct cfi_image img = { 0 };
+	struct cie_enc *cies;
+	size_t nr_cies, nr_fdes = 0;
+	bool bounded = true;
+	Dwarf_Off off, next;
+	Dwarf_CFI_Entry e;
 	GElf_Shdr shdr;
 	Elf_Scn *scn = find_section(elf, ".eh_frame", &shdr);
+	int err = -ENOENT;
 
-	if (!scn || for_each_fde(elf, scn, &shdr, true, fde_covers, &ctx, &skipped) != 1)
+	/* Entries are only parsed here, never run: the section itself will do. */
+	img.data = scn ? elf_getdata(scn, NULL) : NULL;
+	img.ident = (const unsigned char *)elf_getident(elf, NULL);
+	img.sh_addr = shdr.sh_addr;
+	if (!img.data || !img.data->d_buf || !img.ident ||
+	    read_cies(&img, true, &cies, &nr_cies, &nr_fdes, &bounded))
 		return -ENOENT;
-	*lo = ctx.lo;
-	*hi = ctx.hi;
-	return 0;
+	for (off = 0; err && !next_entry(&img, true, &off, &next, &e); off = next) {
+		const struct cie_enc *cie;
+		const uint8_t *prog;
+		uint64_t flo, len;
+
+		if (dwarf_cfi_cie_p(&e))
+			continue;
+		cie = cie_find(cies, nr_cies, e.fde.CIE_pointer);
+		if (!cie || fde_range(&img, &e, cie, &flo, &len, &prog) || !flo || !len ||
+		    vaddr < flo || vaddr - flo >= len)
+			continue;
+		*lo = flo;
+		*hi = flo + len;
+		err = 0;
+	}
+	free(cies);
+	return err;
+}
+
+/*
+ * Every FDE of one CFI section, in section order. prev (may be NULL) is the table built from
+ * .eh_frame: .debug_frame only fills in what it leaves out. The entries are those libdw's search
+ * steps through, and no program goes to libdw unless all of them are bounded: for a pc, that
+ * search may settle on any FDE of the section.
+ */
+static int section_rows(struct builder *b, const struct cfi_image *img, bool eh_frame,
+			Dwarf_CFI *cfi, const struct unwind_table *prev)
+{
+	struct cie_enc *cies = NULL;
+	size_t nr_cies = 0, nr_fdes = 0;
+	bool bounded = true;
+	Dwarf_Off off, next;
+	Dwarf_CFI_Entry e;
+	int err;
+
+	err = read_cies(img, eh_frame, &cies, &nr_cies, &nr_fdes, &bounded);
+	if (err)
+		return err;
+	/* An FDE whose CIE is not one of these would make libdw read a CIE anywhere. */
+	for (off = 0; bounded && !next_entry(img, eh_frame, &off, &next, &e); off = next) {
+		const struct cie_enc *cie;
+		const uint8_t *prog;
+		uint64_t lo, len;
+
+		if (dwarf_cfi_cie_p(&e))
+			continue;
+		cie = cie_find(cies, nr_cies, e.fde.CIE_pointer);
+		bounded = cie && !fde_range(img, &e, cie, &lo, &len, &prog) &&
+			  cfi_program_bounded(prog, e.fde.end, cie->fde_enc);
+	}
+	if (!bounded) {
+		b->t->nr_skipped_fdes += nr_fdes;
+		free(cies);
+		return 0;
+	}
+	for (off = 0; !err && !next_entry(img, eh_frame, &off, &next, &e); off = next) {
+		const struct cie_enc *cie;
+		const uint8_t *prog;
+		uint64_t lo, len;
+
+		if (dwarf_cfi_cie_p(&e))
+			continue;
+		cie = cie_find(cies, nr_cies, e.fde.CIE_pointer);
+		if (!cie || fde_range(img, &e, cie, &lo, &len, &prog)) {
+			b->t->nr_skipped_fdes++;
+			continue;
+		}
+		/* Zero: an FDE of code the linker discarded. */
+		if (!lo || !len)
+			continue;
+		if (lo + len > UINT32_MAX || lo + len < lo) {
+			b->t->nr_skipped_fdes++;
+			continue;
+		}
+		if (covered(prev, lo))
+			continue;
+		err = fde_rows(b, cfi, lo, lo + len);
+	}
+	free(cies);
+	return err;
 }
 
 static int cmp_pending(const void *a_, const void *b_)
@@ -553,7 +811,9 @@ static int finish(struct builder *b)
 	struct lt_unwind_row *rows;
 	size_t n = 0;
 
-	qsort(b->rows, b->nr, sizeof(*b->rows), cmp_pending);
+	/* qsort's array is declared nonnull even for no elements, and CFI without FDEs has none. */
+	if (b->nr)
+		qsort(b->rows, b->nr, sizeof(*b->rows), cmp_pending);
 	rows = malloc((b->nr ? b->nr : 1) * sizeof(*rows));
 	if (!rows)
 		return -ENOMEM;
@@ -626,7 +886,6 @@ struct unwind_table *unwind_table__build(struct elf_file *ef)
 	struct builder b = {0};
 	GElf_Shdr eh_shdr, dbg_shdr;
 	Elf_Scn *eh_scn, *dbg_scn;
-	Dwarf *dw = NULL;
 	int err = 0;
 
 	b.t = calloc(1, sizeof(*b.t));
@@ -641,19 +900,29 @@ struct unwind_table *unwind_table__build(struct elf_file *ef)
 		goto out;
 	}
 	if (eh_scn) {
-		Dwarf_CFI *cfi = dwarf_getcfi_elf(elf);
+		struct cfi_image img;
+		Dwarf_CFI *cfi;
 
+		err = cfi_image_open(&img, elf, eh_scn, &eh_shdr, ".eh_frame");
+		cfi = err ? NULL : dwarf_getcfi_elf(img.elf);
 		if (cfi) {
-			err = section_rows(&b, elf, eh_scn, &eh_shdr, true, cfi, NULL);
+			err = section_rows(&b, &img, true, cfi, NULL);
 			dwarf_cfi_end(cfi);
 			if (!err)
 				err = finish(&b);
 		}
+		if (!err || err == -EINVAL)
+			err = 0;
+		cfi_image_close(&img);
 	}
 	if (!err && dbg_scn) {
-		Dwarf_CFI *cfi;
+		struct cfi_image img;
+		Dwarf_CFI *cfi = NULL;
+		Dwarf *dw = NULL;
 
-		dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+		err = cfi_image_open(&img, elf, dbg_scn, &dbg_shdr, ".debug_frame");
+		if (!err)
+			dw = dwarf_begin_elf(img.elf, DWARF_C_READ, NULL);
 		cfi = dw ? dwarf_getcfi(dw) : NULL;
 		if (cfi) {
 			struct unwind_table prev = *b.t;
@@ -661,11 +930,16 @@ struct unwind_table *unwind_table__build(struct elf_file *ef)
 			/* The .eh_frame rows, kept apart while .debug_frame's are added. */
 			prev.rows = b.t->rows;
 			b.t->rows = NULL;
-			err = section_rows(&b, elf, dbg_scn, &dbg_shdr, false, cfi, &prev);
+			err = section_rows(&b, &img, false, cfi, &prev);
 			free(prev.rows);
 		}
+		if (err == -EINVAL)
+			err = 0;
 		if (!err)
 			err = finish(&b);
+		if (dw)
+			dwarf_end(dw);
+		cfi_image_close(&img);
 	}
 	if (!err && !b.t->nr_fdes)
 		err = -ENOENT;
@@ -673,8 +947,6 @@ struct unwind_table *unwind_table__build(struct elf_file *ef)
 		err = mark_entry(b.t, elf);
 	b.t->has_fp = keeps_frame_pointers(b.t);
 out:
-	if (dw)
-		dwarf_end(dw);
 	free(b.rows);
 	if (err) {
 		unwind_table__free(b.t);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <cmocka.h>
@@ -289,6 +290,26 @@ static void test_open_errors(void **state)
 	free(text);
 }
 
+/* A FIFO (where a crafted debuglink could lead) is refused at once, not opened and waited on. */
+static void test_fifo_refused(void **state)
+{
+	char dir[] = "/tmp/leaktop-test-fifo-XXXXXX";
+	char *fifo;
+
+	assert_non_null(mkdtemp(dir));
+	assert_true(asprintf(&fifo, "%s/fifo", dir) > 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	/* Without a writer, open() would block: the alarm turns a hang into a failure. */
+	alarm(10);
+	errno = 0;
+	assert_null(elf_file__open(fifo));
+	assert_int_equal(errno, ENOEXEC);
+	alarm(0);
+	unlink(fifo);
+	rmdir(dir);
+	free(fifo);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +321,7 @@ int main(void)
 	    cmocka_unit_test(test_for_each_func),
 	    cmocka_unit_test(test_build_id_and_debuglink),
 	    cmocka_unit_test(test_open_errors),
+	    cmocka_unit_test(test_fifo_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -301,6 +301,31 @@ static void test_nested_inlined_frames(void **state)
 	fx_close(&prog);
 }
 
+/*
+ * A function inlined across units by LTO: its abstract origin lies in another unit. The inlined
+ * frame is found, and nothing leaks (dwarf_getscopes() leaked 32 bytes here; LeakSanitizer tells).
+ */
+static void test_inlined_across_units(void **state)
+{
+	struct fixture prog = fx_open("lto_prog");
+	uint64_t ret = call_return(prog.ef, "fx_lto_caller", "fx_lto_sink");
+	uint64_t addr = BASE + file_offset(prog.ef, ret);
+	struct symbolizer *s = map_whole(prog.path);
+	struct sym_frame f[4];
+
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, addr, true, f, 4), 2);
+	assert_string_equal(f[0].function, "fx_lto_inl");
+	assert_true(f[0].inlined);
+	assert_string_equal(base_name(f[0].file), "lto_inl.c");
+	assert_int_equal(f[0].line, FX_LINE_LTO_CALL);
+	assert_string_equal(f[1].function, "fx_lto_caller");
+	assert_false(f[1].inlined);
+	assert_string_equal(base_name(f[1].file), "lto_main.c");
+	assert_int_equal(f[1].line, FX_LINE_LTO_SITE);
+	symbolizer__free(s);
+	fx_close(&prog);
+}
+
 static void test_stripped_gives_module_offset(void **state)
 {
 	struct fixture prog = fx_open("prog");
@@ -322,6 +347,26 @@ static void test_stripped_gives_module_offset(void **state)
 	symbolizer__free(s);
 	free(path);
 	fx_close(&prog);
+}
+
+/*
+ * Debug info whose units cover no address (a library of data only): no line, and the unit table
+ * built when .debug_aranges has no answer is empty, not sorted as a NULL array.
+ */
+static void test_debug_info_without_ranges(void **state)
+{
+	struct fixture lib = fx_open("libdataonly.so");
+	uint64_t init = func(lib.ef, "_init").vaddr;
+	uint64_t addr = BASE + file_offset(lib.ef, init) + 1;
+	struct symbolizer *s = map_whole(lib.path);
+	struct sym_frame f[2];
+
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, addr, true, f, 2), 1);
+	assert_string_equal(f[0].function, "_init");
+	assert_null(f[0].file);
+	assert_int_equal(f[0].line, 0);
+	symbolizer__free(s);
+	fx_close(&lib);
 }
 
 /* A debuglink whose file belongs to another build (its build-id differs) gives no names or lines.
@@ -656,7 +701,9 @@ int main(void)
 	    cmocka_unit_test(test_compressed_debug_sections),
 	    cmocka_unit_test(test_inlined_frames),
 	    cmocka_unit_test(test_nested_inlined_frames),
+	    cmocka_unit_test(test_inlined_across_units),
 	    cmocka_unit_test(test_stripped_gives_module_offset),
+	    cmocka_unit_test(test_debug_info_without_ranges),
 	    cmocka_unit_test(test_foreign_debug_file_refused),
 	    cmocka_unit_test(test_shared_library),
 	    cmocka_unit_test(test_debuglink_dot_debug_dir),

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <cmocka.h>
 
 #include "elf_file.h"
@@ -284,6 +285,58 @@ static void test_no_cfi(void **state)
 	unwind_table__free(NULL);
 }
 
+/* CFI sections that hold no FDE at all: no table, and no sorting of an empty (NULL) row array. */
+static void test_no_fde(void **state)
+{
+	char *path = fixture_path("frames_nofde");
+	struct elf_file *ef;
+
+	assert_non_null(path);
+	ef = elf_file__open(path);
+	assert_non_null(ef);
+	errno = 0;
+	assert_null(unwind_table__build(ef));
+	assert_int_equal(errno, ENOENT);
+	elf_file__free(ef);
+	free(path);
+}
+
+/* Peak RSS of this process so far, KiB. */
+static long peak_rss_kib(void)
+{
+	struct rusage ru;
+
+	assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+	return ru.ru_maxrss;
+}
+
+/*
+ * CFI whose programs libdw would run with gigabytes of frame state (a register numbered near
+ * 2^28, remembered states nested deep) is refused whole, before libdw runs any of it.
+ */
+static void test_unbounded_cfi_refused(void **state)
+{
+	static const char *const names[] = {"cfi_highreg", "cfi_deepstate"};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char *path = fixture_path(names[i]);
+		long before = peak_rss_kib();
+		struct elf_file *ef;
+
+		assert_non_null(path);
+		ef = elf_file__open(path);
+		assert_non_null(ef);
+		errno = 0;
+		assert_null(unwind_table__build(ef));
+		assert_int_equal(errno, ENOENT);
+		/* libdw's frame for the high register alone would be 2 GiB. */
+		assert_true(peak_rss_kib() - before < 64 * 1024);
+		elf_file__free(ef);
+		free(path);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +345,8 @@ int main(void)
 	    cmocka_unit_test(test_debug_frame),
 	    cmocka_unit_test(test_special_rows),
 	    cmocka_unit_test(test_no_cfi),
+	    cmocka_unit_test(test_no_fde),
+	    cmocka_unit_test(test_unbounded_cfi_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
