@@ -369,11 +369,9 @@ static __always_inline void totals_sub(const struct lt_alloc *a)
 {
 	struct lt_totals *t = totals_of(a->stack_id);
 
-	/* A stack that holds a block is never evicted: only a block that raced with it. */
-	if (!t) {
-		stat_inc(LT_STAT_EVICT_RACES);
+	/* Never missing: a stack that holds a block is never evicted. */
+	if (!t)
 		return;
-	}
 	__sync_fetch_and_add(&t->outstanding_bytes, -(__s64)a->size);
 	__sync_fetch_and_add(&t->outstanding_allocs, -(__s64)a->count);
 }
@@ -404,9 +402,10 @@ static __always_inline void record_alloc(struct pt_regs *ctx, __u64 addr, __u64 
 	if (sample_rate)
 		sample_weights(size, &a.size, &a.count);
 	a.stack_id = stack_id ? stack_id : stack_capture(ctx, key.tgid, ret_addr);
+	/* No room for the stack's totals (the kernel's memory): the block is not recorded. */
 	t = totals_get(a.stack_id);
 	if (!t) {
-		stat_inc(LT_STAT_TOTALS_FULL);
+		stat_inc(LT_STAT_DROPPED_ALLOCS);
 		return;
 	}
 	a.ts_ns = bpf_ktime_get_ns();
@@ -445,18 +444,21 @@ static __always_inline void restore(__u64 addr, const struct lt_alloc *saved)
 
 	if (bpf_map_update_elem(&allocs, &key, saved, BPF_NOEXIST))
 		return;
-	t = totals_of(saved->stack_id);
 	/* Evicted while realloc ran, when this block was its last (released at realloc's entry). */
-	if (!t) {
-		stat_inc(LT_STAT_EVICT_RACES);
+	t = totals_get(saved->stack_id);
+	if (!t)
 		return;
-	}
 	__sync_fetch_and_add(&t->outstanding_bytes, saved->size);
 	__sync_fetch_and_add(&t->outstanding_allocs, saved->count);
 }
 
+/* Set by user space before load: enum lt_fault (tests only). */
+const volatile __u32 fault = LT_FAULT_NONE;
+
 static __always_inline struct thread_state *thread_state(bool create)
 {
+	if (create && fault == LT_FAULT_THREAD_STATE)
+		return NULL;
 	return bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
 				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 }

@@ -52,11 +52,10 @@ enum lt_kind {
 enum lt_stat {
 	LT_STAT_ALLOCS,		 /* allocations recorded */
 	LT_STAT_FREES,		 /* frees that matched a recorded allocation */
-	LT_STAT_DROPPED_ALLOCS,	 /* allocation table full: allocation not recorded */
+	LT_STAT_DROPPED_ALLOCS,	 /* allocation not recorded: a table full, or no kernel memory */
 	LT_STAT_UNMATCHED_FREES, /* free of a pointer never recorded (allocated unseen) */
 	LT_STAT_LOST_STACKS,	 /* allocation recorded under stack 0 (stack unknown), any reason */
 	LT_STAT_STACK_TABLE_FULL, /* stack table full: allocation recorded under stack 0 */
-	LT_STAT_TOTALS_FULL,	 /* per-stack totals table full: allocation not recorded */
 	LT_STAT_THREAD_STATE_FULL, /* no per-thread slot for entry state: call not seen */
 	LT_STAT_MISSED_RETURNS,	 /* entry seen but no matching return (overwritten entry state) */
 	/* DWARF unwinding (--unwind dwarf|auto): a stack cut short, counted once per stack. */
@@ -68,7 +67,6 @@ enum lt_stat {
 	LT_STAT_TRUNCATED_STACKS,  /* a stack deeper than LT_MAX_DEPTH frames, cut there */
 	LT_STAT_UNWIND_NOT_READY,  /* a stack taken before the process's unwind tables were loaded */
 	LT_STAT_UNWOUND_CALLS,	   /* allocator calls left by an exception or longjmp (no block) */
-	LT_STAT_EVICT_RACES,	   /* an allocation or free met its stack being evicted */
 	LT_STAT_ALLOCATOR_FREES,   /* free of a block never recorded, called by the allocator itself */
 	LT_STAT_MAX,
 };
@@ -156,6 +154,15 @@ static inline __u64 lt_stack_hash(__u32 tgid, __u32 epoch, const __u64 *ips, __u
 	}
 	return hash ? hash : 1;
 }
+
+/*
+ * Faults the BPF side can be told to make, so that tests can see every loss counter move: set from
+ * LEAKTOP_FAULT in leaktop's environment. Without one, the verifier drops the code that makes them.
+ */
+enum lt_fault {
+	LT_FAULT_NONE = 0,
+	LT_FAULT_THREAD_STATE, /* no thread ever gets its per-thread state */
+};
 
 /* --unwind: how the BPF program walks user stacks. */
 enum lt_unwind_mode {

@@ -485,6 +485,9 @@ struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t m
 		struct stack_record *r = &snap->stacks[i];
 		const struct lt_stack *st = r->stack_id ? stack_get(c, r->stack_id) : NULL;
 
+		/* Its stack retired while a block came back to it (realloc failing): unknown now. */
+		if (!st && r->stack_id)
+			snap->stats[LT_STAT_LOST_STACKS] += r->allocs;
 		if (!st)
 			continue;
 		r->pid = st->tgid;

@@ -121,6 +121,19 @@ static int run_live(struct periodic *rp, const struct tracer *tracer, struct loo
 	return err;
 }
 
+/* LEAKTOP_FAULT=thread_state: a fault the BPF programs make on purpose, for the tests. */
+static uint32_t fault_from_env(void)
+{
+	const char *name = getenv("LEAKTOP_FAULT");
+
+	if (!name || !*name)
+		return LT_FAULT_NONE;
+	if (!strcmp(name, "thread_state"))
+		return LT_FAULT_THREAD_STATE;
+	log_warn("LEAKTOP_FAULT=%s: no such fault, ignored", name);
+	return LT_FAULT_NONE;
+}
+
 /* Exit codes: 0 success, 1 runtime failure, 2 usage error or bad input. */
 int main(int argc, char **argv)
 {
@@ -195,6 +208,7 @@ int main(int argc, char **argv)
 		.empty_programs = opts.empty_programs,
 		.unwind_mode = opts.unwind_mode,
 		.unwind_rows = opts.unwind_rows,
+		.fault = fault_from_env(),
 	};
 	tracer = tracer__new(&topts);
 	if (!tracer) {

@@ -14,19 +14,18 @@ static const struct {
 	const char *name;
 	const char *loss;
 } stat_info[LT_STAT_MAX] = {
-	[LT_STAT_ALLOCS] = { "allocs" },
-	[LT_STAT_FREES] = { "frees" },
-	[LT_STAT_DROPPED_ALLOCS] = { "dropped_allocs", "allocation table full: allocations not "
-						       "recorded (raise --max-allocs)" },
+	[LT_STAT_ALLOCS] = { "allocs", NULL },
+	[LT_STAT_FREES] = { "frees", NULL },
+	[LT_STAT_DROPPED_ALLOCS] = { "dropped_allocs", "allocations not recorded: the allocation "
+						       "table was full (raise --max-allocs)" },
 	/* No loss: with -p, blocks allocated before attach are freed all the time. */
-	[LT_STAT_UNMATCHED_FREES] = { "unmatched_frees" },
+	[LT_STAT_UNMATCHED_FREES] = { "unmatched_frees", NULL },
 	[LT_STAT_LOST_STACKS] = { "lost_stacks", "allocations recorded under an unknown stack" },
 	[LT_STAT_STACK_TABLE_FULL] = { "stack_table_full", "stack table full: allocations under an "
 							   "unknown stack (raise --max-stacks)" },
-	[LT_STAT_TOTALS_FULL] = { "totals_table_full", "per-stack table full: allocations not "
-							"recorded (raise --max-stacks)" },
 	[LT_STAT_THREAD_STATE_FULL] = { "thread_state_full",
-					"no per-thread slot: allocator calls not seen" },
+					"no per-thread state (the kernel had none to give): "
+					"allocator calls not seen" },
 	[LT_STAT_MISSED_RETURNS] = { "missed_returns",
 				     "allocator returns not seen: allocations not recorded" },
 	[LT_STAT_UNWIND_NO_MAPPING] = { "unwind_no_mapping",
@@ -47,11 +46,9 @@ static const struct {
 				       "stacks taken before the process's unwind tables were "
 				       "loaded (frame pointers only)" },
 	/* No loss: a call left by an exception or longjmp returns no block. */
-	[LT_STAT_UNWOUND_CALLS] = { "unwound_calls" },
-	[LT_STAT_EVICT_RACES] = { "evict_races", "blocks that came while their stack was retired: "
-						 "its figures may be off by them" },
+	[LT_STAT_UNWOUND_CALLS] = { "unwound_calls", NULL },
 	/* No loss: glibc flushing a thread's cache at its exit, or freeing the cache itself. */
-	[LT_STAT_ALLOCATOR_FREES] = { "allocator_frees" },
+	[LT_STAT_ALLOCATOR_FREES] = { "allocator_frees", NULL },
 };
 
 const char *snapshot_stat_name(enum lt_stat stat)

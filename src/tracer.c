@@ -100,6 +100,7 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	t->skel->rodata->min_size = opts->min_size;
 	t->skel->rodata->max_size = opts->max_size ? opts->max_size : ~0ULL;
 	t->skel->rodata->sample_rate = opts->sample_rate;
+	t->skel->rodata->fault = opts->fault;
 	fill_sampling_tables(t->skel);
 	bpf_map__set_max_entries(t->skel->maps.allocs, opts->max_allocs);
 	bpf_map__set_max_entries(t->skel->maps.stack_totals, opts->max_stacks);

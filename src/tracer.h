@@ -16,6 +16,7 @@ struct tracer_opts {
 	bool empty_programs;	/* attach no-op programs instead (the benchmark's probe floor) */
 	uint32_t unwind_mode;	/* enum lt_unwind_mode */
 	uint32_t unwind_rows;	/* entries of the unwind row table (unused with LT_UNWIND_FP) */
+	uint32_t fault;		/* enum lt_fault: a fault the programs make on purpose (tests) */
 };
 
 struct tracer;

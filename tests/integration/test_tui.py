@@ -125,10 +125,10 @@ class Batch(LeaktopTestCase):
                              (human(leak_bytes), str(requests)), f)
             self.assertIn('heap   %s (%d bytes) in %d blocks' % (human(total), total, 512 + requests), f)
             self.assertRegex(f, r'(?m)^losses dropped_allocs 0, lost_stacks 0, stack_table_full 0, '
-                                r'totals_table_full 0, thread_state_full 0, missed_returns 0, '
+                                r'thread_state_full 0, missed_returns 0, '
                                 r'unwind_no_mapping 0, unwind_no_table 0, unwind_no_cfi 0, '
                                 r'unwind_stop_row 0, unwind_read_failed 0, truncated_stacks 0, '
-                                r'unwind_not_ready 0, evict_races 0; pre-attach frees 0$')
+                                r'unwind_not_ready 0; pre-attach frees 0$')
             self.assertRegex(f, r'(?m)^rss    pid %d [\d.]+ [KMG]iB \(anon [\d.]+ [KMG]iB\), '
                                 r'leaktop accounts for %s$' % (w.pid, re.escape(human(total))))
             self.assertRegex(f, r'(?m)^cost   BPF [\d.]+ ms/s')

@@ -274,7 +274,6 @@ static void test_stat_names(void **state)
 	assert_string_equal(snapshot_stat_name(LT_STAT_UNMATCHED_FREES), "unmatched_frees");
 	assert_string_equal(snapshot_stat_name(LT_STAT_LOST_STACKS), "lost_stacks");
 	assert_string_equal(snapshot_stat_name(LT_STAT_STACK_TABLE_FULL), "stack_table_full");
-	assert_string_equal(snapshot_stat_name(LT_STAT_TOTALS_FULL), "totals_table_full");
 	assert_string_equal(snapshot_stat_name(LT_STAT_THREAD_STATE_FULL), "thread_state_full");
 	assert_string_equal(snapshot_stat_name(LT_STAT_MISSED_RETURNS), "missed_returns");
 	assert_string_equal(snapshot_stat_name(LT_STAT_UNWIND_NO_MAPPING), "unwind_no_mapping");
@@ -285,7 +284,6 @@ static void test_stat_names(void **state)
 	assert_string_equal(snapshot_stat_name(LT_STAT_TRUNCATED_STACKS), "truncated_stacks");
 	assert_string_equal(snapshot_stat_name(LT_STAT_UNWIND_NOT_READY), "unwind_not_ready");
 	assert_string_equal(snapshot_stat_name(LT_STAT_UNWOUND_CALLS), "unwound_calls");
-	assert_string_equal(snapshot_stat_name(LT_STAT_EVICT_RACES), "evict_races");
 	assert_string_equal(snapshot_stat_name(LT_STAT_ALLOCATOR_FREES), "allocator_frees");
 	assert_null(snapshot_stat_loss(LT_STAT_ALLOCATOR_FREES));
 	/* Counters that are no loss: frees of blocks never seen, calls left by an exception. */
