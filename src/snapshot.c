@@ -16,8 +16,8 @@ static const struct {
 } stat_info[LT_STAT_MAX] = {
 	[LT_STAT_ALLOCS] = { "allocs", NULL },
 	[LT_STAT_FREES] = { "frees", NULL },
-	[LT_STAT_DROPPED_ALLOCS] = { "dropped_allocs", "allocations not recorded: the allocation "
-						       "table was full (raise --max-allocs)" },
+	[LT_STAT_DROPPED_ALLOCS] = { "dropped_allocs", "allocation table full: allocations not "
+						       "recorded (raise --max-allocs)" },
 	/* No loss: with -p, blocks allocated before attach are freed all the time. */
 	[LT_STAT_UNMATCHED_FREES] = { "unmatched_frees", NULL },
 	[LT_STAT_LOST_STACKS] = { "lost_stacks", "allocations recorded under an unknown stack" },
