@@ -10,11 +10,11 @@ ARCH := x86
 WARNINGS := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
 	    -Wno-unused-parameter -Werror
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(CFLAGS) $(WARNINGS) -I$(OUT) -Isrc -MMD -MP
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(CFLAGS) $(WARNINGS) -I$(OUT) -Isrc -I. -MMD -MP
 LDLIBS := -lbpf -ldw -lelf -lz -lcapstone -lprotobuf-c -lmicrohttpd -lncursesw -lstdc++ -lpthread -lm
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-SRCS := $(wildcard src/*.c)
+SRCS := $(wildcard src/*.c src/*/*.c)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
 OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(SRCS))
 LIB_OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRCS))
@@ -221,7 +221,7 @@ workloads: $(WORKLOADS)
 FUZZ_CC ?= clang-14
 FUZZ_SECONDS ?= 60
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARNINGS) -I$(OUT) -Isrc -MMD -MP $(FUZZ_SAN)
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARNINGS) -I$(OUT) -Isrc -I. -MMD -MP $(FUZZ_SAN)
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZERS ?= $(FUZZ_NAMES)
 FUZZ_BINS := $(patsubst %,$(OUT)/fuzz/fuzz_%,$(FUZZ_NAMES))
@@ -276,18 +276,19 @@ bench: $(OUT)/leaktop $(OUT)/bench/malloc_bench $(OUT)/bench/new_bench
 	scripts/bench $(OUT)
 
 format:
-	clang-format -i src/*.[ch] bpf/*.[ch] tests/unit/*.[ch] tests/workloads/*.c tests/workloads/*.cc
+	clang-format -i src/*.[ch] src/*/*.[ch] bpf/*.[ch] tests/unit/*.[ch] tests/workloads/*.c \
+		tests/workloads/*.cc
 
 clean:
 	rm -rf $(OUT)
 
--include $(wildcard $(OUT)/obj/*.d $(OUT)/asan/*.d $(OUT)/tests/*.d $(OUT)/fuzz/*.d \
-	   $(OUT)/fuzz/obj/*.d)
+-include $(wildcard $(OUT)/obj/*.d $(OUT)/obj/*/*.d $(OUT)/asan/*.d $(OUT)/asan/*/*.d \
+	   $(OUT)/tests/*.d $(OUT)/fuzz/*.d $(OUT)/fuzz/obj/*/*.d)
 
 # --- bench tools (probecost): the cost of a uprobe per hit by the instruction it sits on (needs root)
-$(OUT)/bench/probecost: tests/bench/probecost.c $(OUT)/probecost.skel.h $(OUT)/obj/probepoint.o
+$(OUT)/bench/probecost: tests/bench/probecost.c $(OUT)/probecost.skel.h $(OUT)/obj/trace/probepoint.o
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $< $(OUT)/obj/probepoint.o -lbpf -lelf -lz -lcapstone -ldl -o $@
+	$(CC) $(ALL_CFLAGS) $< $(OUT)/obj/trace/probepoint.o -lbpf -lelf -lz -lcapstone -ldl -o $@
 -include $(wildcard $(OUT)/bench/*.d)
 # --- bench workloads
 $(OUT)/bench/malloc_bench: tests/bench/malloc_bench.c | $(OUT)/.deps-ok

@@ -9,20 +9,21 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
-#include "../bpf/leaktop.h"
-#include "attach.h"
-#include "collect.h"
-#include "launch.h"
-#include "live.h"
-#include "log.h"
-#include "loop.h"
+#include "base/clock.h"
+#include "bpf/leaktop.h"
+#include "trace/attach.h"
+#include "trace/collect.h"
+#include "proc/launch.h"
+#include "ui/live.h"
+#include "base/log.h"
+#include "ui/loop.h"
 #include "options.h"
-#include "output.h"
-#include "periodic.h"
-#include "symbolize.h"
-#include "tracer.h"
-#include "tui.h"
-#include "unwind_maps.h"
+#include "output/output.h"
+#include "ui/periodic.h"
+#include "symbol/symbolize.h"
+#include "trace/tracer.h"
+#include "ui/tui.h"
+#include "unwind/unwind_maps.h"
 
 #define LEAKTOP_VERSION "0.1.0"
 
@@ -85,10 +86,9 @@ static void refresh_metrics(void *ctx)
 }
 
 /* The live view (view) or --batch, instead of the reports while tracing. */
-static int run_live(struct periodic *rp, const struct tracer *tracer, struct loop_target *targets,
-		    size_t nr_targets, bool view)
+static int run_live(struct periodic *rp, const struct options *opts, const struct tracer *tracer,
+		    struct loop_target *targets, size_t nr_targets, bool view)
 {
-	const struct options *opts = rp->opts;
 	struct live_opts lo = { .version = LEAKTOP_VERSION, .pids = rp->pids,
 				.nr_pids = rp->nr_pids, .start_ns = rp->start_ns,
 				.unwinder = rp->unwinder,
@@ -178,7 +178,16 @@ int main(int argc, char **argv)
 	log_install_libbpf_printer();
 	install_signals();
 
-	rp.opts = &opts;
+	rp.opts = (struct periodic_opts){
+		.duration_s = opts.duration_s,
+		.interval_s = opts.interval_s,
+		.min_age_s = opts.min_age_s,
+		.top = opts.top,
+		.sample_rate = opts.sample_rate,
+		.record = opts.record,
+		.record_dir = opts.record_dir,
+		.keep = opts.keep,
+	};
 	rp.version = LEAKTOP_VERSION;
 	rp.fmt = output_format_find(opts.format);
 	nr_targets = opts.command ? 1 : opts.nr_pids;
@@ -311,7 +320,7 @@ int main(int argc, char **argv)
 
 	stop_signal_set(&stops);
 	if (view || opts.batch)
-		err = run_live(&rp, tracer, targets, nr_targets, view);
+		err = run_live(&rp, &opts, tracer, targets, nr_targets, view);
 	else
 		err = periodic_run(&rp, targets, nr_targets, &stop_signal, &stops);
 	/* The final report; record's last profile covers the interval SIGTERM cut short. */

@@ -10,10 +10,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "../bpf/leaktop.h"
-#include "frame.h"
+#include "base/fmt.h"
+#include "bpf/leaktop.h"
 #include "options.h"
-#include "output.h"
+#include "output/output.h"
 
 #define DEFAULT_TOP 20
 #define DEFAULT_MAX_ALLOCS 1000000
@@ -669,8 +669,8 @@ int options_check_memory(const struct options *opts, uint64_t mem_bytes, unsigne
 		else
 			hi = mid - 1;
 	}
-	frame_human(need, sizeof(need), (double)total);
-	frame_human(have, sizeof(have), (double)mem_bytes);
+	fmt_bytes(need, sizeof(need), (double)total);
+	fmt_bytes(have, sizeof(have), (double)mem_bytes);
 	if (lo)
 		return usage_error(err, err_len,
 				   "%s: '%u' is too large for this machine: the BPF maps would "
@@ -678,7 +678,7 @@ int options_check_memory(const struct options *opts, uint64_t mem_bytes, unsigne
 				   names[top], n[top], need, have, lo);
 	one[top] = 0;
 	rest = tables_bytes(one, nr_cpus);
-	frame_human(others, sizeof(others), (double)rest);
+	fmt_bytes(others, sizeof(others), (double)rest);
 	return usage_error(err, err_len,
 			   "%s: '%u' is too large for this machine: the BPF maps would take %s of "
 			   "kernel memory, it has %s, and the other tables alone take %s",

@@ -16,7 +16,7 @@
 #include <capstone/capstone.h>
 
 #include "probecost.skel.h"
-#include "probepoint.h"
+#include "trace/probepoint.h"
 
 /*
  * Every test function starts with the instruction under test and returns; the probe goes on its

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "elf_file.h"
+#include "proc/elf_file.h"
 #include "fuzz_file.h"
-#include "log.h"
-#include "symbolize.h"
+#include "base/log.h"
+#include "symbol/symbolize.h"
 
 /* Bounds the work per input: a symbol table can be as long as the file allows. */
 #define MAX_ADDRS    64

@@ -3,9 +3,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "elf_file.h"
+#include "proc/elf_file.h"
 #include "fuzz_file.h"
-#include "unwind.h"
+#include "unwind/unwind.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

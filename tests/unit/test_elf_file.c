@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "elfsrc/fx_lines.h"
-#include "elf_file.h"
+#include "proc/elf_file.h"
 #include "fixtures/fixture_path.h"
 
 static struct elf_file *open_fixture(const char *name)

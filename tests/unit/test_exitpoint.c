@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "exitpoint.h"
+#include "trace/exitpoint.h"
 
 /* Two fake objects: each a 64 KiB image at ELF address 0, with the functions' extents. */
 struct fake_obj {

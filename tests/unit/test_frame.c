@@ -9,7 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "frame.h"
+#include "base/fmt.h"
+#include "ui/frame.h"
 
 /* A sink that keeps the text, and the text written in the alert and suspect styles apart. */
 struct mem_sink {
@@ -107,21 +108,21 @@ static void test_human(void **state)
 {
 	char b[32];
 
-	frame_human(b, sizeof(b), 0);
+	fmt_bytes(b, sizeof(b), 0);
 	assert_string_equal(b, "0 B");
-	frame_human(b, sizeof(b), 512);
+	fmt_bytes(b, sizeof(b), 512);
 	assert_string_equal(b, "512 B");
-	frame_human(b, sizeof(b), 1536);
+	fmt_bytes(b, sizeof(b), 1536);
 	assert_string_equal(b, "1.5 KiB");
-	frame_human(b, sizeof(b), 6400);
+	fmt_bytes(b, sizeof(b), 6400);
 	assert_string_equal(b, "6.2 KiB");
-	frame_human(b, sizeof(b), 2097152);
+	fmt_bytes(b, sizeof(b), 2097152);
 	assert_string_equal(b, "2.0 MiB");
-	frame_human(b, sizeof(b), 1023.96 * 1024);
+	fmt_bytes(b, sizeof(b), 1023.96 * 1024);
 	assert_string_equal(b, "1.0 MiB");
-	frame_human(b, sizeof(b), -3200);
+	fmt_bytes(b, sizeof(b), -3200);
 	assert_string_equal(b, "-3.1 KiB");
-	frame_human(b, sizeof(b), 5.0 * (1ULL << 30));
+	fmt_bytes(b, sizeof(b), 5.0 * (1ULL << 30));
 	assert_string_equal(b, "5.0 GiB");
 }
 

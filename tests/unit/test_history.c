@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "history.h"
+#include "model/history.h"
 
 #define SEC 1000000000ULL
 

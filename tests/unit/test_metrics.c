@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "metrics.h"
-#include "record.h"
+#include "output/metrics.h"
+#include "output/record.h"
 
 static const struct sym_frame frame_leak = {
 	.address = 0x401234, .function = "leak_here", .offset = 4,

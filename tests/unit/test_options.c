@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../bpf/leaktop.h"
+#include "bpf/leaktop.h"
 #include "options.h"
 
 #define MAX_ARGS 32

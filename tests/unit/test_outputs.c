@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "output.h"
+#include "output/output.h"
 
 /* ---- a strict JSON checker (RFC 8259, UTF-8 only), so validity does not rest on python alone */
 

@@ -13,8 +13,8 @@
 #include <zlib.h>
 #include <cmocka.h>
 
-#include "elf_file.h"
-#include "output.h"
+#include "proc/elf_file.h"
+#include "output/output.h"
 #include "profile.pb-c.h"
 #include "fixtures/fixture_path.h"
 #include "elfsrc/fx_lines.h"

@@ -13,7 +13,7 @@
 #include <gelf.h>
 #include <libelf.h>
 
-#include "probepoint.h"
+#include "trace/probepoint.h"
 
 #define VADDR 0x98ef0ULL
 

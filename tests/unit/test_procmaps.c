@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "fixtures/fixture_path.h"
-#include "procmaps.h"
+#include "proc/procmaps.h"
 
 static struct procmaps *parse_fixture(const char *name)
 {

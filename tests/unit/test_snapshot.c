@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "snapshot.h"
+#include "model/snapshot.h"
 
 static struct stack_record rec(int pid, uint64_t stack_id, int64_t bytes, int64_t blocks)
 {

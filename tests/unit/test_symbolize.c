@@ -13,10 +13,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "elf_file.h"
+#include "proc/elf_file.h"
 #include "elfsrc/fx_lines.h"
 #include "fixtures/fixture_path.h"
-#include "symbolize.h"
+#include "symbol/symbolize.h"
 
 #define FAKE_PID 90001
 #define BASE	 0x555555554000ULL

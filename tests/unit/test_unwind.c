@@ -10,9 +10,9 @@
 #include <sys/resource.h>
 #include <cmocka.h>
 
-#include "elf_file.h"
+#include "proc/elf_file.h"
 #include "fixtures/fixture_path.h"
-#include "unwind.h"
+#include "unwind/unwind.h"
 
 struct fixture {
 	struct elf_file *ef;

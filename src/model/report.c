@@ -1,0 +1,172 @@
+/* report.c: turns the top stacks of a sorted snapshot into a report of symbolized frames. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/report.h"
+
+/* Inlined frames one return address can expand to; deeper inline chains keep their innermost. */
+#define MAX_FRAMES_PER_IP 8
+
+static void fill_unknown(struct sym_frame *frame, uint64_t addr)
+{
+	memset(frame, 0, sizeof(*frame));
+	frame->address = addr;
+}
+
+/* Symbolizes one stack into a malloc'ed array of exactly the frames found. */
+static int build_stack(struct report_stack *rs, const struct stack_record *rec,
+		       struct symbolizer *sym, struct sym_frame *scratch)
+{
+	uint32_t nr_ips = rec->nr_ips < LT_MAX_DEPTH ? rec->nr_ips : LT_MAX_DEPTH;
+	struct sym_frame *frames;
+	size_t n = 0, got;
+	uint32_t i;
+
+	rs->rec = rec;
+	rs->frames = NULL;
+	rs->nr_frames = 0;
+	for (i = 0; i < nr_ips; i++) {
+		got = 0;
+		if (sym)
+			got = symbolizer__resolve(sym, rec->pid, rec->ips[i], true, scratch + n,
+						  MAX_FRAMES_PER_IP);
+		if (got > MAX_FRAMES_PER_IP)
+			got = MAX_FRAMES_PER_IP;
+		if (!got) {
+			fill_unknown(&scratch[n], rec->ips[i]);
+			got = 1;
+		}
+		/*
+		 * A caller's return address outside every mapped object means the frame-pointer
+		 * walk ran into code built without frame pointers: what follows is not a stack.
+		 */
+		if (sym && i > 0 && !scratch[n].module)
+			break;
+		n += got;
+	}
+	if (!n)
+		return 0;
+	frames = malloc(n * sizeof(*frames));
+	if (!frames)
+		return -ENOMEM;
+	memcpy(frames, scratch, n * sizeof(*frames));
+	rs->frames = frames;
+	rs->nr_frames = n;
+	return 0;
+}
+
+static int mapping_cmp(const void *pa, const void *pb)
+{
+	const struct report_mapping *a = pa, *b = pb;
+
+	if (a->pid != b->pid)
+		return a->pid < b->pid ? -1 : 1;
+	if (a->map.start != b->map.start)
+		return a->map.start < b->map.start ? -1 : 1;
+	return 0;
+}
+
+/*
+ * The mappings the frames lie in, asked of the symbolizer now: the process may be gone when a
+ * writer runs, and pprof wants the real ranges and build-ids. One entry per frame first, then
+ * sorted and made unique: a report holds a few thousand frames at most.
+ */
+static int collect_mappings(struct report *r, struct symbolizer *sym)
+{
+	struct report_mapping *maps = NULL, *n;
+	size_t nr = 0, cap = 0, i, j, out;
+
+	for (i = 0; i < r->nr_stacks; i++) {
+		const struct report_stack *rs = &r->stacks[i];
+
+		for (j = 0; j < rs->nr_frames; j++) {
+			if (!rs->frames[j].module)
+				continue;
+			if (nr == cap) {
+				cap = cap ? cap * 2 : 64;
+				n = realloc(maps, cap * sizeof(*maps));
+				if (!n) {
+					free(maps);
+					return -ENOMEM;
+				}
+				maps = n;
+			}
+			maps[nr].pid = rs->rec->pid;
+			if (!symbolizer__mapping(sym, rs->rec->pid, rs->frames[j].address,
+						 &maps[nr].map))
+				nr++;
+		}
+	}
+	if (!nr) {
+		free(maps);
+		return 0;
+	}
+	qsort(maps, nr, sizeof(*maps), mapping_cmp);
+	for (i = 1, out = 1; i < nr; i++) {
+		if (mapping_cmp(&maps[i], &maps[out - 1]))
+			maps[out++] = maps[i];
+	}
+	r->mappings = maps;
+	r->nr_mappings = out;
+	return 0;
+}
+
+int report_build(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top)
+{
+	struct report_stack *stacks = NULL;
+	struct sym_frame *scratch = NULL;
+	size_t n, i;
+	int err = 0;
+
+	n = top && top < snap->nr_stacks ? top : snap->nr_stacks;
+	r->snap = snap;
+	r->duration_s = snap->duration_s;
+	r->stacks = NULL;
+	r->nr_stacks = 0;
+	r->nr_stacks_total = snap->nr_stacks;
+	r->mappings = NULL;
+	r->nr_mappings = 0;
+	if (!n)
+		return 0;
+
+	stacks = calloc(n, sizeof(*stacks));
+	/* One stack's worth of frames at most; each stack keeps only what it used. */
+	scratch = malloc((size_t)LT_MAX_DEPTH * MAX_FRAMES_PER_IP * sizeof(*scratch));
+	if (!stacks || !scratch) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		err = build_stack(&stacks[i], &snap->stacks[i], sym, scratch);
+		if (err)
+			break;
+	}
+	r->stacks = stacks;
+	r->nr_stacks = i;
+	stacks = NULL;
+	if (!err && sym)
+		err = collect_mappings(r, sym);
+	if (err)
+		report_fini(r);
+out:
+	free(stacks);
+	free(scratch);
+	return err;
+}
+
+void report_fini(struct report *r)
+{
+	size_t i;
+
+	if (!r)
+		return;
+	for (i = 0; r->stacks && i < r->nr_stacks; i++)
+		free((void *)r->stacks[i].frames);
+	free((void *)r->stacks);
+	r->stacks = NULL;
+	r->nr_stacks = 0;
+	free((void *)r->mappings);
+	r->mappings = NULL;
+	r->nr_mappings = 0;
+}

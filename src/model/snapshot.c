@@ -1,0 +1,287 @@
+/* snapshot.c: the per-stack records of one reading of the BPF maps; sorting, filtering, growth. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/snapshot.h"
+
+/*
+ * Each counter's name in every output, and for the ones that mean figures are missing, what a
+ * non-zero count means and what to do about it.
+ */
+static const struct {
+	const char *name;
+	const char *loss;
+} stat_info[LT_STAT_MAX] = {
+	[LT_STAT_ALLOCS] = { "allocs", NULL },
+	[LT_STAT_FREES] = { "frees", NULL },
+	[LT_STAT_DROPPED_ALLOCS] = { "dropped_allocs", "allocation table full: allocations not "
+						       "recorded (raise --max-allocs)" },
+	/* No loss: with -p, blocks allocated before attach are freed all the time. */
+	[LT_STAT_UNMATCHED_FREES] = { "unmatched_frees", NULL },
+	[LT_STAT_LOST_STACKS] = { "lost_stacks", "allocations recorded under an unknown stack" },
+	[LT_STAT_STACK_TABLE_FULL] = { "stack_table_full", "stack table full: allocations under an "
+							   "unknown stack (raise --max-stacks)" },
+	[LT_STAT_THREAD_STATE_FULL] = { "thread_state_full",
+					"no per-thread state (the kernel had none to give): "
+					"allocator calls not seen" },
+	[LT_STAT_MISSED_RETURNS] = { "missed_returns",
+				     "allocator returns not seen: allocations not recorded" },
+	[LT_STAT_UNWIND_NO_MAPPING] = { "unwind_no_mapping",
+					"stacks cut at code outside every known mapping (JIT "
+					"code, or a library mapped moments ago)" },
+	[LT_STAT_UNWIND_NO_TABLE] = { "unwind_no_table", "stacks cut at an object without an "
+							 "unwind table (raise --unwind-rows; -v "
+							 "names it)" },
+	[LT_STAT_UNWIND_NO_CFI] = { "unwind_no_cfi",
+				    "stacks cut at code without unwind information (CFI)" },
+	[LT_STAT_UNWIND_STOP_ROW] = { "unwind_stop_row", "stacks cut at a frame whose CFI rule "
+							 "leaktop cannot follow" },
+	[LT_STAT_UNWIND_READ_FAILED] = { "unwind_read_failed",
+					 "stacks cut where a saved register could not be read" },
+	[LT_STAT_TRUNCATED_STACKS] = { "truncated_stacks",
+				       "stacks deeper than 64 frames, cut at the 64th" },
+	[LT_STAT_UNWIND_NOT_READY] = { "unwind_not_ready",
+				       "stacks taken before the process's unwind tables were "
+				       "loaded (frame pointers only)" },
+	/* No loss: a call left by an exception or longjmp returns no block. */
+	[LT_STAT_UNWOUND_CALLS] = { "unwound_calls", NULL },
+	/* No loss: glibc flushing a thread's cache at its exit, or freeing the cache itself. */
+	[LT_STAT_ALLOCATOR_FREES] = { "allocator_frees", NULL },
+};
+
+const char *snapshot_stat_name(enum lt_stat stat)
+{
+	if ((unsigned int)stat >= LT_STAT_MAX)
+		return NULL;
+	return stat_info[stat].name;
+}
+
+const char *snapshot_stat_loss(enum lt_stat stat)
+{
+	if ((unsigned int)stat >= LT_STAT_MAX)
+		return NULL;
+	return stat_info[stat].loss;
+}
+
+struct snapshot *snapshot__new(void)
+{
+	struct snapshot *snap = calloc(1, sizeof(*snap));
+
+	if (!snap)
+		errno = ENOMEM;
+	return snap;
+}
+
+int snapshot__add(struct snapshot *snap, const struct stack_record *rec)
+{
+	struct stack_record *stacks;
+	size_t cap;
+
+	/* cap_stacks < nr_stacks when a caller filled stacks by hand: trust only nr_stacks then. */
+	if (snap->nr_stacks >= snap->cap_stacks) {
+		cap = snap->nr_stacks < 64 ? 64 : snap->nr_stacks * 2;
+		if (cap > SIZE_MAX / sizeof(*stacks))
+			return -ENOMEM;
+		stacks = realloc(snap->stacks, cap * sizeof(*stacks));
+		if (!stacks)
+			return -ENOMEM;
+		snap->stacks = stacks;
+		snap->cap_stacks = cap;
+	}
+	snap->stacks[snap->nr_stacks++] = *rec;
+	return 0;
+}
+
+void snapshot__sum_totals(struct snapshot *snap)
+{
+	struct snapshot_totals *t = &snap->totals;
+	size_t i;
+
+	uint64_t bytes = 0, blocks = 0;
+
+	memset(t, 0, sizeof(*t));
+	/* Signed counters from the kernel can be anything: sum them unsigned, where overflow wraps
+	 * instead of being undefined. */
+	for (i = 0; i < snap->nr_stacks; i++) {
+		const struct stack_record *rec = &snap->stacks[i];
+
+		bytes += (uint64_t)rec->outstanding_bytes;
+		blocks += (uint64_t)rec->outstanding_allocs;
+		t->allocs += rec->allocs;
+		t->alloc_bytes += rec->alloc_bytes;
+	}
+	t->outstanding_bytes = (int64_t)bytes;
+	t->outstanding_allocs = (int64_t)blocks;
+	t->frees = snap->stats[LT_STAT_FREES];
+}
+
+/* -1 when a sorts before b, that is when a is larger. */
+static int cmp_desc_i64(int64_t a, int64_t b)
+{
+	return a > b ? -1 : a < b ? 1 : 0;
+}
+
+/* Unknown values (NAN, or negative ages) sort after every known one. */
+static int cmp_desc_known(double a, bool a_known, double b, bool b_known)
+{
+	if (a_known != b_known)
+		return a_known ? -1 : 1;
+	if (!a_known)
+		return 0;
+	return a > b ? -1 : a < b ? 1 : 0;
+}
+
+static int cmp_ties(const struct stack_record *a, const struct stack_record *b)
+{
+	int c = cmp_desc_i64(a->outstanding_bytes, b->outstanding_bytes);
+
+	if (c)
+		return c;
+	if (a->pid != b->pid)
+		return a->pid < b->pid ? -1 : 1;
+	if (a->stack_id != b->stack_id)
+		return a->stack_id < b->stack_id ? -1 : 1;
+	return 0;
+}
+
+static int cmp_bytes(const void *pa, const void *pb)
+{
+	return cmp_ties(pa, pb);
+}
+
+static int cmp_growth(const void *pa, const void *pb)
+{
+	const struct stack_record *a = pa, *b = pb;
+	int c = cmp_desc_known(a->growth_bytes_per_s, !isnan(a->growth_bytes_per_s),
+			       b->growth_bytes_per_s, !isnan(b->growth_bytes_per_s));
+
+	return c ? c : cmp_ties(a, b);
+}
+
+static int cmp_allocs(const void *pa, const void *pb)
+{
+	const struct stack_record *a = pa, *b = pb;
+	int c = cmp_desc_i64(a->outstanding_allocs, b->outstanding_allocs);
+
+	return c ? c : cmp_ties(a, b);
+}
+
+static int cmp_age(const void *pa, const void *pb)
+{
+	const struct stack_record *a = pa, *b = pb;
+	int c = cmp_desc_known(a->oldest_age_s, a->oldest_age_s >= 0, b->oldest_age_s,
+			       b->oldest_age_s >= 0);
+
+	return c ? c : cmp_ties(a, b);
+}
+
+void snapshot__sort(struct snapshot *snap, enum snapshot_sort key)
+{
+	int (*cmp)(const void *, const void *);
+
+	switch (key) {
+	case SORT_GROWTH:
+		cmp = cmp_growth;
+		break;
+	case SORT_ALLOCS:
+		cmp = cmp_allocs;
+		break;
+	case SORT_AGE:
+		cmp = cmp_age;
+		break;
+	case SORT_BYTES:
+	default:
+		cmp = cmp_bytes;
+		break;
+	}
+	if (snap->nr_stacks > 1)
+		qsort(snap->stacks, snap->nr_stacks, sizeof(*snap->stacks), cmp);
+}
+
+void snapshot__drop_empty(struct snapshot *snap)
+{
+	size_t i, kept = 0;
+
+	for (i = 0; i < snap->nr_stacks; i++) {
+		if (snap->stacks[i].outstanding_allocs <= 0)
+			continue;
+		if (kept != i)
+			snap->stacks[kept] = snap->stacks[i];
+		kept++;
+	}
+	snap->nr_stacks = kept;
+}
+
+static int cmp_identity(const void *pa, const void *pb)
+{
+	const struct stack_record *a = *(const struct stack_record *const *)pa;
+	const struct stack_record *b = *(const struct stack_record *const *)pb;
+
+	if (a->pid != b->pid)
+		return a->pid < b->pid ? -1 : 1;
+	if (a->stack_id != b->stack_id)
+		return a->stack_id < b->stack_id ? -1 : 1;
+	return 0;
+}
+
+static const struct stack_record *find_linear(const struct snapshot *snap,
+					      const struct stack_record *key)
+{
+	size_t i;
+
+	for (i = 0; i < snap->nr_stacks; i++) {
+		if (snap->stacks[i].pid == key->pid && snap->stacks[i].stack_id == key->stack_id)
+			return &snap->stacks[i];
+	}
+	return NULL;
+}
+
+void snapshot__set_growth(struct snapshot *cur, const struct snapshot *prev)
+{
+	const struct stack_record **index = NULL;
+	double dt_s;
+	size_t i;
+
+	if (!prev || prev->taken_ns >= cur->taken_ns) {
+		for (i = 0; i < cur->nr_stacks; i++)
+			cur->stacks[i].growth_bytes_per_s = NAN;
+		return;
+	}
+	dt_s = (double)(cur->taken_ns - prev->taken_ns) / 1e9;
+
+	/* prev is const and may be in any order: search a sorted index of it instead. */
+	if (prev->nr_stacks)
+		index = malloc(prev->nr_stacks * sizeof(*index));
+	if (index) {
+		for (i = 0; i < prev->nr_stacks; i++)
+			index[i] = &prev->stacks[i];
+		qsort(index, prev->nr_stacks, sizeof(*index), cmp_identity);
+	}
+
+	for (i = 0; i < cur->nr_stacks; i++) {
+		struct stack_record *rec = &cur->stacks[i];
+		const struct stack_record *old = NULL, *const *hit;
+		double before;
+
+		if (index) {
+			hit = bsearch(&rec, index, prev->nr_stacks, sizeof(*index), cmp_identity);
+			old = hit ? *hit : NULL;
+		} else {
+			old = find_linear(prev, rec);
+		}
+		/* Nothing allocated before attach is seen, so a stack missing from prev held 0. */
+		before = old ? (double)old->outstanding_bytes : 0;
+		rec->growth_bytes_per_s = ((double)rec->outstanding_bytes - before) / dt_s;
+	}
+	free(index);
+}
+
+void snapshot__free(struct snapshot *snap)
+{
+	if (!snap)
+		return;
+	free(snap->stacks);
+	free(snap);
+}

@@ -1,0 +1,91 @@
+/* snapshot.h: per-stack records read from the BPF maps at one moment; sorting, filtering and growth. */
+#ifndef LT_SNAPSHOT_H
+#define LT_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpf/leaktop.h"
+
+struct stack_record {
+	uint64_t stack_id;		/* BPF stack id (0 = stack unknown) */
+	int pid;			/* process the stack belongs to (tgid) */
+	int64_t outstanding_bytes;
+	int64_t outstanding_allocs;
+	uint64_t allocs;		/* allocations since attach */
+	uint64_t alloc_bytes;		/* bytes allocated since attach */
+	double oldest_age_s;		/* age of the oldest live block; < 0 when unknown */
+	uint64_t last_alloc_ns;		/* CLOCK_MONOTONIC of the latest allocation */
+	double growth_bytes_per_s;	/* NAN when only one observation exists */
+	uint32_t nr_ips;
+	uint64_t ips[LT_MAX_DEPTH];	/* ips[0] is the allocation site (a return address) */
+};
+
+struct snapshot_totals {
+	int64_t outstanding_bytes;
+	int64_t outstanding_allocs;
+	uint64_t allocs;
+	uint64_t frees;
+	uint64_t alloc_bytes;
+};
+
+struct snapshot {
+	uint64_t taken_ns;		/* CLOCK_MONOTONIC time the snapshot was read */
+	double duration_s;		/* seconds since tracing began */
+	uint64_t stats[LT_STAT_MAX];	/* summed over CPUs */
+	struct snapshot_totals totals;
+	struct stack_record *stacks;	/* owned (malloc'ed) */
+	size_t nr_stacks;
+	size_t cap_stacks;		/* slots allocated in stacks; snapshot__add grows it */
+	uint64_t stacks_evicted;	/* stacks that held nothing, retired from the tables so far */
+};
+
+enum snapshot_sort {
+	SORT_BYTES,	/* outstanding_bytes */
+	SORT_GROWTH,	/* growth_bytes_per_s; unknown (NAN) last */
+	SORT_ALLOCS,	/* outstanding_allocs: live blocks */
+	SORT_AGE,	/* oldest_age_s; unknown (< 0) last */
+};
+
+/* A snapshot with no stacks. NULL and errno on no memory. */
+struct snapshot *snapshot__new(void);
+
+/* Appends a copy of rec. 0 or -ENOMEM. */
+int snapshot__add(struct snapshot *snap, const struct stack_record *rec);
+
+/* Recomputes totals.outstanding_* / allocs / alloc_bytes from the stacks (frees comes from stats). */
+void snapshot__sum_totals(struct snapshot *snap);
+
+/*
+ * Sorts stacks, largest first; ties broken by outstanding_bytes (largest first), then pid, then
+ * stack_id (ascending), so that output is deterministic.
+ */
+void snapshot__sort(struct snapshot *snap, enum snapshot_sort key);
+
+/* Drops stacks with no outstanding allocation (outstanding_allocs <= 0), keeping the order. */
+void snapshot__drop_empty(struct snapshot *snap);
+
+/*
+ * Sets growth_bytes_per_s of every stack in cur from the same stack (pid and stack_id) in prev:
+ * (cur.outstanding - prev.outstanding) / (cur.taken_ns - prev.taken_ns) in seconds. A stack absent
+ * from prev grew from 0 if prev was taken after tracing began. Every growth is NAN when prev is
+ * NULL or was not taken before cur. O(n log n); falls back to O(n * m) when memory is short.
+ */
+void snapshot__set_growth(struct snapshot *cur, const struct snapshot *prev);
+
+void snapshot__free(struct snapshot *snap);
+
+/*
+ * Stat names as the JSON contract spells them ("dropped_allocs", ...), indexed by enum lt_stat;
+ * LT_STAT_ALLOCS and LT_STAT_FREES are "allocs" and "frees". NULL outside the enum.
+ */
+const char *snapshot_stat_name(enum lt_stat stat);
+
+/*
+ * For a counter whose non-zero value means figures are missing, what that means and what to do
+ * about it (one line); NULL for the others (events, unmatched frees) and outside the enum.
+ */
+const char *snapshot_stat_loss(enum lt_stat stat);
+
+#endif

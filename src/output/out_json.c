@@ -1,0 +1,222 @@
+/* out_json.c: writes a report as the one JSON object of the output contract in DESIGN.md. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "output/output.h"
+
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	/* Stops at the terminating NUL, which is no continuation byte. */
+	for (i = 2; i < len; i++) {
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	}
+	return len;
+}
+
+static void json_string(FILE *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len;
+
+	if (!s) {
+		fputs("null", out);
+		return;
+	}
+	fputc('"', out);
+	while (*p) {
+		if (*p >= 0x80) {
+			len = utf8_len(p);
+			/* Symbol and file names are bytes, not text: a stray byte must not make the
+			 * whole document invalid, so it becomes U+FFFD. */
+			if (len) {
+				fwrite(p, 1, len, out);
+				p += len;
+			} else {
+				fputs("\\ufffd", out);
+				p++;
+			}
+			continue;
+		}
+		switch (*p) {
+		case '"':
+			fputs("\\\"", out);
+			break;
+		case '\\':
+			fputs("\\\\", out);
+			break;
+		case '\n':
+			fputs("\\n", out);
+			break;
+		case '\r':
+			fputs("\\r", out);
+			break;
+		case '\t':
+			fputs("\\t", out);
+			break;
+		default:
+			if (*p < 0x20)
+				fprintf(out, "\\u%04x", *p);
+			else
+				fputc(*p, out);
+			break;
+		}
+		p++;
+	}
+	fputc('"', out);
+}
+
+/*
+ * The shortest of %.15g..%.17g that reads back as v, so 5.02 stays "5.02". JSON has no NaN or
+ * infinity: those become null.
+ */
+static void json_double(FILE *out, double v)
+{
+	char buf[64];
+	int prec, n = -1;
+	const char *p;
+	bool in_point = false;
+
+	if (!isfinite(v)) {
+		fputs("null", out);
+		return;
+	}
+	for (prec = 15; prec <= 17; prec++) {
+		n = snprintf(buf, sizeof(buf), "%.*g", prec, v);
+		if (n < 0 || (size_t)n >= sizeof(buf) || strtod(buf, NULL) == v)
+			break;
+	}
+	if (n < 0 || (size_t)n >= sizeof(buf)) {
+		fputs("null", out);
+		return;
+	}
+	/* Under a locale such as de_DE (set for the TUI) printf writes "5,02": any decimal point,
+	 * whatever its bytes, becomes one '.'. */
+	for (p = buf; *p; p++) {
+		if (strchr("0123456789+-eE", *p)) {
+			fputc(*p, out);
+			in_point = false;
+		} else if (!in_point) {
+			fputc('.', out);
+			in_point = true;
+		}
+	}
+}
+
+static void json_hex(FILE *out, uint64_t v)
+{
+	fprintf(out, "\"0x%" PRIx64 "\"", v);
+}
+
+static void write_frame(FILE *out, const struct sym_frame *f)
+{
+	fputs("{\"address\": ", out);
+	json_hex(out, f->address);
+	fputs(", \"function\": ", out);
+	json_string(out, f->function);
+	fprintf(out, ", \"offset\": %" PRIu64 ", \"module\": ", f->function ? f->offset : 0);
+	json_string(out, f->module);
+	fputs(", \"module_offset\": ", out);
+	if (f->module)
+		json_hex(out, f->module_offset);
+	else
+		fputs("null", out);
+	fputs(", \"file\": ", out);
+	json_string(out, f->file);
+	if (f->line)
+		fprintf(out, ", \"line\": %" PRIu32, f->line);
+	else
+		fputs(", \"line\": null", out);
+	fprintf(out, ", \"inlined\": %s}", f->inlined ? "true" : "false");
+}
+
+static void write_stack(FILE *out, const struct report_stack *rs)
+{
+	const struct stack_record *rec = rs->rec;
+	size_t i;
+
+	fprintf(out,
+		"{\"pid\": %d, \"outstanding_bytes\": %" PRId64 ", \"outstanding_allocs\": %" PRId64
+		", \"allocs\": %" PRIu64 ", \"alloc_bytes\": %" PRIu64 ",\n     \"oldest_age_s\": ",
+		rec->pid, rec->outstanding_bytes, rec->outstanding_allocs, rec->allocs,
+		rec->alloc_bytes);
+	if (rec->oldest_age_s >= 0)
+		json_double(out, rec->oldest_age_s);
+	else
+		fputs("null", out);
+	fputs(", \"growth_bytes_per_s\": ", out);
+	json_double(out, rec->growth_bytes_per_s);
+	fputs(", \"frames\": [", out);
+	for (i = 0; i < rs->nr_frames; i++) {
+		fputs(i ? ",\n      " : "\n      ", out);
+		write_frame(out, &rs->frames[i]);
+	}
+	fputs(rs->nr_frames ? "\n    ]}" : "]}", out);
+}
+
+int out_json_write(const struct report *r, FILE *out)
+{
+	static const struct snapshot empty;
+	const struct snapshot *snap = r->snap ? r->snap : &empty;
+	const struct snapshot_totals *t = &snap->totals;
+	bool first = true;
+	size_t i;
+	int s;
+
+	fputs("{\n  \"tool\": \"leaktop\",\n  \"version\": ", out);
+	json_string(out, r->version);
+	fputs(",\n  \"pids\": [", out);
+	for (i = 0; i < r->nr_pids; i++)
+		fprintf(out, "%s%d", i ? ", " : "", r->pids[i]);
+	fputs("],\n  \"duration_s\": ", out);
+	json_double(out, r->duration_s);
+	fprintf(out, ",\n  \"sample_rate_bytes\": %" PRIu64 ",\n", r->sample_rate_bytes);
+	fprintf(out,
+		"  \"totals\": {\"outstanding_bytes\": %" PRId64
+		", \"outstanding_allocs\": %" PRId64 ", \"allocs\": %" PRIu64
+		", \"frees\": %" PRIu64 ", \"alloc_bytes\": %" PRIu64 "},\n",
+		t->outstanding_bytes, t->outstanding_allocs, t->allocs, t->frees, t->alloc_bytes);
+	fputs("  \"stats\": {", out);
+	/* allocs and frees are events, not losses: they are in totals. */
+	for (s = 0; s < LT_STAT_MAX; s++) {
+		if (s == LT_STAT_ALLOCS || s == LT_STAT_FREES)
+			continue;
+		fprintf(out, "%s\"%s\": %" PRIu64, first ? "" : ", ",
+			snapshot_stat_name((enum lt_stat)s), snap->stats[s]);
+		first = false;
+	}
+	fprintf(out, "},\n  \"stacks_total\": %zu,\n  \"stacks\": [", r->nr_stacks_total);
+	for (i = 0; i < r->nr_stacks; i++) {
+		fputs(i ? ",\n    " : "\n    ", out);
+		write_stack(out, &r->stacks[i]);
+	}
+	fputs(r->nr_stacks ? "\n  ]\n}\n" : "]\n}\n", out);
+	if (fflush(out) || ferror(out))
+		return -EIO;
+	return 0;
+}

@@ -1,0 +1,188 @@
+/* out_text.c: the report for humans: totals and losses first, then the stacks holding memory. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+
+#include "output/output.h"
+
+static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+#define NR_UNITS (sizeof(units) / sizeof(units[0]))
+
+/* |v| in the largest binary unit that keeps it >= 1, one decimal; 1023.96 KiB is "1.0 MiB". */
+static void put_human(FILE *out, double v, const char *per)
+{
+	double d = fabs(v);
+	size_t u = 0;
+
+	if (d < 1023.95) {
+		fprintf(out, "%s%.*f B%s", v < 0 ? "-" : "", d == (double)(int64_t)d ? 0 : 1, d,
+			per);
+		return;
+	}
+	while (d >= 1023.95 && u + 1 < NR_UNITS) {
+		d /= 1024;
+		u++;
+	}
+	fprintf(out, "%s%.1f %s%s", v < 0 ? "-" : "", d, units[u], per);
+}
+
+static void put_seconds(FILE *out, double s)
+{
+	long long whole = (long long)s;
+
+	if (s < 60)
+		fprintf(out, "%.1f s", s);
+	else if (s < 3600)
+		fprintf(out, "%lldm%02llds", whole / 60, whole % 60);
+	else
+		fprintf(out, "%lldh%02lldm", whole / 3600, whole % 3600 / 60);
+}
+
+static void write_header(const struct report *r, const struct snapshot *snap, FILE *out)
+{
+	const struct snapshot_totals *t = &snap->totals;
+	size_t i;
+
+	fprintf(out, "leaktop %s:", r->version ? r->version : "");
+	for (i = 0; i < r->nr_pids; i++)
+		fprintf(out, "%s%d", i ? ", " : r->nr_pids > 1 ? " pids " : " pid ", r->pids[i]);
+	fputs(" traced for ", out);
+	put_seconds(out, r->duration_s);
+	fputc('\n', out);
+
+	fputs("outstanding: ", out);
+	put_human(out, (double)t->outstanding_bytes, "");
+	fprintf(out, " (%" PRId64 " bytes) in %" PRId64 " block%s, %zu stack%s\n",
+		t->outstanding_bytes, t->outstanding_allocs, t->outstanding_allocs == 1 ? "" : "s",
+		r->nr_stacks_total, r->nr_stacks_total == 1 ? "" : "s");
+	fprintf(out, "since attach: %" PRIu64 " allocs (", t->allocs);
+	put_human(out, (double)t->alloc_bytes, "");
+	fprintf(out, "), %" PRIu64 " frees", t->frees);
+	if (snap->stats[LT_STAT_UNMATCHED_FREES])
+		fprintf(out, ", %" PRIu64 " frees of blocks allocated before attach",
+			snap->stats[LT_STAT_UNMATCHED_FREES]);
+	if (snap->stats[LT_STAT_ALLOCATOR_FREES])
+		fprintf(out, ", %" PRIu64 " frees by the allocator of blocks it keeps for itself",
+			snap->stats[LT_STAT_ALLOCATOR_FREES]);
+	fputc('\n', out);
+	if (r->sample_rate_bytes)
+		fprintf(out, "sampled: one allocation per %" PRIu64 " bytes; %s\n",
+			r->sample_rate_bytes, "figures are estimates");
+}
+
+static void write_losses(const struct snapshot *snap, FILE *out)
+{
+	int s, nonzero = 0;
+
+	for (s = 0; s < LT_STAT_MAX; s++)
+		nonzero += snapshot_stat_loss((enum lt_stat)s) && snap->stats[s];
+	if (!nonzero) {
+		fputs("no losses\n", out);
+		return;
+	}
+	fprintf(out, "LOSSES: %d counter%s non-zero, the figures below are incomplete:\n", nonzero,
+		nonzero > 1 ? "s" : "");
+	for (s = 0; s < LT_STAT_MAX; s++) {
+		const char *loss = snapshot_stat_loss((enum lt_stat)s);
+
+		if (!loss || !snap->stats[s])
+			continue;
+		fprintf(out, "  %-18s %10" PRIu64 "  %s\n", snapshot_stat_name((enum lt_stat)s),
+			snap->stats[s], loss);
+	}
+}
+
+/* Names come from the traced program's files: a newline or escape sequence in one must not
+ * break the layout or drive the terminal. */
+static void put_clean(FILE *out, const char *s)
+{
+	for (; *s; s++)
+		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, out);
+}
+
+static void write_frame(const struct sym_frame *f, FILE *out)
+{
+	const char *mod = f->module && f->module[0] ? output_basename(f->module) : NULL;
+
+	fputs("    ", out);
+	if (f->function) {
+		put_clean(out, f->function);
+		fprintf(out, "+0x%" PRIx64, f->offset);
+	} else {
+		fprintf(out, "0x%" PRIx64, f->address);
+	}
+	if (mod) {
+		fputs(" (", out);
+		put_clean(out, mod);
+		if (!f->function)
+			fprintf(out, "+0x%" PRIx64, f->module_offset);
+		fputc(')', out);
+	}
+	if (f->file) {
+		fputc(' ', out);
+		put_clean(out, f->file);
+		if (f->line)
+			fprintf(out, ":%" PRIu32, f->line);
+	}
+	if (f->inlined)
+		fputs(" [inlined]", out);
+	fputc('\n', out);
+}
+
+static void write_stack(const struct report_stack *rs, size_t rank, FILE *out)
+{
+	const struct stack_record *rec = rs->rec;
+	size_t i;
+
+	fprintf(out, "\n#%zu %" PRId64 " bytes in %" PRId64 " block%s (", rank,
+		rec->outstanding_bytes, rec->outstanding_allocs,
+		rec->outstanding_allocs == 1 ? "" : "s");
+	put_human(out, (double)rec->outstanding_bytes, "");
+	fprintf(out, "), pid %d", rec->pid);
+	if (rec->oldest_age_s >= 0) {
+		fputs(", oldest ", out);
+		put_seconds(out, rec->oldest_age_s);
+	}
+	if (isfinite(rec->growth_bytes_per_s)) {
+		fprintf(out, ", growth %s", rec->growth_bytes_per_s > 0 ? "+" : "");
+		put_human(out, rec->growth_bytes_per_s, "/s");
+	}
+	fputc('\n', out);
+	if (!rs->nr_frames)
+		fputs("    [stack not captured: see lost_stacks and stack_table_full]\n", out);
+	for (i = 0; i < rs->nr_frames; i++)
+		write_frame(&rs->frames[i], out);
+}
+
+int out_text_write(const struct report *r, FILE *out)
+{
+	static const struct snapshot empty;
+	const struct snapshot *snap = r->snap ? r->snap : &empty;
+	uint64_t shown = 0;
+	int64_t rest;
+	size_t i, more;
+
+	write_header(r, snap, out);
+	write_losses(snap, out);
+	if (!r->nr_stacks_total && !r->nr_stacks)
+		fputs("\nno outstanding allocations\n", out);
+	for (i = 0; i < r->nr_stacks; i++) {
+		write_stack(&r->stacks[i], i + 1, out);
+		/* Unsigned: wraps instead of overflowing; the difference below is still exact. */
+		shown += (uint64_t)r->stacks[i].rec->outstanding_bytes;
+	}
+	if (r->nr_stacks_total > r->nr_stacks) {
+		more = r->nr_stacks_total - r->nr_stacks;
+		rest = (int64_t)((uint64_t)snap->totals.outstanding_bytes - shown);
+		fprintf(out, "\n... %zu more stack%s", more, more > 1 ? "s" : "");
+		if (rest > 0) {
+			fputs(", ", out);
+			put_human(out, (double)rest, "");
+			fprintf(out, " (%" PRId64 " bytes)", rest);
+		}
+		fputs("; -n 0 shows all\n", out);
+	}
+	if (fflush(out) || ferror(out))
+		return -EIO;
+	return 0;
+}

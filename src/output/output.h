@@ -1,0 +1,37 @@
+/* output.h: the writers of the report model, and the output-format table. */
+#ifndef LT_OUTPUT_H
+#define LT_OUTPUT_H
+
+#include <stdio.h>
+
+#include "model/report.h"
+
+/* Each writer returns 0, or -EIO when the stream failed (or -ENOMEM, one that builds in memory). */
+typedef int (*report_writer_fn)(const struct report *r, FILE *out);
+
+int out_text_write(const struct report *r, FILE *out);
+int out_json_write(const struct report *r, FILE *out);
+int out_folded_write(const struct report *r, FILE *out);
+int out_pprof_write(const struct report *r, FILE *out);
+
+struct output_format {
+	const char *name;
+	report_writer_fn write;
+};
+
+/* The format table; NULL when name is unknown. */
+const struct output_format *output_format_find(const char *name);
+/* "text|json|folded|...", for messages. */
+const char *output_format_names(void);
+
+/*
+ * The error to report after a writer (or fflush) returned err on out. -EIO says only that the
+ * stream failed; errno, set by the write(2) that failed, says why (ENOSPC, EPIPE, EDQUOT...). Call
+ * it right after the writer, before anything else can change errno. Other errors come back as is.
+ */
+int output_error(FILE *out, int err);
+
+/* The last component of a module path, for the human formats; path itself when it has no '/'. */
+const char *output_basename(const char *path);
+
+#endif

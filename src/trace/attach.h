@@ -1,0 +1,23 @@
+/* attach.h: which allocator entry points a process uses, in which mapped object, and attaching them. */
+#ifndef LT_ATTACH_H
+#define LT_ATTACH_H
+
+#include <stdbool.h>
+
+#include "trace/tracer.h"
+
+struct attach_opts {
+	bool no_probe_shift;	/* every entry probe at the function's first instruction */
+};
+
+/*
+ * Finds the allocator entry points process pid binds to, resolving each name the way the dynamic
+ * linker does (the executable, then the loaded objects in load order, first definition wins), and
+ * attaches them to t. Logs what it attached at -v. Returns the number of entry points attached, or
+ * -ENOENT when the process has none, or no program of its own (a kernel thread; logged, naming the
+ * objects searched), -ESRCH when the process is gone, -EACCES when its /proc files may not be read
+ * (logged), or another -errno from attaching (logged).
+ */
+int attach_process(struct tracer *t, int pid, const struct attach_opts *opts);
+
+#endif

@@ -1,0 +1,27 @@
+/* bpfcost.h: what leaktop's BPF programs cost, from the kernel's BPF run-time statistics. */
+#ifndef LT_BPFCOST_H
+#define LT_BPFCOST_H
+
+#include <stdint.h>
+
+#include "trace/tracer.h"
+
+struct bpfcost;
+
+/*
+ * Turns the kernel's BPF run-time statistics on for as long as the handle lives (BPF_ENABLE_STATS:
+ * the kernel turns them off again when its fd closes, however leaktop exits). Where that is refused
+ * (an old kernel), the kernel.bpf_stats_enabled sysctl may already have them on. Never fails for
+ * lack of statistics: bpfcost__read() says so. NULL and errno on no memory.
+ */
+struct bpfcost *bpfcost__new(const struct tracer *t);
+
+/*
+ * Run time and runs of the tracer's programs since they were loaded, summed (the kernel counts
+ * only while statistics are on). 0, -ENODATA when the statistics are off, or -errno.
+ */
+int bpfcost__read(const struct bpfcost *c, uint64_t *run_time_ns, uint64_t *run_cnt);
+
+void bpfcost__free(struct bpfcost *c);
+
+#endif

@@ -1,0 +1,522 @@
+/* collect.c: reads the BPF maps into a snapshot (batch lookups, with a fallback). */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "base/clock.h"
+#include "base/array.h"
+#include "trace/collect.h"
+#include "trace/evict.h"
+#include "base/log.h"
+
+/* Open-addressing table: stack id -> index. Ids are hashes already, so they index directly. */
+struct id_index {
+	uint64_t *ids;		/* 0 = empty slot (stack id 0 is kept aside) */
+	size_t *vals;
+	size_t mask;
+	size_t nr;
+};
+
+static int id_index_init(struct id_index *ix, size_t expected)
+{
+	size_t cap = 64;
+
+	while (cap < expected * 2)
+		cap <<= 1;
+	ix->ids = calloc(cap, sizeof(*ix->ids));
+	ix->vals = calloc(cap, sizeof(*ix->vals));
+	ix->mask = cap - 1;
+	ix->nr = 0;
+	return ix->ids && ix->vals ? 0 : -ENOMEM;
+}
+
+static void id_index_fini(struct id_index *ix)
+{
+	free(ix->ids);
+	free(ix->vals);
+	memset(ix, 0, sizeof(*ix));
+}
+
+static size_t *id_index_slot(struct id_index *ix, uint64_t id, bool insert)
+{
+	for (size_t i = id & ix->mask;; i = (i + 1) & ix->mask) {
+		if (ix->ids[i] == id)
+			return &ix->vals[i];
+		if (!ix->ids[i]) {
+			if (!insert)
+				return NULL;
+			ix->ids[i] = id;
+			ix->nr++;
+			return &ix->vals[i];
+		}
+	}
+}
+
+/* Grows before the table is half full, so probes stay short and a free slot always exists. */
+static int id_index_put(struct id_index *ix, uint64_t id, size_t val)
+{
+	if ((ix->nr + 1) * 2 > ix->mask + 1) {
+		struct id_index bigger;
+
+		if (id_index_init(&bigger, ix->nr + 1))
+			return -ENOMEM;
+		for (size_t i = 0; i <= ix->mask; i++)
+			if (ix->ids[i])
+				*id_index_slot(&bigger, ix->ids[i], true) = ix->vals[i];
+		id_index_fini(ix);
+		*ix = bigger;
+	}
+	*id_index_slot(ix, id, true) = val;
+	return 0;
+}
+
+struct collector {
+	struct evictor *ev;
+	int allocs_fd, totals_fd, unknown_fd, stacks_fd, stats_fd;
+	int nr_cpus;
+	bool no_batch;			/* the kernel refused batch lookups once */
+	struct id_index stack_ix;	/* stack id -> index in stack_cache */
+	struct lt_stack *stack_cache;
+	size_t nr_cached, cap_cached;
+};
+
+struct collector *collector__new(struct tracer *t, uint32_t max_stacks)
+{
+	struct collector *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->ev = evictor__new(t, max_stacks);
+	c->allocs_fd = tracer__allocs_fd(t);
+	c->totals_fd = tracer__stack_totals_fd(t);
+	c->unknown_fd = tracer__unknown_totals_fd(t);
+	c->stacks_fd = tracer__stacks_fd(t);
+	c->stats_fd = tracer__stats_fd(t);
+	c->nr_cpus = libbpf_num_possible_cpus();
+	if (!c->ev || c->nr_cpus <= 0 || id_index_init(&c->stack_ix, 1024)) {
+		collector__free(c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return c;
+}
+
+void collector__free(struct collector *c)
+{
+	if (!c)
+		return;
+	evictor__free(c->ev);
+	id_index_fini(&c->stack_ix);
+	free(c->stack_cache);
+	free(c);
+}
+
+typedef int (*entry_fn)(const void *key, const void *value, void *ctx);
+
+/*
+ * Calls fn for every entry of a hash map: batch lookups of `chunk` entries where the kernel has
+ * them, get-next-key otherwise. Entries may come and go meanwhile: each is seen at most once.
+ */
+static int map_for_each(struct collector *c, int fd, size_t key_size, size_t value_size,
+			entry_fn fn, void *ctx)
+{
+	const uint32_t chunk = 4096;
+	char *keys = malloc(chunk * key_size), *values = malloc(chunk * value_size);
+	char *key = NULL, *next;
+	uint64_t batch_pos = 0;
+	bool first = true;
+	int err = 0;
+
+	if (!keys || !values) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (!c->no_batch) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		uint32_t count = chunk;
+
+		err = bpf_map_lookup_batch(fd, first ? NULL : &batch_pos, &batch_pos, keys, values,
+					   &count, &opts);
+		if (err && errno == EINVAL && first) {
+			c->no_batch = true;
+			break;
+		}
+		if (err && errno != ENOENT) {
+			err = -errno;
+			goto out;
+		}
+		first = false;
+		for (uint32_t i = 0; i < count; i++) {
+			int rc = fn(keys + i * key_size, values + i * value_size, ctx);
+
+			if (rc) {
+				err = rc;
+				goto out;
+			}
+		}
+		if (err) { /* ENOENT: that was the last chunk */
+			err = 0;
+			goto out;
+		}
+	}
+	/* Fallback: one key at a time. */
+	next = keys;
+	while (bpf_map_get_next_key(fd, key, next) == 0) {
+		if (bpf_map_lookup_elem(fd, next, values) == 0) {
+			err = fn(next, values, ctx);
+			if (err)
+				goto out;
+		}
+		key = next;
+		next = next == keys ? keys + key_size : keys;
+	}
+	err = 0;
+out:
+	free(keys);
+	free(values);
+	return err;
+}
+
+struct totals_ctx {
+	struct snapshot *snap;
+	struct id_index *ix;
+};
+
+static int add_totals(const void *key, const void *value, void *ctx_)
+{
+	struct totals_ctx *ctx = ctx_;
+	const struct lt_totals *t = value;
+	struct stack_record rec = { 0 };
+	int err;
+
+	rec.stack_id = *(const uint64_t *)key;
+	rec.last_alloc_ns = t->last_alloc_ns;
+	rec.outstanding_bytes = t->outstanding_bytes;
+	rec.outstanding_allocs = t->outstanding_allocs;
+	rec.allocs = t->allocs;
+	rec.alloc_bytes = t->alloc_bytes;
+	rec.oldest_age_s = -1;
+	rec.growth_bytes_per_s = NAN;
+	err = snapshot__add(ctx->snap, &rec);
+	if (err)
+		return err;
+	/* Stack id 0 (stack unknown) goes to slot mask+1 of nothing: kept out of the index. */
+	if (rec.stack_id)
+		return id_index_put(ctx->ix, rec.stack_id, ctx->snap->nr_stacks - 1);
+	return 0;
+}
+
+/* The unknown stack's totals, when it ever had a block. */
+static int add_unknown(struct collector *c, struct totals_ctx *tctx)
+{
+	struct lt_totals t;
+	uint32_t zero = 0;
+	uint64_t id = 0;
+
+	if (bpf_map_lookup_elem(c->unknown_fd, &zero, &t))
+		return -errno;
+	if (!t.allocs && !t.outstanding_allocs)
+		return 0;
+	return add_totals(&id, &t, tctx);
+}
+
+struct age_ctx {
+	struct snapshot *snap;
+	struct id_index *ix;
+	ssize_t zero_idx;	/* the record of stack 0, or -1 */
+	uint64_t now, min_age_ns;
+	uint64_t *oldest_ts;	/* per record */
+	int64_t *aged_bytes, *aged_allocs;
+};
+
+static int add_age(const void *key, const void *value, void *ctx_)
+{
+	struct age_ctx *ctx = ctx_;
+	const struct lt_alloc *a = value;
+	size_t idx, *slot;
+
+	(void)key;
+	if (a->stack_id) {
+		slot = id_index_slot(ctx->ix, a->stack_id, false);
+		if (!slot)
+			return 0;
+		idx = *slot;
+	} else {
+		if (ctx->zero_idx < 0)
+			return 0;
+		idx = ctx->zero_idx;
+	}
+	if (!ctx->oldest_ts[idx] || a->ts_ns < ctx->oldest_ts[idx])
+		ctx->oldest_ts[idx] = a->ts_ns;
+	if (ctx->min_age_ns && ctx->now >= a->ts_ns && ctx->now - a->ts_ns >= ctx->min_age_ns) {
+		ctx->aged_bytes[idx] += a->size;
+		ctx->aged_allocs[idx] += a->count;
+	}
+	return 0;
+}
+
+static int apply_ages(struct collector *c, struct snapshot *snap, struct id_index *ix,
+		      uint64_t min_age_ns)
+{
+	struct age_ctx ctx = { .snap = snap, .ix = ix, .zero_idx = -1, .now = now_ns(),
+			       .min_age_ns = min_age_ns };
+	size_t n = snap->nr_stacks;
+	int err = -ENOMEM;
+
+	for (size_t i = 0; i < n; i++)
+		if (!snap->stacks[i].stack_id)
+			ctx.zero_idx = i;
+	ctx.oldest_ts = calloc(n + 1, sizeof(*ctx.oldest_ts));
+	ctx.aged_bytes = calloc(n + 1, sizeof(*ctx.aged_bytes));
+	ctx.aged_allocs = calloc(n + 1, sizeof(*ctx.aged_allocs));
+	if (!ctx.oldest_ts || !ctx.aged_bytes || !ctx.aged_allocs)
+		goto out;
+	err = map_for_each(c, c->allocs_fd, sizeof(struct lt_alloc_key), sizeof(struct lt_alloc),
+			   add_age, &ctx);
+	if (err)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct stack_record *r = &snap->stacks[i];
+
+		if (ctx.oldest_ts[i] && ctx.now >= ctx.oldest_ts[i])
+			r->oldest_age_s = (ctx.now - ctx.oldest_ts[i]) / 1e9;
+		if (min_age_ns) {
+			r->outstanding_bytes = ctx.aged_bytes[i];
+			r->outstanding_allocs = ctx.aged_allocs[i];
+			if (!ctx.aged_allocs[i])
+				r->oldest_age_s = -1;
+		}
+	}
+out:
+	free(ctx.oldest_ts);
+	free(ctx.aged_bytes);
+	free(ctx.aged_allocs);
+	return err;
+}
+
+/* The stack of id, from the cache or else the map (then cached: stacks never change). */
+static const struct lt_stack *stack_get(struct collector *c, uint64_t id)
+{
+	size_t *slot = id_index_slot(&c->stack_ix, id, false);
+	struct lt_stack st;
+
+	if (slot)
+		return &c->stack_cache[*slot];
+	if (bpf_map_lookup_elem(c->stacks_fd, &id, &st))
+		return NULL;
+	if (array_reserve(&c->stack_cache, &c->cap_cached, c->nr_cached, sizeof(*c->stack_cache),
+			  256))
+		return NULL;
+	c->stack_cache[c->nr_cached] = st;
+	if (id_index_put(&c->stack_ix, id, c->nr_cached))
+		return NULL;
+	return &c->stack_cache[c->nr_cached++];
+}
+
+static int read_stats(struct collector *c, struct snapshot *snap)
+{
+	uint64_t *percpu = calloc(c->nr_cpus, sizeof(*percpu));
+
+	if (!percpu)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < LT_STAT_MAX; k++) {
+		snap->stats[k] = 0;
+		if (bpf_map_lookup_elem(c->stats_fd, &k, percpu))
+			continue;
+		for (int cpu = 0; cpu < c->nr_cpus; cpu++)
+			snap->stats[k] += percpu[cpu];
+	}
+	free(percpu);
+	return 0;
+}
+
+/* Forgets the cached stacks of deleted ids: the cache follows the tables. */
+static int uncache(struct collector *c, const uint64_t *ids, size_t n)
+{
+	struct id_index gone, kept;
+	size_t out = 0;
+
+	if (!n)
+		return 0;
+	if (id_index_init(&gone, n))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (id_index_put(&gone, ids[i], i))
+			goto nomem;
+	if (id_index_init(&kept, c->nr_cached))
+		goto nomem;
+	for (size_t i = 0; i <= c->stack_ix.mask; i++) {
+		uint64_t id = c->stack_ix.ids[i];
+		size_t from = c->stack_ix.vals[i];
+
+		if (!id || id_index_slot(&gone, id, false))
+			continue;
+		c->stack_cache[out] = c->stack_cache[from];
+		if (id_index_put(&kept, id, out++)) {
+			id_index_fini(&kept);
+			goto nomem;
+		}
+	}
+	id_index_fini(&c->stack_ix);
+	c->stack_ix = kept;
+	c->nr_cached = out;
+	id_index_fini(&gone);
+	return 0;
+nomem:
+	id_index_fini(&gone);
+	return -ENOMEM;
+}
+
+/*
+ * The eviction pass over one reading: each record with its stack still has its BPF id here, and
+ * the epoch is its stack's.
+ */
+static int evict(struct collector *c, const struct snapshot *snap)
+{
+	struct stack_entry *entries = calloc(snap->nr_stacks + 1, sizeof(*entries));
+	uint64_t *deleted = NULL;
+	size_t n = 0, nr_deleted;
+	int err;
+
+	if (!entries)
+		return -ENOMEM;
+	for (size_t i = 0; i < snap->nr_stacks; i++) {
+		const struct stack_record *r = &snap->stacks[i];
+		size_t *slot = r->stack_id ? id_index_slot(&c->stack_ix, r->stack_id, false) : NULL;
+
+		if (!slot)
+			continue;
+		entries[n++] = (struct stack_entry){
+			.id = r->stack_id,
+			.epoch = c->stack_cache[*slot].epoch,
+			.empty = r->outstanding_allocs == 0 && r->outstanding_bytes == 0,
+			.allocs = r->allocs,
+			.alloc_bytes = r->alloc_bytes,
+		};
+	}
+	err = evictor__run(c->ev, entries, n, snap->taken_ns, &deleted, &nr_deleted);
+	if (!err)
+		err = uncache(c, deleted, nr_deleted);
+	free(deleted);
+	free(entries);
+	return err;
+}
+
+/*
+ * One stack has an entry per epoch it allocated in: reports show it once, under its id in epoch 0,
+ * with the entries' figures summed (the oldest block's age, the latest allocation).
+ */
+static int merge_epochs(struct snapshot *snap)
+{
+	struct id_index seen;
+	size_t out = 0;
+
+	if (id_index_init(&seen, snap->nr_stacks))
+		return -ENOMEM;
+	for (size_t i = 0; i < snap->nr_stacks; i++) {
+		struct stack_record *r = &snap->stacks[i];
+		size_t *slot;
+
+		if (r->stack_id && r->nr_ips)
+			r->stack_id = lt_stack_hash(r->pid, 0, (const __u64 *)r->ips, r->nr_ips);
+		slot = r->stack_id ? id_index_slot(&seen, r->stack_id, false) : NULL;
+		if (slot) {
+			struct stack_record *into = &snap->stacks[*slot];
+
+			into->outstanding_bytes += r->outstanding_bytes;
+			into->outstanding_allocs += r->outstanding_allocs;
+			into->allocs += r->allocs;
+			into->alloc_bytes += r->alloc_bytes;
+			if (r->oldest_age_s > into->oldest_age_s)
+				into->oldest_age_s = r->oldest_age_s;
+			if (r->last_alloc_ns > into->last_alloc_ns)
+				into->last_alloc_ns = r->last_alloc_ns;
+			continue;
+		}
+		if (r->stack_id && id_index_put(&seen, r->stack_id, out)) {
+			id_index_fini(&seen);
+			return -ENOMEM;
+		}
+		snap->stacks[out++] = *r;
+	}
+	snap->nr_stacks = out;
+	id_index_fini(&seen);
+	return 0;
+}
+
+struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t min_age_ns)
+{
+	struct snapshot *snap = snapshot__new();
+	struct id_index ix = { 0 };
+	struct totals_ctx tctx;
+	int err = -ENOMEM;
+
+	if (!snap || id_index_init(&ix, 1024))
+		goto fail;
+	snap->taken_ns = now_ns();
+	err = read_stats(c, snap);
+	if (err)
+		goto fail;
+	tctx.snap = snap;
+	tctx.ix = &ix;
+	err = map_for_each(c, c->totals_fd, sizeof(uint64_t), sizeof(struct lt_totals), add_totals,
+			   &tctx);
+	if (!err)
+		err = add_unknown(c, &tctx);
+	if (err)
+		goto fail;
+	if (with_ages || min_age_ns) {
+		err = apply_ages(c, snap, &ix, min_age_ns);
+		if (err)
+			goto fail;
+	}
+	for (size_t i = 0; i < snap->nr_stacks; i++) {
+		struct stack_record *r = &snap->stacks[i];
+		const struct lt_stack *st = r->stack_id ? stack_get(c, r->stack_id) : NULL;
+
+		/* Its stack retired while a block came back to it (realloc failing): unknown now. */
+		if (!st && r->stack_id)
+			snap->stats[LT_STAT_LOST_STACKS] += r->allocs;
+		if (!st)
+			continue;
+		r->pid = st->tgid;
+		r->nr_ips = st->nr_ips < LT_MAX_DEPTH ? st->nr_ips : LT_MAX_DEPTH;
+		memcpy(r->ips, st->ips, r->nr_ips * sizeof(r->ips[0]));
+	}
+	err = evict(c, snap);
+	if (!err)
+		err = merge_epochs(snap);
+	if (err)
+		goto fail;
+	snapshot__sum_totals(snap);
+	/* What evicted stacks had allocated is still allocated since attach. */
+	snap->totals.allocs += evictor__evicted_allocs(c->ev);
+	snap->totals.alloc_bytes += evictor__evicted_bytes(c->ev);
+	snap->totals.frees = snap->stats[LT_STAT_FREES];
+	snap->stacks_evicted = evictor__nr_evicted(c->ev);
+	id_index_fini(&ix);
+	return snap;
+fail:
+	log_error("cannot read the BPF maps: %s", strerror(-err));
+	id_index_fini(&ix);
+	snapshot__free(snap);
+	errno = -err;
+	return NULL;
+}
+
+int collector__maintain(struct collector *c)
+{
+	struct snapshot *snap;
+
+	if (!evictor__due(c->ev, now_ns()))
+		return 0;
+	snap = collector__read(c, false, 0);
+	if (!snap)
+		return -errno;
+	snapshot__free(snap);
+	return 0;
+}

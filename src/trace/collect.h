@@ -1,0 +1,38 @@
+/* collect.h: reads the BPF maps into a snapshot (batch lookups, with a fallback). */
+#ifndef LT_COLLECT_H
+#define LT_COLLECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model/snapshot.h"
+#include "trace/tracer.h"
+
+struct collector;
+
+/*
+ * A collector over t's maps, whose stack tables hold max_stacks entries. Caches the stacks it has
+ * read, while they are in the tables. NULL and errno on no memory.
+ */
+struct collector *collector__new(struct tracer *t, uint32_t max_stacks);
+
+/*
+ * Reads one snapshot: per-stack totals and stacks, stats summed over CPUs, and totals. Each stack
+ * is reported once, under its id in epoch 0, whatever epochs it allocated in. Runs the evictor
+ * (evict.h) over the reading, at most once per EVICT_PERIOD_NS.
+ * With with_ages, also walks the live-allocation table (O(live allocations)) to set each stack's
+ * oldest_age_s; with min_age_ns > 0, the outstanding figures then count only allocations at least
+ * that old. growth_bytes_per_s is left NAN. NULL and errno on failure.
+ */
+struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t min_age_ns);
+
+/*
+ * A reading for the evictor's sake, when nothing else reads the maps (the plain modes between
+ * reports), if the evictor is due: call it every COLLECT_MAINTAIN_NS. 0 or -errno.
+ */
+#define COLLECT_MAINTAIN_NS 100000000ull
+int collector__maintain(struct collector *c);
+
+void collector__free(struct collector *c);
+
+#endif

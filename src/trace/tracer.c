@@ -1,0 +1,332 @@
+/* tracer.c: the BPF skeleton's life: open, size the maps, load, attach probes, detach. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "base/array.h"
+#include "bpf/leaktop.h"
+#include "leaktop.skel.h"
+#include "base/log.h"
+#include "trace/tracer.h"
+
+#ifndef ENOTSUPP
+#define ENOTSUPP 524 /* the kernel's own, not in the uapi errno.h */
+#endif
+
+/*
+ * Newer than the uapi headers and libbpf 1.1.2 of Debian 12: uprobe_multi links (Linux 6.6) and
+ * uprobe session links (Linux 6.13), created with a raw bpf(BPF_LINK_CREATE) whose attr tail is the
+ * uprobe_multi layout.
+ */
+#define LT_BPF_TRACE_UPROBE_MULTI 48
+#define LT_BPF_TRACE_UPROBE_SESSION 57
+
+struct link_create_uprobe_multi {
+	uint32_t prog_fd;
+	uint32_t target_fd;
+	uint32_t attach_type;
+	uint32_t flags;
+	uint64_t path;
+	uint64_t offsets;
+	uint64_t ref_ctr_offsets;
+	uint64_t cookies;
+	uint32_t cnt;
+	uint32_t multi_flags;
+	uint32_t pid;
+	uint32_t pad;
+};
+
+struct tracer {
+	struct leaktop_bpf *skel;
+	bool empty_programs;
+	bool sessions;
+	bool multi;
+	struct bpf_link **links;	/* classic uprobes */
+	size_t nr_links, cap_links;
+	int *link_fds;			/* session and uprobe_multi links */
+	size_t nr_link_fds, cap_link_fds;
+	unsigned int nr_multi_probes;	/* probes in session and uprobe_multi links */
+};
+
+/* Whether the kernel's BTF has a type of this name and kind (the feature probes below). */
+static bool kernel_has(const char *name, int kind)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool found;
+
+	if (!vmlinux)
+		return false;
+	found = btf__find_by_name_kind(vmlinux, name, kind) > 0;
+	btf__free(vmlinux);
+	return found;
+}
+
+/* The sampling tables of bpf/leaktop.bpf.c, computed here where there is floating point. */
+static void fill_sampling_tables(struct leaktop_bpf *skel)
+{
+	for (unsigned int i = 0; i < LT_G_ENTRIES; i++) {
+		double x = (double)i / LT_G_STEPS;
+		double g = x == 0 ? 1.0 : x / -expm1(-x);
+
+		skel->rodata->g_table[i] = (uint32_t)llround(g * (1 << 20));
+	}
+	for (unsigned int i = 0; i < LT_LOG2_ENTRIES; i++)
+		skel->rodata->log2_table[i] =
+			(uint32_t)llround(log2(1.0 + (double)i / LT_LOG2_STEPS) * (1 << 24));
+}
+
+struct tracer *tracer__new(const struct tracer_opts *opts)
+{
+	struct tracer *t = calloc(1, sizeof(*t));
+	__typeof__(t->skel->progs) *p;
+	int err;
+
+	if (!t)
+		return NULL;
+	t->empty_programs = opts->empty_programs;
+	t->skel = leaktop_bpf__open();
+	if (!t->skel) {
+		err = -errno;
+		log_error("cannot open the BPF object: %s", strerror(-err));
+		goto fail;
+	}
+	p = &t->skel->progs;
+	t->skel->rodata->min_size = opts->min_size;
+	t->skel->rodata->max_size = opts->max_size ? opts->max_size : ~0ULL;
+	t->skel->rodata->sample_rate = opts->sample_rate;
+	t->skel->rodata->fault = opts->fault;
+	fill_sampling_tables(t->skel);
+	bpf_map__set_max_entries(t->skel->maps.allocs, opts->max_allocs);
+	bpf_map__set_max_entries(t->skel->maps.stack_totals, opts->max_stacks);
+	bpf_map__set_max_entries(t->skel->maps.stacks, opts->max_stacks);
+	t->skel->rodata->unwind_mode = opts->unwind_mode;
+	/* Frame pointers need no tables: one row keeps the map valid and costs nothing. */
+	bpf_map__set_max_entries(t->skel->maps.unwind_rows,
+				 opts->unwind_mode == LT_UNWIND_FP ? 1 : opts->unwind_rows);
+
+	t->sessions = !opts->no_session && kernel_has("bpf_session_is_return", BTF_KIND_FUNC);
+	t->multi = !opts->empty_programs && kernel_has("bpf_uprobe_multi_link", BTF_KIND_STRUCT);
+	if (!opts->no_session && !t->sessions)
+		log_warn("this kernel has no uprobe session links: using uprobe + uretprobe pairs");
+	/* The classic programs always load: they are the fallback should a session link fail. */
+	bpf_program__set_autoload(p->lt_entry, !opts->empty_programs);
+	bpf_program__set_autoload(p->lt_return, !opts->empty_programs);
+	bpf_program__set_autoload(p->lt_empty, opts->empty_programs);
+	bpf_program__set_autoload(p->lt_multi, t->multi);
+	bpf_program__set_autoload(p->lt_session, t->sessions && !opts->empty_programs);
+	bpf_program__set_autoload(p->lt_empty_session, t->sessions && opts->empty_programs);
+	bpf_program__set_expected_attach_type(p->lt_multi, LT_BPF_TRACE_UPROBE_MULTI);
+	bpf_program__set_expected_attach_type(p->lt_session, LT_BPF_TRACE_UPROBE_SESSION);
+	bpf_program__set_expected_attach_type(p->lt_empty_session, LT_BPF_TRACE_UPROBE_SESSION);
+
+	err = leaktop_bpf__load(t->skel);
+	if (err) {
+		if (err == -EPERM || err == -EACCES)
+			log_error("cannot load the BPF programs: %s (leaktop needs root, or "
+				  "CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE)",
+				  strerror(-err));
+		else
+			log_error("cannot load the BPF programs: %s (-v shows libbpf's log)",
+				  strerror(-err));
+		goto fail;
+	}
+	return t;
+fail:
+	tracer__free(t);
+	errno = -err;
+	return NULL;
+}
+
+bool tracer__sessions(const struct tracer *t)
+{
+	return t->sessions;
+}
+
+int tracer__set_allocator_range(struct tracer *t, int pid, uint64_t start, uint64_t end)
+{
+	struct lt_range range = { .start = start, .end = end };
+	uint32_t key = (uint32_t)pid;
+
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.allocator_code), &key, &range, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int tracer__set_stack_epoch(struct tracer *t, uint32_t epoch)
+{
+	if (!t->skel->bss)
+		return -ENOTSUP;
+	t->skel->bss->stack_epoch = epoch;
+	return 0;
+}
+
+bool tracer__multi(const struct tracer *t)
+{
+	return t->multi;
+}
+
+int tracer__attach(struct tracer *t, int pid, const char *path, uint64_t offset, uint64_t cookie,
+		   bool retprobe)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = retprobe, .bpf_cookie = cookie);
+	struct bpf_program *prog;
+	struct bpf_link *link;
+
+	if (t->empty_programs)
+		prog = t->skel->progs.lt_empty;
+	else
+		prog = retprobe ? t->skel->progs.lt_return : t->skel->progs.lt_entry;
+
+	if (array_reserve(&t->links, &t->cap_links, t->nr_links, sizeof(*t->links), 64))
+		return -ENOMEM;
+	link = bpf_program__attach_uprobe_opts(prog, pid, path, offset, &uo);
+	if (!link)
+		return -errno;
+	t->links[t->nr_links++] = link;
+	return 0;
+}
+
+/* One uprobe_multi or session link (attach_type) of prog over n offsets of one object. */
+static int link_multi(struct tracer *t, struct bpf_program *prog, uint32_t attach_type, int pid,
+		      const char *path, const uint64_t *offsets, const uint64_t *cookies, size_t n)
+{
+	struct link_create_uprobe_multi attr;
+	int fd;
+
+	if (array_reserve(&t->link_fds, &t->cap_link_fds, t->nr_link_fds, sizeof(*t->link_fds), 16))
+		return -ENOMEM;
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_fd = bpf_program__fd(prog);
+	attr.attach_type = attach_type;
+	attr.path = (uint64_t)(uintptr_t)path;
+	attr.offsets = (uint64_t)(uintptr_t)offsets;
+	attr.cookies = (uint64_t)(uintptr_t)cookies;
+	attr.cnt = n;
+	attr.pid = pid;
+	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	if (fd < 0)
+		return -errno;
+	t->link_fds[t->nr_link_fds++] = fd;
+	t->nr_multi_probes += n;
+	return 0;
+}
+
+/* Refused outright (not a bad path or offset): the kernel will not take this kind of link. */
+static bool refused(int err)
+{
+	return err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUPP || err == -E2BIG;
+}
+
+int tracer__attach_session(struct tracer *t, int pid, const char *path, const uint64_t *offsets,
+			   const uint64_t *cookies, size_t n)
+{
+	struct bpf_program *prog = t->empty_programs ? t->skel->progs.lt_empty_session
+						     : t->skel->progs.lt_session;
+	int err;
+
+	if (!t->sessions)
+		return -EOPNOTSUPP;
+	err = link_multi(t, prog, LT_BPF_TRACE_UPROBE_SESSION, pid, path, offsets, cookies, n);
+	if (refused(err)) {
+		log_warn("uprobe session link refused (%s): using uprobe + uretprobe pairs",
+			 strerror(-err));
+		t->sessions = false;
+		return -EOPNOTSUPP;
+	}
+	return err;
+}
+
+int tracer__attach_multi(struct tracer *t, int pid, const char *path, const uint64_t *offsets,
+			 const uint64_t *cookies, size_t n)
+{
+	int err;
+
+	if (!t->multi)
+		return -EOPNOTSUPP;
+	err = link_multi(t, t->skel->progs.lt_multi, LT_BPF_TRACE_UPROBE_MULTI, pid, path, offsets,
+			 cookies, n);
+	if (refused(err)) {
+		log_info("uprobe_multi link refused (%s): using one uprobe per entry point",
+			 strerror(-err));
+		t->multi = false;
+		return -EOPNOTSUPP;
+	}
+	return err;
+}
+
+unsigned int tracer__nr_links(const struct tracer *t)
+{
+	return (unsigned int)t->nr_links + t->nr_multi_probes;
+}
+
+int tracer__allocs_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.allocs);
+}
+
+int tracer__stack_totals_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.stack_totals);
+}
+
+int tracer__unknown_totals_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.unknown_totals);
+}
+
+int tracer__stacks_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.stacks);
+}
+
+int tracer__stats_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.stats);
+}
+
+int tracer__unwind_rows_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.unwind_rows);
+}
+
+int tracer__unwind_procs_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.unwind_procs);
+}
+
+size_t tracer__prog_fds(const struct tracer *t, int *fds, size_t max)
+{
+	struct bpf_program *prog;
+	size_t n = 0;
+
+	bpf_object__for_each_program(prog, t->skel->obj) {
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0)
+			continue;
+		if (n < max)
+			fds[n] = fd;
+		n++;
+	}
+	return n;
+}
+
+void tracer__free(struct tracer *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nr_links; i++)
+		bpf_link__destroy(t->links[i]);
+	for (size_t i = 0; i < t->nr_link_fds; i++)
+		close(t->link_fds[i]);
+	free(t->links);
+	free(t->link_fds);
+	leaktop_bpf__destroy(t->skel);
+	free(t);
+}

@@ -1,0 +1,126 @@
+/* frame.h: one frame of the live view and its text, for the screen and --batch. */
+#ifndef LT_FRAME_H
+#define LT_FRAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "model/history.h"
+#include "proc/procinfo.h"
+#include "model/snapshot.h"
+#include "symbol/symbolize.h"
+
+enum frame_sort {
+	FRAME_SORT_BYTES,	/* outstanding bytes */
+	FRAME_SORT_GROWTH,	/* growth over the window; unknown last */
+	FRAME_SORT_BLOCKS,	/* outstanding blocks */
+	FRAME_SORT_AGE,		/* age of the oldest live block; none last */
+	FRAME_SORT_MAX,
+};
+
+/* A traced process as the header shows it. */
+struct frame_proc {
+	int pid;
+	const char *comm;	/* NULL when unknown; not owned */
+	bool exited;
+	bool have_mem;		/* mem was read */
+	struct proc_mem mem;
+	int64_t accounted_bytes; /* outstanding bytes of its stacks */
+};
+
+struct frame_row {
+	const struct stack_record *rec;
+	const struct history_trend *trend;
+};
+
+/* Everything one frame shows. The sampler fills the figures; frame_select() makes the rows. */
+struct frame {
+	const char *version;
+	struct snapshot *snap;		/* owned */
+	struct history_trend *trends;	/* owned; trends[i] belongs to snap->stacks[i] */
+	struct frame_proc *procs;	/* owned array */
+	size_t nr_procs;
+	double traced_s;
+	double interval_s;		/* refresh interval */
+	double window_s;		/* span of the growth window (0 before two samples) */
+	/* Rates, NAN when unknown: totals' change over the window, calls over the last interval. */
+	double bytes_per_s, blocks_per_s;
+	double allocs_per_s, frees_per_s;
+	double bpf_ns_per_s, bpf_runs_per_s; /* NAN when the kernel's BPF statistics are off */
+	double self_cpu_frac;		/* leaktop's CPU time per second of the interval */
+	uint64_t self_rss_bytes;	/* 0 when unknown */
+
+	/* Set by frame_select(). */
+	struct frame_row *rows;		/* owned */
+	size_t nr_rows;
+	size_t nr_listed;		/* rows before the filter */
+	size_t nr_suspects;		/* suspects among the rows */
+	enum frame_sort sort;
+	const char *filter;		/* not owned; NULL or "" = none */
+};
+
+/*
+ * Lists, filters and sorts the rows of f. A stack is listed when it holds memory or allocated
+ * within the window (so a churning stack with nothing outstanding stays in view while it churns).
+ * With a non-empty filter, only stacks with a frame whose function or module (file name) contains
+ * it, ignoring case, are kept; that needs sym (NULL: the filter matches nothing). Replaces f's
+ * previous rows. 0 or -ENOMEM (f then has no rows).
+ */
+int frame_select(struct frame *f, enum frame_sort sort, const char *filter, struct symbolizer *sym);
+
+/* The row of (pid, stack_id) in f->rows, or -1. */
+ssize_t frame_find_row(const struct frame *f, int pid, uint64_t stack_id);
+
+/* The record of (pid, stack_id) in f->snap (listed or not), with its trend; NULL when absent. */
+const struct stack_record *frame_find_stack(const struct frame *f, int pid, uint64_t stack_id,
+					    const struct history_trend **trend);
+
+void frame__free(struct frame *f);
+
+/* "bytes", "growth", "blocks", "age". */
+const char *frame_sort_name(enum frame_sort sort);
+
+/* --- text: the renderer writes spans through a sink; the screen and --batch are two sinks. */
+
+enum frame_style {
+	FRAME_NORMAL,
+	FRAME_LABEL,	/* a header label */
+	FRAME_ALERT,	/* a loss counter that is not zero, the suspect count */
+	FRAME_SUSPECT,	/* a leak-suspect row */
+	FRAME_TITLE,	/* column titles */
+};
+
+struct frame_sink {
+	/* Writes len bytes of text (no newline, no control character) in style. */
+	void (*put)(void *ctx, const char *text, size_t len, enum frame_style style);
+	/* Ends the line. */
+	void (*eol)(void *ctx);
+	void *ctx;
+};
+
+/* Header lines always rendered (the count is fixed, so that a layout can plan for it). */
+#define FRAME_HEADER_LINES 6
+
+/* The header: FRAME_HEADER_LINES lines, the most important first. */
+void frame_render_header(const struct frame *f, const struct frame_sink *sink);
+
+/*
+ * Column titles and rows, for a screen `width` columns wide (0: unlimited, every column and the
+ * whole site). Narrower screens drop the blocks and age columns, then growth; the sink clips what
+ * is still too long. sym names the sites (NULL: addresses only).
+ */
+void frame_render_titles(const struct frame_sink *sink, int width);
+void frame_render_row(const struct frame *f, size_t row, struct symbolizer *sym,
+		      const struct frame_sink *sink, int width);
+
+/*
+ * The full stack of one record: a summary line, then one line per frame, innermost first, as
+ * `#N function+0xoff (module) file:line`, inlined frames marked.
+ */
+void frame_render_stack(const struct stack_record *rec, const struct history_trend *trend,
+			struct symbolizer *sym, const struct frame_sink *sink);
+
+
+#endif
