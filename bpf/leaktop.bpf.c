@@ -279,7 +279,8 @@ volatile __u32 stack_epoch = 0;
 static __always_inline __u64 stack_store(struct lt_stack *st, __u32 nr, __u32 tgid)
 {
 	__u32 epoch = stack_epoch;
-	__u64 hash = lt_stack_hash(tgid, epoch, st->ips, nr);
+	__u32 exec_id = (__u32)bpf_get_current_task_btf()->self_exec_id;
+	__u64 hash = lt_stack_hash(tgid, exec_id, epoch, st->ips, nr);
 	long err;
 
 	if (bpf_map_lookup_elem(&stacks, &hash))
@@ -287,6 +288,7 @@ static __always_inline __u64 stack_store(struct lt_stack *st, __u32 nr, __u32 tg
 	st->tgid = tgid;
 	st->nr_ips = nr;
 	st->epoch = epoch;
+	st->exec_id = exec_id;
 	/* -EEXIST: another CPU stored the same stack first, which is as good. */
 	err = bpf_map_update_elem(&stacks, &hash, st, BPF_NOEXIST);
 	if (err && err != -EEXIST) {
@@ -799,6 +801,8 @@ static __always_inline void on_exit(struct pt_regs *ctx)
 		record_alloc(ctx, addr, c->size, 0, c->ret_addr);
 }
 
+#include "procs.bpf.h"
+
 /* An entry-type probe: an entry point's entry, or an exit probe on one of its `ret`s. */
 static __always_inline void on_probe(struct pt_regs *ctx)
 {
@@ -844,11 +848,14 @@ int lt_return(struct pt_regs *ctx)
 SEC("uprobe")
 int lt_session(struct pt_regs *ctx)
 {
+	__u64 cookie;
+
 	if (bpf_session_is_return()) {
 		on_return(ctx);
 		return 0;
 	}
-	return on_entry(ctx, bpf_get_attach_cookie(ctx));
+	cookie = bpf_get_attach_cookie(ctx);
+	return on_entry(ctx, cookie);
 }
 
 /* No-op programs at the same probe points: the benchmark's measure of the probe cost alone. */

@@ -39,6 +39,7 @@ enum lt_kind {
 #define LT_COOKIE_OUTER_BIT (1ULL << 16)
 #define LT_COOKIE_EXITS_BIT (1ULL << 17)
 #define LT_COOKIE_AT_EXIT_BIT (1ULL << 18)
+
 #define LT_COOKIE(kind, sp_adj, fn, flags) \
 	((__u64)(kind) | ((__u64)(sp_adj) << 8) | ((__u64)(fn) << 24) | (flags))
 #define LT_COOKIE_KIND(c) ((__u32)((c)&0xff))
@@ -68,6 +69,7 @@ enum lt_stat {
 	LT_STAT_UNWIND_NOT_READY,  /* a stack taken before the process's unwind tables were loaded */
 	LT_STAT_UNWOUND_CALLS,	   /* allocator calls left by an exception or longjmp (no block) */
 	LT_STAT_ALLOCATOR_FREES,   /* free of a block never recorded, called by the allocator itself */
+	LT_STAT_LOST_EVENTS,	   /* a fork, exec or exit of a traced process user space never heard of */
 	LT_STAT_MAX,
 };
 
@@ -125,27 +127,28 @@ struct lt_totals {
 _Static_assert(sizeof(struct lt_totals) == 40, "lt_totals layout");
 
 /*
- * A captured user stack, keyed by stack id: a hash of (tgid, epoch, ips), FNV-1a as lt_stack_hash
- * computes it. ips[0] is the allocation site. The epoch is the stack_epoch global when the stack
+ * A captured user stack, keyed by stack id: a hash of (tgid, image, epoch, ips), FNV-1a as
+ * lt_stack_hash computes it. ips[0] is the allocation site. The epoch is the stack_epoch global when the stack
  * was stored: user space moves it on to retire old entries (collect.c).
  */
 struct lt_stack {
 	__u32 tgid;
 	__u32 nr_ips;
 	__u32 epoch;
-	__u32 pad;
+	__u32 exec_id;	/* the process's image: task_struct.self_exec_id, which each exec moves on */
 	__u64 ips[LT_MAX_DEPTH];
 };
 _Static_assert(sizeof(struct lt_stack) == 16 + 8 * LT_MAX_DEPTH, "lt_stack layout");
 
 /*
- * A stack's id: FNV-1a over its return addresses, seeded with the process and the epoch. With epoch
- * 0 it is the id of the same stack in every epoch, which user space reports it under. Never 0 (the
- * unknown stack).
+ * A stack's id: FNV-1a over its return addresses, seeded with the process, its image (the same
+ * addresses mean other code after an exec) and the epoch. With epoch 0 it is the id of the same
+ * stack in every epoch, which user space reports it under. Never 0 (the unknown stack).
  */
-static inline __u64 lt_stack_hash(__u32 tgid, __u32 epoch, const __u64 *ips, __u32 nr)
+static inline __u64 lt_stack_hash(__u32 tgid, __u32 exec_id, __u32 epoch, const __u64 *ips,
+				  __u32 nr)
 {
-	__u64 hash = 0xcbf29ce484222325ULL ^ tgid ^ ((__u64)epoch << 32);
+	__u64 hash = 0xcbf29ce484222325ULL ^ tgid ^ ((__u64)epoch << 32) ^ ((__u64)exec_id << 48);
 
 	for (__u32 i = 0; i < LT_MAX_DEPTH; i++) {
 		if (i >= nr)
@@ -162,7 +165,34 @@ static inline __u64 lt_stack_hash(__u32 tgid, __u32 epoch, const __u64 *ips, __u
 enum lt_fault {
 	LT_FAULT_NONE = 0,
 	LT_FAULT_THREAD_STATE, /* no thread ever gets its per-thread state */
+	LT_FAULT_EVENTS,       /* no fork, exec or exit reaches user space */
 };
+
+/* What happened to a traced process, for user space (the events ring buffer). */
+enum lt_event_type {
+	LT_EV_FORK = 1, /* pid was forked by ppid, a traced process: it is followed from now on */
+	LT_EV_EXEC,	/* pid runs a new image (exec_id) */
+	LT_EV_EXIT,	/* pid exited (its last thread) */
+};
+
+struct lt_event {
+	__u32 type;	/* enum lt_event_type */
+	__u32 pid;
+	__u32 ppid;	/* LT_EV_FORK: the parent */
+	__u32 exec_id;	/* the image after the event */
+	__u64 ts_ns;	/* bpf_ktime_get_ns() */
+};
+_Static_assert(sizeof(struct lt_event) == 24, "lt_event layout");
+
+/* Per traced process (tgid), in the procs map. */
+#define LT_PROC_FOLLOWED 1 /* followed since a fork of a traced process */
+
+struct lt_proc {
+	__u64 since_ns;	/* bpf_ktime_get_ns() of the fork (0 for the processes given) */
+	__u32 parent;	/* the traced process that forked it */
+	__u32 flags;	/* LT_PROC_* */
+};
+_Static_assert(sizeof(struct lt_proc) == 16, "lt_proc layout");
 
 /* --unwind: how the BPF program walks user stacks. */
 enum lt_unwind_mode {

@@ -130,6 +130,8 @@ static uint32_t fault_from_env(void)
 		return LT_FAULT_NONE;
 	if (!strcmp(name, "thread_state"))
 		return LT_FAULT_THREAD_STATE;
+	if (!strcmp(name, "events"))
+		return LT_FAULT_EVENTS;
 	log_warn("LEAKTOP_FAULT=%s: no such fault, ignored", name);
 	return LT_FAULT_NONE;
 }

@@ -49,6 +49,8 @@ static const struct {
 	[LT_STAT_UNWOUND_CALLS] = { "unwound_calls", NULL },
 	/* No loss: glibc flushing a thread's cache at its exit, or freeing the cache itself. */
 	[LT_STAT_ALLOCATOR_FREES] = { "allocator_frees", NULL },
+	[LT_STAT_LOST_EVENTS] = { "lost_events", "forks, execs or exits of traced processes not "
+						 "heard of: processes not followed or refreshed" },
 };
 
 const char *snapshot_stat_name(enum lt_stat stat)

@@ -11,6 +11,7 @@
 struct stack_record {
 	uint64_t stack_id;		/* BPF stack id (0 = stack unknown) */
 	int pid;			/* process the stack belongs to (tgid) */
+	uint32_t exec_id;		/* the process's image (its exec count) when the stack was taken */
 	int64_t outstanding_bytes;
 	int64_t outstanding_allocs;
 	uint64_t allocs;		/* allocations since attach */

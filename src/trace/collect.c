@@ -422,7 +422,8 @@ static int merge_epochs(struct snapshot *snap)
 		size_t *slot;
 
 		if (r->stack_id && r->nr_ips)
-			r->stack_id = lt_stack_hash(r->pid, 0, (const __u64 *)r->ips, r->nr_ips);
+			r->stack_id = lt_stack_hash(r->pid, r->exec_id, 0, (const __u64 *)r->ips,
+						    r->nr_ips);
 		slot = r->stack_id ? id_index_slot(&seen, r->stack_id, false) : NULL;
 		if (slot) {
 			struct stack_record *into = &snap->stacks[*slot];
@@ -484,6 +485,7 @@ struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t m
 		if (!st)
 			continue;
 		r->pid = st->tgid;
+		r->exec_id = st->exec_id;
 		r->nr_ips = st->nr_ips < LT_MAX_DEPTH ? st->nr_ips : LT_MAX_DEPTH;
 		memcpy(r->ips, st->ips, r->nr_ips * sizeof(r->ips[0]));
 	}

@@ -52,6 +52,8 @@ struct tracer {
 	int *link_fds;			/* session and uprobe_multi links */
 	size_t nr_link_fds, cap_link_fds;
 	unsigned int nr_multi_probes;	/* probes in session and uprobe_multi links */
+	struct bpf_link *life_links[3];	/* forks, execs, exits */
+	size_t nr_life_links;
 };
 
 /* Whether the kernel's BTF has a type of this name and kind (the feature probes below). */
@@ -81,6 +83,30 @@ static void fill_sampling_tables(struct leaktop_bpf *skel)
 			(uint32_t)llround(log2(1.0 + (double)i / LT_LOG2_STEPS) * (1 << 24));
 }
 
+/* Attaches the programs that follow the traced processes' forks, execs and exits. 0 or -errno. */
+static int attach_life(struct tracer *t)
+{
+	struct bpf_program *progs[] = { t->skel->progs.lt_fork, t->skel->progs.lt_exec,
+					t->skel->progs.lt_exit };
+
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		struct bpf_link *link;
+
+		if (bpf_program__fd(progs[i]) < 0)
+			continue;
+		link = bpf_program__attach(progs[i]);
+		if (!link) {
+			int err = -errno;
+
+			log_error("cannot attach %s: %s", bpf_program__name(progs[i]),
+				  strerror(-err));
+			return err;
+		}
+		t->life_links[t->nr_life_links++] = link;
+	}
+	return 0;
+}
+
 struct tracer *tracer__new(const struct tracer_opts *opts)
 {
 	struct tracer *t = calloc(1, sizeof(*t));
@@ -101,6 +127,7 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	t->skel->rodata->max_size = opts->max_size ? opts->max_size : ~0ULL;
 	t->skel->rodata->sample_rate = opts->sample_rate;
 	t->skel->rodata->fault = opts->fault;
+	t->skel->rodata->follow = opts->follow;
 	fill_sampling_tables(t->skel);
 	bpf_map__set_max_entries(t->skel->maps.allocs, opts->max_allocs);
 	bpf_map__set_max_entries(t->skel->maps.stack_totals, opts->max_stacks);
@@ -124,8 +151,13 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	bpf_program__set_expected_attach_type(p->lt_multi, LT_BPF_TRACE_UPROBE_MULTI);
 	bpf_program__set_expected_attach_type(p->lt_session, LT_BPF_TRACE_UPROBE_SESSION);
 	bpf_program__set_expected_attach_type(p->lt_empty_session, LT_BPF_TRACE_UPROBE_SESSION);
+	bpf_program__set_autoload(p->lt_fork, opts->follow && !opts->empty_programs);
+	bpf_program__set_autoload(p->lt_exec, opts->follow && !opts->empty_programs);
+	bpf_program__set_autoload(p->lt_exit, opts->follow && !opts->empty_programs);
 
 	err = leaktop_bpf__load(t->skel);
+	if (!err)
+		err = attach_life(t);
 	if (err) {
 		if (err == -EPERM || err == -EACCES)
 			log_error("cannot load the BPF programs: %s (leaktop needs root, or "
@@ -280,6 +312,16 @@ int tracer__unknown_totals_fd(const struct tracer *t)
 	return bpf_map__fd(t->skel->maps.unknown_totals);
 }
 
+int tracer__procs_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.procs);
+}
+
+int tracer__events_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.events);
+}
+
 int tracer__stacks_fd(const struct tracer *t)
 {
 	return bpf_map__fd(t->skel->maps.stacks);
@@ -321,6 +363,8 @@ void tracer__free(struct tracer *t)
 {
 	if (!t)
 		return;
+	for (size_t i = 0; i < t->nr_life_links; i++)
+		bpf_link__destroy(t->life_links[i]);
 	for (size_t i = 0; i < t->nr_links; i++)
 		bpf_link__destroy(t->links[i]);
 	for (size_t i = 0; i < t->nr_link_fds; i++)

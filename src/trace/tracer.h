@@ -17,6 +17,7 @@ struct tracer_opts {
 	uint32_t unwind_mode;	/* enum lt_unwind_mode */
 	uint32_t unwind_rows;	/* entries of the unwind row table (unused with LT_UNWIND_FP) */
 	uint32_t fault;		/* enum lt_fault: a fault the programs make on purpose (tests) */
+	bool follow;		/* follow the processes traced processes fork */
 };
 
 struct tracer;
@@ -80,6 +81,14 @@ unsigned int tracer__nr_links(const struct tracer *t);
 int tracer__allocs_fd(const struct tracer *t);
 int tracer__stack_totals_fd(const struct tracer *t);
 int tracer__stacks_fd(const struct tracer *t);
+/*
+ * The traced processes (tgid -> struct lt_proc), which user space fills with the processes it
+ * attaches to and the BPF side with the children it follows; and the ring buffer of their forks,
+ * execs and exits (struct lt_event).
+ */
+int tracer__procs_fd(const struct tracer *t);
+int tracer__events_fd(const struct tracer *t);
+
 /* The totals of stack 0 (stack unknown): a one-entry array, key 0. */
 int tracer__unknown_totals_fd(const struct tracer *t);
 int tracer__stats_fd(const struct tracer *t);

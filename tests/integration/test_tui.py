@@ -128,7 +128,7 @@ class Batch(LeaktopTestCase):
                                 r'thread_state_full 0, missed_returns 0, '
                                 r'unwind_no_mapping 0, unwind_no_table 0, unwind_no_cfi 0, '
                                 r'unwind_stop_row 0, unwind_read_failed 0, truncated_stacks 0, '
-                                r'unwind_not_ready 0; pre-attach frees 0$')
+                                r'unwind_not_ready 0, lost_events 0; pre-attach frees 0$')
             self.assertRegex(f, r'(?m)^rss    pid %d [\d.]+ [KMG]iB \(anon [\d.]+ [KMG]iB\), '
                                 r'leaktop accounts for %s$' % (w.pid, re.escape(human(total))))
             self.assertRegex(f, r'(?m)^cost   BPF [\d.]+ ms/s')

@@ -184,7 +184,7 @@ static void test_header(void **state)
 		"losses missed_returns 3, dropped_allocs 0, lost_stacks 0, stack_table_full 0, "
 		"thread_state_full 0, unwind_no_mapping 0, unwind_no_table 0, "
 		"unwind_no_cfi 0, unwind_stop_row 0, unwind_read_failed 0, truncated_stacks 0, "
-		"unwind_not_ready 0; pre-attach frees 11\n"
+		"unwind_not_ready 0, lost_events 0; pre-attach frees 11\n"
 		"rss    pid 42 4.0 MiB (anon 3.0 MiB), leaktop accounts for 2.0 MiB\n"
 		"cost   BPF 4.50 ms/s (0.45% of a CPU) in 30000 runs/s, 150 ns/run; "
 		"leaktop CPU 0.4%, RSS 10.0 MiB\n"

@@ -286,6 +286,7 @@ static void test_stat_names(void **state)
 	assert_string_equal(snapshot_stat_name(LT_STAT_UNWOUND_CALLS), "unwound_calls");
 	assert_string_equal(snapshot_stat_name(LT_STAT_ALLOCATOR_FREES), "allocator_frees");
 	assert_null(snapshot_stat_loss(LT_STAT_ALLOCATOR_FREES));
+	assert_string_equal(snapshot_stat_name(LT_STAT_LOST_EVENTS), "lost_events");
 	/* Counters that are no loss: frees of blocks never seen, calls left by an exception. */
 	assert_null(snapshot_stat_loss(LT_STAT_UNMATCHED_FREES));
 	assert_null(snapshot_stat_loss(LT_STAT_UNWOUND_CALLS));
