@@ -131,7 +131,7 @@ static int run_to_libraries_mapped(pid_t pid, uint64_t brk)
  * dynamic one runs until its libraries are mapped, or else to its entry point (after library
  * constructors, which are then not seen).
  */
-static int run_to_start(pid_t pid)
+int launch_run_to_start(pid_t pid)
 {
 	uint64_t ld_base = rdebug_auxv(pid, AT_BASE), brk;
 	int err;
@@ -189,7 +189,7 @@ pid_t launch_stopped(char *const argv[])
 	/* The exec stops the child with SIGTRAP. */
 	err = wait_stop(pid, &sig);
 	if (!err)
-		err = run_to_start(pid);
+		err = launch_run_to_start(pid);
 	if (err) {
 		log_error("%s did not start: %s", argv[0], strerror(-err));
 		launch_abort(pid);

@@ -13,6 +13,12 @@
  */
 pid_t launch_stopped(char *const argv[]);
 
+/*
+ * Runs pid, stopped under ptrace at an exec, to where tracing starts (as launch_stopped() does for
+ * its child): its libraries mapped, before their constructors. 0 or -errno.
+ */
+int launch_run_to_start(pid_t pid);
+
 /* Lets the stopped child run (detaches ptrace). 0 or -errno. */
 int launch_resume(pid_t pid);
 
