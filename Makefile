@@ -48,7 +48,7 @@ WORKLOADS := $(patsubst tests/workloads/%.c,$(OUT)/workloads/%,$(WL_C) $(WL_STAT
 # Workloads keep frame pointers and no optimisation, so every allocation site is a frame of its own.
 WL_FLAGS := -O0 -g -fno-omit-frame-pointer -fno-inline -pthread
 
-.PHONY: all deps test unit-test integration-test demo bench clean format fuzz
+.PHONY: all deps test unit-test integration-test demo bench clean format fuzz workloads
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -211,7 +211,20 @@ $(OUT)/workloads/%_nofp: tests/workloads/%_nofp.cc | $(OUT)/.deps-ok
 	@mkdir -p $(@D)
 	$(CXX) -O2 -g -fomit-frame-pointer -pthread $< -o $@
 
-workloads: $(WORKLOADS)
+# The PostgreSQL extension of the service tests (tests/workloads/pg_leak): built with PGXS against
+# postgresql-server-dev-15, out of tree into build/workloads/pg_leak with its .control and .sql
+# beside it (tests/integration/services.py copies the three into each throwaway cluster).
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+PG_LEAK_SRC := tests/workloads/pg_leak
+PG_LEAK := $(OUT)/workloads/pg_leak/pg_leak.so
+$(PG_LEAK): $(PG_LEAK_SRC)/pg_leak.c $(PG_LEAK_SRC)/Makefile $(PG_LEAK_SRC)/pg_leak.control \
+	    $(PG_LEAK_SRC)/pg_leak--1.0.sql | $(OUT)/.deps-ok
+	@mkdir -p $(@D)
+	$(MAKE) -C $(@D) -f $(CURDIR)/$(PG_LEAK_SRC)/Makefile PG_CONFIG=$(PG_CONFIG) with_llvm=no
+	cp $(PG_LEAK_SRC)/pg_leak.control $(PG_LEAK_SRC)/pg_leak--1.0.sql $(@D)/
+	touch $@
+
+workloads: $(WORKLOADS) $(PG_LEAK)
 
 # --- fuzzing: libFuzzer harnesses, built with clang against the sources compiled again with the
 # fuzzer's coverage and ASan/UBSan (build/fuzz/obj; the archive lets each harness link only what it
@@ -266,7 +279,7 @@ fuzz: $(FUZZ_BINS) $(FUZZ_SEEDS)
 	done
 
 # --- the README's two commands
-test: $(OUT)/leaktop $(OUT)/asan/leaktop $(UNIT_BINS) $(WORKLOADS) $(FUZZ_BINS) $(FUZZ_SEEDS)
+test: $(OUT)/leaktop $(OUT)/asan/leaktop $(UNIT_BINS) $(WORKLOADS) $(PG_LEAK) $(FUZZ_BINS) $(FUZZ_SEEDS)
 	tests/run-all $(OUT)
 
 demo: $(OUT)/leaktop $(OUT)/workloads/demo
@@ -276,7 +289,7 @@ bench: $(OUT)/leaktop $(OUT)/bench/malloc_bench $(OUT)/bench/new_bench
 	scripts/bench $(OUT)
 
 format:
-	clang-format -i src/*.[ch] src/*/*.[ch] bpf/*.[ch] tests/unit/*.[ch] tests/workloads/*.c \
+	clang-format -i src/*.[ch] src/*/*.[ch] bpf/*.[ch] tests/unit/*.[ch] tests/workloads/*.c tests/workloads/*/*.c \
 		tests/workloads/*.cc
 
 clean:

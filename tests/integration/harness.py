@@ -198,14 +198,18 @@ def parse_report(text, stderr=''):
 class Workload:
     """A workload started with -w: waits for 'ready PID', then trigger()/wait_done()/finish()."""
 
-    def __init__(self, name, args=(), env=None, wait_ready=True):
+    def __init__(self, name, args=(), env=None, wait_ready=True, argv=None):
+        """ARGV, when given, is the whole command line to run instead of [PATH, '-w', ARGS...] (a
+        launcher that ends by exec'ing the workload with -w, so that its pid is the workload's)."""
         self.name = name
         self.path = workload(name)
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.stderr_path = _tmpfile('.wl-stderr')
         self._stderr = open(self.stderr_path, 'w')
-        self.proc = subprocess.Popen([self.path, '-w'] + [str(a) for a in args], stdin=subprocess.PIPE,
+        if argv is None:
+            argv = [self.path, '-w'] + [str(a) for a in args]
+        self.proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._stderr, env=full_env)
         self.lines = queue.Queue()
         self.seen = []
