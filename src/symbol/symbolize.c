@@ -14,6 +14,7 @@
 
 #include "proc/elf_file.h"
 #include "base/log.h"
+#include "base/strpool.h"
 #include "proc/procmaps.h"
 #include "symbol/symbolize.h"
 
@@ -21,12 +22,6 @@
 char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
 
 #define DEBUG_ROOT "/usr/lib/debug"
-
-/* Interned strings: every string a frame points to outlives the maps and objects it came from. */
-struct strpool {
-	char **slots;
-	size_t cap, nr;
-};
 
 struct sym_entry {
 	uint64_t start, end; /* [start, end); for a zero-size symbol, end is its section's end */
@@ -94,70 +89,8 @@ struct symbolizer {
 	size_t nr_pids, cap_pids;
 	struct object **objs; /* sorted by key */
 	size_t nr_objs, cap_objs;
-	struct strpool pool;
+	struct strpool *pool;
 };
-
-/* ---- strings ---- */
-
-static uint64_t hash_bytes(const char *s, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (len--)
-		h = (h ^ (uint8_t)*s++) * 0x100000001b3ULL;
-	return h;
-}
-
-static int strpool_grow(struct strpool *p)
-{
-	size_t ncap = p->cap ? p->cap * 2 : 256, i;
-	char **slots = calloc(ncap, sizeof(*slots));
-
-	if (!slots)
-		return -ENOMEM;
-	for (i = 0; i < p->cap; i++) {
-		size_t h;
-
-		if (!p->slots[i])
-			continue;
-		h = hash_bytes(p->slots[i], strlen(p->slots[i])) & (ncap - 1);
-		while (slots[h])
-			h = (h + 1) & (ncap - 1);
-		slots[h] = p->slots[i];
-	}
-	free(p->slots);
-	p->slots = slots;
-	p->cap = ncap;
-	return 0;
-}
-
-static const char *strpool_intern(struct strpool *p, const char *str, size_t len)
-{
-	size_t h;
-
-	if ((p->nr + 1) * 2 > p->cap && strpool_grow(p))
-		return NULL;
-	h = hash_bytes(str, len) & (p->cap - 1);
-	while (p->slots[h]) {
-		if (!strncmp(p->slots[h], str, len) && p->slots[h][len] == '\0')
-			return p->slots[h];
-		h = (h + 1) & (p->cap - 1);
-	}
-	p->slots[h] = strndup(str, len);
-	if (!p->slots[h])
-		return NULL;
-	p->nr++;
-	return p->slots[h];
-}
-
-static void strpool_free(struct strpool *p)
-{
-	size_t i;
-
-	for (i = 0; i < p->cap; i++)
-		free(p->slots[i]);
-	free(p->slots);
-}
 
 char *sym_demangle(const char *name)
 {
@@ -189,12 +122,12 @@ static const char *display_name(struct symbolizer *s, const char *raw)
 		char *dem = plain ? sym_demangle(plain) : NULL;
 
 		if (dem)
-			out = strpool_intern(&s->pool, dem, strlen(dem));
+			out = strpool__intern(s->pool, dem, strlen(dem));
 		free(dem);
 		free(plain);
 	}
 	if (!out && raw[len] == '@')
-		out = strpool_intern(&s->pool, raw, len);
+		out = strpool__intern(s->pool, raw, len);
 	return out ? out : raw;
 }
 
@@ -956,7 +889,7 @@ static int install_maps(struct symbolizer *s, struct pid_entry *pe, struct procm
 			root = pid_root(pe->pid, &foreign);
 			root_known = true;
 		}
-		info[i].module = strpool_intern(&s->pool, m->path, strlen(m->path));
+		info[i].module = strpool__intern(s->pool, m->path, strlen(m->path));
 		info[i].obj = object_get(s, pe->pid, root, foreign, m);
 		if (!info[i].module || !info[i].obj) {
 			free(root);
@@ -977,7 +910,17 @@ static int install_maps(struct symbolizer *s, struct pid_entry *pe, struct procm
 
 struct symbolizer *symbolizer__new(void)
 {
-	return calloc(1, sizeof(struct symbolizer));
+	struct symbolizer *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->pool = strpool__new();
+	if (!s->pool) {
+		free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return s;
 }
 
 int symbolizer__add_pid(struct symbolizer *s, int pid)
@@ -1060,7 +1003,7 @@ int symbolizer__add_mapping(struct symbolizer *s, int pid, uint64_t start, uint6
 	m.path = strdup(path);
 	if (!m.path)
 		return -ENOMEM;
-	mi.module = strpool_intern(&s->pool, path, strlen(path));
+	mi.module = strpool__intern(s->pool, path, strlen(path));
 	mi.obj = object_get(s, 0, NULL, false, &m);
 	err = mi.module && mi.obj ? maps_insert(pe, pos, &m, &mi) : -ENOMEM;
 	if (err)
@@ -1311,7 +1254,7 @@ static const char *object_build_id(struct symbolizer *s, struct object *o)
 		hex[2 * i + 1] = digits[id[i] & 0xf];
 	}
 	hex[2 * len] = '\0';
-	o->build_id = strpool_intern(&s->pool, hex, 2 * len);
+	o->build_id = strpool__intern(s->pool, hex, 2 * len);
 	o->build_id_done = o->build_id != NULL;
 	free(hex);
 	return o->build_id;
@@ -1350,6 +1293,6 @@ void symbolizer__free(struct symbolizer *s)
 	for (i = 0; i < s->nr_objs; i++)
 		object_free(s->objs[i]);
 	free(s->objs);
-	strpool_free(&s->pool);
+	strpool__free(s->pool);
 	free(s);
 }
