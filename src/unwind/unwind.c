@@ -227,6 +227,7 @@ static bool covered(const struct unwind_table *prev, uint64_t lo)
 	return r && LT_ROW_CFA_KIND(r) != LT_CFA_NONE;
 }
 
+/* The elf_file face of cfi_fde_range(), as attach asks it. */
 int unwind_fde_range(struct elf_file *ef, uint64_t vaddr, uint64_t *lo, uint64_t *hi)
 {
 	return cfi_fde_range(elf_file__elf(ef), vaddr, lo, hi);
