@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hashtab.h"
 #include "model/history.h"
 
 struct entry {
@@ -22,8 +23,7 @@ struct history {
 	struct entry *entries;
 	struct history_sample *samples; /* entry i's ring is samples[i * window ...] */
 	size_t nr, cap;
-	size_t *slots;		/* open addressing: entry index + 1, 0 = empty */
-	size_t nr_slots;	/* a power of two, more than twice nr */
+	struct hashtab *index;	/* hash of (pid, stack id) -> entry index */
 };
 
 void history_trend_of(const struct history_sample *s, size_t n, struct history_trend *out)
@@ -50,36 +50,37 @@ void history_trend_of(const struct history_sample *s, size_t n, struct history_t
 		       s[mid].bytes > s[0].bytes && s[n - 1].bytes > s[mid].bytes;
 }
 
-static size_t hash_key(int pid, uint64_t stack_id)
+static uint64_t key_hash(int pid, uint64_t stack_id)
 {
-	uint64_t h = stack_id ^ ((uint64_t)(uint32_t)pid * 0x9e3779b97f4a7c15ULL);
-
-	/* Stack ids are hashes already, but pid-only keys (stack 0) need mixing. */
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return (size_t)h;
+	return fnv1a_u64(fnv1a_u64(FNV1A_SEED, (uint32_t)pid), stack_id);
 }
 
-static size_t *slot_of(const struct history *h, int pid, uint64_t stack_id)
+struct key {
+	const struct history *h;
+	int pid;
+	uint64_t stack_id;
+};
+
+static bool key_match(uint64_t idx, const void *ctx)
 {
-	size_t mask = h->nr_slots - 1;
+	const struct key *k = ctx;
+	const struct entry *e = &k->h->entries[idx];
 
-	for (size_t i = hash_key(pid, stack_id) & mask;; i = (i + 1) & mask) {
-		size_t v = h->slots[i];
-
-		if (!v || (h->entries[v - 1].pid == pid && h->entries[v - 1].stack_id == stack_id))
-			return &h->slots[i];
-	}
+	return e->pid == k->pid && e->stack_id == k->stack_id;
 }
 
-static void reindex(struct history *h, size_t *slots, size_t nr_slots)
+/* The index of the entry of (pid, stack_id), or NULL when the stack is not in the history. */
+static uint64_t *index_of(const struct history *h, int pid, uint64_t stack_id)
 {
-	memset(slots, 0, nr_slots * sizeof(*slots));
-	h->slots = slots;
-	h->nr_slots = nr_slots;
-	for (size_t i = 0; i < h->nr; i++)
-		*slot_of(h, h->entries[i].pid, h->entries[i].stack_id) = i + 1;
+	struct key k = {h, pid, stack_id};
+
+	return hashtab__find_match(h->index, key_hash(pid, stack_id), key_match, &k);
+}
+
+/* Files entry idx in the index; the room was reserved, so this cannot fail. */
+static void index_add(struct history *h, size_t idx)
+{
+	(void)hashtab__add(h->index, key_hash(h->entries[idx].pid, h->entries[idx].stack_id), idx);
 }
 
 struct history *history__new(size_t window)
@@ -94,9 +95,8 @@ struct history *history__new(size_t window)
 	if (!h)
 		return NULL;
 	h->window = window;
-	h->nr_slots = 64;
-	h->slots = calloc(h->nr_slots, sizeof(*h->slots));
-	if (!h->slots) {
+	h->index = hashtab__new(32);
+	if (!h->index) {
 		free(h);
 		errno = ENOMEM;
 		return NULL;
@@ -107,8 +107,6 @@ struct history *history__new(size_t window)
 /* Room for `need` entries, allocated before anything changes so that a failure changes nothing. */
 static int reserve(struct history *h, size_t need)
 {
-	size_t nr_slots = h->nr_slots;
-
 	if (need > h->cap) {
 		size_t cap = h->cap ? h->cap : 64;
 		struct entry *entries;
@@ -128,17 +126,7 @@ static int reserve(struct history *h, size_t need)
 		h->samples = samples;
 		h->cap = cap;
 	}
-	while (nr_slots <= need * 2)
-		nr_slots *= 2;
-	if (nr_slots != h->nr_slots) {
-		size_t *slots = malloc(nr_slots * sizeof(*slots));
-
-		if (!slots)
-			return -ENOMEM;
-		free(h->slots);
-		reindex(h, slots, nr_slots);
-	}
-	return 0;
+	return hashtab__reserve(h->index, need);
 }
 
 static void push(struct history *h, size_t idx, uint64_t t_ns, int64_t bytes, uint64_t allocs)
@@ -174,7 +162,9 @@ static void evict(struct history *h)
 	if (kept == h->nr)
 		return;
 	h->nr = kept;
-	reindex(h, h->slots, h->nr_slots);
+	hashtab__clear(h->index);
+	for (size_t i = 0; i < h->nr; i++)
+		index_add(h, i);
 }
 
 int history__update(struct history *h, const struct snapshot *snap)
@@ -186,31 +176,30 @@ int history__update(struct history *h, const struct snapshot *snap)
 		return -EINVAL;
 	/* Counted first so that the arrays grow only by the stacks that are really new. */
 	for (size_t i = 0; i < snap->nr_stacks; i++)
-		unknown += !*slot_of(h, snap->stacks[i].pid, snap->stacks[i].stack_id);
+		unknown += !index_of(h, snap->stacks[i].pid, snap->stacks[i].stack_id);
 	err = reserve(h, h->nr + unknown);
 	if (err)
 		return err;
 	h->gen++;
 	for (size_t i = 0; i < snap->nr_stacks; i++) {
 		const struct stack_record *rec = &snap->stacks[i];
-		size_t *slot = slot_of(h, rec->pid, rec->stack_id);
-		struct entry *e;
+		uint64_t *have = index_of(h, rec->pid, rec->stack_id);
+		size_t idx = have ? *have : h->nr;
+		struct entry *e = &h->entries[idx];
 
-		if (!*slot) {
-			e = &h->entries[h->nr];
+		if (!have) {
 			memset(e, 0, sizeof(*e));
 			e->pid = rec->pid;
 			e->stack_id = rec->stack_id;
-			*slot = ++h->nr;
+			index_add(h, h->nr++);
 			if (h->started)
-				push(h, *slot - 1, h->last_ns, 0, 0);
+				push(h, idx, h->last_ns, 0, 0);
 		}
-		e = &h->entries[*slot - 1];
 		/* A stack listed twice in one snapshot keeps one sample for this update. */
 		if (e->gen == h->gen)
 			continue;
 		e->gen = h->gen;
-		push(h, *slot - 1, snap->taken_ns, rec->outstanding_bytes, rec->allocs);
+		push(h, idx, snap->taken_ns, rec->outstanding_bytes, rec->allocs);
 	}
 	evict(h);
 	h->last_ns = snap->taken_ns;
@@ -223,14 +212,14 @@ bool history__trend(const struct history *h, int pid, uint64_t stack_id, struct 
 	struct history_sample lin[HISTORY_MAX_WINDOW];
 	const struct history_sample *ring;
 	const struct entry *e;
-	size_t v = *slot_of(h, pid, stack_id);
+	uint64_t *idx = index_of(h, pid, stack_id);
 
-	if (!v) {
+	if (!idx) {
 		history_trend_of(NULL, 0, out);
 		return false;
 	}
-	e = &h->entries[v - 1];
-	ring = &h->samples[(v - 1) * h->window];
+	e = &h->entries[*idx];
+	ring = &h->samples[*idx * h->window];
 	for (uint32_t i = 0; i < e->count; i++)
 		lin[i] = ring[(e->head + i) % h->window];
 	history_trend_of(lin, e->count, out);
@@ -245,7 +234,7 @@ size_t history__nr_stacks(const struct history *h)
 size_t history__mem_bytes(const struct history *h)
 {
 	return sizeof(*h) + h->cap * (sizeof(*h->entries) + h->window * sizeof(*h->samples)) +
-	       h->nr_slots * sizeof(*h->slots);
+	       hashtab__mem_bytes(h->index);
 }
 
 void history__free(struct history *h)
@@ -254,6 +243,6 @@ void history__free(struct history *h)
 		return;
 	free(h->entries);
 	free(h->samples);
-	free(h->slots);
+	hashtab__free(h->index);
 	free(h);
 }

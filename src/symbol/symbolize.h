@@ -23,7 +23,7 @@ struct symbolizer;
 /*
  * Creates an empty symbolizer. Object files are opened when a pid's mappings are recorded (so files
  * of a process that later exits stay readable), parsed on first use, and cached for its lifetime:
- * one entry per file (device + inode), shared by every pid that maps it.
+ * one entry per file (device + inode), shared by every pid that maps it. NULL and errno ENOMEM.
  */
 struct symbolizer *symbolizer__new(void);
 
@@ -83,8 +83,5 @@ int symbolizer__mapping(struct symbolizer *s, int pid, uint64_t addr, struct sym
 size_t symbolizer__nr_objects(const struct symbolizer *s);
 
 void symbolizer__free(struct symbolizer *s);
-
-/* Demangles a C++ name; returns a malloc'ed string, or NULL when the name is not mangled. */
-char *sym_demangle(const char *name);
 
 #endif

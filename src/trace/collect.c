@@ -9,77 +9,17 @@
 
 #include "base/clock.h"
 #include "base/array.h"
+#include "base/hashtab.h"
 #include "trace/collect.h"
 #include "trace/evict.h"
 #include "base/log.h"
-
-/* Open-addressing table: stack id -> index. Ids are hashes already, so they index directly. */
-struct id_index {
-	uint64_t *ids;		/* 0 = empty slot (stack id 0 is kept aside) */
-	size_t *vals;
-	size_t mask;
-	size_t nr;
-};
-
-static int id_index_init(struct id_index *ix, size_t expected)
-{
-	size_t cap = 64;
-
-	while (cap < expected * 2)
-		cap <<= 1;
-	ix->ids = calloc(cap, sizeof(*ix->ids));
-	ix->vals = calloc(cap, sizeof(*ix->vals));
-	ix->mask = cap - 1;
-	ix->nr = 0;
-	return ix->ids && ix->vals ? 0 : -ENOMEM;
-}
-
-static void id_index_fini(struct id_index *ix)
-{
-	free(ix->ids);
-	free(ix->vals);
-	memset(ix, 0, sizeof(*ix));
-}
-
-static size_t *id_index_slot(struct id_index *ix, uint64_t id, bool insert)
-{
-	for (size_t i = id & ix->mask;; i = (i + 1) & ix->mask) {
-		if (ix->ids[i] == id)
-			return &ix->vals[i];
-		if (!ix->ids[i]) {
-			if (!insert)
-				return NULL;
-			ix->ids[i] = id;
-			ix->nr++;
-			return &ix->vals[i];
-		}
-	}
-}
-
-/* Grows before the table is half full, so probes stay short and a free slot always exists. */
-static int id_index_put(struct id_index *ix, uint64_t id, size_t val)
-{
-	if ((ix->nr + 1) * 2 > ix->mask + 1) {
-		struct id_index bigger;
-
-		if (id_index_init(&bigger, ix->nr + 1))
-			return -ENOMEM;
-		for (size_t i = 0; i <= ix->mask; i++)
-			if (ix->ids[i])
-				*id_index_slot(&bigger, ix->ids[i], true) = ix->vals[i];
-		id_index_fini(ix);
-		*ix = bigger;
-	}
-	*id_index_slot(ix, id, true) = val;
-	return 0;
-}
 
 struct collector {
 	struct evictor *ev;
 	int allocs_fd, totals_fd, unknown_fd, stacks_fd, stats_fd;
 	int nr_cpus;
 	bool no_batch;			/* the kernel refused batch lookups once */
-	struct id_index stack_ix;	/* stack id -> index in stack_cache */
+	struct hashtab *stack_ix;	/* stack id -> index in stack_cache */
 	struct lt_stack *stack_cache;
 	size_t nr_cached, cap_cached;
 };
@@ -97,7 +37,8 @@ struct collector *collector__new(struct tracer *t, uint32_t max_stacks)
 	c->stacks_fd = tracer__stacks_fd(t);
 	c->stats_fd = tracer__stats_fd(t);
 	c->nr_cpus = libbpf_num_possible_cpus();
-	if (!c->ev || c->nr_cpus <= 0 || id_index_init(&c->stack_ix, 1024)) {
+	c->stack_ix = hashtab__new(1024);
+	if (!c->ev || c->nr_cpus <= 0 || !c->stack_ix) {
 		collector__free(c);
 		errno = ENOMEM;
 		return NULL;
@@ -110,7 +51,7 @@ void collector__free(struct collector *c)
 	if (!c)
 		return;
 	evictor__free(c->ev);
-	id_index_fini(&c->stack_ix);
+	hashtab__free(c->stack_ix);
 	free(c->stack_cache);
 	free(c);
 }
@@ -183,7 +124,7 @@ out:
 
 struct totals_ctx {
 	struct snapshot *snap;
-	struct id_index *ix;
+	struct hashtab *ix; /* stack id -> index in snap */
 };
 
 static int add_totals(const void *key, const void *value, void *ctx_)
@@ -204,9 +145,9 @@ static int add_totals(const void *key, const void *value, void *ctx_)
 	err = snapshot__add(ctx->snap, &rec);
 	if (err)
 		return err;
-	/* Stack id 0 (stack unknown) goes to slot mask+1 of nothing: kept out of the index. */
+	/* Stack id 0 (stack unknown) has no entry of its own in the maps: kept out of the index. */
 	if (rec.stack_id)
-		return id_index_put(ctx->ix, rec.stack_id, ctx->snap->nr_stacks - 1);
+		return hashtab__put(ctx->ix, rec.stack_id, ctx->snap->nr_stacks - 1);
 	return 0;
 }
 
@@ -226,7 +167,7 @@ static int add_unknown(struct collector *c, struct totals_ctx *tctx)
 
 struct age_ctx {
 	struct snapshot *snap;
-	struct id_index *ix;
+	struct hashtab *ix;
 	ssize_t zero_idx;	/* the record of stack 0, or -1 */
 	uint64_t now, min_age_ns;
 	uint64_t *oldest_ts;	/* per record */
@@ -237,11 +178,11 @@ static int add_age(const void *key, const void *value, void *ctx_)
 {
 	struct age_ctx *ctx = ctx_;
 	const struct lt_alloc *a = value;
-	size_t idx, *slot;
+	uint64_t idx, *slot;
 
 	(void)key;
 	if (a->stack_id) {
-		slot = id_index_slot(ctx->ix, a->stack_id, false);
+		slot = hashtab__find(ctx->ix, a->stack_id);
 		if (!slot)
 			return 0;
 		idx = *slot;
@@ -259,7 +200,7 @@ static int add_age(const void *key, const void *value, void *ctx_)
 	return 0;
 }
 
-static int apply_ages(struct collector *c, struct snapshot *snap, struct id_index *ix,
+static int apply_ages(struct collector *c, struct snapshot *snap, struct hashtab *ix,
 		      uint64_t min_age_ns)
 {
 	struct age_ctx ctx = { .snap = snap, .ix = ix, .zero_idx = -1, .now = now_ns(),
@@ -301,7 +242,7 @@ out:
 /* The stack of id, from the cache or else the map (then cached: stacks never change). */
 static const struct lt_stack *stack_get(struct collector *c, uint64_t id)
 {
-	size_t *slot = id_index_slot(&c->stack_ix, id, false);
+	uint64_t *slot = hashtab__find(c->stack_ix, id);
 	struct lt_stack st;
 
 	if (slot)
@@ -312,7 +253,7 @@ static const struct lt_stack *stack_get(struct collector *c, uint64_t id)
 			  256))
 		return NULL;
 	c->stack_cache[c->nr_cached] = st;
-	if (id_index_put(&c->stack_ix, id, c->nr_cached))
+	if (hashtab__put(c->stack_ix, id, c->nr_cached))
 		return NULL;
 	return &c->stack_cache[c->nr_cached++];
 }
@@ -337,38 +278,33 @@ static int read_stats(struct collector *c, struct snapshot *snap)
 /* Forgets the cached stacks of deleted ids: the cache follows the tables. */
 static int uncache(struct collector *c, const uint64_t *ids, size_t n)
 {
-	struct id_index gone, kept;
-	size_t out = 0;
+	size_t *to, out = 0, pos = 0;
+	uint64_t *slot;
 
 	if (!n)
 		return 0;
-	if (id_index_init(&gone, n))
+	/* Where each cached stack moves to; SIZE_MAX for those that go. */
+	to = calloc(c->nr_cached ? c->nr_cached : 1, sizeof(*to));
+	if (!to)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		if (id_index_put(&gone, ids[i], i))
-			goto nomem;
-	if (id_index_init(&kept, c->nr_cached))
-		goto nomem;
-	for (size_t i = 0; i <= c->stack_ix.mask; i++) {
-		uint64_t id = c->stack_ix.ids[i];
-		size_t from = c->stack_ix.vals[i];
-
-		if (!id || id_index_slot(&gone, id, false))
+	for (size_t i = 0; i < n; i++) {
+		slot = hashtab__find(c->stack_ix, ids[i]);
+		if (!slot)
 			continue;
-		c->stack_cache[out] = c->stack_cache[from];
-		if (id_index_put(&kept, id, out++)) {
-			id_index_fini(&kept);
-			goto nomem;
-		}
+		to[*slot] = SIZE_MAX;
+		hashtab__delete(c->stack_ix, ids[i]);
 	}
-	id_index_fini(&c->stack_ix);
-	c->stack_ix = kept;
+	for (size_t i = 0; i < c->nr_cached; i++) {
+		if (to[i] == SIZE_MAX)
+			continue;
+		to[i] = out;
+		c->stack_cache[out++] = c->stack_cache[i];
+	}
+	while (hashtab__next(c->stack_ix, &pos, NULL, &slot))
+		*slot = to[*slot];
 	c->nr_cached = out;
-	id_index_fini(&gone);
+	free(to);
 	return 0;
-nomem:
-	id_index_fini(&gone);
-	return -ENOMEM;
 }
 
 /*
@@ -386,7 +322,7 @@ static int evict(struct collector *c, const struct snapshot *snap)
 		return -ENOMEM;
 	for (size_t i = 0; i < snap->nr_stacks; i++) {
 		const struct stack_record *r = &snap->stacks[i];
-		size_t *slot = r->stack_id ? id_index_slot(&c->stack_ix, r->stack_id, false) : NULL;
+		uint64_t *slot = r->stack_id ? hashtab__find(c->stack_ix, r->stack_id) : NULL;
 
 		if (!slot)
 			continue;
@@ -412,19 +348,19 @@ static int evict(struct collector *c, const struct snapshot *snap)
  */
 static int merge_epochs(struct snapshot *snap)
 {
-	struct id_index seen;
+	struct hashtab *seen = hashtab__new(snap->nr_stacks);
 	size_t out = 0;
 
-	if (id_index_init(&seen, snap->nr_stacks))
+	if (!seen)
 		return -ENOMEM;
 	for (size_t i = 0; i < snap->nr_stacks; i++) {
 		struct stack_record *r = &snap->stacks[i];
-		size_t *slot;
+		uint64_t *slot;
 
 		if (r->stack_id && r->nr_ips)
 			r->stack_id = lt_stack_hash(r->pid, r->exec_id, 0, (const __u64 *)r->ips,
 						    r->nr_ips);
-		slot = r->stack_id ? id_index_slot(&seen, r->stack_id, false) : NULL;
+		slot = r->stack_id ? hashtab__find(seen, r->stack_id) : NULL;
 		if (slot) {
 			struct stack_record *into = &snap->stacks[*slot];
 
@@ -438,32 +374,32 @@ static int merge_epochs(struct snapshot *snap)
 				into->last_alloc_ns = r->last_alloc_ns;
 			continue;
 		}
-		if (r->stack_id && id_index_put(&seen, r->stack_id, out)) {
-			id_index_fini(&seen);
+		if (r->stack_id && hashtab__put(seen, r->stack_id, out)) {
+			hashtab__free(seen);
 			return -ENOMEM;
 		}
 		snap->stacks[out++] = *r;
 	}
 	snap->nr_stacks = out;
-	id_index_fini(&seen);
+	hashtab__free(seen);
 	return 0;
 }
 
 struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t min_age_ns)
 {
 	struct snapshot *snap = snapshot__new();
-	struct id_index ix = { 0 };
+	struct hashtab *ix = hashtab__new(1024);
 	struct totals_ctx tctx;
 	int err = -ENOMEM;
 
-	if (!snap || id_index_init(&ix, 1024))
+	if (!snap || !ix)
 		goto fail;
 	snap->taken_ns = now_ns();
 	err = read_stats(c, snap);
 	if (err)
 		goto fail;
 	tctx.snap = snap;
-	tctx.ix = &ix;
+	tctx.ix = ix;
 	err = map_for_each(c, c->totals_fd, sizeof(uint64_t), sizeof(struct lt_totals), add_totals,
 			   &tctx);
 	if (!err)
@@ -471,7 +407,7 @@ struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t m
 	if (err)
 		goto fail;
 	if (with_ages || min_age_ns) {
-		err = apply_ages(c, snap, &ix, min_age_ns);
+		err = apply_ages(c, snap, ix, min_age_ns);
 		if (err)
 			goto fail;
 	}
@@ -500,11 +436,11 @@ struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t m
 	snap->totals.alloc_bytes += evictor__evicted_bytes(c->ev);
 	snap->totals.frees = snap->stats[LT_STAT_FREES];
 	snap->stacks_evicted = evictor__nr_evicted(c->ev);
-	id_index_fini(&ix);
+	hashtab__free(ix);
 	return snap;
 fail:
 	log_error("cannot read the BPF maps: %s", strerror(-err));
-	id_index_fini(&ix);
+	hashtab__free(ix);
 	snapshot__free(snap);
 	errno = -err;
 	return NULL;

@@ -8,25 +8,11 @@
 
 #include "base/array.h"
 #include "proc/elf_file.h"
+#include "unwind/cfi.h"
 #include "unwind/unwind.h"
 
 /* DWARF register numbers of x86-64 (System V psABI, figure 3.36). */
 enum { DW_REG_RBP = 6, DW_REG_RSP = 7, DW_REG_RIP = 16 };
-
-/* DW_EH_PE_* pointer encodings (LSB 4.1, .eh_frame) */
-enum {
-	PE_ABSPTR = 0x00,
-	PE_ULEB128 = 0x01,
-	PE_UDATA2 = 0x02,
-	PE_UDATA4 = 0x03,
-	PE_UDATA8 = 0x04,
-	PE_SLEB128 = 0x09,
-	PE_SDATA2 = 0x0a,
-	PE_SDATA4 = 0x0b,
-	PE_SDATA8 = 0x0c,
-	PE_PCREL = 0x10,
-	PE_OMIT = 0xff,
-};
 
 /* A row before sorting; an FDE's end is marked by an LT_CFA_NONE row that a next FDE overrides. */
 struct pending {
@@ -40,39 +26,6 @@ struct builder {
 	struct unwind_table *t;
 };
 
-/* The CIEs of one section: the pointer encoding each gives its FDEs. */
-struct cie_enc {
-	uint64_t offset;
-	uint8_t fde_enc;
-	bool ok;	      /* an augmentation this file understands */
-	bool sized_aug;	      /* 'z': each FDE's augmentation data starts with its length */
-	uint64_t fde_aug_len; /* otherwise its length */
-};
-
-/*
- * libdw's CFI interpreter sizes a frame's register array by the largest register number the
- * program names (up to 2^28 registers: 2 GiB, zeroed), and copies the array at every
- * DW_CFA_remember_state. A few bytes of CFI could so make leaktop allocate gigabytes at every row
- * it asks for. libdw therefore runs no program of a section before all of them have been read
- * here: x86-64 numbers its registers below 256 (psABI figure 3.36), and compilers nest a
- * remembered state or two.
- */
-#define CFI_MAX_REG   255
-#define CFI_MAX_DEPTH 16
-
-/*
- * A section's bytes in an ELF image of their own, for libdw. On the object itself libdw would
- * also follow .eh_frame_hdr's search table, which can point into the middle of an entry: at
- * bytes never read as the program libdw then runs.
- */
-struct cfi_image {
-	char *bytes;
-	Elf *elf;
-	Elf_Data *data; /* the section's contents, inside bytes */
-	const unsigned char *ident;
-	uint64_t sh_addr;
-};
-
 static int push_row(struct builder *b, const struct lt_unwind_row *row)
 {
 	if (array_reserve(&b->rows, &b->cap, b->nr, sizeof(*b->rows), 1024))
@@ -81,138 +34,6 @@ static int push_row(struct builder *b, const struct lt_unwind_row *row)
 	b->rows[b->nr].seq = (uint32_t)b->nr;
 	b->nr++;
 	return 0;
-}
-
-/* Reads one LEB128 number at *p; is_signed sign-extends it. 0, or -EINVAL when it runs past end. */
-static int read_leb(const uint8_t **p, const uint8_t *end, bool is_signed, uint64_t *out)
-{
-	uint64_t v = 0;
-	unsigned int shift = 0;
-
-	while (*p < end) {
-		uint8_t byte = *(*p)++;
-
-		if (shift < 64)
-			v |= (uint64_t)(byte & 0x7f) << shift;
-		shift += 7;
-		if (!(byte & 0x80)) {
-			if (is_signed && shift < 64 && (byte & 0x40))
-				v |= ~0ULL << shift;
-			*out = v;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-/*
- * Reads one encoded pointer at *p (x86-64 is little-endian, as the host). field_vaddr is the
- * address of the field itself, for pc-relative encodings. Encodings an FDE's range never uses on
- * x86-64 (data-, text-, function-relative, aligned, indirect) are refused.
- */
-static int read_encoded(const uint8_t **p, const uint8_t *end, uint8_t enc, uint64_t field_vaddr,
-			uint64_t *out)
-{
-	size_t size;
-	uint64_t v = 0;
-
-	switch (enc & 0x0f) {
-	case PE_ULEB128:
-	case PE_SLEB128:
-		if (read_leb(p, end, (enc & 0x0f) == PE_SLEB128, &v))
-			return -EINVAL;
-		size = 0;
-		break;
-	case PE_ABSPTR:
-	case PE_UDATA8:
-	case PE_SDATA8:
-		size = 8;
-		break;
-	case PE_UDATA2:
-	case PE_SDATA2:
-		size = 2;
-		break;
-	case PE_UDATA4:
-	case PE_SDATA4:
-		size = 4;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (size) {
-		if ((size_t)(end - *p) < size)
-			return -EINVAL;
-		if (size == 2) {
-			uint16_t u;
-
-			memcpy(&u, *p, 2);
-			v = (enc & 0x0f) == PE_SDATA2 ? (uint64_t)(int64_t)(int16_t)u : u;
-		} else if (size == 4) {
-			uint32_t u;
-
-			memcpy(&u, *p, 4);
-			v = (enc & 0x0f) == PE_SDATA4 ? (uint64_t)(int64_t)(int32_t)u : u;
-		} else {
-			memcpy(&v, *p, 8);
-		}
-		*p += size;
-	}
-	switch (enc & 0x70) {
-	case 0:
-		break;
-	case PE_PCREL:
-		v += field_vaddr;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (enc & 0x80)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-/* The FDE pointer encoding a CIE announces ('R' in its augmentation); absptr without one. */
-static bool cie_fde_encoding(const Dwarf_CIE *cie, uint8_t *enc)
-{
-	const char *aug = cie->augmentation;
-	const uint8_t *p = cie->augmentation_data;
-	const uint8_t *end = p ? p + cie->augmentation_data_size : NULL;
-
-	*enc = PE_ABSPTR;
-	if (!aug || !aug[0])
-		return true;
-	if (aug[0] != 'z' || !p)
-		return false;
-	for (aug++; *aug; aug++) {
-		uint64_t ignored;
-
-		switch (*aug) {
-		case 'R':
-			if (p >= end)
-				return false;
-			*enc = *p++;
-			break;
-		case 'L':
-			if (p >= end)
-				return false;
-			p++;
-			break;
-		case 'P':
-			if (p >= end)
-				return false;
-			/* The personality routine's address: only its size matters here. */
-			if (read_encoded(&p, end, *p++ & 0x0f, 0, &ignored))
-				return false;
-			break;
-		case 'S':
-		case 'B':
-			break;
-		default:
-			return false;
-		}
-	}
-	return true;
 }
 
 static bool op_breg(const Dwarf_Op *op, int reg, int64_t *off)
@@ -398,248 +219,6 @@ static int fde_rows(struct builder *b, Dwarf_CFI *cfi, uint64_t lo, uint64_t hi)
 	return push_row(b, &row);
 }
 
-static Elf_Scn *find_section(Elf *elf, const char *name, GElf_Shdr *shdr)
-{
-	Elf_Scn *scn = NULL;
-	size_t shstrndx;
-
-	if (elf_getshdrstrndx(elf, &shstrndx))
-		return NULL;
-	while ((scn = elf_nextscn(elf, scn))) {
-		const char *n;
-
-		if (!gelf_getshdr(scn, shdr) || shdr->sh_type == SHT_NOBITS)
-			continue;
-		n = elf_strptr(elf, shstrndx, shdr->sh_name);
-		if (n && !strcmp(n, name))
-			return scn;
-	}
-	return NULL;
-}
-
-static void cfi_image_close(struct cfi_image *img)
-{
-	if (img->elf)
-		elf_end(img->elf);
-	free(img->bytes);
-}
-
-/*
- * Copies section scn of elf (named name) into an image holding it and a section name table. The
- * image is ELF64, little-endian, as x86-64 objects are: 0, -EINVAL for any other object, -ENOMEM.
- */
-static int cfi_image_open(struct cfi_image *img, Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr,
-			  const char *name)
-{
-	Elf_Data *data = elf_getdata(scn, NULL);
-	size_t name_len = strlen(name) + 1, str_off, sh_off, size;
-	static const char strtab_name[] = ".shstrtab";
-	const unsigned char *ident = (const unsigned char *)elf_getident(elf, NULL);
-	Elf64_Ehdr *eh;
-	Elf64_Shdr *sh;
-	GElf_Ehdr ehdr;
-	Elf_Scn *copy;
-	GElf_Shdr copy_shdr;
-
-	memset(img, 0, sizeof(*img));
-	if (!data || !data->d_buf || !ident || ident[EI_CLASS] != ELFCLASS64 ||
-	    ident[EI_DATA] != ELFDATA2LSB || !gelf_getehdr(elf, &ehdr))
-		return -EINVAL;
-	str_off = sizeof(*eh) + data->d_size;
-	sh_off = (str_off + 1 + name_len + sizeof(strtab_name) + 7) & ~(size_t)7;
-	size = sh_off + 3 * sizeof(*sh);
-	img->bytes = calloc(1, size);
-	if (!img->bytes)
-		return -ENOMEM;
-	eh = (Elf64_Ehdr *)img->bytes;
-	memcpy(eh->e_ident, ELFMAG, SELFMAG);
-	eh->e_ident[EI_CLASS] = ELFCLASS64;
-	eh->e_ident[EI_DATA] = ELFDATA2LSB;
-	eh->e_ident[EI_VERSION] = EV_CURRENT;
-	eh->e_type = ET_DYN;
-	/* libdw takes the ABI's initial CFI rules from the machine. */
-	eh->e_machine = ehdr.e_machine;
-	eh->e_version = EV_CURRENT;
-	eh->e_shoff = sh_off;
-	eh->e_ehsize = sizeof(*eh);
-	eh->e_shentsize = sizeof(*sh);
-	eh->e_shnum = 3;
-	eh->e_shstrndx = 2;
-	memcpy(img->bytes + sizeof(*eh), data->d_buf, data->d_size);
-	memcpy(img->bytes + str_off + 1, name, name_len);
-	memcpy(img->bytes + str_off + 1 + name_len, strtab_name, sizeof(strtab_name));
-	sh = (Elf64_Shdr *)(img->bytes + sh_off);
-	sh[1].sh_name = 1;
-	sh[1].sh_type = SHT_PROGBITS;
-	sh[1].sh_flags = shdr->sh_flags & SHF_ALLOC;
-	sh[1].sh_addr = shdr->sh_addr;
-	sh[1].sh_offset = sizeof(*eh);
-	sh[1].sh_size = data->d_size;
-	sh[1].sh_addralign = 1;
-	sh[2].sh_name = 1 + (Elf64_Word)name_len;
-	sh[2].sh_type = SHT_STRTAB;
-	sh[2].sh_offset = str_off;
-	sh[2].sh_size = 1 + name_len + sizeof(strtab_name);
-	sh[2].sh_addralign = 1;
-
-	img->elf = elf_memory(img->bytes, size);
-	copy = img->elf ? elf_getscn(img->elf, 1) : NULL;
-	img->data = copy ? elf_getdata(copy, NULL) : NULL;
-	img->ident = img->elf ? (const unsigned char *)elf_getident(img->elf, NULL) : NULL;
-	if (!img->data || !img->data->d_buf || !img->ident || !gelf_getshdr(copy, &copy_shdr)) {
-		cfi_image_close(img);
-		memset(img, 0, sizeof(*img));
-		return -ENOMEM;
-	}
-	img->sh_addr = copy_shdr.sh_addr;
-	return 0;
-}
-
-static const struct cie_enc *cie_find(const struct cie_enc *cies, size_t nr, uint64_t offset)
-{
-	for (size_t i = 0; i < nr; i++)
-		if (cies[i].offset == offset)
-			return &cies[i];
-	return NULL;
-}
-
-/* Whether one CFI program stays within CFI_MAX_REG and CFI_MAX_DEPTH, read as libdw reads it. */
-static bool cfi_program_bounded(const uint8_t *p, const uint8_t *end, uint8_t fde_enc)
-{
-	unsigned int depth = 0;
-	uint64_t reg, v;
-
-	while (p < end) {
-		uint8_t op = *p++;
-		bool has_reg = true, has_operand = false, has_block = false;
-		size_t skip = 0;
-
-		switch (op >> 6) {
-		case 1: /* DW_CFA_advance_loc */
-		case 3: /* DW_CFA_restore: the register in the low six bits */
-			continue;
-		case 2: /* DW_CFA_offset */
-			if (read_leb(&p, end, false, &v))
-				return false;
-			continue;
-		}
-		switch (op) {
-		case DW_CFA_nop:
-		case DW_CFA_GNU_window_save:
-			continue;
-		case DW_CFA_remember_state:
-			if (++depth > CFI_MAX_DEPTH)
-				return false;
-			continue;
-		case DW_CFA_restore_state:
-			depth -= depth > 0;
-			continue;
-		case DW_CFA_set_loc:
-			if (read_encoded(&p, end, fde_enc, 0, &v))
-				return false;
-			continue;
-		case DW_CFA_advance_loc1:
-			skip = 1;
-			break;
-		case DW_CFA_advance_loc2:
-			skip = 2;
-			break;
-		case DW_CFA_advance_loc4:
-			skip = 4;
-			break;
-		case DW_CFA_MIPS_advance_loc8:
-			skip = 8;
-			break;
-		case DW_CFA_def_cfa_offset:
-		case DW_CFA_def_cfa_offset_sf:
-		case DW_CFA_GNU_args_size:
-			has_reg = false;
-			has_operand = true;
-			break;
-		case DW_CFA_def_cfa_expression:
-			has_reg = false;
-			has_block = true;
-			break;
-		case DW_CFA_restore_extended:
-		case DW_CFA_undefined:
-		case DW_CFA_same_value:
-		case DW_CFA_def_cfa_register:
-			break;
-		case DW_CFA_offset_extended:
-		case DW_CFA_register:
-		case DW_CFA_def_cfa:
-		case DW_CFA_offset_extended_sf:
-		case DW_CFA_def_cfa_sf:
-		case DW_CFA_val_offset:
-		case DW_CFA_val_offset_sf:
-		case DW_CFA_GNU_negative_offset_extended:
-			has_operand = true;
-			break;
-		case DW_CFA_expression:
-		case DW_CFA_val_expression:
-			has_block = true;
-			break;
-		default:
-			/* libdw stops at an opcode it does not know: nothing after it runs. */
-			return true;
-		}
-		if (skip) {
-			if ((size_t)(end - p) < skip)
-				return false;
-			p += skip;
-			continue;
-		}
-		/* A number cut off by the end of the program is refused: libdw reads part of it. */
-		if (has_reg && (read_leb(&p, end, false, &reg) || reg > CFI_MAX_REG))
-			return false;
-		if (has_operand && read_leb(&p, end, false, &v))
-			return false;
-		if (has_block) {
-			if (read_leb(&p, end, false, &v) || v > (uint64_t)(end - p))
-				return false;
-			p += v;
-		}
-	}
-	return true;
-}
-
-/*
- * The entry at *off or, past one that cannot be read, the next one, as libdw's FDE search steps
- * through a section. 0, or 1 at the end.
- */
-static int next_entry(const struct cfi_image *img, bool eh_frame, Dwarf_Off *off, Dwarf_Off *next,
-		      Dwarf_CFI_Entry *e)
-{
-	for (;;) {
-		int ret;
-
-		*next = *off;
-		ret = dwarf_next_cfi(img->ident, img->data, eh_frame, *off, next, e);
-		if (!ret)
-			return 0;
-		if (ret > 0 || *next == *off)
-			return 1;
-		*off = *next;
-	}
-}
-
-/* An FDE's range, and where its program starts; the CIE gives the encoding. 0 or -EINVAL. */
-static int fde_range(const struct cfi_image *img, const Dwarf_CFI_Entry *e,
-		     const struct cie_enc *cie, uint64_t *lo, uint64_t *len, const uint8_t **prog)
-{
-	const uint8_t *p = e->fde.start, *end = e->fde.end;
-	uint64_t aug = cie->fde_aug_len;
-
-	if (!cie->ok ||
-	    read_encoded(&p, end, cie->fde_enc,
-			 img->sh_addr + (uint64_t)(p - (const uint8_t *)img->data->d_buf), lo) ||
-	    read_encoded(&p, end, cie->fde_enc & 0x0f, 0, len) ||
-	    (cie->sized_aug && read_leb(&p, end, false, &aug)) || aug > (uint64_t)(end - p))
-		return -EINVAL;
-	*prog = p + aug;
-	return 0;
-}
-
 /* Whether [lo, hi) starts inside code that earlier (.eh_frame) rows already describe. */
 static bool covered(const struct unwind_table *prev, uint64_t lo)
 {
@@ -648,80 +227,10 @@ static bool covered(const struct unwind_table *prev, uint64_t lo)
 	return r && LT_ROW_CFA_KIND(r) != LT_CFA_NONE;
 }
 
-/*
- * The CIEs of one CFI section (FDEs may name one that follows them), into *cies (malloc'ed) and
- * *nr_cies; *nr_fdes counts the FDEs, and *bounded is cleared when a CIE's program is not bounded.
- * 0 or -ENOMEM.
- */
-static int read_cies(const struct cfi_image *img, bool eh_frame, struct cie_enc **cies,
-		     size_t *nr_cies, size_t *nr_fdes, bool *bounded)
-{
-	size_t cap = 0;
-	Dwarf_Off off, next;
-	Dwarf_CFI_Entry e;
-
-	*cies = NULL;
-	*nr_cies = 0;
-	for (off = 0; !next_entry(img, eh_frame, &off, &next, &e); off = next) {
-		struct cie_enc *c;
-
-		if (!dwarf_cfi_cie_p(&e)) {
-			(*nr_fdes)++;
-			continue;
-		}
-		if (array_reserve(cies, &cap, *nr_cies, sizeof(**cies), 16)) {
-			free(*cies);
-			*cies = NULL;
-			return -ENOMEM;
-		}
-		c = &(*cies)[(*nr_cies)++];
-		c->offset = off;
-		c->ok = cie_fde_encoding(&e.cie, &c->fde_enc);
-		c->sized_aug = e.cie.augmentation && e.cie.augmentation[0] == 'z';
-		c->fde_aug_len = e.cie.fde_augmentation_data_size;
-		*bounded &= cfi_program_bounded(e.cie.initial_instructions,
-						e.cie.initial_instructions_end, c->fde_enc);
-	}
-	return 0;
-}
-
+/* The elf_file face of cfi_fde_range(), as attach asks it. */
 int unwind_fde_range(struct elf_file *ef, uint64_t vaddr, uint64_t *lo, uint64_t *hi)
 {
-	Elf *elf = elf_file__elf(ef);
-	struct cfi_image img = { 0 };
-	struct cie_enc *cies;
-	size_t nr_cies, nr_fdes = 0;
-	bool bounded = true;
-	Dwarf_Off off, next;
-	Dwarf_CFI_Entry e;
-	GElf_Shdr shdr;
-	Elf_Scn *scn = find_section(elf, ".eh_frame", &shdr);
-	int err = -ENOENT;
-
-	/* Entries are only parsed here, never run: the section itself will do. */
-	img.data = scn ? elf_getdata(scn, NULL) : NULL;
-	img.ident = (const unsigned char *)elf_getident(elf, NULL);
-	img.sh_addr = shdr.sh_addr;
-	if (!img.data || !img.data->d_buf || !img.ident ||
-	    read_cies(&img, true, &cies, &nr_cies, &nr_fdes, &bounded))
-		return -ENOENT;
-	for (off = 0; err && !next_entry(&img, true, &off, &next, &e); off = next) {
-		const struct cie_enc *cie;
-		const uint8_t *prog;
-		uint64_t flo, len;
-
-		if (dwarf_cfi_cie_p(&e))
-			continue;
-		cie = cie_find(cies, nr_cies, e.fde.CIE_pointer);
-		if (!cie || fde_range(&img, &e, cie, &flo, &len, &prog) || !flo || !len ||
-		    vaddr < flo || vaddr - flo >= len)
-			continue;
-		*lo = flo;
-		*hi = flo + len;
-		err = 0;
-	}
-	free(cies);
-	return err;
+	return cfi_fde_range(elf_file__elf(ef), vaddr, lo, hi);
 }
 
 /*
@@ -730,45 +239,18 @@ int unwind_fde_range(struct elf_file *ef, uint64_t vaddr, uint64_t *lo, uint64_t
  * steps through, and no program goes to libdw unless all of them are bounded: for a pc, that
  * search may settle on any FDE of the section.
  */
-static int section_rows(struct builder *b, const struct cfi_image *img, bool eh_frame,
-			Dwarf_CFI *cfi, const struct unwind_table *prev)
+static int section_rows(struct builder *b, const struct cfi_section *sec, Dwarf_CFI *cfi,
+			const struct unwind_table *prev)
 {
-	struct cie_enc *cies = NULL;
-	size_t nr_cies = 0, nr_fdes = 0;
-	bool bounded = true;
-	Dwarf_Off off, next;
-	Dwarf_CFI_Entry e;
-	int err;
+	uint64_t pos = 0, lo, len;
+	int ret, err = 0;
 
-	err = read_cies(img, eh_frame, &cies, &nr_cies, &nr_fdes, &bounded);
-	if (err)
-		return err;
-	/* An FDE whose CIE is not one of these would make libdw read a CIE anywhere. */
-	for (off = 0; bounded && !next_entry(img, eh_frame, &off, &next, &e); off = next) {
-		const struct cie_enc *cie;
-		const uint8_t *prog;
-		uint64_t lo, len;
-
-		if (dwarf_cfi_cie_p(&e))
-			continue;
-		cie = cie_find(cies, nr_cies, e.fde.CIE_pointer);
-		bounded = cie && !fde_range(img, &e, cie, &lo, &len, &prog) &&
-			  cfi_program_bounded(prog, e.fde.end, cie->fde_enc);
-	}
-	if (!bounded) {
-		b->t->nr_skipped_fdes += nr_fdes;
-		free(cies);
+	if (!cfi_section__bounded(sec)) {
+		b->t->nr_skipped_fdes += cfi_section__nr_fdes(sec);
 		return 0;
 	}
-	for (off = 0; !err && !next_entry(img, eh_frame, &off, &next, &e); off = next) {
-		const struct cie_enc *cie;
-		const uint8_t *prog;
-		uint64_t lo, len;
-
-		if (dwarf_cfi_cie_p(&e))
-			continue;
-		cie = cie_find(cies, nr_cies, e.fde.CIE_pointer);
-		if (!cie || fde_range(img, &e, cie, &lo, &len, &prog)) {
+	while (!err && (ret = cfi_section__next_fde(sec, &pos, &lo, &len)) != 1) {
+		if (ret) {
 			b->t->nr_skipped_fdes++;
 			continue;
 		}
@@ -783,7 +265,6 @@ static int section_rows(struct builder *b, const struct cfi_image *img, bool eh_
 			continue;
 		err = fde_rows(b, cfi, lo, lo + len);
 	}
-	free(cies);
 	return err;
 }
 
@@ -880,6 +361,50 @@ static int mark_entry(struct unwind_table *t, Elf *elf)
 	return 0;
 }
 
+/* The rows of .eh_frame. A section libdw cannot take (another kind of object) gives none. */
+static int eh_frame_rows(struct builder *b, Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr)
+{
+	struct cfi_section *sec = cfi_section__new(elf, scn, shdr, ".eh_frame");
+	Dwarf_CFI *cfi = sec ? dwarf_getcfi_elf(cfi_section__elf(sec)) : NULL;
+	int err = sec ? 0 : -errno;
+
+	if (cfi) {
+		err = section_rows(b, sec, cfi, NULL);
+		dwarf_cfi_end(cfi);
+		if (!err)
+			err = finish(b);
+	}
+	cfi_section__free(sec);
+	return err == -EINVAL ? 0 : err;
+}
+
+/* The rows of .debug_frame for the code .eh_frame leaves out, sorted in with those of .eh_frame. */
+static int debug_frame_rows(struct builder *b, Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr)
+{
+	struct cfi_section *sec = cfi_section__new(elf, scn, shdr, ".debug_frame");
+	Dwarf *dw = sec ? dwarf_begin_elf(cfi_section__elf(sec), DWARF_C_READ, NULL) : NULL;
+	Dwarf_CFI *cfi = dw ? dwarf_getcfi(dw) : NULL;
+	int err = sec ? 0 : -errno;
+
+	if (cfi) {
+		struct unwind_table prev = *b->t;
+
+		/* The .eh_frame rows, kept apart while .debug_frame's are added. */
+		prev.rows = b->t->rows;
+		b->t->rows = NULL;
+		err = section_rows(b, sec, cfi, &prev);
+		free(prev.rows);
+	}
+	if (err == -EINVAL)
+		err = 0;
+	if (!err)
+		err = finish(b);
+	if (dw)
+		dwarf_end(dw);
+	cfi_section__free(sec);
+	return err;
+}
+
 struct unwind_table *unwind_table__build(struct elf_file *ef)
 {
 	Elf *elf = elf_file__elf(ef);
@@ -891,62 +416,21 @@ struct unwind_table *unwind_table__build(struct elf_file *ef)
 	b.t = calloc(1, sizeof(*b.t));
 	if (!b.t)
 		return NULL;
-	eh_scn = find_section(elf, ".eh_frame", &eh_shdr);
-	dbg_scn = find_section(elf, ".debug_frame", &dbg_shdr);
+	eh_scn = cfi_find_section(elf, ".eh_frame", &eh_shdr);
+	dbg_scn = cfi_find_section(elf, ".debug_frame", &dbg_shdr);
 	if (dbg_scn && (dbg_shdr.sh_flags & SHF_COMPRESSED))
 		dbg_scn = NULL; /* libdw would need a writable ELF handle to inflate it */
-	if (!eh_scn && !dbg_scn) {
+	if (!eh_scn && !dbg_scn)
 		err = -ENOENT;
-		goto out;
-	}
-	if (eh_scn) {
-		struct cfi_image img;
-		Dwarf_CFI *cfi;
-
-		err = cfi_image_open(&img, elf, eh_scn, &eh_shdr, ".eh_frame");
-		cfi = err ? NULL : dwarf_getcfi_elf(img.elf);
-		if (cfi) {
-			err = section_rows(&b, &img, true, cfi, NULL);
-			dwarf_cfi_end(cfi);
-			if (!err)
-				err = finish(&b);
-		}
-		if (!err || err == -EINVAL)
-			err = 0;
-		cfi_image_close(&img);
-	}
-	if (!err && dbg_scn) {
-		struct cfi_image img;
-		Dwarf_CFI *cfi = NULL;
-		Dwarf *dw = NULL;
-
-		err = cfi_image_open(&img, elf, dbg_scn, &dbg_shdr, ".debug_frame");
-		if (!err)
-			dw = dwarf_begin_elf(img.elf, DWARF_C_READ, NULL);
-		cfi = dw ? dwarf_getcfi(dw) : NULL;
-		if (cfi) {
-			struct unwind_table prev = *b.t;
-
-			/* The .eh_frame rows, kept apart while .debug_frame's are added. */
-			prev.rows = b.t->rows;
-			b.t->rows = NULL;
-			err = section_rows(&b, &img, false, cfi, &prev);
-			free(prev.rows);
-		}
-		if (err == -EINVAL)
-			err = 0;
-		if (!err)
-			err = finish(&b);
-		if (dw)
-			dwarf_end(dw);
-		cfi_image_close(&img);
-	}
+	if (!err && eh_scn)
+		err = eh_frame_rows(&b, elf, eh_scn, &eh_shdr);
+	if (!err && dbg_scn)
+		err = debug_frame_rows(&b, elf, dbg_scn, &dbg_shdr);
 	if (!err && !b.t->nr_fdes)
 		err = -ENOENT;
 	if (!err)
 		err = mark_entry(b.t, elf);
 	b.t->has_fp = keeps_frame_pointers(b.t);
-out:
 	free(b.rows);
 	if (err) {
 		unwind_table__free(b.t);

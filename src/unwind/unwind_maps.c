@@ -12,6 +12,7 @@
 
 #include "base/clock.h"
 #include "base/array.h"
+#include "base/hashtab.h"
 #include "bpf/leaktop.h"
 #include "proc/elf_file.h"
 #include "base/log.h"
@@ -43,6 +44,7 @@ struct unwinder {
 	bool warned_full;
 	struct uw_object *objs;
 	size_t nr_objs, cap_objs;
+	struct hashtab *obj_index; /* FNV-1a of (device, inode) -> index in objs */
 	struct uw_pid *pids;
 	size_t nr_pids, cap_pids;
 	struct lt_unwind_proc *scratch; /* too large for the stack */
@@ -61,7 +63,8 @@ struct unwinder *unwinder__new(int rows_fd, int procs_fd, uint32_t max_rows)
 	u->map_len = ((size_t)max_rows * sizeof(struct lt_unwind_row) + (size_t)page - 1) &
 		     ~((size_t)page - 1);
 	u->scratch = calloc(1, sizeof(*u->scratch));
-	if (!u->scratch)
+	u->obj_index = hashtab__new(32);
+	if (!u->scratch || !u->obj_index)
 		goto fail;
 	u->rows = mmap(NULL, u->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, rows_fd, 0);
 	if (u->rows == MAP_FAILED) {
@@ -147,18 +150,37 @@ static void object_load(struct unwinder *u, struct uw_object *o, struct elf_file
 	unwind_table__free(t);
 }
 
+struct obj_probe {
+	const struct unwinder *u;
+	const struct procmap *m;
+};
+
+static uint64_t obj_hash(const struct procmap *m)
+{
+	return fnv1a_u64(fnv1a_u64(fnv1a_u64(FNV1A_SEED, m->dev_major), m->dev_minor), m->inode);
+}
+
+static bool same_file(uint64_t idx, const void *ctx)
+{
+	const struct obj_probe *p = ctx;
+	const struct uw_object *o = &p->u->objs[idx];
+
+	return o->dev_major == p->m->dev_major && o->dev_minor == p->m->dev_minor &&
+	       o->inode == p->m->inode;
+}
+
 static struct uw_object *object_get(struct unwinder *u, int pid, const struct procmap *m)
 {
+	struct obj_probe probe = {u, m};
+	uint64_t hash = obj_hash(m), *idx;
 	struct elf_file *ef;
 	struct uw_object *o;
 
-	for (size_t i = 0; i < u->nr_objs; i++) {
-		o = &u->objs[i];
-		if (o->dev_major == m->dev_major && o->dev_minor == m->dev_minor &&
-		    o->inode == m->inode)
-			return o;
-	}
-	if (array_reserve(&u->objs, &u->cap_objs, u->nr_objs, sizeof(*u->objs), 32))
+	idx = hashtab__find_match(u->obj_index, hash, same_file, &probe);
+	if (idx)
+		return &u->objs[*idx];
+	if (array_reserve(&u->objs, &u->cap_objs, u->nr_objs, sizeof(*u->objs), 32) ||
+	    hashtab__reserve(u->obj_index, u->nr_objs + 1))
 		return NULL;
 	o = &u->objs[u->nr_objs];
 	memset(o, 0, sizeof(*o));
@@ -176,6 +198,7 @@ static struct uw_object *object_get(struct unwinder *u, int pid, const struct pr
 	} else {
 		log_debug("unwind: cannot read %s: %s", m->path, strerror(errno));
 	}
+	(void)hashtab__add(u->obj_index, hash, u->nr_objs); /* the room is reserved */
 	u->nr_objs++;
 	return o;
 }
@@ -200,14 +223,14 @@ static bool object_bias(const struct uw_object *o, const struct procmap *m, uint
 
 static uint64_t maps_signature(const struct procmaps *pm)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = FNV1A_SEED;
 
 	for (size_t i = 0; i < pm->nr_maps; i++) {
 		const struct procmap *m = &pm->maps[i];
 		uint64_t v[4] = {m->start, m->end, m->file_offset, m->inode};
 
 		for (int k = 0; k < 4; k++)
-			h = (h ^ v[k]) * 0x100000001b3ULL;
+			h = fnv1a_u64(h, v[k]);
 	}
 	return h;
 }
@@ -334,6 +357,7 @@ void unwinder__free(struct unwinder *u)
 	for (size_t i = 0; i < u->nr_objs; i++)
 		free(u->objs[i].loads);
 	free(u->objs);
+	hashtab__free(u->obj_index);
 	free(u->pids);
 	free(u->scratch);
 	free(u);

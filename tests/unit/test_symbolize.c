@@ -17,6 +17,7 @@
 #include "elfsrc/fx_lines.h"
 #include "fixtures/fixture_path.h"
 #include "symbol/symbolize.h"
+#include "symbol/symtab.h"
 
 #define FAKE_PID 90001
 #define BASE	 0x555555554000ULL
@@ -454,13 +455,13 @@ static void test_cxx_demangled(void **state)
 
 static void test_demangle(void **state)
 {
-	char *d = sym_demangle("_ZN2ns6Widget4growEm");
+	char *d = symtab_demangle("_ZN2ns6Widget4growEm");
 
 	assert_string_equal(d, "ns::Widget::grow(unsigned long)");
 	free(d);
-	assert_null(sym_demangle("malloc"));
-	assert_null(sym_demangle("_Z!!"));
-	assert_null(sym_demangle(NULL));
+	assert_null(symtab_demangle("malloc"));
+	assert_null(symtab_demangle("_Z!!"));
+	assert_null(symtab_demangle(NULL));
 }
 
 struct last_before {
