@@ -80,6 +80,9 @@ static bool matches(const struct stack_record *rec, const char *filter, struct s
 		size_t n = symbolizer__resolve(sym, rec->pid, rec->ips[i], true, frames,
 					       MAX_FRAMES_PER_IP);
 
+		/* As in the reports: past a caller outside every mapping, no stack was walked. */
+		if (i > 0 && (!n || !frames[0].module))
+			break;
 		for (size_t k = 0; k < n; k++) {
 			const char *mod = frames[k].module;
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "base/fmt.h"
@@ -243,6 +244,54 @@ static void test_stack_text(void **state)
 	frame__free(f);
 }
 
+/* Two functions of this very test, named by the real symbolizer through /proc/self/maps. */
+static __attribute__((noinline, used)) int filter_site_fn(int x)
+{
+	return x * 5 + 2;
+}
+
+static __attribute__((noinline, used)) int filter_needle_fn(int x)
+{
+	return x * 7 + 3;
+}
+
+/*
+ * The filter reads the stacks as the reports do: past a caller outside every mapping, the
+ * frame-pointer walk ran into code without frame pointers, and what follows is no stack. A
+ * function named there must not make the stack match.
+ */
+static void test_filter_stops_past_unmapped_caller(void **state)
+{
+	struct symbolizer *sym = symbolizer__new();
+	struct frame *f = calloc(1, sizeof(*f));
+	struct history_trend trend = { .nr_samples = 2, .active = true };
+	struct stack_record rec = { .stack_id = 1, .pid = getpid(), .outstanding_bytes = 64,
+				    .outstanding_allocs = 1, .allocs = 1, .nr_ips = 3 };
+
+	assert_non_null(sym);
+	assert_non_null(f);
+	assert_int_equal(filter_site_fn(1) + filter_needle_fn(1), 17);
+	assert_int_equal(symbolizer__add_pid(sym, getpid()), 0);
+	/* Return addresses: one byte past a call still names its caller. */
+	rec.ips[0] = (uint64_t)(uintptr_t)filter_site_fn + 1;
+	rec.ips[1] = 0x10; /* never mapped */
+	rec.ips[2] = (uint64_t)(uintptr_t)filter_needle_fn + 1;
+	f->snap = snapshot__new();
+	assert_non_null(f->snap);
+	assert_int_equal(snapshot__add(f->snap, &rec), 0);
+	f->trends = malloc(sizeof(trend));
+	assert_non_null(f->trends);
+	f->trends[0] = trend;
+
+	assert_int_equal(frame_select(f, FRAME_SORT_BYTES, "filter_site", sym), 0);
+	assert_int_equal(f->nr_rows, 1);
+	assert_int_equal(frame_select(f, FRAME_SORT_BYTES, "needle", sym), 0);
+	assert_int_equal(f->nr_listed, 1);
+	assert_int_equal(f->nr_rows, 0);
+	frame__free(f);
+	symbolizer__free(sym);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +300,7 @@ int main(void)
 		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_rows_text_by_width),
 		cmocka_unit_test(test_stack_text),
+		cmocka_unit_test(test_filter_stops_past_unmapped_caller),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
