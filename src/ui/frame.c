@@ -27,34 +27,11 @@ const char *frame_sort_name(enum frame_sort sort)
 }
 
 
-static void put_seconds(char *buf, size_t len, double s)
-{
-	long long whole = (long long)s;
-
-	if (s < 0)
-		snprintf(buf, len, "-");
-	else if (s < 60)
-		snprintf(buf, len, "%.1fs", s);
-	else if (s < 3600)
-		snprintf(buf, len, "%lldm%02llds", whole / 60, whole % 60);
-	else
-		snprintf(buf, len, "%lldh%02lldm", whole / 3600, whole % 3600 / 60);
-}
-
-/* "+1.5 KiB/s", "0 B/s", "-12 B/s"; "-" when unknown. */
+/* "+1.5 KiB/s", "0 B/s", "-12 B/s"; "-" when unknown. Below half a byte a second, the sign says
+ * nothing: such a rate is 0, as trend_word() calls it flat. */
 static void put_rate(char *buf, size_t len, double v)
 {
-	char h[32];
-
-	if (!isfinite(v)) {
-		snprintf(buf, len, "-");
-		return;
-	}
-	/* Below half a byte a second, the sign says nothing. */
-	if (fabs(v) < 0.5)
-		v = 0;
-	fmt_bytes(h, sizeof(h), v);
-	snprintf(buf, len, "%s%s/s", v > 0 ? "+" : "", h);
+	fmt_rate(buf, len, fabs(v) < 0.5 ? 0 : v);
 }
 
 /* --- rows */
@@ -261,22 +238,24 @@ static void putf(const struct frame_sink *sink, enum frame_style style, const ch
 	sink->put(sink->ctx, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1, style);
 }
 
-/* Names come from the traced program's files: a control character in one must not drive the
- * terminal or break the line. */
+struct styled {
+	const struct frame_sink *sink;
+	enum frame_style style;
+};
+
+static void styled_put(void *ctx, const char *text, size_t len)
+{
+	const struct styled *st = ctx;
+
+	st->sink->put(st->sink->ctx, text, len, st->style);
+}
+
+/* Names come from the traced program's files: control characters become '?'. */
 static void put_clean(const struct frame_sink *sink, enum frame_style style, const char *s)
 {
-	while (*s) {
-		size_t n = 0;
+	struct styled st = { sink, style };
 
-		while (s[n] && (unsigned char)s[n] >= 0x20 && s[n] != 0x7f)
-			n++;
-		if (n)
-			sink->put(sink->ctx, s, n, style);
-		if (!s[n])
-			break;
-		sink->put(sink->ctx, "?", 1, style);
-		s += n + 1;
-	}
+	output_put_clean(s, styled_put, &st);
 }
 
 static void put_rate_figure(const struct frame_sink *sink, enum frame_style style, double v,
@@ -303,7 +282,7 @@ void frame_render_header(const struct frame *f, const struct frame_sink *sink)
 		put_clean(sink, FRAME_NORMAL, f->procs[i].comm ? f->procs[i].comm : "?");
 		put(sink, FRAME_NORMAL, f->procs[i].exited ? ", exited)" : ")");
 	}
-	put_seconds(a, sizeof(a), f->traced_s);
+	fmt_duration(a, sizeof(a), f->traced_s);
 	putf(sink, FRAME_NORMAL, "  traced %s  refresh %.1fs  window %.1fs  sort %s", a,
 	     f->interval_s, f->window_s, frame_sort_name(f->sort));
 	if (f->filter) {
@@ -451,30 +430,9 @@ static const char *trend_word(const struct history_trend *t)
 static void put_site(const struct frame_sink *sink, enum frame_style style,
 		     const struct sym_frame *fr, bool offsets)
 {
-	const char *mod = fr->module && fr->module[0] ? output_basename(fr->module) : NULL;
+	struct styled st = { sink, style };
 
-	if (fr->function) {
-		put_clean(sink, style, fr->function);
-		if (offsets)
-			putf(sink, style, "+0x%" PRIx64, fr->offset);
-	} else {
-		putf(sink, style, "0x%" PRIx64, fr->address);
-	}
-	if (mod) {
-		put(sink, style, " (");
-		put_clean(sink, style, mod);
-		if (!fr->function)
-			putf(sink, style, "+0x%" PRIx64, fr->module_offset);
-		put(sink, style, ")");
-	}
-	if (fr->file) {
-		put(sink, style, " ");
-		put_clean(sink, style, offsets ? fr->file : output_basename(fr->file));
-		if (fr->line)
-			putf(sink, style, ":%" PRIu32, fr->line);
-	}
-	if (fr->inlined)
-		put(sink, style, " [inlined]");
+	output_put_frame(fr, !offsets, styled_put, &st);
 }
 
 void frame_render_row(const struct frame *f, size_t row, struct symbolizer *sym,
@@ -499,7 +457,7 @@ void frame_render_row(const struct frame *f, size_t row, struct symbolizer *sym,
 	}
 	putf(sink, style, FMT_TREND, trend_word(r->trend));
 	if (l.age) {
-		put_seconds(a, sizeof(a), rec->oldest_age_s);
+		fmt_duration(a, sizeof(a), rec->oldest_age_s);
 		putf(sink, style, FMT_AGE, a);
 	}
 	put(sink, style, SITE_GAP);
@@ -527,7 +485,7 @@ void frame_render_stack(const struct stack_record *rec, const struct history_tre
 	     "%s (%" PRId64 " bytes) in %" PRId64 " blocks, pid %d", a, rec->outstanding_bytes,
 	     rec->outstanding_allocs, rec->pid);
 	put_rate(a, sizeof(a), trend->growth_bytes_per_s);
-	put_seconds(b, sizeof(b), rec->oldest_age_s);
+	fmt_duration(b, sizeof(b), rec->oldest_age_s);
 	putf(sink, trend->suspect ? FRAME_SUSPECT : FRAME_LABEL,
 	     ", growth %s, trend %s, oldest %s", a, trend_word(trend), b);
 	sink->eol(sink->ctx);

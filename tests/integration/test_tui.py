@@ -29,7 +29,7 @@ ROW_RE = re.compile(r'^ *(?P<bytes>-?[\d.]+ [KMGTPE]?i?B) +(?P<blocks>-?\d+) +(?
 
 
 def human(n):
-    """The view's size format (frame_human in src/frame.c): '512 B', '1.5 KiB', '2.0 MiB'."""
+    """The view's size format (fmt_bytes in src/base/fmt.c): '512 B', '1.5 KiB', '2.0 MiB'."""
     d = abs(float(n))
     sign = '-' if n < 0 else ''
     if d < 1023.95:

@@ -10,7 +10,6 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "base/fmt.h"
 #include "ui/frame.h"
 
 /* A sink that keeps the text, and the text written in the alert and suspect styles apart. */
@@ -103,28 +102,6 @@ static struct frame *make_frame(void)
 	f->self_cpu_frac = 0.004;
 	f->self_rss_bytes = 10 << 20;
 	return f;
-}
-
-static void test_human(void **state)
-{
-	char b[32];
-
-	fmt_bytes(b, sizeof(b), 0);
-	assert_string_equal(b, "0 B");
-	fmt_bytes(b, sizeof(b), 512);
-	assert_string_equal(b, "512 B");
-	fmt_bytes(b, sizeof(b), 1536);
-	assert_string_equal(b, "1.5 KiB");
-	fmt_bytes(b, sizeof(b), 6400);
-	assert_string_equal(b, "6.2 KiB");
-	fmt_bytes(b, sizeof(b), 2097152);
-	assert_string_equal(b, "2.0 MiB");
-	fmt_bytes(b, sizeof(b), 1023.96 * 1024);
-	assert_string_equal(b, "1.0 MiB");
-	fmt_bytes(b, sizeof(b), -3200);
-	assert_string_equal(b, "-3.1 KiB");
-	fmt_bytes(b, sizeof(b), 5.0 * (1ULL << 30));
-	assert_string_equal(b, "5.0 GiB");
 }
 
 static void test_rows_listed_and_sorted(void **state)
@@ -295,7 +272,6 @@ static void test_filter_stops_past_unmapped_caller(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_human),
 		cmocka_unit_test(test_rows_listed_and_sorted),
 		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_rows_text_by_width),
