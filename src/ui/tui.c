@@ -10,6 +10,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "ui/crash.h"
 #include "ui/tui.h"
 #include "ui/tui_internal.h"
 
@@ -59,11 +60,40 @@ static void release_stderr(struct tui *t)
 	t->saved_stderr = t->held_stderr = -1;
 }
 
+/* --- a crash while the screen is ours (see crash.h) */
+
+/* Appends terminfo capability cap of the view's terminal to buf (len bytes). */
+static void add_cap(char *buf, size_t len, const char *cap)
+{
+	const char *s = tigetstr(cap);
+
+	if (s && s != (const char *)-1 && strlen(buf) + strlen(s) < len)
+		strcat(buf, s);
+}
+
+/* What endwin() would undo, for a crash that cannot call it: attributes, cursor, keypad, screen. */
+static void arm_crash(struct tui *t, const struct termios *tty)
+{
+	struct crash_restore r = { .tty_fd = STDOUT_FILENO, .tty = tty, .stderr_fd = t->saved_stderr,
+				   .held_fd = t->held_stderr };
+	char reset[256] = "";
+
+	add_cap(reset, sizeof(reset), "sgr0");
+	add_cap(reset, sizeof(reset), "cnorm");
+	add_cap(reset, sizeof(reset), "rmkx");
+	add_cap(reset, sizeof(reset), "rmcup");
+	r.reset = reset;
+	if (crash_arm(&r))
+		log_debug("no crash handler for the view");
+}
+
 /* --- the screen's life */
 
 static int start(struct tui *t)
 {
 	const char *term = getenv("TERM");
+	struct termios tty;
+	bool have_tty = !tcgetattr(STDOUT_FILENO, &tty);
 
 	/* Names may be UTF-8; numbers stay in the C locale's format. */
 	setlocale(LC_CTYPE, "");
@@ -87,12 +117,15 @@ static int start(struct tui *t)
 		use_default_colors();
 		t->colors = init_pair(PAIR_ALERT, COLOR_RED, -1) == OK;
 	}
+	if (have_tty)
+		arm_crash(t, &tty);
 	t->loop->input_fd = isatty(STDIN_FILENO) ? STDIN_FILENO : -1;
 	return 0;
 }
 
 static void stop(struct tui *t)
 {
+	crash_disarm();
 	if (t->scr) {
 		endwin();
 		delscreen(t->scr);
