@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "model/report.h"
 
 /* Inlined frames one return address can expand to; deeper inline chains keep their innermost. */
@@ -71,7 +72,7 @@ static int mapping_cmp(const void *pa, const void *pb)
  */
 static int collect_mappings(struct report *r, struct symbolizer *sym)
 {
-	struct report_mapping *maps = NULL, *n;
+	struct report_mapping *maps = NULL;
 	size_t nr = 0, cap = 0, i, j, out;
 
 	for (i = 0; i < r->nr_stacks; i++) {
@@ -80,14 +81,9 @@ static int collect_mappings(struct report *r, struct symbolizer *sym)
 		for (j = 0; j < rs->nr_frames; j++) {
 			if (!rs->frames[j].module)
 				continue;
-			if (nr == cap) {
-				cap = cap ? cap * 2 : 64;
-				n = realloc(maps, cap * sizeof(*maps));
-				if (!n) {
-					free(maps);
-					return -ENOMEM;
-				}
-				maps = n;
+			if (array_reserve(&maps, &cap, nr, sizeof(*maps), 64)) {
+				free(maps);
+				return -ENOMEM;
 			}
 			maps[nr].pid = rs->rec->pid;
 			if (!symbolizer__mapping(sym, rs->rec->pid, rs->frames[j].address,

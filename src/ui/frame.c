@@ -42,67 +42,43 @@ static bool matches(const struct report_stack *rs, const char *filter)
 	return false;
 }
 
-static int cmp_i64(int64_t a, int64_t b)
-{
-	return a > b ? -1 : a < b ? 1 : 0;
-}
-
-/* Larger first; unknown values after every known one. */
-static int cmp_known(double a, bool a_known, double b, bool b_known)
-{
-	if (a_known != b_known)
-		return a_known ? -1 : 1;
-	if (!a_known || a == b)
-		return 0;
-	return a > b ? -1 : 1;
-}
-
-/* Ties as in snapshot.c: bytes, then pid, then stack id, so that rows keep their order. */
-static int cmp_ties(const struct frame_row *a, const struct frame_row *b)
-{
-	int c = cmp_i64(a->rec->outstanding_bytes, b->rec->outstanding_bytes);
-
-	if (c)
-		return c;
-	if (a->rec->pid != b->rec->pid)
-		return a->rec->pid < b->rec->pid ? -1 : 1;
-	if (a->rec->stack_id != b->rec->stack_id)
-		return a->rec->stack_id < b->rec->stack_id ? -1 : 1;
-	return 0;
-}
-
+/* The rows' orders are the snapshot's (ties: bytes, pid, stack id), but for growth. */
 static int cmp_bytes(const void *pa, const void *pb)
 {
-	return cmp_ties(pa, pb);
-}
-
-static int cmp_growth(const void *pa, const void *pb)
-{
 	const struct frame_row *a = pa, *b = pb;
-	double ga = a->trend->growth_bytes_per_s, gb = b->trend->growth_bytes_per_s;
-	int c = cmp_known(ga, isfinite(ga), gb, isfinite(gb));
 
-	/* Among equal growth, a suspect first: that is what the growth sort is for. */
-	if (!c && a->trend->suspect != b->trend->suspect)
-		c = a->trend->suspect ? -1 : 1;
-	return c ? c : cmp_ties(a, b);
+	return snapshot_cmp(a->rec, b->rec, SORT_BYTES);
 }
 
 static int cmp_blocks(const void *pa, const void *pb)
 {
 	const struct frame_row *a = pa, *b = pb;
-	int c = cmp_i64(a->rec->outstanding_allocs, b->rec->outstanding_allocs);
 
-	return c ? c : cmp_ties(a, b);
+	return snapshot_cmp(a->rec, b->rec, SORT_ALLOCS);
 }
 
 static int cmp_age(const void *pa, const void *pb)
 {
 	const struct frame_row *a = pa, *b = pb;
-	int c = cmp_known(a->rec->oldest_age_s, a->rec->oldest_age_s >= 0, b->rec->oldest_age_s,
-			  b->rec->oldest_age_s >= 0);
 
-	return c ? c : cmp_ties(a, b);
+	return snapshot_cmp(a->rec, b->rec, SORT_AGE);
+}
+
+/* Growth over the window, from the history: larger first, unknown last, then a suspect first. */
+static int cmp_growth(const void *pa, const void *pb)
+{
+	const struct frame_row *a = pa, *b = pb;
+	double ga = a->trend->growth_bytes_per_s, gb = b->trend->growth_bytes_per_s;
+	bool ka = isfinite(ga), kb = isfinite(gb);
+
+	if (ka != kb)
+		return ka ? -1 : 1;
+	if (ka && ga != gb)
+		return ga > gb ? -1 : 1;
+	/* Among equal growth, a suspect first: that is what the growth sort is for. */
+	if (a->trend->suspect != b->trend->suspect)
+		return a->trend->suspect ? -1 : 1;
+	return cmp_bytes(a, b);
 }
 
 static int (*const cmps[FRAME_SORT_MAX])(const void *, const void *) = {
