@@ -63,9 +63,9 @@ struct run {
 	struct loop_target *targets;
 	int *pids;
 	size_t nr_targets;
-	pid_t stopped_child;	/* launched, not yet resumed: killed if we fail before resuming */
+	pid_t stopped_child;	/* launched, not resumed yet: killed if we fail before */
 	bool view;		/* the live view, on this terminal */
-	FILE *out;		/* the reports: stdout, stderr, -o PATH; NULL for none or record */
+	FILE *out;		/* the reports: stdout, stderr, -o PATH; NULL: none, record */
 	const char *out_name;
 	sigset_t stops;
 	struct pipeline pipe;
@@ -209,16 +209,16 @@ static int attach_all(struct run *r)
 		/* The tables first: a stack taken before them would follow frame pointers only. */
 		unwind_err = r->unwinder ? unwinder__add_pid(r->unwinder, pid) : 0;
 		err = attach_process(r->tracer, pid, &aopts);
-		if (err < 0) {
-			if (err == -ESRCH)
-				log_error("pid %d exited before it could be traced", pid);
-			/* No such program, no allocator in it, or no permission: bad input. */
-			return err == -ENOENT || err == -ESRCH || err == -EACCES || err == -EPERM ? 2
-												   : 1;
-		}
+		if (err == -ESRCH)
+			log_error("pid %d exited before it could be traced", pid);
+		/* No such program, no allocator in it, or no permission: bad input. */
+		if (err == -ENOENT || err == -ESRCH || err == -EACCES || err == -EPERM)
+			return 2;
+		if (err < 0)
+			return 1;
 		if (unwind_err && unwind_err != -ESRCH)
-			log_warn("no unwind tables for pid %d (%s): its stacks follow frame pointers",
-				 pid, strerror(-unwind_err));
+			log_warn("no unwind tables for pid %d (%s): its stacks follow frame pointers", pid,
+				 strerror(-unwind_err));
 		err = symbolizer__add_pid(r->sym, pid);
 		if (err && err != -ESRCH)
 			log_warn("cannot read the mappings of pid %d: %s", pid, strerror(-err));
@@ -275,7 +275,8 @@ static int start_pipeline(struct run *r)
 		.min_age_ns = (uint64_t)(o->min_age_s * 1e9), .sample_rate = o->sample_rate,
 	};
 	if (!clock_gettime(CLOCK_REALTIME, &wall))
-		r->pipe.start_time_ns = (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec;
+		r->pipe.start_time_ns = (uint64_t)wall.tv_sec * 1000000000ull +
+					(uint64_t)wall.tv_nsec;
 	r->plain = (struct plain){
 		.pipe = &r->pipe, .fmt = output_format_find(o->format), .out = r->out,
 		.out_name = r->out_name, .top = o->top,
@@ -321,11 +322,11 @@ static int run_live(struct run *r, struct loop *l)
 /* Traces until the end, in the mode asked for; then the final report. 0 or 1. */
 static int run_mode(struct run *r)
 {
+	double duration_s = r->opts.duration_s;
 	struct loop l = {
 		.targets = r->targets, .nr_targets = r->nr_targets, .stop = &stop_signal,
 		.stop_signals = &r->stops, .input_fd = -1,
-		.end_ns = r->opts.duration_s > 0 ? r->pipe.start_ns + (uint64_t)(r->opts.duration_s * 1e9)
-						 : 0,
+		.end_ns = duration_s > 0 ? r->pipe.start_ns + (uint64_t)(duration_s * 1e9) : 0,
 	};
 	int err;
 

@@ -203,7 +203,7 @@ void crash_disarm(void)
 		__sanitizer_set_death_callback(NULL);
 	put_back_handlers();
 	if (crash.alt_stack) {
-		/* Only once no handler can run on it; the memory stays with the process otherwise. */
+		/* Only now that no handler of ours can run on it. */
 		sigaltstack(&crash.prev_stack, NULL);
 		free(crash.alt_stack);
 		crash.alt_stack = NULL;

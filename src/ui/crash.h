@@ -6,11 +6,11 @@
 
 /* What a crash restores, as the view found it when it started. */
 struct crash_restore {
-	int tty_fd;			/* the terminal the view draws on */
-	const struct termios *tty;	/* its settings before the view */
-	const char *reset;		/* bytes that undo the view's screen modes (rmcup, cnorm...) */
-	int stderr_fd;			/* the real stderr while the view holds messages back; -1 */
-	int held_fd;			/* the messages held back (read from offset 0); -1 */
+	int tty_fd;		/* the terminal the view draws on */
+	const struct termios *tty; /* its settings before the view */
+	const char *reset;	/* bytes that undo the view's screen modes (rmcup, cnorm...) */
+	int stderr_fd;		/* the real stderr while the view holds messages back; -1 */
+	int held_fd;		/* the messages held back (read from offset 0); -1 */
 };
 
 /*

@@ -1,4 +1,4 @@
-/* loop.c: the one event loop of every mode: timed jobs, input, the traced processes, stop signals. */
+/* loop.c: the one event loop of every mode: timed jobs, input, traced processes, stop signals. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>

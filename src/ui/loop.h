@@ -1,4 +1,4 @@
-/* loop.h: the one event loop of every mode: timed jobs, input, the traced processes, stop signals. */
+/* loop.h: the one event loop of every mode: timed jobs, input, traced processes, stop signals. */
 #ifndef LT_LOOP_H
 #define LT_LOOP_H
 
@@ -71,7 +71,7 @@ struct loop {
 	const volatile sig_atomic_t *stop;	/* set by the signal handler: stop now */
 	const sigset_t *stop_signals;		/* see loop_wait() */
 	uint64_t end_ns;			/* -d: CLOCK_MONOTONIC end of the run; 0 = none */
-	struct loop_job jobs[LOOP_MAX_JOBS];	/* when several are due, the first added runs first */
+	struct loop_job jobs[LOOP_MAX_JOBS];	/* of several due, the first added runs first */
 	size_t nr_jobs;
 	int input_fd;				/* -1: none */
 	/* Called when input_fd is readable or a signal (SIGWINCH) interrupts the wait: as run(). */

@@ -22,7 +22,8 @@ struct snapshot *pipeline_read(const struct pipeline *p)
 int pipeline_report(const struct pipeline *p, struct report *r, const struct snapshot *snap,
 		    size_t top, bool symbolize)
 {
-	int err = symbolize ? report_build(r, snap, p->sym, top) : report_init(r, snap, p->sym, top);
+	int err = symbolize ? report_build(r, snap, p->sym, top)
+			    : report_init(r, snap, p->sym, top);
 
 	if (err) {
 		log_error("cannot build the report: %s", strerror(-err));

@@ -21,7 +21,7 @@ struct plain {
 	size_t top;			/* -n */
 	const char *record_dir;		/* leaktop record: profiles go there (out is NULL) */
 	size_t keep;			/* record: the newest profiles kept; 0 = all */
-	struct snapshot *prev;		/* the previous report's reading (growth baseline); owned */
+	struct snapshot *prev;		/* the last report's reading (growth baseline); owned */
 };
 
 /* Prepares pl: growth is first counted from the start of tracing. 0 or -ENOMEM. */

@@ -74,8 +74,8 @@ static void add_cap(char *buf, size_t len, const char *cap)
 /* What endwin() would undo, for a crash that cannot call it: attributes, cursor, keypad, screen. */
 static void arm_crash(struct tui *t, const struct termios *tty)
 {
-	struct crash_restore r = { .tty_fd = STDOUT_FILENO, .tty = tty, .stderr_fd = t->saved_stderr,
-				   .held_fd = t->held_stderr };
+	struct crash_restore r = { .tty_fd = STDOUT_FILENO, .tty = tty,
+				   .stderr_fd = t->saved_stderr, .held_fd = t->held_stderr };
 	char reset[256] = "";
 
 	add_cap(reset, sizeof(reset), "sgr0");

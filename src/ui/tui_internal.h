@@ -1,4 +1,4 @@
-/* tui_internal.h: the live view's state, shared by its screen (tui_draw.c) and keys (tui_keys.c). */
+/* tui_internal.h: the live view's state, for its screen (tui_draw.c) and keys (tui_keys.c). */
 #ifndef LT_TUI_INTERNAL_H
 #define LT_TUI_INTERNAL_H
 

@@ -1,4 +1,4 @@
-/* tui_keys.c: the live view's keys: a table of bindings per screen, as htop has, and the selection. */
+/* tui_keys.c: the live view's keys, a table of bindings per screen (as htop has); selection. */
 #include <curses.h>
 #include <string.h>
 
@@ -239,30 +239,51 @@ struct key_binding {
 
 /* The first binding of a key for the screen shown is the one that acts. */
 static const struct key_binding bindings[] = {
-	{ 'q', ON_VIEWS | ON_HELP, quit },	{ 'Q', ON_VIEWS | ON_HELP, quit },
-	{ KEY_F(10), ON_VIEWS, quit },		{ 'h', ON_VIEWS, help },
-	{ '?', ON_VIEWS, help },		{ KEY_F(1), ON_VIEWS, help },
-	{ 'p', ON_VIEWS, pause_resume },	{ ' ', ON_VIEWS, pause_resume },
-	{ '+', ON_VIEWS, change_interval },	{ '=', ON_VIEWS, change_interval },
-	{ '-', ON_VIEWS, change_interval },	{ '_', ON_VIEWS, change_interval },
+	{ 'q', ON_VIEWS | ON_HELP, quit },
+	{ 'Q', ON_VIEWS | ON_HELP, quit },
+	{ KEY_F(10), ON_VIEWS, quit },
+	{ 'h', ON_VIEWS, help },
+	{ '?', ON_VIEWS, help },
+	{ KEY_F(1), ON_VIEWS, help },
+	{ 'p', ON_VIEWS, pause_resume },
+	{ ' ', ON_VIEWS, pause_resume },
+	{ '+', ON_VIEWS, change_interval },
+	{ '=', ON_VIEWS, change_interval },
+	{ '-', ON_VIEWS, change_interval },
+	{ '_', ON_VIEWS, change_interval },
 	{ KEY_CTRL_L, ON_VIEWS, redraw },
 
-	{ KEY_UP, ON_LIST, move_rows },		{ 'k', ON_LIST, move_rows },
-	{ KEY_DOWN, ON_LIST, move_rows },		{ 'j', ON_LIST, move_rows },
-	{ KEY_PPAGE, ON_LIST, move_rows },		{ KEY_NPAGE, ON_LIST, move_rows },
-	{ KEY_HOME, ON_LIST, move_rows },		{ KEY_END, ON_LIST, move_rows },
-	{ '\r', ON_LIST, open_stack },		{ '\n', ON_LIST, open_stack },
-	{ KEY_ENTER, ON_LIST, open_stack },	{ KEY_RIGHT, ON_LIST, open_stack },
-	{ '/', ON_LIST, edit_filter },		{ KEY_ESC, ON_LIST, clear_filter },
-	{ 'b', ON_LIST, sort_by },		{ 'g', ON_LIST, sort_by },
-	{ 'c', ON_LIST, sort_by },		{ 'a', ON_LIST, sort_by },
-	{ 's', ON_LIST, sort_by },		{ '\t', ON_LIST, sort_by },
+	{ KEY_UP, ON_LIST, move_rows },
+	{ 'k', ON_LIST, move_rows },
+	{ KEY_DOWN, ON_LIST, move_rows },
+	{ 'j', ON_LIST, move_rows },
+	{ KEY_PPAGE, ON_LIST, move_rows },
+	{ KEY_NPAGE, ON_LIST, move_rows },
+	{ KEY_HOME, ON_LIST, move_rows },
+	{ KEY_END, ON_LIST, move_rows },
+	{ '\r', ON_LIST, open_stack },
+	{ '\n', ON_LIST, open_stack },
+	{ KEY_ENTER, ON_LIST, open_stack },
+	{ KEY_RIGHT, ON_LIST, open_stack },
+	{ '/', ON_LIST, edit_filter },
+	{ KEY_ESC, ON_LIST, clear_filter },
+	{ 'b', ON_LIST, sort_by },
+	{ 'g', ON_LIST, sort_by },
+	{ 'c', ON_LIST, sort_by },
+	{ 'a', ON_LIST, sort_by },
+	{ 's', ON_LIST, sort_by },
+	{ '\t', ON_LIST, sort_by },
 
-	{ KEY_ESC, ON_STACK, close_stack },	{ KEY_LEFT, ON_STACK, close_stack },
-	{ KEY_BACKSPACE, ON_STACK, close_stack }, { KEY_DEL, ON_STACK, close_stack },
-	{ KEY_UP, ON_STACK, scroll_stack },	{ KEY_DOWN, ON_STACK, scroll_stack },
-	{ KEY_PPAGE, ON_STACK, scroll_stack },	{ KEY_NPAGE, ON_STACK, scroll_stack },
-	{ KEY_HOME, ON_STACK, scroll_stack },	{ KEY_END, ON_STACK, scroll_stack },
+	{ KEY_ESC, ON_STACK, close_stack },
+	{ KEY_LEFT, ON_STACK, close_stack },
+	{ KEY_BACKSPACE, ON_STACK, close_stack },
+	{ KEY_DEL, ON_STACK, close_stack },
+	{ KEY_UP, ON_STACK, scroll_stack },
+	{ KEY_DOWN, ON_STACK, scroll_stack },
+	{ KEY_PPAGE, ON_STACK, scroll_stack },
+	{ KEY_NPAGE, ON_STACK, scroll_stack },
+	{ KEY_HOME, ON_STACK, scroll_stack },
+	{ KEY_END, ON_STACK, scroll_stack },
 };
 #define NR_BINDINGS (sizeof(bindings) / sizeof(bindings[0]))
 

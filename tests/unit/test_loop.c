@@ -218,10 +218,14 @@ static void test_table_full(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_jobs_and_end),	 cmocka_unit_test(test_failure_ends_the_run),
-		cmocka_unit_test(test_done),		 cmocka_unit_test(test_stop),
-		cmocka_unit_test(test_input_failure),	 cmocka_unit_test(test_targets_exit),
-		cmocka_unit_test(test_no_burst_after_a_stall), cmocka_unit_test(test_table_full),
+		cmocka_unit_test(test_jobs_and_end),
+		cmocka_unit_test(test_failure_ends_the_run),
+		cmocka_unit_test(test_done),
+		cmocka_unit_test(test_stop),
+		cmocka_unit_test(test_input_failure),
+		cmocka_unit_test(test_targets_exit),
+		cmocka_unit_test(test_no_burst_after_a_stall),
+		cmocka_unit_test(test_table_full),
 	};
 
 	return cmocka_run_group_tests(tests, start_sleeper, stop_sleeper);
