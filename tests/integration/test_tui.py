@@ -5,7 +5,7 @@ The workload is tui_mix: a 2 MiB cache filled once, a 64-byte leak per request, 
 everything it allocates. The view must put the slow leak first by growth with the suspect mark,
 never mark the cache, list the churn site with nothing outstanding, show the leak's callers on
 Enter, filter rows, and restore the terminal however it ends: q, Ctrl-C, SIGTERM, the traced
-process exiting, a fatal error.
+process exiting, a fatal error, leaktop itself crashing.
 """
 import os
 import re
