@@ -1,6 +1,5 @@
 /* main.c: wiring only: parse options, build the pieces, run the loop, report, clean up. */
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,18 +9,20 @@
 #include <bpf/libbpf.h>
 
 #include "base/clock.h"
-#include "bpf/leaktop.h"
-#include "trace/attach.h"
-#include "trace/collect.h"
-#include "proc/launch.h"
-#include "ui/live.h"
 #include "base/log.h"
-#include "ui/loop.h"
+#include "bpf/leaktop.h"
 #include "options.h"
 #include "output/output.h"
-#include "ui/periodic.h"
+#include "proc/launch.h"
 #include "symbol/symbolize.h"
+#include "trace/attach.h"
+#include "trace/collect.h"
 #include "trace/tracer.h"
+#include "ui/batch.h"
+#include "ui/live.h"
+#include "ui/loop.h"
+#include "ui/pipeline.h"
+#include "ui/plain.h"
 #include "ui/tui.h"
 #include "unwind/unwind_maps.h"
 
@@ -35,25 +36,41 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-static void install_signals(void)
+/* The signals that set stop_signal. */
+static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
+
+static void install_signals(sigset_t *set)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
+		sigaction(stop_signals[i], &sa, NULL);
+		sigaddset(set, stop_signals[i]);
+	}
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* The signals install_signals() turns into stop_signal. */
-static void stop_signal_set(sigset_t *set)
-{
-	sigemptyset(set);
-	sigaddset(set, SIGINT);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGHUP);
-}
+/* Everything one run of leaktop holds; run_close() frees it. */
+struct run {
+	struct options opts;
+	struct tracer *tracer;
+	struct symbolizer *sym;
+	struct collector *col;
+	struct unwinder *unwinder;
+	struct metrics_server *metrics;
+	struct loop_target *targets;
+	int *pids;
+	size_t nr_targets;
+	pid_t stopped_child;	/* launched, not resumed yet: killed if we fail before */
+	bool view;		/* the live view, on this terminal */
+	FILE *out;		/* the reports: stdout, stderr, -o PATH; NULL: none, record */
+	const char *out_name;
+	sigset_t stops;
+	struct pipeline pipe;
+	struct plain plain;
+};
 
 /*
  * Closes stdout after leaktop wrote `what` there: a full disk, a closed pipe or a failed close must
@@ -76,49 +93,29 @@ static uint64_t machine_memory_bytes(void)
 	return pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
 }
 
-/* --metrics while the view or --batch runs: refreshed with every frame. */
-static void refresh_metrics(void *ctx)
+/*
+ * The command line. -1 to go on; else the exit code: 0 after --help or --version, 2 for bad
+ * input, including map sizes the kernel would refuse or this machine cannot hold.
+ */
+static int parse(struct options *opts, int argc, char **argv)
 {
-	int err = periodic_metrics(ctx);
+	int nr_cpus = libbpf_num_possible_cpus();
+	char err[256];
 
-	if (err)
-		log_warn("cannot refresh the metrics: %s", strerror(-err));
-}
-
-/* The live view (view) or --batch, instead of the reports while tracing. */
-static int run_live(struct periodic *rp, const struct options *opts, const struct tracer *tracer,
-		    struct loop_target *targets, size_t nr_targets, bool view)
-{
-	struct live_opts lo = { .version = LEAKTOP_VERSION, .pids = rp->pids,
-				.nr_pids = rp->nr_pids, .start_ns = rp->start_ns,
-				.unwinder = rp->unwinder,
-				.after_sample = rp->metrics ? refresh_metrics : NULL,
-				.after_sample_ctx = rp,
-				.min_age_ns = (uint64_t)(opts->min_age_s * 1e9),
-				.window = HISTORY_WINDOW };
-	struct live_run run = { .targets = targets, .nr_targets = nr_targets, .stop = &stop_signal,
-				.interval_s = opts->interval_s > 0 ? opts->interval_s
-								   : LIVE_DEFAULT_INTERVAL_S,
-				.end_ns = opts->duration_s > 0 ? rp->start_ns + opts->duration_s * 1e9
-							       : 0,
-				.iterations = opts->iterations, .top = opts->top, .sym = rp->sym };
-	struct live *live = live__new(rp->col, tracer, &lo);
-	sigset_t stops;
-	int err;
-
-	if (!live)
-		return -errno;
-	stop_signal_set(&stops);
-	run.stop_signals = &stops;
-	if (view) {
-		err = tui_run(live, &run);
-	} else {
-		err = output_error(stdout, live_run_batch(live, &run, stdout));
-		if (err && ferror(stdout))
-			log_error("cannot write the frames to standard output: %s", strerror(-err));
+	if (options_parse(opts, argc, argv, err, sizeof(err)) ||
+	    (!opts->help && !opts->version &&
+	     options_check_memory(opts, machine_memory_bytes(),
+				  (unsigned int)(nr_cpus > 0 ? nr_cpus : 1), err, sizeof(err)))) {
+		fprintf(stderr, "leaktop: %s\nTry 'leaktop --help' for more information.\n", err);
+		return 2;
 	}
-	live__free(live);
-	return err;
+	if (opts->help)
+		fputs(options_usage(), stdout);
+	else if (opts->version)
+		printf("leaktop %s\n", LEAKTOP_VERSION);
+	else
+		return -1;
+	return close_stdout(opts->help ? "the help" : "the version");
 }
 
 /* LEAKTOP_FAULT=thread_state: a fault the BPF programs make on purpose, for the tests. */
@@ -136,220 +133,261 @@ static uint32_t fault_from_env(void)
 	return LT_FAULT_NONE;
 }
 
+/* The traced processes, checked before loading anything: a wrong pid is bad input. -1 or 2. */
+static int open_targets(struct run *r)
+{
+	r->nr_targets = r->opts.command ? 1 : r->opts.nr_pids;
+	r->targets = calloc(r->nr_targets, sizeof(*r->targets));
+	r->pids = calloc(r->nr_targets, sizeof(*r->pids));
+	if (!r->targets || !r->pids)
+		return 1;
+	for (size_t i = 0; i < r->nr_targets; i++)
+		r->targets[i].pidfd = -1;
+	for (size_t i = 0; i < r->opts.nr_pids; i++) {
+		if (loop_target_open(&r->targets[i], r->opts.pids[i], false)) {
+			log_error("no process with pid %d", r->opts.pids[i]);
+			return 2;
+		}
+	}
+	return -1;
+}
+
+/* The BPF programs and their readers. -1 to go on, else the exit code. */
+static int load(struct run *r)
+{
+	const struct options *o = &r->opts;
+	struct tracer_opts topts = {
+		.max_allocs = o->max_allocs,	.max_stacks = o->max_stacks,
+		.min_size = o->min_size,	.max_size = o->max_size,
+		.sample_rate = o->sample_rate,	.no_session = o->no_session,
+		.empty_programs = o->empty_programs, .unwind_mode = o->unwind_mode,
+		.unwind_rows = o->unwind_rows,	.fault = fault_from_env(),
+	};
+
+	r->tracer = tracer__new(&topts);
+	if (!r->tracer)
+		return errno == EPERM || errno == EACCES ? 2 : 1;
+	r->sym = symbolizer__new();
+	r->col = collector__new(r->tracer, o->max_stacks);
+	if (!r->sym || !r->col) {
+		log_error("out of memory");
+		return 1;
+	}
+	if (o->unwind_mode != LT_UNWIND_FP) {
+		r->unwinder = unwinder__new(tracer__unwind_rows_fd(r->tracer),
+					    tracer__unwind_procs_fd(r->tracer), o->unwind_rows);
+		if (!r->unwinder) {
+			log_error("cannot map the unwind row table: %s", strerror(errno));
+			return 1;
+		}
+	}
+	return -1;
+}
+
+/* Command mode: the command, started and stopped before its first instruction. -1, 1 or 2. */
+static int launch(struct run *r)
+{
+	pid_t pid;
+
+	if (!r->opts.command)
+		return -1;
+	pid = launch_stopped(r->opts.command);
+	if (pid < 0)
+		return pid == -ENOENT || pid == -EACCES || pid == -ENOEXEC ? 2 : 1;
+	r->stopped_child = pid;
+	loop_target_open(&r->targets[0], pid, true);
+	return -1;
+}
+
+/* Unwind tables, probes and mappings of every traced process. -1 to go on, else the exit code. */
+static int attach_all(struct run *r)
+{
+	struct attach_opts aopts = { .no_probe_shift = r->opts.no_probe_shift };
+
+	for (size_t i = 0; i < r->nr_targets; i++) {
+		int pid = r->targets[i].pid, unwind_err, err;
+
+		r->pids[i] = pid;
+		/* The tables first: a stack taken before them would follow frame pointers only. */
+		unwind_err = r->unwinder ? unwinder__add_pid(r->unwinder, pid) : 0;
+		err = attach_process(r->tracer, pid, &aopts);
+		if (err == -ESRCH)
+			log_error("pid %d exited before it could be traced", pid);
+		/* No such program, no allocator in it, or no permission: bad input. */
+		if (err == -ENOENT || err == -ESRCH || err == -EACCES || err == -EPERM)
+			return 2;
+		if (err < 0)
+			return 1;
+		if (unwind_err && unwind_err != -ESRCH)
+			log_warn("no unwind tables for pid %d (%s): its stacks follow frame pointers", pid,
+				 strerror(-unwind_err));
+		err = symbolizer__add_pid(r->sym, pid);
+		if (err && err != -ESRCH)
+			log_warn("cannot read the mappings of pid %d: %s", pid, strerror(-err));
+	}
+	log_info("%u probes attached", tracer__nr_links(r->tracer));
+	return -1;
+}
+
+/*
+ * The metrics server and where the reports go: the view's final report to stderr or -o PATH,
+ * --batch's only to -o PATH, the plain modes' to stdout or -o PATH. -1, 1 or 2.
+ */
+static int open_outputs(struct run *r)
+{
+	const struct options *o = &r->opts;
+	char err[256];
+
+	/* The view is for -p on a terminal. */
+	r->view = !o->batch && !o->record && !o->format_given && !o->command &&
+		  isatty(STDOUT_FILENO);
+	if (o->metrics_listen) {
+		r->metrics = metrics_server__start(o->metrics_listen, err, sizeof(err));
+		if (!r->metrics) {
+			log_error("%s", err);
+			return errno == EINVAL ? 2 : 1;
+		}
+	}
+	if (o->record)
+		return -1;
+	if (o->output_path) {
+		r->out = fopen(o->output_path, "w");
+		r->out_name = o->output_path;
+		if (!r->out) {
+			log_error("cannot open %s: %s", o->output_path, strerror(errno));
+			return 2;
+		}
+		return -1;
+	}
+	r->out = r->view ? stderr : o->batch ? NULL : stdout;
+	r->out_name = r->view ? "standard error" : "standard output";
+	return -1;
+}
+
+/* The pipeline every mode reads through, and the reports; tracing starts counting now. */
+static int start_pipeline(struct run *r)
+{
+	const struct options *o = &r->opts;
+	struct timespec wall;
+
+	r->pipe = (struct pipeline){
+		.version = LEAKTOP_VERSION, .col = r->col, .sym = r->sym,
+		.unwinder = r->unwinder, .metrics = r->metrics, .pids = r->pids,
+		.nr_pids = r->nr_targets, .start_ns = now_ns(),
+		.min_age_ns = (uint64_t)(o->min_age_s * 1e9), .sample_rate = o->sample_rate,
+	};
+	if (!clock_gettime(CLOCK_REALTIME, &wall))
+		r->pipe.start_time_ns = (uint64_t)wall.tv_sec * 1000000000ull +
+					(uint64_t)wall.tv_nsec;
+	r->plain = (struct plain){
+		.pipe = &r->pipe, .fmt = output_format_find(o->format), .out = r->out,
+		.out_name = r->out_name, .top = o->top,
+		.record_dir = o->record ? o->record_dir : NULL, .keep = o->keep,
+	};
+	return plain_init(&r->plain) ? 1 : -1;
+}
+
+/* The command starts now, traced from its first instruction. -1 or 1. */
+static int resume(struct run *r)
+{
+	int err;
+
+	if (!r->opts.command)
+		return -1;
+	err = launch_resume(r->targets[0].pid);
+	if (err) {
+		log_error("cannot start %s: %s", r->opts.command[0], strerror(-err));
+		return 1;
+	}
+	r->stopped_child = 0;
+	return -1;
+}
+
+/* The view or --batch: a frame per interval (2 s unless -i says otherwise). 0 or -errno. */
+static int run_live(struct run *r, struct loop *l)
+{
+	double interval_s = r->opts.interval_s > 0 ? r->opts.interval_s : LIVE_DEFAULT_INTERVAL_S;
+	struct live *live = live__new(&r->pipe, r->tracer, HISTORY_WINDOW);
+	int err;
+
+	if (!live)
+		return -errno;
+	if (r->view)
+		err = tui_run(&r->pipe, live, l, interval_s);
+	else
+		err = batch_run(&r->pipe, live, l, interval_s, r->opts.iterations, r->opts.top,
+				stdout);
+	live__free(live);
+	return err;
+}
+
+/* Traces until the end, in the mode asked for; then the final report. 0 or 1. */
+static int run_mode(struct run *r)
+{
+	double duration_s = r->opts.duration_s;
+	struct loop l = {
+		.targets = r->targets, .nr_targets = r->nr_targets, .stop = &stop_signal,
+		.stop_signals = &r->stops, .input_fd = -1,
+		.end_ns = duration_s > 0 ? r->pipe.start_ns + (uint64_t)(duration_s * 1e9) : 0,
+	};
+	int err;
+
+	if (r->view || r->opts.batch)
+		err = run_live(r, &l);
+	else
+		err = plain_run(&r->plain, &l, r->opts.interval_s);
+	/* The final report; record's last profile covers the interval SIGTERM cut short. */
+	if (!err && (r->out || r->opts.record))
+		err = plain_report(&r->plain);
+	return err ? 1 : 0;
+}
+
+/* Frees everything r holds; probes first. Returns ret, or 1 when what was written fails now. */
+static int run_close(struct run *r, int ret)
+{
+	/* Probes go first, so nothing of ours is left in a process that outlives us. */
+	tracer__free(r->tracer);
+	if (r->stopped_child > 0)
+		launch_abort(r->stopped_child);
+	for (size_t i = 0; r->targets && i < r->nr_targets; i++)
+		loop_target_close(&r->targets[i]);
+	metrics_server__stop(r->metrics);
+	/* What is still buffered is written at fclose, and some file systems fail only there. */
+	if (r->out && r->out != stdout && r->out != stderr && fclose(r->out) && !ret) {
+		log_error("cannot write the report to %s: %s", r->out_name, strerror(errno));
+		ret = 1;
+	}
+	if (!ret && (r->out == stdout || r->opts.batch))
+		ret = close_stdout(r->opts.batch ? "the frames" : "the report");
+	plain_fini(&r->plain);
+	collector__free(r->col);
+	unwinder__free(r->unwinder);
+	symbolizer__free(r->sym);
+	free(r->targets);
+	free(r->pids);
+	options_free(&r->opts);
+	return ret;
+}
+
 /* Exit codes: 0 success, 1 runtime failure, 2 usage error or bad input. */
 int main(int argc, char **argv)
 {
-	struct options opts;
-	struct tracer_opts topts;
-	struct attach_opts aopts;
-	struct tracer *tracer = NULL;
-	struct symbolizer *sym = NULL;
-	struct collector *col = NULL;
-	struct unwinder *unwinder = NULL;
-	struct loop_target *targets = NULL;
-	struct periodic rp = { 0 };
-	sigset_t stops;
-	bool view;
-	size_t nr_targets = 0;
-	pid_t stopped_child = 0; /* launched, not yet resumed: killed if we fail before resuming */
-	int *pids = NULL;
-	char err_msg[256];
-	int nr_cpus = libbpf_num_possible_cpus();
-	struct timespec wall;
-	int err, unwind_err, ret = 1;
+	static int (*const steps[])(struct run *) = {
+		open_targets, load, launch, attach_all, open_outputs, start_pipeline, resume,
+	};
+	struct run r = { 0 };
+	int ret = parse(&r.opts, argc, argv);
 
-	/* Map sizes the kernel would refuse, or that this machine cannot hold, are bad input. */
-	if (options_parse(&opts, argc, argv, err_msg, sizeof(err_msg)) ||
-	    (!opts.help && !opts.version &&
-	     options_check_memory(&opts, machine_memory_bytes(),
-				  (unsigned int)(nr_cpus > 0 ? nr_cpus : 1), err_msg,
-				  sizeof(err_msg)))) {
-		fprintf(stderr, "leaktop: %s\nTry 'leaktop --help' for more information.\n", err_msg);
-		options_free(&opts);
-		return 2;
+	if (ret >= 0) {
+		options_free(&r.opts);
+		return ret;
 	}
-	if (opts.help || opts.version) {
-		if (opts.help)
-			fputs(options_usage(), stdout);
-		else
-			printf("leaktop %s\n", LEAKTOP_VERSION);
-		options_free(&opts);
-		return close_stdout(opts.help ? "the help" : "the version");
-	}
-	log_set_level(opts.verbosity >= 2 ? LOG_DEBUG : opts.verbosity ? LOG_INFO : LOG_WARN);
+	log_set_level(r.opts.verbosity >= 2 ? LOG_DEBUG : r.opts.verbosity ? LOG_INFO : LOG_WARN);
 	log_install_libbpf_printer();
-	install_signals();
-
-	rp.opts = (struct periodic_opts){
-		.duration_s = opts.duration_s,
-		.interval_s = opts.interval_s,
-		.min_age_s = opts.min_age_s,
-		.top = opts.top,
-		.sample_rate = opts.sample_rate,
-		.record = opts.record,
-		.record_dir = opts.record_dir,
-		.keep = opts.keep,
-	};
-	rp.version = LEAKTOP_VERSION;
-	rp.fmt = output_format_find(opts.format);
-	nr_targets = opts.command ? 1 : opts.nr_pids;
-	targets = calloc(nr_targets, sizeof(*targets));
-	pids = calloc(nr_targets, sizeof(*pids));
-	if (!targets || !pids)
-		goto out;
-	for (size_t i = 0; i < nr_targets; i++)
-		targets[i].pidfd = -1;
-
-	/* Check the pids before loading anything: a wrong pid is bad input, not a failure. */
-	for (size_t i = 0; i < opts.nr_pids; i++) {
-		if (loop_target_open(&targets[i], opts.pids[i], false)) {
-			log_error("no process with pid %d", opts.pids[i]);
-			ret = 2;
-			goto out;
-		}
-	}
-
-	topts = (struct tracer_opts){
-		.max_allocs = opts.max_allocs,
-		.max_stacks = opts.max_stacks,
-		.min_size = opts.min_size,
-		.max_size = opts.max_size,
-		.sample_rate = opts.sample_rate,
-		.no_session = opts.no_session,
-		.empty_programs = opts.empty_programs,
-		.unwind_mode = opts.unwind_mode,
-		.unwind_rows = opts.unwind_rows,
-		.fault = fault_from_env(),
-	};
-	tracer = tracer__new(&topts);
-	if (!tracer) {
-		ret = errno == EPERM || errno == EACCES ? 2 : 1;
-		goto out;
-	}
-	sym = symbolizer__new();
-	col = collector__new(tracer, opts.max_stacks);
-	if (!sym || !col) {
-		log_error("out of memory");
-		goto out;
-	}
-	if (opts.unwind_mode != LT_UNWIND_FP) {
-		unwinder = unwinder__new(tracer__unwind_rows_fd(tracer),
-					 tracer__unwind_procs_fd(tracer), opts.unwind_rows);
-		if (!unwinder) {
-			log_error("cannot map the unwind row table: %s", strerror(errno));
-			goto out;
-		}
-	}
-
-	if (opts.command) {
-		pid_t pid = launch_stopped(opts.command);
-
-		if (pid < 0) {
-			ret = pid == -ENOENT || pid == -EACCES || pid == -ENOEXEC ? 2 : 1;
-			goto out;
-		}
-		stopped_child = pid;
-		loop_target_open(&targets[0], pid, true);
-	}
-
-	aopts.no_probe_shift = opts.no_probe_shift;
-	for (size_t i = 0; i < nr_targets; i++) {
-		pids[i] = targets[i].pid;
-		/* The tables first: a stack taken before them would follow frame pointers only. */
-		unwind_err = unwinder ? unwinder__add_pid(unwinder, targets[i].pid) : 0;
-		err = attach_process(tracer, targets[i].pid, &aopts);
-		if (err < 0) {
-			/* No such program, no allocator in it, or no permission: bad input. */
-			ret = err == -ENOENT || err == -ESRCH || err == -EACCES || err == -EPERM ? 2 : 1;
-			if (err == -ESRCH)
-				log_error("pid %d exited before it could be traced", targets[i].pid);
-			goto out;
-		}
-		if (unwind_err && unwind_err != -ESRCH)
-			log_warn("no unwind tables for pid %d (%s): its stacks follow frame pointers",
-				 targets[i].pid, strerror(-unwind_err));
-		err = symbolizer__add_pid(sym, targets[i].pid);
-		if (err && err != -ESRCH)
-			log_warn("cannot read the mappings of pid %d: %s", targets[i].pid,
-				 strerror(-err));
-	}
-	log_info("%u probes attached", tracer__nr_links(tracer));
-
-	/* The view is for -p on a terminal; the final report then goes to stderr or -o PATH. */
-	view = !opts.batch && !opts.record && !opts.format_given && !opts.command &&
-	       isatty(STDOUT_FILENO);
-	if (opts.metrics_listen) {
-		rp.metrics = metrics_server__start(opts.metrics_listen, err_msg, sizeof(err_msg));
-		if (!rp.metrics) {
-			log_error("%s", err_msg);
-			ret = errno == EINVAL ? 2 : 1;
-			goto out;
-		}
-	}
-	if (opts.record) {
-		rp.out = NULL;
-	} else if (opts.output_path) {
-		rp.out = fopen(opts.output_path, "w");
-		rp.out_name = opts.output_path;
-		if (!rp.out) {
-			log_error("cannot open %s: %s", opts.output_path, strerror(errno));
-			ret = 2;
-			goto out;
-		}
-	} else {
-		rp.out = view ? stderr : opts.batch ? NULL : stdout;
-		rp.out_name = view ? "standard error" : "standard output";
-	}
-	rp.col = col;
-	rp.sym = sym;
-	rp.unwinder = unwinder;
-	rp.pids = pids;
-	rp.nr_pids = nr_targets;
-	rp.start_ns = now_ns();
-	if (!clock_gettime(CLOCK_REALTIME, &wall))
-		rp.start_time_ns = (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec;
-	if (periodic_init(&rp))
-		goto out;
-
-	if (opts.command) {
-		err = launch_resume(targets[0].pid);
-		if (err) {
-			log_error("cannot start %s: %s", opts.command[0], strerror(-err));
-			goto out;
-		}
-		stopped_child = 0;
-	}
-
-	stop_signal_set(&stops);
-	if (view || opts.batch)
-		err = run_live(&rp, &opts, tracer, targets, nr_targets, view);
-	else
-		err = periodic_run(&rp, targets, nr_targets, &stop_signal, &stops);
-	/* The final report; record's last profile covers the interval SIGTERM cut short. */
-	if (!err && (rp.out || opts.record))
-		err = periodic_report(&rp);
-	ret = err ? 1 : 0;
-out:
-	/* Probes go first, so nothing of ours is left in a process that outlives us. */
-	tracer__free(tracer);
-	if (stopped_child > 0)
-		launch_abort(stopped_child);
-	for (size_t i = 0; targets && i < nr_targets; i++)
-		loop_target_close(&targets[i]);
-	metrics_server__stop(rp.metrics);
-	/* What is still buffered is written at fclose, and some file systems fail only there. */
-	if (rp.out && rp.out != stdout && rp.out != stderr && fclose(rp.out) && !ret) {
-		log_error("cannot write the report to %s: %s", rp.out_name, strerror(errno));
-		ret = 1;
-	}
-	if (!ret && (rp.out == stdout || opts.batch))
-		ret = close_stdout(opts.batch ? "the frames" : "the report");
-	periodic_fini(&rp);
-	collector__free(col);
-	unwinder__free(unwinder);
-	symbolizer__free(sym);
-	free(targets);
-	free(pids);
-	options_free(&opts);
-	return ret;
+	install_signals(&r.stops);
+	for (size_t i = 0; ret < 0 && i < sizeof(steps) / sizeof(steps[0]); i++)
+		ret = steps[i](&r);
+	if (ret < 0)
+		ret = run_mode(&r);
+	return run_close(&r, ret);
 }

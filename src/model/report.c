@@ -1,8 +1,9 @@
-/* report.c: turns the top stacks of a sorted snapshot into a report of symbolized frames. */
+/* report.c: the report model: the stacks of a sorted snapshot with their symbolized frames. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "model/report.h"
 
 /* Inlined frames one return address can expand to; deeper inline chains keep their innermost. */
@@ -15,17 +16,14 @@ static void fill_unknown(struct sym_frame *frame, uint64_t addr)
 }
 
 /* Symbolizes one stack into a malloc'ed array of exactly the frames found. */
-static int build_stack(struct report_stack *rs, const struct stack_record *rec,
-		       struct symbolizer *sym, struct sym_frame *scratch)
+static int build_stack(struct report_stack *rs, struct symbolizer *sym, struct sym_frame *scratch)
 {
+	const struct stack_record *rec = rs->rec;
 	uint32_t nr_ips = rec->nr_ips < LT_MAX_DEPTH ? rec->nr_ips : LT_MAX_DEPTH;
 	struct sym_frame *frames;
 	size_t n = 0, got;
 	uint32_t i;
 
-	rs->rec = rec;
-	rs->frames = NULL;
-	rs->nr_frames = 0;
 	for (i = 0; i < nr_ips; i++) {
 		got = 0;
 		if (sym)
@@ -74,7 +72,7 @@ static int mapping_cmp(const void *pa, const void *pb)
  */
 static int collect_mappings(struct report *r, struct symbolizer *sym)
 {
-	struct report_mapping *maps = NULL, *n;
+	struct report_mapping *maps = NULL;
 	size_t nr = 0, cap = 0, i, j, out;
 
 	for (i = 0; i < r->nr_stacks; i++) {
@@ -83,14 +81,9 @@ static int collect_mappings(struct report *r, struct symbolizer *sym)
 		for (j = 0; j < rs->nr_frames; j++) {
 			if (!rs->frames[j].module)
 				continue;
-			if (nr == cap) {
-				cap = cap ? cap * 2 : 64;
-				n = realloc(maps, cap * sizeof(*maps));
-				if (!n) {
-					free(maps);
-					return -ENOMEM;
-				}
-				maps = n;
+			if (array_reserve(&maps, &cap, nr, sizeof(*maps), 64)) {
+				free(maps);
+				return -ENOMEM;
 			}
 			maps[nr].pid = rs->rec->pid;
 			if (!symbolizer__mapping(sym, rs->rec->pid, rs->frames[j].address,
@@ -112,14 +105,11 @@ static int collect_mappings(struct report *r, struct symbolizer *sym)
 	return 0;
 }
 
-int report_build(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top)
+int report_init(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top)
 {
-	struct report_stack *stacks = NULL;
-	struct sym_frame *scratch = NULL;
-	size_t n, i;
-	int err = 0;
+	struct report_stack *stacks;
+	size_t n = top && top < snap->nr_stacks ? top : snap->nr_stacks;
 
-	n = top && top < snap->nr_stacks ? top : snap->nr_stacks;
 	r->snap = snap;
 	r->duration_s = snap->duration_s;
 	r->stacks = NULL;
@@ -127,31 +117,57 @@ int report_build(struct report *r, const struct snapshot *snap, struct symbolize
 	r->nr_stacks_total = snap->nr_stacks;
 	r->mappings = NULL;
 	r->nr_mappings = 0;
+	r->sym = sym;
+	r->scratch = NULL;
 	if (!n)
 		return 0;
-
 	stacks = calloc(n, sizeof(*stacks));
-	/* One stack's worth of frames at most; each stack keeps only what it used. */
-	scratch = malloc((size_t)LT_MAX_DEPTH * MAX_FRAMES_PER_IP * sizeof(*scratch));
-	if (!stacks || !scratch) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		err = build_stack(&stacks[i], &snap->stacks[i], sym, scratch);
-		if (err)
-			break;
-	}
+	if (!stacks)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		stacks[i].rec = &snap->stacks[i];
 	r->stacks = stacks;
-	r->nr_stacks = i;
-	stacks = NULL;
+	r->nr_stacks = n;
+	return 0;
+}
+
+int report_symbolize(struct report *r, size_t first, size_t n)
+{
+	struct report_stack *stacks = (struct report_stack *)r->stacks;
+	size_t end = r->nr_stacks;
+	int err;
+
+	if (first < end && n < end - first)
+		end = first + n;
+	for (size_t i = first; i < end; i++) {
+		if (report_stack_symbolized(&stacks[i]))
+			continue;
+		/* One stack's worth of frames at most; each stack keeps only what it used. */
+		if (!r->scratch) {
+			r->scratch = malloc((size_t)LT_MAX_DEPTH * MAX_FRAMES_PER_IP *
+					    sizeof(*r->scratch));
+			if (!r->scratch)
+				return -ENOMEM;
+		}
+		err = build_stack(&stacks[i], r->sym, r->scratch);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int report_build(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top)
+{
+	int err = report_init(r, snap, sym, top);
+
+	if (!err)
+		err = report_symbolize(r, 0, r->nr_stacks);
 	if (!err && sym)
 		err = collect_mappings(r, sym);
+	free(r->scratch);
+	r->scratch = NULL;
 	if (err)
 		report_fini(r);
-out:
-	free(stacks);
-	free(scratch);
 	return err;
 }
 
@@ -169,4 +185,6 @@ void report_fini(struct report *r)
 	free((void *)r->mappings);
 	r->mappings = NULL;
 	r->nr_mappings = 0;
+	free(r->scratch);
+	r->scratch = NULL;
 }

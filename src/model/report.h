@@ -1,14 +1,19 @@
-/* report.h: the report model that every writer and view formats: a sorted snapshot, symbolized. */
+/* report.h: the report model that every writer and view reads: a sorted snapshot, symbolized. */
 #ifndef LT_REPORT_H
 #define LT_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "model/snapshot.h"
 #include "symbol/symbolize.h"
 
-/* One stack of a report with its symbolized frames (innermost first, inlined frames expanded). */
+/*
+ * One stack of a report with its symbolized frames (innermost first, inlined frames expanded).
+ * frames is NULL while the stack is not symbolized (report_symbolize()), and for a stack that was
+ * not captured (rec->nr_ips == 0).
+ */
 struct report_stack {
 	const struct stack_record *rec;
 	const struct sym_frame *frames;
@@ -35,17 +40,40 @@ struct report {
 	uint64_t start_time_ns;		/* tracing began, ns since the epoch (0 = unknown) */
 	const struct report_mapping *mappings; /* where frames lie, sorted by (pid, start) */
 	size_t nr_mappings;
+	struct symbolizer *sym;		/* names the frames; NULL: addresses only */
+	struct sym_frame *scratch;	/* report.c's own: one stack's worth of frames */
 };
 
 /*
- * Builds a report from a snapshot: symbolizes the first `top` stacks (0 = all) of snap, which the
- * caller has sorted, and sets snap, duration_s (from snap), stacks, nr_stacks, nr_stacks_total and
- * mappings. version, pids, sample_rate_bytes and start_time_ns are the caller's to set. sym may be
- * NULL: every frame is then an unknown one with only its address, and there are no mappings. r
- * refers to snap and to sym's strings: keep both alive until report_fini(). Returns 0 or -ENOMEM
- * (r then holds no stacks); report_fini() frees what it allocated.
+ * Starts a report over the first `top` stacks (0 = all) of snap, in snap's order (the caller has
+ * sorted it), none of them symbolized yet: sets snap, duration_s (from snap), stacks, nr_stacks,
+ * nr_stacks_total and sym. version, pids, sample_rate_bytes and start_time_ns are the caller's to
+ * set. sym may be NULL: every frame is then an unknown one with only its address. r refers to snap
+ * and to sym's strings: keep both alive until report_fini(). 0 or -ENOMEM (r then holds no
+ * stacks); report_fini() frees what it allocated, in every case.
+ */
+int report_init(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top);
+
+/*
+ * Symbolizes the stacks first .. first + n - 1 of r (those that are not yet; n is cut at the
+ * report's end), for the consumers that show only some of them (the live view's rows). Frames
+ * stop past a caller outside every mapping: the frame-pointer walk ran into code built without
+ * frame pointers there, and what follows is no stack. 0 or -ENOMEM.
+ */
+int report_symbolize(struct report *r, size_t first, size_t n);
+
+/* Whether report_symbolize() has named stack rs (a stack not captured has nothing to name). */
+static inline bool report_stack_symbolized(const struct report_stack *rs)
+{
+	return rs->frames || !rs->rec->nr_ips;
+}
+
+/*
+ * report_init(), every stack symbolized, and the mappings the frames lie in (with sym): what the
+ * writers take. 0 or -ENOMEM (r then holds no stacks).
  */
 int report_build(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top);
+
 void report_fini(struct report *r);
 
 #endif

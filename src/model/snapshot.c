@@ -179,25 +179,30 @@ static int cmp_age(const void *pa, const void *pb)
 	return c ? c : cmp_ties(a, b);
 }
 
-void snapshot__sort(struct snapshot *snap, enum snapshot_sort key)
+static int (*cmp_of(enum snapshot_sort key))(const void *, const void *)
 {
-	int (*cmp)(const void *, const void *);
-
 	switch (key) {
 	case SORT_GROWTH:
-		cmp = cmp_growth;
-		break;
+		return cmp_growth;
 	case SORT_ALLOCS:
-		cmp = cmp_allocs;
-		break;
+		return cmp_allocs;
 	case SORT_AGE:
-		cmp = cmp_age;
-		break;
+		return cmp_age;
 	case SORT_BYTES:
 	default:
-		cmp = cmp_bytes;
-		break;
+		return cmp_bytes;
 	}
+}
+
+int snapshot_cmp(const struct stack_record *a, const struct stack_record *b, enum snapshot_sort key)
+{
+	return cmp_of(key)(a, b);
+}
+
+void snapshot__sort(struct snapshot *snap, enum snapshot_sort key)
+{
+	int (*cmp)(const void *, const void *) = cmp_of(key);
+
 	if (snap->nr_stacks > 1)
 		qsort(snap->stacks, snap->nr_stacks, sizeof(*snap->stacks), cmp);
 }

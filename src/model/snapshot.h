@@ -64,6 +64,9 @@ void snapshot__sum_totals(struct snapshot *snap);
  */
 void snapshot__sort(struct snapshot *snap, enum snapshot_sort key);
 
+/* The order of snapshot__sort() by key, for lists of records of one's own: < 0 when a comes first. */
+int snapshot_cmp(const struct stack_record *a, const struct stack_record *b, enum snapshot_sort key);
+
 /* Drops stacks with no outstanding allocation (outstanding_allocs <= 0), keeping the order. */
 void snapshot__drop_empty(struct snapshot *snap);
 

@@ -111,8 +111,9 @@ fail:
 	return NULL;
 }
 
-char *metrics_format(const struct report *r, const struct metrics_process *procs, size_t nr_procs,
-		     const struct metrics_self *self, size_t top_sites)
+/* Outstanding bytes and blocks, allocations and frees of each process, summed over its stacks. */
+static void write_processes(FILE *out, const struct snapshot *snap,
+			    const struct metrics_process *procs, size_t nr_procs)
 {
 	static const struct {
 		const char *name, *type, *help;
@@ -124,19 +125,6 @@ char *metrics_format(const struct report *r, const struct metrics_process *procs
 		{ "leaktop_allocations_total", "counter", "Allocations recorded since attach." },
 		{ "leaktop_frees_total", "counter", "Frees of recorded allocations since attach." },
 	};
-	const struct snapshot *snap = r->snap;
-	struct site *sites;
-	size_t nr_sites = 0;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *out;
-
-	sites = collect_sites(r, &nr_sites);
-	if (!sites)
-		return NULL;
-	out = open_memstream(&text, &len);
-	if (!out)
-		goto done;
 
 	for (size_t m = 0; m < sizeof(per_proc) / sizeof(per_proc[0]); m++) {
 		header(out, per_proc[m].name, per_proc[m].type, per_proc[m].help);
@@ -159,7 +147,12 @@ char *metrics_format(const struct report *r, const struct metrics_process *procs
 			fprintf(out, "} %" PRId64 "\n", v[m]);
 		}
 	}
+}
 
+/* The top_sites largest sites of each process: their bytes, then their blocks. */
+static void write_sites(FILE *out, const struct site *sites, size_t nr_sites,
+			const struct metrics_process *procs, size_t nr_procs, size_t top_sites)
+{
 	header(out, "leaktop_site_outstanding_bytes", "gauge",
 	       "Outstanding bytes of the largest allocation sites of each process.");
 	for (int pass = 0; pass < 2; pass++) {
@@ -182,6 +175,12 @@ char *metrics_format(const struct report *r, const struct metrics_process *procs
 			}
 		}
 	}
+}
+
+/* The loss counters, the sample rate, and what leaktop itself costs. */
+static void write_globals(FILE *out, const struct report *r, const struct metrics_self *self)
+{
+	const struct snapshot *snap = r->snap;
 
 	header(out, "leaktop_losses_total", "counter",
 	       "Events leaktop could not account for, by kind (see the README).");
@@ -199,13 +198,31 @@ char *metrics_format(const struct report *r, const struct metrics_process *procs
 	fprintf(out, "leaktop_cpu_seconds_total %.6f\n", self ? self->cpu_ns / 1e9 : 0.0);
 	header(out, "leaktop_resident_memory_bytes", "gauge", "leaktop's own resident memory.");
 	fprintf(out, "leaktop_resident_memory_bytes %" PRIu64 "\n", self ? self->rss_bytes : 0);
+}
 
-	if (fclose(out)) {
-		free(text);
-		text = NULL;
-		errno = ENOMEM;
+char *metrics_format(const struct report *r, const struct metrics_process *procs, size_t nr_procs,
+		     const struct metrics_self *self, size_t top_sites)
+{
+	struct site *sites;
+	size_t nr_sites = 0;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	sites = collect_sites(r, &nr_sites);
+	if (!sites)
+		return NULL;
+	out = open_memstream(&text, &len);
+	if (out) {
+		write_processes(out, r->snap, procs, nr_procs);
+		write_sites(out, sites, nr_sites, procs, nr_procs, top_sites);
+		write_globals(out, r, self);
+		if (fclose(out)) {
+			free(text);
+			text = NULL;
+			errno = ENOMEM;
+		}
 	}
-done:
 	for (size_t i = 0; i < nr_sites; i++)
 		free(sites[i].label);
 	free(sites);

@@ -3,39 +3,16 @@
 #include <inttypes.h>
 #include <math.h>
 
+#include "base/fmt.h"
 #include "output/output.h"
 
-static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-#define NR_UNITS (sizeof(units) / sizeof(units[0]))
-
-/* |v| in the largest binary unit that keeps it >= 1, one decimal; 1023.96 KiB is "1.0 MiB". */
-static void put_human(FILE *out, double v, const char *per)
+/* A size, a rate or a duration, through a formatter of base/fmt.h. */
+static void put_fmt(FILE *out, void (*fmt)(char *, size_t, double), double v)
 {
-	double d = fabs(v);
-	size_t u = 0;
+	char buf[FMT_LEN];
 
-	if (d < 1023.95) {
-		fprintf(out, "%s%.*f B%s", v < 0 ? "-" : "", d == (double)(int64_t)d ? 0 : 1, d,
-			per);
-		return;
-	}
-	while (d >= 1023.95 && u + 1 < NR_UNITS) {
-		d /= 1024;
-		u++;
-	}
-	fprintf(out, "%s%.1f %s%s", v < 0 ? "-" : "", d, units[u], per);
-}
-
-static void put_seconds(FILE *out, double s)
-{
-	long long whole = (long long)s;
-
-	if (s < 60)
-		fprintf(out, "%.1f s", s);
-	else if (s < 3600)
-		fprintf(out, "%lldm%02llds", whole / 60, whole % 60);
-	else
-		fprintf(out, "%lldh%02lldm", whole / 3600, whole % 3600 / 60);
+	fmt(buf, sizeof(buf), v);
+	fputs(buf, out);
 }
 
 static void write_header(const struct report *r, const struct snapshot *snap, FILE *out)
@@ -47,16 +24,16 @@ static void write_header(const struct report *r, const struct snapshot *snap, FI
 	for (i = 0; i < r->nr_pids; i++)
 		fprintf(out, "%s%d", i ? ", " : r->nr_pids > 1 ? " pids " : " pid ", r->pids[i]);
 	fputs(" traced for ", out);
-	put_seconds(out, r->duration_s);
+	put_fmt(out, fmt_duration, r->duration_s);
 	fputc('\n', out);
 
 	fputs("outstanding: ", out);
-	put_human(out, (double)t->outstanding_bytes, "");
+	put_fmt(out, fmt_bytes, (double)t->outstanding_bytes);
 	fprintf(out, " (%" PRId64 " bytes) in %" PRId64 " block%s, %zu stack%s\n",
 		t->outstanding_bytes, t->outstanding_allocs, t->outstanding_allocs == 1 ? "" : "s",
 		r->nr_stacks_total, r->nr_stacks_total == 1 ? "" : "s");
 	fprintf(out, "since attach: %" PRIu64 " allocs (", t->allocs);
-	put_human(out, (double)t->alloc_bytes, "");
+	put_fmt(out, fmt_bytes, (double)t->alloc_bytes);
 	fprintf(out, "), %" PRIu64 " frees", t->frees);
 	if (snap->stats[LT_STAT_UNMATCHED_FREES])
 		fprintf(out, ", %" PRIu64 " frees of blocks allocated before attach",
@@ -92,41 +69,9 @@ static void write_losses(const struct snapshot *snap, FILE *out)
 	}
 }
 
-/* Names come from the traced program's files: a newline or escape sequence in one must not
- * break the layout or drive the terminal. */
-static void put_clean(FILE *out, const char *s)
+static void file_put(void *ctx, const char *text, size_t len)
 {
-	for (; *s; s++)
-		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, out);
-}
-
-static void write_frame(const struct sym_frame *f, FILE *out)
-{
-	const char *mod = f->module && f->module[0] ? output_basename(f->module) : NULL;
-
-	fputs("    ", out);
-	if (f->function) {
-		put_clean(out, f->function);
-		fprintf(out, "+0x%" PRIx64, f->offset);
-	} else {
-		fprintf(out, "0x%" PRIx64, f->address);
-	}
-	if (mod) {
-		fputs(" (", out);
-		put_clean(out, mod);
-		if (!f->function)
-			fprintf(out, "+0x%" PRIx64, f->module_offset);
-		fputc(')', out);
-	}
-	if (f->file) {
-		fputc(' ', out);
-		put_clean(out, f->file);
-		if (f->line)
-			fprintf(out, ":%" PRIu32, f->line);
-	}
-	if (f->inlined)
-		fputs(" [inlined]", out);
-	fputc('\n', out);
+	fwrite(text, 1, len, ctx);
 }
 
 static void write_stack(const struct report_stack *rs, size_t rank, FILE *out)
@@ -137,21 +82,24 @@ static void write_stack(const struct report_stack *rs, size_t rank, FILE *out)
 	fprintf(out, "\n#%zu %" PRId64 " bytes in %" PRId64 " block%s (", rank,
 		rec->outstanding_bytes, rec->outstanding_allocs,
 		rec->outstanding_allocs == 1 ? "" : "s");
-	put_human(out, (double)rec->outstanding_bytes, "");
+	put_fmt(out, fmt_bytes, (double)rec->outstanding_bytes);
 	fprintf(out, "), pid %d", rec->pid);
 	if (rec->oldest_age_s >= 0) {
 		fputs(", oldest ", out);
-		put_seconds(out, rec->oldest_age_s);
+		put_fmt(out, fmt_duration, rec->oldest_age_s);
 	}
 	if (isfinite(rec->growth_bytes_per_s)) {
-		fprintf(out, ", growth %s", rec->growth_bytes_per_s > 0 ? "+" : "");
-		put_human(out, rec->growth_bytes_per_s, "/s");
+		fputs(", growth ", out);
+		put_fmt(out, fmt_rate, rec->growth_bytes_per_s);
 	}
 	fputc('\n', out);
 	if (!rs->nr_frames)
 		fputs("    [stack not captured: see lost_stacks and stack_table_full]\n", out);
-	for (i = 0; i < rs->nr_frames; i++)
-		write_frame(&rs->frames[i], out);
+	for (i = 0; i < rs->nr_frames; i++) {
+		fputs("    ", out);
+		output_put_frame(&rs->frames[i], false, file_put, out);
+		fputc('\n', out);
+	}
 }
 
 int out_text_write(const struct report *r, FILE *out)
@@ -177,7 +125,7 @@ int out_text_write(const struct report *r, FILE *out)
 		fprintf(out, "\n... %zu more stack%s", more, more > 1 ? "s" : "");
 		if (rest > 0) {
 			fputs(", ", out);
-			put_human(out, (double)rest, "");
+			put_fmt(out, fmt_bytes, (double)rest);
 			fprintf(out, " (%" PRId64 " bytes)", rest);
 		}
 		fputs("; -n 0 shows all\n", out);

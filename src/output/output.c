@@ -1,5 +1,6 @@
 /* output.c: the output-format table: one line per format, looked up by the name given to -f. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,4 +59,66 @@ const char *output_basename(const char *path)
 
 	/* A path ending in '/' names no object file; keep it whole rather than print nothing. */
 	return slash && slash[1] ? slash + 1 : path;
+}
+
+void output_put_clean(const char *s, output_put_fn put, void *ctx)
+{
+	while (*s) {
+		size_t n = 0;
+
+		while (s[n] && (unsigned char)s[n] >= 0x20 && s[n] != 0x7f)
+			n++;
+		if (n)
+			put(ctx, s, n);
+		if (!s[n])
+			break;
+		put(ctx, "?", 1);
+		s += n + 1;
+	}
+}
+
+/* A figure: numbers only, so the buffer always holds it. */
+static void put_hex(output_put_fn put, void *ctx, const char *prefix, uint64_t v)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%s0x%" PRIx64, prefix, v);
+
+	if (n > 0 && (size_t)n < sizeof(buf))
+		put(ctx, buf, (size_t)n);
+}
+
+static void put_str(output_put_fn put, void *ctx, const char *s)
+{
+	put(ctx, s, strlen(s));
+}
+
+void output_put_frame(const struct sym_frame *f, bool short_form, output_put_fn put, void *ctx)
+{
+	const char *mod = f->module && f->module[0] ? output_basename(f->module) : NULL;
+	char line[16];
+
+	if (f->function) {
+		output_put_clean(f->function, put, ctx);
+		if (!short_form)
+			put_hex(put, ctx, "+", f->offset);
+	} else {
+		put_hex(put, ctx, "", f->address);
+	}
+	if (mod) {
+		put_str(put, ctx, " (");
+		output_put_clean(mod, put, ctx);
+		if (!f->function)
+			put_hex(put, ctx, "+", f->module_offset);
+		put_str(put, ctx, ")");
+	}
+	if (f->file) {
+		put_str(put, ctx, " ");
+		output_put_clean(short_form ? output_basename(f->file) : f->file, put, ctx);
+		if (f->line) {
+			snprintf(line, sizeof(line), ":%" PRIu32, f->line);
+			put_str(put, ctx, line);
+		}
+	}
+	if (f->inlined)
+		put_str(put, ctx, " [inlined]");
 }

@@ -2,6 +2,7 @@
 #ifndef LT_OUTPUT_H
 #define LT_OUTPUT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "model/report.h"
@@ -33,5 +34,21 @@ int output_error(FILE *out, int err);
 
 /* The last component of a module path, for the human formats; path itself when it has no '/'. */
 const char *output_basename(const char *path);
+
+/* Where the human formats write their text: len bytes of text, no newline. */
+typedef void (*output_put_fn)(void *ctx, const char *text, size_t len);
+
+/*
+ * Writes s with each control character as '?': names come from the traced program's files, and a
+ * newline or an escape sequence in one must not break the layout or drive the terminal.
+ */
+void output_put_clean(const char *s, output_put_fn put, void *ctx);
+
+/*
+ * One frame as the human formats show it: `function+0xoffset (module) file:line [inlined]`, or
+ * `0xaddress (module+0xoffset)` where no symbol covers it; the module by its base name. short_form
+ * (a site in the view's rows) leaves out the function's offset and the file's directories.
+ */
+void output_put_frame(const struct sym_frame *f, bool short_form, output_put_fn put, void *ctx);
 
 #endif

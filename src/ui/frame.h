@@ -8,9 +8,9 @@
 #include <sys/types.h>
 
 #include "model/history.h"
-#include "proc/procinfo.h"
+#include "model/report.h"
 #include "model/snapshot.h"
-#include "symbol/symbolize.h"
+#include "proc/procinfo.h"
 
 enum frame_sort {
 	FRAME_SORT_BYTES,	/* outstanding bytes */
@@ -33,12 +33,17 @@ struct frame_proc {
 struct frame_row {
 	const struct stack_record *rec;
 	const struct history_trend *trend;
+	size_t stack;			/* its index in snap->stacks and report.stacks */
 };
 
-/* Everything one frame shows. The sampler fills the figures; frame_select() makes the rows. */
+/*
+ * Everything one frame shows. The sampler fills the figures and the report; frame_select() makes
+ * the rows. Rows, the filter and the stack screen read the frames of one report.
+ */
 struct frame {
 	const char *version;
 	struct snapshot *snap;		/* owned */
+	struct report report;		/* over every stack of snap, in its order; owned */
 	struct history_trend *trends;	/* owned; trends[i] belongs to snap->stacks[i] */
 	struct frame_proc *procs;	/* owned array */
 	size_t nr_procs;
@@ -64,20 +69,25 @@ struct frame {
 /*
  * Lists, filters and sorts the rows of f. A stack is listed when it holds memory or allocated
  * within the window (so a churning stack with nothing outstanding stays in view while it churns).
- * With a non-empty filter, only stacks with a frame whose function or module (file name) contains
- * it, ignoring case, are kept; that needs sym (NULL: the filter matches nothing). Replaces f's
- * previous rows. 0 or -ENOMEM (f then has no rows).
+ * With a non-empty filter, only stacks with a frame of the report whose function or module (file
+ * name) contains it, ignoring case, are kept: the listed stacks are symbolized for it (without a
+ * symbolizer, names are unknown and the filter matches nothing). Replaces f's previous rows. 0 or
+ * -ENOMEM (f then has no rows).
  */
-int frame_select(struct frame *f, enum frame_sort sort, const char *filter, struct symbolizer *sym);
+int frame_select(struct frame *f, enum frame_sort sort, const char *filter);
+
+/* Symbolizes the stacks of rows first .. first + n - 1 (cut at the last row), to show them. 0 or
+ * -ENOMEM. */
+int frame_symbolize_rows(struct frame *f, size_t first, size_t n);
 
 /* The row of (pid, stack_id) in f->rows, or -1. */
 ssize_t frame_find_row(const struct frame *f, int pid, uint64_t stack_id);
 
-/* The record of (pid, stack_id) in f->snap (listed or not), with its trend; NULL when absent. */
-const struct stack_record *frame_find_stack(const struct frame *f, int pid, uint64_t stack_id,
-					    const struct history_trend **trend);
+/* The index of (pid, stack_id) in f->snap->stacks (listed or not), or -1. */
+ssize_t frame_find_stack(const struct frame *f, int pid, uint64_t stack_id);
 
-void frame__free(struct frame *f);
+/* Frees f, its snapshot, report, trends and rows. NULL-safe. */
+void frame_free(struct frame *f);
 
 /* "bytes", "growth", "blocks", "age". */
 const char *frame_sort_name(enum frame_sort sort);
@@ -109,18 +119,18 @@ void frame_render_header(const struct frame *f, const struct frame_sink *sink);
 /*
  * Column titles and rows, for a screen `width` columns wide (0: unlimited, every column and the
  * whole site). Narrower screens drop the blocks and age columns, then growth; the sink clips what
- * is still too long. sym names the sites (NULL: addresses only).
+ * is still too long. A row's site is the first frame of its stack in the report (its address
+ * while the stack is not symbolized: frame_symbolize_rows()).
  */
 void frame_render_titles(const struct frame_sink *sink, int width);
-void frame_render_row(const struct frame *f, size_t row, struct symbolizer *sym,
-		      const struct frame_sink *sink, int width);
+void frame_render_row(const struct frame *f, size_t row, const struct frame_sink *sink, int width);
 
 /*
- * The full stack of one record: a summary line, then one line per frame, innermost first, as
- * `#N function+0xoff (module) file:line`, inlined frames marked.
+ * The full stack of f->snap->stacks[stack], from the report: a summary line, then one line per
+ * frame, innermost first, as `#N function+0xoff (module) file:line`, inlined frames marked.
+ * Symbolizes it first. 0 or -ENOMEM (nothing rendered).
  */
-void frame_render_stack(const struct stack_record *rec, const struct history_trend *trend,
-			struct symbolizer *sym, const struct frame_sink *sink);
+int frame_render_stack(struct frame *f, size_t stack, const struct frame_sink *sink);
 
 
 #endif

@@ -1,4 +1,4 @@
-/* loop.c: waits on the traced processes, a timer, an input fd and the stop signal. */
+/* loop.c: the one event loop of every mode: timed jobs, input, traced processes, stop signals. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "trace/collect.h"
 #include "base/log.h"
 #include "ui/loop.h"
 
@@ -117,4 +116,85 @@ int loop_wait(struct loop_target *targets, size_t nr_targets, int input_fd, uint
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	free(pfds);
 	return ret;
+}
+
+struct loop_job *loop_add(struct loop *l, int (*run)(void *ctx), void *ctx, uint64_t first_ns,
+			  uint64_t period_ns)
+{
+	struct loop_job *j;
+
+	if (l->nr_jobs == LOOP_MAX_JOBS)
+		return NULL;
+	j = &l->jobs[l->nr_jobs++];
+	*j = (struct loop_job){ .run = run, .ctx = ctx, .period_ns = period_ns,
+				.next_ns = first_ns };
+	return j;
+}
+
+/* Runs the first job due at now, if any: 0 when none was, else what it returned (or 0). */
+static int run_due(struct loop *l, uint64_t now, bool *ran)
+{
+	for (size_t i = 0; i < l->nr_jobs; i++) {
+		struct loop_job *j = &l->jobs[i];
+		int ret;
+
+		if (!j->next_ns || now < j->next_ns)
+			continue;
+		ret = j->run(j->ctx);
+		j->last_ns = now_ns();
+		if (!j->period_ns) {
+			j->next_ns = 0;
+		} else {
+			j->next_ns += j->period_ns;
+			if (j->next_ns <= j->last_ns)
+				j->next_ns = j->last_ns + j->period_ns;
+		}
+		*ran = true;
+		return ret;
+	}
+	*ran = false;
+	return 0;
+}
+
+/* The earliest of the end and the jobs' next runs; 0 when nothing is timed. */
+static uint64_t next_wake(const struct loop *l)
+{
+	uint64_t wake = l->end_ns;
+
+	for (size_t i = 0; i < l->nr_jobs; i++) {
+		if (l->jobs[i].next_ns && (!wake || l->jobs[i].next_ns < wake))
+			wake = l->jobs[i].next_ns;
+	}
+	return wake;
+}
+
+int loop_run(struct loop *l)
+{
+	for (;;) {
+		uint64_t now = now_ns();
+		bool ran;
+		int ret;
+
+		if (l->end_ns && now >= l->end_ns)
+			return 0;
+		ret = run_due(l, now, &ran);
+		if (ret)
+			return ret < 0 ? ret : 0;
+		/* One job at a time: the end, a stop or another due job may have come meanwhile. */
+		if (ran && !*l->stop)
+			continue;
+		ret = loop_wait(l->targets, l->nr_targets, l->input_fd, next_wake(l), l->stop,
+				l->stop_signals);
+		if (ret < 0) {
+			log_error("cannot wait for events: %s", strerror(-ret));
+			return ret;
+		}
+		if (ret == LOOP_STOP || ret == LOOP_EXITED)
+			return 0;
+		if ((ret == LOOP_INPUT || ret == LOOP_INTERRUPT) && l->on_input) {
+			ret = l->on_input(l->input_ctx, ret);
+			if (ret)
+				return ret < 0 ? ret : 0;
+		}
+	}
 }

@@ -5,7 +5,7 @@ The workload is tui_mix: a 2 MiB cache filled once, a 64-byte leak per request, 
 everything it allocates. The view must put the slow leak first by growth with the suspect mark,
 never mark the cache, list the churn site with nothing outstanding, show the leak's callers on
 Enter, filter rows, and restore the terminal however it ends: q, Ctrl-C, SIGTERM, the traced
-process exiting, a fatal error.
+process exiting, a fatal error, leaktop itself crashing.
 """
 import os
 import re
@@ -29,7 +29,7 @@ ROW_RE = re.compile(r'^ *(?P<bytes>-?[\d.]+ [KMGTPE]?i?B) +(?P<blocks>-?\d+) +(?
 
 
 def human(n):
-    """The view's size format (frame_human in src/frame.c): '512 B', '1.5 KiB', '2.0 MiB'."""
+    """The view's size format (fmt_bytes in src/base/fmt.c): '512 B', '1.5 KiB', '2.0 MiB'."""
     d = abs(float(n))
     sign = '-' if n < 0 else ''
     if d < 1023.95:
@@ -210,6 +210,10 @@ class Terminal:
     def screen(self):
         return self.tmux(['capture-pane', '-p', '-t', 'it'])
 
+    def history(self):
+        """The screen with every line that scrolled off it."""
+        return self.tmux(['capture-pane', '-p', '-S', '-', '-t', 'it'])
+
     def alternate_on(self):
         return self.tmux(['display', '-p', '-t', 'it', '#{alternate_on}']).strip() == '1'
 
@@ -255,7 +259,7 @@ class LiveView(LeaktopTestCase):
         self.leaktop_pid = find_child(self.term.pane_pid, CONFIG.leaktop)
         return s
 
-    def assertRestored(self, rc=0, report=True):
+    def assertTerminalRestored(self, rc):
         """The view has ended with exit RC; the shell works as before, nothing of the view is left."""
         s = self.term.wait_for(lambda s: re.search(r'(?m)^rc=\d+$', s), 'leaktop did not end', timeout=60)
         self.assertRegex(s, r'(?m)^rc=%d$' % rc)
@@ -268,6 +272,11 @@ class LiveView(LeaktopTestCase):
         flags = read_text(stty).split()
         for flag in ('icanon', 'echo', 'icrnl', 'opost'):
             self.assertIn(flag, flags, 'terminal left with -%s:\n%s' % (flag, read_text(stty)))
+        return s
+
+    def assertRestored(self, rc=0, report=True):
+        """assertTerminalRestored, with a clean stderr and (report) the final report in it."""
+        s = self.assertTerminalRestored(rc)
         err = read_text(self.err) if self.err else s
         check_stderr_clean(err)
         if report:
@@ -412,6 +421,46 @@ class LiveView(LeaktopTestCase):
         s, _ = self.assertRestored(1, report=False)
         self.assertIn('cannot read the BPF maps', s)
         self.assertTrue(w.alive())
+
+
+    def crash_view(self, kind):
+        """The view of tui_mix, crashed by libltfault (LT_FAULT_CRASH=KIND) inside a libbpf call
+        after 2 s, its stderr on the terminal: returns (the terminal's whole text, asan)."""
+        w = self.start_workload('tui_mix', [600])
+        env = ('LD_PRELOAD=%s LT_FAULT_AFTER_S=2 LT_FAULT_CRASH=%s '
+               'ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0 ' % (
+                   shlex.quote(workload('libltfault.so')), kind))
+        self.start_view(w.pid, env=env, stderr_file=False)
+        # A sanitizer build reports and exits 1; otherwise the signal's own status (128 + signal).
+        asan = 'libasan' in subprocess.run(['ldd', CONFIG.leaktop], capture_output=True,
+                                           text=True).stdout
+        signo = signal.SIGSEGV if kind == 'segv' else signal.SIGABRT
+        self.assertTerminalRestored(1 if asan else 128 + signo)
+        self.assertTrue(w.alive(), 'the traced process died')
+        return self.term.history(), asan
+
+    def test_crash_restores(self):
+        """leaktop itself crashes in the view (a SIGSEGV inside a libbpf call): the terminal is
+        restored, the crash is reported with where it happened, and the status is the signal's."""
+        text, asan = self.crash_view('segv')
+        self.assertIn('leaktop crashed on signal 11 (SIGSEGV); the terminal is restored.', text)
+        if asan:
+            self.assertIn('ERROR: AddressSanitizer: SEGV on unknown address', text)
+        else:
+            self.assertIn('backtrace:', text)
+        self.assertRegex(text, r'bpf_map_lookup_batch')
+
+    def test_abort_restores(self):
+        """A double free in the view: glibc aborts (SIGABRT), or the sanitizer reports it and exits;
+        either way the terminal is restored and the report shown after it."""
+        text, asan = self.crash_view('double_free')
+        if asan:
+            self.assertIn('ERROR: AddressSanitizer: attempting double-free', text)
+            self.assertIn("leaktop crashed (the sanitizer's report is above); the terminal is "
+                          'restored.', text)
+        else:
+            self.assertIn('free(): double free detected', text)
+            self.assertIn('leaktop crashed on signal 6 (SIGABRT); the terminal is restored.', text)
 
 
 if __name__ == '__main__':

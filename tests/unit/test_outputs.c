@@ -572,12 +572,12 @@ static void test_folded(void **state)
 /* ---- text */
 
 static const char expected_text[] =
-	"leaktop 1.2.3: pids 1234, 5678 traced for 5.0 s\n"
+	"leaktop 1.2.3: pids 1234, 5678 traced for 5.0s\n"
 	"outstanding: 2.2 MiB (2306967 bytes) in 9 blocks, 5 stacks\n"
 	"since attach: 10 allocs (1.9 MiB), 7 frees\n"
 	"no losses\n"
 	"\n"
-	"#1 1048576 bytes in 2 blocks (1.0 MiB), pid 1234, oldest 4.2 s, growth +2.0 KiB/s\n"
+	"#1 1048576 bytes in 2 blocks (1.0 MiB), pid 1234, oldest 4.2s, growth +2.0 KiB/s\n"
 	"    leak_small+0x17 (basic) basic.c:14\n"
 	"    helper+0x5 (basic) util.h:3 [inlined]\n"
 	"    0x7f0000001234 (libfoo.so+0x1234)\n"
@@ -687,7 +687,7 @@ static void test_text_variants(void **state)
 	/* Control bytes in names cannot break lines or reach the terminal. */
 	r = nasty_fixture();
 	out = render(out_text_write, r, NULL);
-	assert_non_null(strstr(out, "pid 1234, oldest 4.2 s, growth +2.0 KiB/s\n"
+	assert_non_null(strstr(out, "pid 1234, oldest 4.2s, growth +2.0 KiB/s\n"
 				    "    a\"b\\c????" "/? \xc3\xa9 \xff \xc0\xaf \xed\xa0\x80 "
 				    "\xf0\x9f\x98\x80 \xe2\x82 ;end+0x1 (lib x;y.so) "
 				    "src/\xe2\x82\xac.c\n\n"));

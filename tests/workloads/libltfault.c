@@ -5,13 +5,18 @@
  * first one: the collector then fails as it would if the kernel refused, and leaktop must end
  * with exit 1, its terminal restored. With LT_FAULT_MAP_UPDATE=NAME, every update of the BPF map
  * of that name fails with EIO (unwind_procs: a process's unwind tables cannot be published).
+ * With LT_FAULT_CRASH=segv as well, the map read that would fail crashes leaktop instead, with a
+ * SIGSEGV inside the libbpf call; with LT_FAULT_CRASH=double_free, it frees a block twice (glibc
+ * aborts, a sanitizer reports it): leaktop's crash handler must restore the terminal.
  * Without the variables every call goes through unchanged.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/bpf.h>
+#include <stdint.h>
 #include <time.h>
 
 static double now_s(void)
@@ -20,6 +25,25 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* LT_FAULT_CRASH: the fault, as a crash of the program that called. */
+static void crash(void)
+{
+	const char *kind = getenv("LT_FAULT_CRASH");
+	void *volatile block;
+
+	if (!kind)
+		return;
+	if (!strcmp(kind, "segv")) {
+		*(volatile int *)(uintptr_t)8 = 1;
+	} else if (!strcmp(kind, "double_free")) {
+		block = malloc(64);
+		free(block);
+		free(block);
+	}
+	fprintf(stderr, "libltfault: LT_FAULT_CRASH=%s did not crash\n", kind);
+	abort();
 }
 
 static int failing(void)
@@ -31,7 +55,10 @@ static int failing(void)
 		return 0;
 	if (!first)
 		first = now_s();
-	return now_s() - first >= atof(after);
+	if (now_s() - first < atof(after))
+		return 0;
+	crash();
+	return 1;
 }
 
 typedef int (*batch_fn)(int, void *, void *, void *, void *, void *, const void *);

@@ -1,0 +1,359 @@
+/* frame_text.c: the text of a frame (header, rows, a stack), written through a sink. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/fmt.h"
+#include "output/output.h"
+#include "ui/frame.h"
+
+static void put(const struct frame_sink *sink, enum frame_style style, const char *s)
+{
+	sink->put(sink->ctx, s, strlen(s), style);
+}
+
+static void putf(const struct frame_sink *sink, enum frame_style style, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void putf(const struct frame_sink *sink, enum frame_style style, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	/* Only numbers and short words come through here: a cut is a clipped cell, no more. */
+	sink->put(sink->ctx, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1, style);
+}
+
+static void eol(const struct frame_sink *sink)
+{
+	sink->eol(sink->ctx);
+}
+
+struct styled {
+	const struct frame_sink *sink;
+	enum frame_style style;
+};
+
+static void styled_put(void *ctx, const char *text, size_t len)
+{
+	const struct styled *st = ctx;
+
+	st->sink->put(st->sink->ctx, text, len, st->style);
+}
+
+/* Names come from the traced program's files: control characters become '?'. */
+static void put_clean(const struct frame_sink *sink, enum frame_style style, const char *s)
+{
+	struct styled st = { sink, style };
+
+	output_put_clean(s, styled_put, &st);
+}
+
+/* `function (module) file:line` of one frame; with offsets, `function+0xoff` and the whole path. */
+static void put_site(const struct frame_sink *sink, enum frame_style style,
+		     const struct sym_frame *fr, bool offsets)
+{
+	struct styled st = { sink, style };
+
+	output_put_frame(fr, !offsets, styled_put, &st);
+}
+
+/*
+ * "+1.5 KiB/s", "0 B/s", "-12 B/s"; "-" when unknown. Below half a byte a second the sign says
+ * nothing: such a rate is 0, as trend_word() calls it flat.
+ */
+static void put_rate(char *buf, size_t len, double v)
+{
+	fmt_rate(buf, len, fabs(v) < 0.5 ? 0 : v);
+}
+
+static void put_rate_figure(const struct frame_sink *sink, enum frame_style style, double v,
+			    const char *unit)
+{
+	if (isfinite(v))
+		putf(sink, style, "%s%.1f %s", v > 0 ? "+" : "", v, unit);
+	else
+		putf(sink, style, "- %s", unit);
+}
+
+/* --- the header, one function per line */
+
+/* 1: who, for how long, how the view is set */
+static void header_who(const struct frame *f, const struct frame_sink *sink)
+{
+	char a[FMT_LEN];
+
+	putf(sink, FRAME_LABEL, "leaktop %s", f->version ? f->version : "");
+	put(sink, FRAME_NORMAL, f->nr_procs > 1 ? "  pids" : "  pid");
+	for (size_t i = 0; i < f->nr_procs; i++) {
+		putf(sink, FRAME_NORMAL, "%s %d (", i ? "," : "", f->procs[i].pid);
+		put_clean(sink, FRAME_NORMAL, f->procs[i].comm ? f->procs[i].comm : "?");
+		put(sink, FRAME_NORMAL, f->procs[i].exited ? ", exited)" : ")");
+	}
+	fmt_duration(a, sizeof(a), f->traced_s);
+	putf(sink, FRAME_NORMAL, "  traced %s  refresh %.1fs  window %.1fs  sort %s", a,
+	     f->interval_s, f->window_s, frame_sort_name(f->sort));
+	if (f->filter) {
+		put(sink, FRAME_NORMAL, "  filter \"");
+		put_clean(sink, FRAME_ALERT, f->filter);
+		put(sink, FRAME_NORMAL, "\"");
+	}
+	eol(sink);
+}
+
+/* 2: the heap leaktop accounts for, and how fast it moves */
+static void header_heap(const struct frame *f, const struct snapshot *snap,
+			const struct frame_sink *sink)
+{
+	char a[FMT_LEN];
+
+	put(sink, FRAME_LABEL, "heap   ");
+	fmt_bytes(a, sizeof(a), (double)snap->totals.outstanding_bytes);
+	putf(sink, FRAME_NORMAL, "%s (%" PRId64 " bytes) in %" PRId64 " blocks, ", a,
+	     snap->totals.outstanding_bytes, snap->totals.outstanding_allocs);
+	put_rate(a, sizeof(a), f->bytes_per_s);
+	putf(sink, FRAME_NORMAL, "%s, ", a);
+	put_rate_figure(sink, FRAME_NORMAL, f->blocks_per_s, "blocks/s");
+	if (isfinite(f->allocs_per_s) && isfinite(f->frees_per_s))
+		putf(sink, FRAME_NORMAL, "; %.0f allocs/s, %.0f frees/s", f->allocs_per_s,
+		     f->frees_per_s);
+	else
+		put(sink, FRAME_NORMAL, "; - allocs/s, - frees/s");
+	eol(sink);
+}
+
+/* 3: every loss counter; the ones not zero first, so that a narrow screen keeps them */
+static void header_losses(const struct snapshot *snap, const struct frame_sink *sink)
+{
+	size_t k = 0;
+
+	put(sink, FRAME_LABEL, "losses ");
+	for (int pass = 0; pass < 2; pass++) {
+		for (int s = 0; s < LT_STAT_MAX; s++) {
+			uint64_t v = snap->stats[s];
+
+			if (!snapshot_stat_loss((enum lt_stat)s) || (pass == 0) != (v != 0))
+				continue;
+			putf(sink, v ? FRAME_ALERT : FRAME_NORMAL, "%s%s %" PRIu64, k++ ? ", " : "",
+			     snapshot_stat_name((enum lt_stat)s), v);
+		}
+	}
+	putf(sink, FRAME_NORMAL, "; pre-attach frees %" PRIu64,
+	     snap->stats[LT_STAT_UNMATCHED_FREES]);
+	if (snap->stats[LT_STAT_ALLOCATOR_FREES])
+		putf(sink, FRAME_NORMAL, "; allocator frees %" PRIu64,
+		     snap->stats[LT_STAT_ALLOCATOR_FREES]);
+	eol(sink);
+}
+
+/* 4: what the kernel says each process holds, beside what leaktop accounts for */
+static void header_rss(const struct frame *f, const struct frame_sink *sink)
+{
+	char a[FMT_LEN], b[FMT_LEN];
+
+	put(sink, FRAME_LABEL, "rss    ");
+	for (size_t i = 0; i < f->nr_procs; i++) {
+		const struct frame_proc *p = &f->procs[i];
+
+		putf(sink, FRAME_NORMAL, "%spid %d ", i ? "; " : "", p->pid);
+		if (p->have_mem) {
+			fmt_bytes(a, sizeof(a), (double)p->mem.rss_bytes);
+			fmt_bytes(b, sizeof(b), (double)p->mem.anon_bytes);
+			putf(sink, FRAME_NORMAL, "%s (anon %s), ", a, b);
+		} else {
+			put(sink, FRAME_NORMAL, p->exited ? "gone, " : "unknown, ");
+		}
+		fmt_bytes(a, sizeof(a), (double)p->accounted_bytes);
+		putf(sink, FRAME_NORMAL, "leaktop accounts for %s", a);
+	}
+	eol(sink);
+}
+
+/* 5: what leaktop itself costs */
+static void header_cost(const struct frame *f, const struct frame_sink *sink)
+{
+	char a[FMT_LEN];
+
+	put(sink, FRAME_LABEL, "cost   ");
+	if (isfinite(f->bpf_ns_per_s)) {
+		putf(sink, FRAME_NORMAL, "BPF %.2f ms/s (%.2f%% of a CPU) in %.0f runs/s",
+		     f->bpf_ns_per_s / 1e6, f->bpf_ns_per_s / 1e7, f->bpf_runs_per_s);
+		if (f->bpf_runs_per_s >= 1)
+			putf(sink, FRAME_NORMAL, ", %.0f ns/run",
+			     f->bpf_ns_per_s / f->bpf_runs_per_s);
+	} else {
+		put(sink, FRAME_NORMAL, "BPF run time unknown (kernel BPF statistics off)");
+	}
+	fmt_bytes(a, sizeof(a), (double)f->self_rss_bytes);
+	if (isfinite(f->self_cpu_frac))
+		putf(sink, FRAME_NORMAL, "; leaktop CPU %.1f%%", f->self_cpu_frac * 100);
+	if (f->self_rss_bytes)
+		putf(sink, FRAME_NORMAL, ", RSS %s", a);
+	eol(sink);
+}
+
+/* 6: how many rows, and how many of them look like leaks */
+static void header_stacks(const struct frame *f, const struct snapshot *snap,
+			  const struct frame_sink *sink)
+{
+	put(sink, FRAME_LABEL, "stacks ");
+	putf(sink, FRAME_NORMAL, "%zu listed of %zu", f->nr_listed, snap->nr_stacks);
+	if (f->filter)
+		putf(sink, FRAME_NORMAL, ", %zu match the filter", f->nr_rows);
+	putf(sink, f->nr_suspects ? FRAME_ALERT : FRAME_NORMAL, ", %zu leak suspect%s",
+	     f->nr_suspects, f->nr_suspects == 1 ? "" : "s");
+	eol(sink);
+}
+
+void frame_render_header(const struct frame *f, const struct frame_sink *sink)
+{
+	static const struct snapshot empty;
+	const struct snapshot *snap = f->snap ? f->snap : &empty;
+
+	header_who(f, sink);
+	header_heap(f, snap, sink);
+	header_losses(snap, sink);
+	header_rss(f, sink);
+	header_cost(f, sink);
+	header_stacks(f, snap, sink);
+}
+
+/* --- rows */
+
+/* Which columns a width affords. */
+struct layout {
+	bool blocks, growth, age;
+};
+
+static struct layout layout_for(int width)
+{
+	struct layout l = { true, true, true };
+
+	if (width > 0 && width < 64)
+		l.blocks = l.age = false;
+	if (width > 0 && width < 44)
+		l.growth = false;
+	return l;
+}
+
+/* Cell formats, shared by the titles and the rows so that they line up. */
+#define FMT_BYTES "%10s"
+#define FMT_BLOCKS " %9s"
+#define FMT_GROWTH " %12s"
+#define FMT_TREND "  %-6s"
+#define FMT_AGE " %7s"
+#define SITE_GAP "  "
+#define NOT_CAPTURED "[stack not captured: see lost_stacks, stack_table_full]"
+
+void frame_render_titles(const struct frame_sink *sink, int width)
+{
+	struct layout l = layout_for(width);
+
+	putf(sink, FRAME_TITLE, FMT_BYTES, "BYTES");
+	if (l.blocks)
+		putf(sink, FRAME_TITLE, FMT_BLOCKS, "BLOCKS");
+	if (l.growth)
+		putf(sink, FRAME_TITLE, FMT_GROWTH, "GROWTH");
+	putf(sink, FRAME_TITLE, FMT_TREND, "TREND");
+	if (l.age)
+		putf(sink, FRAME_TITLE, FMT_AGE, "OLDEST");
+	put(sink, FRAME_TITLE, SITE_GAP "SITE");
+	eol(sink);
+}
+
+static const char *trend_word(const struct history_trend *t)
+{
+	if (t->suspect)
+		return "LEAK?";
+	if (!isfinite(t->growth_bytes_per_s))
+		return "-";
+	if (t->growth_bytes_per_s >= 0.5)
+		return "grow";
+	if (t->growth_bytes_per_s <= -0.5)
+		return "shrink";
+	return "flat";
+}
+
+void frame_render_row(const struct frame *f, size_t row, const struct frame_sink *sink, int width)
+{
+	const struct frame_row *r = &f->rows[row];
+	const struct stack_record *rec = r->rec;
+	const struct report_stack *rs = &f->report.stacks[r->stack];
+	enum frame_style style = r->trend->suspect ? FRAME_SUSPECT : FRAME_NORMAL;
+	struct layout l = layout_for(width);
+	char a[FMT_LEN];
+
+	fmt_bytes(a, sizeof(a), (double)rec->outstanding_bytes);
+	putf(sink, style, FMT_BYTES, a);
+	if (l.blocks) {
+		snprintf(a, sizeof(a), "%" PRId64, rec->outstanding_allocs);
+		putf(sink, style, FMT_BLOCKS, a);
+	}
+	if (l.growth) {
+		put_rate(a, sizeof(a), r->trend->growth_bytes_per_s);
+		putf(sink, style, FMT_GROWTH, a);
+	}
+	putf(sink, style, FMT_TREND, trend_word(r->trend));
+	if (l.age) {
+		fmt_duration(a, sizeof(a), rec->oldest_age_s);
+		putf(sink, style, FMT_AGE, a);
+	}
+	put(sink, style, SITE_GAP);
+	if (!rec->nr_ips)
+		put(sink, style, NOT_CAPTURED);
+	else if (!rs->nr_frames)
+		putf(sink, style, "0x%" PRIx64, rec->ips[0]);
+	else
+		put_site(sink, style, &rs->frames[0], false);
+	eol(sink);
+}
+
+/* --- a stack */
+
+static void stack_summary(const struct stack_record *rec, const struct history_trend *trend,
+			  const struct frame_sink *sink)
+{
+	enum frame_style style = trend->suspect ? FRAME_SUSPECT : FRAME_LABEL;
+	char a[FMT_LEN], b[FMT_LEN];
+
+	fmt_bytes(a, sizeof(a), (double)rec->outstanding_bytes);
+	putf(sink, style, "%s (%" PRId64 " bytes) in %" PRId64 " blocks, pid %d", a,
+	     rec->outstanding_bytes, rec->outstanding_allocs, rec->pid);
+	put_rate(a, sizeof(a), trend->growth_bytes_per_s);
+	fmt_duration(b, sizeof(b), rec->oldest_age_s);
+	putf(sink, style, ", growth %s, trend %s, oldest %s", a, trend_word(trend), b);
+	eol(sink);
+	fmt_bytes(a, sizeof(a), (double)rec->alloc_bytes);
+	putf(sink, FRAME_NORMAL, "%" PRIu64 " allocations (%s) since attach; stack %#" PRIx64,
+	     rec->allocs, a, rec->stack_id);
+	eol(sink);
+}
+
+int frame_render_stack(struct frame *f, size_t stack, const struct frame_sink *sink)
+{
+	const struct report_stack *rs;
+	int err = report_symbolize(&f->report, stack, 1);
+
+	if (err)
+		return err;
+	rs = &f->report.stacks[stack];
+	stack_summary(rs->rec, &f->trends[stack], sink);
+	if (!rs->rec->nr_ips) {
+		put(sink, FRAME_NORMAL, NOT_CAPTURED);
+		eol(sink);
+	}
+	for (size_t k = 0; k < rs->nr_frames; k++) {
+		putf(sink, FRAME_NORMAL, "#%-3zu ", k);
+		put_site(sink, FRAME_NORMAL, &rs->frames[k], true);
+		eol(sink);
+	}
+	return 0;
+}

@@ -1,0 +1,68 @@
+/* pipeline.h: the one pipeline: a reading of the maps, the report model over it, shared upkeep. */
+#ifndef LT_PIPELINE_H
+#define LT_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/report.h"
+#include "model/snapshot.h"
+#include "output/metrics.h"
+#include "symbol/symbolize.h"
+#include "trace/collect.h"
+#include "ui/loop.h"
+#include "unwind/unwind_maps.h"
+
+/*
+ * What every mode reads through: the plain reports, record's profiles, the metrics, the view and
+ * --batch all take a reading (pipeline_read()), build the report model over it
+ * (pipeline_report()), and format that. The caller owns every pointer; they outlive the pipeline.
+ */
+struct pipeline {
+	const char *version;
+	struct collector *col;
+	struct symbolizer *sym;
+	struct unwinder *unwinder;	/* NULL with --unwind fp */
+	struct metrics_server *metrics;	/* NULL without --metrics */
+	const int *pids;		/* the traced processes */
+	size_t nr_pids;
+	uint64_t start_ns;		/* CLOCK_MONOTONIC when tracing began */
+	uint64_t start_time_ns;		/* the same moment on the wall clock (0 = unknown) */
+	uint64_t min_age_ns;		/* --min-age */
+	uint64_t sample_rate;		/* --sample-rate */
+};
+
+/*
+ * One reading of the maps: every stack (those that hold nothing too), with the age of its oldest
+ * block, sorted by outstanding bytes; duration_s counts from start_ns. NULL and errno (logged).
+ */
+struct snapshot *pipeline_read(const struct pipeline *p);
+
+/*
+ * The report over the first `top` stacks of snap (0 = all), with the run's fields (version, pids,
+ * sample rate, start time). symbolize: every stack and the mappings, what the writers take
+ * (report_build()); else none yet (report_init(): the view symbolizes what it shows). 0 or -ENOMEM;
+ * report_fini() frees r.
+ */
+int pipeline_report(const struct pipeline *p, struct report *r, const struct snapshot *snap,
+		    size_t top, bool symbolize);
+
+/*
+ * Publishes the metrics of r, a report over a whole reading in pipeline_read()'s order: its first
+ * stacks are the largest sites. Nothing without --metrics. 0 or -ENOMEM (logged).
+ */
+int pipeline_metrics(const struct pipeline *p, struct report *r);
+
+/*
+ * Runs l after adding the upkeep every mode needs: the unwind tables follow code mapped since
+ * (dlopen) every UNWIND_CHECK_NS, and stacks that hold nothing are evicted every
+ * COLLECT_MAINTAIN_NS (a no-op when a reading did it). The mode has added its own jobs first.
+ * What loop_run() returns; -ENOSPC when the job table is full.
+ */
+int pipeline_run(struct pipeline *p, struct loop *l);
+
+/* Stacks of a report whose sites the metrics name (per process, METRICS_DEFAULT_TOP_SITES). */
+#define PIPELINE_METRICS_STACKS (20 * METRICS_DEFAULT_TOP_SITES)
+
+#endif

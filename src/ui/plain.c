@@ -1,0 +1,118 @@
+/* plain.c: the plain modes: a report (or record's profile) per interval and at the end. */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "output/record.h"
+#include "ui/plain.h"
+
+int plain_init(struct plain *pl)
+{
+	pl->prev = snapshot__new();
+	if (!pl->prev)
+		return -ENOMEM;
+	pl->prev->taken_ns = pl->pipe->start_ns;
+	return 0;
+}
+
+void plain_fini(struct plain *pl)
+{
+	snapshot__free(pl->prev);
+	pl->prev = NULL;
+}
+
+/* The metrics of a whole reading; the reading stays as it is. */
+static int publish_metrics(struct plain *pl, const struct snapshot *snap)
+{
+	struct report r;
+	int err;
+
+	if (!pl->pipe->metrics)
+		return 0;
+	err = pipeline_report(pl->pipe, &r, snap, 0, false);
+	if (!err)
+		err = pipeline_metrics(pl->pipe, &r);
+	report_fini(&r);
+	return err;
+}
+
+static int write_report(struct plain *pl, const struct report *r)
+{
+	struct timespec wall;
+	int err;
+
+	if (pl->record_dir) {
+		clock_gettime(CLOCK_REALTIME, &wall);
+		return record_write(pl->record_dir, r,
+				    (uint64_t)wall.tv_sec * 1000000000ULL + (uint64_t)wall.tv_nsec,
+				    pl->keep);
+	}
+	/* Writers flush before they return: a full disk shows here, not at exit. */
+	err = output_error(pl->out, pl->fmt->write(r, pl->out));
+	if (err)
+		log_error("cannot write the report to %s: %s", pl->out_name, strerror(-err));
+	return err;
+}
+
+/* A report, and the metrics of the same reading. */
+static int report_and_metrics(struct plain *pl, bool metrics)
+{
+	struct snapshot *snap = pipeline_read(pl->pipe);
+	struct report r;
+	int err;
+
+	if (!snap)
+		return -errno;
+	snapshot__set_growth(snap, pl->prev);
+	err = metrics ? publish_metrics(pl, snap) : 0;
+	if (!err) {
+		/* The reports list the stacks that hold memory; the metrics count them all. */
+		snapshot__drop_empty(snap);
+		err = pipeline_report(pl->pipe, &r, snap, pl->record_dir ? 0 : pl->top, true);
+		if (!err) {
+			err = write_report(pl, &r);
+			report_fini(&r);
+		}
+	}
+	snapshot__free(pl->prev);
+	pl->prev = snap;
+	return err;
+}
+
+int plain_report(struct plain *pl)
+{
+	return report_and_metrics(pl, false);
+}
+
+static int interval_job(void *ctx)
+{
+	return report_and_metrics(ctx, true);
+}
+
+static int metrics_job(void *ctx)
+{
+	struct plain *pl = ctx;
+	struct snapshot *snap = pipeline_read(pl->pipe);
+	int err;
+
+	if (!snap)
+		return -errno;
+	err = publish_metrics(pl, snap);
+	snapshot__free(snap);
+	return err;
+}
+
+int plain_run(struct plain *pl, struct loop *l, double interval_s)
+{
+	uint64_t now = now_ns(), report_ns = (uint64_t)(interval_s * 1e9);
+
+	if (report_ns && !loop_add(l, interval_job, pl, pl->pipe->start_ns + report_ns, report_ns))
+		return -ENOSPC;
+	/* Metrics from the start; then with each report, or on their own without an interval. */
+	if (pl->pipe->metrics &&
+	    !loop_add(l, metrics_job, pl, now, report_ns ? 0 : (uint64_t)(PLAIN_METRICS_S * 1e9)))
+		return -ENOSPC;
+	return pipeline_run(pl->pipe, l);
+}

@@ -1,0 +1,47 @@
+/* plain.h: the plain modes: a report (or record's profile) per interval and at the end. */
+#ifndef LT_PLAIN_H
+#define LT_PLAIN_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "output/output.h"
+#include "ui/loop.h"
+#include "ui/pipeline.h"
+
+/* Refresh period of the metrics without --interval, in seconds. */
+#define PLAIN_METRICS_S 5.0
+
+/* The reports of a run: the caller fills the fields above prev. */
+struct plain {
+	struct pipeline *pipe;
+	const struct output_format *fmt;
+	FILE *out;			/* the reports; NULL in record mode */
+	const char *out_name;		/* out in messages: its path, or "standard output" */
+	size_t top;			/* -n */
+	const char *record_dir;		/* leaktop record: profiles go there (out is NULL) */
+	size_t keep;			/* record: the newest profiles kept; 0 = all */
+	struct snapshot *prev;		/* the last report's reading (growth baseline); owned */
+};
+
+/* Prepares pl: growth is first counted from the start of tracing. 0 or -ENOMEM. */
+int plain_init(struct plain *pl);
+
+/*
+ * One report to pl->out, or in record mode one profile into record_dir, from a reading of its
+ * own; the growth counts from the previous one. 0 or -errno; a failure is logged, naming the file
+ * and the reason.
+ */
+int plain_report(struct plain *pl);
+
+/*
+ * Runs l (the caller has set its targets, stop signals and end): a report (or profile) every
+ * interval_s (0: none before the end), and with --metrics the metrics from each report's
+ * reading (or every PLAIN_METRICS_S without an interval). The final report is the caller's.
+ * What pipeline_run() returns.
+ */
+int plain_run(struct plain *pl, struct loop *l, double interval_s);
+
+void plain_fini(struct plain *pl);
+
+#endif
