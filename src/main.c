@@ -156,12 +156,14 @@ int main(int argc, char **argv)
 	struct timespec wall;
 	int err, unwind_err, ret = 1;
 
-	/* Map sizes the kernel would refuse, or that this machine cannot hold, are bad input. */
+	/* Map sizes the kernel would refuse, or that this machine cannot hold, are bad input; so is
+	 * binary output to a terminal. */
 	if (options_parse(&opts, argc, argv, err_msg, sizeof(err_msg)) ||
 	    (!opts.help && !opts.version &&
-	     options_check_memory(&opts, machine_memory_bytes(),
-				  (unsigned int)(nr_cpus > 0 ? nr_cpus : 1), err_msg,
-				  sizeof(err_msg)))) {
+	     (options_check_stdout(&opts, isatty(STDOUT_FILENO), err_msg, sizeof(err_msg)) ||
+	      options_check_memory(&opts, machine_memory_bytes(),
+				   (unsigned int)(nr_cpus > 0 ? nr_cpus : 1), err_msg,
+				   sizeof(err_msg))))) {
 		fprintf(stderr, "leaktop: %s\nTry 'leaktop --help' for more information.\n", err_msg);
 		options_free(&opts);
 		return 2;

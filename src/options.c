@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "base/fmt.h"
 #include "bpf/leaktop.h"
@@ -548,12 +547,6 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 					  "-p PID[,PID...] or -- COMMAND [ARG...]");
 		goto fail;
 	}
-	/* pprof is gzip'ed protobuf: bytes that would garble a terminal, and one profile per file. */
-	if (!opts->record && !strcmp(opts->format, "pprof") && !opts->output_path &&
-	    isatty(STDOUT_FILENO)) {
-		ret = usage_error(err, err_len, "--format pprof writes binary data: give -o FILE");
-		goto fail;
-	}
 	if (!opts->record && !strcmp(opts->format, "pprof") && opts->interval_s > 0) {
 		ret = usage_error(err, err_len, "--format pprof writes one profile per run: no -i");
 		goto fail;
@@ -592,6 +585,15 @@ fail:
 	options_free(opts);
 	opts->command = NULL;
 	return ret;
+}
+
+int options_check_stdout(const struct options *opts, bool stdout_is_tty, char *err,
+			 size_t err_len)
+{
+	/* pprof is gzip'ed protobuf: bytes that would garble a terminal, and one profile per file. */
+	if (!opts->record && !strcmp(opts->format, "pprof") && !opts->output_path && stdout_is_tty)
+		return usage_error(err, err_len, "--format pprof writes binary data: give -o FILE");
+	return 0;
 }
 
 /* Kernel memory of a preallocated BPF hash map (kernel/bpf/hashtab.c, htab_map_alloc): a 16-byte

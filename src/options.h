@@ -45,11 +45,18 @@ struct options {
  * one-line reason in err (for a usage error: exit code 2), or -ENOMEM. On error opts holds nothing
  * to free (options_free() is still harmless). Sizes accept suffixes K, M, G, KiB, MiB, GiB (powers
  * of 1024); durations accept a plain number of seconds with an optional fraction. -h and -V return
- * 0 at once with help/version set and nothing else validated. Uses getopt: not thread-safe.
- * The one thing it looks at besides argv: --format pprof without -o is refused when stdout is a
- * terminal.
+ * 0 at once with help/version set and nothing else validated. Pure: it looks at argv alone (where
+ * the output goes is options_check_stdout()'s). Uses getopt: not thread-safe.
  */
 int options_parse(struct options *opts, int argc, char **argv, char *err, size_t err_len);
+
+/*
+ * Whether the report may go where opts sends it, given whether stdout is a terminal: --format
+ * pprof (gzip'ed protobuf) without -o is refused on a terminal. 0, or -EINVAL with the message in
+ * err (a usage error: exit code 2). Pure; the caller asks isatty().
+ */
+int options_check_stdout(const struct options *opts, bool stdout_is_tty, char *err,
+			 size_t err_len);
 
 /*
  * Kernel memory, in bytes, of leaktop's BPF maps for these sizes (unwind_rows: the row table's
