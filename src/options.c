@@ -2,14 +2,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "base/fmt.h"
+#include "argval.h"
 #include "bpf/leaktop.h"
 #include "options.h"
 #include "output/output.h"
@@ -27,8 +25,6 @@
 #define MAX_HASH_ENTRIES (1u << 27)
 /* 2 GiB of rows, far more than any process's code needs: a larger figure is a typo, not a plan. */
 #define MAX_UNWIND_ROWS (1u << 28)
-/* Keeps every duration, once in nanoseconds, far inside a uint64_t. */
-#define MAX_SECONDS 1e9
 
 enum {
 	OPT_MIN_AGE = 256,
@@ -171,119 +167,6 @@ const char *options_usage(void)
 	return usage_text;
 }
 
-static int usage_error(char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int usage_error(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		/* A message cut short by a small buffer still names the problem. */
-		(void)vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
-static bool all_digits(const char *s, size_t len)
-{
-	return len > 0 && strspn(s, "0123456789") >= len;
-}
-
-static int parse_seconds(const char *opt, const char *arg, double *out, char *err, size_t err_len)
-{
-	size_t len = strlen(arg);
-	char *end;
-	double v;
-
-	/* strtod would also take "nan", "inf", hex floats and leading blanks: no durations. */
-	if (!len || strspn(arg, "0123456789.eE+-") != len)
-		return usage_error(err, err_len, "%s: '%s' is not a number of seconds", opt, arg);
-	errno = 0;
-	v = strtod(arg, &end);
-	if (end == arg || *end)
-		return usage_error(err, err_len, "%s: '%s' is not a number of seconds", opt, arg);
-	if (v < 0)
-		return usage_error(err, err_len, "%s: '%s' is negative", opt, arg);
-	if (!isfinite(v) || v > MAX_SECONDS)
-		return usage_error(err, err_len, "%s: '%s' is too large (at most %.0f seconds)",
-				   opt, arg, MAX_SECONDS);
-	*out = v;
-	return 0;
-}
-
-/* The size of a BPF map, 1..max entries. */
-static int parse_entries(const char *opt, const char *arg, uint32_t max, uint32_t *out, char *err,
-			 size_t err_len)
-{
-	unsigned long long v;
-
-	if (!all_digits(arg, strlen(arg)))
-		return usage_error(err, err_len, "%s: '%s' is not a non-negative integer", opt,
-				   arg);
-	errno = 0;
-	v = strtoull(arg, NULL, 10);
-	if (errno == ERANGE || v < 1 || v > max)
-		return usage_error(err, err_len, "%s: '%s' is out of range (1 to %u)", opt, arg,
-				   max);
-	*out = (uint32_t)v;
-	return 0;
-}
-
-/* A plain decimal count, 0..max. */
-static int parse_count(const char *opt, const char *arg, uint64_t max, uint64_t *out, char *err,
-		       size_t err_len)
-{
-	unsigned long long v;
-	char *end;
-
-	/* strtoull would accept blanks, a sign and wrap "-1" around to a huge count. */
-	if (!all_digits(arg, strlen(arg)))
-		return usage_error(err, err_len, "%s: '%s' is not a non-negative integer", opt,
-				   arg);
-	errno = 0;
-	v = strtoull(arg, &end, 10);
-	if (errno == ERANGE || v > max)
-		return usage_error(err, err_len, "%s: '%s' is too large (at most %llu)", opt, arg,
-				   (unsigned long long)max);
-	*out = v;
-	return 0;
-}
-
-static int parse_size(const char *opt, const char *arg, uint64_t *out, char *err, size_t err_len)
-{
-	static const struct {
-		const char *suffix;
-		uint64_t mult;
-	} suffixes[] = {
-		{ "", 1 },	     { "B", 1 },
-		{ "K", 1ull << 10 }, { "KiB", 1ull << 10 },
-		{ "M", 1ull << 20 }, { "MiB", 1ull << 20 },
-		{ "G", 1ull << 30 }, { "GiB", 1ull << 30 },
-	};
-	unsigned long long v;
-	char *end;
-	size_t i;
-
-	if (!all_digits(arg, 1))
-		return usage_error(err, err_len, "%s: '%s' is not a size in bytes", opt, arg);
-	errno = 0;
-	v = strtoull(arg, &end, 10);
-	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		if (strcasecmp(end, suffixes[i].suffix) == 0)
-			break;
-	}
-	if (i == sizeof(suffixes) / sizeof(suffixes[0]))
-		return usage_error(err, err_len, "%s: '%s' is not a size in bytes (suffixes: %s)",
-				   opt, arg, "K, M, G, KiB, MiB, GiB");
-	if (errno == ERANGE || v > UINT64_MAX / suffixes[i].mult)
-		return usage_error(err, err_len, "%s: '%s' is too large", opt, arg);
-	*out = v * suffixes[i].mult;
-	return 0;
-}
-
 static int add_pid(struct options *opts, const char *s, size_t len, const char *arg, char *err,
 		   size_t err_len)
 {
@@ -294,26 +177,26 @@ static int add_pid(struct options *opts, const char *s, size_t len, const char *
 	size_t i;
 
 	if (!len)
-		return usage_error(err, err_len, "-p: empty process id in '%s'", arg);
-	if (!all_digits(s, len))
-		return usage_error(err, err_len, "-p: '%.*s' is not a process id", shown, s);
+		return argval_error(err, err_len, "-p: empty process id in '%s'", arg);
+	if (!argval_digits(s, len))
+		return argval_error(err, err_len, "-p: '%.*s' is not a process id", shown, s);
 	for (i = 0; i < len; i++) {
 		v = v * 10 + (s[i] - '0');
 		if (v > INT_MAX)
-			return usage_error(err, err_len, "-p: '%.*s' is too large for a process id",
+			return argval_error(err, err_len, "-p: '%.*s' is too large for a process id",
 					   shown, s);
 	}
 	if (v == 0)
-		return usage_error(err, err_len, "-p: '%.*s' is not a process id (must be %s)",
+		return argval_error(err, err_len, "-p: '%.*s' is not a process id (must be %s)",
 				   shown, s, "positive");
 	/* Linear: a command line holds a handful of pids. */
 	for (i = 0; i < opts->nr_pids; i++) {
 		if (opts->pids[i] == v)
-			return usage_error(err, err_len, "-p: pid %lld given twice", v);
+			return argval_error(err, err_len, "-p: pid %lld given twice", v);
 	}
 	pids = realloc(opts->pids, (opts->nr_pids + 1) * sizeof(*pids));
 	if (!pids) {
-		usage_error(err, err_len, "out of memory");
+		argval_error(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
 	pids[opts->nr_pids++] = (int)v;
@@ -339,12 +222,6 @@ static int parse_pids(struct options *opts, const char *arg, char *err, size_t e
 	}
 }
 
-/* Whether word is a plain number (a pid), not a command to run. */
-static bool is_number(const char *word)
-{
-	return word[0] && strspn(word, "0123456789") == strlen(word);
-}
-
 /* getopt leaves the offending word at argv[optind - 1] for long options and option clusters. */
 static int bad_option(int c, int argc, char **argv, char *err, size_t err_len)
 {
@@ -353,17 +230,17 @@ static int bad_option(int c, int argc, char **argv, char *err, size_t err_len)
 
 	if (c == ':') {
 		if (!is_long && optopt > 0 && optopt < 256)
-			return usage_error(err, err_len, "option -%c needs an argument", optopt);
-		return usage_error(err, err_len, "option '%s' needs an argument", word);
+			return argval_error(err, err_len, "option -%c needs an argument", optopt);
+		return argval_error(err, err_len, "option '%s' needs an argument", word);
 	}
 	if (is_long && strchr(word, '='))
-		return usage_error(err, err_len, "option '%.*s' takes no argument",
+		return argval_error(err, err_len, "option '%.*s' takes no argument",
 				   (int)(strchr(word, '=') - word), word);
 	if (is_long)
-		return usage_error(err, err_len, "unknown or ambiguous option '%s'", word);
+		return argval_error(err, err_len, "unknown or ambiguous option '%s'", word);
 	if (optopt > 0 && optopt < 256)
-		return usage_error(err, err_len, "unknown option -%c", optopt);
-	return usage_error(err, err_len, "unknown option '%s'", word);
+		return argval_error(err, err_len, "unknown option -%c", optopt);
+	return argval_error(err, err_len, "unknown option '%s'", word);
 }
 
 void options_free(struct options *opts)
@@ -390,7 +267,7 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 	if (err && err_len)
 		err[0] = '\0';
 	if (argc < 1 || !argv)
-		return usage_error(err, err_len, "no arguments");
+		return argval_error(err, err_len, "no arguments");
 	/* `leaktop record ...`: the same options after the subcommand's name. */
 	if (argc > 1 && !strcmp(argv[1], "record")) {
 		opts->record = true;
@@ -410,7 +287,7 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 		 * them, are pids; options may follow them.
 		 */
 		if (c == -1 && opts->nr_pids && optind < argc && strcmp(argv[optind - 1], "--") &&
-		    is_number(argv[optind])) {
+		    argval_digits(argv[optind], strlen(argv[optind]))) {
 			ret = parse_pids(opts, argv[optind++], err, err_len);
 			if (ret)
 				goto fail;
@@ -424,45 +301,45 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 			ret = parse_pids(opts, optarg, err, err_len);
 			break;
 		case 'd':
-			ret = parse_seconds("--duration", optarg, &opts->duration_s, err, err_len);
+			ret = argval_seconds("--duration", optarg, &opts->duration_s, err, err_len);
 			break;
 		case 'i':
-			ret = parse_seconds("--interval", optarg, &opts->interval_s, err, err_len);
+			ret = argval_seconds("--interval", optarg, &opts->interval_s, err, err_len);
 			break;
 		case OPT_MIN_AGE:
-			ret = parse_seconds("--min-age", optarg, &opts->min_age_s, err, err_len);
+			ret = argval_seconds("--min-age", optarg, &opts->min_age_s, err, err_len);
 			break;
 		case 'f':
 			opts->format_given = true;
 			if (output_format_find(optarg))
 				opts->format = optarg;
 			else
-				ret = usage_error(err, err_len, "unknown format '%s' (expected %s)",
+				ret = argval_error(err, err_len, "unknown format '%s' (expected %s)",
 						  optarg, output_format_names());
 			break;
 		case 'o':
 			if (!optarg[0])
-				ret = usage_error(err, err_len, "--output: empty path");
+				ret = argval_error(err, err_len, "--output: empty path");
 			/* "-" is the usual spelling of stdout. */
 			else
 				opts->output_path = strcmp(optarg, "-") ? optarg : NULL;
 			break;
 		case 'n':
-			ret = parse_count("--top", optarg, SIZE_MAX, &v, err, err_len);
+			ret = argval_count("--top", optarg, SIZE_MAX, &v, err, err_len);
 			opts->top = ret ? opts->top : (size_t)v;
 			break;
 		case OPT_MIN_SIZE:
-			ret = parse_size("--min-size", optarg, &opts->min_size, err, err_len);
+			ret = argval_size("--min-size", optarg, &opts->min_size, err, err_len);
 			break;
 		case OPT_MAX_SIZE:
-			ret = parse_size("--max-size", optarg, &opts->max_size, err, err_len);
+			ret = argval_size("--max-size", optarg, &opts->max_size, err, err_len);
 			break;
 		case OPT_MAX_ALLOCS:
-			ret = parse_entries("--max-allocs", optarg, MAX_HASH_ENTRIES,
+			ret = argval_entries("--max-allocs", optarg, MAX_HASH_ENTRIES,
 					    &opts->max_allocs, err, err_len);
 			break;
 		case OPT_MAX_STACKS:
-			ret = parse_entries("--max-stacks", optarg, MAX_HASH_ENTRIES,
+			ret = argval_entries("--max-stacks", optarg, MAX_HASH_ENTRIES,
 					    &opts->max_stacks, err, err_len);
 			break;
 		case 'v':
@@ -475,9 +352,9 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 			opts->empty_programs = true;
 			break;
 		case OPT_SAMPLE_RATE:
-			ret = parse_size("--sample-rate", optarg, &opts->sample_rate, err, err_len);
+			ret = argval_size("--sample-rate", optarg, &opts->sample_rate, err, err_len);
 			if (!ret && opts->sample_rate > LT_MAX_SAMPLE_RATE)
-				ret = usage_error(err, err_len, "--sample-rate: at most %llu bytes",
+				ret = argval_error(err, err_len, "--sample-rate: at most %llu bytes",
 						  (unsigned long long)LT_MAX_SAMPLE_RATE);
 			break;
 		case OPT_NO_SESSION:
@@ -490,17 +367,17 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 			opts->record_dir = optarg;
 			break;
 		case OPT_KEEP:
-			ret = parse_count("--keep", optarg, SIZE_MAX, &v, err, err_len);
+			ret = argval_count("--keep", optarg, SIZE_MAX, &v, err, err_len);
 			opts->keep = ret ? 0 : (size_t)v;
 			break;
 		case OPT_METRICS:
 			opts->metrics_listen = optarg;
 			break;
 		case OPT_ITERATIONS:
-			ret = parse_count("--iterations", optarg, UINT64_MAX, &opts->iterations, err,
+			ret = argval_count("--iterations", optarg, UINT64_MAX, &opts->iterations, err,
 					  err_len);
 			if (!ret && !opts->iterations)
-				ret = usage_error(err, err_len, "--iterations: must be at least 1");
+				ret = argval_error(err, err_len, "--iterations: must be at least 1");
 			break;
 		case OPT_UNWIND:
 			if (!strcmp(optarg, "fp"))
@@ -510,12 +387,12 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 			else if (!strcmp(optarg, "auto"))
 				opts->unwind_mode = LT_UNWIND_AUTO;
 			else
-				ret = usage_error(err, err_len,
+				ret = argval_error(err, err_len,
 						  "unknown --unwind mode '%s' (expected fp, dwarf or auto)",
 						  optarg);
 			break;
 		case OPT_UNWIND_ROWS:
-			ret = parse_entries("--unwind-rows", optarg, MAX_UNWIND_ROWS,
+			ret = argval_entries("--unwind-rows", optarg, MAX_UNWIND_ROWS,
 					    &opts->unwind_rows, err, err_len);
 			break;
 		/* Help and version answer at once, whatever else is (or is not) on the line. */
@@ -536,44 +413,44 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 	if (optind < argc)
 		opts->command = &argv[optind];
 	if (opts->nr_pids && opts->command) {
-		ret = usage_error(err, err_len, "give either -p PID or a command to run, not both");
+		ret = argval_error(err, err_len, "give either -p PID or a command to run, not both");
 		goto fail;
 	}
 	if (!opts->nr_pids && !opts->command) {
 		if (optind > 1 && optind <= argc && strcmp(argv[optind - 1], "--") == 0)
-			ret = usage_error(err, err_len, "missing command after '--'");
+			ret = argval_error(err, err_len, "missing command after '--'");
 		else
-			ret = usage_error(err, err_len, "nothing to trace: give %s",
+			ret = argval_error(err, err_len, "nothing to trace: give %s",
 					  "-p PID[,PID...] or -- COMMAND [ARG...]");
 		goto fail;
 	}
 	if (!opts->record && !strcmp(opts->format, "pprof") && opts->interval_s > 0) {
-		ret = usage_error(err, err_len, "--format pprof writes one profile per run: no -i");
+		ret = argval_error(err, err_len, "--format pprof writes one profile per run: no -i");
 		goto fail;
 	}
 	if (opts->record && (!opts->record_dir || opts->interval_s <= 0)) {
-		ret = usage_error(err, err_len, "record needs --interval SEC and --dir PATH");
+		ret = argval_error(err, err_len, "record needs --interval SEC and --dir PATH");
 		goto fail;
 	}
 	if (!opts->record && (opts->record_dir || opts->keep)) {
-		ret = usage_error(err, err_len, "--dir and --keep go with `leaktop record`");
+		ret = argval_error(err, err_len, "--dir and --keep go with `leaktop record`");
 		goto fail;
 	}
 	if (opts->record && (opts->format_given || opts->output_path || opts->batch)) {
-		ret = usage_error(err, err_len, "record writes pprof profiles into --dir: no -f, -o "
+		ret = argval_error(err, err_len, "record writes pprof profiles into --dir: no -f, -o "
 				  "or --batch");
 		goto fail;
 	}
 	if (opts->iterations && !opts->batch) {
-		ret = usage_error(err, err_len, "--iterations counts the frames of --batch: add it");
+		ret = argval_error(err, err_len, "--iterations counts the frames of --batch: add it");
 		goto fail;
 	}
 	if (opts->batch && opts->format_given) {
-		ret = usage_error(err, err_len, "--batch prints the view's text frames: no --format");
+		ret = argval_error(err, err_len, "--batch prints the view's text frames: no --format");
 		goto fail;
 	}
 	if (opts->max_size && opts->min_size > opts->max_size) {
-		ret = usage_error(err, err_len,
+		ret = argval_error(err, err_len,
 				  "--min-size (%llu) is larger than --max-size (%llu)",
 				  (unsigned long long)opts->min_size,
 				  (unsigned long long)opts->max_size);
@@ -592,7 +469,7 @@ int options_check_stdout(const struct options *opts, bool stdout_is_tty, char *e
 {
 	/* pprof is gzip'ed protobuf: bytes that would garble a terminal, and one profile per file. */
 	if (!opts->record && !strcmp(opts->format, "pprof") && !opts->output_path && stdout_is_tty)
-		return usage_error(err, err_len, "--format pprof writes binary data: give -o FILE");
+		return argval_error(err, err_len, "--format pprof writes binary data: give -o FILE");
 	return 0;
 }
 
@@ -674,14 +551,14 @@ int options_check_memory(const struct options *opts, uint64_t mem_bytes, unsigne
 	fmt_bytes(need, sizeof(need), (double)total);
 	fmt_bytes(have, sizeof(have), (double)mem_bytes);
 	if (lo)
-		return usage_error(err, err_len,
+		return argval_error(err, err_len,
 				   "%s: '%u' is too large for this machine: the BPF maps would "
 				   "take %s of kernel memory, it has %s (accepted: 1 to %u)",
 				   names[top], n[top], need, have, lo);
 	one[top] = 0;
 	rest = tables_bytes(one, nr_cpus);
 	fmt_bytes(others, sizeof(others), (double)rest);
-	return usage_error(err, err_len,
+	return argval_error(err, err_len,
 			   "%s: '%u' is too large for this machine: the BPF maps would take %s of "
 			   "kernel memory, it has %s, and the other tables alone take %s",
 			   names[top], n[top], need, have, others);
