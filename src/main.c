@@ -17,6 +17,7 @@
 #include "ui/live.h"
 #include "base/log.h"
 #include "ui/loop.h"
+#include "map_memory.h"
 #include "options.h"
 #include "output/output.h"
 #include "ui/periodic.h"
@@ -161,9 +162,9 @@ int main(int argc, char **argv)
 	if (options_parse(&opts, argc, argv, err_msg, sizeof(err_msg)) ||
 	    (!opts.help && !opts.version &&
 	     (options_check_stdout(&opts, isatty(STDOUT_FILENO), err_msg, sizeof(err_msg)) ||
-	      options_check_memory(&opts, machine_memory_bytes(),
-				   (unsigned int)(nr_cpus > 0 ? nr_cpus : 1), err_msg,
-				   sizeof(err_msg))))) {
+	      map_memory_check(&opts, machine_memory_bytes(),
+			       (unsigned int)(nr_cpus > 0 ? nr_cpus : 1), err_msg,
+			       sizeof(err_msg))))) {
 		fprintf(stderr, "leaktop: %s\nTry 'leaktop --help' for more information.\n", err_msg);
 		options_free(&opts);
 		return 2;

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/fmt.h"
 #include "argval.h"
 #include "bpf/leaktop.h"
+#include "map_memory.h"
 #include "options.h"
 #include "output/output.h"
 
@@ -17,15 +17,6 @@
 #define DEFAULT_MAX_STACKS 65536
 /* 8 MiB of rows: the code of redis-server and all it links (about 12 MB) needs about a third. */
 #define DEFAULT_UNWIND_ROWS (1u << 20)
-/*
- * The kernel's limit for a hash map (kernel/bpf/hashtab.c, htab_map_alloc): max_entries, rounded up
- * to a power of 2, buckets of 16 bytes must fit a u32, so 2^27 entries. One more and creating the
- * map fails with E2BIG. Measured on Linux 6.18: 134217728 entries load, 134217729 do not.
- */
-#define MAX_HASH_ENTRIES (1u << 27)
-/* 2 GiB of rows, far more than any process's code needs: a larger figure is a typo, not a plan. */
-#define MAX_UNWIND_ROWS (1u << 28)
-
 enum {
 	OPT_MIN_AGE = 256,
 	OPT_MIN_SIZE,
@@ -335,11 +326,11 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 			ret = argval_size("--max-size", optarg, &opts->max_size, err, err_len);
 			break;
 		case OPT_MAX_ALLOCS:
-			ret = argval_entries("--max-allocs", optarg, MAX_HASH_ENTRIES,
+			ret = argval_entries("--max-allocs", optarg, MAP_MAX_HASH_ENTRIES,
 					    &opts->max_allocs, err, err_len);
 			break;
 		case OPT_MAX_STACKS:
-			ret = argval_entries("--max-stacks", optarg, MAX_HASH_ENTRIES,
+			ret = argval_entries("--max-stacks", optarg, MAP_MAX_HASH_ENTRIES,
 					    &opts->max_stacks, err, err_len);
 			break;
 		case 'v':
@@ -392,7 +383,7 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 						  optarg);
 			break;
 		case OPT_UNWIND_ROWS:
-			ret = argval_entries("--unwind-rows", optarg, MAX_UNWIND_ROWS,
+			ret = argval_entries("--unwind-rows", optarg, MAP_MAX_UNWIND_ROWS,
 					    &opts->unwind_rows, err, err_len);
 			break;
 		/* Help and version answer at once, whatever else is (or is not) on the line. */
@@ -471,95 +462,4 @@ int options_check_stdout(const struct options *opts, bool stdout_is_tty, char *e
 	if (!opts->record && !strcmp(opts->format, "pprof") && !opts->output_path && stdout_is_tty)
 		return argval_error(err, err_len, "--format pprof writes binary data: give -o FILE");
 	return 0;
-}
-
-/* Kernel memory of a preallocated BPF hash map (kernel/bpf/hashtab.c, htab_map_alloc): a 16-byte
- * bucket per entry rounded up to a power of 2, and entries + nr_cpus elements, each a 48-byte
- * struct htab_elem, the key and the value. */
-static uint64_t hash_map_bytes(uint32_t entries, size_t key, size_t value, unsigned int nr_cpus)
-{
-	uint64_t buckets = 1;
-
-	while (buckets < entries)
-		buckets <<= 1;
-	return buckets * 16 + (48 + ((key + 7) & ~(size_t)7) + ((value + 7) & ~(size_t)7)) *
-				      ((uint64_t)entries + nr_cpus);
-}
-
-/* A BPF_F_MMAPABLE array (kernel/bpf/arraymap.c): a page for struct bpf_array, then the values. */
-static uint64_t mmapable_array_bytes(uint32_t entries, size_t value)
-{
-	return 4096 + ((uint64_t)entries * ((value + 7) & ~(size_t)7) + 4095) / 4096 * 4096;
-}
-
-uint64_t options_maps_bytes(uint32_t max_allocs, uint32_t max_stacks, uint32_t unwind_rows,
-			    unsigned int nr_cpus)
-{
-	return hash_map_bytes(max_allocs, sizeof(struct lt_alloc_key), sizeof(struct lt_alloc),
-			      nr_cpus) +
-	       hash_map_bytes(max_stacks, sizeof(uint64_t), sizeof(struct lt_totals), nr_cpus) +
-	       hash_map_bytes(max_stacks, sizeof(uint64_t), sizeof(struct lt_stack), nr_cpus) +
-	       mmapable_array_bytes(unwind_rows, sizeof(struct lt_unwind_row));
-}
-
-enum { TABLE_ALLOCS, TABLE_STACKS, TABLE_ROWS, NR_TABLES };
-
-static uint64_t tables_bytes(const uint32_t *n, unsigned int nr_cpus)
-{
-	return options_maps_bytes(n[TABLE_ALLOCS], n[TABLE_STACKS], n[TABLE_ROWS], nr_cpus);
-}
-
-int options_check_memory(const struct options *opts, uint64_t mem_bytes, unsigned int nr_cpus,
-			 char *err, size_t err_len)
-{
-	static const char *const names[NR_TABLES] = { "--max-allocs", "--max-stacks",
-						      "--unwind-rows" };
-	static const uint32_t max[NR_TABLES] = { MAX_HASH_ENTRIES, MAX_HASH_ENTRIES,
-						 MAX_UNWIND_ROWS };
-	/* With frame pointers only, the row table keeps a single row (tracer.c). */
-	uint32_t n[NR_TABLES] = { opts->max_allocs, opts->max_stacks,
-				  opts->unwind_mode == LT_UNWIND_FP ? 1 : opts->unwind_rows };
-	uint32_t one[NR_TABLES], lo, hi, mid;
-	uint64_t total = tables_bytes(n, nr_cpus), share, top_share = 0, rest;
-	char need[32], have[32], others[32];
-	int t, top = 0;
-
-	if (!mem_bytes || total <= mem_bytes)
-		return 0;
-	/* The table that takes the most memory is the one to shrink. */
-	for (t = 0; t < NR_TABLES; t++) {
-		memcpy(one, n, sizeof(one));
-		one[t] = 0;
-		share = total - tables_bytes(one, nr_cpus);
-		if (share > top_share) {
-			top_share = share;
-			top = t;
-		}
-	}
-	/* Its largest size that fits, the others as given: the cost grows with the size. */
-	memcpy(one, n, sizeof(one));
-	lo = 0;
-	hi = n[top] < max[top] ? n[top] : max[top];
-	while (lo < hi) {
-		mid = lo + (hi - lo + 1) / 2;
-		one[top] = mid;
-		if (tables_bytes(one, nr_cpus) <= mem_bytes)
-			lo = mid;
-		else
-			hi = mid - 1;
-	}
-	fmt_bytes(need, sizeof(need), (double)total);
-	fmt_bytes(have, sizeof(have), (double)mem_bytes);
-	if (lo)
-		return argval_error(err, err_len,
-				   "%s: '%u' is too large for this machine: the BPF maps would "
-				   "take %s of kernel memory, it has %s (accepted: 1 to %u)",
-				   names[top], n[top], need, have, lo);
-	one[top] = 0;
-	rest = tables_bytes(one, nr_cpus);
-	fmt_bytes(others, sizeof(others), (double)rest);
-	return argval_error(err, err_len,
-			   "%s: '%u' is too large for this machine: the BPF maps would take %s of "
-			   "kernel memory, it has %s, and the other tables alone take %s",
-			   names[top], n[top], need, have, others);
 }
