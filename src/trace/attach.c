@@ -419,6 +419,7 @@ static int attach_plans(struct tracer *t, int pid, struct link_plans *lp, const 
 						   p->n);
 		if (err == -EOPNOTSUPP) {
 			/* Classic probes at the same offsets (the pairs' returns added by kind). */
+			err = 0;
 			for (size_t k = 0; !err && k < p->n; k++)
 				err = tracer__attach(t, pid, p->o->open_path, p->offsets[k],
 						     p->cookies[k], false);
