@@ -116,6 +116,42 @@ class Metrics(LeaktopTestCase):
             time.sleep(0.3)
         raise AssertionError('metrics never showed the workload:\n%s' % text[:3000])
 
+    def check_self_figures(self, url, pid):
+        """leaktop's own CPU time and RSS in the metrics against /proc/PID of leaktop, read before
+        and after a refresh of the metrics: the CPU time lies between the two readings (which
+        /proc/PID/stat truncates to clock ticks, utime and stime apiece); the RSS equals VmRSS
+        once it holds still (the workload is idle, each refresh allocates alike), and lies between
+        the readings while it moves (under ASan it only grows: freed memory waits in quarantine)."""
+        tick = os.sysconf('SC_CLK_TCK')
+
+        def proc_cpu_rss():
+            with open('/proc/%d/stat' % pid) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+            with open('/proc/%d/status' % pid) as f:
+                rss = [l for l in f if l.startswith('VmRSS:')][0].split()
+            return (int(fields[11]) + int(fields[12])) / tick, int(rss[1]) * 1024
+
+        def cpu_of(text):
+            return series(parse_exposition(text), 'leaktop_cpu_seconds_total')[0]
+
+        tries = []
+        for _ in range(10):
+            cpu_a, rss_a = proc_cpu_rss()
+            _, first = self.scrape_until(url, lambda p: True)
+            # a refresh made after the first reading (its CPU figure differs from the one then)
+            _, text = self.scrape_until(url, lambda p: series(
+                p, 'leaktop_cpu_seconds_total')[0] != cpu_of(first))
+            cpu_b, rss_b = proc_cpu_rss()
+            m = parse_exposition(text)
+            cpu, rss = (series(m, 'leaktop_cpu_seconds_total')[0],
+                        series(m, 'leaktop_resident_memory_bytes')[0])
+            self.assertLessEqual(cpu_a, cpu, (cpu_a, cpu, cpu_b))
+            self.assertLessEqual(cpu, cpu_b + 2.0 / tick, (cpu_a, cpu, cpu_b))
+            tries.append((rss_a, rss, rss_b))
+            self.assertTrue(min(rss_a, rss_b) <= rss <= max(rss_a, rss_b), tries)
+            if rss_a == rss_b:
+                return
+
     def test_metrics_figures_and_promtool(self):
         w, d, url = self.start()
         ctype, text = self.scrape_until(url, lambda p: series(
@@ -134,6 +170,7 @@ class Metrics(LeaktopTestCase):
         self.assertEqual(series(p, 'leaktop_losses_total', kind='unmatched_frees'), [8])
         self.assertEqual(len(series(p, 'leaktop_cpu_seconds_total')), 1)
         self.assertGreater(series(p, 'leaktop_resident_memory_bytes')[0], 0)
+        self.check_self_figures(url, d.proc.pid)
         # promtool (Debian's prometheus package) accepts the exposition
         check = subprocess.run(['promtool', 'check', 'metrics'], input=text, capture_output=True,
                                text=True, timeout=60)
