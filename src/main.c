@@ -10,6 +10,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "map_memory.h"
 #include "bpf/leaktop.h"
 #include "options.h"
 #include "output/output.h"
@@ -104,8 +105,9 @@ static int parse(struct options *opts, int argc, char **argv)
 
 	if (options_parse(opts, argc, argv, err, sizeof(err)) ||
 	    (!opts->help && !opts->version &&
-	     options_check_memory(opts, machine_memory_bytes(),
-				  (unsigned int)(nr_cpus > 0 ? nr_cpus : 1), err, sizeof(err)))) {
+	     (options_check_stdout(opts, isatty(STDOUT_FILENO), err, sizeof(err)) ||
+	      map_memory_check(opts, machine_memory_bytes(),
+			       (unsigned int)(nr_cpus > 0 ? nr_cpus : 1), err, sizeof(err))))) {
 		fprintf(stderr, "leaktop: %s\nTry 'leaktop --help' for more information.\n", err);
 		return 2;
 	}

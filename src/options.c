@@ -2,16 +2,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <unistd.h>
 
-#include "base/fmt.h"
+#include "argval.h"
 #include "bpf/leaktop.h"
+#include "map_memory.h"
 #include "options.h"
 #include "output/output.h"
 
@@ -20,16 +18,6 @@
 #define DEFAULT_MAX_STACKS 65536
 /* 8 MiB of rows: the code of redis-server and all it links (about 12 MB) needs about a third. */
 #define DEFAULT_UNWIND_ROWS (1u << 20)
-/*
- * The kernel's limit for a hash map (kernel/bpf/hashtab.c, htab_map_alloc): max_entries, rounded up
- * to a power of 2, buckets of 16 bytes must fit a u32, so 2^27 entries. One more and creating the
- * map fails with E2BIG. Measured on Linux 6.18: 134217728 entries load, 134217729 do not.
- */
-#define MAX_HASH_ENTRIES (1u << 27)
-/* 2 GiB of rows, far more than any process's code needs: a larger figure is a typo, not a plan. */
-#define MAX_UNWIND_ROWS (1u << 28)
-/* Keeps every duration, once in nanoseconds, far inside a uint64_t. */
-#define MAX_SECONDS 1e9
 
 enum {
 	OPT_MIN_AGE = 256,
@@ -172,119 +160,6 @@ const char *options_usage(void)
 	return usage_text;
 }
 
-static int usage_error(char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int usage_error(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		/* A message cut short by a small buffer still names the problem. */
-		(void)vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
-static bool all_digits(const char *s, size_t len)
-{
-	return len > 0 && strspn(s, "0123456789") >= len;
-}
-
-static int parse_seconds(const char *opt, const char *arg, double *out, char *err, size_t err_len)
-{
-	size_t len = strlen(arg);
-	char *end;
-	double v;
-
-	/* strtod would also take "nan", "inf", hex floats and leading blanks: no durations. */
-	if (!len || strspn(arg, "0123456789.eE+-") != len)
-		return usage_error(err, err_len, "%s: '%s' is not a number of seconds", opt, arg);
-	errno = 0;
-	v = strtod(arg, &end);
-	if (end == arg || *end)
-		return usage_error(err, err_len, "%s: '%s' is not a number of seconds", opt, arg);
-	if (v < 0)
-		return usage_error(err, err_len, "%s: '%s' is negative", opt, arg);
-	if (!isfinite(v) || v > MAX_SECONDS)
-		return usage_error(err, err_len, "%s: '%s' is too large (at most %.0f seconds)",
-				   opt, arg, MAX_SECONDS);
-	*out = v;
-	return 0;
-}
-
-/* The size of a BPF map, 1..max entries. */
-static int parse_entries(const char *opt, const char *arg, uint32_t max, uint32_t *out, char *err,
-			 size_t err_len)
-{
-	unsigned long long v;
-
-	if (!all_digits(arg, strlen(arg)))
-		return usage_error(err, err_len, "%s: '%s' is not a non-negative integer", opt,
-				   arg);
-	errno = 0;
-	v = strtoull(arg, NULL, 10);
-	if (errno == ERANGE || v < 1 || v > max)
-		return usage_error(err, err_len, "%s: '%s' is out of range (1 to %u)", opt, arg,
-				   max);
-	*out = (uint32_t)v;
-	return 0;
-}
-
-/* A plain decimal count, 0..max. */
-static int parse_count(const char *opt, const char *arg, uint64_t max, uint64_t *out, char *err,
-		       size_t err_len)
-{
-	unsigned long long v;
-	char *end;
-
-	/* strtoull would accept blanks, a sign and wrap "-1" around to a huge count. */
-	if (!all_digits(arg, strlen(arg)))
-		return usage_error(err, err_len, "%s: '%s' is not a non-negative integer", opt,
-				   arg);
-	errno = 0;
-	v = strtoull(arg, &end, 10);
-	if (errno == ERANGE || v > max)
-		return usage_error(err, err_len, "%s: '%s' is too large (at most %llu)", opt, arg,
-				   (unsigned long long)max);
-	*out = v;
-	return 0;
-}
-
-static int parse_size(const char *opt, const char *arg, uint64_t *out, char *err, size_t err_len)
-{
-	static const struct {
-		const char *suffix;
-		uint64_t mult;
-	} suffixes[] = {
-		{ "", 1 },	     { "B", 1 },
-		{ "K", 1ull << 10 }, { "KiB", 1ull << 10 },
-		{ "M", 1ull << 20 }, { "MiB", 1ull << 20 },
-		{ "G", 1ull << 30 }, { "GiB", 1ull << 30 },
-	};
-	unsigned long long v;
-	char *end;
-	size_t i;
-
-	if (!all_digits(arg, 1))
-		return usage_error(err, err_len, "%s: '%s' is not a size in bytes", opt, arg);
-	errno = 0;
-	v = strtoull(arg, &end, 10);
-	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		if (strcasecmp(end, suffixes[i].suffix) == 0)
-			break;
-	}
-	if (i == sizeof(suffixes) / sizeof(suffixes[0]))
-		return usage_error(err, err_len, "%s: '%s' is not a size in bytes (suffixes: %s)",
-				   opt, arg, "K, M, G, KiB, MiB, GiB");
-	if (errno == ERANGE || v > UINT64_MAX / suffixes[i].mult)
-		return usage_error(err, err_len, "%s: '%s' is too large", opt, arg);
-	*out = v * suffixes[i].mult;
-	return 0;
-}
-
 static int add_pid(struct options *opts, const char *s, size_t len, const char *arg, char *err,
 		   size_t err_len)
 {
@@ -295,26 +170,26 @@ static int add_pid(struct options *opts, const char *s, size_t len, const char *
 	size_t i;
 
 	if (!len)
-		return usage_error(err, err_len, "-p: empty process id in '%s'", arg);
-	if (!all_digits(s, len))
-		return usage_error(err, err_len, "-p: '%.*s' is not a process id", shown, s);
+		return argval_error(err, err_len, "-p: empty process id in '%s'", arg);
+	if (!argval_digits(s, len))
+		return argval_error(err, err_len, "-p: '%.*s' is not a process id", shown, s);
 	for (i = 0; i < len; i++) {
 		v = v * 10 + (s[i] - '0');
 		if (v > INT_MAX)
-			return usage_error(err, err_len, "-p: '%.*s' is too large for a process id",
+			return argval_error(err, err_len, "-p: '%.*s' is too large for a process id",
 					   shown, s);
 	}
 	if (v == 0)
-		return usage_error(err, err_len, "-p: '%.*s' is not a process id (must be %s)",
+		return argval_error(err, err_len, "-p: '%.*s' is not a process id (must be %s)",
 				   shown, s, "positive");
 	/* Linear: a command line holds a handful of pids. */
 	for (i = 0; i < opts->nr_pids; i++) {
 		if (opts->pids[i] == v)
-			return usage_error(err, err_len, "-p: pid %lld given twice", v);
+			return argval_error(err, err_len, "-p: pid %lld given twice", v);
 	}
 	pids = realloc(opts->pids, (opts->nr_pids + 1) * sizeof(*pids));
 	if (!pids) {
-		usage_error(err, err_len, "out of memory");
+		argval_error(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
 	pids[opts->nr_pids++] = (int)v;
@@ -340,12 +215,6 @@ static int parse_pids(struct options *opts, const char *arg, char *err, size_t e
 	}
 }
 
-/* Whether word is a plain number (a pid), not a command to run. */
-static bool is_number(const char *word)
-{
-	return word[0] && strspn(word, "0123456789") == strlen(word);
-}
-
 /* getopt leaves the offending word at argv[optind - 1] for long options and option clusters. */
 static int bad_option(int c, int argc, char **argv, char *err, size_t err_len)
 {
@@ -354,17 +223,17 @@ static int bad_option(int c, int argc, char **argv, char *err, size_t err_len)
 
 	if (c == ':') {
 		if (!is_long && optopt > 0 && optopt < 256)
-			return usage_error(err, err_len, "option -%c needs an argument", optopt);
-		return usage_error(err, err_len, "option '%s' needs an argument", word);
+			return argval_error(err, err_len, "option -%c needs an argument", optopt);
+		return argval_error(err, err_len, "option '%s' needs an argument", word);
 	}
 	if (is_long && strchr(word, '='))
-		return usage_error(err, err_len, "option '%.*s' takes no argument",
+		return argval_error(err, err_len, "option '%.*s' takes no argument",
 				   (int)(strchr(word, '=') - word), word);
 	if (is_long)
-		return usage_error(err, err_len, "unknown or ambiguous option '%s'", word);
+		return argval_error(err, err_len, "unknown or ambiguous option '%s'", word);
 	if (optopt > 0 && optopt < 256)
-		return usage_error(err, err_len, "unknown option -%c", optopt);
-	return usage_error(err, err_len, "unknown option '%s'", word);
+		return argval_error(err, err_len, "unknown option -%c", optopt);
+	return argval_error(err, err_len, "unknown option '%s'", word);
 }
 
 void options_free(struct options *opts)
@@ -376,11 +245,240 @@ void options_free(struct options *opts)
 	opts->nr_pids = 0;
 }
 
-int options_parse(struct options *opts, int argc, char **argv, char *err, size_t err_len)
+/* Options alike: a value of one kind, stored in one field of struct options. */
+enum value_kind {
+	VALUE_FLAG,	/* bool, set */
+	VALUE_STRING,	/* const char *, the argument itself */
+	VALUE_SECONDS,	/* double */
+	VALUE_SIZE,	/* uint64_t bytes, with suffixes; at most max */
+	VALUE_ENTRIES,	/* uint32_t, 1..max: a BPF map's size */
+	VALUE_COUNT,	/* size_t, min..max */
+	VALUE_COUNT64,	/* uint64_t, min..max */
+};
+
+/* The offset of field f of struct options, which must be of type t (else no association matches). */
+#define FIELD(f, t) \
+	(offsetof(struct options, f) + 0 * sizeof(_Generic(((struct options *)0)->f, t: 1)))
+
+static const struct value_option {
+	int code;		/* getopt's */
+	const char *name;	/* in messages */
+	enum value_kind kind;
+	size_t field;		/* offsetof(struct options, ...) */
+	uint64_t min, max;
+} value_options[] = {
+	{ 'd', "--duration", VALUE_SECONDS, FIELD(duration_s, double), 0, 0 },
+	{ 'i', "--interval", VALUE_SECONDS, FIELD(interval_s, double), 0, 0 },
+	{ OPT_MIN_AGE, "--min-age", VALUE_SECONDS, FIELD(min_age_s, double), 0, 0 },
+	{ 'n', "--top", VALUE_COUNT, FIELD(top, size_t), 0, SIZE_MAX },
+	{ OPT_KEEP, "--keep", VALUE_COUNT, FIELD(keep, size_t), 0, SIZE_MAX },
+	{ OPT_ITERATIONS, "--iterations", VALUE_COUNT64, FIELD(iterations, uint64_t), 1,
+	  UINT64_MAX },
+	{ OPT_MIN_SIZE, "--min-size", VALUE_SIZE, FIELD(min_size, uint64_t), 0, UINT64_MAX },
+	{ OPT_MAX_SIZE, "--max-size", VALUE_SIZE, FIELD(max_size, uint64_t), 0, UINT64_MAX },
+	{ OPT_SAMPLE_RATE, "--sample-rate", VALUE_SIZE, FIELD(sample_rate, uint64_t), 0,
+	  LT_MAX_SAMPLE_RATE },
+	{ OPT_MAX_ALLOCS, "--max-allocs", VALUE_ENTRIES, FIELD(max_allocs, uint32_t), 1,
+	  MAP_MAX_HASH_ENTRIES },
+	{ OPT_MAX_STACKS, "--max-stacks", VALUE_ENTRIES, FIELD(max_stacks, uint32_t), 1,
+	  MAP_MAX_HASH_ENTRIES },
+	{ OPT_UNWIND_ROWS, "--unwind-rows", VALUE_ENTRIES, FIELD(unwind_rows, uint32_t), 1,
+	  MAP_MAX_UNWIND_ROWS },
+	{ OPT_NO_PROBE_SHIFT, NULL, VALUE_FLAG, FIELD(no_probe_shift, bool), 0, 0 },
+	{ OPT_EMPTY_PROGRAMS, NULL, VALUE_FLAG, FIELD(empty_programs, bool), 0, 0 },
+	{ OPT_NO_SESSION, NULL, VALUE_FLAG, FIELD(no_session, bool), 0, 0 },
+	{ OPT_BATCH, NULL, VALUE_FLAG, FIELD(batch, bool), 0, 0 },
+	{ OPT_DIR, NULL, VALUE_STRING, FIELD(record_dir, const char *), 0, 0 },
+	{ OPT_METRICS, NULL, VALUE_STRING, FIELD(metrics_listen, const char *), 0, 0 },
+};
+
+/* Stores arg, read as vo says, in its field of opts. 0 or -EINVAL (err says why). */
+static int set_value(struct options *opts, const struct value_option *vo, const char *arg,
+		     char *err, size_t err_len)
 {
-	uint64_t v;
+	void *field = (char *)opts + vo->field;
+	uint64_t v = 0;
+	int ret = 0;
+
+	switch (vo->kind) {
+	case VALUE_FLAG:
+		*(bool *)field = true;
+		return 0;
+	case VALUE_STRING:
+		*(const char **)field = arg;
+		return 0;
+	case VALUE_SECONDS:
+		return argval_seconds(vo->name, arg, (double *)field, err, err_len);
+	case VALUE_ENTRIES:
+		return argval_entries(vo->name, arg, (uint32_t)vo->max, (uint32_t *)field, err,
+				     err_len);
+	case VALUE_SIZE:
+		ret = argval_size(vo->name, arg, &v, err, err_len);
+		if (!ret && v > vo->max)
+			return argval_error(err, err_len, "%s: at most %llu bytes", vo->name,
+					   (unsigned long long)vo->max);
+		break;
+	case VALUE_COUNT:
+	case VALUE_COUNT64:
+		ret = argval_count(vo->name, arg, vo->max, &v, err, err_len);
+		if (!ret && v < vo->min)
+			return argval_error(err, err_len, "%s: must be at least %llu", vo->name,
+					   (unsigned long long)vo->min);
+		break;
+	}
+	if (ret)
+		return ret;
+	if (vo->kind == VALUE_COUNT)
+		*(size_t *)field = (size_t)v;
+	else
+		*(uint64_t *)field = v;
+	return 0;
+}
+
+static int set_format(struct options *opts, const char *arg, char *err, size_t err_len)
+{
+	opts->format_given = true;
+	if (!output_format_find(arg))
+		return argval_error(err, err_len, "unknown format '%s' (expected %s)", arg,
+				   output_format_names());
+	opts->format = arg;
+	return 0;
+}
+
+static int set_output(struct options *opts, const char *arg, char *err, size_t err_len)
+{
+	if (!arg[0])
+		return argval_error(err, err_len, "--output: empty path");
+	/* "-" is the usual spelling of stdout. */
+	opts->output_path = strcmp(arg, "-") ? arg : NULL;
+	return 0;
+}
+
+static int set_unwind(struct options *opts, const char *arg, char *err, size_t err_len)
+{
+	static const struct {
+		const char *name;
+		uint32_t mode;
+	} modes[] = { { "fp", LT_UNWIND_FP }, { "dwarf", LT_UNWIND_DWARF }, { "auto", LT_UNWIND_AUTO } };
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (!strcmp(arg, modes[i].name)) {
+			opts->unwind_mode = modes[i].mode;
+			return 0;
+		}
+	}
+	return argval_error(err, err_len, "unknown --unwind mode '%s' (expected fp, dwarf or auto)",
+			   arg);
+}
+
+/* What apply_option() returns for -h and -V: they answer at once, whatever else is on the line. */
+#define PARSE_STOP 1
+
+/* One option getopt found (c, with optarg): 0, PARSE_STOP, or -errno (err says why). */
+static int apply_option(struct options *opts, int c, int argc, char **argv, char *err,
+			size_t err_len)
+{
+	for (size_t i = 0; i < sizeof(value_options) / sizeof(value_options[0]); i++)
+		if (value_options[i].code == c)
+			return set_value(opts, &value_options[i], optarg, err, err_len);
+	switch (c) {
+	case 'p':
+		return parse_pids(opts, optarg, err, err_len);
+	case 'f':
+		return set_format(opts, optarg, err, err_len);
+	case 'o':
+		return set_output(opts, optarg, err, err_len);
+	case OPT_UNWIND:
+		return set_unwind(opts, optarg, err, err_len);
+	case 'v':
+		opts->verbosity++;
+		return 0;
+	case 'h':
+		opts->help = true;
+		return PARSE_STOP;
+	case 'V':
+		opts->version = true;
+		return PARSE_STOP;
+	default:
+		return bad_option(c, argc, argv, err, err_len);
+	}
+}
+
+/*
+ * The options of argv, up to the command (left at argv[optind]): 0, PARSE_STOP or -errno.
+ * `-p $(pidof postgres)` unquoted: the shell splits the pids into words, and the ones after the
+ * first look like a command. Plain numbers after -p, with no `--` before them, are pids; options
+ * may follow them.
+ */
+static int parse_words(struct options *opts, int argc, char **argv, char *err, size_t err_len)
+{
 	int c, ret;
 
+	/* glibc: optind = 0 re-initializes getopt completely, so that every call parses afresh. */
+	optind = 0;
+	opterr = 0;
+	for (;;) {
+		c = getopt_long(argc, argv, short_options, long_options, NULL);
+		if (c == -1 && opts->nr_pids && optind < argc && strcmp(argv[optind - 1], "--") &&
+		    argval_digits(argv[optind], strlen(argv[optind])))
+			ret = parse_pids(opts, argv[optind++], err, err_len);
+		else if (c == -1)
+			return 0;
+		else
+			ret = apply_option(opts, c, argc, argv, err, err_len);
+		if (ret)
+			return ret;
+	}
+}
+
+/* What to trace: the pids of -p, or the command after the options (from argv[optind]). */
+static int set_target(struct options *opts, int argc, char **argv, char *err, size_t err_len)
+{
+	if (optind < argc)
+		opts->command = &argv[optind];
+	if (opts->nr_pids && opts->command)
+		return argval_error(err, err_len, "give either -p PID or a command to run, not both");
+	if (opts->nr_pids || opts->command)
+		return 0;
+	if (optind > 1 && optind <= argc && strcmp(argv[optind - 1], "--") == 0)
+		return argval_error(err, err_len, "missing command after '--'");
+	return argval_error(err, err_len, "nothing to trace: give %s",
+			   "-p PID[,PID...] or -- COMMAND [ARG...]");
+}
+
+/* Options that do not go together. 0 or -EINVAL (err says why). */
+static int check_combinations(const struct options *o, char *err, size_t err_len)
+{
+	bool pprof = !strcmp(o->format, "pprof");
+	const struct {
+		bool broken;
+		const char *msg;
+	} rules[] = {
+		/* One profile per file: a report every -i seconds would be appended into garbage. */
+		{ !o->record && pprof && o->interval_s > 0,
+		  "--format pprof writes one profile per run: no -i" },
+		{ o->record && (!o->record_dir || o->interval_s <= 0),
+		  "record needs --interval SEC and --dir PATH" },
+		{ !o->record && (o->record_dir || o->keep),
+		  "--dir and --keep go with `leaktop record`" },
+		{ o->record && (o->format_given || o->output_path || o->batch),
+		  "record writes pprof profiles into --dir: no -f, -o or --batch" },
+		{ o->iterations && !o->batch, "--iterations counts the frames of --batch: add it" },
+		{ o->batch && o->format_given, "--batch prints the view's text frames: no --format" },
+	};
+
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+		if (rules[i].broken)
+			return argval_error(err, err_len, "%s", rules[i].msg);
+	if (o->max_size && o->min_size > o->max_size)
+		return argval_error(err, err_len, "--min-size (%llu) is larger than --max-size (%llu)",
+				   (unsigned long long)o->min_size,
+				   (unsigned long long)o->max_size);
+	return 0;
+}
+
+static void set_defaults(struct options *opts)
+{
 	memset(opts, 0, sizeof(*opts));
 	opts->format = "text";
 	opts->top = DEFAULT_TOP;
@@ -388,10 +486,17 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 	opts->max_stacks = DEFAULT_MAX_STACKS;
 	opts->unwind_mode = LT_UNWIND_AUTO;
 	opts->unwind_rows = DEFAULT_UNWIND_ROWS;
+}
+
+int options_parse(struct options *opts, int argc, char **argv, char *err, size_t err_len)
+{
+	int ret;
+
+	set_defaults(opts);
 	if (err && err_len)
 		err[0] = '\0';
 	if (argc < 1 || !argv)
-		return usage_error(err, err_len, "no arguments");
+		return argval_error(err, err_len, "no arguments");
 	/* `leaktop record ...`: the same options after the subcommand's name. */
 	if (argc > 1 && !strcmp(argv[1], "record")) {
 		opts->record = true;
@@ -399,288 +504,25 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 		argv++;
 		argc--;
 	}
-
-	/* glibc: optind = 0 re-initializes getopt completely, so that every call parses afresh. */
-	optind = 0;
-	opterr = 0;
-	for (;;) {
-		c = getopt_long(argc, argv, short_options, long_options, NULL);
-		/*
-		 * `-p $(pidof postgres)` unquoted: the shell splits the pids into words, and the ones
-		 * after the first look like a command. Plain numbers after -p, with no `--` before
-		 * them, are pids; options may follow them.
-		 */
-		if (c == -1 && opts->nr_pids && optind < argc && strcmp(argv[optind - 1], "--") &&
-		    is_number(argv[optind])) {
-			ret = parse_pids(opts, argv[optind++], err, err_len);
-			if (ret)
-				goto fail;
-			continue;
-		}
-		if (c == -1)
-			break;
-		ret = 0;
-		switch (c) {
-		case 'p':
-			ret = parse_pids(opts, optarg, err, err_len);
-			break;
-		case 'd':
-			ret = parse_seconds("--duration", optarg, &opts->duration_s, err, err_len);
-			break;
-		case 'i':
-			ret = parse_seconds("--interval", optarg, &opts->interval_s, err, err_len);
-			break;
-		case OPT_MIN_AGE:
-			ret = parse_seconds("--min-age", optarg, &opts->min_age_s, err, err_len);
-			break;
-		case 'f':
-			opts->format_given = true;
-			if (output_format_find(optarg))
-				opts->format = optarg;
-			else
-				ret = usage_error(err, err_len, "unknown format '%s' (expected %s)",
-						  optarg, output_format_names());
-			break;
-		case 'o':
-			if (!optarg[0])
-				ret = usage_error(err, err_len, "--output: empty path");
-			/* "-" is the usual spelling of stdout. */
-			else
-				opts->output_path = strcmp(optarg, "-") ? optarg : NULL;
-			break;
-		case 'n':
-			ret = parse_count("--top", optarg, SIZE_MAX, &v, err, err_len);
-			opts->top = ret ? opts->top : (size_t)v;
-			break;
-		case OPT_MIN_SIZE:
-			ret = parse_size("--min-size", optarg, &opts->min_size, err, err_len);
-			break;
-		case OPT_MAX_SIZE:
-			ret = parse_size("--max-size", optarg, &opts->max_size, err, err_len);
-			break;
-		case OPT_MAX_ALLOCS:
-			ret = parse_entries("--max-allocs", optarg, MAX_HASH_ENTRIES,
-					    &opts->max_allocs, err, err_len);
-			break;
-		case OPT_MAX_STACKS:
-			ret = parse_entries("--max-stacks", optarg, MAX_HASH_ENTRIES,
-					    &opts->max_stacks, err, err_len);
-			break;
-		case 'v':
-			opts->verbosity++;
-			break;
-		case OPT_NO_PROBE_SHIFT:
-			opts->no_probe_shift = true;
-			break;
-		case OPT_EMPTY_PROGRAMS:
-			opts->empty_programs = true;
-			break;
-		case OPT_SAMPLE_RATE:
-			ret = parse_size("--sample-rate", optarg, &opts->sample_rate, err, err_len);
-			if (!ret && opts->sample_rate > LT_MAX_SAMPLE_RATE)
-				ret = usage_error(err, err_len, "--sample-rate: at most %llu bytes",
-						  (unsigned long long)LT_MAX_SAMPLE_RATE);
-			break;
-		case OPT_NO_SESSION:
-			opts->no_session = true;
-			break;
-		case OPT_BATCH:
-			opts->batch = true;
-			break;
-		case OPT_DIR:
-			opts->record_dir = optarg;
-			break;
-		case OPT_KEEP:
-			ret = parse_count("--keep", optarg, SIZE_MAX, &v, err, err_len);
-			opts->keep = ret ? 0 : (size_t)v;
-			break;
-		case OPT_METRICS:
-			opts->metrics_listen = optarg;
-			break;
-		case OPT_ITERATIONS:
-			ret = parse_count("--iterations", optarg, UINT64_MAX, &opts->iterations, err,
-					  err_len);
-			if (!ret && !opts->iterations)
-				ret = usage_error(err, err_len, "--iterations: must be at least 1");
-			break;
-		case OPT_UNWIND:
-			if (!strcmp(optarg, "fp"))
-				opts->unwind_mode = LT_UNWIND_FP;
-			else if (!strcmp(optarg, "dwarf"))
-				opts->unwind_mode = LT_UNWIND_DWARF;
-			else if (!strcmp(optarg, "auto"))
-				opts->unwind_mode = LT_UNWIND_AUTO;
-			else
-				ret = usage_error(err, err_len,
-						  "unknown --unwind mode '%s' (expected fp, dwarf or auto)",
-						  optarg);
-			break;
-		case OPT_UNWIND_ROWS:
-			ret = parse_entries("--unwind-rows", optarg, MAX_UNWIND_ROWS,
-					    &opts->unwind_rows, err, err_len);
-			break;
-		/* Help and version answer at once, whatever else is (or is not) on the line. */
-		case 'h':
-			opts->help = true;
-			return 0;
-		case 'V':
-			opts->version = true;
-			return 0;
-		default:
-			ret = bad_option(c, argc, argv, err, err_len);
-			break;
-		}
-		if (ret)
-			goto fail;
+	ret = parse_words(opts, argc, argv, err, err_len);
+	if (ret == PARSE_STOP)
+		return 0;
+	if (!ret)
+		ret = set_target(opts, argc, argv, err, err_len);
+	if (!ret)
+		ret = check_combinations(opts, err, err_len);
+	if (ret) {
+		options_free(opts);
+		opts->command = NULL;
 	}
-
-	if (optind < argc)
-		opts->command = &argv[optind];
-	if (opts->nr_pids && opts->command) {
-		ret = usage_error(err, err_len, "give either -p PID or a command to run, not both");
-		goto fail;
-	}
-	if (!opts->nr_pids && !opts->command) {
-		if (optind > 1 && optind <= argc && strcmp(argv[optind - 1], "--") == 0)
-			ret = usage_error(err, err_len, "missing command after '--'");
-		else
-			ret = usage_error(err, err_len, "nothing to trace: give %s",
-					  "-p PID[,PID...] or -- COMMAND [ARG...]");
-		goto fail;
-	}
-	/* pprof is gzip'ed protobuf: bytes that would garble a terminal, and one profile per file. */
-	if (!opts->record && !strcmp(opts->format, "pprof") && !opts->output_path &&
-	    isatty(STDOUT_FILENO)) {
-		ret = usage_error(err, err_len, "--format pprof writes binary data: give -o FILE");
-		goto fail;
-	}
-	if (!opts->record && !strcmp(opts->format, "pprof") && opts->interval_s > 0) {
-		ret = usage_error(err, err_len, "--format pprof writes one profile per run: no -i");
-		goto fail;
-	}
-	if (opts->record && (!opts->record_dir || opts->interval_s <= 0)) {
-		ret = usage_error(err, err_len, "record needs --interval SEC and --dir PATH");
-		goto fail;
-	}
-	if (!opts->record && (opts->record_dir || opts->keep)) {
-		ret = usage_error(err, err_len, "--dir and --keep go with `leaktop record`");
-		goto fail;
-	}
-	if (opts->record && (opts->format_given || opts->output_path || opts->batch)) {
-		ret = usage_error(err, err_len, "record writes pprof profiles into --dir: no -f, -o "
-				  "or --batch");
-		goto fail;
-	}
-	if (opts->iterations && !opts->batch) {
-		ret = usage_error(err, err_len, "--iterations counts the frames of --batch: add it");
-		goto fail;
-	}
-	if (opts->batch && opts->format_given) {
-		ret = usage_error(err, err_len, "--batch prints the view's text frames: no --format");
-		goto fail;
-	}
-	if (opts->max_size && opts->min_size > opts->max_size) {
-		ret = usage_error(err, err_len,
-				  "--min-size (%llu) is larger than --max-size (%llu)",
-				  (unsigned long long)opts->min_size,
-				  (unsigned long long)opts->max_size);
-		goto fail;
-	}
-	return 0;
-
-fail:
-	options_free(opts);
-	opts->command = NULL;
 	return ret;
 }
 
-/* Kernel memory of a preallocated BPF hash map (kernel/bpf/hashtab.c, htab_map_alloc): a 16-byte
- * bucket per entry rounded up to a power of 2, and entries + nr_cpus elements, each a 48-byte
- * struct htab_elem, the key and the value. */
-static uint64_t hash_map_bytes(uint32_t entries, size_t key, size_t value, unsigned int nr_cpus)
+int options_check_stdout(const struct options *opts, bool stdout_is_tty, char *err,
+			 size_t err_len)
 {
-	uint64_t buckets = 1;
-
-	while (buckets < entries)
-		buckets <<= 1;
-	return buckets * 16 + (48 + ((key + 7) & ~(size_t)7) + ((value + 7) & ~(size_t)7)) *
-				      ((uint64_t)entries + nr_cpus);
-}
-
-/* A BPF_F_MMAPABLE array (kernel/bpf/arraymap.c): a page for struct bpf_array, then the values. */
-static uint64_t mmapable_array_bytes(uint32_t entries, size_t value)
-{
-	return 4096 + ((uint64_t)entries * ((value + 7) & ~(size_t)7) + 4095) / 4096 * 4096;
-}
-
-uint64_t options_maps_bytes(uint32_t max_allocs, uint32_t max_stacks, uint32_t unwind_rows,
-			    unsigned int nr_cpus)
-{
-	return hash_map_bytes(max_allocs, sizeof(struct lt_alloc_key), sizeof(struct lt_alloc),
-			      nr_cpus) +
-	       hash_map_bytes(max_stacks, sizeof(uint64_t), sizeof(struct lt_totals), nr_cpus) +
-	       hash_map_bytes(max_stacks, sizeof(uint64_t), sizeof(struct lt_stack), nr_cpus) +
-	       mmapable_array_bytes(unwind_rows, sizeof(struct lt_unwind_row));
-}
-
-enum { TABLE_ALLOCS, TABLE_STACKS, TABLE_ROWS, NR_TABLES };
-
-static uint64_t tables_bytes(const uint32_t *n, unsigned int nr_cpus)
-{
-	return options_maps_bytes(n[TABLE_ALLOCS], n[TABLE_STACKS], n[TABLE_ROWS], nr_cpus);
-}
-
-int options_check_memory(const struct options *opts, uint64_t mem_bytes, unsigned int nr_cpus,
-			 char *err, size_t err_len)
-{
-	static const char *const names[NR_TABLES] = { "--max-allocs", "--max-stacks",
-						      "--unwind-rows" };
-	static const uint32_t max[NR_TABLES] = { MAX_HASH_ENTRIES, MAX_HASH_ENTRIES,
-						 MAX_UNWIND_ROWS };
-	/* With frame pointers only, the row table keeps a single row (tracer.c). */
-	uint32_t n[NR_TABLES] = { opts->max_allocs, opts->max_stacks,
-				  opts->unwind_mode == LT_UNWIND_FP ? 1 : opts->unwind_rows };
-	uint32_t one[NR_TABLES], lo, hi, mid;
-	uint64_t total = tables_bytes(n, nr_cpus), share, top_share = 0, rest;
-	char need[32], have[32], others[32];
-	int t, top = 0;
-
-	if (!mem_bytes || total <= mem_bytes)
-		return 0;
-	/* The table that takes the most memory is the one to shrink. */
-	for (t = 0; t < NR_TABLES; t++) {
-		memcpy(one, n, sizeof(one));
-		one[t] = 0;
-		share = total - tables_bytes(one, nr_cpus);
-		if (share > top_share) {
-			top_share = share;
-			top = t;
-		}
-	}
-	/* Its largest size that fits, the others as given: the cost grows with the size. */
-	memcpy(one, n, sizeof(one));
-	lo = 0;
-	hi = n[top] < max[top] ? n[top] : max[top];
-	while (lo < hi) {
-		mid = lo + (hi - lo + 1) / 2;
-		one[top] = mid;
-		if (tables_bytes(one, nr_cpus) <= mem_bytes)
-			lo = mid;
-		else
-			hi = mid - 1;
-	}
-	fmt_bytes(need, sizeof(need), (double)total);
-	fmt_bytes(have, sizeof(have), (double)mem_bytes);
-	if (lo)
-		return usage_error(err, err_len,
-				   "%s: '%u' is too large for this machine: the BPF maps would "
-				   "take %s of kernel memory, it has %s (accepted: 1 to %u)",
-				   names[top], n[top], need, have, lo);
-	one[top] = 0;
-	rest = tables_bytes(one, nr_cpus);
-	fmt_bytes(others, sizeof(others), (double)rest);
-	return usage_error(err, err_len,
-			   "%s: '%u' is too large for this machine: the BPF maps would take %s of "
-			   "kernel memory, it has %s, and the other tables alone take %s",
-			   names[top], n[top], need, have, others);
+	/* pprof is gzip'ed protobuf: bytes that would garble a terminal, and one profile per file. */
+	if (!opts->record && !strcmp(opts->format, "pprof") && !opts->output_path && stdout_is_tty)
+		return argval_error(err, err_len, "--format pprof writes binary data: give -o FILE");
+	return 0;
 }

@@ -45,30 +45,18 @@ struct options {
  * one-line reason in err (for a usage error: exit code 2), or -ENOMEM. On error opts holds nothing
  * to free (options_free() is still harmless). Sizes accept suffixes K, M, G, KiB, MiB, GiB (powers
  * of 1024); durations accept a plain number of seconds with an optional fraction. -h and -V return
- * 0 at once with help/version set and nothing else validated. Uses getopt: not thread-safe.
- * The one thing it looks at besides argv: --format pprof without -o is refused when stdout is a
- * terminal.
+ * 0 at once with help/version set and nothing else validated. Pure: it looks at argv alone (where
+ * the output goes is options_check_stdout()'s). Uses getopt: not thread-safe.
  */
 int options_parse(struct options *opts, int argc, char **argv, char *err, size_t err_len);
 
 /*
- * Kernel memory, in bytes, of leaktop's BPF maps for these sizes (unwind_rows: the row table's
- * entries, 1 with --unwind fp) on a machine with nr_cpus possible CPUs, when every entry is in use:
- * each map's "memlock" as bpftool shows it for a preallocated map, less the map's own struct (under
- * 1 KiB). The stack tables are allocated on demand: the figure is their most. Pure.
+ * Whether the report may go where opts sends it, given whether stdout is a terminal: --format
+ * pprof (gzip'ed protobuf) without -o is refused on a terminal. 0, or -EINVAL with the message in
+ * err (a usage error: exit code 2). Pure; the caller asks isatty().
  */
-uint64_t options_maps_bytes(uint32_t max_allocs, uint32_t max_stacks, uint32_t unwind_rows,
-			    unsigned int nr_cpus);
-
-/*
- * Whether the maps that opts asks for (--max-allocs, --max-stacks, --unwind-rows) fit in mem_bytes,
- * the machine's memory: the kernel cannot allocate more, and refuses outright any one allocation
- * larger. Returns 0 (also when mem_bytes is 0, unknown), or -EINVAL with a one-line message in err
- * naming the option that takes the most memory, its value, and its accepted range with the other
- * options as given: a usage error, exit code 2. Pure.
- */
-int options_check_memory(const struct options *opts, uint64_t mem_bytes, unsigned int nr_cpus,
-			 char *err, size_t err_len);
+int options_check_stdout(const struct options *opts, bool stdout_is_tty, char *err,
+			 size_t err_len);
 
 /* The help text, with an EXAMPLES section. */
 const char *options_usage(void);

@@ -19,6 +19,7 @@ import urllib.request
 
 from harness import (CONFIG, LeaktopTestCase, check_stderr_clean, free_port, read_text, tail,
                      _tmpfile)
+from test_tui import human, parse_rows, split_frames
 
 SITES = {'simple_malloc': (6000, 4), 'simple_calloc': (14000, 2), 'simple_realloc': (9000, 1),
          'simple_memalign': (2500, 1)}
@@ -56,14 +57,14 @@ def series(parsed, name, **labels):
 class Daemon:
     """leaktop OPTS -p PID in the background (no -f/-o: record or metrics modes)."""
 
-    def __init__(self, args):
+    def __init__(self, args, stdout_path=None):
         self.err = _tmpfile('.stderr')
         args = list(args)
         # -v after the subcommand, which must come first
         args = args[:1] + ['-v'] + args[1:] if args[:1] == ['record'] else ['-v'] + args
-        with open(self.err, 'w') as errf:
+        with open(self.err, 'w') as errf, open(stdout_path or os.devnull, 'w') as outf:
             self.proc = subprocess.Popen([CONFIG.leaktop] + args, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=errf)
+                                         stdout=outf, stderr=errf)
 
     def wait_attached(self, timeout=60):
         deadline = time.monotonic() + timeout
@@ -91,10 +92,11 @@ class Daemon:
 
 class Metrics(LeaktopTestCase):
 
-    def start(self, extra=()):
+    def start(self, extra=(), stdout_path=None):
         w = self.start_workload('simple')
         port = free_port()
-        d = Daemon(['-i', '1', '--metrics', '127.0.0.1:%d' % port, '-p', str(w.pid)] + list(extra))
+        d = Daemon(['-i', '1', '--metrics', '127.0.0.1:%d' % port, '-p', str(w.pid)] + list(extra),
+                   stdout_path)
         self.addCleanup(d.close)
         d.wait_attached()
         w.trigger()
@@ -114,6 +116,42 @@ class Metrics(LeaktopTestCase):
             time.sleep(0.3)
         raise AssertionError('metrics never showed the workload:\n%s' % text[:3000])
 
+    def check_self_figures(self, url, pid):
+        """leaktop's own CPU time and RSS in the metrics against /proc/PID of leaktop, read before
+        and after a refresh of the metrics: the CPU time lies between the two readings (which
+        /proc/PID/stat truncates to clock ticks, utime and stime apiece); the RSS equals VmRSS
+        once it holds still (the workload is idle, each refresh allocates alike), and lies between
+        the readings while it moves (under ASan it only grows: freed memory waits in quarantine)."""
+        tick = os.sysconf('SC_CLK_TCK')
+
+        def proc_cpu_rss():
+            with open('/proc/%d/stat' % pid) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+            with open('/proc/%d/status' % pid) as f:
+                rss = [l for l in f if l.startswith('VmRSS:')][0].split()
+            return (int(fields[11]) + int(fields[12])) / tick, int(rss[1]) * 1024
+
+        def cpu_of(text):
+            return series(parse_exposition(text), 'leaktop_cpu_seconds_total')[0]
+
+        tries = []
+        for _ in range(10):
+            cpu_a, rss_a = proc_cpu_rss()
+            _, first = self.scrape_until(url, lambda p: True)
+            # a refresh made after the first reading (its CPU figure differs from the one then)
+            _, text = self.scrape_until(url, lambda p: series(
+                p, 'leaktop_cpu_seconds_total')[0] != cpu_of(first))
+            cpu_b, rss_b = proc_cpu_rss()
+            m = parse_exposition(text)
+            cpu, rss = (series(m, 'leaktop_cpu_seconds_total')[0],
+                        series(m, 'leaktop_resident_memory_bytes')[0])
+            self.assertLessEqual(cpu_a, cpu, (cpu_a, cpu, cpu_b))
+            self.assertLessEqual(cpu, cpu_b + 2.0 / tick, (cpu_a, cpu, cpu_b))
+            tries.append((rss_a, rss, rss_b))
+            self.assertTrue(min(rss_a, rss_b) <= rss <= max(rss_a, rss_b), tries)
+            if rss_a == rss_b:
+                return
+
     def test_metrics_figures_and_promtool(self):
         w, d, url = self.start()
         ctype, text = self.scrape_until(url, lambda p: series(
@@ -132,6 +170,7 @@ class Metrics(LeaktopTestCase):
         self.assertEqual(series(p, 'leaktop_losses_total', kind='unmatched_frees'), [8])
         self.assertEqual(len(series(p, 'leaktop_cpu_seconds_total')), 1)
         self.assertGreater(series(p, 'leaktop_resident_memory_bytes')[0], 0)
+        self.check_self_figures(url, d.proc.pid)
         # promtool (Debian's prometheus package) accepts the exposition
         check = subprocess.run(['promtool', 'check', 'metrics'], input=text, capture_output=True,
                                text=True, timeout=60)
@@ -193,12 +232,35 @@ class Metrics(LeaktopTestCase):
         w.finish()
 
     def test_metrics_refresh_with_batch(self):
-        """The view's loop (here --batch) refreshes the metrics too."""
-        w, d, url = self.start(['--batch', '--iterations', '120'])
-        self.scrape_until(url, lambda p: series(p, 'leaktop_outstanding_bytes', pid=str(w.pid)) ==
-                          [TOTAL_BYTES])
+        """The view's loop (here --batch) refreshes the metrics too, with the figures of its frames:
+        the workload's sites and totals, exact in both."""
+        frames_path = _tmpfile('.frames')
+        self.addCleanup(os.unlink, frames_path)
+        w, d, url = self.start(['--batch', '--iterations', '120'], frames_path)
+        _, text = self.scrape_until(url, lambda p: series(
+            p, 'leaktop_outstanding_bytes', pid=str(w.pid)) == [TOTAL_BYTES])
+        p = parse_exposition(text)
+        self.assertEqual(series(p, 'leaktop_outstanding_blocks', pid=str(w.pid)), [TOTAL_BLOCKS])
+        for site, (nbytes, nblocks) in SITES.items():
+            self.assertEqual(series(p, 'leaktop_site_outstanding_bytes', site='%s (simple)' % site),
+                             [nbytes], site)
+            self.assertEqual(series(p, 'leaktop_site_outstanding_blocks', site='%s (simple)' % site),
+                             [nblocks], site)
+        # a frame at least after the scrape, so that the last frames show what the metrics show
+        time.sleep(1.5)
         rc, err = d.stop(signal.SIGINT)
         self.assertEqual(rc, 0, err)
+        frames = split_frames(read_text(frames_path))
+        self.assertGreaterEqual(len(frames), 2, read_text(frames_path))
+        # Nothing changes after the workload's phase: the frames from the one the metrics matched
+        # on show the same figures, and the last one is among them.
+        last = frames[-1]
+        rows, _ = parse_rows(last)
+        self.assertEqual({fn: (rows[fn]['bytes'], rows[fn]['blocks']) for fn in SITES if fn in rows},
+                         {fn: (human(b), str(n)) for fn, (b, n) in SITES.items()}, last)
+        self.assertIn('heap   %s (%d bytes) in %d blocks' % (human(TOTAL_BYTES), TOTAL_BYTES,
+                                                            TOTAL_BLOCKS), last)
+        self.assertRegex(last, r'(?m)^leaktop \S+ +pid %d \(simple\)' % w.pid)
         w.finish()
 
     def test_bad_listen_address(self):

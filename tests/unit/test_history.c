@@ -84,8 +84,25 @@ static void test_churn_is_not_suspect(void **state)
 
 	assert_false(t.suspect);
 	assert_true(t.growth_bytes_per_s == 0);
-	/* Ups and downs that end higher are still not near-monotonic. */
+	assert_true(t.active);
+	/*
+	 * The same blocks never freed: each sample holds all allocated so far (64, 128, 64, 4096 in
+	 * steps 1, 3, 5, 7). Nine steps, none down, four up, and both halves end higher (s[4] = 192 >
+	 * 0, s[9] = 4352 > 192): a leak, marked.
+	 */
+	t = TREND(0, 64, 64, 192, 192, 256, 256, 4352, 4352, 4352);
+	assert_true(t.suspect);
+	assert_true(t.growth_bytes_per_s == 4352.0 / 9);
+	/* Ups and downs that end higher are still not near-monotonic (4 of 9 steps go down). */
 	assert_false(TREND(0, 100, 50, 150, 100, 200, 150, 250, 200, 300).suspect);
+	/* The same floor without the dips (50 a step, every other step flat): marked. */
+	t = TREND(0, 100, 100, 150, 150, 200, 200, 250, 250, 300);
+	assert_true(t.suspect);
+	assert_true(t.growth_bytes_per_s == 300.0 / 9);
+	/* Churn riding on a leak: one dip in nine steps (8/9 do not decrease) is still marked. */
+	t = TREND(0, 100, 164, 132, 300, 400, 500, 600, 700, 800);
+	assert_true(t.suspect);
+	assert_true(t.growth_bytes_per_s == 800.0 / 9);
 }
 
 static void test_near_monotonic(void **state)
