@@ -15,6 +15,7 @@
 #include "options.h"
 #include "output/output.h"
 #include "proc/launch.h"
+#include "proc/procview.h"
 #include "symbol/symbolize.h"
 #include "trace/attach.h"
 #include "trace/collect.h"
@@ -57,6 +58,7 @@ static void install_signals(sigset_t *set)
 struct run {
 	struct options opts;
 	struct tracer *tracer;
+	struct procview *pv;	/* the traced processes' code, for attach, symbolizer, unwinder */
 	struct symbolizer *sym;
 	struct collector *col;
 	struct unwinder *unwinder;
@@ -169,14 +171,15 @@ static int load(struct run *r)
 	r->tracer = tracer__new(&topts);
 	if (!r->tracer)
 		return errno == EPERM || errno == EACCES ? 2 : 1;
-	r->sym = symbolizer__new();
+	r->pv = procview__new();
+	r->sym = r->pv ? symbolizer__new(r->pv) : NULL;
 	r->col = collector__new(r->tracer, o->max_stacks);
 	if (!r->sym || !r->col) {
 		log_error("out of memory");
 		return 1;
 	}
 	if (o->unwind_mode != LT_UNWIND_FP) {
-		r->unwinder = unwinder__new(tracer__unwind_rows_fd(r->tracer),
+		r->unwinder = unwinder__new(r->pv, tracer__unwind_rows_fd(r->tracer),
 					    tracer__unwind_procs_fd(r->tracer), o->unwind_rows);
 		if (!r->unwinder) {
 			log_error("cannot map the unwind row table: %s", strerror(errno));
@@ -365,6 +368,7 @@ static int run_close(struct run *r, int ret)
 	collector__free(r->col);
 	unwinder__free(r->unwinder);
 	symbolizer__free(r->sym);
+	procview__free(r->pv);
 	free(r->targets);
 	free(r->pids);
 	options_free(&r->opts);

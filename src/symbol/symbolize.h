@@ -20,12 +20,15 @@ struct sym_frame {
 
 struct symbolizer;
 
+struct procview;
+
 /*
- * Creates an empty symbolizer. Object files are opened when a pid's mappings are recorded (so files
- * of a process that later exits stay readable), parsed on first use, and cached for its lifetime:
- * one entry per file (device + inode), shared by every pid that maps it. NULL and errno ENOMEM.
+ * Creates an empty symbolizer over the process view pv (borrowed: it must outlive the symbolizer;
+ * NULL: the symbolizer makes one of its own). The files come from the view, opened when a pid's
+ * mappings are read (so files of a process that later exits stay readable); the symbolizer parses
+ * each on first use and keeps what it read for its lifetime. NULL and errno ENOMEM.
  */
-struct symbolizer *symbolizer__new(void);
+struct symbolizer *symbolizer__new(struct procview *pv);
 
 /*
  * Records the current mappings of pid so that its addresses can be resolved even after it exits.
@@ -39,8 +42,8 @@ int symbolizer__add_pid(struct symbolizer *s, int pid);
  * address, so the symbol and line lookups use addr - 1 (the call instruction); `address` and
  * `offset` still report addr itself. Writes at most max_frames (innermost first) and
  * returns how many (always >= 1: an unknown address still gives a frame with address set;
- * 0 only when max_frames is 0). Strings point into the symbolizer's cache and stay valid until
- * symbolizer__free().
+ * 0 only when max_frames is 0). Strings point into the symbolizer's and the view's caches and
+ * stay valid until both are freed.
  *
  * The last frame is always the real function (named by the symbol table, else by DWARF), with
  * the line of the call it makes (for inlined code: where the outermost inlined function is

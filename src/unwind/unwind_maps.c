@@ -16,13 +16,13 @@
 #include "bpf/leaktop.h"
 #include "proc/elf_file.h"
 #include "base/log.h"
-#include "proc/procmaps.h"
+#include "proc/procview.h"
 #include "unwind/unwind.h"
 #include "unwind/unwind_maps.h"
 
 /* One object file, loaded once into the row table whichever processes map it. */
 struct uw_object {
-	uint64_t dev_major, dev_minor, inode;
+	const struct procfile *file;
 	uint32_t row_first, row_count;
 	uint32_t flags;	  /* LT_MAP_HAS_TABLE, LT_MAP_HAS_FP */
 	GElf_Phdr *loads; /* PT_LOAD headers, to place each mapping */
@@ -31,12 +31,12 @@ struct uw_object {
 
 struct uw_pid {
 	int pid;
-	uint64_t misses;    /* the BPF side's count when the mappings were last read */
-	uint64_t read_ns;   /* when the mappings were last read */
-	uint64_t signature; /* of the executable mappings published */
+	uint64_t misses;     /* the BPF side's count when the mappings were last read */
+	uint64_t generation; /* of the process image published */
 };
 
 struct unwinder {
+	struct procview *pv;
 	int rows_fd, procs_fd;
 	struct lt_unwind_row *rows; /* the mmapped row table */
 	size_t map_len;
@@ -44,19 +44,20 @@ struct unwinder {
 	bool warned_full;
 	struct uw_object *objs;
 	size_t nr_objs, cap_objs;
-	struct hashtab *obj_index; /* FNV-1a of (device, inode) -> index in objs */
+	struct hashtab *obj_index; /* struct procfile * -> index in objs */
 	struct uw_pid *pids;
 	size_t nr_pids, cap_pids;
 	struct lt_unwind_proc *scratch; /* too large for the stack */
 };
 
-struct unwinder *unwinder__new(int rows_fd, int procs_fd, uint32_t max_rows)
+struct unwinder *unwinder__new(struct procview *pv, int rows_fd, int procs_fd, uint32_t max_rows)
 {
 	struct unwinder *u = calloc(1, sizeof(*u));
 	long page = sysconf(_SC_PAGESIZE);
 
 	if (!u)
 		return NULL;
+	u->pv = pv;
 	u->rows_fd = rows_fd;
 	u->procs_fd = procs_fd;
 	u->max_rows = max_rows;
@@ -79,24 +80,6 @@ fail : {
 	errno = err;
 }
 	return NULL;
-}
-
-/* The file behind a mapping, as the process sees it: map_files first (deleted files, namespaces).
- */
-static struct elf_file *open_mapped(int pid, const struct procmap *m)
-{
-	struct elf_file *ef = NULL;
-	char *p;
-
-	if (asprintf(&p, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, pid, m->start, m->end) >= 0) {
-		ef = elf_file__open(p);
-		free(p);
-	}
-	if (!ef && asprintf(&p, "/proc/%d/root%s", pid, m->path) >= 0) {
-		ef = elf_file__open(p);
-		free(p);
-	}
-	return ef;
 }
 
 static int copy_loads(struct uw_object *o, struct elf_file *ef)
@@ -150,33 +133,11 @@ static void object_load(struct unwinder *u, struct uw_object *o, struct elf_file
 	unwind_table__free(t);
 }
 
-struct obj_probe {
-	const struct unwinder *u;
-	const struct procmap *m;
-};
-
-static uint64_t obj_hash(const struct procmap *m)
+static struct uw_object *object_get(struct unwinder *u, const struct procfile *f)
 {
-	return fnv1a_u64(fnv1a_u64(fnv1a_u64(FNV1A_SEED, m->dev_major), m->dev_minor), m->inode);
-}
-
-static bool same_file(uint64_t idx, const void *ctx)
-{
-	const struct obj_probe *p = ctx;
-	const struct uw_object *o = &p->u->objs[idx];
-
-	return o->dev_major == p->m->dev_major && o->dev_minor == p->m->dev_minor &&
-	       o->inode == p->m->inode;
-}
-
-static struct uw_object *object_get(struct unwinder *u, int pid, const struct procmap *m)
-{
-	struct obj_probe probe = {u, m};
-	uint64_t hash = obj_hash(m), *idx;
-	struct elf_file *ef;
+	uint64_t *idx = hashtab__find(u->obj_index, (uintptr_t)f);
 	struct uw_object *o;
 
-	idx = hashtab__find_match(u->obj_index, hash, same_file, &probe);
 	if (idx)
 		return &u->objs[*idx];
 	if (array_reserve(&u->objs, &u->cap_objs, u->nr_objs, sizeof(*u->objs), 32) ||
@@ -184,21 +145,15 @@ static struct uw_object *object_get(struct unwinder *u, int pid, const struct pr
 		return NULL;
 	o = &u->objs[u->nr_objs];
 	memset(o, 0, sizeof(*o));
-	o->dev_major = m->dev_major;
-	o->dev_minor = m->dev_minor;
-	o->inode = m->inode;
-	ef = open_mapped(pid, m);
-	if (ef) {
-		if (copy_loads(o, ef)) {
-			elf_file__free(ef);
+	o->file = f;
+	if (f->ef) {
+		if (copy_loads(o, f->ef))
 			return NULL;
-		}
-		object_load(u, o, ef, m->path);
-		elf_file__free(ef);
+		object_load(u, o, f->ef, f->path);
 	} else {
-		log_debug("unwind: cannot read %s: %s", m->path, strerror(errno));
+		log_debug("unwind: cannot read %s", f->path);
 	}
-	(void)hashtab__add(u->obj_index, hash, u->nr_objs); /* the room is reserved */
+	hashtab__put(u->obj_index, (uintptr_t)f, u->nr_objs);
 	u->nr_objs++;
 	return o;
 }
@@ -221,23 +176,10 @@ static bool object_bias(const struct uw_object *o, const struct procmap *m, uint
 	return false;
 }
 
-static uint64_t maps_signature(const struct procmaps *pm)
+/* Builds and publishes pid's entry from its image. */
+static int publish(struct unwinder *u, struct uw_pid *p, const struct procimage *img)
 {
-	uint64_t h = FNV1A_SEED;
-
-	for (size_t i = 0; i < pm->nr_maps; i++) {
-		const struct procmap *m = &pm->maps[i];
-		uint64_t v[4] = {m->start, m->end, m->file_offset, m->inode};
-
-		for (int k = 0; k < 4; k++)
-			h = fnv1a_u64(h, v[k]);
-	}
-	return h;
-}
-
-/* Builds and publishes pid's entry from its current mappings. */
-static int publish(struct unwinder *u, struct uw_pid *p, const struct procmaps *pm)
-{
+	const struct procmaps *pm = img->maps;
 	struct lt_unwind_proc *proc = u->scratch;
 	uint32_t key = (uint32_t)p->pid;
 	bool all_fp = true;
@@ -250,7 +192,7 @@ static int publish(struct unwinder *u, struct uw_pid *p, const struct procmaps *
 		uint64_t bias;
 
 		/* Anonymous code (JIT) and the vdso have no file: frames there are no_mapping. */
-		if (m->path[0] != '/')
+		if (!img->files[i])
 			continue;
 		if (proc->nr == LT_UNWIND_MAX_MAPPINGS) {
 			log_warn(
@@ -259,7 +201,7 @@ static int publish(struct unwinder *u, struct uw_pid *p, const struct procmaps *
 			    p->pid, LT_UNWIND_MAX_MAPPINGS);
 			break;
 		}
-		o = object_get(u, p->pid, m);
+		o = object_get(u, img->files[i]);
 		if (!o)
 			return -ENOMEM;
 		if (!object_bias(o, m, &bias))
@@ -277,7 +219,7 @@ static int publish(struct unwinder *u, struct uw_pid *p, const struct procmaps *
 	proc->misses = p->misses;
 	if (bpf_map_update_elem(u->procs_fd, &key, proc, BPF_ANY))
 		return -errno;
-	p->signature = maps_signature(pm);
+	p->generation = img->generation;
 	log_info("pid %d: unwind tables for %u mappings (%u rows in use, %zu KiB)", p->pid,
 		 proc->nr, u->nr_rows, (size_t)u->nr_rows * sizeof(struct lt_unwind_row) / 1024);
 	return 0;
@@ -285,22 +227,18 @@ static int publish(struct unwinder *u, struct uw_pid *p, const struct procmaps *
 
 int unwinder__add_pid(struct unwinder *u, int pid)
 {
-	struct procmaps *pm = procmaps__read(pid);
+	const struct procimage *img = procview__image(u->pv, pid, 0);
 	struct uw_pid *p;
 	int err;
 
-	if (!pm)
-		return errno == ENOENT ? -ESRCH : -errno;
-	if (array_reserve(&u->pids, &u->cap_pids, u->nr_pids, sizeof(*u->pids), 8)) {
-		procmaps__free(pm);
+	if (!img || img->gone)
+		return !img && errno != ENOENT ? -errno : -ESRCH;
+	if (array_reserve(&u->pids, &u->cap_pids, u->nr_pids, sizeof(*u->pids), 8))
 		return -ENOMEM;
-	}
 	p = &u->pids[u->nr_pids];
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
-	p->read_ns = now_ns();
-	err = publish(u, p, pm);
-	procmaps__free(pm);
+	err = publish(u, p, img);
 	if (!err)
 		u->nr_pids++;
 	return err;
@@ -308,34 +246,27 @@ int unwinder__add_pid(struct unwinder *u, int pid)
 
 int unwinder__refresh(struct unwinder *u, uint64_t max_age_ns)
 {
-	uint64_t now = now_ns();
-
 	for (size_t i = 0; i < u->nr_pids;) {
 		struct uw_pid *p = &u->pids[i];
 		uint32_t key = (uint32_t)p->pid;
 		uint64_t misses = p->misses;
-		struct procmaps *pm;
+		const struct procimage *img;
 		int err = 0;
 
 		/* misses sits at the start of the value: read the whole entry (one syscall). */
 		if (!bpf_map_lookup_elem(u->procs_fd, &key, u->scratch))
 			misses = u->scratch->misses;
-		if (misses == p->misses && now - p->read_ns < max_age_ns) {
-			i++;
-			continue;
-		}
+		/* A miss means code mapped since: read now. Else the view's image, if recent. */
+		img = procview__image(u->pv, p->pid, misses != p->misses ? 0 : max_age_ns);
 		p->misses = misses;
-		p->read_ns = now;
-		pm = procmaps__read(p->pid);
-		if (!pm) {
+		if (!img || img->gone) {
 			/* Gone: its entry goes, and so does its slot here. */
 			bpf_map_delete_elem(u->procs_fd, &key);
 			u->pids[i] = u->pids[--u->nr_pids];
 			continue;
 		}
-		if (maps_signature(pm) != p->signature)
-			err = publish(u, p, pm);
-		procmaps__free(pm);
+		if (img->generation != p->generation)
+			err = publish(u, p, img);
 		if (err == -ENOMEM)
 			return err;
 		i++;

@@ -14,12 +14,15 @@ struct unwinder;
 #define UNWIND_CHECK_NS 250000000ull
 #define UNWIND_REREAD_NS 2000000000ull
 
+struct procview;
+
 /*
- * Takes the BPF maps `unwind_rows` (an mmapable array of max_rows struct lt_unwind_row) and
+ * Reads the processes' code through the view pv (borrowed: it must outlive the unwinder). Takes
+ * the BPF maps `unwind_rows` (an mmapable array of max_rows struct lt_unwind_row) and
  * `unwind_procs` (tgid -> struct lt_unwind_proc) by file descriptor; neither is closed by it.
  * NULL and errno: ENOMEM, or the error of mmap.
  */
-struct unwinder *unwinder__new(int rows_fd, int procs_fd, uint32_t max_rows);
+struct unwinder *unwinder__new(struct procview *pv, int rows_fd, int procs_fd, uint32_t max_rows);
 
 /*
  * Builds the table of every object pid has mapped executable (once per file, shared by the
@@ -31,7 +34,8 @@ int unwinder__add_pid(struct unwinder *u, int pid);
 
 /*
  * Re-reads the mappings of each added process whose stacks met code outside its known mappings
- * (dlopen), or that was last read more than max_age_ns ago, and republishes those that changed.
+ * (dlopen), or that the view last read more than max_age_ns ago, and republishes those whose
+ * mappings changed (whoever read them).
  * Processes that have exited are dropped. 0 or -ENOMEM.
  */
 int unwinder__refresh(struct unwinder *u, uint64_t max_age_ns);

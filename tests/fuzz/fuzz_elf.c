@@ -87,7 +87,7 @@ static void symbolize(const char *path, size_t size, const struct addrs *a)
 	uint64_t len = (size + 0xfff) & ~0xfffULL;
 	size_t i, n, k;
 
-	s = symbolizer__new();
+	s = symbolizer__new(NULL);
 	if (!s)
 		abort();
 	if (symbolizer__add_mapping(s, FAKE_PID, BASE, BASE + (len ? len : 0x1000), 0, path)) {

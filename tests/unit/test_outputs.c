@@ -859,7 +859,7 @@ static __attribute__((noinline, used)) int report_probe_target(int x)
 
 static void test_report_build_symbolized(void **state)
 {
-	struct symbolizer *sym = symbolizer__new();
+	struct symbolizer *sym = symbolizer__new(NULL);
 	struct snapshot *snap = snapshot__new();
 	struct report r = { 0 };
 	struct stack_record rec;

@@ -502,7 +502,7 @@ static void test_symbolized_fixture(void **state)
 {
 	char *path = fixture_path("prog"), hex[128];
 	struct elf_file *ef = elf_file__open(path);
-	struct symbolizer *sym = symbolizer__new();
+	struct symbolizer *sym = symbolizer__new(NULL);
 	struct stack_record rec = { .stack_id = 1, .pid = FAKE_PID, .outstanding_bytes = 4096,
 				    .outstanding_allocs = 1, .allocs = 3, .alloc_bytes = 12288 };
 	struct snapshot snap = { .stacks = &rec, .nr_stacks = 1, .duration_s = 2 };

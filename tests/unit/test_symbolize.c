@@ -151,7 +151,7 @@ static const char *base_name(const char *p)
 /* Maps the whole file at BASE, as if at file offset 0, for FAKE_PID. */
 static struct symbolizer *map_whole(const char *path)
 {
-	struct symbolizer *s = symbolizer__new();
+	struct symbolizer *s = symbolizer__new(NULL);
 
 	assert_non_null(s);
 	assert_int_equal(symbolizer__add_mapping(s, FAKE_PID, BASE, BASE + MAP_LEN, 0, path), 0);
@@ -223,7 +223,7 @@ static void test_non_pie_executable(void **state)
 	struct fixture prog = fx_open("prog_nopie");
 	uint64_t ret = call_return(prog.ef, "fx_outer", "fx_sink");
 	uint64_t load = 0x400000, addr = load + file_offset(prog.path, ret);
-	struct symbolizer *s = symbolizer__new();
+	struct symbolizer *s = symbolizer__new(NULL);
 	struct sym_frame f[2];
 
 	assert_int_equal(elf_file__type(prog.ef), ET_EXEC);
@@ -433,7 +433,7 @@ static void check_lib_call(const char *variant)
 	uint64_t ret = call_return(lib.ef, "fx_lib_outer", "fx_lib_sink");
 	uint64_t off = file_offset(lib.path, ret), page = off & ~0xfffULL;
 	uint64_t start = 0x7f1234560000ULL, addr = start + (off - page);
-	struct symbolizer *s = symbolizer__new();
+	struct symbolizer *s = symbolizer__new(NULL);
 	struct sym_frame f[2];
 
 	assert_int_equal(symbolizer__add_mapping(s, FAKE_PID, start, start + 0x1000, page, path),
@@ -642,14 +642,14 @@ static void check_self_marker(struct symbolizer *s, int pid)
 
 static void test_live_process(void **state)
 {
-	struct symbolizer *s = symbolizer__new();
+	struct symbolizer *s = symbolizer__new(NULL);
 
 	assert_int_equal(symbolizer__add_pid(s, getpid()), 0);
 	check_self_marker(s, getpid());
 	symbolizer__free(s);
 
 	/* a pid never added is read on first use */
-	s = symbolizer__new();
+	s = symbolizer__new(NULL);
 	check_self_marker(s, getpid());
 	symbolizer__free(s);
 }
@@ -657,7 +657,7 @@ static void test_live_process(void **state)
 /* An object loaded after the maps were recorded is found by re-reading them. */
 static void test_dlopen_after_attach(void **state)
 {
-	struct symbolizer *s = symbolizer__new();
+	struct symbolizer *s = symbolizer__new(NULL);
 	char *path = fixture_path("libfx.so");
 	struct sym_frame f;
 	size_t before;
@@ -684,7 +684,7 @@ static void test_dlopen_after_attach(void **state)
 /* Frames of a process that exited after attach still resolve from the snapshot. */
 static void test_exited_process(void **state)
 {
-	struct symbolizer *s = symbolizer__new();
+	struct symbolizer *s = symbolizer__new(NULL);
 	struct sym_frame f;
 	int fds[2];
 	pid_t child;
@@ -714,7 +714,7 @@ static void test_exited_process(void **state)
 
 	/* never seen and gone: the address alone */
 	symbolizer__free(s);
-	s = symbolizer__new();
+	s = symbolizer__new(NULL);
 	assert_int_equal(
 	    symbolizer__resolve(s, child, (uint64_t)(uintptr_t)&self_marker, true, &f, 1), 1);
 	assert_null(f.module);
