@@ -204,7 +204,10 @@ static int launch(struct run *r)
 	return -1;
 }
 
-/* Unwind tables, probes and mappings of every traced process. -1 to go on, else the exit code. */
+/*
+ * Unwind tables and probes of every traced process. Its mappings and files are then in the view,
+ * where the symbolizer finds them. -1 to go on, else the exit code.
+ */
 static int attach_all(struct run *r)
 {
 	struct attach_opts aopts = { .no_probe_shift = r->opts.no_probe_shift };
@@ -215,7 +218,7 @@ static int attach_all(struct run *r)
 		r->pids[i] = pid;
 		/* The tables first: a stack taken before them would follow frame pointers only. */
 		unwind_err = r->unwinder ? unwinder__add_pid(r->unwinder, pid) : 0;
-		err = attach_process(r->tracer, pid, &aopts);
+		err = attach_process(r->tracer, r->pv, pid, &aopts);
 		if (err == -ESRCH)
 			log_error("pid %d exited before it could be traced", pid);
 		/* No such program, no allocator in it, or no permission: bad input. */
@@ -226,9 +229,6 @@ static int attach_all(struct run *r)
 		if (unwind_err && unwind_err != -ESRCH)
 			log_warn("no unwind tables for pid %d (%s): its stacks follow frame pointers", pid,
 				 strerror(-unwind_err));
-		err = symbolizer__add_pid(r->sym, pid);
-		if (err && err != -ESRCH)
-			log_warn("cannot read the mappings of pid %d: %s", pid, strerror(-err));
 	}
 	log_info("%u probes attached", tracer__nr_links(r->tracer));
 	return -1;

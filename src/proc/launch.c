@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "proc/launch.h"
+#include "proc/procview.h"
 #include "proc/elf_file.h"
 #include "base/log.h"
 #include "proc/procmaps.h"
@@ -83,7 +84,7 @@ static uint64_t dl_debug_state(pid_t pid, uint64_t ld_base)
 	for (size_t i = 0; pm && i < pm->nr_maps && !m; i++)
 		if (pm->maps[i].start - pm->maps[i].file_offset == ld_base)
 			m = &pm->maps[i];
-	if (m && m->path[0] == '/' && asprintf(&path, "/proc/%d/root%s", pid, m->path) >= 0) {
+	if (m && m->path[0] == '/' && (path = procview__path(pid, m))) {
 		ef = elf_file__open(path);
 		free(path);
 	}

@@ -338,10 +338,13 @@ struct procfile *procview__file_named(const struct procimage *img, const char *n
 		return NULL;
 	err = stat(p, &st);
 	free(p);
-	if (err)
-		return NULL;
+	return err ? NULL : procview__file_of(img, &st);
+}
+
+struct procfile *procview__file_of(const struct procimage *img, const struct stat *st)
+{
 	for (size_t i = 0; img->maps && i < img->maps->nr_maps; i++)
-		if (img->files[i] && same_file(&st, img->files[i]))
+		if (img->files[i] && same_file(st, img->files[i]))
 			return img->files[i];
 	return NULL;
 }

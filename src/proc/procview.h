@@ -69,6 +69,11 @@ const struct procmap *procview__find(const struct procimage *img, uint64_t addr,
  */
 struct procfile *procview__file_named(const struct procimage *img, const char *name);
 
+struct stat;
+
+/* The file of img that st (a stat of some path to it) describes, or NULL. */
+struct procfile *procview__file_of(const struct procimage *img, const struct stat *st);
+
 /*
  * A path naming m's very file from here, for as long as pid maps it: "/proc/PID/map_files/S-E".
  * Uprobes attach through it, deleted files and other mount namespaces included. The caller frees

@@ -2,8 +2,6 @@
  * links, and the allocator's code range. */
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include "base/log.h"
 #include "trace/attach.h"
@@ -16,19 +14,14 @@
  * Tells the programs where free()'s object has its code in pid (the executable mapping of that
  * file that holds free): frees the allocator makes itself are told apart from the program's.
  */
-static void note_allocator_code(struct tracer *t, int pid, const struct procmaps *pm,
+static void note_allocator_code(struct tracer *t, int pid, const struct procimage *img,
 				const struct probe *pr)
 {
-	struct stat st;
+	for (size_t i = 0; i < img->maps->nr_maps; i++) {
+		const struct procmap *m = &img->maps->maps[i];
 
-	if (stat(pr->o->open_path, &st))
-		return;
-	for (size_t i = 0; i < pm->nr_maps; i++) {
-		const struct procmap *m = &pm->maps[i];
-
-		if (m->perms[2] != 'x' || m->inode != st.st_ino ||
-		    m->dev_major != major(st.st_dev) || m->dev_minor != minor(st.st_dev) ||
-		    pr->start < m->file_offset || pr->start - m->file_offset >= m->end - m->start)
+		if (img->files[i] != pr->o->file || pr->start < m->file_offset ||
+		    pr->start - m->file_offset >= m->end - m->start)
 			continue;
 		if (tracer__set_allocator_range(t, pid, m->start, m->end))
 			log_debug("pid %d: allocator code range not set", pid);
@@ -61,21 +54,21 @@ static int attach_probes(struct tracer *t, int pid, struct objects *objs,
 			err = exitplan_place(t, pid, plans, objs, probes, nr_probes, &probes[i]);
 	for (size_t i = 0; !err && i < nr_probes; i++)
 		if (probes[i].kind == LT_FREE && !probes[i].outer)
-			note_allocator_code(t, pid, objects__maps(objs), &probes[i]);
+			note_allocator_code(t, pid, objects__image(objs), &probes[i]);
 	if (!err)
 		err = link_plans__attach(plans, t, pid, probes, nr_probes);
 	link_plans__free(plans);
 	return err;
 }
 
-int attach_process(struct tracer *t, int pid, const struct attach_opts *opts)
+int attach_process(struct tracer *t, struct procview *pv, int pid, const struct attach_opts *opts)
 {
 	struct probe probes[ENTRYPOINT_MAX];
 	size_t nr_probes, nr_allocator;
 	struct objects *objs;
 	int err;
 
-	objs = objects__new(pid);
+	objs = objects__new(pv, pid);
 	if (!objs)
 		return -errno;
 	nr_probes = entrypoint_plan(objs, opts->no_probe_shift, probes, &nr_allocator);

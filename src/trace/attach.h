@@ -11,13 +11,18 @@ struct attach_opts {
 };
 
 /*
- * Finds the allocator entry points process pid binds to, resolving each name the way the dynamic
+ * Finds the allocator entry points process pid binds to (its code read now through the view pv,
+ * which the probes then attach through: deleted files and other mount namespaces included),
+ * resolving each name the way the dynamic
  * linker does (the executable, then the loaded objects in load order, first definition wins), and
  * attaches them to t. Logs what it attached at -v. Returns the number of entry points attached, or
  * -ENOENT when the process has none, or no program of its own (a kernel thread; logged, naming the
  * objects searched), -ESRCH when the process is gone, -EACCES when its /proc files may not be read
  * (logged), or another -errno from attaching (logged).
  */
-int attach_process(struct tracer *t, int pid, const struct attach_opts *opts);
+struct procview;
+
+int attach_process(struct tracer *t, struct procview *pv, int pid,
+		   const struct attach_opts *opts);
 
 #endif

@@ -108,7 +108,7 @@ int exitplan_place(struct tracer *t, int pid, struct link_plans *lp, struct obje
 		if (tracer__multi(t))
 			err = link_plans__add(lp, o, false, off, cookie);
 		else
-			err = tracer__attach(t, pid, o->open_path, off, cookie, false);
+			err = tracer__attach(t, pid, o->attach_path, off, cookie, false);
 		if (err == -ENOMEM)
 			return err;
 		if (err) {

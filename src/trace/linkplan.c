@@ -76,10 +76,10 @@ static int attach_classic(struct tracer *t, int pid, const struct probe *pr)
 {
 	int err;
 
-	err = tracer__attach(t, pid, pr->o->open_path, pr->probe, entrypoint_cookie(pr, pr->sp_adj),
+	err = tracer__attach(t, pid, pr->o->attach_path, pr->probe, entrypoint_cookie(pr, pr->sp_adj),
 			     false);
 	if (!err && pr->needs_return)
-		err = tracer__attach(t, pid, pr->o->open_path, entrypoint_return_offset(pr), 0, true);
+		err = tracer__attach(t, pid, pr->o->attach_path, entrypoint_return_offset(pr), 0, true);
 	if (err)
 		log_error("cannot attach %s in %s: %s", pr->name, pr->o->path, strerror(-err));
 	return err;
@@ -105,10 +105,10 @@ static int attach_plan_classic(struct tracer *t, int pid, const struct link_plan
 	int err = 0;
 
 	for (size_t k = 0; !err && k < p->n; k++)
-		err = tracer__attach(t, pid, p->o->open_path, p->offsets[k], p->cookies[k], false);
+		err = tracer__attach(t, pid, p->o->attach_path, p->offsets[k], p->cookies[k], false);
 	for (size_t k = 0; !err && p->session && k < nr_probes; k++)
 		if (probes[k].o == p->o && probes[k].needs_return)
-			err = tracer__attach(t, pid, p->o->open_path,
+			err = tracer__attach(t, pid, p->o->attach_path,
 					     entrypoint_return_offset(&probes[k]), 0, true);
 	return err == -EOPNOTSUPP ? 0 : err;
 }
@@ -122,10 +122,10 @@ int link_plans__attach(struct link_plans *lp, struct tracer *t, int pid, const s
 		struct link_plan *p = &lp->plans[i];
 
 		if (p->session)
-			err = tracer__attach_session(t, pid, p->o->open_path, p->offsets, p->cookies,
+			err = tracer__attach_session(t, pid, p->o->attach_path, p->offsets, p->cookies,
 						     p->n);
 		else
-			err = tracer__attach_multi(t, pid, p->o->open_path, p->offsets, p->cookies,
+			err = tracer__attach_multi(t, pid, p->o->attach_path, p->offsets, p->cookies,
 						   p->n);
 		if (err == -EOPNOTSUPP)
 			err = attach_plan_classic(t, pid, p, probes, nr_probes);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/array.h"
@@ -13,40 +14,50 @@
 
 struct objects {
 	int pid;
-	struct procmaps *pm;
+	const struct procimage *img;
 	struct object *objs;
 	size_t nr, cap;
 };
 
-static int add_object(struct objects *l, const char *path, bool is_exe)
+/* Adds f (once), with the first of its mappings as the probes' path. */
+static int add_object(struct objects *l, struct procfile *f, bool is_exe)
 {
+	const struct procmaps *pm = l->img->maps;
 	struct object *o;
-	char *open_path;
+	size_t i;
 
-	for (size_t i = 0; i < l->nr; i++)
-		if (!strcmp(l->objs[i].path, path))
+	for (i = 0; i < l->nr; i++)
+		if (l->objs[i].file == f)
 			return 0;
+	for (i = 0; i < pm->nr_maps && l->img->files[i] != f; i++)
+		;
+	if (i == pm->nr_maps)
+		return 0;
 	if (array_reserve(&l->objs, &l->cap, l->nr, sizeof(*l->objs), 16))
-		return -ENOMEM;
-	if (asprintf(&open_path, "/proc/%d/root%s", l->pid, path) < 0)
 		return -ENOMEM;
 	o = &l->objs[l->nr];
 	memset(o, 0, sizeof(*o));
-	o->path = strdup(path);
-	if (!o->path) {
-		free(open_path);
+	o->attach_path = procview__path(l->pid, &pm->maps[i]);
+	if (!o->attach_path)
 		return -ENOMEM;
-	}
-	o->open_path = open_path;
+	o->file = f;
+	o->path = f->path;
+	o->elf = f->ef;
 	o->is_exe = is_exe;
+	if (!o->elf)
+		log_debug("pid %d: cannot read %s: not searched for entry points", l->pid, f->path);
 	l->nr++;
 	return 0;
 }
 
-/* Only absolute names: the vdso's "linux-vdso.so.1" is no file. */
+/* Only absolute names: the vdso's "linux-vdso.so.1" is no file. A name that leads elsewhere now
+ * (the file was replaced) is found among the mappings below. */
 static int add_link_map_object(const char *path, void *ctx)
 {
-	return path[0] == '/' ? add_object(ctx, path, false) : 0;
+	struct objects *l = ctx;
+	struct procfile *f = path[0] == '/' ? procview__file_named(l->img, path) : NULL;
+
+	return f ? add_object(l, f, false) : 0;
 }
 
 /*
@@ -59,7 +70,7 @@ static int process_unreadable(int pid, int err)
 	char dir[32];
 
 	snprintf(dir, sizeof(dir), "/proc/%d", pid);
-	if (err == -ENOENT && access(dir, F_OK))
+	if (err == -ESRCH || (err == -ENOENT && access(dir, F_OK)))
 		return -ESRCH;
 	if (err == -ENOENT)
 		log_error("pid %d runs no program of its own (a kernel thread or a zombie): nothing "
@@ -71,29 +82,18 @@ static int process_unreadable(int pid, int err)
 	return err;
 }
 
-/* The executable, as /proc/PID/exe names it (without " (deleted)"). */
+/* The executable: the file /proc/PID/exe leads to, deleted or not. */
 static int add_exe(struct objects *l)
 {
-	char link[64], *exe;
-	ssize_t n;
-	int err;
+	char link[64];
+	struct procfile *f;
+	struct stat st;
 
 	snprintf(link, sizeof(link), "/proc/%d/exe", l->pid);
-	exe = malloc(4096);
-	if (!exe)
-		return -ENOMEM;
-	n = readlink(link, exe, 4095);
-	if (n < 0) {
-		err = -errno;
-		free(exe);
-		return process_unreadable(l->pid, err);
-	}
-	exe[n] = '\0';
-	if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
-		exe[n - 10] = '\0';
-	err = add_object(l, exe, true);
-	free(exe);
-	return err;
+	if (stat(link, &st))
+		return process_unreadable(l->pid, -errno);
+	f = procview__file_of(l->img, &st);
+	return f ? add_object(l, f, true) : 0;
 }
 
 /* The executable first, then the link map, then anything else mapped executable. */
@@ -107,19 +107,15 @@ static int add_all(struct objects *l)
 	err = rdebug_for_each_object(l->pid, add_link_map_object, l);
 	if (err && err != -ENOENT && err != -EIO)
 		return err;
-	for (size_t i = 0; i < l->pm->nr_maps; i++) {
-		const struct procmap *m = &l->pm->maps[i];
-
-		if (m->perms[2] != 'x' || m->path[0] != '/' || m->deleted)
-			continue;
-		err = add_object(l, m->path, false);
+	for (size_t i = 0; i < l->img->maps->nr_maps; i++) {
+		err = l->img->files[i] ? add_object(l, l->img->files[i], false) : 0;
 		if (err)
 			return err;
 	}
 	return 0;
 }
 
-struct objects *objects__new(int pid)
+struct objects *objects__new(struct procview *pv, int pid)
 {
 	struct objects *l = calloc(1, sizeof(*l));
 	int err;
@@ -127,8 +123,11 @@ struct objects *objects__new(int pid)
 	if (!l)
 		return NULL;
 	l->pid = pid;
-	l->pm = procmaps__read(pid);
-	err = l->pm ? add_all(l) : process_unreadable(pid, -errno);
+	l->img = procview__image(pv, pid, 0);
+	if (!l->img)
+		err = process_unreadable(pid, -errno);
+	else
+		err = l->img->gone ? -ESRCH : add_all(l);
 	if (err) {
 		objects__free(l);
 		errno = -err;
@@ -137,9 +136,9 @@ struct objects *objects__new(int pid)
 	return l;
 }
 
-const struct procmaps *objects__maps(const struct objects *objs)
+const struct procimage *objects__image(const struct objects *objs)
 {
-	return objs->pm;
+	return objs->img;
 }
 
 int objects__resolve(struct objects *objs, const char *name, struct object **obj,
@@ -148,24 +147,13 @@ int objects__resolve(struct objects *objs, const char *name, struct object **obj
 	for (size_t i = 0; i < objs->nr; i++) {
 		struct object *o = &objs->objs[i];
 
-		if (o->unreadable)
-			continue;
-		if (!o->elf) {
-			o->elf = elf_file__open(o->open_path);
-			if (!o->elf) {
-				log_debug("cannot read %s: %s", o->path, strerror(errno));
-				o->unreadable = true;
-				continue;
-			}
-		}
-		if (!elf_file__find_func(o->elf, name, !o->is_exe, sym)) {
+		if (o->elf && !elf_file__find_func(o->elf, name, !o->is_exe, sym)) {
 			*obj = o;
 			return 0;
 		}
 	}
 	return -ENOENT;
 }
-
 char *objects__paths(const struct objects *objs)
 {
 	size_t len = 0;
@@ -186,12 +174,8 @@ void objects__free(struct objects *objs)
 {
 	if (!objs)
 		return;
-	for (size_t i = 0; i < objs->nr; i++) {
-		free(objs->objs[i].path);
-		free(objs->objs[i].open_path);
-		elf_file__free(objs->objs[i].elf);
-	}
+	for (size_t i = 0; i < objs->nr; i++)
+		free(objs->objs[i].attach_path);
 	free(objs->objs);
-	procmaps__free(objs->pm);
 	free(objs);
 }
