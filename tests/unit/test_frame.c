@@ -239,7 +239,7 @@ static __attribute__((noinline, used)) int filter_needle_fn(int x)
  */
 static void test_filter_stops_past_unmapped_caller(void **state)
 {
-	struct symbolizer *sym = symbolizer__new();
+	struct symbolizer *sym = symbolizer__new(NULL);
 	struct frame *f = calloc(1, sizeof(*f));
 	struct history_trend trend = { .nr_samples = 2, .active = true };
 	struct stack_record rec = { .stack_id = 1, .pid = getpid(), .outstanding_bytes = 64,
