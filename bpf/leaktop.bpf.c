@@ -457,6 +457,8 @@ static __always_inline void restore(__u64 addr, const struct lt_alloc *saved)
 /* Set by user space before load: enum lt_fault (tests only). */
 const volatile __u32 fault = LT_FAULT_NONE;
 
+#include "procs.bpf.h"
+
 static __always_inline struct thread_state *thread_state(bool create)
 {
 	if (create && fault == LT_FAULT_THREAD_STATE)
@@ -528,6 +530,23 @@ static __always_inline bool freed_by_allocator(__u64 sp)
 }
 
 /*
+ * The counter for a free of a block never recorded in this process: a followed child freeing its
+ * copy of a block its parent allocated (and still holds, for all leaktop knows) before the fork
+ * is no loss and leaves the parent's figures alone; anything else is unmatched.
+ */
+static __always_inline __u32 unmatched_stat(struct lt_alloc_key key)
+{
+	struct lt_proc *p = bpf_map_lookup_elem(&procs, &key.tgid);
+
+	if (p && p->parent) {
+		key.tgid = p->parent;
+		if (bpf_map_lookup_elem(&allocs, &key))
+			return LT_STAT_INHERITED_FREES;
+	}
+	return LT_STAT_UNMATCHED_FREES;
+}
+
+/*
  * free(p), operator delete(p). A hit in the allocation table needs nothing else: a free nested in
  * another entry point never finds its block, because the outer one (realloc, delete) released it
  * first. Only a miss asks whether it was nested, to count it as unmatched or not; with sampling,
@@ -559,7 +578,7 @@ static __always_inline void on_free(struct pt_regs *ctx, __u64 cookie, __u64 sp)
 				return;
 			}
 		}
-		stat_inc(freed_by_allocator(sp) ? LT_STAT_ALLOCATOR_FREES : LT_STAT_UNMATCHED_FREES);
+		stat_inc(freed_by_allocator(sp) ? LT_STAT_ALLOCATOR_FREES : unmatched_stat(key));
 	}
 	if (outer) {
 		if (!ts)
@@ -608,7 +627,7 @@ static __always_inline void release_old(struct call *c, __u64 ptr)
 		release_found(&key, a, &c->old);
 		c->recorded_old = 1;
 	} else if (!sample_rate) {
-		stat_inc(LT_STAT_UNMATCHED_FREES);
+		stat_inc(unmatched_stat(key));
 	}
 }
 
@@ -801,7 +820,6 @@ static __always_inline void on_exit(struct pt_regs *ctx)
 		record_alloc(ctx, addr, c->size, 0, c->ret_addr);
 }
 
-#include "procs.bpf.h"
 
 /* An entry-type probe: an entry point's entry, or an exit probe on one of its `ret`s. */
 static __always_inline void on_probe(struct pt_regs *ctx)

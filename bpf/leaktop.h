@@ -70,6 +70,7 @@ enum lt_stat {
 	LT_STAT_UNWOUND_CALLS,	   /* allocator calls left by an exception or longjmp (no block) */
 	LT_STAT_ALLOCATOR_FREES,   /* free of a block never recorded, called by the allocator itself */
 	LT_STAT_LOST_EVENTS,	   /* a fork, exec or exit of a traced process user space never heard of */
+	LT_STAT_INHERITED_FREES,   /* free of a block the process's parent allocated before the fork */
 	LT_STAT_MAX,
 };
 

@@ -40,8 +40,9 @@ static __always_inline void emit(__u32 type, __u32 pid, __u32 ppid, __u32 exec_i
 
 /*
  * A traced process forked (not a thread): the child is traced from here on. It has its parent's
- * memory, mappings included, so it gets its parent's unwind mappings at once; its own probes come
- * from user space (its calls before that are not seen, unless user space holds it until then).
+ * memory, mappings included, so it gets its parent's unwind mappings and allocator range at once;
+ * its own probes come from user space (its calls before that are not seen, unless user space
+ * holds it until then).
  */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(lt_fork, struct task_struct *parent, struct task_struct *child)
@@ -49,6 +50,7 @@ int BPF_PROG(lt_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 ptgid = parent->tgid, ctgid = child->tgid;
 	struct lt_proc c = { .parent = ptgid, .flags = LT_PROC_FOLLOWED };
 	struct lt_unwind_proc *up;
+	struct lt_range *code;
 
 	if (!follow || ptgid == ctgid || !bpf_map_lookup_elem(&procs, &ptgid))
 		return 0;
@@ -60,6 +62,9 @@ int BPF_PROG(lt_fork, struct task_struct *parent, struct task_struct *child)
 	up = bpf_map_lookup_elem(&unwind_procs, &ptgid);
 	if (up)
 		bpf_map_update_elem(&unwind_procs, &ctgid, up, BPF_ANY);
+	code = bpf_map_lookup_elem(&allocator_code, &ptgid);
+	if (code)
+		bpf_map_update_elem(&allocator_code, &ctgid, code, BPF_ANY);
 	emit(LT_EV_FORK, ctgid, ptgid, (__u32)child->self_exec_id);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include "map_memory.h"
 #include "bpf/leaktop.h"
 #include "options.h"
+#include "targets.h"
 #include "output/output.h"
 #include "proc/launch.h"
 #include "proc/procview.h"
@@ -63,10 +64,7 @@ struct run {
 	struct collector *col;
 	struct unwinder *unwinder;
 	struct metrics_server *metrics;
-	struct loop_target *targets;
-	int *pids;
-	size_t nr_targets;
-	pid_t stopped_child;	/* launched, not resumed yet: killed if we fail before */
+	struct targets *targets;	/* the pids given or the command, and what they fork */
 	bool view;		/* the live view, on this terminal */
 	FILE *out;		/* the reports: stdout, stderr, -o PATH; NULL: none, record */
 	const char *out_name;
@@ -137,22 +135,12 @@ static uint32_t fault_from_env(void)
 	return LT_FAULT_NONE;
 }
 
-/* The traced processes, checked before loading anything: a wrong pid is bad input. -1 or 2. */
+/* The traced processes, checked before loading anything: a wrong pid is bad input. -1, 1 or 2. */
 static int open_targets(struct run *r)
 {
-	r->nr_targets = r->opts.command ? 1 : r->opts.nr_pids;
-	r->targets = calloc(r->nr_targets, sizeof(*r->targets));
-	r->pids = calloc(r->nr_targets, sizeof(*r->pids));
-	if (!r->targets || !r->pids)
-		return 1;
-	for (size_t i = 0; i < r->nr_targets; i++)
-		r->targets[i].pidfd = -1;
-	for (size_t i = 0; i < r->opts.nr_pids; i++) {
-		if (loop_target_open(&r->targets[i], r->opts.pids[i], false)) {
-			log_error("no process with pid %d", r->opts.pids[i]);
-			return 2;
-		}
-	}
+	r->targets = targets__new(&r->opts);
+	if (!r->targets)
+		return errno == ESRCH ? 2 : 1;
 	return -1;
 }
 
@@ -161,6 +149,7 @@ static int load(struct run *r)
 {
 	const struct options *o = &r->opts;
 	struct tracer_opts topts = {
+		.follow = !o->no_follow,
 		.max_allocs = o->max_allocs,	.max_stacks = o->max_stacks,
 		.min_size = o->min_size,	.max_size = o->max_size,
 		.sample_rate = o->sample_rate,	.no_session = o->no_session,
@@ -189,49 +178,24 @@ static int load(struct run *r)
 	return -1;
 }
 
-/* Command mode: the command, started and stopped before its first instruction. -1, 1 or 2. */
-static int launch(struct run *r)
-{
-	pid_t pid;
-
-	if (!r->opts.command)
-		return -1;
-	pid = launch_stopped(r->opts.command);
-	if (pid < 0)
-		return pid == -ENOENT || pid == -EACCES || pid == -ENOEXEC ? 2 : 1;
-	r->stopped_child = pid;
-	loop_target_open(&r->targets[0], pid, true);
-	return -1;
-}
-
 /*
- * Unwind tables and probes of every traced process. Its mappings and files are then in the view,
- * where the symbolizer finds them. -1 to go on, else the exit code.
+ * The command, started and stopped before its first instruction, or the processes given: unwind
+ * tables and probes for each. Their mappings and files are then in the view, where the
+ * symbolizer finds them. -1 to go on, else the exit code.
  */
 static int attach_all(struct run *r)
 {
-	struct attach_opts aopts = { .no_probe_shift = r->opts.no_probe_shift };
+	const struct options *o = &r->opts;
+	struct procset_opts po = {
+		.tracer = r->tracer, .pv = r->pv, .unwinder = r->unwinder,
+		.no_probe_shift = o->no_probe_shift, .follow = !o->no_follow,
+		.held = o->command != NULL,
+	};
+	int ret = targets__start(r->targets, &po);
 
-	for (size_t i = 0; i < r->nr_targets; i++) {
-		int pid = r->targets[i].pid, unwind_err, err;
-
-		r->pids[i] = pid;
-		/* The tables first: a stack taken before them would follow frame pointers only. */
-		unwind_err = r->unwinder ? unwinder__add_pid(r->unwinder, pid) : 0;
-		err = attach_process(r->tracer, r->pv, pid, &aopts);
-		if (err == -ESRCH)
-			log_error("pid %d exited before it could be traced", pid);
-		/* No such program, no allocator in it, or no permission: bad input. */
-		if (err == -ENOENT || err == -ESRCH || err == -EACCES || err == -EPERM)
-			return 2;
-		if (err < 0)
-			return 1;
-		if (unwind_err && unwind_err != -ESRCH)
-			log_warn("no unwind tables for pid %d (%s): its stacks follow frame pointers", pid,
-				 strerror(-unwind_err));
-	}
-	log_info("%u probes attached", tracer__nr_links(r->tracer));
-	return -1;
+	if (ret < 0)
+		log_info("%u probes attached", tracer__nr_links(r->tracer));
+	return ret;
 }
 
 /*
@@ -277,8 +241,8 @@ static int start_pipeline(struct run *r)
 
 	r->pipe = (struct pipeline){
 		.version = LEAKTOP_VERSION, .col = r->col, .sym = r->sym,
-		.unwinder = r->unwinder, .metrics = r->metrics, .pids = r->pids,
-		.nr_pids = r->nr_targets, .start_ns = now_ns(),
+		.unwinder = r->unwinder, .metrics = r->metrics,
+		.procs = targets__procs(r->targets), .start_ns = now_ns(),
 		.min_age_ns = (uint64_t)(o->min_age_s * 1e9), .sample_rate = o->sample_rate,
 	};
 	if (!clock_gettime(CLOCK_REALTIME, &wall))
@@ -295,17 +259,7 @@ static int start_pipeline(struct run *r)
 /* The command starts now, traced from its first instruction. -1 or 1. */
 static int resume(struct run *r)
 {
-	int err;
-
-	if (!r->opts.command)
-		return -1;
-	err = launch_resume(r->targets[0].pid);
-	if (err) {
-		log_error("cannot start %s: %s", r->opts.command[0], strerror(-err));
-		return 1;
-	}
-	r->stopped_child = 0;
-	return -1;
+	return targets__resume(r->targets);
 }
 
 /* The view or --batch: a frame per interval (2 s unless -i says otherwise). 0 or -errno. */
@@ -331,13 +285,14 @@ static int run_mode(struct run *r)
 {
 	double duration_s = r->opts.duration_s;
 	struct loop l = {
-		.targets = r->targets, .nr_targets = r->nr_targets, .stop = &stop_signal,
-		.stop_signals = &r->stops, .input_fd = -1,
+		.stop = &stop_signal, .stop_signals = &r->stops, .input_fd = -1,
 		.end_ns = duration_s > 0 ? r->pipe.start_ns + (uint64_t)(duration_s * 1e9) : 0,
 	};
-	int err;
+	int err = targets__watch(r->targets, &l);
 
-	if (r->view || r->opts.batch)
+	if (err)
+		log_error("cannot watch the traced processes: %s", strerror(-err));
+	else if (r->view || r->opts.batch)
 		err = run_live(r, &l);
 	else
 		err = plain_run(&r->plain, &l, r->opts.interval_s);
@@ -352,10 +307,7 @@ static int run_close(struct run *r, int ret)
 {
 	/* Probes go first, so nothing of ours is left in a process that outlives us. */
 	tracer__free(r->tracer);
-	if (r->stopped_child > 0)
-		launch_abort(r->stopped_child);
-	for (size_t i = 0; r->targets && i < r->nr_targets; i++)
-		loop_target_close(&r->targets[i]);
+	targets__free(r->targets);
 	metrics_server__stop(r->metrics);
 	/* What is still buffered is written at fclose, and some file systems fail only there. */
 	if (r->out && r->out != stdout && r->out != stderr && fclose(r->out) && !ret) {
@@ -369,8 +321,6 @@ static int run_close(struct run *r, int ret)
 	unwinder__free(r->unwinder);
 	symbolizer__free(r->sym);
 	procview__free(r->pv);
-	free(r->targets);
-	free(r->pids);
 	options_free(&r->opts);
 	return ret;
 }
@@ -379,7 +329,7 @@ static int run_close(struct run *r, int ret)
 int main(int argc, char **argv)
 {
 	static int (*const steps[])(struct run *) = {
-		open_targets, load, launch, attach_all, open_outputs, start_pipeline, resume,
+		open_targets, load, attach_all, open_outputs, start_pipeline, resume,
 	};
 	struct run r = { 0 };
 	int ret = parse(&r.opts, argc, argv);

@@ -27,7 +27,7 @@ static int build_stack(struct report_stack *rs, struct symbolizer *sym, struct s
 	for (i = 0; i < nr_ips; i++) {
 		got = 0;
 		if (sym)
-			got = symbolizer__resolve(sym, rec->pid, rec->ips[i], true, scratch + n,
+			got = symbolizer__resolve(sym, rec->pid, rec->exec_id, rec->ips[i], true, scratch + n,
 						  MAX_FRAMES_PER_IP);
 		if (got > MAX_FRAMES_PER_IP)
 			got = MAX_FRAMES_PER_IP;
@@ -86,7 +86,7 @@ static int collect_mappings(struct report *r, struct symbolizer *sym)
 				return -ENOMEM;
 			}
 			maps[nr].pid = rs->rec->pid;
-			if (!symbolizer__mapping(sym, rs->rec->pid, rs->frames[j].address,
+			if (!symbolizer__mapping(sym, rs->rec->pid, rs->rec->exec_id, rs->frames[j].address,
 						 &maps[nr].map))
 				nr++;
 		}
@@ -119,6 +119,7 @@ int report_init(struct report *r, const struct snapshot *snap, struct symbolizer
 	r->nr_mappings = 0;
 	r->sym = sym;
 	r->scratch = NULL;
+	r->owned = NULL;
 	if (!n)
 		return 0;
 	stacks = calloc(n, sizeof(*stacks));
@@ -187,4 +188,6 @@ void report_fini(struct report *r)
 	r->nr_mappings = 0;
 	free(r->scratch);
 	r->scratch = NULL;
+	free(r->owned);
+	r->owned = NULL;
 }

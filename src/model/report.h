@@ -26,11 +26,27 @@ struct report_mapping {
 	struct sym_mapping map;
 };
 
+/* A process of the run, as the reports show it. */
+struct report_proc {
+	int pid;		/* in leaktop's (the host's) pid namespace */
+	int nspid;		/* in its own (a container's); = pid when the same */
+	int ppid;		/* the traced process that forked it; 0 for one given */
+	char comm[16];
+	const char *state;	/* "traced", "exited", "not traced" */
+	char reason[64];	/* "not traced": why; else "" */
+	bool followed;		/* forked by a traced process after the run began */
+	uint32_t execs;		/* execs it ran while traced */
+	double gap_s;		/* followed while running: from its fork until its probes were in */
+};
+
 /* Everything a writer needs. Writers are pure functions of a report and a FILE*. */
 struct report {
 	const char *version;
-	const int *pids;
+	const int *pids;		/* every process traced in the run, sorted */
 	size_t nr_pids;
+	const struct report_proc *procs; /* every process of the run, traced or not */
+	size_t nr_procs;
+	void *owned;			/* freed by report_fini(): what the caller put there */
 	double duration_s;
 	uint64_t sample_rate_bytes;
 	const struct snapshot *snap;	/* totals and stats */

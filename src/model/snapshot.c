@@ -51,6 +51,8 @@ static const struct {
 	[LT_STAT_ALLOCATOR_FREES] = { "allocator_frees", NULL },
 	[LT_STAT_LOST_EVENTS] = { "lost_events", "forks, execs or exits of traced processes not "
 						 "heard of: processes not followed or refreshed" },
+	/* No loss: a child freeing its copy of a block its parent allocated before the fork. */
+	[LT_STAT_INHERITED_FREES] = { "inherited_frees", NULL },
 };
 
 const char *snapshot_stat_name(enum lt_stat stat)

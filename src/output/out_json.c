@@ -179,6 +179,30 @@ static void write_stack(FILE *out, const struct report_stack *rs)
 	fputs(rs->nr_frames ? "\n    ]}" : "]}", out);
 }
 
+/* Every process of the run: its pids (here and in its own namespace), origin and fate. */
+static void write_processes(const struct report *r, FILE *out)
+{
+	fputs("  \"processes\": [", out);
+	for (size_t i = 0; i < r->nr_procs; i++) {
+		const struct report_proc *p = &r->procs[i];
+
+		fprintf(out, "%s{\"pid\": %d, \"nspid\": %d, \"ppid\": %d, \"comm\": ",
+			i ? ",\n    " : "\n    ", p->pid, p->nspid, p->ppid);
+		json_string(out, p->comm);
+		fputs(", \"state\": ", out);
+		json_string(out, p->state);
+		fprintf(out, ", \"followed\": %s, \"execs\": %" PRIu32 ", \"gap_s\": ",
+			p->followed ? "true" : "false", p->execs);
+		json_double(out, p->gap_s);
+		if (p->reason[0]) {
+			fputs(", \"reason\": ", out);
+			json_string(out, p->reason);
+		}
+		fputc('}', out);
+	}
+	fputs(r->nr_procs ? "\n  ],\n" : "],\n", out);
+}
+
 int out_json_write(const struct report *r, FILE *out)
 {
 	static const struct snapshot empty;
@@ -193,7 +217,9 @@ int out_json_write(const struct report *r, FILE *out)
 	fputs(",\n  \"pids\": [", out);
 	for (i = 0; i < r->nr_pids; i++)
 		fprintf(out, "%s%d", i ? ", " : "", r->pids[i]);
-	fputs("],\n  \"duration_s\": ", out);
+	fputs("],\n", out);
+	write_processes(r, out);
+	fputs("  \"duration_s\": ", out);
 	json_double(out, r->duration_s);
 	fprintf(out, ",\n  \"sample_rate_bytes\": %" PRIu64 ",\n", r->sample_rate_bytes);
 	fprintf(out,

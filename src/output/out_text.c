@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <string.h>
 
 #include "base/fmt.h"
 #include "output/output.h"
@@ -15,17 +16,62 @@ static void put_fmt(FILE *out, void (*fmt)(char *, size_t, double), double v)
 	fputs(buf, out);
 }
 
+/* Most pids the first line names; more are counted. */
+#define HEADER_PIDS 8
+
+/*
+ * What was traced: "processes: 3 traced (1 given, 2 followed), 1 exited; not traced: pid 7
+ * (exited before it could be traced)". Only when there is more to say than the one pid given.
+ */
+static void write_processes(const struct report *r, FILE *out)
+{
+	unsigned int traced = 0, given = 0, followed = 0, exited = 0, refused = 0, execs = 0;
+	double gap_s = 0;
+
+	for (size_t i = 0; i < r->nr_procs; i++) {
+		const struct report_proc *p = &r->procs[i];
+		bool not_traced = p->reason[0] != '\0';
+
+		traced += !strcmp(p->state, "traced");
+		exited += !strcmp(p->state, "exited");
+		refused += not_traced;
+		given += !not_traced && !p->followed;
+		followed += !not_traced && p->followed;
+		execs += p->execs;
+		gap_s += p->gap_s;
+	}
+	if (r->nr_procs <= 1 && !execs)
+		return;
+	fprintf(out, "processes: %u traced (%u given, %u followed), %u exited", traced, given,
+		followed, exited);
+	if (execs)
+		fprintf(out, ", %u exec%s", execs, execs == 1 ? "" : "s");
+	if (gap_s > 0)
+		fprintf(out, "; followed ones ran untraced for %.1f ms in all before their probes "
+			     "were in place", gap_s * 1e3);
+	for (size_t i = 0, n = 0; i < r->nr_procs; i++) {
+		const struct report_proc *p = &r->procs[i];
+
+		if (p->reason[0])
+			fprintf(out, "%s pid %d (%s)", n++ ? "," : "; not traced:", p->pid, p->reason);
+	}
+	fputc('\n', out);
+}
+
 static void write_header(const struct report *r, const struct snapshot *snap, FILE *out)
 {
 	const struct snapshot_totals *t = &snap->totals;
 	size_t i;
 
 	fprintf(out, "leaktop %s:", r->version ? r->version : "");
-	for (i = 0; i < r->nr_pids; i++)
+	for (i = 0; i < r->nr_pids && i < HEADER_PIDS; i++)
 		fprintf(out, "%s%d", i ? ", " : r->nr_pids > 1 ? " pids " : " pid ", r->pids[i]);
+	if (r->nr_pids > HEADER_PIDS)
+		fprintf(out, " and %zu more", r->nr_pids - HEADER_PIDS);
 	fputs(" traced for ", out);
 	put_fmt(out, fmt_duration, r->duration_s);
 	fputc('\n', out);
+	write_processes(r, out);
 
 	fputs("outstanding: ", out);
 	put_fmt(out, fmt_bytes, (double)t->outstanding_bytes);
@@ -41,6 +87,9 @@ static void write_header(const struct report *r, const struct snapshot *snap, FI
 	if (snap->stats[LT_STAT_ALLOCATOR_FREES])
 		fprintf(out, ", %" PRIu64 " frees by the allocator of blocks it keeps for itself",
 			snap->stats[LT_STAT_ALLOCATOR_FREES]);
+	if (snap->stats[LT_STAT_INHERITED_FREES])
+		fprintf(out, ", %" PRIu64 " frees in forked children of their parent's blocks",
+			snap->stats[LT_STAT_INHERITED_FREES]);
 	fputc('\n', out);
 	if (r->sample_rate_bytes)
 		fprintf(out, "sampled: one allocation per %" PRIu64 " bytes; %s\n",

@@ -83,9 +83,20 @@ static int on_stop(struct follower *f, pid_t pid, int status)
 		return fresh;
 	if (fresh) {
 		err = f->ops->on_new(f->ctx, pid, parent_of(pid));
+		if (err == FOLLOW_LEAVE) {
+			untrack(f, pid);
+			if (ptrace(PTRACE_DETACH, pid, NULL, NULL) && errno != ESRCH)
+				log_debug("pid %d: cannot let go: %s", (int)pid, strerror(errno));
+			return 0;
+		}
 		if (err)
 			log_warn("pid %d runs untraced: %s", (int)pid, strerror(-err));
 		resume(pid, sig == SIGSTOP || sig == SIGTRAP ? 0 : sig);
+		return 0;
+	}
+	if (sig == SIGTRAP && event == PTRACE_EVENT_EXIT) {
+		f->ops->on_exiting(f->ctx, pid);
+		resume(pid, 0);
 		return 0;
 	}
 	if (sig == SIGTRAP && event == PTRACE_EVENT_EXEC) {
@@ -109,7 +120,8 @@ static int on_stop(struct follower *f, pid_t pid, int status)
 struct follower *follower__start(pid_t root, const struct follow_ops *ops, void *ctx)
 {
 	struct follower *f = calloc(1, sizeof(*f));
-	long opts = PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC;
+	long opts = PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC |
+		    PTRACE_O_TRACEEXIT;
 
 	if (!f)
 		return NULL;
@@ -149,6 +161,11 @@ int follower__service(struct follower *f)
 		f->ops->on_exit(f->ctx, pid, status);
 	}
 	return (int)f->nr_live;
+}
+
+unsigned int follower__nr_live(const struct follower *f)
+{
+	return (unsigned int)f->nr_live;
 }
 
 unsigned int follower__nr_seen(const struct follower *f)

@@ -168,9 +168,14 @@ pid_t launch_stopped(char *const argv[])
 		return err;
 	}
 	if (pid == 0) {
+		sigset_t none;
+
 		close(pipefd[0]);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		/* The mask is inherited across exec: the command starts with none blocked. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) == 0)
 			execvp(argv[0], argv);
 		child_errno = errno;

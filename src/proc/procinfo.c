@@ -77,6 +77,45 @@ int procinfo_mem(int pid, struct proc_mem *out)
 	return found == 3 ? 0 : -ENODATA;
 }
 
+bool procinfo_alive(int pid)
+{
+	FILE *f = open_proc(pid, "stat");
+	char *line = NULL, *close_paren;
+	size_t cap = 0;
+	bool alive = false;
+
+	if (!f)
+		return false;
+	/* "PID (COMM) S ...": the name may hold spaces and parentheses; the state follows the last ')'. */
+	if (getline(&line, &cap, f) > 0 && (close_paren = strrchr(line, ')')) &&
+	    close_paren[1] == ' ')
+		alive = close_paren[2] != 'Z' && close_paren[2] != 'X';
+	free(line);
+	fclose(f);
+	return alive;
+}
+
+int procinfo_nspid(int pid)
+{
+	FILE *f = open_proc(pid, "status");
+	char *line = NULL, *last;
+	size_t cap = 0;
+	int nspid = 0;
+
+	if (!f)
+		return 0;
+	while (getline(&line, &cap, f) > 0) {
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		last = strrchr(line, '\t');
+		nspid = last ? atoi(last + 1) : 0;
+		break;
+	}
+	free(line);
+	fclose(f);
+	return nspid;
+}
+
 uint64_t procinfo_self_cpu_ns(void)
 {
 	struct timespec ts;

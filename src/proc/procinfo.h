@@ -2,6 +2,7 @@
 #ifndef LT_PROCINFO_H
 #define LT_PROCINFO_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct proc_mem {
@@ -16,6 +17,15 @@ char *procinfo_comm(int pid);
 /* VmRSS and RssAnon of pid from /proc/PID/status; pid 0 is this process. 0 or -errno (-ESRCH when
  * the process is gone, -ENODATA when the fields are missing, as for a zombie). */
 int procinfo_mem(int pid, struct proc_mem *out);
+
+/* Whether pid exists and is no zombie (/proc/PID/stat's state is neither Z nor X). */
+bool procinfo_alive(int pid);
+
+/*
+ * pid as its own pid namespace numbers it (the last NSpid of /proc/PID/status: a container's
+ * view); pid itself when it lives in ours. 0 when the process is gone.
+ */
+int procinfo_nspid(int pid);
 
 /* CPU time this process has used (user + system), in ns. */
 uint64_t procinfo_self_cpu_ns(void);

@@ -23,6 +23,7 @@ struct image {
 
 struct procview {
 	struct hashtab *images; /* pid -> struct image * */
+	struct hashtab *retired; /* pid | exec_id << 32 -> struct image * (before an exec) */
 	struct hashtab *files;	/* hash of (dev, inode) or of the path -> struct procfile * */
 	uint64_t next_generation;
 };
@@ -290,8 +291,9 @@ struct procview *procview__new(void)
 	if (!pv)
 		return NULL;
 	pv->images = hashtab__new(16);
+	pv->retired = hashtab__new(16);
 	pv->files = hashtab__new(64);
-	if (!pv->images || !pv->files) {
+	if (!pv->images || !pv->retired || !pv->files) {
 		procview__free(pv);
 		errno = ENOMEM;
 		return NULL;
@@ -316,6 +318,39 @@ const struct procimage *procview__image(struct procview *pv, int pid, uint64_t m
 		return NULL;
 	}
 	return &img->pub;
+}
+
+static uint64_t retired_key(int pid, uint32_t exec_id)
+{
+	return (uint32_t)pid | (uint64_t)exec_id << 32;
+}
+
+void procview__exec(struct procview *pv, int pid, uint32_t old_exec_id, uint64_t exec_ns)
+{
+	struct image *img = image_find(pv, pid);
+	uint64_t key = retired_key(pid, old_exec_id), *have;
+
+	if (!img || !img->pm || img->pub.read_ns > exec_ns)
+		return;
+	have = hashtab__find(pv->retired, key);
+	if (have) {
+		image_free((struct image *)(uintptr_t)*have);
+		hashtab__delete(pv->retired, key);
+	}
+	if (hashtab__put(pv->retired, key, (uintptr_t)img))
+		return; /* no memory: the old image is dropped below, old frames go unnamed */
+	hashtab__delete(pv->images, (uint32_t)pid);
+	img->pub.final = true;
+}
+
+const struct procimage *procview__image_at(struct procview *pv, int pid, uint32_t exec_id,
+					   uint64_t max_age_ns)
+{
+	uint64_t *have = hashtab__find(pv->retired, retired_key(pid, exec_id));
+
+	if (have)
+		return &((struct image *)(uintptr_t)*have)->pub;
+	return procview__image(pv, pid, max_age_ns);
 }
 
 const struct procmap *procview__find(const struct procimage *img, uint64_t addr,
@@ -434,11 +469,21 @@ int procview__add_mapping(struct procview *pv, int pid, uint64_t start, uint64_t
 void procview__forget(struct procview *pv, int pid)
 {
 	struct image *img = image_find(pv, pid);
+	uint64_t key, *v;
+	size_t pos = 0;
 
-	if (!img)
-		return;
-	hashtab__delete(pv->images, (uint32_t)pid);
-	image_free(img);
+	if (img) {
+		hashtab__delete(pv->images, (uint32_t)pid);
+		image_free(img);
+	}
+	/* Its images before execs: rare, so a scan of the few there are. */
+	while (hashtab__next(pv->retired, &pos, &key, &v)) {
+		if ((uint32_t)key != (uint32_t)pid)
+			continue;
+		image_free((struct image *)(uintptr_t)*v);
+		hashtab__delete(pv->retired, key);
+		pos = 0;
+	}
 }
 
 size_t procview__nr_files(const struct procview *pv)
@@ -456,9 +501,13 @@ void procview__free(struct procview *pv)
 	while (pv->images && hashtab__next(pv->images, &pos, NULL, &v))
 		image_free((struct image *)(uintptr_t)*v);
 	pos = 0;
+	while (pv->retired && hashtab__next(pv->retired, &pos, NULL, &v))
+		image_free((struct image *)(uintptr_t)*v);
+	pos = 0;
 	while (pv->files && hashtab__next(pv->files, &pos, NULL, &v))
 		file_free((struct procfile *)(uintptr_t)*v);
 	hashtab__free(pv->images);
+	hashtab__free(pv->retired);
 	hashtab__free(pv->files);
 	free(pv);
 }

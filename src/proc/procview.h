@@ -58,6 +58,21 @@ struct procview *procview__new(void);
  */
 const struct procimage *procview__image(struct procview *pv, int pid, uint64_t max_age_ns);
 
+/*
+ * pid ran exec (its image before was old_exec_id, task_struct.self_exec_id; at exec_ns,
+ * CLOCK_MONOTONIC): its image as read before the exec is kept, final, for what was recorded in it
+ * (procview__image_at()); the next procview__image() reads the new one. An image read after
+ * exec_ns is the new one already and stays current (the old one was not kept).
+ */
+void procview__exec(struct procview *pv, int pid, uint32_t old_exec_id, uint64_t exec_ns);
+
+/*
+ * The image pid had while its self_exec_id was exec_id: one kept by procview__exec(), else the
+ * current one, as procview__image() gives it.
+ */
+const struct procimage *procview__image_at(struct procview *pv, int pid, uint32_t exec_id,
+					   uint64_t max_age_ns);
+
 /* The mapping of img holding addr, and its file (NULL for anonymous code). NULL when unmapped. */
 const struct procmap *procview__find(const struct procimage *img, uint64_t addr,
 				     struct procfile **file);
@@ -89,7 +104,7 @@ char *procview__path(int pid, const struct procmap *m);
 int procview__add_mapping(struct procview *pv, int pid, uint64_t start, uint64_t end,
 			  uint64_t file_offset, const char *path);
 
-/* Forgets pid's image (it exited and nothing will ask for it again). Files stay. */
+/* Forgets pid's images (it exited and nothing will ask for them again). Files stay. */
 void procview__forget(struct procview *pv, int pid);
 
 /* Distinct files opened or tried so far. */

@@ -140,10 +140,10 @@ size_t symbolizer__nr_objects(const struct symbolizer *s)
  * The mapping of addr in pid, as last read; read again once when addr is in none of them (a
  * dlopen since). NULL when unmapped.
  */
-static const struct procmap *lookup_map(struct symbolizer *s, int pid, uint64_t addr,
-					struct procfile **file)
+static const struct procmap *lookup_map(struct symbolizer *s, int pid, uint32_t exec_id,
+					uint64_t addr, struct procfile **file)
 {
-	const struct procimage *img = procview__image(s->pv, pid, UINT64_MAX);
+	const struct procimage *img = procview__image_at(s->pv, pid, exec_id, UINT64_MAX);
 	const struct procmap *m = img ? procview__find(img, addr, file) : NULL;
 
 	if (!m && img && !img->final) {
@@ -193,7 +193,8 @@ static void put_frame(struct sym_frame *f, const struct sym_frame *base,
 	f->inlined = cf->inlined;
 }
 
-size_t symbolizer__resolve(struct symbolizer *s, int pid, uint64_t addr, bool want_inlines,
+size_t symbolizer__resolve(struct symbolizer *s, int pid, uint32_t exec_id, uint64_t addr,
+			   bool want_inlines,
 			   struct sym_frame *frames, size_t max_frames)
 {
 	struct sym_frame base = {.address = addr};
@@ -207,7 +208,7 @@ size_t symbolizer__resolve(struct symbolizer *s, int pid, uint64_t addr, bool wa
 	if (!max_frames)
 		return 0;
 	frames[0] = base;
-	m = lookup_map(s, pid, addr, &file);
+	m = lookup_map(s, pid, exec_id, addr, &file);
 	if (!m || !file)
 		return 1;
 	base.module = file->path;
@@ -238,9 +239,10 @@ size_t symbolizer__resolve(struct symbolizer *s, int pid, uint64_t addr, bool wa
 	return keep + 1;
 }
 
-int symbolizer__mapping(struct symbolizer *s, int pid, uint64_t addr, struct sym_mapping *out)
+int symbolizer__mapping(struct symbolizer *s, int pid, uint32_t exec_id, uint64_t addr,
+			struct sym_mapping *out)
 {
-	const struct procimage *img = procview__image(s->pv, pid, UINT64_MAX);
+	const struct procimage *img = procview__image_at(s->pv, pid, exec_id, UINT64_MAX);
 	struct procfile *file = NULL;
 	const struct procmap *m = img ? procview__find(img, addr, &file) : NULL;
 

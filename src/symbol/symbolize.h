@@ -38,7 +38,8 @@ struct symbolizer *symbolizer__new(struct procview *pv);
 int symbolizer__add_pid(struct symbolizer *s, int pid);
 
 /*
- * Resolves one address of process pid into frames. Every address leaktop captures is a return
+ * Resolves one address of process pid into frames, in the image it ran while its self_exec_id
+ * was exec_id (the stack's: an address means other code after an exec), or its current one. Every address leaktop captures is a return
  * address, so the symbol and line lookups use addr - 1 (the call instruction); `address` and
  * `offset` still report addr itself. Writes at most max_frames (innermost first) and
  * returns how many (always >= 1: an unknown address still gives a frame with address set;
@@ -52,7 +53,8 @@ int symbolizer__add_pid(struct symbolizer *s, int pid);
  * not fit, the outermost ones are left out. A pid not added before is read from /proc on first
  * use.
  */
-size_t symbolizer__resolve(struct symbolizer *s, int pid, uint64_t addr, bool want_inlines,
+size_t symbolizer__resolve(struct symbolizer *s, int pid, uint32_t exec_id, uint64_t addr,
+			   bool want_inlines,
 			   struct sym_frame *frames, size_t max_frames);
 
 /*
@@ -80,7 +82,8 @@ struct sym_mapping {
  * one when the path now names another file or lies in another mount namespace. Strings live as
  * long as s. Returns 0, or -ENOENT when addr lies in no recorded file mapping of pid.
  */
-int symbolizer__mapping(struct symbolizer *s, int pid, uint64_t addr, struct sym_mapping *out);
+int symbolizer__mapping(struct symbolizer *s, int pid, uint32_t exec_id, uint64_t addr,
+			struct sym_mapping *out);
 
 /* Number of distinct object files opened so far (for tests and statistics). */
 size_t symbolizer__nr_objects(const struct symbolizer *s);

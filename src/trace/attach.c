@@ -40,23 +40,37 @@ static void log_no_entry_points(int pid, const struct objects *objs)
 	free(list);
 }
 
-/* Places every planned probe, the exits of those that need them, and creates the links. */
+/* Whether the probes of pr's object are in place already (kept across an exec). */
+static bool kept(const struct attach_opts *opts, const struct probe *pr)
+{
+	return opts->kept && opts->kept(opts->ctx, pr->o->file);
+}
+
+/*
+ * Places every planned probe, the exits of those that need them, and creates the links; tells
+ * opts which files got probes.
+ */
 static int attach_probes(struct tracer *t, int pid, struct objects *objs,
-			 const struct probe *probes, size_t nr_probes)
+			 const struct probe *probes, size_t nr_probes,
+			 const struct attach_opts *opts)
 {
 	struct link_plans *plans = link_plans__new();
 	int err = plans ? 0 : -ENOMEM;
 
 	for (size_t i = 0; !err && i < nr_probes; i++)
-		err = link_plans__place(plans, t, pid, &probes[i]);
+		if (!kept(opts, &probes[i]))
+			err = link_plans__place(plans, t, pid, &probes[i]);
 	for (size_t i = 0; !err && i < nr_probes; i++)
-		if (probes[i].exits)
+		if (probes[i].exits && !kept(opts, &probes[i]))
 			err = exitplan_place(t, pid, plans, objs, probes, nr_probes, &probes[i]);
 	for (size_t i = 0; !err && i < nr_probes; i++)
 		if (probes[i].kind == LT_FREE && !probes[i].outer)
 			note_allocator_code(t, pid, objects__image(objs), &probes[i]);
 	if (!err)
 		err = link_plans__attach(plans, t, pid, probes, nr_probes);
+	for (size_t i = 0; !err && opts->probed && i < nr_probes; i++)
+		if (!kept(opts, &probes[i]))
+			err = opts->probed(opts->ctx, probes[i].o->file);
 	link_plans__free(plans);
 	return err;
 }
@@ -76,7 +90,7 @@ int attach_process(struct tracer *t, struct procview *pv, int pid, const struct 
 		log_no_entry_points(pid, objs);
 		err = -ENOENT;
 	} else {
-		err = attach_probes(t, pid, objs, probes, nr_probes);
+		err = attach_probes(t, pid, objs, probes, nr_probes, opts);
 	}
 	if (!err) {
 		log_info("pid %d: %zu entry points attached (%s)", pid, nr_probes,

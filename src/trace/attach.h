@@ -6,8 +6,19 @@
 
 #include "trace/tracer.h"
 
+struct procfile;
+
 struct attach_opts {
 	bool no_probe_shift;	/* every entry probe at the function's first instruction */
+	/*
+	 * After an exec: whether the process has f's probes already (its links stay, and the kernel
+	 * puts them in the new image where it maps f again). Those are not attached twice. NULL:
+	 * none has.
+	 */
+	bool (*kept)(void *ctx, const struct procfile *f);
+	/* Told each file that got probes (a file may be told more than once). 0 or -errno. */
+	int (*probed)(void *ctx, struct procfile *f);
+	void *ctx;
 };
 
 /*

@@ -1,6 +1,7 @@
 /* tracer.c: the BPF skeleton's life: open, size the maps, load, attach probes, detach. */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -42,14 +43,34 @@ struct link_create_uprobe_multi {
 	uint32_t pad;
 };
 
+/* A classic uprobe, as attached for pid (and to attach again for another). */
+struct classic_link {
+	struct bpf_link *link;
+	int pid;
+	char *path;
+	uint64_t offset, cookie;
+	bool retprobe;
+};
+
+/* A session or uprobe_multi link, as created for pid. */
+struct multi_link {
+	int fd;
+	int pid;
+	struct bpf_program *prog;
+	uint32_t attach_type;
+	char *path;
+	uint64_t *offsets, *cookies;
+	size_t n;
+};
+
 struct tracer {
 	struct leaktop_bpf *skel;
 	bool empty_programs;
 	bool sessions;
 	bool multi;
-	struct bpf_link **links;	/* classic uprobes */
+	struct classic_link *links;	/* classic uprobes */
 	size_t nr_links, cap_links;
-	int *link_fds;			/* session and uprobe_multi links */
+	struct multi_link *link_fds;	/* session and uprobe_multi links */
 	size_t nr_link_fds, cap_link_fds;
 	unsigned int nr_multi_probes;	/* probes in session and uprobe_multi links */
 	struct bpf_link *life_links[3];	/* forks, execs, exits */
@@ -151,9 +172,10 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	bpf_program__set_expected_attach_type(p->lt_multi, LT_BPF_TRACE_UPROBE_MULTI);
 	bpf_program__set_expected_attach_type(p->lt_session, LT_BPF_TRACE_UPROBE_SESSION);
 	bpf_program__set_expected_attach_type(p->lt_empty_session, LT_BPF_TRACE_UPROBE_SESSION);
+	/* Execs and exits are told whether forks are followed or not. */
 	bpf_program__set_autoload(p->lt_fork, opts->follow && !opts->empty_programs);
-	bpf_program__set_autoload(p->lt_exec, opts->follow && !opts->empty_programs);
-	bpf_program__set_autoload(p->lt_exit, opts->follow && !opts->empty_programs);
+	bpf_program__set_autoload(p->lt_exec, !opts->empty_programs);
+	bpf_program__set_autoload(p->lt_exit, !opts->empty_programs);
 
 	err = leaktop_bpf__load(t->skel);
 	if (!err)
@@ -220,8 +242,22 @@ int tracer__attach(struct tracer *t, int pid, const char *path, uint64_t offset,
 	link = bpf_program__attach_uprobe_opts(prog, pid, path, offset, &uo);
 	if (!link)
 		return -errno;
-	t->links[t->nr_links++] = link;
+	t->links[t->nr_links] = (struct classic_link){ .link = link, .pid = pid,
+						       .path = strdup(path), .offset = offset,
+						       .cookie = cookie, .retprobe = retprobe };
+	if (!t->links[t->nr_links].path) {
+		bpf_link__destroy(link);
+		return -ENOMEM;
+	}
+	t->nr_links++;
 	return 0;
+}
+
+static void multi_link_free(struct multi_link *l)
+{
+	free(l->path);
+	free(l->offsets);
+	free(l->cookies);
 }
 
 /* One uprobe_multi or session link (attach_type) of prog over n offsets of one object. */
@@ -229,10 +265,20 @@ static int link_multi(struct tracer *t, struct bpf_program *prog, uint32_t attac
 		      const char *path, const uint64_t *offsets, const uint64_t *cookies, size_t n)
 {
 	struct link_create_uprobe_multi attr;
+	struct multi_link l = { .pid = pid, .prog = prog, .attach_type = attach_type, .n = n };
 	int fd;
 
 	if (array_reserve(&t->link_fds, &t->cap_link_fds, t->nr_link_fds, sizeof(*t->link_fds), 16))
 		return -ENOMEM;
+	l.path = strdup(path);
+	l.offsets = malloc(n * sizeof(*offsets));
+	l.cookies = malloc(n * sizeof(*cookies));
+	if (!l.path || !l.offsets || !l.cookies) {
+		multi_link_free(&l);
+		return -ENOMEM;
+	}
+	memcpy(l.offsets, offsets, n * sizeof(*offsets));
+	memcpy(l.cookies, cookies, n * sizeof(*cookies));
 	memset(&attr, 0, sizeof(attr));
 	attr.prog_fd = bpf_program__fd(prog);
 	attr.attach_type = attach_type;
@@ -242,9 +288,14 @@ static int link_multi(struct tracer *t, struct bpf_program *prog, uint32_t attac
 	attr.cnt = n;
 	attr.pid = pid;
 	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
-	if (fd < 0)
-		return -errno;
-	t->link_fds[t->nr_link_fds++] = fd;
+	if (fd < 0) {
+		int err = -errno;
+
+		multi_link_free(&l);
+		return err;
+	}
+	l.fd = fd;
+	t->link_fds[t->nr_link_fds++] = l;
 	t->nr_multi_probes += n;
 	return 0;
 }
@@ -289,6 +340,80 @@ int tracer__attach_multi(struct tracer *t, int pid, const char *path, const uint
 		t->multi = false;
 		return -EOPNOTSUPP;
 	}
+	return err;
+}
+
+void tracer__detach_pid(struct tracer *t, int pid)
+{
+	uint32_t key = (uint32_t)pid;
+
+	for (size_t i = 0; i < t->nr_links;) {
+		if (t->links[i].pid == pid) {
+			bpf_link__destroy(t->links[i].link);
+			free(t->links[i].path);
+			t->links[i] = t->links[--t->nr_links];
+		} else {
+			i++;
+		}
+	}
+	for (size_t i = 0; i < t->nr_link_fds;) {
+		if (t->link_fds[i].pid == pid) {
+			close(t->link_fds[i].fd);
+			t->nr_multi_probes -= t->link_fds[i].n;
+			multi_link_free(&t->link_fds[i]);
+			t->link_fds[i] = t->link_fds[--t->nr_link_fds];
+		} else {
+			i++;
+		}
+	}
+	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.allocator_code), &key);
+}
+
+/*
+ * A path of the parent's, "/proc/PARENT/map_files/S-E", as the child sees the same mapping: a
+ * fork copies the mappings. Other paths stay as they are. NULL when out of memory.
+ */
+static char *child_path(const char *path, int parent, int child)
+{
+	char prefix[32], *p;
+	int n = snprintf(prefix, sizeof(prefix), "/proc/%d/", parent);
+
+	if (strncmp(path, prefix, (size_t)n))
+		return strdup(path);
+	if (asprintf(&p, "/proc/%d/%s", child, path + n) < 0)
+		return NULL;
+	return p;
+}
+
+int tracer__clone_pid(struct tracer *t, int parent, int child)
+{
+	size_t nr_links = t->nr_links, nr_multi = t->nr_link_fds;
+	int err = 0;
+
+	for (size_t i = 0; !err && i < nr_links; i++) {
+		struct classic_link l = t->links[i];
+		char *path;
+
+		if (l.pid != parent)
+			continue;
+		path = child_path(l.path, parent, child);
+		err = path ? tracer__attach(t, child, path, l.offset, l.cookie, l.retprobe) : -ENOMEM;
+		free(path);
+	}
+	for (size_t i = 0; !err && i < nr_multi; i++) {
+		struct multi_link l = t->link_fds[i];
+		char *path;
+
+		if (l.pid != parent)
+			continue;
+		path = child_path(l.path, parent, child);
+		err = path ? link_multi(t, l.prog, l.attach_type, child, path, l.offsets, l.cookies,
+					l.n)
+			   : -ENOMEM;
+		free(path);
+	}
+	if (err)
+		tracer__detach_pid(t, child);
 	return err;
 }
 
@@ -365,10 +490,14 @@ void tracer__free(struct tracer *t)
 		return;
 	for (size_t i = 0; i < t->nr_life_links; i++)
 		bpf_link__destroy(t->life_links[i]);
-	for (size_t i = 0; i < t->nr_links; i++)
-		bpf_link__destroy(t->links[i]);
-	for (size_t i = 0; i < t->nr_link_fds; i++)
-		close(t->link_fds[i]);
+	for (size_t i = 0; i < t->nr_links; i++) {
+		bpf_link__destroy(t->links[i].link);
+		free(t->links[i].path);
+	}
+	for (size_t i = 0; i < t->nr_link_fds; i++) {
+		close(t->link_fds[i].fd);
+		multi_link_free(&t->link_fds[i]);
+	}
 	free(t->links);
 	free(t->link_fds);
 	leaktop_bpf__destroy(t->skel);

@@ -75,6 +75,20 @@ int tracer__set_allocator_range(struct tracer *t, int pid, uint64_t start, uint6
 int tracer__set_stack_epoch(struct tracer *t, uint32_t epoch);
 
 /* Number of probes attached so far. */
+/*
+ * Detaches every probe attached for pid (it exited: its links would otherwise stay registered on
+ * the files' probes, and every hit in a traced process would walk past them), and forgets its
+ * allocator range.
+ */
+void tracer__detach_pid(struct tracer *t, int pid);
+
+/*
+ * Gives child, just forked by parent (the same image), every probe parent has: no plan to make,
+ * so the child runs untraced for as short a time as can be. 0 or -errno (then child has none: it
+ * exec'd or exited already, say).
+ */
+int tracer__clone_pid(struct tracer *t, int parent, int child);
+
 unsigned int tracer__nr_links(const struct tracer *t);
 
 /* Map file descriptors for the collector. */

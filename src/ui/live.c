@@ -20,7 +20,6 @@ struct live {
 	const struct pipeline *pipe;
 	struct history *hist;
 	struct bpfcost *cost;
-	char **comms;		/* per pid; NULL until read */
 
 	/* the previous sample, for the rates over the last interval */
 	uint64_t prev_ns;
@@ -43,18 +42,14 @@ struct live *live__new(const struct pipeline *p, const struct tracer *t, size_t 
 		return NULL;
 	l->pipe = p;
 	l->window = window;
-	l->comms = calloc(p->nr_pids ? p->nr_pids : 1, sizeof(*l->comms));
 	l->ring = calloc(window ? window : 1, sizeof(*l->ring));
 	l->hist = history__new(window);
 	l->cost = bpfcost__new(t);
 	empty = snapshot__new();
-	if (!l->comms || !l->ring || !l->hist || !l->cost || !empty) {
+	if (!l->ring || !l->hist || !l->cost || !empty) {
 		err = errno == EINVAL ? -EINVAL : -ENOMEM;
 		goto fail;
 	}
-	for (size_t i = 0; i < p->nr_pids; i++)
-		l->comms[i] = procinfo_comm(p->pids[i]);
-
 	/* Tracing began with nothing outstanding: every stack grows from 0 at start_ns. */
 	empty->taken_ns = p->start_ns;
 	err = history__update(l->hist, empty);
@@ -78,9 +73,6 @@ void live__free(struct live *l)
 {
 	if (!l)
 		return;
-	for (size_t i = 0; l->comms && i < l->pipe->nr_pids; i++)
-		free(l->comms[i]);
-	free(l->comms);
 	free(l->ring);
 	history__free(l->hist);
 	bpfcost__free(l->cost);
@@ -101,16 +93,21 @@ static void push_totals(struct live *l, const struct snapshot *snap)
 	}
 }
 
-static void set_procs(struct live *l, struct frame *f)
+/* The processes traced in the run (the report's), with what the kernel says they hold. */
+static void set_procs(struct frame *f)
 {
-	for (size_t i = 0; i < f->nr_procs; i++) {
-		struct frame_proc *p = &f->procs[i];
+	const struct report *r = &f->report;
+
+	for (size_t i = 0; i < r->nr_procs; i++) {
+		const struct report_proc *rp = &r->procs[i];
+		struct frame_proc *p = &f->procs[f->nr_procs];
 		int err;
 
-		p->pid = l->pipe->pids[i];
-		if (!l->comms[i])
-			l->comms[i] = procinfo_comm(p->pid);
-		p->comm = l->comms[i];
+		if (!strcmp(rp->state, "not traced"))
+			continue;
+		f->nr_procs++;
+		p->pid = rp->pid;
+		p->comm = rp->comm;
 		err = procinfo_mem(p->pid, &p->mem);
 		p->have_mem = !err;
 		/* A zombie has no memory fields left: it has exited as far as we care. */
@@ -198,7 +195,6 @@ static int set_trends(struct live *l, struct frame *f)
 struct frame *live__sample(struct live *l, double interval_s)
 {
 	struct frame *f = calloc(1, sizeof(*f));
-	size_t nr_pids = l->pipe->nr_pids;
 	int err = -ENOMEM;
 
 	if (!f)
@@ -209,17 +205,19 @@ struct frame *live__sample(struct live *l, double interval_s)
 		goto fail;
 	}
 	f->trends = calloc(f->snap->nr_stacks ? f->snap->nr_stacks : 1, sizeof(*f->trends));
-	f->procs = calloc(nr_pids ? nr_pids : 1, sizeof(*f->procs));
-	if (!f->trends || !f->procs)
+	if (!f->trends)
 		goto fail;
 	err = pipeline_report(l->pipe, &f->report, f->snap, 0, false);
 	if (!err)
 		err = set_trends(l, f);
 	if (err)
 		goto fail;
+	err = -ENOMEM;
+	f->procs = calloc(f->report.nr_procs ? f->report.nr_procs : 1, sizeof(*f->procs));
+	if (!f->procs)
+		goto fail;
 	f->version = l->pipe->version;
-	f->nr_procs = nr_pids;
-	set_procs(l, f);
+	set_procs(f);
 	f->traced_s = f->snap->duration_s;
 	f->interval_s = interval_s;
 	set_window_rates(l, f);

@@ -3,8 +3,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -12,75 +10,40 @@
 #include "base/log.h"
 #include "ui/loop.h"
 
-int loop_target_open(struct loop_target *t, int pid, bool child)
+int loop_add_source(struct loop *l, int fd, int (*ready)(void *ctx), void *ctx)
 {
-	t->pid = pid;
-	t->child = child;
-	t->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	return t->pidfd < 0 ? -errno : 0;
+	if (l->nr_sources == LOOP_MAX_SOURCES)
+		return -ENOSPC;
+	l->sources[l->nr_sources++] = (struct loop_source){ .fd = fd, .ready = ready, .ctx = ctx };
+	return 0;
 }
 
-void loop_target_close(struct loop_target *t)
+/*
+ * Waits until wake_ns (CLOCK_MONOTONIC; 0 = no timer) passes, a source or the input is readable,
+ * *stop becomes non-zero, nothing traced is alive, or a signal interrupts the wait; the first of
+ * these that holds is returned, in the order STOP, EXITED, TIMER, SOURCE, INPUT, INTERRUPT, with
+ * *source the readable source's index. An enum loop_event, or -errno when poll fails.
+ */
+static int loop_wait(const struct loop *l, uint64_t wake_ns, size_t *source)
 {
-	if (t->pidfd >= 0)
-		close(t->pidfd);
-	t->pidfd = -1;
-}
-
-/* Reaps the command leaktop started, and says how it ended when that was not a success. */
-static void report_child(int pid)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid)
-		return;
-	if (WIFSIGNALED(status))
-		log_warn("the command (pid %d) was killed by signal %d (%s)", pid, WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-	else if (WIFEXITED(status) && WEXITSTATUS(status))
-		log_warn("the command (pid %d) exited with status %d", pid, WEXITSTATUS(status));
-	else
-		log_info("pid %d exited", pid);
-}
-
-/* Reaps the targets whose pidfd says they exited; returns how many are still alive. */
-static size_t reap(struct loop_target *targets, size_t nr, const struct pollfd *pfds)
-{
-	size_t alive = 0;
-
-	for (size_t i = 0; i < nr; i++) {
-		if (targets[i].pidfd >= 0 && pfds && pfds[i].revents & (POLLIN | POLLHUP)) {
-			if (targets[i].child)
-				report_child(targets[i].pid);
-			else
-				log_info("pid %d exited", targets[i].pid);
-			loop_target_close(&targets[i]);
-		}
-		alive += targets[i].pidfd >= 0;
-	}
-	return alive;
-}
-
-int loop_wait(struct loop_target *targets, size_t nr_targets, int input_fd, uint64_t wake_ns,
-	      const volatile sig_atomic_t *stop, const sigset_t *stop_signals)
-{
-	struct pollfd *pfds = calloc(nr_targets + 1, sizeof(*pfds));
+	struct pollfd pfds[LOOP_MAX_SOURCES + 1];
+	size_t nfds = 0;
 	sigset_t old;
 	int ret = 0;
 
-	if (!pfds)
-		return -ENOMEM;
-	if (stop_signals)
-		sigprocmask(SIG_BLOCK, stop_signals, &old);
+	for (size_t i = 0; i < l->nr_sources; i++)
+		pfds[nfds++] = (struct pollfd){ .fd = l->sources[i].fd, .events = POLLIN };
+	pfds[nfds++] = (struct pollfd){ .fd = l->input_fd, .events = POLLIN };
+	if (l->stop_signals)
+		sigprocmask(SIG_BLOCK, l->stop_signals, &old);
 	while (!ret) {
 		struct timespec ts, *tsp = NULL;
 		uint64_t now = now_ns();
-		size_t nfds = 0;
 		int n;
 
-		if (*stop)
+		if (*l->stop)
 			ret = LOOP_STOP;
-		else if (!reap(targets, nr_targets, NULL))
+		else if (l->alive && !l->alive(l->alive_ctx))
 			ret = LOOP_EXITED;
 		else if (wake_ns && now >= wake_ns)
 			ret = LOOP_TIMER;
@@ -91,30 +54,28 @@ int loop_wait(struct loop_target *targets, size_t nr_targets, int input_fd, uint
 			ts.tv_nsec = (wake_ns - now) % 1000000000ULL;
 			tsp = &ts;
 		}
-		/* pfds[i] is targets[i]; poll skips the negative fds of targets gone already. */
-		for (size_t i = 0; i < nr_targets; i++)
-			pfds[nfds++] = (struct pollfd){ .fd = targets[i].pidfd, .events = POLLIN };
-		if (input_fd >= 0)
-			pfds[nfds++] = (struct pollfd){ .fd = input_fd, .events = POLLIN };
-		/* Stop signals are unblocked only inside ppoll: one that came before is pending. */
-		n = ppoll(pfds, nfds, tsp, stop_signals ? &old : NULL);
+		/* Stop signals are unblocked only inside ppoll: one that came before is pending. A
+		 * negative fd (no input) is skipped by poll. */
+		n = ppoll(pfds, nfds, tsp, l->stop_signals ? &old : NULL);
 		if (n < 0 && errno != EINTR) {
 			ret = -errno;
 			break;
 		}
-		if (n < 0 && !*stop) {
+		if (n < 0 && !*l->stop) {
 			ret = LOOP_INTERRUPT;
 			break;
 		}
-		if (n <= 0)
-			continue;
-		reap(targets, nr_targets, pfds);
-		if (input_fd >= 0 && pfds[nr_targets].revents)
+		for (size_t i = 0; n > 0 && !ret && i < l->nr_sources; i++) {
+			if (pfds[i].revents) {
+				*source = i;
+				ret = LOOP_SOURCE;
+			}
+		}
+		if (n > 0 && !ret && pfds[nfds - 1].revents)
 			ret = LOOP_INPUT;
 	}
-	if (stop_signals)
+	if (l->stop_signals)
 		sigprocmask(SIG_SETMASK, &old, NULL);
-	free(pfds);
 	return ret;
 }
 
@@ -172,6 +133,7 @@ int loop_run(struct loop *l)
 {
 	for (;;) {
 		uint64_t now = now_ns();
+		size_t source = 0;
 		bool ran;
 		int ret;
 
@@ -183,14 +145,19 @@ int loop_run(struct loop *l)
 		/* One job at a time: the end, a stop or another due job may have come meanwhile. */
 		if (ran && !*l->stop)
 			continue;
-		ret = loop_wait(l->targets, l->nr_targets, l->input_fd, next_wake(l), l->stop,
-				l->stop_signals);
+		ret = loop_wait(l, next_wake(l), &source);
 		if (ret < 0) {
 			log_error("cannot wait for events: %s", strerror(-ret));
 			return ret;
 		}
 		if (ret == LOOP_STOP || ret == LOOP_EXITED)
 			return 0;
+		if (ret == LOOP_SOURCE) {
+			ret = l->sources[source].ready(l->sources[source].ctx);
+			if (ret)
+				return ret < 0 ? ret : 0;
+			continue;
+		}
 		if ((ret == LOOP_INPUT || ret == LOOP_INTERRUPT) && l->on_input) {
 			ret = l->on_input(l->input_ctx, ret);
 			if (ret)

@@ -7,43 +7,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One traced process. */
-struct loop_target {
-	int pid;
-	int pidfd;	/* readable once the process has exited; -1 when gone */
-	bool child;	/* started by us: reap it */
-};
-
 enum loop_event {
 	LOOP_TIMER = 1,	/* wake_ns has passed */
 	LOOP_INPUT,	/* input_fd is readable (or hung up) */
 	LOOP_STOP,	/* *stop is set */
-	LOOP_EXITED,	/* every target has exited */
+	LOOP_EXITED,	/* nothing traced is left alive */
 	LOOP_INTERRUPT,	/* another signal interrupted the wait (SIGWINCH, for the view) */
+	LOOP_SOURCE,	/* a source's descriptor is readable */
 };
-
-/* Opens t's pidfd for pid. 0, or -errno (-ESRCH: no such process). */
-int loop_target_open(struct loop_target *t, int pid, bool child);
-
-/* Closes t's pidfd, if open. */
-void loop_target_close(struct loop_target *t);
-
-/*
- * Waits until wake_ns (CLOCK_MONOTONIC; 0 = no timer) passes, input_fd (-1 = none) is readable,
- * *stop becomes non-zero, every target has exited, or a signal interrupts the wait; the first of
- * these that holds is returned, in the order STOP, EXITED, TIMER, INPUT, INTERRUPT. A target
- * that exits is logged at -v, reaped if it is our child, and its pidfd closed. stop_signals (may
- * be NULL) are the signals whose handler sets *stop: they are blocked outside the wait itself, so
- * that one arriving just before it cannot be missed. Returns an enum loop_event, or -errno when
- * poll fails.
- */
-int loop_wait(struct loop_target *targets, size_t nr_targets, int input_fd, uint64_t wake_ns,
-	      const volatile sig_atomic_t *stop, const sigset_t *stop_signals);
 
 /* What a job or the input handler returns to end the run without a failure (q, --iterations). */
 #define LOOP_DONE 1
 /* Jobs a loop holds: a mode's own (frames or reports, metrics) and the maintenance of tracing. */
 #define LOOP_MAX_JOBS 8
+/* Descriptors a loop watches besides the input: the traced processes' events, ptrace's SIGCHLD. */
+#define LOOP_MAX_SOURCES 4
 
 /* Work the loop does on a timer. */
 struct loop_job {
@@ -54,8 +32,15 @@ struct loop_job {
 	uint64_t last_ns;	/* when it last ran; set by the loop */
 };
 
+/* A descriptor the loop watches: ready() runs whenever it is readable, as a job runs. */
+struct loop_source {
+	int fd;
+	int (*ready)(void *ctx);	/* 0 goes on, LOOP_DONE ends the run, -errno fails it */
+	void *ctx;
+};
+
 /*
- * A run: the processes it follows, how it stops, its jobs and its input. The caller fills the
+ * A run: how it stops, its jobs, the descriptors it watches and its input. The caller fills the
  * fields and adds the jobs (loop_add()); loop_run() runs them.
  *
  * The failure policy, the same in every mode: a job (or the input handler, or the wait itself)
@@ -66,13 +51,17 @@ struct loop_job {
  * longer true, with nothing to say so.
  */
 struct loop {
-	struct loop_target *targets;
-	size_t nr_targets;
 	const volatile sig_atomic_t *stop;	/* set by the signal handler: stop now */
-	const sigset_t *stop_signals;		/* see loop_wait() */
+	const sigset_t *stop_signals;		/* their handler sets *stop */
 	uint64_t end_ns;			/* -d: CLOCK_MONOTONIC end of the run; 0 = none */
 	struct loop_job jobs[LOOP_MAX_JOBS];	/* of several due, the first added runs first */
 	size_t nr_jobs;
+	struct loop_source sources[LOOP_MAX_SOURCES];
+	size_t nr_sources;
+	/* Whether anything traced is still alive: asked before each wait; NULL: the run never ends
+	 * that way. */
+	bool (*alive)(void *ctx);
+	void *alive_ctx;
 	int input_fd;				/* -1: none */
 	/* Called when input_fd is readable or a signal (SIGWINCH) interrupts the wait: as run(). */
 	int (*on_input)(void *ctx, int event);
@@ -88,10 +77,15 @@ struct loop {
 struct loop_job *loop_add(struct loop *l, int (*run)(void *ctx), void *ctx, uint64_t first_ns,
 			  uint64_t period_ns);
 
+/* Watches fd: ready(ctx) runs when it is readable. 0, or -ENOSPC when the table is full. */
+int loop_add_source(struct loop *l, int fd, int (*ready)(void *ctx), void *ctx);
+
 /*
- * Runs the jobs as they fall due and the input handler on input, until the end time, a stop
- * signal, every target having exited, or LOOP_DONE from a job or the input handler: then 0. On a
- * failure, the error (see the failure policy above): -errno.
+ * Runs the jobs as they fall due, the sources' handlers and the input handler when their
+ * descriptors are readable, until the end time, a stop signal (stop_signals, blocked outside the
+ * wait so that one arriving just before it is not missed), nothing traced left alive, or
+ * LOOP_DONE from a handler: then 0. On a failure, the error (see the failure policy above):
+ * -errno.
  */
 int loop_run(struct loop *l);
 

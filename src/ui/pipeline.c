@@ -1,5 +1,6 @@
 /* pipeline.c: the one pipeline: a reading of the maps, the report model over it, shared upkeep. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,48 @@ struct snapshot *pipeline_read(const struct pipeline *p)
 	return snap;
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+static const char *const state_names[] = {
+	[PROCSET_TRACED] = "traced", [PROCSET_EXITED] = "exited", [PROCSET_REFUSED] = "not traced",
+};
+
+/* The run's processes as they are now, in a block r owns: all of them, and the traced pids. */
+static int report_processes(const struct pipeline *p, struct report *r)
+{
+	size_t n = p->procs ? procset__nr(p->procs) : 0, np = 0;
+	struct report_proc *rp = calloc(1, n * (sizeof(*rp) + sizeof(int)) + 1);
+	int *pids = (int *)(rp + n);
+
+	if (!rp)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct procset_proc *q = procset__proc(p->procs, i);
+
+		rp[i] = (struct report_proc){ .pid = q->pid, .nspid = q->nspid, .ppid = q->ppid,
+					      .state = state_names[q->state],
+					      .followed = q->followed, .execs = q->execs,
+					      .gap_s = (double)q->gap_ns / 1e9 };
+		memcpy(rp[i].comm, q->comm, sizeof(rp[i].comm));
+		if (q->state == PROCSET_REFUSED)
+			snprintf(rp[i].reason, sizeof(rp[i].reason), "%s", procset_reason(q->err));
+		else
+			pids[np++] = q->pid;
+	}
+	qsort(pids, np, sizeof(*pids), cmp_int);
+	r->owned = rp;
+	r->procs = rp;
+	r->nr_procs = n;
+	r->pids = pids;
+	r->nr_pids = np;
+	return 0;
+}
+
 int pipeline_report(const struct pipeline *p, struct report *r, const struct snapshot *snap,
 		    size_t top, bool symbolize)
 {
@@ -30,11 +73,14 @@ int pipeline_report(const struct pipeline *p, struct report *r, const struct sna
 		return err;
 	}
 	r->version = p->version;
-	r->pids = p->pids;
-	r->nr_pids = p->nr_pids;
 	r->sample_rate_bytes = p->sample_rate;
 	r->start_time_ns = p->start_time_ns;
-	return 0;
+	err = report_processes(p, r);
+	if (err) {
+		log_error("cannot build the report: %s", strerror(-err));
+		report_fini(r);
+	}
+	return err;
 }
 
 int pipeline_metrics(const struct pipeline *p, struct report *r)
@@ -53,16 +99,18 @@ int pipeline_metrics(const struct pipeline *p, struct report *r)
 	if (sites.nr_stacks > PIPELINE_METRICS_STACKS)
 		sites.nr_stacks = PIPELINE_METRICS_STACKS;
 	err = report_symbolize(r, 0, sites.nr_stacks);
-	procs = err ? NULL : calloc(p->nr_pids ? p->nr_pids : 1, sizeof(*procs));
+	procs = err ? NULL : calloc(r->nr_procs ? r->nr_procs : 1, sizeof(*procs));
 	if (procs) {
+		size_t n = 0;
+
 		if (!procinfo_mem(0, &mem))
 			self.rss_bytes = mem.rss_bytes;
-		for (size_t i = 0; i < p->nr_pids; i++)
-			procs[i] = (struct metrics_process){ .pid = p->pids[i],
-							     .comm = procinfo_comm(p->pids[i]) };
-		text = metrics_format(&sites, procs, p->nr_pids, &self, METRICS_DEFAULT_TOP_SITES);
-		for (size_t i = 0; i < p->nr_pids; i++)
-			free((char *)procs[i].comm);
+		/* The processes traced now: those gone have no memory to show. */
+		for (size_t i = 0; i < r->nr_procs; i++)
+			if (!strcmp(r->procs[i].state, "traced"))
+				procs[n++] = (struct metrics_process){ .pid = r->procs[i].pid,
+								       .comm = r->procs[i].comm };
+		text = metrics_format(&sites, procs, n, &self, METRICS_DEFAULT_TOP_SITES);
 		free(procs);
 	}
 	if (!text) {

@@ -11,6 +11,7 @@
 #include "output/metrics.h"
 #include "symbol/symbolize.h"
 #include "trace/collect.h"
+#include "trace/procset.h"
 #include "ui/loop.h"
 #include "unwind/unwind_maps.h"
 
@@ -25,8 +26,7 @@ struct pipeline {
 	struct symbolizer *sym;
 	struct unwinder *unwinder;	/* NULL with --unwind fp */
 	struct metrics_server *metrics;	/* NULL without --metrics */
-	const int *pids;		/* the traced processes */
-	size_t nr_pids;
+	struct procset *procs;		/* the processes of the run */
 	uint64_t start_ns;		/* CLOCK_MONOTONIC when tracing began */
 	uint64_t start_time_ns;		/* the same moment on the wall clock (0 = unknown) */
 	uint64_t min_age_ns;		/* --min-age */
@@ -40,8 +40,8 @@ struct pipeline {
 struct snapshot *pipeline_read(const struct pipeline *p);
 
 /*
- * The report over the first `top` stacks of snap (0 = all), with the run's fields (version, pids,
- * sample rate, start time). symbolize: every stack and the mappings, what the writers take
+ * The report over the first `top` stacks of snap (0 = all), with the run's fields (version, the
+ * processes as they are now, sample rate, start time). symbolize: every stack and the mappings, what the writers take
  * (report_build()); else none yet (report_init(): the view symbolizes what it shows). 0 or -ENOMEM;
  * report_fini() frees r.
  */

@@ -98,7 +98,7 @@ static void symbolize(const char *path, size_t size, const struct addrs *a)
 		/* The last round resolves the first address again: the answer from the cache. */
 		uint64_t addr = BASE + 1 + (i < a->nr ? a->offset[i] : a->nr ? a->offset[0] : 0);
 
-		n = symbolizer__resolve(s, FAKE_PID, addr, i & 1, frames, 1 + i % 8);
+		n = symbolizer__resolve(s, FAKE_PID, 0, addr, i & 1, frames, 1 + i % 8);
 		if (n < 1 || n > 1 + i % 8)
 			__builtin_trap();
 		for (k = 0; k < n; k++) {
@@ -107,11 +107,11 @@ static void symbolize(const char *path, size_t size, const struct addrs *a)
 			if (frames[k].file)
 				(void)strlen(frames[k].file);
 		}
-		(void)symbolizer__mapping(s, FAKE_PID, addr, &m);
+		(void)symbolizer__mapping(s, FAKE_PID, 0, addr, &m);
 	}
 	/* Addresses spread over the whole file, for objects with DWARF but no symbols. */
 	for (i = 0; i < FILE_STRIDES; i++)
-		(void)symbolizer__resolve(s, FAKE_PID, BASE + 1 + i * (size / FILE_STRIDES), true,
+		(void)symbolizer__resolve(s, FAKE_PID, 0, BASE + 1 + i * (size / FILE_STRIDES), true,
 					  frames, 8);
 	symbolizer__free(s);
 }

@@ -26,8 +26,10 @@ class Detach(LeaktopTestCase):
         self.assertTrue(progs, 'bpftool shows no program held by leaktop while it traces')
         types = {l['type'] for l in bpftool_json('link', 'show') if l['id'] in links}
         # classic uprobes are perf_event links; session links are uprobe_multi links, which
-        # Debian's bpftool 7.1 predates and shows by number (BPF_LINK_TYPE_UPROBE_MULTI = 12)
-        self.assertTrue(types <= {'perf_event', 'uprobe_multi', 12}, types)
+        # Debian's bpftool 7.1 predates and shows by number (BPF_LINK_TYPE_UPROBE_MULTI = 12); the
+        # processes' forks, execs and exits are BTF tracepoints (raw_tracepoint links)
+        self.assertTrue(types <= {'perf_event', 'uprobe_multi', 12, 'raw_tracepoint'}, types)
+        self.assertIn('raw_tracepoint', types, 'the exec and exit tracepoints are attached')
 
         w.trigger()
         w.wait_done()

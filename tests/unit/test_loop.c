@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -43,35 +44,11 @@ static int count(void *ctx)
 
 static volatile sig_atomic_t no_stop;
 
-/* A traced process that lives as long as a test: a child that waits to be killed. */
-static struct loop_target sleeper = { .pidfd = -1 };
-
-static int start_sleeper(void **state)
-{
-	pid_t child = fork();
-
-	if (child < 0)
-		return -1;
-	if (!child) {
-		pause();
-		_exit(0);
-	}
-	return loop_target_open(&sleeper, child, false);
-}
-
-static int stop_sleeper(void **state)
-{
-	loop_target_close(&sleeper);
-	kill(sleeper.pid, SIGKILL);
-	waitpid(sleeper.pid, NULL, 0);
-	return 0;
-}
-
 static struct loop base(uint64_t run_ms)
 {
 	no_stop = 0;
-	return (struct loop){ .targets = &sleeper, .nr_targets = 1, .stop = &no_stop,
-			      .input_fd = -1, .end_ns = run_ms ? now_ns() + run_ms * MS : 0 };
+	return (struct loop){ .stop = &no_stop, .input_fd = -1,
+			      .end_ns = run_ms ? now_ns() + run_ms * MS : 0 };
 }
 
 /* Jobs run at their first time, then every period, until the end: then 0. */
@@ -167,27 +144,49 @@ static void test_input_failure(void **state)
 	close(fds[1]);
 }
 
-/* Every traced process gone: the run ends, and a child of ours is reaped. */
+/* A process watched through its pidfd, as a source; alive until its handler reaps it. */
+struct watched {
+	pid_t pid;
+	int pidfd;
+	int reaped;
+};
+
+static int reap_watched(void *ctx)
+{
+	struct watched *w = ctx;
+
+	w->reaped += waitpid(w->pid, NULL, WNOHANG) == w->pid;
+	return 0;
+}
+
+static bool watched_alive(void *ctx)
+{
+	return !((struct watched *)ctx)->reaped;
+}
+
+/* Nothing traced left alive (a source's handler saw the last one go): the run ends with 0. */
 static void test_targets_exit(void **state)
 {
 	struct loop l = base(10000);
-	struct loop_target t;
 	struct counter tick = { 0 };
-	pid_t child = fork();
+	struct watched w = { .pid = fork() };
 
-	assert_true(child >= 0);
-	if (!child) {
+	assert_true(w.pid >= 0);
+	if (!w.pid) {
 		usleep(30000);
 		_exit(0);
 	}
-	assert_int_equal(loop_target_open(&t, child, true), 0);
-	l.targets = &t;
-	l.nr_targets = 1;
+	w.pidfd = (int)syscall(SYS_pidfd_open, w.pid, 0);
+	assert_true(w.pidfd >= 0);
+	assert_int_equal(loop_add_source(&l, w.pidfd, reap_watched, &w), 0);
+	l.alive = watched_alive;
+	l.alive_ctx = &w;
 	assert_non_null(loop_add(&l, count, &tick, now_ns(), 5 * MS));
 	assert_int_equal(loop_run(&l), 0);
 	assert_true(tick.runs >= 2);
-	assert_int_equal(t.pidfd, -1);
-	assert_int_equal(waitpid(child, NULL, WNOHANG), -1); /* reaped already */
+	assert_int_equal(w.reaped, 1);
+	assert_int_equal(waitpid(w.pid, NULL, WNOHANG), -1); /* reaped already */
+	close(w.pidfd);
 }
 
 /* A late run keeps the cadence without a burst of catching up. */
@@ -228,5 +227,5 @@ int main(void)
 		cmocka_unit_test(test_table_full),
 	};
 
-	return cmocka_run_group_tests(tests, start_sleeper, stop_sleeper);
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

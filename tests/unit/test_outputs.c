@@ -280,6 +280,15 @@ struct fixture {
 static struct fixture fx;
 
 /* Two stacks shown of 5: one symbolized, one never captured; 3 more hold 1258291 bytes. */
+/* The run's processes: one given, one it forked (exited since), one that could not be traced. */
+static const struct report_proc three_procs[] = {
+	{ .pid = 1234, .nspid = 1234, .comm = "basic", .state = "traced" },
+	{ .pid = 5678, .nspid = 7, .ppid = 1234, .comm = "basic", .state = "exited",
+	  .followed = true, .execs = 1, .gap_s = 0.0125 },
+	{ .pid = 9999, .nspid = 9999, .comm = "", .state = "not traced",
+	  .reason = "exited before it could be traced" },
+};
+
 static struct report *fixture(bool losses)
 {
 	int s;
@@ -311,6 +320,8 @@ static struct report *fixture(bool losses)
 	fx.r = (struct report){ .version = "1.2.3",
 				.pids = two_pids,
 				.nr_pids = 2,
+				.procs = three_procs,
+				.nr_procs = 3,
 				.duration_s = 5.02,
 				.snap = &fx.snap,
 				.stacks = fx.stacks,
@@ -341,6 +352,15 @@ static const char expected_json[] =
 	"  \"tool\": \"leaktop\",\n"
 	"  \"version\": \"1.2.3\",\n"
 	"  \"pids\": [1234, 5678],\n"
+	"  \"processes\": [\n"
+	"    {\"pid\": 1234, \"nspid\": 1234, \"ppid\": 0, \"comm\": \"basic\", \"state\": "
+	"\"traced\", \"followed\": false, \"execs\": 0, \"gap_s\": 0},\n"
+	"    {\"pid\": 5678, \"nspid\": 7, \"ppid\": 1234, \"comm\": \"basic\", \"state\": "
+	"\"exited\", \"followed\": true, \"execs\": 1, \"gap_s\": 0.0125},\n"
+	"    {\"pid\": 9999, \"nspid\": 9999, \"ppid\": 0, \"comm\": \"\", \"state\": "
+	"\"not traced\", \"followed\": false, \"execs\": 0, \"gap_s\": 0, \"reason\": "
+	"\"exited before it could be traced\"}\n"
+	"  ],\n"
 	"  \"duration_s\": 5.02,\n"
 	"  \"sample_rate_bytes\": 0,\n"
 	"  \"totals\": {\"outstanding_bytes\": 2306967, \"outstanding_allocs\": 9, \"allocs\": 10, "
@@ -350,7 +370,7 @@ static const char expected_json[] =
 	"\"unwind_no_mapping\": 7, \"unwind_no_table\": 8, \"unwind_no_cfi\": 9, "
 	"\"unwind_stop_row\": 10, \"unwind_read_failed\": 11, \"truncated_stacks\": 12, "
 	"\"unwind_not_ready\": 13, \"unwound_calls\": 14, \"allocator_frees\": 15, "
-	"\"lost_events\": 16},\n"
+	"\"lost_events\": 16, \"inherited_frees\": 17},\n"
 	"  \"stacks_total\": 5,\n"
 	"  \"stacks\": [\n"
 	"    {\"pid\": 1234, \"outstanding_bytes\": 1048576, \"outstanding_allocs\": 2, "
@@ -390,7 +410,12 @@ static void test_json_exact(void **state)
 		     " 'lost_stacks', 'stack_table_full', 'thread_state_full',"
 		     " 'missed_returns', 'unwind_no_mapping', 'unwind_no_table', 'unwind_no_cfi',"
 		     " 'unwind_stop_row', 'unwind_read_failed', 'truncated_stacks',"
-		     " 'unwind_not_ready', 'unwound_calls', 'allocator_frees', 'lost_events'])\n"
+		     " 'unwind_not_ready', 'unwound_calls', 'allocator_frees', 'lost_events',"
+		     " 'inherited_frees'])\n"
+		     "p = d['processes']\n"
+		     "assert [(x['pid'], x['state']) for x in p] == [(1234, 'traced'), (5678, 'exited'),"
+		     " (9999, 'not traced')]\n"
+		     "assert p[1]['nspid'] == 7 and p[1]['followed'] and 'reason' not in p[1]\n"
 		     "s = d['stacks']\n"
 		     "assert [x['outstanding_bytes'] for x in s] == [1048576, 100]\n"
 		     "f = s[0]['frames']\n"
@@ -414,6 +439,7 @@ static void test_json_empty(void **state)
 			    "  \"tool\": \"leaktop\",\n"
 			    "  \"version\": null,\n"
 			    "  \"pids\": [],\n"
+			    "  \"processes\": [],\n"
 			    "  \"duration_s\": 0,\n"
 			    "  \"sample_rate_bytes\": 0,\n"
 			    "  \"totals\": {\"outstanding_bytes\": 0, \"outstanding_allocs\": 0, "
@@ -426,7 +452,8 @@ static void test_json_empty(void **state)
 			    "\"unwind_stop_row\": 0, \"unwind_read_failed\": 0, "
 			    "\"truncated_stacks\": 0, \"unwind_not_ready\": 0, "
 			    "\"unwound_calls\": 0, "
-			    "\"allocator_frees\": 0, \"lost_events\": 0},\n"
+			    "\"allocator_frees\": 0, \"lost_events\": 0, "
+			    "\"inherited_frees\": 0},\n"
 			    "  \"stacks_total\": 0,\n"
 			    "  \"stacks\": []\n"
 			    "}\n");
@@ -573,6 +600,9 @@ static void test_folded(void **state)
 
 static const char expected_text[] =
 	"leaktop 1.2.3: pids 1234, 5678 traced for 5.0s\n"
+	"processes: 1 traced (1 given, 1 followed), 1 exited, 1 exec; followed ones ran untraced "
+	"for 12.5 ms in all before their probes were in place; not traced: pid 9999 (exited before "
+	"it could be traced)\n"
 	"outstanding: 2.2 MiB (2306967 bytes) in 9 blocks, 5 stacks\n"
 	"since attach: 10 allocs (1.9 MiB), 7 frees\n"
 	"no losses\n"
@@ -651,9 +681,11 @@ static void test_text_variants(void **state)
 	struct report *r = fixture(false);
 	char *out;
 
-	/* One pid, sampling, every stack shown, long durations, a shrinking stack. */
+	/* One pid (no processes line), sampling, every stack shown, long durations, a shrinking
+	 * stack. */
 	r->pids = one_pid;
 	r->nr_pids = 1;
+	r->nr_procs = 1;
 	r->duration_s = 3725;
 	r->sample_rate_bytes = 524288;
 	r->nr_stacks_total = 2;

@@ -195,7 +195,7 @@ static void check_outer_call(const char *variant, bool want_lines)
 	struct sym_frame f[4];
 
 	memset(f, 0xa5, sizeof(f));
-	assert_int_equal(symbolizer__resolve(s, FAKE_PID, addr, true, f, 4), 1);
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, 0, addr, true, f, 4), 1);
 	assert_int_equal(f[0].address, addr);
 	assert_non_null(f[0].function);
 	assert_string_equal(f[0].function, "fx_outer");
@@ -230,7 +230,7 @@ static void test_non_pie_executable(void **state)
 	assert_int_equal(addr, ret);
 	assert_int_equal(symbolizer__add_mapping(s, FAKE_PID, load, load + MAP_LEN, 0, prog.path),
 			 0);
-	assert_int_equal(symbolizer__resolve(s, FAKE_PID, addr, true, f, 2), 1);
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, 0, addr, true, f, 2), 1);
 	assert_string_equal(f[0].function, "fx_outer");
 	assert_int_equal(f[0].offset, ret - func(prog.ef, "fx_outer").vaddr);
 	assert_int_equal(f[0].line, FX_LINE_OUTER_CALL);
@@ -270,7 +270,7 @@ static void test_inlined_frames(void **state)
 	struct symbolizer *s = map_whole(prog.path);
 	struct sym_frame f[4];
 
-	assert_int_equal(symbolizer__resolve(s, FAKE_PID, addr, true, f, 4), 2);
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, 0, addr, true, f, 4), 2);
 	assert_string_equal(f[0].function, "fx_inl");
 	assert_true(f[0].inlined);
 	assert_string_equal(base_name(f[0].file), "prog.c");
@@ -284,14 +284,14 @@ static void test_inlined_frames(void **state)
 	assert_int_equal(f[1].address, addr);
 
 	/* without inline frames, or without room: the real function at its own line */
-	assert_int_equal(symbolizer__resolve(s, FAKE_PID, addr, false, f, 4), 1);
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, 0, addr, false, f, 4), 1);
 	assert_string_equal(f[0].function, "fx_inl_caller");
 	assert_int_equal(f[0].line, FX_LINE_INL_SITE);
 	assert_false(f[0].inlined);
-	assert_int_equal(symbolizer__resolve(s, FAKE_PID, addr, true, f, 1), 1);
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, 0, addr, true, f, 1), 1);
 	assert_string_equal(f[0].function, "fx_inl_caller");
 	assert_int_equal(f[0].line, FX_LINE_INL_SITE);
-	assert_int_equal(symbolizer__resolve(s, FAKE_PID, addr, true, f, 0), 0);
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, 0, addr, true, f, 0), 0);
 	symbolizer__free(s);
 	fx_close(&prog);
 }
@@ -305,7 +305,7 @@ static void test_nested_inlined_frames(void **state)
 	struct symbolizer *s = map_whole(prog.path);
 	struct sym_frame f[4];
 
-	assert_int_equal(symbolizer__resolve(s, FAKE_PID, addr, true, f, 4), 3);
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, 0, addr, true, f, 4), 3);
 	assert_string_equal(f[0].function, "fx_inl_deep");
 	assert_int_equal(f[0].line, FX_LINE_DEEP_CALL);
 	assert_true(f[0].inlined);
@@ -318,7 +318,7 @@ static void test_nested_inlined_frames(void **state)
 	assert_int_equal(f[2].offset, ret - caller);
 
 	/* no room for all: the innermost and the real function */
-	assert_int_equal(symbolizer__resolve(s, FAKE_PID, addr, true, f, 2), 2);
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, 0, addr, true, f, 2), 2);
 	assert_string_equal(f[0].function, "fx_inl_deep");
 	assert_int_equal(f[0].line, FX_LINE_DEEP_CALL);
 	assert_string_equal(f[1].function, "fx_deep_caller");
@@ -339,7 +339,7 @@ static void test_inlined_across_units(void **state)
 	struct symbolizer *s = map_whole(prog.path);
 	struct sym_frame f[4];
 
-	assert_int_equal(symbolizer__resolve(s, FAKE_PID, addr, true, f, 4), 2);
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, 0, addr, true, f, 4), 2);
 	assert_string_equal(f[0].function, "fx_lto_inl");
 	assert_true(f[0].inlined);
 	assert_string_equal(base_name(f[0].file), "lto_inl.c");
@@ -365,7 +365,7 @@ static void test_stripped_gives_module_offset(void **state)
 	struct sym_frame f[2];
 
 	assert_int_equal(off, file_offset(prog.path, ret));
-	assert_int_equal(symbolizer__resolve(s, FAKE_PID, addr, true, f, 2), 1);
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, 0, addr, true, f, 2), 1);
 	assert_int_equal(f[0].address, addr);
 	assert_null(f[0].function);
 	assert_int_equal(f[0].offset, 0);
@@ -391,7 +391,7 @@ static void test_debug_info_without_ranges(void **state)
 	struct symbolizer *s = map_whole(lib.path);
 	struct sym_frame f[2];
 
-	assert_int_equal(symbolizer__resolve(s, FAKE_PID, addr, true, f, 2), 1);
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, 0, addr, true, f, 2), 1);
 	assert_string_equal(f[0].function, "_init");
 	assert_null(f[0].file);
 	assert_int_equal(f[0].line, 0);
@@ -411,7 +411,7 @@ static void test_foreign_debug_file_refused(void **state)
 	struct sym_frame f[2];
 
 	assert_string_equal(elf_file__debuglink(bad.ef), "prog_badlink.debug");
-	assert_int_equal(symbolizer__resolve(s, FAKE_PID, addr, true, f, 2), 1);
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, 0, addr, true, f, 2), 1);
 	assert_null(f[0].function);
 	assert_null(f[0].file);
 	assert_int_equal(f[0].line, 0);
@@ -438,7 +438,7 @@ static void check_lib_call(const char *variant)
 
 	assert_int_equal(symbolizer__add_mapping(s, FAKE_PID, start, start + 0x1000, page, path),
 			 0);
-	assert_int_equal(symbolizer__resolve(s, FAKE_PID, addr, true, f, 2), 1);
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, 0, addr, true, f, 2), 1);
 	assert_string_equal(f[0].function, "fx_lib_outer");
 	assert_int_equal(f[0].offset, ret - func(lib.ef, "fx_lib_outer").vaddr);
 	assert_int_equal(f[0].module_offset, off);
@@ -473,7 +473,7 @@ static void test_cxx_demangled(void **state)
 	struct symbolizer *s = map_whole(w.path);
 	struct sym_frame f[2];
 
-	assert_int_equal(symbolizer__resolve(s, FAKE_PID, addr, true, f, 2), 1);
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, 0, addr, true, f, 2), 1);
 	assert_string_equal(f[0].function, "ns::Widget::grow(unsigned long)");
 	assert_int_equal(f[0].offset, 4);
 	assert_string_equal(base_name(f[0].file), "widget.cc");
@@ -522,7 +522,7 @@ static void test_zero_size_symbols(void **state)
 	/* a label without size covers what follows it in its section */
 	assert_int_equal(nosize.size, 0);
 	addr = BASE + file_offset(prog.path, nosize.vaddr + 4);
-	assert_int_equal(symbolizer__resolve(s, FAKE_PID, addr, true, f, 2), 1);
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, 0, addr, true, f, 2), 1);
 	assert_string_equal(f[0].function, "fx_nosize");
 	assert_int_equal(f[0].offset, 4);
 
@@ -550,7 +550,7 @@ static void test_zero_size_symbols(void **state)
 	assert_true(lb.found);
 	assert_int_equal(lb.best.size, 0);
 	addr = BASE + file_offset(prog.path, rodata_start + 2);
-	assert_int_equal(symbolizer__resolve(s, FAKE_PID, addr, true, f, 2), 1);
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, 0, addr, true, f, 2), 1);
 	assert_null(f[0].function);
 	assert_string_equal(f[0].module, prog.path);
 	assert_int_equal(f[0].module_offset, addr - BASE);
@@ -568,7 +568,7 @@ static void test_unmapped_address(void **state)
 						 BASE + 3 * MAP_LEN, 0, prog.path),
 			 0);
 	memset(f, 0xa5, sizeof(f));
-	assert_int_equal(symbolizer__resolve(s, FAKE_PID, 0x1234, true, f, 2), 1);
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, 0, 0x1234, true, f, 2), 1);
 	assert_int_equal(f[0].address, 0x1234);
 	assert_null(f[0].function);
 	assert_null(f[0].module);
@@ -576,7 +576,7 @@ static void test_unmapped_address(void **state)
 	assert_int_equal(f[0].line, 0);
 	assert_int_equal(f[0].offset, 0);
 	/* in the gap between the two mappings */
-	assert_int_equal(symbolizer__resolve(s, FAKE_PID, BASE + MAP_LEN + 0x10, true, f, 2), 1);
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, 0, BASE + MAP_LEN + 0x10, true, f, 2), 1);
 	assert_null(f[0].module);
 	symbolizer__free(s);
 	fx_close(&prog);
@@ -592,8 +592,8 @@ static void test_one_cache_entry_per_file(void **state)
 	assert_int_equal(
 	    symbolizer__add_mapping(s, FAKE_PID + 1, BASE, BASE + MAP_LEN, 0, lib.path), 0);
 	assert_int_equal(symbolizer__nr_objects(s), 1);
-	assert_int_equal(symbolizer__resolve(s, FAKE_PID, addr, true, &f1, 1), 1);
-	assert_int_equal(symbolizer__resolve(s, FAKE_PID + 1, addr, true, &f2, 1), 1);
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID, 0, addr, true, &f1, 1), 1);
+	assert_int_equal(symbolizer__resolve(s, FAKE_PID + 1, 0, addr, true, &f2, 1), 1);
 	assert_string_equal(f1.function, "fx_code_marker");
 	assert_int_equal(f1.offset, 2);
 	assert_ptr_equal(f1.function, f2.function);
@@ -631,7 +631,7 @@ static void check_self_marker(struct symbolizer *s, int pid)
 	struct sym_frame f[4];
 
 	assert_non_null(exe);
-	assert_true(symbolizer__resolve(s, pid, addr, false, f, 4) == 1);
+	assert_true(symbolizer__resolve(s, pid, 0, addr, false, f, 4) == 1);
 	assert_int_equal(f[0].address, addr);
 	assert_string_equal(f[0].function, "self_marker");
 	assert_int_equal(f[0].offset, 3);
@@ -671,7 +671,7 @@ static void test_dlopen_after_attach(void **state)
 	assert_non_null(marker);
 
 	assert_int_equal(
-	    symbolizer__resolve(s, getpid(), (uint64_t)(uintptr_t)marker + 5, true, &f, 1), 1);
+	    symbolizer__resolve(s, getpid(), 0, (uint64_t)(uintptr_t)marker + 5, true, &f, 1), 1);
 	assert_string_equal(f.function, "fx_code_marker");
 	assert_int_equal(f.offset, 5);
 	assert_string_equal(f.module, path);
@@ -706,7 +706,7 @@ static void test_exited_process(void **state)
 
 	check_self_marker(s, child);
 	/* a miss tries the maps again, finds the process gone, and keeps the snapshot */
-	assert_int_equal(symbolizer__resolve(s, child, 0x10, true, &f, 1), 1);
+	assert_int_equal(symbolizer__resolve(s, child, 0, 0x10, true, &f, 1), 1);
 	assert_null(f.module);
 	check_self_marker(s, child);
 	assert_int_equal(symbolizer__add_pid(s, child), -ESRCH);
@@ -716,7 +716,7 @@ static void test_exited_process(void **state)
 	symbolizer__free(s);
 	s = symbolizer__new(NULL);
 	assert_int_equal(
-	    symbolizer__resolve(s, child, (uint64_t)(uintptr_t)&self_marker, true, &f, 1), 1);
+	    symbolizer__resolve(s, child, 0, (uint64_t)(uintptr_t)&self_marker, true, &f, 1), 1);
 	assert_null(f.module);
 	assert_null(f.function);
 	symbolizer__free(s);
