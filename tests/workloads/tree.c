@@ -18,6 +18,8 @@
  * parent there); once all three have leaked the parent prints "pids PARENT CHILD GRANDCHILD" then
  * "done"; the next line on stdin releases the tree, and the parent prints "bye" after reaping the
  * child. Without -w, the tree is released as soon as all three have leaked; nothing is printed.
+ * TREE_SETTLE_MS=N in the environment: each descendant sleeps N ms after its fork before it does
+ * anything (for -p, whose followed processes run untraced until their probes are in place).
  * Exit status: 0; 1 when a fork, a pipe or a descendant failed.
  */
 #include <stdlib.h>
@@ -90,8 +92,18 @@ static int reap(pid_t pid)
 	return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* TREE_SETTLE_MS: a descendant waits that long after its fork. */
+static void settle(void)
+{
+	const char *ms = getenv("TREE_SETTLE_MS");
+
+	if (ms)
+		usleep((useconds_t)atoi(ms) * 1000);
+}
+
 static int run_grandchild(void)
 {
+	settle();
 	tree_leak_grandchild();
 	report_and_hold();
 	return 0;
@@ -101,6 +113,7 @@ static int run_child(void *inherited)
 {
 	pid_t grandchild;
 
+	settle();
 	tree_free_inherited(inherited);
 	grandchild = fork();
 	if (grandchild < 0)
