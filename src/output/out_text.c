@@ -25,7 +25,7 @@ static void put_fmt(FILE *out, void (*fmt)(char *, size_t, double), double v)
  */
 static void write_processes(const struct report *r, FILE *out)
 {
-	unsigned int traced = 0, given = 0, followed = 0, exited = 0, refused = 0, execs = 0;
+	unsigned int traced = 0, given = 0, followed = 0, exited = 0, execs = 0;
 	double gap_s = 0;
 
 	for (size_t i = 0; i < r->nr_procs; i++) {
@@ -34,7 +34,6 @@ static void write_processes(const struct report *r, FILE *out)
 
 		traced += !strcmp(p->state, "traced");
 		exited += !strcmp(p->state, "exited");
-		refused += not_traced;
 		given += !not_traced && !p->followed;
 		followed += !not_traced && p->followed;
 		execs += p->execs;
