@@ -173,47 +173,61 @@ static int check_group(const char *dir, char *err, size_t err_len)
 		return why(err, err_len, ENOMEM, "out of memory");
 	errnum = access(procs, R_OK) ? errno : 0;
 	if (gone(errnum))
-		errnum =
-		    why(err, err_len, EINVAL, "%s is not a cgroup2 group (no cgroup.procs)", dir);
+		errnum = why(err, err_len, EINVAL, "%s is not a cgroup2 group (no cgroup.procs)",
+			     dir);
 	else if (errnum)
 		errnum = why(err, err_len, errnum, "cannot read %s: %s", procs, strerror(errnum));
 	free(procs);
 	return errnum;
 }
 
-int cgroup_resolve(const char *mount, const char *path, char **dir, char *err, size_t err_len)
+/* The group path names inside the mount, in *dir (the caller frees it, even on error); abs: path
+ * made canonical if it exists outside the mount, for the message. 0 or -errno. */
+static int resolve_in_mount(const char *mount, const char *path, const char *abs, char **dir,
+			    char *err, size_t err_len)
 {
-	static const char outside_fmt[] = "%s is outside the cgroup2 hierarchy (mounted at %s)";
-	char *outside = NULL, *full;
+	char *full = join(mount, path);
 	int errnum, ret;
 
-	*dir = NULL;
-	if (!path[0])
-		return why(err, err_len, EINVAL, "empty path");
-	if (path[0] == '/') {
-		outside = realpath(path, NULL);
-		if (outside && under(outside, mount)) {
-			*dir = outside;
-			return check_group(*dir, err, err_len);
-		}
-	}
-	full = join(mount, path);
-	if (!full) {
-		free(outside);
+	if (!full)
 		return why(err, err_len, ENOMEM, "out of memory");
-	}
 	*dir = realpath(full, NULL);
 	errnum = errno;
 	if (*dir && under(*dir, mount))
 		ret = check_group(*dir, err, err_len);
-	else if (*dir || outside)
-		ret = why(err, err_len, EINVAL, outside_fmt, *dir ? *dir : outside, mount);
+	else if (*dir || abs)
+		ret = why(err, err_len, EINVAL, "%s is outside the cgroup2 hierarchy (mounted at %s)",
+			  *dir ? *dir : abs, mount);
 	else if (errnum == ENOENT || errnum == ENOTDIR)
 		ret = why(err, err_len, EINVAL, "no such group (no directory %s)", full);
 	else
 		ret = why(err, err_len, errnum, "cannot read %s: %s", full, strerror(errnum));
-	free(outside);
 	free(full);
+	return ret;
+}
+
+int cgroup_resolve(const char *mount, const char *path, char **dir, char *err, size_t err_len)
+{
+	char *abs = NULL;
+	int ret;
+
+	*dir = NULL;
+	if (!path[0])
+		return why(err, err_len, EINVAL, "empty path");
+	/* An absolute path that exists may be the group's directory itself. */
+	if (path[0] == '/')
+		abs = realpath(path, NULL);
+	if (abs && under(abs, mount)) {
+		*dir = abs;
+		ret = check_group(*dir, err, err_len);
+	} else {
+		ret = resolve_in_mount(mount, path, abs, dir, err, err_len);
+		free(abs);
+	}
+	if (ret) {
+		free(*dir);
+		*dir = NULL;
+	}
 	return ret;
 }
 
