@@ -36,6 +36,10 @@ enum {
 	OPT_METRICS,
 	OPT_UNWIND,
 	OPT_UNWIND_ROWS,
+	OPT_CGROUP,
+	OPT_UNIT,
+	OPT_COMM,
+	OPT_NO_FOLLOW,
 };
 
 /* "+" stops at the first non-option so that the command's own options stay its own; ":" reports a
@@ -44,6 +48,10 @@ static const char short_options[] = "+:p:d:i:f:o:n:vhV";
 
 static const struct option long_options[] = {
 	{ "pid", required_argument, NULL, 'p' },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "unit", required_argument, NULL, OPT_UNIT },
+	{ "comm", required_argument, NULL, OPT_COMM },
+	{ "no-follow", no_argument, NULL, OPT_NO_FOLLOW },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "interval", required_argument, NULL, 'i' },
 	{ "format", required_argument, NULL, 'f' },
@@ -73,22 +81,41 @@ static const struct option long_options[] = {
 
 static const char usage_text[] =
 	"Usage: leaktop [options] -p PID[,PID...]\n"
+	"       leaktop [options] --cgroup PATH | --unit NAME | --comm NAME\n"
 	"       leaktop [options] [--] COMMAND [ARG...]\n"
 	"       leaktop record --interval SEC --dir PATH [--keep N] [options] -p PID\n"
 	"\n"
 	"Shows which call stacks hold memory from malloc, calloc, realloc, operator new\n"
 	"and friends, and which of them are still growing.\n"
 	"\n"
-	"With -p and stdout a terminal, leaktop opens a live top-style view (h there\n"
-	"lists the keys; q quits with the final report on stderr, or in -o PATH).\n"
-	"--format, --batch or stdout not a terminal give the plain reports instead.\n"
+	"With a running target (-p, --cgroup, --unit, --comm) and stdout a terminal,\n"
+	"leaktop opens a live top-style view (h there lists the keys; q quits with the\n"
+	"final report on stderr, or in -o PATH). --format, --batch or stdout not a\n"
+	"terminal give the plain reports instead.\n"
 	"\n"
+	"Targets (give one):\n"
 	"  -p, --pid PID[,PID...]  trace running processes (repeatable); allocations\n"
 	"                          made before attach are not seen\n"
+	"      --cgroup PATH       trace every process of a cgroup v2 group and of the\n"
+	"                          groups below it, and those that join it later.\n"
+	"                          PATH as /proc/PID/cgroup shows it\n"
+	"                          (/system.slice/nginx.service, or without the\n"
+	"                          leading /), or the group's directory\n"
+	"      --unit NAME         the same for the group of a running systemd unit\n"
+	"                          (NAME without a suffix gets .service)\n"
+	"      --comm NAME         trace every process named NAME (its comm: the first\n"
+	"                          15 bytes), and those so named later; none yet is no\n"
+	"                          error: leaktop waits for the first\n"
 	"  -- COMMAND [ARG...]     run COMMAND traced from its first instruction;\n"
 	"                          report when it exits\n"
+	"\n"
+	"Options:\n"
+	"      --no-follow         do not trace the processes that traced ones fork\n"
+	"                          (by default they are traced too)\n"
 	"  -d, --duration SEC      stop after SEC seconds (default: until Ctrl-C,\n"
-	"                          SIGTERM, or every traced process has exited)\n"
+	"                          SIGTERM, or every traced process has exited).\n"
+	"                          With a command, when -d ends leaktop stops tracing\n"
+	"                          and the command goes on running, untraced\n"
 	"  -i, --interval SEC      also print a report every SEC seconds; in the live\n"
 	"                          view and --batch: the refresh interval (default 2)\n"
 	"  -f, --format FMT        text (default) | json | folded | pprof\n"
@@ -137,6 +164,11 @@ static const char usage_text[] =
 	"EXAMPLES\n"
 	"  Attach to every postgres process until Ctrl-C:\n"
 	"      leaktop -p $(pgrep -d, postgres)\n"
+	"  The same, and the postgres processes that start later:\n"
+	"      leaktop --comm postgres\n"
+	"  Every process of a systemd service, those it starts later too:\n"
+	"      leaktop --unit postgresql\n"
+	"      leaktop --cgroup system.slice/postgresql.service\n"
 	"  Five frames of the live view, one a second, as text for a script:\n"
 	"      leaktop --batch --iterations 5 -i 1 -p 1234\n"
 	"  Watch one process for a minute, with a report every 10 seconds:\n"
@@ -249,6 +281,7 @@ void options_free(struct options *opts)
 enum value_kind {
 	VALUE_FLAG,	/* bool, set */
 	VALUE_STRING,	/* const char *, the argument itself */
+	VALUE_TARGET,	/* const char *, the argument itself: not empty, given once */
 	VALUE_SECONDS,	/* double */
 	VALUE_SIZE,	/* uint64_t bytes, with suffixes; at most max */
 	VALUE_ENTRIES,	/* uint32_t, 1..max: a BPF map's size */
@@ -287,6 +320,10 @@ static const struct value_option {
 	{ OPT_NO_PROBE_SHIFT, NULL, VALUE_FLAG, FIELD(no_probe_shift, bool), 0, 0 },
 	{ OPT_EMPTY_PROGRAMS, NULL, VALUE_FLAG, FIELD(empty_programs, bool), 0, 0 },
 	{ OPT_NO_SESSION, NULL, VALUE_FLAG, FIELD(no_session, bool), 0, 0 },
+	{ OPT_NO_FOLLOW, NULL, VALUE_FLAG, FIELD(no_follow, bool), 0, 0 },
+	{ OPT_CGROUP, "--cgroup", VALUE_TARGET, FIELD(cgroup, const char *), 0, 0 },
+	{ OPT_UNIT, "--unit", VALUE_TARGET, FIELD(unit, const char *), 0, 0 },
+	{ OPT_COMM, "--comm", VALUE_TARGET, FIELD(comm, const char *), 0, 0 },
 	{ OPT_BATCH, NULL, VALUE_FLAG, FIELD(batch, bool), 0, 0 },
 	{ OPT_DIR, NULL, VALUE_STRING, FIELD(record_dir, const char *), 0, 0 },
 	{ OPT_METRICS, NULL, VALUE_STRING, FIELD(metrics_listen, const char *), 0, 0 },
@@ -305,6 +342,14 @@ static int set_value(struct options *opts, const struct value_option *vo, const 
 		*(bool *)field = true;
 		return 0;
 	case VALUE_STRING:
+		*(const char **)field = arg;
+		return 0;
+	case VALUE_TARGET:
+		if (*(const char **)field)
+			return argval_error(err, err_len, "%s given twice: one target per run",
+					   vo->name);
+		if (!arg[0])
+			return argval_error(err, err_len, "%s: empty argument", vo->name);
 		*(const char **)field = arg;
 		return 0;
 	case VALUE_SECONDS:
@@ -431,19 +476,39 @@ static int parse_words(struct options *opts, int argc, char **argv, char *err, s
 	}
 }
 
-/* What to trace: the pids of -p, or the command after the options (from argv[optind]). */
+/* What to trace: exactly one target, -p's pids, --cgroup, --unit, --comm, or the command after the
+ * options (from argv[optind]). */
 static int set_target(struct options *opts, int argc, char **argv, char *err, size_t err_len)
 {
+	const struct {
+		bool given;
+		const char *name;
+	} targets[] = {
+		{ opts->nr_pids > 0, "-p PID" },
+		{ opts->cgroup, "--cgroup PATH" },
+		{ opts->unit, "--unit NAME" },
+		{ opts->comm, "--comm NAME" },
+		{ optind < argc, "a command to run" },
+	};
+	const char *first = NULL;
+
 	if (optind < argc)
 		opts->command = &argv[optind];
-	if (opts->nr_pids && opts->command)
-		return argval_error(err, err_len, "give either -p PID or a command to run, not both");
-	if (opts->nr_pids || opts->command)
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		if (!targets[i].given)
+			continue;
+		if (first)
+			return argval_error(err, err_len, "give either %s or %s, not both", first,
+					   targets[i].name);
+		first = targets[i].name;
+	}
+	if (first)
 		return 0;
 	if (optind > 1 && optind <= argc && strcmp(argv[optind - 1], "--") == 0)
 		return argval_error(err, err_len, "missing command after '--'");
-	return argval_error(err, err_len, "nothing to trace: give %s",
-			   "-p PID[,PID...] or -- COMMAND [ARG...]");
+	return argval_error(err, err_len, "nothing to trace: give %s, %s",
+			   "-p PID[,PID...], --cgroup PATH, --unit NAME",
+			   "--comm NAME or -- COMMAND [ARG...]");
 }
 
 /* Options that do not go together. 0 or -EINVAL (err says why). */

@@ -10,7 +10,13 @@ struct options {
 	int *pids;			/* -p PID[,PID...]; owned; no duplicates */
 	size_t nr_pids;
 	char **command;			/* argv after "--" (points into the caller's argv, which must have
-					 * argv[argc] == NULL as main's does); NULL when -p is used */
+					 * argv[argc] == NULL as main's does); else NULL */
+	/* The other targets; exactly one target (-p, --cgroup, --unit, --comm or a command) is
+	 * given. Each points into argv; NULL when not given, never empty. */
+	const char *cgroup;		/* --cgroup PATH: a cgroup v2 group and the groups below */
+	const char *unit;		/* --unit NAME: a systemd unit's group */
+	const char *comm;		/* --comm NAME: every process of that name */
+	bool no_follow;			/* --no-follow: what traced processes fork is not traced */
 	double duration_s;		/* -d; 0 = until interrupted or every process exited */
 	double interval_s;		/* -i; 0 = one report at the end */
 	const char *format;		/* -f: a name from the output-format table; default "text" */

@@ -54,6 +54,10 @@ static void test_defaults(void **state)
 	assert_int_equal(o.nr_pids, 1);
 	assert_int_equal(o.pids[0], 42);
 	assert_null(o.command);
+	assert_null(o.cgroup);
+	assert_null(o.unit);
+	assert_null(o.comm);
+	assert_false(o.no_follow);
 	assert_true(o.duration_s == 0);
 	assert_true(o.interval_s == 0);
 	assert_string_equal(o.format, "text");
@@ -192,7 +196,9 @@ static void test_command(void **state)
 
 	ASSERT_USAGE("give either -p PID or a command to run, not both", "-p", "1", "--", "ls");
 	ASSERT_USAGE("give either -p PID or a command to run, not both", "-p", "1", "ls");
-	ASSERT_USAGE("nothing to trace: give -p PID[,PID...] or -- COMMAND [ARG...]", "-v");
+	ASSERT_USAGE("nothing to trace: give -p PID[,PID...], --cgroup PATH, --unit NAME, "
+		     "--comm NAME or -- COMMAND [ARG...]",
+		     "-v");
 	ASSERT_USAGE("missing command after '--'", "-v", "--");
 }
 
@@ -202,7 +208,8 @@ static void test_no_arguments(void **state)
 	char *argv[] = { "leaktop", NULL };
 
 	assert_int_equal(options_parse(&o, 1, argv, err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "nothing to trace: give -p PID[,PID...] or -- COMMAND [ARG...]");
+	assert_string_equal(err, "nothing to trace: give -p PID[,PID...], --cgroup PATH, "
+				 "--unit NAME, --comm NAME or -- COMMAND [ARG...]");
 	assert_int_equal(options_parse(&o, 0, argv, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "no arguments");
 	/* No room for a message: the error code alone must still come back. */
@@ -453,7 +460,8 @@ static void test_usage_text(void **state)
 		"--pid",      "--duration",   "--interval", "--format",	      "--output",
 		"--top",      "--min-age",    "--min-size", "--max-size",     "--max-allocs",
 		"--max-stacks", "--verbose",  "--no-probe-shift", "--help",   "--version",
-		"--unwind",	"--unwind-rows",
+		"--unwind",	"--unwind-rows", "--cgroup",   "--unit",	      "--comm",
+		"--no-follow",
 	};
 	const char *u = options_usage();
 	const char *line, *nl;
@@ -465,6 +473,12 @@ static void test_usage_text(void **state)
 	assert_non_null(strstr(u, "leaktop -- ./build/tests/test_parser"));
 	assert_non_null(strstr(u, "-f json -o leaks.json"));
 	assert_non_null(strstr(u, "flamegraph.pl"));
+	assert_non_null(strstr(u, "      leaktop --cgroup system.slice/postgresql.service\n"));
+	assert_non_null(strstr(u, "      leaktop --comm postgres\n"));
+	assert_non_null(strstr(u, "      leaktop --unit postgresql\n"));
+	/* What -d does to a command, said where -d is. */
+	assert_non_null(strstr(u, "With a command, when -d ends leaktop stops tracing\n"));
+	assert_non_null(strstr(u, "and the command goes on running, untraced\n"));
 	for (i = 0; i < sizeof(documented) / sizeof(documented[0]); i++)
 		assert_non_null(strstr(u, documented[i]));
 	assert_null(strstr(u, "empty-programs"));
@@ -521,6 +535,100 @@ static void test_view_options(void **state)
 		     "--iterations");
 }
 
+/* The targets beside -p and a command: --cgroup, --unit, --comm; exactly one per run. */
+static void test_targets(void **state)
+{
+	static const char *const kinds[] = { "--cgroup", "--unit", "--comm" };
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "--cgroup", "system.slice/postgresql.service", "-d", "5"), 0);
+	assert_string_equal(o.cgroup, "system.slice/postgresql.service");
+	assert_ptr_equal(o.cgroup, argv_store[2]);
+	assert_null(o.unit);
+	assert_null(o.comm);
+	assert_null(o.pids);
+	assert_null(o.command);
+	assert_true(o.duration_s == 5);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "--unit=postgresql"), 0);
+	assert_string_equal(o.unit, "postgresql");
+	assert_null(o.cgroup);
+	options_free(&o);
+	/* A name that matches nothing yet is for leaktop to wait for, not a usage error. */
+	assert_int_equal(PARSE(&o, "--comm", "no-such-process-name", "-n", "3"), 0);
+	assert_string_equal(o.comm, "no-such-process-name");
+	assert_int_equal(o.top, 3);
+	options_free(&o);
+	assert_int_equal(parse_list(&o, (const char *const[]){ "leaktop", "record", "-i", "5",
+							       "--dir", "/tmp", "--unit", "nginx",
+							       NULL }),
+			 0);
+	assert_true(o.record);
+	assert_string_equal(o.unit, "nginx");
+	options_free(&o);
+
+	ASSERT_USAGE("--cgroup: empty argument", "--cgroup", "");
+	ASSERT_USAGE("--unit: empty argument", "--unit=");
+	ASSERT_USAGE("--comm: empty argument", "--comm", "");
+	ASSERT_USAGE("--comm given twice: one target per run", "--comm", "a", "--comm", "b");
+	ASSERT_USAGE("--cgroup given twice: one target per run", "--cgroup", "a", "--cgroup", "a");
+	ASSERT_USAGE("option '--unit' needs an argument", "--unit");
+	ASSERT_USAGE("option '--cgroup' needs an argument", "-v", "--cgroup");
+
+	/* Exactly one kind of target: each with -p, with a command, and with another. */
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		char want[128];
+
+		snprintf(want, sizeof(want), "give either -p PID or %s %s, not both", kinds[i],
+			 i ? "NAME" : "PATH");
+		ASSERT_USAGE(want, kinds[i], "x", "-p", "1");
+		ASSERT_USAGE(want, "-p", "1", kinds[i], "x");
+		snprintf(want, sizeof(want), "give either %s %s or a command to run, not both",
+			 kinds[i], i ? "NAME" : "PATH");
+		ASSERT_USAGE(want, kinds[i], "x", "--", "ls");
+		ASSERT_USAGE(want, kinds[i], "x", "ls", "-l");
+	}
+	ASSERT_USAGE("give either --cgroup PATH or --unit NAME, not both", "--unit", "a",
+		     "--cgroup", "b");
+	ASSERT_USAGE("give either --cgroup PATH or --comm NAME, not both", "--cgroup", "a",
+		     "--comm", "b");
+	ASSERT_USAGE("give either --unit NAME or --comm NAME, not both", "--comm", "a", "--unit",
+		     "b");
+	/* Three: the first two are named. */
+	ASSERT_USAGE("give either -p PID or --cgroup PATH, not both", "--comm", "a", "--cgroup",
+		     "b", "-p", "1", "--", "ls");
+	/* After the command's name, an option is the command's. */
+	assert_int_equal(PARSE(&o, "--", "ls", "--comm", "x"), 0);
+	assert_null(o.comm);
+	assert_string_equal(o.command[1], "--comm");
+	options_free(&o);
+}
+
+static void test_no_follow(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "--no-follow", "-p", "1"), 0);
+	assert_true(o.no_follow);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "--no-follow", "--", "ls"), 0);
+	assert_true(o.no_follow);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "--comm", "x", "--no-follow"), 0);
+	assert_true(o.no_follow);
+	options_free(&o);
+	/* Following is the default. */
+	assert_int_equal(PARSE(&o, "--unit", "x"), 0);
+	assert_false(o.no_follow);
+	options_free(&o);
+	ASSERT_USAGE("option '--no-follow' takes no argument", "--no-follow=yes", "-p", "1");
+	/* --no-session, --no-probe-shift, --no-follow: a prefix must tell them apart. */
+	ASSERT_USAGE("unknown or ambiguous option '--no-'", "--no-", "-p", "1");
+	assert_int_equal(PARSE(&o, "--no-f", "-p", "1"), 0);
+	assert_true(o.no_follow);
+	options_free(&o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -533,6 +641,7 @@ int main(void)
 		cmocka_unit_test(test_small_error_buffer),
 		cmocka_unit_test(test_view_options), cmocka_unit_test(test_pprof_needs_a_file),
 		cmocka_unit_test(test_unwind),
+		cmocka_unit_test(test_targets),		 cmocka_unit_test(test_no_follow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
