@@ -141,7 +141,7 @@ static int draw_list(struct tui *t)
 	s = sink_at(t, 0, header, 0, 0);
 	frame_render_header(f, &sink);
 	s = sink_at(t, header, header + 1, 0, A_REVERSE);
-	frame_render_titles(&sink, COLS);
+	frame_render_titles(f, &sink, COLS);
 	rows_y = header + 1;
 	page = LINES - 1 - rows_y;
 	t->page = page > 0 ? page : 1;

@@ -56,7 +56,7 @@ int tui_reselect(struct tui *t)
 
 	if (!t->shown)
 		return 0;
-	err = frame_select(t->shown, t->sort, t->filter);
+	err = frame_select(t->shown, t->sort, t->filter, false);
 	if (err)
 		log_error("cannot list the stacks: %s", strerror(-err));
 	else
