@@ -144,6 +144,12 @@ static void test_rows_listed_and_sorted(void **state)
 	assert_int_equal(frame_select(f, FRAME_SORT_BYTES, "", false), 0);
 	assert_null(f->filter);
 	assert_int_equal(f->nr_rows, 3);
+	assert_false(f->show_pid);
+	/* Merged, without a symbolizer: unnamed frames differ by address, so nothing merges. */
+	assert_int_equal(frame_select(f, FRAME_SORT_BYTES, NULL, true), 0);
+	assert_int_equal(f->nr_rows, 3);
+	assert_int_equal(f->rows[1].rec->outstanding_bytes, 6400);
+	assert_int_equal(f->rows[1].nr_procs, 1);
 	frame_free(f);
 	frame_free(NULL);
 }
@@ -318,7 +324,7 @@ static uint64_t call_return(struct elf_file *ef, const char *caller, const char 
  *   other: fx_outer <- main (its call of fx_inl_caller): the same first frame, a caller apart;
  *          in 102 only (4000 bytes)
  *   deep:  fx_deep_caller's inlined call of fx_sink, in 101 and 103 (700 + 100 bytes)
- * Only 103's outer stack is a suspect.
+ * Only 103's outer stack is a suspect. The stacks come in the reading's order, by bytes.
  */
 static struct frame *make_multi(struct symbolizer **sym, size_t nr_procs)
 {
@@ -334,8 +340,8 @@ static struct frame *make_multi(struct symbolizer **sym, size_t nr_procs)
 		double growth, age;
 		bool suspect;
 	} st[NR_MULTI] = {
-		{ 0, 0x11, 0, 6000, 4, 100, 9, false }, { 1, 0x21, 0, 3000, 2, 50, 8, false },
-		{ 1, 0x22, 1, 4000, 8, 0, 7, false },	{ 2, 0x31, 0, 1500, 1, 30, 20, true },
+		{ 0, 0x11, 0, 6000, 4, 100, 9, false }, { 1, 0x22, 1, 4000, 8, 0, 7, false },
+		{ 1, 0x21, 0, 3000, 2, 50, 8, false },	{ 2, 0x31, 0, 1500, 1, 30, 20, true },
 		{ 0, 0x12, 2, 700, 7, -10, 3, false },	{ 2, 0x32, 2, 100, 1, 0, 1, false },
 	};
 
@@ -371,17 +377,6 @@ static struct frame *make_multi(struct symbolizer **sym, size_t nr_procs)
 		f->trends[i] = (struct history_trend){ .nr_samples = 10, .window_s = 9,
 						       .growth_bytes_per_s = st[i].growth,
 						       .suspect = st[i].suspect, .active = true };
-	}
-	snapshot__sort(f->snap, SORT_BYTES);
-	/* The trends follow the stacks: rebuild them in the sorted order. */
-	for (size_t i = 0; i < NR_MULTI; i++) {
-		for (size_t j = 0; j < NR_MULTI; j++) {
-			if (st[j].id == f->snap->stacks[i].stack_id)
-				f->trends[i] = (struct history_trend){
-					.nr_samples = 10, .window_s = 9,
-					.growth_bytes_per_s = st[j].growth,
-					.suspect = st[j].suspect, .active = true };
-		}
 	}
 	snapshot__sum_totals(f->snap);
 	assert_int_equal(report_init(&f->report, f->snap, *sym, 0), 0);
