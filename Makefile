@@ -181,7 +181,7 @@ $(FX_DIR)/%.maps: tests/unit/fixtures/%.maps
 	@mkdir -p $(@D)
 	cp $< $@
 $(OUT)/tests/test_procmaps $(OUT)/tests/test_elf_file $(OUT)/tests/test_symbolize: $(FX_FILES)
-$(OUT)/tests/test_pprof $(OUT)/tests/test_unwind: $(FX_FILES)
+$(OUT)/tests/test_pprof $(OUT)/tests/test_unwind $(OUT)/tests/test_frame: $(FX_FILES)
 # --- end of unit-test ELF fixtures
 
 # --- workloads

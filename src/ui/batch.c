@@ -35,7 +35,7 @@ static int write_frame(struct frame *f, size_t top, FILE *out)
 		return err;
 	frame_render_header(f, &sink);
 	fputc('\n', out);
-	frame_render_titles(&sink, 0);
+	frame_render_titles(f, &sink, 0);
 	for (size_t i = 0; i < n; i++)
 		frame_render_row(f, i, &sink, 0);
 	if (n < f->nr_rows)
@@ -56,7 +56,7 @@ static int frame_job(void *ctx)
 
 	if (!f)
 		return -errno;
-	err = frame_select(f, FRAME_SORT_BYTES, NULL);
+	err = frame_select(f, FRAME_SORT_BYTES, NULL, false);
 	if (err)
 		log_error("cannot list the stacks: %s", strerror(-err));
 	else

@@ -30,10 +30,19 @@ struct frame_proc {
 	int64_t accounted_bytes; /* outstanding bytes of its stacks */
 };
 
+/*
+ * A row: one stack, or in merged mode the stacks of every process whose symbolized frames are
+ * equal (one site). rec and trend are the stack's own, or for a merged row the frame's record of
+ * the sums: the first stack's record with bytes, blocks, allocations and growth summed over the
+ * row's stacks, the oldest age theirs, and a suspect when one of them is.
+ */
 struct frame_row {
 	const struct stack_record *rec;
 	const struct history_trend *trend;
-	size_t stack;			/* its index in snap->stacks and report.stacks */
+	size_t stack;		/* its (first) stack, in snap->stacks and report.stacks */
+	const size_t *members;	/* the stacks it shows (indexes as stack), most bytes first */
+	size_t nr_members;	/* 1 unless merged */
+	size_t nr_procs;	/* processes among its stacks */
 };
 
 /*
@@ -60,27 +69,41 @@ struct frame {
 	/* Set by frame_select(). */
 	struct frame_row *rows;		/* owned */
 	size_t nr_rows;
-	size_t nr_listed;		/* rows before the filter */
+	size_t nr_listed;		/* stacks listed, before the filter */
+	size_t nr_matched;		/* stacks the filter keeps (nr_listed without a filter) */
 	size_t nr_suspects;		/* suspects among the rows */
 	enum frame_sort sort;
 	const char *filter;		/* not owned; NULL or "" = none */
+	bool merged;			/* rows merge equal sites across processes */
+	bool show_pid;			/* a PID column: more than one process shown */
+	size_t *members;		/* owned; the rows' members */
+	struct stack_record *sums;	/* owned; merged rows' records */
+	struct history_trend *sum_trends; /* owned; merged rows' trends */
 };
 
 /*
- * Lists, filters and sorts the rows of f. A stack is listed when it holds memory or allocated
- * within the window (so a churning stack with nothing outstanding stays in view while it churns).
- * With a non-empty filter, only stacks with a frame of the report whose function or module (file
- * name) contains it, ignoring case, are kept: the listed stacks are symbolized for it (without a
- * symbolizer, names are unknown and the filter matches nothing). Replaces f's previous rows. 0 or
- * -ENOMEM (f then has no rows).
+ * Lists, filters, merges and sorts the rows of f. A stack is listed when it holds memory or
+ * allocated within the window (so a churning stack with nothing outstanding stays in view while it
+ * churns). With a non-empty filter, only stacks with a frame of the report whose function or module
+ * (file name) contains it, ignoring case, are kept: the listed stacks are symbolized for it
+ * (without a symbolizer, names are unknown and the filter matches nothing).
+ *
+ * With merge, the stacks kept whose whole lists of symbolized frames are equal (function, offset,
+ * module, file, line, inlined; an unnamed frame by module and file offset, an unmapped one by
+ * address) make one row, whatever their processes: the raw addresses of one site differ between
+ * processes that load an object at different addresses, the frames do not. The stacks kept are all
+ * symbolized for it. Otherwise a row is a stack, and show_pid is set when more than one process is
+ * traced or the listed stacks belong to more than one.
+ *
+ * Replaces f's previous rows. 0 or -ENOMEM (f then has no rows).
  */
-int frame_select(struct frame *f, enum frame_sort sort, const char *filter);
+int frame_select(struct frame *f, enum frame_sort sort, const char *filter, bool merge);
 
 /* Symbolizes the stacks of rows first .. first + n - 1 (cut at the last row), to show them. 0 or
  * -ENOMEM. */
 int frame_symbolize_rows(struct frame *f, size_t first, size_t n);
 
-/* The row of (pid, stack_id) in f->rows, or -1. */
+/* The row of f->rows that shows the stack (pid, stack_id), alone or merged, or -1. */
 ssize_t frame_find_row(const struct frame *f, int pid, uint64_t stack_id);
 
 /* The index of (pid, stack_id) in f->snap->stacks (listed or not), or -1. */
@@ -117,12 +140,13 @@ struct frame_sink {
 void frame_render_header(const struct frame *f, const struct frame_sink *sink);
 
 /*
- * Column titles and rows, for a screen `width` columns wide (0: unlimited, every column and the
- * whole site). Narrower screens drop the blocks and age columns, then growth; the sink clips what
- * is still too long. A row's site is the first frame of its stack in the report (its address
- * while the stack is not symbolized: frame_symbolize_rows()).
+ * Column titles and rows of f, for a screen `width` columns wide (0: unlimited, every column and
+ * the whole site). A PID column leads when f->show_pid, a PROCS column (processes in the row) when
+ * f->merged. Narrower screens drop the blocks and age columns, then growth; the sink clips what is
+ * still too long. A row's site is the first frame of its stack in the report (its address while the
+ * stack is not symbolized: frame_symbolize_rows()).
  */
-void frame_render_titles(const struct frame_sink *sink, int width);
+void frame_render_titles(const struct frame *f, const struct frame_sink *sink, int width);
 void frame_render_row(const struct frame *f, size_t row, const struct frame_sink *sink, int width);
 
 /*
@@ -132,5 +156,11 @@ void frame_render_row(const struct frame *f, size_t row, const struct frame_sink
  */
 int frame_render_stack(struct frame *f, size_t stack, const struct frame_sink *sink);
 
+/*
+ * The full stack of row `row`: as frame_render_stack() for a row of one stack; for a merged row,
+ * its summed figures, the frames, then each of its stacks with its process and figures, most
+ * bytes first. 0 or -ENOMEM (nothing rendered).
+ */
+int frame_render_row_stack(struct frame *f, size_t row, const struct frame_sink *sink);
 
 #endif

@@ -101,6 +101,8 @@ static void header_who(const struct frame *f, const struct frame_sink *sink)
 	fmt_duration(a, sizeof(a), f->traced_s);
 	putf(sink, FRAME_NORMAL, "  traced %s  refresh %.1fs  window %.1fs  sort %s", a,
 	     f->interval_s, f->window_s, frame_sort_name(f->sort));
+	if (f->merged)
+		put(sink, FRAME_NORMAL, "  sites merged");
 	if (f->filter) {
 		put(sink, FRAME_NORMAL, "  filter \"");
 		put_clean(sink, FRAME_ALERT, f->filter);
@@ -207,7 +209,10 @@ static void header_stacks(const struct frame *f, const struct snapshot *snap,
 	put(sink, FRAME_LABEL, "stacks ");
 	putf(sink, FRAME_NORMAL, "%zu listed of %zu", f->nr_listed, snap->nr_stacks);
 	if (f->filter)
-		putf(sink, FRAME_NORMAL, ", %zu match the filter", f->nr_rows);
+		putf(sink, FRAME_NORMAL, ", %zu match the filter", f->nr_matched);
+	if (f->merged)
+		putf(sink, FRAME_NORMAL, ", %zu row%s of merged sites", f->nr_rows,
+		     f->nr_rows == 1 ? "" : "s");
 	putf(sink, f->nr_suspects ? FRAME_ALERT : FRAME_NORMAL, ", %zu leak suspect%s",
 	     f->nr_suspects, f->nr_suspects == 1 ? "" : "s");
 	eol(sink);
@@ -230,21 +235,12 @@ void frame_render_header(const struct frame *f, const struct frame_sink *sink)
 
 /* Which columns a width affords. */
 struct layout {
-	bool blocks, growth, age;
+	bool pid, procs, blocks, growth, age;
 };
 
-static struct layout layout_for(int width)
-{
-	struct layout l = { true, true, true };
-
-	if (width > 0 && width < 64)
-		l.blocks = l.age = false;
-	if (width > 0 && width < 44)
-		l.growth = false;
-	return l;
-}
-
 /* Cell formats, shared by the titles and the rows so that they line up. */
+#define FMT_LEAD "%7s "	/* PID or PROCS */
+#define LEAD_WIDTH 8
 #define FMT_BYTES "%10s"
 #define FMT_BLOCKS " %9s"
 #define FMT_GROWTH " %12s"
@@ -253,10 +249,28 @@ static struct layout layout_for(int width)
 #define SITE_GAP "  "
 #define NOT_CAPTURED "[stack not captured: see lost_stacks, stack_table_full]"
 
-void frame_render_titles(const struct frame_sink *sink, int width)
+/* The leading column stays, whatever the width: it says whose stack a row is. */
+static struct layout layout_for(const struct frame *f, int width)
 {
-	struct layout l = layout_for(width);
+	struct layout l = { f->show_pid && !f->merged, f->merged, true, true, true };
 
+	if (width > 0 && (l.pid || l.procs))
+		width = width > LEAD_WIDTH ? width - LEAD_WIDTH : 1;
+	if (width > 0 && width < 64)
+		l.blocks = l.age = false;
+	if (width > 0 && width < 44)
+		l.growth = false;
+	return l;
+}
+
+void frame_render_titles(const struct frame *f, const struct frame_sink *sink, int width)
+{
+	struct layout l = layout_for(f, width);
+
+	if (l.pid)
+		putf(sink, FRAME_TITLE, FMT_LEAD, "PID");
+	if (l.procs)
+		putf(sink, FRAME_TITLE, FMT_LEAD, "PROCS");
 	putf(sink, FRAME_TITLE, FMT_BYTES, "BYTES");
 	if (l.blocks)
 		putf(sink, FRAME_TITLE, FMT_BLOCKS, "BLOCKS");
@@ -288,9 +302,17 @@ void frame_render_row(const struct frame *f, size_t row, const struct frame_sink
 	const struct stack_record *rec = r->rec;
 	const struct report_stack *rs = &f->report.stacks[r->stack];
 	enum frame_style style = r->trend->suspect ? FRAME_SUSPECT : FRAME_NORMAL;
-	struct layout l = layout_for(width);
+	struct layout l = layout_for(f, width);
 	char a[FMT_LEN];
 
+	if (l.pid) {
+		snprintf(a, sizeof(a), "%d", rec->pid);
+		putf(sink, style, FMT_LEAD, a);
+	}
+	if (l.procs) {
+		snprintf(a, sizeof(a), "%zu", r->nr_procs);
+		putf(sink, style, FMT_LEAD, a);
+	}
 	fmt_bytes(a, sizeof(a), (double)rec->outstanding_bytes);
 	putf(sink, style, FMT_BYTES, a);
 	if (l.blocks) {
@@ -337,15 +359,8 @@ static void stack_summary(const struct stack_record *rec, const struct history_t
 	eol(sink);
 }
 
-int frame_render_stack(struct frame *f, size_t stack, const struct frame_sink *sink)
+static void stack_frames(const struct report_stack *rs, const struct frame_sink *sink)
 {
-	const struct report_stack *rs;
-	int err = report_symbolize(&f->report, stack, 1);
-
-	if (err)
-		return err;
-	rs = &f->report.stacks[stack];
-	stack_summary(rs->rec, &f->trends[stack], sink);
 	if (!rs->rec->nr_ips) {
 		put(sink, FRAME_NORMAL, NOT_CAPTURED);
 		eol(sink);
@@ -355,5 +370,74 @@ int frame_render_stack(struct frame *f, size_t stack, const struct frame_sink *s
 		put_site(sink, FRAME_NORMAL, &rs->frames[k], true);
 		eol(sink);
 	}
+}
+
+int frame_render_stack(struct frame *f, size_t stack, const struct frame_sink *sink)
+{
+	const struct report_stack *rs;
+	int err = report_symbolize(&f->report, stack, 1);
+
+	if (err)
+		return err;
+	rs = &f->report.stacks[stack];
+	stack_summary(rs->rec, &f->trends[stack], sink);
+	stack_frames(rs, sink);
+	return 0;
+}
+
+/* A merged row's figures: its sums, then how many processes and stacks. */
+static void merged_summary(const struct frame_row *r, const struct frame_sink *sink)
+{
+	enum frame_style style = r->trend->suspect ? FRAME_SUSPECT : FRAME_LABEL;
+	char a[FMT_LEN], b[FMT_LEN];
+
+	fmt_bytes(a, sizeof(a), (double)r->rec->outstanding_bytes);
+	putf(sink, style, "%s (%" PRId64 " bytes) in %" PRId64 " blocks, %zu process%s", a,
+	     r->rec->outstanding_bytes, r->rec->outstanding_allocs, r->nr_procs,
+	     r->nr_procs == 1 ? "" : "es");
+	put_rate(a, sizeof(a), r->trend->growth_bytes_per_s);
+	fmt_duration(b, sizeof(b), r->rec->oldest_age_s);
+	putf(sink, style, ", growth %s, trend %s, oldest %s", a, trend_word(r->trend), b);
+	eol(sink);
+	fmt_bytes(a, sizeof(a), (double)r->rec->alloc_bytes);
+	putf(sink, FRAME_NORMAL, "%" PRIu64 " allocations (%s) since attach; %zu stacks merged",
+	     r->rec->allocs, a, r->nr_members);
+	eol(sink);
+}
+
+/* Each stack of a merged row: its process and its own figures. */
+static void merged_members(const struct frame *f, const struct frame_row *r,
+			   const struct frame_sink *sink)
+{
+	char a[FMT_LEN], b[FMT_LEN];
+
+	put(sink, FRAME_LABEL, "the stacks merged, most bytes first:");
+	eol(sink);
+	for (size_t k = 0; k < r->nr_members; k++) {
+		size_t i = r->members[k];
+		const struct stack_record *rec = &f->snap->stacks[i];
+		const struct history_trend *t = &f->trends[i];
+
+		fmt_bytes(a, sizeof(a), (double)rec->outstanding_bytes);
+		put_rate(b, sizeof(b), t->growth_bytes_per_s);
+		putf(sink, t->suspect ? FRAME_SUSPECT : FRAME_NORMAL,
+		     "  pid %-7d %s (%" PRId64 " bytes) in %" PRId64
+		     " blocks, growth %s, trend %s; stack %#" PRIx64,
+		     rec->pid, a, rec->outstanding_bytes, rec->outstanding_allocs, b, trend_word(t),
+		     rec->stack_id);
+		eol(sink);
+	}
+}
+
+int frame_render_row_stack(struct frame *f, size_t row, const struct frame_sink *sink)
+{
+	const struct frame_row *r = &f->rows[row];
+
+	if (r->nr_members == 1)
+		return frame_render_stack(f, r->stack, sink);
+	/* frame_select() named every stack of a merged row. */
+	merged_summary(r, sink);
+	stack_frames(&f->report.stacks[r->stack], sink);
+	merged_members(f, r, sink);
 	return 0;
 }

@@ -14,6 +14,7 @@ static const char *const help_lines[] = {
 	"  /            filter: only stacks with a function or module containing the text",
 	"               (Enter applies, Esc cancels; Esc in the list clears the filter)",
 	"  b g c a      sort by bytes, growth, blocks, age of the oldest block; s: next",
+	"  m            one row per site for all processes (PROCS), or one per stack again",
 	"  p, Space     pause / resume the display (tracing and the history go on)",
 	"  + -          refresh interval longer / shorter (the window is 9 refreshes)",
 	"  h, ?         this help",
@@ -23,6 +24,8 @@ static const char *const help_lines[] = {
 	"TREND LEAK? marks sustained, near-monotonic growth over the window (a suspect);",
 	"grow, flat, shrink otherwise; OLDEST: age of the oldest live block;",
 	"SITE: the function that called the allocator, its module, file:line.",
+	"PID: the stack's process, when more than one process is shown. Merged (m): PROCS,",
+	"the processes with a stack of the row's frames (Enter lists them).",
 	"",
 	"Any key closes this help.",
 };
@@ -121,7 +124,7 @@ static void draw_status(struct tui *t)
 	snprintf(line, sizeof(line), "%s%s", t->paused ? "PAUSED  " : "",
 		 t->mode == MODE_STACK ? "Esc back  Up/Down scroll  q quit  h help"
 				       : "q quit  h help  Enter stack  / filter  b g c a sort"
-					 "  +/- refresh  p pause");
+					 "  m merge  +/- refresh  p pause");
 	put_line(t, y, A_REVERSE, true, line);
 	if (t->paused)
 		mvchgat(y, 0, 6, A_REVERSE | tui_style_attr(t, FRAME_ALERT), t->colors ? PAIR_ALERT : 0,
@@ -141,7 +144,7 @@ static int draw_list(struct tui *t)
 	s = sink_at(t, 0, header, 0, 0);
 	frame_render_header(f, &sink);
 	s = sink_at(t, header, header + 1, 0, A_REVERSE);
-	frame_render_titles(&sink, COLS);
+	frame_render_titles(f, &sink, COLS);
 	rows_y = header + 1;
 	page = LINES - 1 - rows_y;
 	t->page = page > 0 ? page : 1;
@@ -169,8 +172,17 @@ static int draw_list(struct tui *t)
 	return 0;
 }
 
+/* The selected row's stack (a merged row's with its processes), else the stack no longer listed. */
+static int render_selected(struct tui *t, ssize_t row, ssize_t stack, const struct frame_sink *sink)
+{
+	if (row >= 0)
+		return frame_render_row_stack(t->shown, (size_t)row, sink);
+	return frame_render_stack(t->shown, (size_t)stack, sink);
+}
+
 static int draw_stack(struct tui *t)
 {
+	ssize_t row = t->have_sel ? frame_find_row(t->shown, t->sel_pid, t->sel_stack) : -1;
 	ssize_t stack = t->have_sel ? frame_find_stack(t->shown, t->sel_pid, t->sel_stack) : -1;
 	struct screen_sink s;
 	struct frame_sink sink = { .put = screen_put, .eol = screen_eol, .ctx = &s };
@@ -183,7 +195,7 @@ static int draw_stack(struct tui *t)
 	}
 	/* Render once unclipped to count the lines, then the part that the scroll shows. */
 	s = sink_at(t, 1, 1, 0, 0);
-	err = frame_render_stack(t->shown, (size_t)stack, &sink);
+	err = render_selected(t, row, stack, &sink);
 	if (err)
 		return err;
 	t->stack_lines = s.line;
@@ -192,7 +204,7 @@ static int draw_stack(struct tui *t)
 	if ((int)t->stack_scroll > t->stack_lines - page)
 		t->stack_scroll = t->stack_lines > page ? (size_t)(t->stack_lines - page) : 0;
 	s = sink_at(t, 1, 1 + page, (int)t->stack_scroll, 0);
-	return frame_render_stack(t->shown, (size_t)stack, &sink);
+	return render_selected(t, row, stack, &sink);
 }
 
 static void draw_help(struct tui *t)

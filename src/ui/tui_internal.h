@@ -29,6 +29,7 @@ struct tui {
 	struct frame *shown;	/* the frame on screen */
 	struct frame *latest;	/* taken while paused; shown on resume */
 	enum frame_sort sort;
+	bool merge;		/* one row per site across processes */
 	char filter[TUI_MAX_FILTER + 1];
 	char edit[TUI_MAX_FILTER + 1];
 	enum tui_mode mode, help_back;

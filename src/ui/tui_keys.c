@@ -56,7 +56,7 @@ int tui_reselect(struct tui *t)
 
 	if (!t->shown)
 		return 0;
-	err = frame_select(t->shown, t->sort, t->filter);
+	err = frame_select(t->shown, t->sort, t->filter, t->merge);
 	if (err)
 		log_error("cannot list the stacks: %s", strerror(-err));
 	else
@@ -191,6 +191,13 @@ static int sort_by(struct tui *t, int ch)
 	return tui_reselect(t);
 }
 
+/* The selected stack stays selected: in its site's row when merged, in its own row when not. */
+static int toggle_merge(struct tui *t, int ch)
+{
+	t->merge = !t->merge;
+	return tui_reselect(t);
+}
+
 static int close_stack(struct tui *t, int ch)
 {
 	t->mode = MODE_LIST;
@@ -273,6 +280,7 @@ static const struct key_binding bindings[] = {
 	{ 'a', ON_LIST, sort_by },
 	{ 's', ON_LIST, sort_by },
 	{ '\t', ON_LIST, sort_by },
+	{ 'm', ON_LIST, toggle_merge },
 
 	{ KEY_ESC, ON_STACK, close_stack },
 	{ KEY_LEFT, ON_STACK, close_stack },
