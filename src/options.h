@@ -30,7 +30,6 @@ struct options {
 	uint32_t max_stacks;		/* --max-stacks: distinct stacks; default 65,536 (to 2^27) */
 	int verbosity;			/* -v count */
 	bool no_probe_shift;		/* --no-probe-shift: probe every function at its first instruction */
-	bool no_follow;			/* --no-follow: the processes traced ones fork are not traced */
 	uint64_t sample_rate;		/* --sample-rate, bytes; 0 = record every allocation */
 	bool no_session;		/* --no-session: classic uprobe + uretprobe pairs */
 	uint32_t unwind_mode;		/* --unwind fp|dwarf|auto: enum lt_unwind_mode; default auto */
