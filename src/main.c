@@ -140,7 +140,7 @@ static int open_targets(struct run *r)
 {
 	r->targets = targets__new(&r->opts);
 	if (!r->targets)
-		return errno == ESRCH ? 2 : 1;
+		return errno == ESRCH || errno == EINVAL ? 2 : 1;
 	return -1;
 }
 
@@ -296,7 +296,10 @@ static int run_mode(struct run *r)
 		err = run_live(r, &l);
 	else
 		err = plain_run(&r->plain, &l, r->opts.interval_s);
-	/* The final report; record's last profile covers the interval SIGTERM cut short. */
+	/* The final report, with the processes' last events; record's last profile covers the
+	 * interval SIGTERM cut short. */
+	if (!err && (r->out || r->opts.record))
+		err = procset__settle(targets__procs(r->targets));
 	if (!err && (r->out || r->opts.record))
 		err = plain_report(&r->plain);
 	return err ? 1 : 0;

@@ -10,6 +10,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "proc/follow.h"
+#include "proc/discover.h"
 #include "proc/launch.h"
 #include "proc/procinfo.h"
 #include "proc/procview.h"
@@ -24,7 +25,12 @@ struct targets {
 	bool command_exited;
 	struct follower *follower;
 	int sigchld_fd;		/* SIGCHLD, while the follower holds the command's tree */
+	struct discover *discover;	/* --cgroup, --unit, --comm: the processes they name */
+	bool waiting;		/* discovery has found nothing yet (said once) */
 };
+
+/* How often --cgroup, --unit and --comm look for new processes. */
+#define DISCOVER_PERIOD_NS 500000000ull
 
 /* Whether any pid given is alive; names those that are not (skipped). */
 static bool any_alive(const struct options *o)
@@ -46,12 +52,32 @@ static bool any_alive(const struct options *o)
 	return alive;
 }
 
+/* The discovery --cgroup, --unit or --comm asks for; NULL and errno (EINVAL: bad input, logged). */
+static struct discover *open_discover(const struct options *o)
+{
+	struct discover_target dt = {
+		.kind = o->cgroup ? DISCOVER_CGROUP : o->unit ? DISCOVER_UNIT : DISCOVER_COMM,
+		.arg = o->cgroup ? o->cgroup : o->unit ? o->unit : o->comm,
+	};
+	char err[256] = "";
+	struct discover *d = discover__new(&dt, err, sizeof(err));
+
+	if (!d) {
+		int errnum = errno;
+
+		log_error("%s", err[0] ? err : strerror(errnum));
+		errno = errnum;
+	}
+	return d;
+}
+
 struct targets *targets__new(const struct options *opts)
 {
+	bool discovering = opts->cgroup || opts->unit || opts->comm;
 	struct targets *t;
 	sigset_t chld;
 
-	if (!opts->command && !any_alive(opts)) {
+	if (!opts->command && !discovering && !any_alive(opts)) {
 		errno = ESRCH;
 		return NULL;
 	}
@@ -60,6 +86,16 @@ struct targets *targets__new(const struct options *opts)
 		return NULL;
 	t->opts = opts;
 	t->sigchld_fd = -1;
+	if (discovering) {
+		t->discover = open_discover(opts);
+		if (!t->discover) {
+			int errnum = errno;
+
+			free(t);
+			errno = errnum;
+			return NULL;
+		}
+	}
 	if (opts->command) {
 		/* Blocked before any thread starts, so that only the signalfd takes it. */
 		sigemptyset(&chld);
@@ -78,6 +114,34 @@ struct targets *targets__new(const struct options *opts)
 static int exit_code(int err)
 {
 	return err == -ENOENT || err == -ESRCH || err == -EACCES || err == -EPERM ? 2 : 1;
+}
+
+/*
+ * Traces the processes discovery finds that it has not found before. Those that exit or cannot be
+ * traced are named and skipped: a service's processes come and go. 0, or -errno on a failure.
+ */
+static int discover_new(struct targets *t)
+{
+	const pid_t *pids;
+	size_t nr;
+	int err = discover__poll(t->discover, &pids, &nr);
+
+	if (err) {
+		log_error("cannot list the processes of %s: %s", discover__describe(t->discover),
+			  strerror(-err));
+		return err;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		err = procset__add(t->ps, pids[i], 0, 0);
+		if (err == -ESRCH)
+			log_info("pid %d exited before it could be traced", pids[i]);
+		else if (err && exit_code(err) == 1)
+			return err;
+	}
+	if (!nr && !t->waiting && !procset__nr(t->ps))
+		log_warn("nothing to trace yet (%s); waiting for a process", discover__describe(t->discover));
+	t->waiting = !procset__nr(t->ps);
+	return 0;
 }
 
 int targets__start(struct targets *t, const struct procset_opts *o)
@@ -100,6 +164,8 @@ int targets__start(struct targets *t, const struct procset_opts *o)
 		err = procset__add(t->ps, pid, 0, 0);
 		return err ? exit_code(err) : -1;
 	}
+	if (t->discover)
+		return discover_new(t) ? 1 : -1;
 	for (size_t i = 0; i < t->opts->nr_pids; i++) {
 		int pid = t->opts->pids[i];
 
@@ -191,10 +257,19 @@ static int on_sigchld(void *ctx)
 	return procset__service(t->ps);
 }
 
+/* Discovery's poll, as a job. */
+static int on_discover(void *ctx)
+{
+	return discover_new(ctx);
+}
+
 static bool alive(void *ctx)
 {
 	const struct targets *t = ctx;
 
+	/* What discovery names may start at any time: the run ends with -d or a signal. */
+	if (t->discover)
+		return true;
 	/* The command's tree ends when ptrace has seen each of its processes go (and reaped it). */
 	if (t->follower)
 		return follower__nr_live(t->follower) > 0;
@@ -207,6 +282,9 @@ int targets__watch(struct targets *t, struct loop *l)
 
 	if (!err && t->follower)
 		err = loop_add_source(l, t->sigchld_fd, on_sigchld, t);
+	if (!err && t->discover &&
+	    !loop_add(l, on_discover, t, now_ns() + DISCOVER_PERIOD_NS, DISCOVER_PERIOD_NS))
+		err = -ENOSPC;
 	l->alive = alive;
 	l->alive_ctx = t;
 	return err;
@@ -226,6 +304,7 @@ void targets__free(struct targets *t)
 	else if (t->command && !t->command_exited)
 		log_warn("the command (pid %d) goes on running, no longer traced", t->command);
 	follower__free(t->follower);
+	discover__free(t->discover);
 	procset__free(t->ps);
 	if (t->sigchld_fd >= 0)
 		close(t->sigchld_fd);

@@ -300,6 +300,12 @@ int procset__service(struct procset *ps)
 	return ps->err;
 }
 
+int procset__settle(struct procset *ps)
+{
+	ps->swept_ns = 0;
+	return procset__service(ps);
+}
+
 struct procset *procset__new(const struct procset_opts *o)
 {
 	struct procset *ps = calloc(1, sizeof(*ps));

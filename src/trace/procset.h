@@ -88,6 +88,9 @@ void procset__exited(struct procset *ps, int pid);
  */
 int procset__service(struct procset *ps);
 
+/* As procset__service(), and checks now which processes are gone: before a final report. */
+int procset__settle(struct procset *ps);
+
 /* The descriptor that is readable when the BPF side has told something: call procset__service(). */
 int procset__fd(const struct procset *ps);
 

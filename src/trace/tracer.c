@@ -14,6 +14,7 @@
 #include "bpf/leaktop.h"
 #include "leaktop.skel.h"
 #include "base/log.h"
+#include "trace/closer.h"
 #include "trace/tracer.h"
 
 #ifndef ENOTSUPP
@@ -75,6 +76,7 @@ struct tracer {
 	unsigned int nr_multi_probes;	/* probes in session and uprobe_multi links */
 	struct bpf_link *life_links[3];	/* forks, execs, exits */
 	size_t nr_life_links;
+	struct closer *closer;		/* detaches a process's probes off the loop */
 };
 
 /* Whether the kernel's BTF has a type of this name and kind (the feature probes below). */
@@ -136,6 +138,11 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 
 	if (!t)
 		return NULL;
+	t->closer = closer__new();
+	if (!t->closer) {
+		free(t);
+		return NULL;
+	}
 	t->empty_programs = opts->empty_programs;
 	t->skel = leaktop_bpf__open();
 	if (!t->skel) {
@@ -349,7 +356,7 @@ void tracer__detach_pid(struct tracer *t, int pid)
 
 	for (size_t i = 0; i < t->nr_links;) {
 		if (t->links[i].pid == pid) {
-			bpf_link__destroy(t->links[i].link);
+			closer__add(t->closer, t->links[i].link, -1);
 			free(t->links[i].path);
 			t->links[i] = t->links[--t->nr_links];
 		} else {
@@ -358,7 +365,7 @@ void tracer__detach_pid(struct tracer *t, int pid)
 	}
 	for (size_t i = 0; i < t->nr_link_fds;) {
 		if (t->link_fds[i].pid == pid) {
-			close(t->link_fds[i].fd);
+			closer__add(t->closer, NULL, t->link_fds[i].fd);
 			t->nr_multi_probes -= t->link_fds[i].n;
 			multi_link_free(&t->link_fds[i]);
 			t->link_fds[i] = t->link_fds[--t->nr_link_fds];
@@ -489,15 +496,16 @@ void tracer__free(struct tracer *t)
 	if (!t)
 		return;
 	for (size_t i = 0; i < t->nr_life_links; i++)
-		bpf_link__destroy(t->life_links[i]);
+		closer__add(t->closer, t->life_links[i], -1);
 	for (size_t i = 0; i < t->nr_links; i++) {
-		bpf_link__destroy(t->links[i].link);
+		closer__add(t->closer, t->links[i].link, -1);
 		free(t->links[i].path);
 	}
 	for (size_t i = 0; i < t->nr_link_fds; i++) {
-		close(t->link_fds[i].fd);
+		closer__add(t->closer, NULL, t->link_fds[i].fd);
 		multi_link_free(&t->link_fds[i]);
 	}
+	closer__free(t->closer);
 	free(t->links);
 	free(t->link_fds);
 	leaktop_bpf__destroy(t->skel);

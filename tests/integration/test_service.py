@@ -1,0 +1,110 @@
+"""test_service.py: real services traced whole with -p: a PostgreSQL server whose backends, forked
+after attach, leak through an extension; nginx, whose workers after a reload are new processes."""
+import os
+import signal
+
+from harness import LeaktopTestCase, Report
+from services import PG_LEAK_BYTES, PG_LEAK_SITE, Nginx, Postgres, alive, wait_for
+
+
+def sites_by_bytes(rep):
+    return sorted(rep.sites().items(), key=lambda kv: -kv[1].bytes)
+
+
+class Services(LeaktopTestCase):
+
+    def test_postgres_pgbench(self):
+        """leaktop -p on the postmaster and its processes, then pgbench: 4 clients x 25 transactions
+        of pg_leak(30), each client a backend forked after attach. The leak is ranked first, with
+        its exact bytes: 1234 per unit, 30 units per call, 100 calls."""
+        pg = Postgres(self)
+        t = self.start_tracer([pg.postmaster_pid] + pg.child_pids())
+        t.wait_attached()
+        before = set(pg.child_pids())
+        clients, transactions, units = 4, 25, 30
+        # Each transaction sleeps first: a backend's probes are in place a few ms after its fork.
+        r = pg.pgbench('\\sleep 20 ms\nSELECT pg_leak(%d);' % units, clients, transactions)
+        self.assertEqual(r.failed, 0)
+        wait_for(lambda: set(pg.child_pids()) <= before, 30, "pgbench's backends to exit")
+        run = t.stop(signal.SIGINT)
+        self.assertOk(run)
+        rep = run.report
+        name, site = sites_by_bytes(rep)[0]
+        self.assertEqual(name, PG_LEAK_SITE, rep.summary())
+        self.assertEqual((site.bytes, site.allocs),
+                         (clients * transactions * units * PG_LEAK_BYTES, clients * transactions * units))
+        # four backends, each followed, each with its share
+        backends = {st['pid'] for st in site.stacks}
+        self.assertEqual(len(backends), clients)
+        procs = {p['pid']: p for p in rep.data['processes']}
+        for pid in backends:
+            self.assertTrue(procs[pid]['followed'], procs[pid])
+            self.assertEqual(procs[pid]['ppid'], pg.postmaster_pid)
+            self.assertEqual(procs[pid]['state'], 'exited')
+            mine = sum(st['outstanding_bytes'] for st in site.stacks if st['pid'] == pid)
+            self.assertEqual(mine, transactions * units * PG_LEAK_BYTES)
+            # the first transaction waits 20 ms: the probes were in place before
+            self.assertLess(procs[pid]['gap_s'], 0.02, procs[pid])
+        f = site.stacks[0]['frames'][0]
+        self.assertTrue((f.get('file') or '').endswith('pg_leak.c'), f)
+        self.assertEqual(f.get('module'), pg.extension_so)
+        self.assertTrue(alive(pg.postmaster_pid), 'the postmaster went on')
+
+    def test_nginx_reload(self):
+        """-p on nginx's master and workers, then a reload: the new workers are followed, and their
+        requests' allocations seen."""
+        ng = Nginx(self)
+        t = self.start_tracer([ng.master_pid] + ng.worker_pids())
+        t.wait_attached()
+        old = set(ng.worker_pids())
+        new = set(ng.reload())
+        self.assertFalse(old & new)
+        for _ in range(200):
+            status, _, _ = ng.get('/pid')
+            self.assertEqual(status, 200)
+        run = t.stop(signal.SIGINT)
+        self.assertOk(run)
+        rep = run.report
+        procs = {p['pid']: p for p in rep.data['processes']}
+        for pid in new:
+            self.assertIn(pid, procs, 'a worker started by the reload is traced')
+            self.assertEqual((procs[pid]['followed'], procs[pid]['ppid'], procs[pid]['state']),
+                             (True, ng.master_pid, 'traced'))
+        served = {st['pid'] for st in rep.stacks if st['pid'] in new and st['allocs'] > 0}
+        self.assertTrue(served, 'no allocation of the new workers was seen:\n' + rep.summary())
+        for pid in old:
+            self.assertEqual(procs[pid]['state'], 'exited')
+
+    def test_postgres_connection_per_transaction(self):
+        """pgbench -C: a new connection, so a new backend forked and one exiting, for each of 2 x 20
+        transactions. Detaching an exited backend's probes waits for the kernel's grace periods;
+        done off the loop, it never delays the probes of the next backend: every leak is counted.
+        pg_leak.so is preloaded by the postmaster: a backend that loads a library itself and exits
+        within milliseconds may be gone before leaktop reads its mappings (see the README)."""
+        pg = Postgres(self, conf=["shared_preload_libraries = 'PRELOAD'"], start=False)
+        with open(os.path.join(pg.data, 'postgresql.conf')) as f:
+            conf = f.read().replace('PRELOAD', pg.extension_so)
+        with open(os.path.join(pg.data, 'postgresql.conf'), 'w') as f:
+            f.write(conf)
+        pg.start()
+        t = self.start_tracer([pg.postmaster_pid] + pg.child_pids())
+        t.wait_attached()
+        before = set(pg.child_pids())
+        clients, transactions, units = 2, 20, 10
+        r = pg.pgbench('\\sleep 20 ms\nSELECT pg_leak(%d);' % units, clients, transactions,
+                       extra=('-C',))
+        self.assertEqual(r.failed, 0)
+        wait_for(lambda: set(pg.child_pids()) <= before, 30, "pgbench's backends to exit")
+        run = t.stop(signal.SIGINT)
+        self.assertOk(run)
+        rep = run.report
+        site = rep.site(PG_LEAK_SITE)
+        self.assertEqual((site.bytes, site.allocs),
+                         (clients * transactions * units * PG_LEAK_BYTES,
+                          clients * transactions * units), rep.summary())
+        backends = {st['pid'] for st in site.stacks}
+        self.assertEqual(len(backends), clients * transactions)
+        procs = {p['pid']: p for p in rep.data['processes']}
+        for pid in backends:
+            self.assertEqual((procs[pid]['followed'], procs[pid]['state']), (True, 'exited'))
+            self.assertLess(procs[pid]['gap_s'], 0.02, procs[pid])
