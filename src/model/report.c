@@ -191,3 +191,22 @@ void report_fini(struct report *r)
 	free(r->owned);
 	r->owned = NULL;
 }
+
+struct report_proc_counts report_count_procs(const struct report *r)
+{
+	struct report_proc_counts c = { 0 };
+
+	for (size_t i = 0; i < r->nr_procs; i++) {
+		const struct report_proc *p = &r->procs[i];
+
+		if (p->reason[0])
+			continue;
+		c.traced += !strcmp(p->state, "traced");
+		c.exited += !strcmp(p->state, "exited");
+		c.given += !p->followed;
+		c.followed += p->followed;
+		c.execs += p->execs;
+		c.gap_s += p->gap_s;
+	}
+	return c;
+}

@@ -39,6 +39,12 @@ struct report_proc {
 	double gap_s;		/* followed while running: from its fork until its probes were in */
 };
 
+/* What a report's processes add up to: for the one-line summaries of the text report and view. */
+struct report_proc_counts {
+	unsigned int traced, given, followed, exited, execs;
+	double gap_s;		/* the followed ones' gaps, summed */
+};
+
 /* Everything a writer needs. Writers are pure functions of a report and a FILE*. */
 struct report {
 	const char *version;
@@ -91,5 +97,8 @@ static inline bool report_stack_symbolized(const struct report_stack *rs)
 int report_build(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top);
 
 void report_fini(struct report *r);
+
+/* The sums of r's processes: those "not traced" count in none of them. */
+struct report_proc_counts report_count_procs(const struct report *r);
 
 #endif

@@ -25,29 +25,17 @@ static void put_fmt(FILE *out, void (*fmt)(char *, size_t, double), double v)
  */
 static void write_processes(const struct report *r, FILE *out)
 {
-	unsigned int traced = 0, given = 0, followed = 0, exited = 0, execs = 0;
-	double gap_s = 0;
+	struct report_proc_counts c = report_count_procs(r);
 
-	for (size_t i = 0; i < r->nr_procs; i++) {
-		const struct report_proc *p = &r->procs[i];
-		bool not_traced = p->reason[0] != '\0';
-
-		traced += !strcmp(p->state, "traced");
-		exited += !strcmp(p->state, "exited");
-		given += !not_traced && !p->followed;
-		followed += !not_traced && p->followed;
-		execs += p->execs;
-		gap_s += p->gap_s;
-	}
-	if (r->nr_procs <= 1 && !execs)
+	if (r->nr_procs <= 1 && !c.execs)
 		return;
-	fprintf(out, "processes: %u traced (%u given, %u followed), %u exited", traced, given,
-		followed, exited);
-	if (execs)
-		fprintf(out, ", %u exec%s", execs, execs == 1 ? "" : "s");
-	if (gap_s > 0)
+	fprintf(out, "processes: %u traced (%u given, %u followed), %u exited", c.traced, c.given,
+		c.followed, c.exited);
+	if (c.execs)
+		fprintf(out, ", %u exec%s", c.execs, c.execs == 1 ? "" : "s");
+	if (c.gap_s > 0)
 		fprintf(out, "; followed ones ran untraced for %.1f ms in all before their probes "
-			     "were in place", gap_s * 1e3);
+			     "were in place", c.gap_s * 1e3);
 	for (size_t i = 0, n = 0; i < r->nr_procs; i++) {
 		const struct report_proc *p = &r->procs[i];
 

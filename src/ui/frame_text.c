@@ -86,6 +86,9 @@ static void put_rate_figure(const struct frame_sink *sink, enum frame_style styl
 
 /* --- the header, one function per line */
 
+/* Most pids the first line names; more are counted. */
+#define HEADER_PIDS 4
+
 /* 1: who, for how long, how the view is set */
 static void header_who(const struct frame *f, const struct frame_sink *sink)
 {
@@ -93,11 +96,13 @@ static void header_who(const struct frame *f, const struct frame_sink *sink)
 
 	putf(sink, FRAME_LABEL, "leaktop %s", f->version ? f->version : "");
 	put(sink, FRAME_NORMAL, f->nr_procs > 1 ? "  pids" : "  pid");
-	for (size_t i = 0; i < f->nr_procs; i++) {
+	for (size_t i = 0; i < f->nr_procs && i < HEADER_PIDS; i++) {
 		putf(sink, FRAME_NORMAL, "%s %d (", i ? "," : "", f->procs[i].pid);
 		put_clean(sink, FRAME_NORMAL, f->procs[i].comm ? f->procs[i].comm : "?");
 		put(sink, FRAME_NORMAL, f->procs[i].exited ? ", exited)" : ")");
 	}
+	if (f->nr_procs > HEADER_PIDS)
+		putf(sink, FRAME_NORMAL, " and %zu more", f->nr_procs - HEADER_PIDS);
 	fmt_duration(a, sizeof(a), f->traced_s);
 	putf(sink, FRAME_NORMAL, "  traced %s  refresh %.1fs  window %.1fs  sort %s", a,
 	     f->interval_s, f->window_s, frame_sort_name(f->sort));
@@ -153,14 +158,58 @@ static void header_losses(const struct snapshot *snap, const struct frame_sink *
 	if (snap->stats[LT_STAT_ALLOCATOR_FREES])
 		putf(sink, FRAME_NORMAL, "; allocator frees %" PRIu64,
 		     snap->stats[LT_STAT_ALLOCATOR_FREES]);
+	if (snap->stats[LT_STAT_INHERITED_FREES])
+		putf(sink, FRAME_NORMAL, "; inherited frees %" PRIu64,
+		     snap->stats[LT_STAT_INHERITED_FREES]);
 	eol(sink);
 }
 
-/* 4: what the kernel says each process holds, beside what leaktop accounts for */
+/*
+ * 4, for more than one process: which were traced, followed, exited; what the live ones hold
+ * beside what leaktop accounts for
+ */
+static void header_procs(const struct frame *f, const struct frame_sink *sink)
+{
+	struct report_proc_counts c = report_count_procs(&f->report);
+	char a[FMT_LEN], b[FMT_LEN];
+	uint64_t rss = 0, anon = 0;
+	int64_t accounted = 0;
+	unsigned int live = 0;
+
+	for (size_t i = 0; i < f->nr_procs; i++) {
+		const struct frame_proc *p = &f->procs[i];
+
+		accounted += p->accounted_bytes;
+		if (!p->have_mem)
+			continue;
+		live++;
+		rss += p->mem.rss_bytes;
+		anon += p->mem.anon_bytes;
+	}
+	put(sink, FRAME_LABEL, "procs  ");
+	putf(sink, FRAME_NORMAL, "%u traced (%u given, %u followed), %u exited", c.traced, c.given,
+	     c.followed, c.exited);
+	if (c.execs)
+		putf(sink, FRAME_NORMAL, ", %u exec%s", c.execs, c.execs == 1 ? "" : "s");
+	if (c.gap_s > 0)
+		putf(sink, FRAME_ALERT, ", untraced %.1f ms", c.gap_s * 1e3);
+	fmt_bytes(a, sizeof(a), (double)rss);
+	fmt_bytes(b, sizeof(b), (double)anon);
+	putf(sink, FRAME_NORMAL, "; rss %s (anon %s) in %u live, ", a, b, live);
+	fmt_bytes(a, sizeof(a), (double)accounted);
+	putf(sink, FRAME_NORMAL, "leaktop accounts for %s", a);
+	eol(sink);
+}
+
+/* 4: what the kernel says the process holds, beside what leaktop accounts for */
 static void header_rss(const struct frame *f, const struct frame_sink *sink)
 {
 	char a[FMT_LEN], b[FMT_LEN];
 
+	if (f->nr_procs > 1) {
+		header_procs(f, sink);
+		return;
+	}
 	put(sink, FRAME_LABEL, "rss    ");
 	for (size_t i = 0; i < f->nr_procs; i++) {
 		const struct frame_proc *p = &f->procs[i];

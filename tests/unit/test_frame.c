@@ -404,6 +404,60 @@ static void render_rows(const struct frame *f, struct mem_sink *m, int width)
 #define STR(x) STR2(x)
 #define STR2(x) #x
 
+/*
+ * More than one process: the first line names four and counts the others; the fourth says which
+ * were followed, exited and exec'd, the untraced gap, and what the live ones hold.
+ */
+static void test_header_procs(void **state)
+{
+	static const struct report_proc rp[5] = {
+		{ .pid = 101, .comm = "prog", .state = "traced" },
+		{ .pid = 102, .ppid = 101, .comm = "prog", .state = "traced", .followed = true,
+		  .gap_s = 0.0015 },
+		{ .pid = 103, .ppid = 101, .comm = "prog", .state = "exited", .followed = true,
+		  .execs = 2, .gap_s = 0.001 },
+		{ .pid = 104, .comm = "prog", .state = "exited" },
+		{ .pid = 105, .comm = "prog", .state = "not traced", .reason = "exited before it "
+									 "could be traced" },
+	};
+	struct symbolizer *sym;
+	struct frame *f = make_multi(&sym, 3);
+	struct mem_sink m = { 0 };
+	struct frame_sink sink = SINK(&m);
+	char *procs_line;
+
+	f->report.procs = (struct report_proc *)rp;
+	f->report.nr_procs = 5;
+	f->procs = realloc(f->procs, 5 * sizeof(*f->procs));
+	assert_non_null(f->procs);
+	f->procs[3] = (struct frame_proc){ .pid = 104, .comm = "prog", .exited = true };
+	f->procs[4] = (struct frame_proc){ .pid = 106, .comm = "prog", .exited = true };
+	f->nr_procs = 5;
+	f->procs[0].accounted_bytes = 6700;
+	f->procs[1].accounted_bytes = 7000;
+	f->procs[2].accounted_bytes = 1600;
+	f->procs[0].have_mem = f->procs[1].have_mem = true;
+	f->procs[0].mem = (struct proc_mem){ .rss_bytes = 3 << 20, .anon_bytes = 1 << 20 };
+	f->procs[1].mem = (struct proc_mem){ .rss_bytes = 1 << 20, .anon_bytes = 1 << 20 };
+	f->snap->stats[LT_STAT_INHERITED_FREES] = 7;
+	assert_int_equal(frame_select(f, FRAME_SORT_BYTES, NULL, false), 0);
+	frame_render_header(f, &sink);
+	assert_int_equal(m.lines, FRAME_HEADER_LINES);
+	assert_non_null(strstr(m.text, "leaktop 9.9.9  pids 101 (prog), 102 (prog), 103 (prog), "
+				       "104 (prog, exited) and 1 more  traced "));
+	assert_non_null(strstr(m.text, "; pre-attach frees 0; inherited frees 7\n"));
+	assert_null(strstr(m.text, "\nrss "));
+	procs_line = strstr(m.text, "\nprocs  ");
+	assert_non_null(procs_line);
+	*strchr(procs_line + 1, '\n') = '\0';
+	assert_string_equal(procs_line + 1,
+			    "procs  2 traced (2 given, 2 followed), 2 exited, 2 execs, untraced "
+			    "2.5 ms; rss 4.0 MiB (anon 2.0 MiB) in 2 live, leaktop accounts for "
+			    "14.9 KiB");
+	frame_free(f);
+	symbolizer__free(sym);
+}
+
 /* A PID column with more than one process; none with one (test_rows_text_by_width). */
 static void test_pid_column(void **state)
 {
@@ -591,6 +645,7 @@ int main(void)
 		cmocka_unit_test(test_stack_text),
 		cmocka_unit_test(test_filter_stops_past_unmapped_caller),
 		cmocka_unit_test(test_pid_column),
+		cmocka_unit_test(test_header_procs),
 		cmocka_unit_test(test_merged_rows),
 		cmocka_unit_test(test_merged_filter),
 		cmocka_unit_test(test_merged_stack_text),
