@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "argval.h"
+#include "base/errmsg.h"
 
 /* Keeps every duration, once in nanoseconds, far inside a uint64_t. */
 #define MAX_SECONDS 1e9
@@ -16,14 +17,12 @@
 int argval_error(char *err, size_t err_len, const char *fmt, ...)
 {
 	va_list ap;
+	int ret;
 
-	if (err && err_len) {
-		va_start(ap, fmt);
-		/* A message cut short by a small buffer still names the problem. */
-		(void)vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
+	va_start(ap, fmt);
+	ret = errmsg_v(err, err_len, EINVAL, fmt, ap);
+	va_end(ap);
+	return ret;
 }
 
 bool argval_digits(const char *s, size_t len)

@@ -15,6 +15,7 @@
 #include <linux/magic.h>
 
 #include "base/array.h"
+#include "base/errmsg.h"
 #include "proc/cgroup.h"
 
 #define MOUNTS "/proc/self/mounts"
@@ -115,22 +116,6 @@ int cgroup_find_mount(char **mount)
 	return ret ? ret : -ENOENT;
 }
 
-static int why(char *err, size_t err_len, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* Writes the message into err and returns -errnum. */
-static int why(char *err, size_t err_len, int errnum, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return -errnum;
-}
-
 /* A group removed meanwhile: its entries fail so. */
 static bool gone(int errnum)
 {
@@ -164,19 +149,19 @@ static int check_group(const char *dir, char *err, size_t err_len)
 
 	if (statfs(dir, &fs) || stat(dir, &st)) {
 		errnum = errno;
-		return why(err, err_len, errnum, "cannot read %s: %s", dir, strerror(errnum));
+		return errmsg(err, err_len, errnum, "cannot read %s: %s", dir, strerror(errnum));
 	}
 	if (fs.f_type != CGROUP2_SUPER_MAGIC || !S_ISDIR(st.st_mode))
-		return why(err, err_len, EINVAL, "%s is not a cgroup2 group", dir);
+		return errmsg(err, err_len, EINVAL, "%s is not a cgroup2 group", dir);
 	procs = join(dir, "cgroup.procs");
 	if (!procs)
-		return why(err, err_len, ENOMEM, "out of memory");
+		return errmsg(err, err_len, ENOMEM, "out of memory");
 	errnum = access(procs, R_OK) ? errno : 0;
 	if (gone(errnum))
-		errnum = why(err, err_len, EINVAL, "%s is not a cgroup2 group (no cgroup.procs)",
+		errnum = errmsg(err, err_len, EINVAL, "%s is not a cgroup2 group (no cgroup.procs)",
 			     dir);
 	else if (errnum)
-		errnum = why(err, err_len, errnum, "cannot read %s: %s", procs, strerror(errnum));
+		errnum = errmsg(err, err_len, errnum, "cannot read %s: %s", procs, strerror(errnum));
 	free(procs);
 	return errnum;
 }
@@ -190,18 +175,18 @@ static int resolve_in_mount(const char *mount, const char *path, const char *abs
 	int errnum, ret;
 
 	if (!full)
-		return why(err, err_len, ENOMEM, "out of memory");
+		return errmsg(err, err_len, ENOMEM, "out of memory");
 	*dir = realpath(full, NULL);
 	errnum = errno;
 	if (*dir && under(*dir, mount))
 		ret = check_group(*dir, err, err_len);
 	else if (*dir || abs)
-		ret = why(err, err_len, EINVAL, "%s is outside the cgroup2 hierarchy (mounted at %s)",
+		ret = errmsg(err, err_len, EINVAL, "%s is outside the cgroup2 hierarchy (mounted at %s)",
 			  *dir ? *dir : abs, mount);
 	else if (errnum == ENOENT || errnum == ENOTDIR)
-		ret = why(err, err_len, EINVAL, "no such group (no directory %s)", full);
+		ret = errmsg(err, err_len, EINVAL, "no such group (no directory %s)", full);
 	else
-		ret = why(err, err_len, errnum, "cannot read %s: %s", full, strerror(errnum));
+		ret = errmsg(err, err_len, errnum, "cannot read %s: %s", full, strerror(errnum));
 	free(full);
 	return ret;
 }
@@ -213,7 +198,7 @@ int cgroup_resolve(const char *mount, const char *path, char **dir, char *err, s
 
 	*dir = NULL;
 	if (!path[0])
-		return why(err, err_len, EINVAL, "empty path");
+		return errmsg(err, err_len, EINVAL, "empty path");
 	/* An absolute path that exists may be the group's directory itself. */
 	if (path[0] == '/')
 		abs = realpath(path, NULL);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/array.h"
+#include "base/errmsg.h"
 #include "proc/cgroup.h"
 #include "proc/discover.h"
 
@@ -144,22 +145,6 @@ int discover_unit_name(const char *name, char **unit)
 
 /* --- Setting up. */
 
-static int fail(char *err, size_t err_len, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* Writes the message into err and returns -errnum. */
-static int fail(char *err, size_t err_len, int errnum, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return -errnum;
-}
-
 /* A vanished process: its entries in /proc fail so when it goes between two reads. */
 static bool gone(int errnum)
 {
@@ -172,11 +157,11 @@ static int find_mount(const char *opt, char **mount, char *err, size_t err_len)
 	int ret = cgroup_find_mount(mount);
 
 	if (ret == -ENOENT)
-		return fail(err, err_len, EINVAL,
+		return errmsg(err, err_len, EINVAL,
 			    "%s needs cgroup v2, which is not mounted here (no cgroup2 in "
 			    "/proc/self/mounts)", opt);
 	if (ret)
-		return fail(err, err_len, -ret, "cannot read /proc/self/mounts: %s",
+		return errmsg(err, err_len, -ret, "cannot read /proc/self/mounts: %s",
 			    strerror(-ret));
 	return 0;
 }
@@ -194,13 +179,13 @@ static int setup_cgroup(struct discover *d, const char *arg, char *err, size_t e
 	/* The reason in err, said of the option. */
 	if (ret && err && err_len) {
 		why = strdup(err);
-		fail(err, err_len, -ret, "--cgroup %s: %s", arg, why ? why : "out of memory");
+		errmsg(err, err_len, -ret, "--cgroup %s: %s", arg, why ? why : "out of memory");
 		free(why);
 	}
 	if (ret)
 		return ret;
 	if (asprintf(&d->describe, "cgroup %s", d->group) < 0)
-		return fail(err, err_len, ENOMEM, "out of memory");
+		return errmsg(err, err_len, ENOMEM, "out of memory");
 	return 0;
 }
 
@@ -215,15 +200,15 @@ static int find_unit(struct discover *d, const char *unit, char *err, size_t err
 		return ret;
 	ret = cgroup_find_named(mount, unit, &d->group, &tie);
 	if (ret == -ENOENT)
-		fail(err, err_len, EINVAL,
+		errmsg(err, err_len, EINVAL,
 		     "--unit %s: no such unit running (no group of that name under %s)", unit,
 		     mount);
 	else if (ret == -EEXIST)
-		fail(err, err_len, EINVAL,
+		errmsg(err, err_len, EINVAL,
 		     "--unit %s: two groups have that name, %s and %s: give one with --cgroup",
 		     unit, d->group, tie);
 	else if (ret)
-		fail(err, err_len, -ret, "--unit %s: cannot search %s: %s", unit, mount,
+		errmsg(err, err_len, -ret, "--unit %s: cannot search %s: %s", unit, mount,
 		     strerror(-ret));
 	free(mount);
 	free(tie);
@@ -240,23 +225,23 @@ static int setup_unit(struct discover *d, const struct discover_target *t, char 
 
 	/* As sd_booted(3) tells. */
 	if (stat(sd, &st) || !S_ISDIR(st.st_mode))
-		return fail(err, err_len, EINVAL,
+		return errmsg(err, err_len, EINVAL,
 			    "--unit needs systemd, which is not running here (no %s); give the "
 			    "unit's cgroup with --cgroup", sd);
 	ret = discover_unit_name(t->arg, &unit);
 	if (ret == -EINVAL && (!t->arg[0] || strchr(t->arg, '/')))
-		return fail(err, err_len, EINVAL,
+		return errmsg(err, err_len, EINVAL,
 			    "--unit '%s': not a unit name (a group's path goes with --cgroup)",
 			    t->arg);
 	if (ret == -EINVAL)
-		return fail(err, err_len, EINVAL,
+		return errmsg(err, err_len, EINVAL,
 			    "--unit %s: a unit of that type runs no process (give the unit it "
 			    "starts)", t->arg);
 	if (ret)
-		return fail(err, err_len, -ret, "out of memory");
+		return errmsg(err, err_len, -ret, "out of memory");
 	ret = find_unit(d, unit, err, err_len);
 	if (!ret && asprintf(&d->describe, "unit %s (cgroup %s)", unit, d->group) < 0)
-		ret = fail(err, err_len, ENOMEM, "out of memory");
+		ret = errmsg(err, err_len, ENOMEM, "out of memory");
 	free(unit);
 	return ret;
 }
@@ -264,11 +249,11 @@ static int setup_unit(struct discover *d, const struct discover_target *t, char 
 static int setup_comm(struct discover *d, const char *arg, char *err, size_t err_len)
 {
 	if (!arg[0])
-		return fail(err, err_len, EINVAL, "--comm: empty name");
+		return errmsg(err, err_len, EINVAL, "--comm: empty name");
 	/* Compared as the kernel keeps a name: its first 15 bytes. */
 	strncpy(d->comm, arg, sizeof(d->comm) - 1);
 	if (asprintf(&d->describe, "processes named %s", d->comm) < 0)
-		return fail(err, err_len, ENOMEM, "out of memory");
+		return errmsg(err, err_len, ENOMEM, "out of memory");
 	return 0;
 }
 
@@ -280,7 +265,7 @@ struct discover *discover__new(const struct discover_target *t, char *err, size_
 	if (err && err_len)
 		err[0] = '\0';
 	if (!d) {
-		fail(err, err_len, ENOMEM, "out of memory");
+		errmsg(err, err_len, ENOMEM, "out of memory");
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -288,7 +273,7 @@ struct discover *discover__new(const struct discover_target *t, char *err, size_
 	d->self = getpid();
 	d->proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (d->proc_fd < 0)
-		ret = fail(err, err_len, errno, "cannot open /proc: %s", strerror(errno));
+		ret = errmsg(err, err_len, errno, "cannot open /proc: %s", strerror(errno));
 	else if (t->kind == DISCOVER_CGROUP)
 		ret = setup_cgroup(d, t->arg, err, err_len);
 	else if (t->kind == DISCOVER_UNIT)
@@ -296,7 +281,7 @@ struct discover *discover__new(const struct discover_target *t, char *err, size_
 	else if (t->kind == DISCOVER_COMM)
 		ret = setup_comm(d, t->arg, err, err_len);
 	else
-		ret = fail(err, err_len, EINVAL, "no such kind of target: %d", (int)t->kind);
+		ret = errmsg(err, err_len, EINVAL, "no such kind of target: %d", (int)t->kind);
 	if (ret) {
 		discover__free(d);
 		errno = -ret;
