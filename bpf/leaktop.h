@@ -174,6 +174,7 @@ enum lt_event_type {
 	LT_EV_FORK = 1, /* pid was forked by ppid, a traced process: it is followed from now on */
 	LT_EV_EXEC,	/* pid runs a new image (exec_id) */
 	LT_EV_EXIT,	/* pid exited (its last thread) */
+	LT_EV_MAP,	/* struct lt_map_event: a code mapping pid had at its exit (before LT_EV_EXIT) */
 };
 
 struct lt_event {
@@ -185,8 +186,29 @@ struct lt_event {
 };
 _Static_assert(sizeof(struct lt_event) == 24, "lt_event layout");
 
+/*
+ * A code mapping (file-backed, executable) of a process that exits, for user space to name what
+ * it mapped after its last read of /proc/PID/maps. The path comes as its components, innermost
+ * first, each cut to LT_MAP_NAME_LEN - 1 bytes, up to the root of the process's mount namespace.
+ */
+#define LT_MAP_NAMES 12
+#define LT_MAP_NAME_LEN 48
+
+struct lt_map_event {
+	__u32 type;	/* LT_EV_MAP */
+	__u32 pid;
+	__u64 start, end, pgoff; /* pgoff in bytes */
+	__u64 ino;
+	__u32 dev;	/* the kernel's dev_t: major << 20 | minor */
+	__u32 nr_names;	/* components in names; more than LT_MAP_NAMES: the path was cut */
+	char names[LT_MAP_NAMES][LT_MAP_NAME_LEN];
+};
+_Static_assert(sizeof(struct lt_map_event) == 48 + LT_MAP_NAMES * LT_MAP_NAME_LEN,
+	       "lt_map_event layout");
+
 /* Per traced process (tgid), in the procs map. */
 #define LT_PROC_FOLLOWED 1 /* followed since a fork of a traced process */
+#define LT_PROC_EXIT_MAPS 2 /* tell its code mappings at its exit (no ptrace holds its exit) */
 
 struct lt_proc {
 	__u64 since_ns;	/* bpf_ktime_get_ns() of the fork (0 for the processes given) */

@@ -18,8 +18,17 @@ struct {
 /* Forks, execs and exits of traced processes, for user space. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
+	__uint(max_entries, 1024 * 1024);
 } events SEC(".maps");
+
+extern int bpf_iter_task_vma_new(struct bpf_iter_task_vma *it, struct task_struct *task,
+				 __u64 addr) __ksym __weak;
+extern struct vm_area_struct *bpf_iter_task_vma_next(struct bpf_iter_task_vma *it) __ksym __weak;
+extern void bpf_iter_task_vma_destroy(struct bpf_iter_task_vma *it) __ksym __weak;
+
+#define LT_VM_EXEC 0x4 /* VM_EXEC */
+/* Steps of a path walk: its components, and the mount points crossed on the way. */
+#define LT_PATH_STEPS 24
 
 static __always_inline void emit(__u32 type, __u32 pid, __u32 ppid, __u32 exec_id)
 {
@@ -48,13 +57,16 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(lt_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = parent->tgid, ctgid = child->tgid;
-	struct lt_proc c = { .parent = ptgid, .flags = LT_PROC_FOLLOWED };
+	struct lt_proc c = { .parent = ptgid, .flags = LT_PROC_FOLLOWED }, *pp;
 	struct lt_unwind_proc *up;
 	struct lt_range *code;
 
 	if (!follow || ptgid == ctgid || !bpf_map_lookup_elem(&procs, &ptgid))
 		return 0;
 	c.since_ns = bpf_ktime_get_ns();
+	pp = bpf_map_lookup_elem(&procs, &ptgid);
+	if (pp)
+		c.flags |= pp->flags & LT_PROC_EXIT_MAPS;
 	if (bpf_map_update_elem(&procs, &ctgid, &c, BPF_ANY)) {
 		stat_inc(LT_STAT_LOST_EVENTS);
 		return 0;
@@ -86,13 +98,106 @@ int BPF_PROG(lt_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	return 0;
 }
 
+/* One exiting process's code mapping at a time, built here, then copied to the ring buffer. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lt_map_event);
+} map_scratch SEC(".maps");
+
+/* A path walk, from a file's dentry up to its mount namespace's root. */
+struct path_walk {
+	__u64 d, mnt;	/* struct dentry *, struct mount * (read, never dereferenced here) */
+	__u32 n;	/* components seen */
+};
+
+/* One step of the walk (a bpf_loop callback: verified once): a component, or a mount crossed. */
+static long path_step(__u32 i, void *data)
+{
+	struct path_walk *w = data;
+	struct dentry *d = (struct dentry *)w->d, *parent;
+	struct mount *mnt = (struct mount *)w->mnt, *up;
+	struct lt_map_event *e;
+	__u32 zero = 0, n = w->n;
+
+	if (d == BPF_CORE_READ(mnt, mnt.mnt_root)) {
+		up = BPF_CORE_READ(mnt, mnt_parent);
+		if (up == mnt)
+			return 1;
+		w->d = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = (__u64)up;
+		return 0;
+	}
+	parent = BPF_CORE_READ(d, d_parent);
+	if (parent == d)
+		return 1;
+	e = bpf_map_lookup_elem(&map_scratch, &zero);
+	if (e && n < LT_MAP_NAMES)
+		bpf_probe_read_kernel_str(e->names[n], LT_MAP_NAME_LEN, BPF_CORE_READ(d, d_name.name));
+	w->n = n + 1;
+	w->d = (__u64)parent;
+	return 0;
+}
+
+/*
+ * The file-backed code mappings of p, which is exiting: a library it mapped after user space last
+ * read its maps (dlopen, then exit at once) is named all the same. The mm is still there: this
+ * kernel fires the tracepoint before exit_mm().
+ */
+static __always_inline void emit_maps(struct task_struct *p, __u32 tgid)
+{
+	struct bpf_iter_task_vma it;
+	struct vm_area_struct *vma;
+	struct lt_map_event *e;
+	struct path_walk w;
+	struct file *f;
+	__u32 zero = 0;
+
+	if (!bpf_iter_task_vma_new)
+		return;
+	if (bpf_iter_task_vma_new(&it, p, 0)) {
+		bpf_iter_task_vma_destroy(&it);
+		return;
+	}
+	while ((vma = bpf_iter_task_vma_next(&it))) {
+		f = vma->vm_file;
+		e = bpf_map_lookup_elem(&map_scratch, &zero);
+		if (!(vma->vm_flags & LT_VM_EXEC) || !f || !e)
+			continue;
+		e->type = LT_EV_MAP;
+		e->pid = tgid;
+		e->start = vma->vm_start;
+		e->end = vma->vm_end;
+		e->pgoff = vma->vm_pgoff << 12;
+		e->ino = BPF_CORE_READ(f, f_inode, i_ino);
+		e->dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+		w.d = (__u64)BPF_CORE_READ(f, f_path.dentry);
+		w.mnt = (__u64)container_of(BPF_CORE_READ(f, f_path.mnt), struct mount, mnt);
+		w.n = 0;
+		bpf_loop(LT_PATH_STEPS, path_step, &w, 0);
+		e->nr_names = w.n;
+		if (bpf_ringbuf_output(&events, e, sizeof(*e), 0)) {
+			stat_inc(LT_STAT_LOST_EVENTS);
+			break;
+		}
+	}
+	bpf_iter_task_vma_destroy(&it);
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(lt_exit, struct task_struct *p, bool group_dead)
 {
 	__u32 tgid = p->tgid;
+	struct lt_proc *lp;
 
-	if (!group_dead || !bpf_map_lookup_elem(&procs, &tgid))
+	if (!group_dead)
 		return 0;
+	lp = bpf_map_lookup_elem(&procs, &tgid);
+	if (!lp)
+		return 0;
+	if (lp->flags & LT_PROC_EXIT_MAPS)
+		emit_maps(p, tgid);
 	bpf_map_delete_elem(&procs, &tgid);
 	emit(LT_EV_EXIT, tgid, 0, 0);
 	return 0;

@@ -417,20 +417,17 @@ static int maps_insert(struct image *img, size_t pos, const struct procmap *m, s
 	return 0;
 }
 
-int procview__add_mapping(struct procview *pv, int pid, uint64_t start, uint64_t end,
-			  uint64_t file_offset, const char *path)
+/*
+ * Puts mapping m (its path not owned) in pid's image, made final, unless it overlaps one known; its
+ * file opened by the rule for pid (0: by its path alone). 0 or -errno (-EEXIST, -ENOMEM).
+ */
+static int image_add(struct procview *pv, int pid, int open_pid, struct procmap m)
 {
-	struct procmap m = {.start = start, .end = end, .file_offset = file_offset};
 	struct image *img = image_find(pv, pid);
 	struct procmaps *pm;
 	struct procfile *f;
-	struct stat st;
 	size_t pos;
 
-	if (end <= start)
-		return -EINVAL;
-	if (stat(path, &st))
-		return -errno;
 	if (!img && !(img = image_new(pv, pid)))
 		return -ENOMEM;
 	img->pub.final = true;
@@ -441,20 +438,15 @@ int procview__add_mapping(struct procview *pv, int pid, uint64_t start, uint64_t
 		img->pm->pid = pid;
 	}
 	pm = img->pm;
-	for (pos = 0; pos < pm->nr_maps && pm->maps[pos].start < start; pos++)
+	for (pos = 0; pos < pm->nr_maps && pm->maps[pos].start < m.start; pos++)
 		;
-	if ((pos > 0 && pm->maps[pos - 1].end > start) ||
-	    (pos < pm->nr_maps && pm->maps[pos].start < end))
+	if ((pos > 0 && pm->maps[pos - 1].end > m.start) ||
+	    (pos < pm->nr_maps && pm->maps[pos].start < m.end))
 		return -EEXIST;
-	strcpy(m.perms, "r-xp");
-	m.dev_major = major(st.st_dev);
-	m.dev_minor = minor(st.st_dev);
-	m.inode = st.st_ino;
-	m.path = (char *)path;
-	f = file_get(pv, 0, &m);
+	f = file_get(pv, open_pid, &m);
 	if (!f)
 		return -ENOMEM;
-	m.path = strdup(path);
+	m.path = strdup(m.path);
 	if (!m.path)
 		return -ENOMEM;
 	if (maps_insert(img, pos, &m, f)) {
@@ -464,6 +456,37 @@ int procview__add_mapping(struct procview *pv, int pid, uint64_t start, uint64_t
 	img->pub.generation = ++pv->next_generation;
 	image_publish(img);
 	return 0;
+}
+
+int procview__add_mapping(struct procview *pv, int pid, uint64_t start, uint64_t end,
+			  uint64_t file_offset, const char *path)
+{
+	struct procmap m = { .start = start, .end = end, .file_offset = file_offset,
+			     .perms = "r-xp", .path = (char *)path };
+	struct stat st;
+
+	if (end <= start)
+		return -EINVAL;
+	if (stat(path, &st))
+		return -errno;
+	m.dev_major = major(st.st_dev);
+	m.dev_minor = minor(st.st_dev);
+	m.inode = st.st_ino;
+	return image_add(pv, pid, 0, m);
+}
+
+int procview__add_exit_mapping(struct procview *pv, int pid, const struct procmap *m)
+{
+	struct image *img;
+	int err;
+
+	if (m->end <= m->start || m->path[0] != '/')
+		return -EINVAL;
+	err = image_add(pv, pid, pid, *m);
+	img = image_find(pv, pid);
+	if (img)
+		img->pub.gone = true;
+	return err;
 }
 
 void procview__forget(struct procview *pv, int pid)

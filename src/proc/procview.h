@@ -104,6 +104,15 @@ char *procview__path(int pid, const struct procmap *m);
 int procview__add_mapping(struct procview *pv, int pid, uint64_t start, uint64_t end,
 			  uint64_t file_offset, const char *path);
 
+/*
+ * Records mapping m of pid as the BPF side saw it at pid's exit, when the view's last read missed
+ * it (a library loaded and used moments before the exit): put in pid's image, which turns final
+ * and gone, unless it overlaps a mapping known. Its file is opened by the rule above, by then
+ * through the path with its device and inode checked. 0 or -errno: -EINVAL (empty range, no
+ * absolute path), -EEXIST (overlaps), -ENOMEM.
+ */
+int procview__add_exit_mapping(struct procview *pv, int pid, const struct procmap *m);
+
 /* Forgets pid's images (it exited and nothing will ask for them again). Files stay. */
 void procview__forget(struct procview *pv, int pid);
 

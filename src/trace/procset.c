@@ -155,7 +155,8 @@ static int clone_parent(struct procset *ps, struct proc *child, const struct pro
 int procset__add(struct procset *ps, int pid, int ppid, uint64_t fork_ns)
 {
 	struct lt_proc bp = { .since_ns = fork_ns, .parent = (uint32_t)ppid,
-			      .flags = ppid ? LT_PROC_FOLLOWED : 0 };
+			      .flags = (ppid ? LT_PROC_FOLLOWED : 0) |
+				       (ps->o.held ? 0 : LT_PROC_EXIT_MAPS) };
 	uint32_t key = (uint32_t)pid;
 	struct proc *p = find(ps, pid);
 	int err;
@@ -249,6 +250,27 @@ void procset__exited(struct procset *ps, int pid)
 	log_info("pid %d (%s) exited", pid, p->pub.comm);
 }
 
+/*
+ * A code mapping the process had at its exit: into the view when its last read missed it. The
+ * path is joined from its components (outermost last in the event).
+ */
+static void on_exit_map(struct procset *ps, const struct lt_map_event *e)
+{
+	char path[LT_MAP_NAMES * LT_MAP_NAME_LEN + 1];
+	struct procmap m = { .start = e->start, .end = e->end, .file_offset = e->pgoff,
+			     .dev_major = e->dev >> 20, .dev_minor = e->dev & 0xfffff,
+			     .inode = e->ino, .perms = "r-xp", .path = path };
+	size_t len = 0;
+
+	if (!e->nr_names || e->nr_names > LT_MAP_NAMES)
+		return;
+	for (uint32_t i = e->nr_names; i-- > 0;)
+		len += (size_t)snprintf(path + len, sizeof(path) - len, "/%.*s", LT_MAP_NAME_LEN - 1,
+					e->names[i]);
+	if (procview__add_exit_mapping(ps->o.pv, (int)e->pid, &m) == 0)
+		log_debug("pid %d: %s mapped at its exit, not before", (int)e->pid, path);
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct procset *ps = ctx;
@@ -268,6 +290,10 @@ static int on_event(void *ctx, void *data, size_t size)
 		break;
 	case LT_EV_EXIT:
 		procset__exited(ps, (int)e->pid);
+		break;
+	case LT_EV_MAP:
+		if (size >= sizeof(struct lt_map_event))
+			on_exit_map(ps, data);
 		break;
 	}
 	return 0;

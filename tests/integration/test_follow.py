@@ -101,6 +101,24 @@ class Follow(LeaktopTestCase):
         self.assertSites(rep, {'dl_leak_block': (19629, 3), 'dl_leak_calloc': (5000, 1)}, module=lib)
         self.assertFirstFrame(rep, 'dl_leak_block', 'libdlsite.c')
 
+    def test_attach_dlopen_then_exit(self):
+        """-p on dlopen_exit: it loads a library, leaks through it and exits at once, before
+        leaktop has read its mappings again: the BPF side tells the mappings at the exit, and the
+        frames are named all the same."""
+        w = self.start_workload('dlopen_exit')
+        t = self.start_tracer([w.pid])
+        t.wait_attached()
+        w.trigger()
+        w.wait_done()
+        self.assertEqual(w.proc.wait(30), 0)
+        r = t.stop(sig=None, timeout=30)
+        self.assertOk(r)
+        lib = workload('libdlsite.so')
+        self.assertSites(r.report, {'dl_leak_block': (19629, 3), 'dl_leak_calloc': (5000, 1)},
+                         module=lib)
+        self.assertFirstFrame(r.report, 'dl_leak_block', 'libdlsite.c')
+        self.assertFirstFrame(r.report, 'dl_leak_calloc', 'libdlsite.c')
+
     def test_attach_follows_forks(self):
         """-p on the tree's parent: its child and grandchild, forked after attach, are followed;
         each settles 300 ms after its fork, past the gap until its probes are in place."""

@@ -104,9 +104,11 @@ class BatchProcs(TwoProcesses):
         self.assertRegex(f, r'(?m)^ +PID +BYTES +BLOCKS +GROWTH +TREND +OLDEST +SITE$')
         self.assertIn('heap   %s (%d bytes) in %d blocks' % (human(2 * TOTAL_BYTES), 2 * TOTAL_BYTES,
                                                              2 * TOTAL_BLOCKS), f)
-        for pid in pids:
-            self.assertRegex(f, r'(?m)pid %d [\d.]+ [KM]iB \(anon [\d.]+ [KM]iB\), leaktop accounts '
-                                r'for %s' % (pid, re.escape(human(TOTAL_BYTES))))
+        # More than one process: the processes line sums the live ones' RSS beside what leaktop
+        # accounts for in them.
+        self.assertRegex(f, r'(?m)^procs  2 traced \(2 given, 0 followed\), 0 exited; rss [\d.]+ '
+                            r'[KM]iB \(anon [\d.]+ [KM]iB\) in 2 live, leaktop accounts for %s$'
+                         % re.escape(human(2 * TOTAL_BYTES)))
         rows = lead_rows(f)
         got = {(pid, fn): (b, n) for pid, fn, b, n in rows if fn in SITES}
         self.assertEqual(got, per_pid_rows(pids), f)

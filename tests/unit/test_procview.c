@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -229,6 +230,72 @@ static void test_add_mapping(void **state)
 	free(lib);
 }
 
+/*
+ * A child that loads a library after the view read it and exits: the mapping the BPF side saw at
+ * the exit (its dev and inode, its path) joins the image, which turns gone; the file is opened by
+ * its path with dev and inode checked. A wrong inode, or an overlap, adds nothing.
+ */
+static void test_exit_mapping(void **state)
+{
+	struct procview *pv = procview__new();
+	char *lib = fixture_path("libfx.so");
+	const struct procimage *img;
+	struct procfile *f = NULL;
+	struct stat st;
+	struct procmap m = { .start = 0x7f0000000000, .end = 0x7f0000010000, .perms = "r-xp" };
+	int fds[2];
+	pid_t child;
+	char c;
+
+	assert_int_equal(stat(lib, &st), 0);
+	m.dev_major = major(st.st_dev);
+	m.dev_minor = minor(st.st_dev);
+	m.path = lib;
+	assert_int_equal(pipe(fds), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		close(fds[1]);
+		while (read(fds[0], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(fds[0]);
+	img = procview__image(pv, child, 0);
+	assert_non_null(img);
+	assert_null(procview__find(img, m.start, &f));
+	close(fds[1]);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+
+	/* Another file now at that path: not the one mapped. */
+	m.inode = st.st_ino + 1;
+	assert_int_equal(procview__add_exit_mapping(pv, child, &m), 0);
+	img = procview__image(pv, child, 0);
+	assert_true(img->gone && img->final);
+	assert_non_null(procview__find(img, m.start, &f));
+	assert_null(f->ef);
+
+	m.inode = st.st_ino;
+	m.start = 0x7f0000100000;
+	m.end = 0x7f0000110000;
+	assert_int_equal(procview__add_exit_mapping(pv, child, &m), 0);
+	img = procview__image(pv, child, 0);
+	assert_non_null(procview__find(img, m.start + 0x100, &f));
+	assert_string_equal(f->path, lib);
+	assert_non_null(f->ef);
+	/* What the view read before stays. */
+	assert_non_null(procview__find(img, (uint64_t)(uintptr_t)&view_marker, &f));
+	assert_non_null(f->ef);
+
+	m.end = m.start + 0x1000;
+	m.start -= 0x1000;
+	assert_int_equal(procview__add_exit_mapping(pv, child, &m), -EEXIST);
+	m.path = "libfx.so";
+	assert_int_equal(procview__add_exit_mapping(pv, child, &m), -EINVAL);
+	procview__free(pv);
+	free(lib);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +303,7 @@ int main(void)
 	    cmocka_unit_test(test_deleted_and_replaced),
 	    cmocka_unit_test(test_gone),
 	    cmocka_unit_test(test_add_mapping),
+	    cmocka_unit_test(test_exit_mapping),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
