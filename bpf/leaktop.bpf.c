@@ -889,3 +889,5 @@ int lt_empty_session(struct pt_regs *ctx)
 {
 	return LT_COOKIE_KIND(bpf_get_attach_cookie(ctx)) == LT_FREE ? 1 : 0;
 }
+
+#include "release.bpf.h"

@@ -71,6 +71,7 @@ enum lt_stat {
 	LT_STAT_ALLOCATOR_FREES,   /* free of a block never recorded, called by the allocator itself */
 	LT_STAT_LOST_EVENTS,	   /* a fork, exec or exit of a traced process user space never heard of */
 	LT_STAT_INHERITED_FREES,   /* free of a block the process's parent allocated before the fork */
+	LT_STAT_EXITED_RELEASED,   /* blocks of exited processes released to make room (lt_release) */
 	LT_STAT_MAX,
 };
 

@@ -244,6 +244,7 @@ static int start_pipeline(struct run *r)
 		.unwinder = r->unwinder, .metrics = r->metrics,
 		.procs = targets__procs(r->targets), .start_ns = now_ns(),
 		.min_age_ns = (uint64_t)(o->min_age_s * 1e9), .sample_rate = o->sample_rate,
+		.max_allocs = o->max_allocs,
 	};
 	if (!clock_gettime(CLOCK_REALTIME, &wall))
 		r->pipe.start_time_ns = (uint64_t)wall.tv_sec * 1000000000ull +

@@ -53,6 +53,8 @@ static const struct {
 						 "heard of: processes not followed or refreshed" },
 	/* No loss: a child freeing its copy of a block its parent allocated before the fork. */
 	[LT_STAT_INHERITED_FREES] = { "inherited_frees", NULL },
+	/* No loss: blocks of exited processes, released to make room (they hold no memory). */
+	[LT_STAT_EXITED_RELEASED] = { "exited_released", NULL },
 };
 
 const char *snapshot_stat_name(enum lt_stat stat)

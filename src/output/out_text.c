@@ -77,6 +77,9 @@ static void write_header(const struct report *r, const struct snapshot *snap, FI
 	if (snap->stats[LT_STAT_INHERITED_FREES])
 		fprintf(out, ", %" PRIu64 " frees in forked children of their parent's blocks",
 			snap->stats[LT_STAT_INHERITED_FREES]);
+	if (snap->stats[LT_STAT_EXITED_RELEASED])
+		fprintf(out, ", %" PRIu64 " blocks of exited processes released to make room",
+			snap->stats[LT_STAT_EXITED_RELEASED]);
 	fputc('\n', out);
 	if (r->sample_rate_bytes)
 		fprintf(out, "sampled: one allocation per %" PRIu64 " bytes; %s\n",

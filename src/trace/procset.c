@@ -28,6 +28,7 @@ struct proc {
 	struct procfile **probed;	/* the files its probes are in */
 	size_t nr_probed, cap_probed;
 	uint64_t exec_ns;		/* an exec whose image has no probes yet (not held); 0: none */
+	bool released;			/* exited, and its blocks released from the tables */
 };
 
 struct procset {
@@ -39,6 +40,7 @@ struct procset {
 	struct hashtab *index;		/* pid -> index in procs, of its latest entry */
 	unsigned int nr_alive;
 	unsigned int nr_pending;	/* execs waiting for their libraries */
+	unsigned int nr_unreleased;	/* exited, blocks not released (not held) */
 	uint64_t swept_ns;
 	int err;			/* out of memory in an event handler */
 };
@@ -246,6 +248,7 @@ void procset__exited(struct procset *ps, int pid)
 	if (!p || p->pub.state != PROCSET_TRACED)
 		return;
 	set_state(ps, p, PROCSET_EXITED, 0);
+	ps->nr_unreleased += !ps->o.held;
 	tracer__detach_pid(ps->o.tracer, pid);
 	log_info("pid %d (%s) exited", pid, p->pub.comm);
 }
@@ -324,6 +327,42 @@ int procset__service(struct procset *ps)
 		sweep(ps);
 	}
 	return ps->err;
+}
+
+bool procset__releasable(const struct procset *ps)
+{
+	return ps->nr_unreleased > 0;
+}
+
+int procset__release_exited(struct procset *ps, uint64_t outstanding_allocs, uint32_t max_allocs)
+{
+	int pids[PROCSET_RELEASE_MAX];
+	size_t n = 0, i;
+	int err;
+
+	if (!ps->nr_unreleased || outstanding_allocs <= max_allocs / 2)
+		return 0;
+	for (i = 0; i < ps->nr && n < PROCSET_RELEASE_MAX; i++) {
+		struct proc *p = &ps->procs[i];
+
+		if (p->pub.state != PROCSET_EXITED || p->released)
+			continue;
+		p->released = true;
+		ps->nr_unreleased--;
+		/* A pid traced again since, by another process: the blocks under it are not told
+		 * apart, and the live one keeps them. */
+		if (find(ps, p->pub.pid) == p)
+			pids[n++] = p->pub.pid;
+	}
+	err = tracer__release_exited(ps->o.tracer, pids, n);
+	if (err) {
+		log_warn("cannot release the blocks of processes that exited: %s", strerror(-err));
+		ps->nr_unreleased = 0;
+		return err;
+	}
+	log_info("the allocation table is half full: the blocks of %zu processes that exited were "
+		 "released", n);
+	return (int)n;
 }
 
 int procset__settle(struct procset *ps)

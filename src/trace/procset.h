@@ -88,6 +88,22 @@ void procset__exited(struct procset *ps, int pid);
  */
 int procset__service(struct procset *ps);
 
+/* Whether processes have exited whose blocks procset__release_exited() would release. */
+bool procset__releasable(const struct procset *ps);
+
+/* Most processes released by one call of procset__release_exited(). */
+#define PROCSET_RELEASE_MAX 4096
+
+/*
+ * Not held (-p, discovery): when the allocation table holds more than half of max_allocs
+ * (outstanding_allocs, from a reading), releases the blocks of the processes that exited, once
+ * each (tracer__release_exited(), counted in exited_released): they hold no memory any more, and
+ * the live processes need the room. Held (command mode) never releases: each process's blocks at
+ * its exit are its leak report. Returns the number of processes released, or -errno (logged; no
+ * further try).
+ */
+int procset__release_exited(struct procset *ps, uint64_t outstanding_allocs, uint32_t max_allocs);
+
 /* As procset__service(), and checks now which processes are gone: before a final report. */
 int procset__settle(struct procset *ps);
 

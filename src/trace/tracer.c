@@ -183,6 +183,7 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	bpf_program__set_autoload(p->lt_fork, opts->follow && !opts->empty_programs);
 	bpf_program__set_autoload(p->lt_exec, !opts->empty_programs);
 	bpf_program__set_autoload(p->lt_exit, !opts->empty_programs);
+	bpf_program__set_autoload(p->lt_release, !opts->empty_programs);
 
 	err = leaktop_bpf__load(t->skel);
 	if (!err)
@@ -421,6 +422,26 @@ int tracer__clone_pid(struct tracer *t, int parent, int child)
 	}
 	if (err)
 		tracer__detach_pid(t, child);
+	return err;
+}
+
+int tracer__release_exited(struct tracer *t, const int *pids, size_t n)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, run);
+	int map = bpf_map__fd(t->skel->maps.released_procs), err = 0;
+	uint8_t one = 1;
+	size_t i;
+
+	if (bpf_program__fd(t->skel->progs.lt_release) < 0)
+		return -ENOTSUP;
+	for (i = 0; i < n && !err; i++)
+		if (bpf_map_update_elem(map, &(uint32_t){ (uint32_t)pids[i] }, &one, BPF_ANY))
+			err = -errno;
+	if (!err && bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.lt_release), &run))
+		err = -errno;
+	/* Cleared at once: a pid reused by a process traced later is not released with them. */
+	while (i-- > 0)
+		bpf_map_delete_elem(map, &(uint32_t){ (uint32_t)pids[i] });
 	return err;
 }
 

@@ -89,6 +89,13 @@ void tracer__detach_pid(struct tracer *t, int pid);
  */
 int tracer__clone_pid(struct tracer *t, int parent, int child);
 
+/*
+ * Releases the blocks of the n processes pids, which have exited, from the allocation table, and
+ * takes them off their stacks' totals (LT_STAT_EXITED_RELEASED counts them): room for the live
+ * ones. Walks the whole table in the kernel. At most 4096 pids a call. 0 or -errno.
+ */
+int tracer__release_exited(struct tracer *t, const int *pids, size_t n);
+
 unsigned int tracer__nr_links(const struct tracer *t);
 
 /* Map file descriptors for the collector. */

@@ -161,6 +161,9 @@ static void header_losses(const struct snapshot *snap, const struct frame_sink *
 	if (snap->stats[LT_STAT_INHERITED_FREES])
 		putf(sink, FRAME_NORMAL, "; inherited frees %" PRIu64,
 		     snap->stats[LT_STAT_INHERITED_FREES]);
+	if (snap->stats[LT_STAT_EXITED_RELEASED])
+		putf(sink, FRAME_NORMAL, "; exited released %" PRIu64,
+		     snap->stats[LT_STAT_EXITED_RELEASED]);
 	eol(sink);
 }
 

@@ -139,13 +139,35 @@ static int maintain(void *ctx)
 	return collector__maintain(p->col);
 }
 
+/*
+ * Room for the live processes: when processes have exited (-p, discovery), a reading of the
+ * totals (no walk of the live blocks) tells whether the table is half full, and their blocks go.
+ * Only a failed reading fails the run; a failed release is logged and not tried again.
+ */
+static int release_exited(void *ctx)
+{
+	struct pipeline *p = ctx;
+	struct snapshot *snap;
+
+	if (!procset__releasable(p->procs))
+		return 0;
+	snap = collector__read(p->col, false, 0);
+	if (!snap)
+		return -errno;
+	procset__release_exited(p->procs, (uint64_t)snap->totals.outstanding_allocs, p->max_allocs);
+	snapshot__free(snap);
+	return 0;
+}
+
 int pipeline_run(struct pipeline *p, struct loop *l)
 {
 	uint64_t now = now_ns();
 
 	if ((p->unwinder && !loop_add(l, refresh_unwind, p, now + UNWIND_CHECK_NS,
 				      UNWIND_CHECK_NS)) ||
-	    !loop_add(l, maintain, p, now + COLLECT_MAINTAIN_NS, COLLECT_MAINTAIN_NS))
+	    !loop_add(l, maintain, p, now + COLLECT_MAINTAIN_NS, COLLECT_MAINTAIN_NS) ||
+	    (p->procs && p->max_allocs &&
+	     !loop_add(l, release_exited, p, now + RELEASE_CHECK_NS, RELEASE_CHECK_NS)))
 		return -ENOSPC;
 	return loop_run(l);
 }

@@ -31,7 +31,11 @@ struct pipeline {
 	uint64_t start_time_ns;		/* the same moment on the wall clock (0 = unknown) */
 	uint64_t min_age_ns;		/* --min-age */
 	uint64_t sample_rate;		/* --sample-rate */
+	uint32_t max_allocs;		/* --max-allocs; 0: exited processes' blocks are never released */
 };
+
+/* How often the blocks of exited processes are considered for release (procset.h). */
+#define RELEASE_CHECK_NS 1000000000ull
 
 /*
  * One reading of the maps: every stack (those that hold nothing too), with the age of its oldest
@@ -56,8 +60,9 @@ int pipeline_metrics(const struct pipeline *p, struct report *r);
 
 /*
  * Runs l after adding the upkeep every mode needs: the unwind tables follow code mapped since
- * (dlopen) every UNWIND_CHECK_NS, and stacks that hold nothing are evicted every
- * COLLECT_MAINTAIN_NS (a no-op when a reading did it). The mode has added its own jobs first.
+ * (dlopen) every UNWIND_CHECK_NS, stacks that hold nothing are evicted every
+ * COLLECT_MAINTAIN_NS (a no-op when a reading did it), and the blocks of exited processes are
+ * released when the table is half full (checked every RELEASE_CHECK_NS). The mode has added its own jobs first.
  * What loop_run() returns; -ENOSPC when the job table is full.
  */
 int pipeline_run(struct pipeline *p, struct loop *l);

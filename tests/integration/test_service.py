@@ -105,3 +105,36 @@ class Services(LeaktopTestCase):
             f = st['frames'][0]
             self.assertEqual(f.get('module'), pg.extension_so, f)
             self.assertTrue((f.get('file') or '').endswith('pg_leak.c'), f)
+
+    def test_postgres_exited_released_under_pressure(self):
+        """A small allocation table (--max-allocs 10000) and pgbench -C: 40 backends come and go,
+        each leaving about 200 blocks. Once the table is half full, the blocks of the backends
+        that exited are released (they hold no memory any more): nothing is dropped, and a
+        backend that stays keeps its exact figures."""
+        pg = Postgres(self)
+        t = self.start_tracer([pg.postmaster_pid] + pg.child_pids(), opts=['--max-allocs', '10000'])
+        t.wait_attached()
+        session = pg.session()
+        session.query('SELECT pg_leak(7)')
+        before = set(pg.child_pids())
+        transactions, units = 40, 10
+        r = pg.pgbench('\\sleep 100 ms\nSELECT pg_leak(%d);' % units, 1, transactions, extra=('-C',))
+        self.assertEqual(r.failed, 0)
+        wait_for(lambda: set(pg.child_pids()) <= before, 30, "pgbench's backends to exit")
+        run = t.stop(signal.SIGINT)
+        self.assertOk(run)
+        rep = run.report
+        self.assertEqual(rep.stats['dropped_allocs'], 0, rep.summary())
+        self.assertGreater(rep.stats['exited_released'], 0, rep.summary())
+        site = rep.site(PG_LEAK_SITE)
+        by_pid = {}
+        for st in site.stacks:
+            b, n = by_pid.get(st['pid'], (0, 0))
+            by_pid[st['pid']] = (b + st['outstanding_bytes'], n + st['outstanding_allocs'])
+        self.assertEqual(by_pid.pop(session.backend_pid), (7 * PG_LEAK_BYTES, 7))
+        # each backend left holds its whole leak; the others' blocks were all released
+        self.assertLess(len(by_pid), transactions, 'some backends were released')
+        for pid, figures in by_pid.items():
+            self.assertEqual(figures, (units * PG_LEAK_BYTES, units), pid)
+        self.assertEqual(rep.totals['outstanding_allocs'],
+                         sum(st['outstanding_allocs'] for st in rep.stacks))
