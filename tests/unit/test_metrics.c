@@ -111,6 +111,7 @@ static const char expected[] =
 	"leaktop_losses_total{kind=\"allocator_frees\"} 0\n"
 	"leaktop_losses_total{kind=\"lost_events\"} 0\n"
 	"leaktop_losses_total{kind=\"inherited_frees\"} 0\n"
+	"leaktop_losses_total{kind=\"exited_released\"} 0\n"
 	"# HELP leaktop_sample_rate_bytes Mean bytes between sampled allocations; 0 when every "
 	"allocation is recorded.\n"
 	"# TYPE leaktop_sample_rate_bytes gauge\n"
