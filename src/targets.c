@@ -139,7 +139,8 @@ static int discover_new(struct targets *t)
 			return err;
 	}
 	if (!nr && !t->waiting && !procset__nr(t->ps))
-		log_warn("nothing to trace yet (%s); waiting for a process", discover__describe(t->discover));
+		log_warn("nothing to trace yet (%s); waiting for a process",
+			 discover__describe(t->discover));
 	t->waiting = !procset__nr(t->ps);
 	return 0;
 }

@@ -18,10 +18,10 @@ struct closing {
 
 struct closer {
 	pthread_mutex_t lock;
-	pthread_cond_t work;		/* queued, or stopping */
-	struct closing *queue;		/* a ring would save the moves; the queue is short */
+	pthread_cond_t work;   /* queued, or stopping */
+	struct closing *queue; /* a ring would save the moves; the queue is short */
 	size_t nr, cap;
-	unsigned int busy;		/* taken off the queue, being closed */
+	unsigned int busy; /* taken off the queue, being closed */
 	bool stopping;
 	pthread_t threads[CLOSER_FINAL_THREADS];
 	unsigned int nr_threads;
@@ -82,7 +82,7 @@ struct closer *closer__new(void)
 
 void closer__add(struct closer *c, struct bpf_link *link, int fd)
 {
-	struct closing w = { .link = link, .fd = fd };
+	struct closing w = {.link = link, .fd = fd};
 
 	pthread_mutex_lock(&c->lock);
 	if ((c->nr_threads || start_thread(c)) &&

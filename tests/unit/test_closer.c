@@ -45,7 +45,7 @@ static void test_free_closes_everything(void **state)
 static void test_closes_in_the_background(void **state)
 {
 	struct closer *c = closer__new();
-	struct pollfd pfd = { .events = POLLIN };
+	struct pollfd pfd = {.events = POLLIN};
 	int p[2];
 
 	assert_non_null(c);
@@ -76,9 +76,9 @@ static void test_nothing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_free_closes_everything),
-		cmocka_unit_test(test_closes_in_the_background),
-		cmocka_unit_test(test_nothing),
+	    cmocka_unit_test(test_free_closes_everything),
+	    cmocka_unit_test(test_closes_in_the_background),
+	    cmocka_unit_test(test_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
