@@ -1,15 +1,17 @@
 """test_targets.py: the targets besides -p and a command, on real processes: --cgroup (the
 processes of a group at start and those moved in later; an empty group waited on), --comm (a name
 no process has yet, waited on), bad targets (exit 2, one line, no report), and --no-follow with -p
-and with a command (the children are neither traced nor disturbed)."""
+and with a command (the children are neither traced nor disturbed, even one that first runs after
+its parent has exited)."""
 import os
 import shutil
 import signal
 import tempfile
+import time
 import uuid
 
-from harness import LeaktopTestCase, Report, Workload, run_command, run_leaktop, workload
-from services import Cgroup, cgroup_of
+from harness import LeaktopTestCase, Report, Workload, run_command, run_leaktop, tail, workload
+from services import Cgroup, adopt_orphans, cgroup_of, kill_orphan, wait_exit
 
 # tests/workloads/simple.c, as seen from an attach before its allocation phase: 31500 B in 8
 # blocks; its 8 frees of blocks allocated before the attach are unmatched.
@@ -227,3 +229,26 @@ class Targets(LeaktopTestCase):
         self.assertEqual({s['pid'] for s in rep.stacks} - {sh}, set())
         self.assertNotIn('leaky_leak', rep.sites())
         self.assertNotIn(leaky, {f.get('module') for s in rep.stacks for f in s['frames']})
+
+    def test_no_follow_command_child_not_run_yet(self):
+        """leaktop --no-follow -- clone_into GROUP, the group frozen: the child is born frozen and
+        its parent exits before the child has run at all. leaktop waits to let it go at its first
+        stop (without the SIGSTOP the kernel queued for it when it was attached), so that once
+        thawed it runs to its end, untraced (exit 0, not left stopped; not listed, no stack)."""
+        adopt_orphans(self)
+        cg = Cgroup(self)
+        cg.freeze()
+        t = self.start_tracer(target=[], opts=['--no-follow', '--', workload('clone_into'), cg.path])
+        root = int(t.wait_stderr(r'the command \(pid (\d+)\) exited\n').group(1))
+        (child,) = cg.procs()
+        self.addCleanup(kill_orphan, child)
+        time.sleep(0.5)
+        self.assertIsNone(t.proc.poll(), 'leaktop ended before the child ran:\n' + tail(t.stderr()))
+        cg.freeze(False)
+        self.assertEqual(wait_exit(child, 10), 0)
+        r = t.stop(sig=None, timeout=30)
+        self.assertOk(r)
+        rep = r.report
+        self.assertEqual(procs(rep), {root: given(root, 'clone_into', 'exited')})
+        self.assertEqual(rep.stacks, [])
+        self.assertNotIn('pid %d ' % child, r.stderr)
