@@ -235,9 +235,14 @@ void follower__free(struct follower *f)
 {
 	if (!f)
 		return;
-	/* One in a ptrace stop goes on now; the kernel lets the others go when leaktop exits. */
+	/*
+	 * One in a ptrace stop goes on now; the kernel lets the others go when leaktop exits. One
+	 * not yet run has the SIGSTOP of its attach pending, which would stop it for good once it
+	 * ran untraced: a SIGCONT discards a pending stop signal (and, unhandled, does nothing).
+	 */
 	for (size_t i = 0; i < f->nr_live; i++)
-		ptrace(PTRACE_DETACH, f->live[i].pid, NULL, NULL);
+		if (ptrace(PTRACE_DETACH, f->live[i].pid, NULL, NULL) && !f->live[i].started)
+			kill(f->live[i].pid, SIGCONT);
 	free(f->live);
 	free(f->left);
 	free(f);

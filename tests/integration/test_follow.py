@@ -3,6 +3,7 @@ tree (held under ptrace until its probes are in place), -p with its followed chi
 both modes, a library loaded just before the exit, a child that first runs after its parent has
 exited, and what the reports say about each process."""
 import os
+import re
 import signal
 import time
 
@@ -191,3 +192,25 @@ class Follow(LeaktopTestCase):
         self.assertFirstFrame(rep, 'clone_into_leak', 'clone_into.c')
         self.assertEqual((rep.totals['outstanding_bytes'], rep.totals['outstanding_allocs']),
                          (8000, 2))
+
+    def test_command_duration_ends_before_a_child_ran(self):
+        """leaktop -d 1 -- clone_into GROUP, the group frozen: -d ends the run while the child,
+        born frozen, has not run yet. leaktop lets it go without the SIGSTOP the kernel queued for
+        it when it was attached, so that once thawed it runs to its end, untraced (exit 0: not
+        left stopped). The report lists it as traced, with no stack."""
+        adopt_orphans(self)
+        cg = Cgroup(self)
+        cg.freeze()
+        t = self.start_tracer(target=[], opts=['-d', '1', '--', workload('clone_into'), cg.path])
+        r = t.stop(sig=None, timeout=30)
+        self.assertOk(r)
+        (child,) = cg.procs()
+        self.addCleanup(kill_orphan, child)
+        cg.freeze(False)
+        self.assertEqual(wait_exit(child, 10), 0)
+        rep = r.report
+        root = int(re.search(r'the command \(pid (\d+)\) exited\n', r.stderr).group(1))
+        self.assertEqual(procs(rep)[child], {'pid': child, 'nspid': child, 'ppid': root,
+                                             'comm': 'clone_into', 'state': 'traced',
+                                             'followed': True, 'execs': 0, 'gap_s': 0})
+        self.assertEqual(rep.stacks, [])
