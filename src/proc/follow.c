@@ -13,34 +13,68 @@
 #include "proc/follow.h"
 #include "proc/launch.h"
 
+/*
+ * A process of the tree that has not exited. A new one is known from its parent's fork event or
+ * from its own first stop, whichever waitpid() gives first: it may be scheduled only after its
+ * parent has exited (or much later, born in a frozen cgroup), and until then it is a process of
+ * the tree all the same, with the kernel's SIGSTOP pending, which stops it for good if it runs
+ * after leaktop has gone.
+ */
+struct member {
+	pid_t pid;
+	pid_t ppid;		/* from its parent's fork event; 0 when not seen yet */
+	bool started;		/* its first stop was seen: ops->on_new has run */
+};
+
 struct follower {
 	const struct follow_ops *ops;
 	void *ctx;
-	pid_t *live;		/* the tree's processes that have not exited */
+	struct member *live;
 	size_t nr_live, cap_live;
+	/* Let go at their first stop, before their parent's fork event came: that event then names
+	 * no new process. (A parent killed before telling it leaves a stale pid here: a process that
+	 * gets that pid later counts from its first stop only.) */
+	pid_t *left;
+	size_t nr_left, cap_left;
 	unsigned int nr_seen;
 };
 
-static int track(struct follower *f, pid_t pid)
+static struct member *find(struct follower *f, pid_t pid)
 {
 	for (size_t i = 0; i < f->nr_live; i++)
-		if (f->live[i] == pid)
-			return 0;
+		if (f->live[i].pid == pid)
+			return &f->live[i];
+	return NULL;
+}
+
+/* pid in the tree (ppid: its parent, 0 unknown), not started. The member, or NULL (ENOMEM). */
+static struct member *track(struct follower *f, pid_t pid, pid_t ppid)
+{
 	if (array_reserve(&f->live, &f->cap_live, f->nr_live, sizeof(*f->live), 16))
-		return -ENOMEM;
-	f->live[f->nr_live++] = pid;
+		return NULL;
+	f->live[f->nr_live] = (struct member){ .pid = pid, .ppid = ppid };
 	f->nr_seen++;
-	return 1;
+	return &f->live[f->nr_live++];
 }
 
 static void untrack(struct follower *f, pid_t pid)
 {
-	for (size_t i = 0; i < f->nr_live; i++) {
-		if (f->live[i] == pid) {
-			f->live[i] = f->live[--f->nr_live];
-			return;
+	struct member *m = find(f, pid);
+
+	if (m)
+		*m = f->live[--f->nr_live];
+}
+
+/* Whether pid was let go before its parent's fork event came (forgotten now that it has). */
+static bool was_left(struct follower *f, pid_t pid)
+{
+	for (size_t i = 0; i < f->nr_left; i++) {
+		if (f->left[i] == pid) {
+			f->left[i] = f->left[--f->nr_left];
+			return true;
 		}
 	}
+	return false;
 }
 
 /* The parent of pid, from /proc (the one that forked it: ptrace does not change it). */
@@ -77,13 +111,27 @@ static void resume(pid_t pid, int sig)
  */
 static int on_stop(struct follower *f, pid_t pid, int status)
 {
-	int sig = WSTOPSIG(status), event = status >> 16, err, fresh = track(f, pid);
+	int sig = WSTOPSIG(status), event = status >> 16, err;
+	struct member *m = find(f, pid);
+	unsigned long child;
+	pid_t ppid;
 
-	if (fresh < 0)
-		return fresh;
-	if (fresh) {
-		err = f->ops->on_new(f->ctx, pid, parent_of(pid));
+	if (!m)
+		m = track(f, pid, 0);
+	if (!m)
+		return -ENOMEM;
+	if (!m->started) {
+		m->started = true;
+		/* Before its fork event, the parent is stopped at it: /proc names it still. */
+		ppid = m->ppid ? m->ppid : parent_of(pid);
+		err = f->ops->on_new(f->ctx, pid, ppid);
 		if (err == FOLLOW_LEAVE) {
+			if (!m->ppid) {
+				if (array_reserve(&f->left, &f->cap_left, f->nr_left,
+						  sizeof(*f->left), 8))
+					return -ENOMEM;
+				f->left[f->nr_left++] = pid;
+			}
 			untrack(f, pid);
 			if (ptrace(PTRACE_DETACH, pid, NULL, NULL) && errno != ESRCH)
 				log_debug("pid %d: cannot let go: %s", (int)pid, strerror(errno));
@@ -108,8 +156,13 @@ static int on_stop(struct follower *f, pid_t pid, int status)
 		resume(pid, 0);
 		return 0;
 	}
-	/* A fork or vfork: the child is reported on its own, at its first stop. */
+	/* A fork or vfork: the child is in the tree from now on; ops see it at its first stop. */
 	if (sig == SIGTRAP && (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK)) {
+		if (!ptrace(PTRACE_GETEVENTMSG, pid, NULL, &child) && !was_left(f, (pid_t)child)) {
+			m = find(f, (pid_t)child);
+			if (!m && !track(f, (pid_t)child, pid))
+				return -ENOMEM;
+		}
 		resume(pid, 0);
 		return 0;
 	}
@@ -122,14 +175,19 @@ struct follower *follower__start(pid_t root, const struct follow_ops *ops, void 
 	struct follower *f = calloc(1, sizeof(*f));
 	long opts = PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC |
 		    PTRACE_O_TRACEEXIT;
+	struct member *m;
 
 	if (!f)
 		return NULL;
 	f->ops = ops;
 	f->ctx = ctx;
-	if (track(f, root) < 0 || ptrace(PTRACE_SETOPTIONS, root, NULL, (void *)opts) ||
+	/* Started: launch_stopped() had it run up to its libraries, and the caller has added it. */
+	m = track(f, root, 0);
+	if (m)
+		m->started = true;
+	if (!m || ptrace(PTRACE_SETOPTIONS, root, NULL, (void *)opts) ||
 	    ptrace(PTRACE_CONT, root, NULL, NULL)) {
-		int err = errno ? errno : ENOMEM;
+		int err = m ? errno : ENOMEM;
 
 		free(f->live);
 		free(f);
@@ -177,9 +235,15 @@ void follower__free(struct follower *f)
 {
 	if (!f)
 		return;
-	/* One in a ptrace stop goes on now; the kernel lets the others go when leaktop exits. */
+	/*
+	 * One in a ptrace stop goes on now; the kernel lets the others go when leaktop exits. One
+	 * not yet run has the SIGSTOP of its attach pending, which would stop it for good once it
+	 * ran untraced: a SIGCONT discards a pending stop signal (and, unhandled, does nothing).
+	 */
 	for (size_t i = 0; i < f->nr_live; i++)
-		ptrace(PTRACE_DETACH, f->live[i], NULL, NULL);
+		if (ptrace(PTRACE_DETACH, f->live[i].pid, NULL, NULL) && !f->live[i].started)
+			kill(f->live[i].pid, SIGCONT);
 	free(f->live);
+	free(f->left);
 	free(f);
 }

@@ -40,7 +40,7 @@ struct follower *follower__start(pid_t root, const struct follow_ops *ops, void 
  */
 int follower__service(struct follower *f);
 
-/* The processes of the tree that have not exited. */
+/* The processes of the tree that have not exited, those forked and not yet run included. */
 unsigned int follower__nr_live(const struct follower *f);
 
 /* The processes the tree has had, root included. */

@@ -3,8 +3,9 @@
 Two ways to trace a workload:
   run_command([...])          leaktop -- WORKLOAD ARGS: traced from its first instruction, report at exit
   Workload(...) + Tracer(...) attach mode: the workload prints "ready PID" and waits (see
-                              tests/workloads/wl.h), leaktop attaches with -p, the test triggers the
-                              allocation phase, waits for "done", stops leaktop and reads the report.
+                              tests/workloads/wl.h), leaktop attaches with -p (or another target:
+                              Tracer's target=), the test triggers the allocation phase, waits for
+                              "done", stops leaktop and reads the report.
 Every leaktop run is checked for sanitizer reports on its stderr (the ASan/UBSan build runs this suite too).
 """
 import json
@@ -295,14 +296,17 @@ def link_fds(pid):
 
 
 class Tracer:
-    """leaktop -v -p PIDS -f FMT -n 0 -o OUT OPTS, in the background."""
+    """leaktop -v -p PIDS -f FMT -n 0 -o OUT OPTS, in the background; TARGET, a list of arguments
+    (['--cgroup', PATH], ['--comm', NAME]...), is given instead of -p PIDS when not None."""
 
-    def __init__(self, pids, opts=(), fmt='json', env=None):
+    def __init__(self, pids, opts=(), fmt='json', env=None, target=None):
         self.out = _tmpfile('.' + fmt)
         self.err = _tmpfile('.stderr')
         self.fmt = fmt
-        self.cmd = [CONFIG.leaktop, '-v', '-p', ','.join(str(p) for p in pids), '-f', fmt, '-n', '0',
-                    '-o', self.out] + list(opts)
+        if target is None:
+            target = ['-p', ','.join(str(p) for p in pids)]
+        self.cmd = [CONFIG.leaktop, '-v'] + list(target) + ['-f', fmt, '-n', '0',
+                                                             '-o', self.out] + list(opts)
         with open(self.err, 'w') as errf:
             self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                          stderr=errf, env=env)
@@ -313,17 +317,28 @@ class Tracer:
 
     def wait_attached(self, timeout=60):
         """Until leaktop says its probes are attached ('N probes attached' at -v)."""
+        self.wait_stderr(ATTACHED_RE, timeout, 'attaching')
+
+    def wait_traced(self, pid, timeout=60):
+        """Until leaktop says it traces process PID ('pid N (COMM) traced' at -v); returns COMM."""
+        return self.wait_stderr(r'(?m)^leaktop: pid %d \((.*)\) traced' % pid, timeout,
+                                'tracing pid %d' % pid).group(1)
+
+    def wait_stderr(self, pattern, timeout=60, what=None):
+        """Until leaktop's stderr matches PATTERN; returns the match. Fails if leaktop exits first."""
+        what = what or 'a line matching %r' % getattr(pattern, 'pattern', pattern)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             err = self.stderr()
-            if ATTACHED_RE.search(err):
-                return
+            m = re.search(pattern, err)
+            if m:
+                return m
             if self.proc.poll() is not None:
-                raise AssertionError('leaktop exited (%s) before attaching:\n%s' % (self.proc.returncode,
-                                                                                 tail(err)))
+                raise AssertionError('leaktop exited (%s) before %s:\n%s' % (self.proc.returncode,
+                                                                           what, tail(err)))
             time.sleep(0.05)
-        raise AssertionError('leaktop did not report attaching in %d s (%d bpf_link fds):\n%s' % (
-            timeout, link_fds(self.pid), tail(self.stderr())))
+        raise AssertionError('leaktop did not report %s in %d s (%d bpf_link fds):\n%s' % (
+            what, timeout, link_fds(self.pid), tail(self.stderr())))
 
     def stop(self, sig=signal.SIGINT, timeout=60):
         """Sends SIG (None: just waits for leaktop to end by itself); returns Run with the report."""
@@ -405,8 +420,8 @@ class LeaktopTestCase(unittest.TestCase):
         self.addCleanup(w.close)
         return w
 
-    def start_tracer(self, pids, opts=(), fmt='json'):
-        t = Tracer(pids, opts, fmt)
+    def start_tracer(self, pids=(), opts=(), fmt='json', target=None):
+        t = Tracer(pids, opts, fmt, target=target)
         self.addCleanup(t.close)
         return t
 

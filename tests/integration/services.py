@@ -9,6 +9,8 @@ None of them runs leaktop; tests/integration/test_services.py proves each one wo
   MountNsWorkload(test, ..)  a workload run from a tmpfs that exists only in its own mount namespace
   Cgroup(test)               a fresh cgroup v2 group, removed at the end
   children(pid), alive(pid)  process helpers over /proc
+  adopt_orphans(test)        the orphans below the test become its children: wait_exit(pid) reaps one,
+                             kill_orphan(pid) one a failed test left
 """
 import ctypes
 import glob
@@ -114,6 +116,33 @@ PR_SET_CHILD_SUBREAPER = 36
 def _set_subreaper(on):
     if _libc.prctl(PR_SET_CHILD_SUBREAPER, 1 if on else 0, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), 'prctl(PR_SET_CHILD_SUBREAPER)')
+
+
+def adopt_orphans(test):
+    """Makes this process the child subreaper until TEST's cleanup: the processes orphaned below it
+    (a command's child whose parent has exited) become its children, for wait_exit()."""
+    _set_subreaper(True)
+    test.addCleanup(_set_subreaper, False)
+
+
+def wait_exit(pid, timeout):
+    """Waits for PID, a child of ours (adopted: adopt_orphans()), to end and reaps it; returns its
+    wait status. Fails after TIMEOUT s naming the state it is in (T: stopped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return status
+        if time.monotonic() > deadline:
+            raise AssertionError('pid %d has not exited in %g s: state %s' % (pid, timeout, proc_state(pid)))
+        time.sleep(0.02)
+
+
+def kill_orphan(pid):
+    """Kills and reaps PID if it is a child of ours still (an adopted orphan a failed test left)."""
+    if pid in children(os.getpid()):
+        _kill(pid)
+        os.waitpid(pid, 0)
 
 
 def require_tools(test, *tools):
@@ -659,6 +688,7 @@ class Cgroup(_Owned):
         cg = Cgroup(self)          # created; removed at cleanup (its processes moved back first)
         cg.move(pid)               # writes PID to cgroup.procs
         cg.procs()                 # -> sorted pids in it
+        cg.freeze(frozen=True)     # writes cgroup.freeze
         cg.path                    # /sys/fs/cgroup/unified/leaktop-test-... (what --cgroup takes)
     """
 
@@ -688,6 +718,11 @@ class Cgroup(_Owned):
     def procs(self):
         with open(os.path.join(self.path, 'cgroup.procs')) as f:
             return sorted(int(l) for l in f.read().split())
+
+    def freeze(self, frozen=True):
+        """Writes cgroup.freeze: its processes, and those born in it, stop running until thawed."""
+        with open(os.path.join(self.path, 'cgroup.freeze'), 'w') as f:
+            f.write('1\n' if frozen else '0\n')
 
     def close(self):
         if not self.path:

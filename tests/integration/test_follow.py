@@ -1,16 +1,22 @@
 """test_follow.py: processes forked or exec'd after tracing began are traced: a command's process
 tree (held under ptrace until its probes are in place), -p with its followed children, execs in
-both modes, a library loaded just before the exit, and what the reports say about each process."""
+both modes, a library loaded just before the exit, a child that first runs after its parent has
+exited, and what the reports say about each process."""
 import os
+import re
 import signal
+import time
 
-from harness import LeaktopTestCase, Report, marker_line, run_command, workload
+from harness import LeaktopTestCase, Report, marker_line, run_command, tail, workload
+from services import Cgroup, adopt_orphans, kill_orphan, wait_exit
 
 # tests/workloads/tree.c, per process
 TREE_PARENT = {'tree_inherited': (7000, 1), 'tree_leak_parent': (12000, 3)}
 TREE_CHILD = {'tree_leak_child': (10000, 2)}
 TREE_GRANDCHILD = {'tree_leak_grandchild': (6000, 1)}
 LEAKY = {'leaky_leak': (100000, 100)}
+# tests/workloads/clone_into.c, the child
+CLONE_INTO_CHILD = {'clone_into_leak': (8000, 2)}
 
 
 def for_pid(rep, pid):
@@ -176,3 +182,53 @@ class Follow(LeaktopTestCase):
         self.assertEqual(r.report.data['pids'], [w.pid])
         self.assertSites(r.report, {'simple_malloc': (6000, 4)})
         w.finish()
+
+    def test_command_child_runs_after_its_parent_exits(self):
+        """leaktop -- clone_into GROUP, the group frozen: the child is born frozen, and its parent
+        exits before the child has run at all. The run goes on while the child waits (it is of the
+        command's tree); once thawed, it is traced from its first instruction (its exact figures),
+        runs to its end (exit 0: not left stopped), and the run ends with it."""
+        adopt_orphans(self)
+        cg = Cgroup(self)
+        cg.freeze()
+        t = self.start_tracer(target=[], opts=['--', workload('clone_into'), cg.path])
+        root = int(t.wait_stderr(r'the command \(pid (\d+)\) exited\n').group(1))
+        (child,) = cg.procs()
+        self.addCleanup(kill_orphan, child)
+        time.sleep(0.5)
+        self.assertIsNone(t.proc.poll(), 'leaktop ended before the child ran:\n' + tail(t.stderr()))
+        cg.freeze(False)
+        self.assertEqual(wait_exit(child, 10), 0)
+        r = t.stop(sig=None, timeout=30)
+        self.assertOk(r)
+        rep = r.report
+        self.assertEqual(procs(rep)[child], {'pid': child, 'nspid': child, 'ppid': root,
+                                             'comm': 'clone_into', 'state': 'exited',
+                                             'followed': True, 'execs': 0, 'gap_s': 0})
+        self.assertEqual(sorted(procs(rep)), [root, child])
+        self.assertSites(for_pid(rep, child), CLONE_INTO_CHILD, module=workload('clone_into'))
+        self.assertFirstFrame(rep, 'clone_into_leak', 'clone_into.c')
+        self.assertEqual((rep.totals['outstanding_bytes'], rep.totals['outstanding_allocs']),
+                         (8000, 2))
+
+    def test_command_duration_ends_before_a_child_ran(self):
+        """leaktop -d 1 -- clone_into GROUP, the group frozen: -d ends the run while the child,
+        born frozen, has not run yet. leaktop lets it go without the SIGSTOP the kernel queued for
+        it when it was attached, so that once thawed it runs to its end, untraced (exit 0: not
+        left stopped). The report lists it as traced, with no stack."""
+        adopt_orphans(self)
+        cg = Cgroup(self)
+        cg.freeze()
+        t = self.start_tracer(target=[], opts=['-d', '1', '--', workload('clone_into'), cg.path])
+        r = t.stop(sig=None, timeout=30)
+        self.assertOk(r)
+        (child,) = cg.procs()
+        self.addCleanup(kill_orphan, child)
+        cg.freeze(False)
+        self.assertEqual(wait_exit(child, 10), 0)
+        rep = r.report
+        root = int(re.search(r'the command \(pid (\d+)\) exited\n', r.stderr).group(1))
+        self.assertEqual(procs(rep)[child], {'pid': child, 'nspid': child, 'ppid': root,
+                                             'comm': 'clone_into', 'state': 'traced',
+                                             'followed': True, 'execs': 0, 'gap_s': 0})
+        self.assertEqual(rep.stacks, [])
