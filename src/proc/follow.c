@@ -6,9 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/array.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "proc/follow.h"
 #include "proc/launch.h"
@@ -24,6 +27,9 @@ struct member {
 	pid_t pid;
 	pid_t ppid;		/* from its parent's fork event; 0 when not seen yet */
 	bool started;		/* its first stop was seen: ops->on_new has run */
+	/* At the end (follower__free): */
+	bool stop_sent;		/* leaktop sent it a SIGSTOP to take it out of the run */
+	bool stopped;		/* in a ptrace stop, with nothing of leaktop's pending */
 };
 
 struct follower {
@@ -231,18 +237,96 @@ unsigned int follower__nr_seen(const struct follower *f)
 	return f->nr_seen;
 }
 
+/* How long the end waits for the tree's processes to stop so that it lets each go cleanly. */
+#define FOLLOW_END_WAIT_MS 2000
+
+/*
+ * One stop at the end: fork events add the child (it has the kernel's SIGSTOP pending until its
+ * first stop), leaktop's SIGSTOP or a child's first stop leaves the process stopped and clean,
+ * another stop goes on (its signal handed back) until leaktop's SIGSTOP arrives. -ENOMEM or 0.
+ */
+static int end_stop(struct follower *f, pid_t pid, int status)
+{
+	int sig = WSTOPSIG(status), event = status >> 16;
+	struct member *m = find(f, pid);
+	unsigned long child;
+
+	if (!m && !(m = track(f, pid, 0)))
+		return -ENOMEM;
+	if (sig == SIGTRAP && (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK) &&
+	    !ptrace(PTRACE_GETEVENTMSG, pid, NULL, &child) && !was_left(f, (pid_t)child) &&
+	    !find(f, (pid_t)child) && !track(f, (pid_t)child, pid))
+		return -ENOMEM;
+	m = find(f, pid); /* track() may have moved the array */
+	if (!m->started && sig == SIGSTOP && !event) {
+		m->started = true; /* its first stop: the kernel's SIGSTOP is spent */
+		m->stopped = !m->stop_sent;
+		if (m->stopped)
+			return 0;
+	} else if (m->stop_sent && sig == SIGSTOP && !event) {
+		m->stopped = true;
+		return 0;
+	}
+	/* Any other stop goes on, with its signal if it is one of the process's own. */
+	resume(pid, !event && sig != SIGTRAP && sig != SIGSTOP ? sig : 0);
+	return 0;
+}
+
+/*
+ * Stops every process of the tree within FOLLOW_END_WAIT_MS: those that run, and the children
+ * not yet started (their first stop comes when they are first scheduled).
+ */
+static void stop_all(struct follower *f)
+{
+	uint64_t end = now_ns() + FOLLOW_END_WAIT_MS * 1000000ull;
+	size_t waiting;
+	int status;
+	pid_t pid;
+
+	for (;;) {
+		waiting = 0;
+		for (size_t i = 0; i < f->nr_live; i++) {
+			struct member *m = &f->live[i];
+
+			if (m->stopped)
+				continue;
+			waiting++;
+			if (m->started && !m->stop_sent)
+				m->stop_sent = !syscall(SYS_tgkill, m->pid, m->pid, SIGSTOP);
+		}
+		if (!waiting || now_ns() >= end)
+			return;
+		pid = waitpid(-1, &status, WNOHANG | __WALL);
+		if (pid < 0 && errno != EINTR)
+			return;
+		if (pid == 0)
+			usleep(1000);
+		else if (pid > 0 && !WIFSTOPPED(status))
+			untrack(f, pid);
+		else if (pid > 0 && end_stop(f, pid, status))
+			return;
+	}
+}
+
 void follower__free(struct follower *f)
 {
 	if (!f)
 		return;
 	/*
-	 * One in a ptrace stop goes on now; the kernel lets the others go when leaktop exits. One
-	 * not yet run has the SIGSTOP of its attach pending, which would stop it for good once it
-	 * ran untraced: a SIGCONT discards a pending stop signal (and, unhandled, does nothing).
+	 * Each process of the tree is let go from a stop: first stopped (a thread-directed SIGSTOP,
+	 * which ptrace takes before it could stop the process), with the fork events on the way
+	 * read, so that no child is left with the SIGSTOP of its attach pending. One not stopped
+	 * in time (asleep in the kernel, or never run: born in a frozen cgroup) gets a SIGCONT,
+	 * which discards a pending stop signal (and, unhandled, does nothing); the kernel lets it go
+	 * when leaktop exits.
 	 */
-	for (size_t i = 0; i < f->nr_live; i++)
-		if (ptrace(PTRACE_DETACH, f->live[i].pid, NULL, NULL) && !f->live[i].started)
-			kill(f->live[i].pid, SIGCONT);
+	stop_all(f);
+	for (size_t i = 0; i < f->nr_live; i++) {
+		struct member *m = &f->live[i];
+
+		if (!m->stopped || ptrace(PTRACE_DETACH, m->pid, NULL, NULL))
+			kill(m->pid, SIGCONT);
+	}
 	free(f->live);
 	free(f->left);
 	free(f);

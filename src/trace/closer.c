@@ -8,8 +8,15 @@
 #include "base/array.h"
 #include "trace/closer.h"
 
-/* Threads that close what is left at the end: their grace periods overlap. */
-#define CLOSER_FINAL_THREADS 4
+/*
+ * Most threads: one starts whenever a link is queued and none is idle. Each close waits for grace
+ * periods that closes made at the same time share, so the threads close many links in the time
+ * of one: 138 exited processes' links took 7 s to close at the end with 4 threads, 2.5 s with
+ * 16, 1.6 s with 64 (the whole exit of leaktop, measured with a fork loop's tree).
+ */
+#define CLOSER_MAX_THREADS 64
+/* A closing thread's stack: it only calls close(). */
+#define CLOSER_STACK_BYTES (256 * 1024)
 
 struct closing {
 	struct bpf_link *link;
@@ -19,11 +26,12 @@ struct closing {
 struct closer {
 	pthread_mutex_t lock;
 	pthread_cond_t work;   /* queued, or stopping */
-	struct closing *queue; /* a ring would save the moves; the queue is short */
+	struct closing *queue; /* taken from the end: the order of closes does not matter */
 	size_t nr, cap;
 	unsigned int busy; /* taken off the queue, being closed */
+	unsigned int idle; /* threads waiting for work */
 	bool stopping;
-	pthread_t threads[CLOSER_FINAL_THREADS];
+	pthread_t threads[CLOSER_MAX_THREADS];
 	unsigned int nr_threads;
 };
 
@@ -42,14 +50,14 @@ static void *worker(void *arg)
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		while (!c->nr && !c->stopping)
+		while (!c->nr && !c->stopping) {
+			c->idle++;
 			pthread_cond_wait(&c->work, &c->lock);
+			c->idle--;
+		}
 		if (!c->nr)
 			break;
-		w = c->queue[0];
-		c->nr--;
-		for (size_t i = 0; i < c->nr; i++)
-			c->queue[i] = c->queue[i + 1];
+		w = c->queue[--c->nr];
 		c->busy++;
 		pthread_mutex_unlock(&c->lock);
 		close_one(&w);
@@ -60,12 +68,17 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Starts one more thread; with the lock held. Whether one runs. */
-static bool start_thread(struct closer *c)
+/* One more thread when none is idle; with the lock held. Whether any thread runs. */
+static bool enough_threads(struct closer *c)
 {
-	if (c->nr_threads < CLOSER_FINAL_THREADS &&
-	    !pthread_create(&c->threads[c->nr_threads], NULL, worker, c))
+	pthread_attr_t attr;
+
+	if (c->idle || c->nr_threads >= CLOSER_MAX_THREADS || pthread_attr_init(&attr))
+		return c->nr_threads > 0;
+	pthread_attr_setstacksize(&attr, CLOSER_STACK_BYTES);
+	if (!pthread_create(&c->threads[c->nr_threads], &attr, worker, c))
 		c->nr_threads++;
+	pthread_attr_destroy(&attr);
 	return c->nr_threads > 0;
 }
 
@@ -85,8 +98,7 @@ void closer__add(struct closer *c, struct bpf_link *link, int fd)
 	struct closing w = {.link = link, .fd = fd};
 
 	pthread_mutex_lock(&c->lock);
-	if ((c->nr_threads || start_thread(c)) &&
-	    !array_reserve(&c->queue, &c->cap, c->nr, sizeof(*c->queue), 16)) {
+	if (enough_threads(c) && !array_reserve(&c->queue, &c->cap, c->nr, sizeof(*c->queue), 16)) {
 		c->queue[c->nr++] = w;
 		pthread_cond_signal(&c->work);
 		pthread_mutex_unlock(&c->lock);
@@ -111,13 +123,6 @@ void closer__free(struct closer *c)
 	if (!c)
 		return;
 	pthread_mutex_lock(&c->lock);
-	while (c->nr > c->nr_threads && c->nr_threads < CLOSER_FINAL_THREADS) {
-		unsigned int before = c->nr_threads;
-
-		start_thread(c);
-		if (c->nr_threads == before)
-			break;
-	}
 	c->stopping = true;
 	pthread_cond_broadcast(&c->work);
 	pthread_mutex_unlock(&c->lock);
