@@ -283,7 +283,7 @@ test: $(OUT)/leaktop $(OUT)/asan/leaktop $(UNIT_BINS) $(WORKLOADS) $(PG_LEAK) $(
 	tests/run-all $(OUT)
 
 demo: $(OUT)/leaktop $(OUT)/workloads/demo
-	$(OUT)/leaktop -d 10 -n 5 -- $(OUT)/workloads/demo 12
+	$(OUT)/leaktop -n 5 -- $(OUT)/workloads/demo 10
 
 bench: $(OUT)/leaktop $(OUT)/bench/malloc_bench $(OUT)/bench/new_bench
 	scripts/bench $(OUT)
