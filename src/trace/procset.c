@@ -354,6 +354,8 @@ int procset__release_exited(struct procset *ps, uint64_t outstanding_allocs, uin
 		if (find(ps, p->pub.pid) == p)
 			pids[n++] = p->pub.pid;
 	}
+	if (!n)
+		return 0;
 	err = tracer__release_exited(ps->o.tracer, pids, n);
 	if (err) {
 		log_warn("cannot release the blocks of processes that exited: %s", strerror(-err));
