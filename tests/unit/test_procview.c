@@ -157,13 +157,9 @@ static void test_deleted_and_replaced(void **state)
 	free(orig);
 }
 
-/* A process read while it lived keeps its last image once gone; one never read is remembered gone. */
-static void test_gone(void **state)
+/* A child of this process that exits once *release is closed. */
+static pid_t waiting_child(int *release)
 {
-	struct procview *pv = procview__new();
-	const struct procimage *img;
-	struct procfile *f = NULL;
-	uint64_t gen;
 	int fds[2];
 	pid_t child;
 	char c;
@@ -178,10 +174,25 @@ static void test_gone(void **state)
 		_exit(0);
 	}
 	close(fds[0]);
+	*release = fds[1];
+	return child;
+}
+
+/* A process read while it lived keeps its last image once gone; one never read is remembered gone. */
+static void test_gone(void **state)
+{
+	struct procview *pv = procview__new();
+	const struct procimage *img;
+	struct procfile *f = NULL;
+	uint64_t gen;
+	int release;
+	pid_t child;
+
+	child = waiting_child(&release);
 	img = procview__image(pv, child, 0);
 	assert_non_null(img);
 	gen = img->generation;
-	close(fds[1]);
+	close(release);
 	assert_int_equal(waitpid(child, NULL, 0), child);
 
 	img = procview__image(pv, child, 0);
@@ -243,28 +254,18 @@ static void test_exit_mapping(void **state)
 	struct procfile *f = NULL;
 	struct stat st;
 	struct procmap m = { .start = 0x7f0000000000, .end = 0x7f0000010000, .perms = "r-xp" };
-	int fds[2];
+	int release;
 	pid_t child;
-	char c;
 
 	assert_int_equal(stat(lib, &st), 0);
 	m.dev_major = major(st.st_dev);
 	m.dev_minor = minor(st.st_dev);
 	m.path = lib;
-	assert_int_equal(pipe(fds), 0);
-	child = fork();
-	assert_true(child >= 0);
-	if (child == 0) {
-		close(fds[1]);
-		while (read(fds[0], &c, 1) > 0)
-			;
-		_exit(0);
-	}
-	close(fds[0]);
+	child = waiting_child(&release);
 	img = procview__image(pv, child, 0);
 	assert_non_null(img);
 	assert_null(procview__find(img, m.start, &f));
-	close(fds[1]);
+	close(release);
 	assert_int_equal(waitpid(child, NULL, 0), child);
 
 	/* Another file now at that path: not the one mapped. */

@@ -11,22 +11,6 @@
 
 #include "wl.h"
 
-static void default_path(char *buf, size_t len)
-{
-	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
-	char *slash;
-
-	if (n < 0)
-		n = 0;
-	buf[n] = '\0';
-	slash = strrchr(buf, '/');
-	if (slash)
-		slash[1] = '\0';
-	else
-		buf[0] = '\0';
-	strncat(buf, "libdlsite.so", len - strlen(buf) - 1);
-}
-
 int main(int argc, char **argv)
 {
 	char path[PATH_MAX];
@@ -37,7 +21,7 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		snprintf(path, sizeof(path), "%s", argv[1]);
 	else
-		default_path(path, sizeof(path));
+		wl_beside_exe(path, sizeof(path), "libdlsite.so");
 
 	wl_ready();
 	lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);

@@ -29,22 +29,6 @@ NOINLINE static void exec_first_leak(void)
 	}
 }
 
-static void default_path(char *buf, size_t len)
-{
-	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
-	char *slash;
-
-	if (n < 0)
-		n = 0;
-	buf[n] = '\0';
-	slash = strrchr(buf, '/');
-	if (slash)
-		slash[1] = '\0';
-	else
-		buf[0] = '\0';
-	strncat(buf, "exec_second", len - strlen(buf) - 1);
-}
-
 int main(int argc, char **argv)
 {
 	char path[PATH_MAX];
@@ -55,7 +39,7 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		snprintf(path, sizeof(path), "%s", argv[1]);
 	else
-		default_path(path, sizeof(path));
+		wl_beside_exe(path, sizeof(path), "exec_second");
 
 	wl_ready();
 	exec_first_leak();

@@ -93,4 +93,21 @@ static void wl_touch(void *p, size_t n)
 		memset(p, 0x5a, n);
 }
 
+/* The path of the file NAME in this executable's directory, in buf (len bytes). */
+static void wl_beside_exe(char *buf, size_t len, const char *name)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	char *slash;
+
+	if (n < 0)
+		n = 0;
+	buf[n] = '\0';
+	slash = strrchr(buf, '/');
+	if (slash)
+		slash[1] = '\0';
+	else
+		buf[0] = '\0';
+	strncat(buf, name, len - strlen(buf) - 1);
+}
+
 #endif /* WL_H */
