@@ -21,8 +21,9 @@ class Services(LeaktopTestCase):
         t.wait_attached()
         before = set(pg.child_pids())
         clients, transactions, units = 4, 25, 30
-        # Each transaction sleeps first: a backend's probes are in place a few ms after its fork.
-        r = pg.pgbench('\\sleep 20 ms\nSELECT pg_leak(%d);' % units, clients, transactions)
+        # Each transaction sleeps 100 ms first: a backend's probes are in place a few ms after its
+        # fork (more under ASan and load; one ASan run saw a gap past 20 ms).
+        r = pg.pgbench('\\sleep 100 ms\nSELECT pg_leak(%d);' % units, clients, transactions)
         self.assertEqual(r.failed, 0)
         wait_for(lambda: set(pg.child_pids()) <= before, 30, "pgbench's backends to exit")
         run = t.stop(signal.SIGINT)
@@ -84,7 +85,7 @@ class Services(LeaktopTestCase):
         t.wait_attached()
         before = set(pg.child_pids())
         clients, transactions, units = 2, 20, 10
-        r = pg.pgbench('\\sleep 20 ms\nSELECT pg_leak(%d);' % units, clients, transactions,
+        r = pg.pgbench('\\sleep 100 ms\nSELECT pg_leak(%d);' % units, clients, transactions,
                        extra=('-C',))
         self.assertEqual(r.failed, 0)
         wait_for(lambda: set(pg.child_pids()) <= before, 30, "pgbench's backends to exit")
