@@ -275,6 +275,22 @@ _Static_assert(sizeof(struct lt_unwind_row) == 8, "lt_unwind_row layout");
 /* Largest table, in rows, the row search reaches: 2^LT_UNWIND_ROW_STEPS. */
 #define LT_UNWIND_ROW_STEPS 24
 
+/*
+ * The page index of an object's table: for each page of 2^LT_UNWIND_PAGE_SHIFT bytes from the
+ * page of its first row on, the rows [lo, hi) of the table (indexes within it) among which lies
+ * the row of every address of the page: lo is the last row at or below the page's start (0 when
+ * none), hi - 1 the last row below its end. So the search for a pc narrows to a few rows. Eight
+ * bytes, one slot of the row array, where the index follows the object's rows.
+ */
+#define LT_UNWIND_PAGE_SHIFT 8
+/* Binary search steps of a page whose rows fit in 2^LT_UNWIND_PAGE_STEPS (denser: the full search). */
+#define LT_UNWIND_PAGE_STEPS 4
+struct lt_unwind_page {
+	__u32 lo;
+	__u32 hi;
+};
+_Static_assert(sizeof(struct lt_unwind_page) == 8, "lt_unwind_page layout");
+
 /* Mapping flags */
 #define LT_MAP_HAS_TABLE 1 /* rows [row_first, row_first + row_count) are its table */
 #define LT_MAP_HAS_FP 2	   /* the object keeps frame pointers (auto walks them there) */
@@ -286,9 +302,11 @@ struct lt_unwind_mapping {
 	__u32 row_first;  /* index in the row table */
 	__u32 row_count;
 	__u32 flags;	  /* LT_MAP_* */
-	__u32 pad;
+	__u32 page_base;  /* ELF virtual address >> LT_UNWIND_PAGE_SHIFT of the index's first page */
+	__u32 page_first; /* index in the row table of the page index (struct lt_unwind_page) */
+	__u32 page_count;
 };
-_Static_assert(sizeof(struct lt_unwind_mapping) == 40, "lt_unwind_mapping layout");
+_Static_assert(sizeof(struct lt_unwind_mapping) == 48, "lt_unwind_mapping layout");
 
 /* One traced process's executable mappings, sorted by start; keyed by tgid. */
 struct lt_unwind_proc {
@@ -297,7 +315,7 @@ struct lt_unwind_proc {
 	__u64 misses;	   /* frames that fell in no mapping: user space re-reads the mappings */
 	struct lt_unwind_mapping maps[LT_UNWIND_MAX_MAPPINGS];
 };
-_Static_assert(sizeof(struct lt_unwind_proc) == 16 + 40 * LT_UNWIND_MAX_MAPPINGS,
+_Static_assert(sizeof(struct lt_unwind_proc) == 16 + 48 * LT_UNWIND_MAX_MAPPINGS,
 	       "lt_unwind_proc layout");
 
 #endif /* LEAKTOP_H */

@@ -43,8 +43,9 @@ struct lt_walk {
 /*
  * The binary searches below have no branch in their bodies: BPF has no conditional move, and a
  * branch per step would make the verifier walk every path of the search (2^steps of them), since
- * the indexes it compares are ones it must track precisely. 1 when a <= b, else 0, for values
- * below 2^63:
+ * the indexes it compares are ones it must track precisely (even leaving the loop once lo meets hi
+ * makes too many states: each exit's lo and hi differ). 1 when a <= b, else 0, for values below
+ * 2^63:
  */
 static __always_inline __u64 le_bit(__u64 a, __u64 b)
 {
@@ -73,33 +74,72 @@ static __always_inline struct lt_unwind_mapping *unwind_mapping(struct lt_unwind
 	return pc < m->end ? m : NULL;
 }
 
-/* The last row of m's table at or below the object's address vaddr; NULL below the first. */
-static __always_inline struct lt_unwind_row *unwind_row(const struct lt_unwind_mapping *m,
-							__u64 vaddr)
+/*
+ * Narrows [*lo, *hi) of m's rows, steps times, towards the last row at or below vaddr. Invariant:
+ * rows below *lo are at or below vaddr, rows from *hi on above it. 0 when a row cannot be read.
+ */
+static __always_inline int row_search(const struct lt_unwind_mapping *m, __u64 vaddr, __u64 *lo_p,
+				      __u64 *hi_p, const int steps)
 {
-	__u64 lo = 0, hi = m->row_count, mid, go, active;
+	__u64 lo = *lo_p, hi = *hi_p, mid, go, active;
 	struct lt_unwind_row *r;
 	__u32 idx;
 
-	if (vaddr > 0xffffffffULL || !hi)
-		return NULL;
-	for (int k = 0; k <= LT_UNWIND_ROW_STEPS; k++) {
+	for (int k = 0; k < steps; k++) {
 		active = le_bit(lo + 1, hi);
-		/* Once lo == hi, mid may be hi itself: read the last row instead, and ignore it. */
+		/* Once lo == hi, mid may be hi itself: read the row below instead, and ignore it. */
 		mid = (lo + hi) >> 1;
 		mid -= le_bit(hi, mid);
 		idx = m->row_first + (__u32)mid;
 		r = bpf_map_lookup_elem(&unwind_rows, &idx);
 		if (!r)
-			return NULL;
+			return 0;
 		go = le_bit(r->pc, vaddr);
 		lo += (go & active) * (mid + 1 - lo);
 		hi -= ((go ^ 1) & active) * (hi - mid);
 	}
-	if (!lo)
+	*lo_p = lo;
+	*hi_p = hi;
+	return 1;
+}
+
+/*
+ * The last row of m's table at or below the object's address vaddr; NULL below the first. The
+ * page index gives the few rows among which it lies (struct lt_unwind_page): a page of up to
+ * 2^LT_UNWIND_PAGE_STEPS rows takes that many steps, a denser one the full search.
+ */
+static __always_inline struct lt_unwind_row *unwind_row(const struct lt_unwind_mapping *m,
+							__u64 vaddr)
+{
+	__u64 page = vaddr >> LT_UNWIND_PAGE_SHIFT, lo, hi;
+	struct lt_unwind_page *pg;
+	struct lt_unwind_row *r;
+	__u32 idx;
+
+	if (vaddr > 0xffffffffULL || !m->row_count || page < m->page_base)
 		return NULL;
+	page -= m->page_base;
+	if (page >= m->page_count) {
+		/* Past the last row's page: the last row holds. */
+		idx = m->row_first + m->row_count - 1;
+		return bpf_map_lookup_elem(&unwind_rows, &idx);
+	}
+	idx = m->page_first + (__u32)page;
+	pg = bpf_map_lookup_elem(&unwind_rows, &idx);
+	if (!pg)
+		return NULL;
+	/* Row pg->lo is at or below vaddr, unless vaddr lies below the table's first row. */
+	lo = (__u64)pg->lo + 1;
+	hi = pg->hi;
+	if (hi <= lo + (1 << LT_UNWIND_PAGE_STEPS) - 1) {
+		if (!row_search(m, vaddr, &lo, &hi, LT_UNWIND_PAGE_STEPS))
+			return NULL;
+	} else if (!row_search(m, vaddr, &lo, &hi, LT_UNWIND_ROW_STEPS + 1)) {
+		return NULL;
+	}
 	idx = m->row_first + (__u32)lo - 1;
-	return bpf_map_lookup_elem(&unwind_rows, &idx);
+	r = bpf_map_lookup_elem(&unwind_rows, &idx);
+	return r && r->pc <= vaddr ? r : NULL;
 }
 
 /* One frame-pointer step: the frame record {saved rbp, return address} at rbp. */

@@ -19,11 +19,13 @@
 #include "proc/procview.h"
 #include "unwind/unwind.h"
 #include "unwind/unwind_maps.h"
+#include "unwind/unwind_pages.h"
 
 /* One object file, loaded once into the row table whichever processes map it. */
 struct uw_object {
 	const struct procfile *file;
 	uint32_t row_first, row_count;
+	uint32_t page_base, page_first, page_count; /* its page index, after its rows */
 	uint32_t flags;	  /* LT_MAP_HAS_TABLE, LT_MAP_HAS_FP */
 	GElf_Phdr *loads; /* PT_LOAD headers, to place each mapping */
 	size_t nr_loads;
@@ -101,11 +103,14 @@ static int copy_loads(struct uw_object *o, struct elf_file *ef)
 	return 0;
 }
 
-/* Builds o's table into the row table, if it fits. */
+/* Builds o's table and its page index into the row table, if they fit. */
 static void object_load(struct unwinder *u, struct uw_object *o, struct elf_file *ef,
 			const char *path)
 {
 	struct unwind_table *t = unwind_table__build(ef);
+	struct lt_unwind_page *pages;
+	size_t nr_pages;
+	uint32_t base;
 
 	if (!t) {
 		log_debug("unwind: no CFI in %s: %s", path, strerror(errno));
@@ -113,23 +118,40 @@ static void object_load(struct unwinder *u, struct uw_object *o, struct elf_file
 	}
 	if (t->has_fp)
 		o->flags |= LT_MAP_HAS_FP;
-	if (t->nr_rows > (1u << LT_UNWIND_ROW_STEPS) || t->nr_rows > u->max_rows - u->nr_rows) {
+	pages = unwind_pages__build(t->rows, t->nr_rows, &base, &nr_pages);
+	if (!pages) {
+		log_debug("unwind: no rows in %s", path);
+		unwind_table__free(t);
+		return;
+	}
+	/* A page entry takes a row's slot. */
+	if (t->nr_rows > (1u << LT_UNWIND_ROW_STEPS) ||
+	    t->nr_rows + nr_pages > u->max_rows - u->nr_rows) {
 		if (!u->warned_full)
 			log_warn(
 			    "unwind row table full (--unwind-rows %u): %s and later objects get no "
 			    "unwind table",
 			    u->max_rows, path);
 		u->warned_full = true;
+		free(pages);
 		unwind_table__free(t);
 		return;
 	}
 	memcpy(&u->rows[u->nr_rows], t->rows, t->nr_rows * sizeof(*t->rows));
 	o->row_first = u->nr_rows;
 	o->row_count = (uint32_t)t->nr_rows;
-	o->flags |= LT_MAP_HAS_TABLE;
 	u->nr_rows += (uint32_t)t->nr_rows;
-	log_debug("unwind: %s: %zu rows from %zu FDEs (%zu not expressible), %s frame pointers",
-		  path, t->nr_rows, t->nr_fdes, t->nr_stop_rows, t->has_fp ? "with" : "without");
+	memcpy(&u->rows[u->nr_rows], pages, nr_pages * sizeof(*pages));
+	o->page_base = base;
+	o->page_first = u->nr_rows;
+	o->page_count = (uint32_t)nr_pages;
+	u->nr_rows += (uint32_t)nr_pages;
+	o->flags |= LT_MAP_HAS_TABLE;
+	log_debug("unwind: %s: %zu rows from %zu FDEs (%zu not expressible), %zu index pages, %s "
+		  "frame pointers",
+		  path, t->nr_rows, t->nr_fdes, t->nr_stop_rows, nr_pages,
+		  t->has_fp ? "with" : "without");
+	free(pages);
 	unwind_table__free(t);
 }
 
@@ -212,6 +234,9 @@ static int publish(struct unwinder *u, struct uw_pid *p, const struct procimage 
 		um->bias = bias;
 		um->row_first = o->row_first;
 		um->row_count = o->row_count;
+		um->page_base = o->page_base;
+		um->page_first = o->page_first;
+		um->page_count = o->page_count;
 		um->flags = o->flags;
 		all_fp &= !!(o->flags & LT_MAP_HAS_FP);
 	}

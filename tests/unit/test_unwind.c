@@ -13,6 +13,7 @@
 #include "proc/elf_file.h"
 #include "fixtures/fixture_path.h"
 #include "unwind/unwind.h"
+#include "unwind/unwind_pages.h"
 
 struct fixture {
 	struct elf_file *ef;
@@ -337,6 +338,97 @@ static void test_unbounded_cfi_refused(void **state)
 	}
 }
 
+/* The page index's search finds, for every pc around t's rows, the row the plain search finds. */
+static void assert_pages_agree(const struct unwind_table *t)
+{
+	const uint64_t page = 1u << LT_UNWIND_PAGE_SHIFT;
+	struct lt_unwind_page *pages;
+	uint64_t lo, hi;
+	size_t nr_pages;
+	uint32_t base;
+
+	pages = unwind_pages__build(t->rows, t->nr_rows, &base, &nr_pages);
+	assert_non_null(pages);
+	assert_int_equal(base, t->rows[0].pc >> LT_UNWIND_PAGE_SHIFT);
+	assert_int_equal(nr_pages, (t->rows[t->nr_rows - 1].pc >> LT_UNWIND_PAGE_SHIFT) - base + 1);
+	lo = t->rows[0].pc > 3 * page ? t->rows[0].pc - 3 * page : 0;
+	hi = (uint64_t)t->rows[t->nr_rows - 1].pc + 3 * page;
+	for (uint64_t pc = lo; pc < hi; pc++) {
+		const struct lt_unwind_row *want = unwind_table__find(t, pc);
+		const struct lt_unwind_row *got =
+		    unwind_pages__find(t->rows, t->nr_rows, pages, base, nr_pages, pc);
+
+		if (got != want)
+			fail_msg("pc 0x%llx: row %td by the index, %td by the plain search",
+				 (unsigned long long)pc, got ? got - t->rows : -1,
+				 want ? want - t->rows : -1);
+	}
+	free(pages);
+}
+
+static void test_page_index_fixtures(void **state)
+{
+	static const char *const names[] = {"frames_nofp", "frames_fp", "frames_dbgframe"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct fixture fx;
+
+		open_fixture(&fx, names[i]);
+		assert_pages_agree(fx.t);
+		close_fixture(&fx);
+	}
+}
+
+/* libc: thousands of functions, pages dense with rows. */
+static void test_page_index_libc(void **state)
+{
+	struct elf_file *ef = elf_file__open("/lib/x86_64-linux-gnu/libc.so.6");
+	struct unwind_table *t;
+
+	if (!ef)
+		fail_msg("cannot open libc.so.6: %s", strerror(errno));
+	t = unwind_table__build(ef);
+	assert_non_null(t);
+	assert_true(t->nr_rows > 10000);
+	assert_pages_agree(t);
+	unwind_table__free(t);
+	elf_file__free(ef);
+}
+
+/* Each page's window, by hand: the last row at or below its start, to the last row below its end. */
+static void test_page_index_windows(void **state)
+{
+	const struct lt_unwind_row rows[] = {
+	    {.pc = 0x100}, {.pc = 0x105}, {.pc = 0x1ff}, {.pc = 0x200}, {.pc = 0x450},
+	};
+	const struct lt_unwind_page want[] = {{0, 3}, {3, 4}, {3, 4}, {3, 5}};
+	struct lt_unwind_page *pages;
+	size_t nr_pages;
+	uint32_t base;
+
+	_Static_assert(LT_UNWIND_PAGE_SHIFT == 8, "the windows below are for pages of 256 bytes");
+	pages = unwind_pages__build(rows, 5, &base, &nr_pages);
+	assert_non_null(pages);
+	assert_int_equal(base, 1);
+	assert_int_equal(nr_pages, 4);
+	for (size_t p = 0; p < 4; p++) {
+		assert_int_equal(pages[p].lo, want[p].lo);
+		assert_int_equal(pages[p].hi, want[p].hi);
+	}
+	assert_null(unwind_pages__find(rows, 5, pages, base, nr_pages, 0xff));
+	assert_null(unwind_pages__find(rows, 5, pages, base, nr_pages, 0x10));
+	assert_ptr_equal(unwind_pages__find(rows, 5, pages, base, nr_pages, 0x100), &rows[0]);
+	assert_ptr_equal(unwind_pages__find(rows, 5, pages, base, nr_pages, 0x1fe), &rows[1]);
+	assert_ptr_equal(unwind_pages__find(rows, 5, pages, base, nr_pages, 0x1ff), &rows[2]);
+	assert_ptr_equal(unwind_pages__find(rows, 5, pages, base, nr_pages, 0x3ff), &rows[3]);
+	assert_ptr_equal(unwind_pages__find(rows, 5, pages, base, nr_pages, 0x44f), &rows[3]);
+	assert_ptr_equal(unwind_pages__find(rows, 5, pages, base, nr_pages, 0x450), &rows[4]);
+	assert_ptr_equal(unwind_pages__find(rows, 5, pages, base, nr_pages, 0x100000), &rows[4]);
+	free(pages);
+	assert_null(unwind_pages__build(rows, 0, &base, &nr_pages));
+	assert_int_equal(nr_pages, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -347,6 +439,9 @@ int main(void)
 	    cmocka_unit_test(test_no_cfi),
 	    cmocka_unit_test(test_no_fde),
 	    cmocka_unit_test(test_unbounded_cfi_refused),
+	    cmocka_unit_test(test_page_index_windows),
+	    cmocka_unit_test(test_page_index_fixtures),
+	    cmocka_unit_test(test_page_index_libc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
