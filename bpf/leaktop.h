@@ -313,9 +313,10 @@ struct lt_unwind_proc {
 	__u32 nr;	   /* mappings in use */
 	__u32 all_fp;	   /* every mapping has LT_MAP_HAS_FP: auto walks frame pointers only */
 	__u64 misses;	   /* frames that fell in no mapping: user space re-reads the mappings */
+	__u64 generation;  /* new at each publication: stacks cached under another are stale */
 	struct lt_unwind_mapping maps[LT_UNWIND_MAX_MAPPINGS];
 };
-_Static_assert(sizeof(struct lt_unwind_proc) == 16 + 48 * LT_UNWIND_MAX_MAPPINGS,
+_Static_assert(sizeof(struct lt_unwind_proc) == 24 + 48 * LT_UNWIND_MAX_MAPPINGS,
 	       "lt_unwind_proc layout");
 
 #endif /* LEAKTOP_H */

@@ -28,9 +28,63 @@ struct {
 	__type(value, struct lt_unwind_proc);
 } unwind_procs SEC(".maps");
 
+/*
+ * Stacks unwound lately, per CPU, for reuse. A walk is a function of the probe's registers, the
+ * tables, and the stack words it reads (return addresses, saved rbp values): when the registers
+ * and the tables' generation are the same, and each word it read holds the same value again, the
+ * walk would give the same stack. Those words lie above sp: one read of the span they cover
+ * checks them all, at a fraction of the cost of the searches a walk makes per frame.
+ */
+#define LT_UNWIND_CACHE_WAYS 8	    /* entries per CPU, found by a hash of ip and sp */
+#define LT_UNWIND_CACHE_SPAN 4096   /* the reads must lie within this many bytes above sp */
+#define LT_UNWIND_CACHE_READS 128   /* words a walk may read and still be cached */
+
+struct lt_unwind_cached {
+	__u64 ip, sp, bp;   /* the probe's registers */
+	__u64 generation;   /* lt_unwind_proc.generation of the tables walked */
+	__u64 tag;	    /* the filler's, checked before it publishes (the CPU may switch tasks) */
+	__u32 tgid, exec_id;
+	__u32 at_entry;
+	__u32 nr;	    /* ips; 0: the entry holds nothing */
+	__u32 nr_reads;
+	__u32 span;	    /* bytes above sp that hold every word read */
+	__u64 ips[LT_MAX_DEPTH];
+	__u16 read_off[LT_UNWIND_CACHE_READS]; /* word index above sp */
+	__u64 read_val[LT_UNWIND_CACHE_READS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LT_UNWIND_CACHE_WAYS);
+	__type(key, __u32);
+	__type(value, struct lt_unwind_cached);
+} unwind_cache SEC(".maps");
+
+/* The span of stack a cached walk is checked against. */
+struct lt_unwind_span {
+	__u64 words[LT_UNWIND_CACHE_SPAN / 8];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lt_unwind_span);
+} unwind_span SEC(".maps");
+
+/*
+ * Zero, but unknown to the verifier (user space could write it): the walk's frame count starts
+ * from it, so that the verifier checks the loop body for any count at once, not once per count.
+ */
+__u32 lt_unknown_zero = 0;
+
 /* The walk's state, on the caller's stack, handed to each bpf_loop step. */
 struct lt_walk {
 	__u64 ip, sp, bp;
+	__u64 sp0;		     /* the probe's sp: cached reads are kept relative to it */
+	struct lt_unwind_cached *fill; /* the cache entry that records this walk */
+	__u64 tag;		     /* fill's tag while this walk fills it */
+	__u32 tgid, exec_id;
 	struct lt_stack *st;
 	struct lt_unwind_proc *proc;
 	__u32 nr;      /* ips stored */
@@ -142,6 +196,43 @@ static __always_inline struct lt_unwind_row *unwind_row(const struct lt_unwind_m
 	return r && r->pc <= vaddr ? r : NULL;
 }
 
+/*
+ * A walk the cache cannot hold: one that reads outside the span, or too many words, or whose
+ * result depends on more than the words it read. Marked in the entry, not in the walk's state,
+ * where the verifier would tell the two kinds of walk apart at every step.
+ */
+#define LT_UNWIND_UNCACHEABLE (LT_UNWIND_CACHE_READS + 1)
+
+static __always_inline void walk_spoil(struct lt_walk *s)
+{
+	s->fill->nr_reads = LT_UNWIND_UNCACHEABLE;
+}
+
+/* Records a word the walk read at addr, for the cache. */
+static __always_inline void walk_note(struct lt_walk *s, __u64 addr, __u64 val)
+{
+	struct lt_unwind_cached *c = s->fill;
+	__u64 off = addr - s->sp0;
+	__u32 i;
+
+	if (c->nr_reads >= LT_UNWIND_CACHE_READS)
+		goto spoil;
+	if (off >= LT_UNWIND_CACHE_SPAN || (off & 7))
+		goto spoil;
+	i = c->nr_reads;
+	c->nr_reads = i + 1;
+	/* Masked after the barrier, where the verifier sees it (the compiler would fold it away). */
+	barrier_var(i);
+	i &= LT_UNWIND_CACHE_READS - 1;
+	c->read_off[i] = off >> 3;
+	c->read_val[i] = val;
+	if (off + 8 > c->span)
+		c->span = off + 8;
+	return;
+spoil:
+	walk_spoil(s);
+}
+
 /* One frame-pointer step: the frame record {saved rbp, return address} at rbp. */
 static __always_inline int unwind_fp_step(struct lt_walk *s)
 {
@@ -153,6 +244,8 @@ static __always_inline int unwind_fp_step(struct lt_walk *s)
 		s->stat = LT_STAT_UNWIND_READ_FAILED;
 		return 1;
 	}
+	walk_note(s, s->bp, frame[0]);
+	walk_note(s, s->bp + 8, frame[1]);
 	if (!frame[1] || s->bp + 16 <= s->sp)
 		return 1;
 	s->sp = s->bp + 16;
@@ -178,7 +271,8 @@ static __always_inline int unwind_cfi_step(struct lt_walk *s, const struct lt_un
 		cfa = s->sp + 8 + ((s->ip & 15) >= r->cfa_off ? 8 : 0);
 		break;
 	case LT_CFA_SIGNAL:
-		/* The interrupted context: rsp and rip, then rbp, from the ucontext. */
+		/* The interrupted context: rsp and rip, then rbp, from the ucontext. Not cached. */
+		walk_spoil(s);
 		if (bpf_probe_read_user(regs, sizeof(regs), (void *)(s->sp + LT_SIGFRAME_RSP)) ||
 		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(s->sp + LT_SIGFRAME_RBP))) {
 			s->stat = LT_STAT_UNWIND_READ_FAILED;
@@ -209,6 +303,7 @@ static __always_inline int unwind_cfi_step(struct lt_walk *s, const struct lt_un
 		s->stat = LT_STAT_UNWIND_READ_FAILED;
 		return 1;
 	}
+	walk_note(s, cfa - 8, ra);
 	switch (LT_ROW_RBP_KIND(r)) {
 	case LT_RBP_AT_CFA:
 		if (bpf_probe_read_user(&bp, sizeof(bp),
@@ -216,6 +311,7 @@ static __always_inline int unwind_cfi_step(struct lt_walk *s, const struct lt_un
 			s->stat = LT_STAT_UNWIND_READ_FAILED;
 			return 1;
 		}
+		walk_note(s, cfa + ((__s64)r->rbp_off << 3), bp);
 		break;
 	case LT_RBP_UNDEFINED:
 		bp = 0;
@@ -257,6 +353,7 @@ static long unwind_step(__u32 i, void *data)
 	if (!m) {
 		/* Code mapped after the tables were loaded: user space re-reads the mappings. */
 		__sync_fetch_and_add(&s->proc->misses, 1);
+		walk_spoil(s);
 		if (unwind_mode == LT_UNWIND_AUTO && !s->at_entry)
 			return unwind_fp_step(s);
 		s->stat = LT_STAT_UNWIND_NO_MAPPING;
@@ -277,14 +374,71 @@ static long unwind_step(__u32 i, void *data)
 	return unwind_cfi_step(s, r);
 }
 
-/*
- * Fills st->ips from the probe's registers and returns how many; 0 when the process has no
- * tables (the caller walks frame pointers instead). At an entry or exit probe (at_entry), the
- * probed function's own frame is left out: the stack starts at its return address.
- */
-static __always_inline __u32 unwind_walk(struct pt_regs *ctx, struct lt_stack *st, __u32 tgid,
-					 bool at_entry)
+/* The cache entry for these registers: the one to check, and the one a walk refills. */
+static __always_inline struct lt_unwind_cached *cache_slot(__u64 ip, __u64 sp)
 {
+	__u32 k = (__u32)(((ip ^ (sp << 7)) * 0x9e3779b97f4a7c15ULL) >> 61) &
+		  (LT_UNWIND_CACHE_WAYS - 1);
+
+	return bpf_map_lookup_elem(&unwind_cache, &k);
+}
+
+struct lt_cache_check {
+	const struct lt_unwind_cached *c;
+	const struct lt_unwind_span *buf;
+	__u32 differs;
+};
+
+/* bpf_loop body: compares the i-th word the cached walk read with the stack's now. */
+static long cache_check_step(__u32 i, void *data)
+{
+	struct lt_cache_check *k = data;
+	__u32 j = i & (LT_UNWIND_CACHE_READS - 1);
+
+	if (k->buf->words[k->c->read_off[j] & (LT_UNWIND_CACHE_SPAN / 8 - 1)] !=
+	    k->c->read_val[j]) {
+		k->differs = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Whether c holds the walk from these registers, checked word by word; if so, the ips go to st. */
+static __always_inline bool cache_hit(struct lt_unwind_cached *c, const struct lt_walk *s)
+{
+	struct lt_cache_check k = {.c = c};
+	__u32 zero = 0, span = c->span, nr_reads = c->nr_reads;
+
+	if (!c->nr || c->ip != s->ip || c->sp != s->sp || c->bp != s->bp || c->tgid != s->tgid ||
+	    c->exec_id != s->exec_id || c->at_entry != s->at_entry ||
+	    c->generation != s->proc->generation)
+		return false;
+	k.buf = bpf_map_lookup_elem(&unwind_span, &zero);
+	if (!k.buf || span > LT_UNWIND_CACHE_SPAN || nr_reads > LT_UNWIND_CACHE_READS)
+		return false;
+	if (span && bpf_probe_read_user((void *)k.buf, span, (void *)s->sp))
+		return false;
+	bpf_loop(nr_reads, cache_check_step, &k, 0);
+	if (k.differs)
+		return false;
+	/* Every slot, whatever nr: a loop bounded by nr would give the verifier a path per length. */
+	__builtin_memcpy(s->st->ips, c->ips, sizeof(c->ips));
+	return true;
+}
+
+/*
+ * Fills the stack scratch's ips from the probe's registers and returns how many; 0 when the
+ * process has no tables (the caller walks frame pointers instead). At an entry or exit probe
+ * (at_entry), the probed function's own frame is left out: the stack starts at its return
+ * address. A global function: the verifier checks it once, on its own, and not again for each
+ * path of its callers that reaches it (inlined, the walk and its cache took lt_entry past the
+ * verifier's million instructions).
+ */
+__noinline __u32 lt_unwind_walk(struct pt_regs *ctx, __u32 tgid, __u32 at_entry)
+{
+	__u32 zero = 0;
+	struct lt_stack *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	struct lt_unwind_cached *c;
 	struct lt_walk s = {
 	    .ip = PT_REGS_IP(ctx),
 	    .sp = PT_REGS_SP(ctx),
@@ -296,6 +450,12 @@ static __always_inline __u32 unwind_walk(struct pt_regs *ctx, struct lt_stack *s
 	    .exact_pc = 1,
 	};
 
+	if (!ctx || !st)
+		return 0;
+	s.sp0 = s.sp;
+	s.nr = lt_unknown_zero;
+	s.tgid = tgid;
+	s.exec_id = (__u32)bpf_get_current_task_btf()->self_exec_id;
 	s.proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
 	if (!s.proc) {
 		stat_inc(LT_STAT_UNWIND_NOT_READY);
@@ -303,11 +463,45 @@ static __always_inline __u32 unwind_walk(struct pt_regs *ctx, struct lt_stack *s
 	}
 	if (unwind_mode == LT_UNWIND_AUTO && s.proc->all_fp && !at_entry)
 		return 0;
+	c = cache_slot(s.ip, s.sp);
+	if (!c)
+		return 0;
+	if (cache_hit(c, &s))
+		return c->nr;
+	/* The entry is emptied, records the walk's reads, and holds its stack if it is whole. */
+	s.tag = bpf_get_prandom_u32() | ((__u64)tgid << 32);
+	c->nr = 0;
+	c->tag = s.tag;
+	c->ip = s.ip;
+	c->sp = s.sp;
+	c->bp = s.bp;
+	c->tgid = tgid;
+	c->exec_id = s.exec_id;
+	c->at_entry = at_entry;
+	c->generation = s.proc->generation;
+	c->nr_reads = 0;
+	c->span = 0;
+	s.fill = c;
 	/* The skipped frame, every slot, and one more step that tells whether the stack goes on. */
 	bpf_loop(LT_MAX_DEPTH + 2, unwind_step, &s, 0);
-	if (s.stat < LT_STAT_MAX)
+	if (s.stat < LT_STAT_MAX) {
+		/* A stack cut short is not cached: its loss counts each time. */
 		stat_inc(s.stat);
+		return s.nr;
+	}
+	/* The tag: no other task took the entry meanwhile (this one may have been preempted). */
+	if (s.nr && c->nr_reads <= LT_UNWIND_CACHE_READS && c->tag == s.tag) {
+		__builtin_memcpy(c->ips, st->ips, sizeof(c->ips));
+		c->nr = s.nr;
+	}
 	return s.nr;
+}
+
+/* st: the stack scratch, which lt_unwind_walk() fills. */
+static __always_inline __u32 unwind_walk(struct pt_regs *ctx, struct lt_stack *st, __u32 tgid,
+					 bool at_entry)
+{
+	return lt_unwind_walk(ctx, tgid, at_entry);
 }
 
 #endif /* LT_UNWIND_BPF_H */

@@ -43,6 +43,7 @@ struct unwinder {
 	struct lt_unwind_row *rows; /* the mmapped row table */
 	size_t map_len;
 	uint32_t max_rows, nr_rows;
+	uint64_t generation; /* of the last entry published, whichever process's */
 	bool warned_full;
 	struct uw_object *objs;
 	size_t nr_objs, cap_objs;
@@ -242,6 +243,7 @@ static int publish(struct unwinder *u, struct uw_pid *p, const struct procimage 
 	}
 	proc->all_fp = proc->nr && all_fp;
 	proc->misses = p->misses;
+	proc->generation = ++u->generation;
 	if (bpf_map_update_elem(u->procs_fd, &key, proc, BPF_ANY))
 		return -errno;
 	p->generation = img->generation;

@@ -137,6 +137,36 @@ class Chain(LeaktopTestCase):
         self.assertEqual(frames_to_main(st), self.expected_chain(), st['frames'])
 
 
+class CachedStacks(LeaktopTestCase):
+    """The unwinder reuses a stack when the probe's registers repeat and the stack words the walk
+    read hold the same values again. tests/workloads/twopaths.c calls one allocation site through
+    two callers in turn, with the same registers at malloc's return: only the return addresses on
+    the stack differ, and each block must go to its own caller's stack."""
+
+    def check(self, mode):
+        src = 'twopaths.c'
+        rep = run_command([workload('twopaths')], ['--unwind', mode]).report
+        self.assertSite(rep, 'leaf', 64000, 1000, module=workload('twopaths'))
+        got = {}
+        for st in rep.site('leaf').stacks:
+            got[tuple(frames_to_main(st))] = (st['outstanding_bytes'], st['outstanding_allocs'])
+        leaf = ('leaf', src, marker_line(src, 'SITE:leaf'))
+        want = {(leaf, ('path_a', src, marker_line(src, 'CALL:leaf_a')),
+                 ('main', src, marker_line(src, 'CALL:path_a'))): (32000, 500),
+                (leaf, ('path_b', src, marker_line(src, 'CALL:leaf_b')),
+                 ('main', src, marker_line(src, 'CALL:path_b'))): (32000, 500)}
+        self.assertEqual(got, want, rep.summary())
+        for k, v in rep.stats.items():
+            if k.startswith('unwind_'):
+                self.assertEqual(v, 0, (k, rep.stats))
+
+    def test_dwarf(self):
+        self.check('dwarf')
+
+    def test_auto(self):
+        self.check('auto')
+
+
 class Dlopen(LeaktopTestCase):
     """The tables follow code mapped after attach: a -O2 library dlopen'ed in the traced window."""
 
