@@ -40,16 +40,19 @@ struct {
 #define LT_UNWIND_CACHE_READS 128   /* words a walk may read and still be cached */
 
 struct lt_unwind_cached {
-	__u64 ip, sp, bp;   /* the probe's registers */
+	__u64 ip, sp, bp;   /* the probe's registers (bp only counts when needs_bp) */
 	__u64 generation;   /* lt_unwind_proc.generation of the tables walked */
 	__u64 tag;	    /* the filler's, checked before it publishes (the CPU may switch tasks) */
 	__u32 tgid, exec_id;
 	__u32 at_entry;
+	__u16 bp_src;	    /* while filled: where the walk's rbp came from (LT_BP_*, or a read) */
+	__u8 needs_bp;	    /* the walk used the register's rbp (a frame pointer, or a CFA from it) */
+	__u8 pad;
 	__u32 nr;	    /* ips; 0: the entry holds nothing */
 	__u32 nr_reads;
 	__u32 span;	    /* bytes above sp that hold every word read */
 	__u64 ips[LT_MAX_DEPTH];
-	__u16 read_off[LT_UNWIND_CACHE_READS]; /* word index above sp */
+	__u16 read_off[LT_UNWIND_CACHE_READS]; /* word index above sp, | LT_READ_UNUSED */
 	__u64 read_val[LT_UNWIND_CACHE_READS];
 };
 
@@ -208,8 +211,29 @@ static __always_inline void walk_spoil(struct lt_walk *s)
 	s->fill->nr_reads = LT_UNWIND_UNCACHEABLE;
 }
 
-/* Records a word the walk read at addr, for the cache. */
-static __always_inline void walk_note(struct lt_walk *s, __u64 addr, __u64 val)
+/*
+ * In code without frame pointers rbp holds any value, which changes from call to call, and so
+ * does what a function saved of it. The walk depends on an rbp value only when it uses it (as a
+ * frame pointer, or the base of a CFA): the register's is checked then, and a saved one read
+ * from the stack is checked only then (until then, its read is marked unused).
+ */
+#define LT_BP_REG 0xffff	 /* bp_src: the probe's register */
+#define LT_BP_NONE 0xfffe	 /* bp_src: no value the walk depends on (undefined, or 0) */
+#define LT_READ_UNUSED 0x8000 /* read_off: a saved rbp the walk has not used (yet) */
+
+static __always_inline void walk_uses_bp(struct lt_walk *s)
+{
+	struct lt_unwind_cached *c = s->fill;
+	__u32 src = c->bp_src;
+
+	if (src == LT_BP_REG)
+		c->needs_bp = 1;
+	else if (src < LT_UNWIND_CACHE_READS)
+		c->read_off[src] &= ~LT_READ_UNUSED;
+}
+
+/* Records a word the walk read at addr, for the cache; a saved rbp becomes the walk's rbp. */
+static __always_inline void walk_note(struct lt_walk *s, __u64 addr, __u64 val, bool saved_bp)
 {
 	struct lt_unwind_cached *c = s->fill;
 	__u64 off = addr - s->sp0;
@@ -224,8 +248,10 @@ static __always_inline void walk_note(struct lt_walk *s, __u64 addr, __u64 val)
 	/* Masked after the barrier, where the verifier sees it (the compiler would fold it away). */
 	barrier_var(i);
 	i &= LT_UNWIND_CACHE_READS - 1;
-	c->read_off[i] = off >> 3;
+	c->read_off[i] = (off >> 3) | (saved_bp ? LT_READ_UNUSED : 0);
 	c->read_val[i] = val;
+	if (saved_bp)
+		c->bp_src = i;
 	if (off + 8 > c->span)
 		c->span = off + 8;
 	return;
@@ -238,14 +264,15 @@ static __always_inline int unwind_fp_step(struct lt_walk *s)
 {
 	__u64 frame[2];
 
+	walk_uses_bp(s);
 	if (!s->bp || (s->bp & 7))
 		return 1; /* the chain's end, as walk_frames sees it */
 	if (bpf_probe_read_user(frame, sizeof(frame), (void *)s->bp)) {
 		s->stat = LT_STAT_UNWIND_READ_FAILED;
 		return 1;
 	}
-	walk_note(s, s->bp, frame[0]);
-	walk_note(s, s->bp + 8, frame[1]);
+	walk_note(s, s->bp + 8, frame[1], false);
+	walk_note(s, s->bp, frame[0], true);
 	if (!frame[1] || s->bp + 16 <= s->sp)
 		return 1;
 	s->sp = s->bp + 16;
@@ -265,6 +292,7 @@ static __always_inline int unwind_cfi_step(struct lt_walk *s, const struct lt_un
 		cfa = s->sp + ((__u64)r->cfa_off << 3);
 		break;
 	case LT_CFA_FP:
+		walk_uses_bp(s);
 		cfa = s->bp + ((__u64)r->cfa_off << 3);
 		break;
 	case LT_CFA_PLT:
@@ -303,7 +331,7 @@ static __always_inline int unwind_cfi_step(struct lt_walk *s, const struct lt_un
 		s->stat = LT_STAT_UNWIND_READ_FAILED;
 		return 1;
 	}
-	walk_note(s, cfa - 8, ra);
+	walk_note(s, cfa - 8, ra, false);
 	switch (LT_ROW_RBP_KIND(r)) {
 	case LT_RBP_AT_CFA:
 		if (bpf_probe_read_user(&bp, sizeof(bp),
@@ -311,10 +339,11 @@ static __always_inline int unwind_cfi_step(struct lt_walk *s, const struct lt_un
 			s->stat = LT_STAT_UNWIND_READ_FAILED;
 			return 1;
 		}
-		walk_note(s, cfa + ((__s64)r->rbp_off << 3), bp);
+		walk_note(s, cfa + ((__s64)r->rbp_off << 3), bp, true);
 		break;
 	case LT_RBP_UNDEFINED:
 		bp = 0;
+		s->fill->bp_src = LT_BP_NONE;
 		break;
 	default:
 		break;
@@ -394,9 +423,11 @@ static long cache_check_step(__u32 i, void *data)
 {
 	struct lt_cache_check *k = data;
 	__u32 j = i & (LT_UNWIND_CACHE_READS - 1);
+	__u16 off = k->c->read_off[j];
 
-	if (k->buf->words[k->c->read_off[j] & (LT_UNWIND_CACHE_SPAN / 8 - 1)] !=
-	    k->c->read_val[j]) {
+	if (off & LT_READ_UNUSED)
+		return 0;
+	if (k->buf->words[off & (LT_UNWIND_CACHE_SPAN / 8 - 1)] != k->c->read_val[j]) {
 		k->differs = 1;
 		return 1;
 	}
@@ -409,7 +440,8 @@ static __always_inline bool cache_hit(struct lt_unwind_cached *c, const struct l
 	struct lt_cache_check k = {.c = c};
 	__u32 zero = 0, span = c->span, nr_reads = c->nr_reads;
 
-	if (!c->nr || c->ip != s->ip || c->sp != s->sp || c->bp != s->bp || c->tgid != s->tgid ||
+	if (!c->nr || c->ip != s->ip || c->sp != s->sp || (c->needs_bp && c->bp != s->bp) ||
+	    c->tgid != s->tgid ||
 	    c->exec_id != s->exec_id || c->at_entry != s->at_entry ||
 	    c->generation != s->proc->generation)
 		return false;
@@ -478,6 +510,8 @@ __noinline __u32 lt_unwind_walk(struct pt_regs *ctx, __u32 tgid, __u32 at_entry)
 	c->tgid = tgid;
 	c->exec_id = s.exec_id;
 	c->at_entry = at_entry;
+	c->bp_src = LT_BP_REG;
+	c->needs_bp = 0;
 	c->generation = s.proc->generation;
 	c->nr_reads = 0;
 	c->span = 0;
