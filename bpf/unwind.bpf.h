@@ -35,7 +35,7 @@ struct {
  * walk would give the same stack. Those words lie above sp: one read of the span they cover
  * checks them all, at a fraction of the cost of the searches a walk makes per frame.
  */
-#define LT_UNWIND_CACHE_WAYS 8	    /* entries per CPU, found by a hash of ip and sp */
+#define LT_UNWIND_CACHE_WAYS 32	    /* entries per CPU, found by a hash of ip and sp */
 #define LT_UNWIND_CACHE_SPAN 4096   /* the reads must lie within this many bytes above sp */
 #define LT_UNWIND_CACHE_READS 128   /* words a walk may read and still be cached */
 
@@ -406,7 +406,7 @@ static long unwind_step(__u32 i, void *data)
 /* The cache entry for these registers: the one to check, and the one a walk refills. */
 static __always_inline struct lt_unwind_cached *cache_slot(__u64 ip, __u64 sp)
 {
-	__u32 k = (__u32)(((ip ^ (sp << 7)) * 0x9e3779b97f4a7c15ULL) >> 61) &
+	__u32 k = (__u32)(((ip ^ (sp << 7)) * 0x9e3779b97f4a7c15ULL) >> 40) &
 		  (LT_UNWIND_CACHE_WAYS - 1);
 
 	return bpf_map_lookup_elem(&unwind_cache, &k);
