@@ -412,47 +412,31 @@ static __always_inline struct lt_unwind_cached *cache_slot(__u64 ip, __u64 sp)
 	return bpf_map_lookup_elem(&unwind_cache, &k);
 }
 
-struct lt_cache_check {
-	const struct lt_unwind_cached *c;
-	const struct lt_unwind_span *buf;
-	__u32 differs;
-};
-
-/* bpf_loop body: compares the i-th word the cached walk read with the stack's now. */
-static long cache_check_step(__u32 i, void *data)
-{
-	struct lt_cache_check *k = data;
-	__u32 j = i & (LT_UNWIND_CACHE_READS - 1);
-	__u16 off = k->c->read_off[j];
-
-	if (off & LT_READ_UNUSED)
-		return 0;
-	if (k->buf->words[off & (LT_UNWIND_CACHE_SPAN / 8 - 1)] != k->c->read_val[j]) {
-		k->differs = 1;
-		return 1;
-	}
-	return 0;
-}
-
 /* Whether c holds the walk from these registers, checked word by word; if so, the ips go to st. */
 static __always_inline bool cache_hit(struct lt_unwind_cached *c, const struct lt_walk *s)
 {
-	struct lt_cache_check k = {.c = c};
+	const struct lt_unwind_span *buf;
 	__u32 zero = 0, span = c->span, nr_reads = c->nr_reads;
+	__u16 off;
 
 	if (!c->nr || c->ip != s->ip || c->sp != s->sp || (c->needs_bp && c->bp != s->bp) ||
 	    c->tgid != s->tgid ||
 	    c->exec_id != s->exec_id || c->at_entry != s->at_entry ||
 	    c->generation != s->proc->generation)
 		return false;
-	k.buf = bpf_map_lookup_elem(&unwind_span, &zero);
-	if (!k.buf || span > LT_UNWIND_CACHE_SPAN || nr_reads > LT_UNWIND_CACHE_READS)
+	buf = bpf_map_lookup_elem(&unwind_span, &zero);
+	if (!buf || span > LT_UNWIND_CACHE_SPAN || nr_reads > LT_UNWIND_CACHE_READS)
 		return false;
-	if (span && bpf_probe_read_user((void *)k.buf, span, (void *)s->sp))
+	if (span && bpf_probe_read_user((void *)buf, span, (void *)s->sp))
 		return false;
-	bpf_loop(nr_reads, cache_check_step, &k, 0);
-	if (k.differs)
-		return false;
+	for (__u32 i = 0; i < LT_UNWIND_CACHE_READS; i++) {
+		if (i >= nr_reads)
+			break;
+		off = c->read_off[i];
+		if (!(off & LT_READ_UNUSED) &&
+		    buf->words[off & (LT_UNWIND_CACHE_SPAN / 8 - 1)] != c->read_val[i])
+			return false;
+	}
 	/* Every slot, whatever nr: a loop bounded by nr would give the verifier a path per length. */
 	__builtin_memcpy(s->st->ips, c->ips, sizeof(c->ips));
 	return true;
