@@ -1,0 +1,180 @@
+/* freeze.c: a process's threads paused briefly (PTRACE_SEIZE + PTRACE_INTERRUPT), their registers
+ * read, then let go as they were. */
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/array.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "proc/freeze.h"
+
+#ifndef __x86_64__
+#error "freeze.h reads x86-64 registers"
+#endif
+
+struct freezer {
+	struct freeze *f;
+	size_t cap;
+};
+
+int freeze_regs(pid_t tid, struct user_regs_struct *regs)
+{
+	struct iovec iov = { .iov_base = regs, .iov_len = sizeof(*regs) };
+
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &iov))
+		return -errno;
+	return 0;
+}
+
+static bool seized(const struct freeze *f, pid_t tid)
+{
+	for (size_t i = 0; i < f->nr_threads; i++)
+		if (f->threads[i].tid == tid)
+			return true;
+	return false;
+}
+
+/* Seizes the threads of the process not seized yet. How many were new, or -errno. */
+static int seize_new(struct freezer *z)
+{
+	struct freeze *f = z->f;
+	char path[64];
+	struct dirent *de;
+	int added = 0, err = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)f->pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while ((de = readdir(d))) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+
+		if (tid <= 0 || seized(f, tid))
+			continue;
+		if (ptrace(PTRACE_SEIZE, tid, NULL, NULL)) {
+			/* a thread that has just exited is not an error */
+			if (errno == ESRCH)
+				continue;
+			err = -errno;
+			break;
+		}
+		if (array_reserve(&f->threads, &z->cap, f->nr_threads, sizeof(*f->threads), 16)) {
+			ptrace(PTRACE_DETACH, tid, NULL, NULL);
+			err = -ENOMEM;
+			break;
+		}
+		f->threads[f->nr_threads++] = (struct freeze_thread){ .tid = tid, .signal = -1 };
+		if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) && errno != ESRCH) {
+			err = -errno;
+			break;
+		}
+		added++;
+	}
+	closedir(d);
+	return err ? err : added;
+}
+
+/* Waits for the seized threads' stops until end_ns. 0, -ETIMEDOUT or -errno. */
+static int wait_stops(struct freeze *f, uint64_t end_ns)
+{
+	for (;;) {
+		size_t waiting = 0;
+
+		for (size_t i = 0; i < f->nr_threads; i++) {
+			struct freeze_thread *t = &f->threads[i];
+			int status, sig;
+			pid_t r;
+
+			if (t->signal >= 0)
+				continue;
+			r = waitpid(t->tid, &status, WNOHANG | __WALL);
+			if (r < 0 && errno == ECHILD) {
+				/* gone (exited): nothing to read, nothing to let go */
+				t->signal = 0;
+				t->tid = 0;
+				continue;
+			}
+			if (r <= 0) {
+				waiting++;
+				continue;
+			}
+			if (!WIFSTOPPED(status)) {
+				t->signal = 0;
+				t->tid = 0;
+				continue;
+			}
+			sig = WSTOPSIG(status);
+			/* PTRACE_EVENT_STOP (our interrupt, or a group stop): no signal to hand back */
+			t->signal = (status >> 16) == PTRACE_EVENT_STOP || sig == SIGTRAP ? 0 : sig;
+		}
+		if (!waiting)
+			return 0;
+		if (now_ns() >= end_ns)
+			return -ETIMEDOUT;
+		usleep(200);
+	}
+}
+
+static void let_go(struct freeze *f)
+{
+	/*
+	 * A thread seized but not stopped yet (asleep in the kernel) cannot be detached until its
+	 * stop comes: wait for it a while longer, or the kernel lets it go when leaktop exits.
+	 */
+	if (wait_stops(f, now_ns() + 10 * FREEZE_WAIT_MS * 1000000ull))
+		log_warn("pid %d: a thread did not stop: it stays seized until leaktop exits",
+			 (int)f->pid);
+	for (size_t i = 0; i < f->nr_threads; i++) {
+		struct freeze_thread *t = &f->threads[i];
+
+		if (t->tid)
+			ptrace(PTRACE_DETACH, t->tid, NULL, (void *)(long)(t->signal > 0 ? t->signal : 0));
+	}
+	free(f->threads);
+	free(f);
+}
+
+struct freeze *freeze__new(pid_t pid)
+{
+	uint64_t end = now_ns() + FREEZE_WAIT_MS * 1000000ull;
+	struct freezer z = { .f = calloc(1, sizeof(*z.f)) };
+	int err, n;
+
+	if (!z.f)
+		return NULL;
+	z.f->pid = pid;
+	/* Until a listing finds no new thread: a thread not yet stopped may create one. */
+	do {
+		n = seize_new(&z);
+		err = n < 0 ? n : wait_stops(z.f, end);
+	} while (!err && n > 0);
+	if (!err && !z.f->nr_threads)
+		err = -ESRCH;
+	for (size_t i = 0; !err && i < z.f->nr_threads; i++) {
+		struct freeze_thread *t = &z.f->threads[i];
+
+		if (t->tid && freeze_regs(t->tid, &t->regs) && errno != ESRCH)
+			err = -errno;
+	}
+	if (err) {
+		let_go(z.f);
+		errno = -err;
+		return NULL;
+	}
+	return z.f;
+}
+
+void freeze__thaw(struct freeze *f)
+{
+	if (f)
+		let_go(f);
+}

@@ -1,0 +1,255 @@
+/* reachscan.c: reachability scans of traced processes: blocks, roots, the copy, the split. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/array.h"
+#include "base/clock.h"
+#include "base/hashtab.h"
+#include "base/log.h"
+#include "model/reach.h"
+#include "proc/freeze.h"
+#include "proc/procmem.h"
+#include "trace/reachscan.h"
+
+/* Below its stack pointer, a thread may still use this much (the x86-64 ABI's red zone). */
+#define RED_ZONE 128
+
+struct reach_entry {
+	uint64_t stack_id;
+	int pid;
+	struct reach_split split;
+};
+
+struct reachscan {
+	struct collector *c;
+	struct hashtab *ix;		/* stack id -> index in entries */
+	struct reach_entry *entries;
+	size_t nr, cap;
+	unsigned int scans;
+	bool live;			/* a scan ran without a pause */
+	uint64_t last_pause_ns, last_bytes;
+};
+
+struct reachscan *reachscan__new(struct collector *c)
+{
+	struct reachscan *rs = calloc(1, sizeof(*rs));
+
+	if (!rs)
+		return NULL;
+	rs->c = c;
+	rs->ix = hashtab__new(256);
+	if (!rs->ix) {
+		free(rs);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return rs;
+}
+
+void reachscan__free(struct reachscan *rs)
+{
+	if (!rs)
+		return;
+	hashtab__free(rs->ix);
+	free(rs->entries);
+	free(rs);
+}
+
+/* The registers of the stopped threads, as one root of their words. */
+struct roots {
+	struct reach_region *r;
+	size_t nr, cap;
+	uint64_t *regs;
+	size_t nr_regs;
+};
+
+static int add_root(struct roots *ro, uint64_t start, uint64_t len, const uint8_t *data)
+{
+	if (array_reserve(&ro->r, &ro->cap, ro->nr, sizeof(*ro->r), 64))
+		return -ENOMEM;
+	ro->r[ro->nr++] = (struct reach_region){ .start = start, .len = len, .data = data };
+	return 0;
+}
+
+/*
+ * The roots: the registers, and each writable mapping, those holding a known stack pointer from
+ * just below it (the red zone) to their end: what lies lower is dead frames.
+ */
+static int build_roots(struct roots *ro, const struct procmem *pm, const uint64_t *sps, size_t nr_sps)
+{
+	int err = 0;
+
+	if (ro->nr_regs)
+		err = add_root(ro, 0, ro->nr_regs * 8, (const uint8_t *)ro->regs);
+	for (size_t i = 0; i < pm->nr_maps && !err; i++) {
+		const struct procmem_map *m = &pm->maps[i];
+		uint64_t from = m->start;
+
+		for (size_t k = 0; k < nr_sps; k++) {
+			uint64_t sp = sps[k] - RED_ZONE;
+
+			if (sps[k] >= m->start && sps[k] < m->end && sp > from)
+				from = sp;
+		}
+		err = add_root(ro, from, m->end - from, m->data + (from - m->start));
+	}
+	return err;
+}
+
+static struct reach_entry *entry_of(struct reachscan *rs, uint64_t id, int pid)
+{
+	uint64_t *slot = hashtab__find(rs->ix, id);
+
+	if (slot)
+		return &rs->entries[*slot];
+	if (array_reserve(&rs->entries, &rs->cap, rs->nr, sizeof(*rs->entries), 64) ||
+	    hashtab__put(rs->ix, id, rs->nr))
+		return NULL;
+	rs->entries[rs->nr] = (struct reach_entry){ .stack_id = id, .pid = pid };
+	return &rs->entries[rs->nr++];
+}
+
+static int tally(struct reachscan *rs, pid_t pid, const struct reach_block *b, size_t n)
+{
+	for (size_t i = 0; i < rs->nr; i++)
+		if (rs->entries[i].pid == pid)
+			memset(&rs->entries[i].split, 0, sizeof(rs->entries[i].split));
+	for (size_t i = 0; i < n; i++) {
+		struct reach_entry *e = entry_of(rs, b[i].stack_id, pid);
+
+		if (!e)
+			return -ENOMEM;
+		e->split.valid = true;
+		e->split.bytes[b[i].state] += (int64_t)b[i].size;
+		e->split.allocs[b[i].state]++;
+	}
+	return 0;
+}
+
+/* Copies the process's registers and memory, holding it as asked. */
+static int copy_process(pid_t pid, enum reachscan_hold hold, struct procmem **pmp, struct roots *ro,
+			uint64_t **sps, size_t *nr_sps, uint64_t *pause_ns)
+{
+	struct freeze *fz = NULL;
+	struct user_regs_struct regs;
+	uint64_t t0 = now_ns();
+	int err = 0;
+
+	*pause_ns = 0;
+	if (hold == REACHSCAN_FREEZE) {
+		fz = freeze__new(pid);
+		if (!fz)
+			return -errno;
+		*nr_sps = fz->nr_threads;
+	} else if (hold == REACHSCAN_STOPPED) {
+		err = freeze_regs(pid, &regs);
+		if (err)
+			return err;
+		*nr_sps = 1;
+	}
+	*sps = calloc(*nr_sps + 1, sizeof(**sps));
+	ro->regs = calloc(*nr_sps * sizeof(regs) / 8 + 1, 8);
+	if (!*sps || !ro->regs) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < *nr_sps; i++) {
+		const struct user_regs_struct *r = fz ? &fz->threads[i].regs : &regs;
+
+		if (fz && !fz->threads[i].tid)
+			continue; /* exited meanwhile */
+		(*sps)[i] = freeze_sp(r);
+		memcpy(ro->regs + ro->nr_regs, r, sizeof(*r));
+		ro->nr_regs += sizeof(*r) / 8;
+	}
+	*pmp = procmem__list(pid);
+	if (!*pmp) {
+		err = -errno;
+		goto out;
+	}
+	err = procmem__read(*pmp);
+out:
+	if (fz) {
+		freeze__thaw(fz);
+		*pause_ns = now_ns() - t0;
+	}
+	return err;
+}
+
+int reachscan__run(struct reachscan *rs, pid_t pid, enum reachscan_hold hold)
+{
+	struct reach_block *blocks = NULL;
+	struct reach_region *mem = NULL;
+	struct procmem *pm = NULL;
+	struct roots ro = { 0 };
+	uint64_t *sps = NULL, pause_ns = 0, t0 = now_ns();
+	size_t nr_blocks = 0, nr_sps = 0;
+	int err;
+
+	err = collector__blocks(rs->c, pid, &blocks, &nr_blocks);
+	if (err)
+		goto out;
+	err = copy_process(pid, hold, &pm, &ro, &sps, &nr_sps, &pause_ns);
+	if (err)
+		goto out;
+	mem = calloc(pm->nr_maps + 1, sizeof(*mem));
+	if (!mem) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < pm->nr_maps; i++)
+		mem[i] = (struct reach_region){ .start = pm->maps[i].start,
+						.len = pm->maps[i].end - pm->maps[i].start,
+						.data = pm->maps[i].data };
+	err = build_roots(&ro, pm, sps, nr_sps);
+	if (err)
+		goto out;
+	reach_sort(blocks, nr_blocks);
+	err = reach_mark(blocks, nr_blocks, ro.r, ro.nr, mem, pm->nr_maps);
+	if (!err)
+		err = tally(rs, pid, blocks, nr_blocks);
+	if (err)
+		goto out;
+	rs->scans++;
+	rs->live |= hold == REACHSCAN_LIVE;
+	rs->last_pause_ns = pause_ns;
+	rs->last_bytes = pm->bytes;
+	if (hold == REACHSCAN_FREEZE)
+		log_info("pid %d: reachability scan of %.1f MiB and %zu blocks in %.1f ms, paused %.1f ms",
+			 (int)pid, pm->bytes / 1048576.0, nr_blocks, (now_ns() - t0) / 1e6,
+			 pause_ns / 1e6);
+	else
+		log_info("pid %d: reachability scan of %.1f MiB and %zu blocks in %.1f ms%s", (int)pid,
+			 pm->bytes / 1048576.0, nr_blocks, (now_ns() - t0) / 1e6,
+			 hold == REACHSCAN_LIVE ? ", not paused: approximate" : " at its exit stop");
+out:
+	if (err)
+		log_error("pid %d: reachability scan failed: %s", (int)pid, strerror(-err));
+	free(blocks);
+	free(mem);
+	free(ro.r);
+	free(ro.regs);
+	free(sps);
+	procmem__free(pm);
+	return err;
+}
+
+void reachscan__apply(const struct reachscan *rs, struct snapshot *snap)
+{
+	snap->reach_scans = rs->scans;
+	snap->reach_approximate = rs->live;
+	for (size_t i = 0; i < snap->nr_stacks; i++) {
+		struct stack_record *r = &snap->stacks[i];
+		uint64_t *slot = hashtab__find(rs->ix, r->stack_id);
+
+		if (slot)
+			r->reach = rs->entries[*slot].split;
+	}
+}
+
+void reachscan__last(const struct reachscan *rs, uint64_t *pause_ns, uint64_t *bytes)
+{
+	*pause_ns = rs->last_pause_ns;
+	*bytes = rs->last_bytes;
+}
