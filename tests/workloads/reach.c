@@ -6,7 +6,8 @@
  *   interior_new       3 x 96 B, held by globals through pointers 40 bytes in: possibly lost
  *   thread_block_new   5 x 112 B, held only by another thread's stack: reachable
  * Sizes are multiples of 16, so that no block's tail holds the allocator's header of the next.
- * The thread waits in pause() until the process exits. Usage: reach [-w]
+ * The thread waits in pause() until the process exits. With MIB, also big_new: one block of MIB
+ * MiB, written through, held by a global (memory to scan). Usage: reach [-w] [MIB]
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@ struct node {
 };
 
 void **cache_table;
+char *big;
 char *interior[3];
 static int ready_pipe[2];
 
@@ -71,6 +73,15 @@ __attribute__((noinline)) static void *thread_block_new(void)
 	return p;
 }
 
+__attribute__((noinline)) static char *big_new(size_t n)
+{
+	char *p = malloc(n);
+
+	for (size_t i = 0; i < n; i += 64)
+		p[i] = (char)i;
+	return p;
+}
+
 static void *holder(void *arg)
 {
 	void *mine[5];
@@ -99,7 +110,7 @@ int main(int argc, char **argv)
 	pthread_t t;
 	char c;
 
-	wl_init(argc, argv);
+	argc = wl_init(argc, argv);
 	if (pipe(ready_pipe))
 		return 1;
 	wl_ready();
@@ -109,6 +120,8 @@ int main(int argc, char **argv)
 		cache_table[i] = cache_entry_new();
 	for (int i = 0; i < 3; i++)
 		interior[i] = interior_new() + 40;
+	if (argc > 1)
+		big = big_new((size_t)atol(argv[1]) << 20);
 	if (pthread_create(&t, NULL, holder, NULL) || read(ready_pipe[0], &c, 1) != 1)
 		return 1;
 	scrub();

@@ -1,0 +1,158 @@
+"""test_reach.py: --reachability: the lost / possibly lost / reachable split per stack equals
+valgrind memcheck's on the same workload (run here, in the test), at a command's exit and in a
+running process paused for the scan; the process is never left stopped, SIGKILL of leaktop
+mid-scan included."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+import xml.etree.ElementTree as ET
+
+from harness import LeaktopTestCase, run_command, workload
+
+# tests/workloads/reach.c, by allocation site: (lost, possibly lost, reachable), each (bytes, blocks)
+REACH = {
+    'list_node_new': ((480, 10), (0, 0), (0, 0)),
+    'cache_table_new': ((0, 0), (0, 0), (64, 1)),
+    'cache_entry_new': ((0, 0), (0, 0), (640, 8)),
+    'interior_new': ((0, 0), (288, 3), (0, 0)),
+    'thread_block_new': ((0, 0), (0, 0), (560, 5)),
+}
+KINDS = {'Leak_DefinitelyLost': 0, 'Leak_IndirectlyLost': 0, 'Leak_PossiblyLost': 1,
+         'Leak_StillReachable': 2}
+
+
+def memcheck(argv):
+    """Runs ARGV under memcheck (no heuristics: an interior pointer is an interior pointer);
+    returns {site: [[bytes, blocks] x 3]} over its loss records, as leaktop splits them."""
+    fd, xml = tempfile.mkstemp(prefix='leaktop-vg-', suffix='.xml')
+    os.close(fd)
+    try:
+        subprocess.run(['valgrind', '-q', '--xml=yes', '--xml-file=' + xml, '--leak-check=full',
+                        '--show-leak-kinds=all', '--leak-check-heuristics=none'] + list(argv),
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, timeout=120, check=True)
+        root = ET.parse(xml).getroot()
+    finally:
+        os.unlink(xml)
+    out = {}
+    for err in root.iter('error'):
+        kind = err.findtext('kind')
+        if kind not in KINDS:
+            continue
+        frames = [f for f in err.find('stack').iter('frame')
+                  if 'vgpreload' not in (f.findtext('obj') or '')]
+        site = frames[0].findtext('fn') if frames else None
+        nbytes = int(err.findtext('xwhat/leakedbytes'))
+        # a definitely lost record counts the blocks it holds indirectly too: those have their own
+        direct = re.search(r'\(([\d,]+) direct', err.findtext('xwhat/text'))
+        if direct:
+            nbytes = int(direct.group(1).replace(',', ''))
+        split = out.setdefault(site, [[0, 0], [0, 0], [0, 0]])
+        split[KINDS[kind]][0] += nbytes
+        split[KINDS[kind]][1] += int(err.findtext('xwhat/leakedblocks'))
+    return out
+
+
+def leaktop_split(rep):
+    """{site: [[bytes, blocks] x 3]} from a report's reachability fields."""
+    out = {}
+    for st in rep.stacks:
+        if 'lost_bytes' not in st:
+            continue
+        split = out.setdefault(rep.site_name(st), [[0, 0], [0, 0], [0, 0]])
+        for i, k in enumerate(('lost', 'possibly_lost', 'reachable')):
+            split[i][0] += st[k + '_bytes']
+            split[i][1] += st[k + '_allocs']
+    return out
+
+
+def as_lists(expected):
+    return {k: [list(p) for p in v] for k, v in expected.items()}
+
+
+def state_of(pid):
+    with open('/proc/%d/stat' % pid) as f:
+        return f.read().rsplit(')', 1)[1].split()[0]
+
+
+def tracer_of(pid):
+    with open('/proc/%d/status' % pid) as f:
+        return int(re.search(r'TracerPid:\s*(\d+)', f.read()).group(1))
+
+
+class Reach(LeaktopTestCase):
+
+    def assertSplit(self, got, expected, what):
+        sites = {k: got.get(k) for k in expected}
+        self.assertEqual(sites, as_lists(expected), '%s: all sites %s' % (what, got))
+
+    @unittest.skipUnless(shutil.which('valgrind'), 'valgrind not installed')
+    def test_command_exit_equals_memcheck(self):
+        """At the command's exit stop: the list lost, the cache reachable, interior pointers
+        possibly, another thread's stack a root; the same split as memcheck's, to the byte."""
+        argv = [workload('reach')]
+        vg = memcheck(argv)
+        self.assertSplit(vg, REACH, 'memcheck')
+        r = run_command(argv, ['--reachability'])
+        self.assertOk(r)
+        got = leaktop_split(r.report)
+        self.assertSplit(got, REACH, 'leaktop')
+        self.assertEqual({k: got.get(k) for k in vg}, vg, 'leaktop against memcheck, every site')
+
+    def test_text(self):
+        r = run_command([workload('reach')], ['--reachability'], fmt='text')
+        self.assertOk(r)
+        self.assertIn('reachability: 1 scan\n', r.output)
+        self.assertIn('lost 480 bytes in 10, possibly lost 0 in 0, reachable 0 in 0', r.output)
+        self.assertNotIn('approximate', r.output)
+
+    def test_no_scan_no_fields(self):
+        r = run_command([workload('reach')])
+        self.assertOk(r)
+        self.assertEqual(leaktop_split(r.report), {})
+
+    def test_pid_paused(self):
+        """-p: the threads paused for the scan (every thread's stack from its stack pointer),
+        the same split; the process goes on as before."""
+        w, t = self.attach_and_run('reach', ['--reachability'])
+        run = t.stop()
+        self.assertOk(run)
+        self.assertSplit(leaktop_split(run.report), REACH, 'leaktop -p')
+        self.assertRegex(run.stderr, r'reachability scan of [\d.]+ MiB and \d+ blocks in [\d.]+ ms, '
+                         r'paused [\d.]+ ms')
+        self.assertEqual(tracer_of(w.pid), 0)
+        self.assertNotIn(state_of(w.pid), 'tT')
+        w.finish()
+
+    def test_pid_live(self):
+        """--reachability=live: no pause, and the reports say the answer is approximate."""
+        w, t = self.attach_and_run('reach', ['--reachability=live'])
+        run = t.stop()
+        self.assertOk(run)
+        self.assertSplit(leaktop_split(run.report), REACH, 'leaktop -p, live')
+        self.assertIn('not paused: approximate', run.stderr)
+        self.assertEqual(tracer_of(w.pid), 0)
+        w.finish()
+
+    def test_sigkill_mid_scan(self):
+        """leaktop killed while the process is seized for a scan: the kernel lets it go, and it
+        runs on (it answers its next line)."""
+        w = self.start_workload('reach', args=('512',))
+        t = self.start_tracer([w.pid], ['--reachability', '-i', '0.05'], fmt='text')
+        t.wait_attached()
+        w.trigger()
+        w.wait_done()
+        deadline = time.monotonic() + 30
+        while tracer_of(w.pid) != t.pid:
+            self.assertLess(time.monotonic(), deadline, 'no scan seized the process')
+        t.proc.send_signal(signal.SIGKILL)
+        t.proc.wait()
+        deadline = time.monotonic() + 5
+        while tracer_of(w.pid) or state_of(w.pid) in 'tT':
+            self.assertLess(time.monotonic(), deadline, 'the process stayed stopped or traced')
+            time.sleep(0.01)
+        w.finish()
