@@ -249,6 +249,7 @@ static int start_pipeline(struct run *r)
 		.min_age_ns = (uint64_t)(o->min_age_s * 1e9), .sample_rate = o->sample_rate,
 		.max_allocs = o->max_allocs, .reach = r->reach,
 		.reach_hold = o->reachability == REACHABILITY_LIVE ? REACHSCAN_LIVE : REACHSCAN_FREEZE,
+		.reach_each = o->reachability && !o->command,
 	};
 	if (o->reachability && o->command)
 		targets__scan_at_exit(r->targets, r->reach);
@@ -259,7 +260,6 @@ static int start_pipeline(struct run *r)
 		.pipe = &r->pipe, .fmt = output_format_find(o->format), .out = r->out,
 		.out_name = r->out_name, .top = o->top,
 		.record_dir = o->record ? o->record_dir : NULL, .keep = o->keep,
-		.scan = o->reachability && !o->command,
 	};
 	return plain_init(&r->plain) ? 1 : -1;
 }

@@ -38,6 +38,16 @@ struct reach_split {
 	bool valid;
 };
 
+/* Adds s to into (a row of several stacks); into is valid when either is. */
+static inline void reach_split_add(struct reach_split *into, const struct reach_split *s)
+{
+	for (int k = 0; k < REACH_NR; k++) {
+		into->bytes[k] += s->bytes[k];
+		into->allocs[k] += s->allocs[k];
+	}
+	into->valid |= s->valid;
+}
+
 /*
  * Marks blocks (sorted by reach_sort()) from the roots: every aligned 8-byte word of each root
  * region, the parts that lie in a block excepted (a region may be a whole mapping that holds

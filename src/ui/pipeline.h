@@ -35,6 +35,7 @@ struct pipeline {
 	uint32_t max_allocs;		/* --max-allocs; 0: exited processes' blocks are never released */
 	struct reachscan *reach;	/* reachability scans; NULL: no scan ran nor will */
 	enum reachscan_hold reach_hold;	/* how pipeline_scan() holds a process (FREEZE or LIVE) */
+	bool reach_each;		/* --reachability: a scan before each report and frame */
 };
 
 /* How often the blocks of exited processes are considered for release (procset.h). */

@@ -64,7 +64,7 @@ static int report_and_metrics(struct plain *pl, bool metrics)
 	int err;
 
 	/* A scan that failed (logged) leaves the report without its split, not without a report. */
-	if (pl->scan)
+	if (pl->pipe->reach_each)
 		pipeline_scan(pl->pipe);
 	snap = pipeline_read(pl->pipe);
 	if (!snap)

@@ -22,7 +22,6 @@ struct plain {
 	const char *record_dir;		/* leaktop record: profiles go there (out is NULL) */
 	size_t keep;			/* record: the newest profiles kept; 0 = all */
 	struct snapshot *prev;		/* the last report's reading (growth baseline); owned */
-	bool scan;			/* a reachability scan before each report (pipeline_scan) */
 };
 
 /* Prepares pl: growth is first counted from the start of tracing. 0 or -ENOMEM. */

@@ -12,7 +12,7 @@ import time
 import unittest
 import xml.etree.ElementTree as ET
 
-from harness import LeaktopTestCase, run_command, workload
+from harness import CONFIG, LeaktopTestCase, run_command, run_leaktop, workload
 
 # tests/workloads/reach.c, by allocation site: (lost, possibly lost, reachable), each (bytes, blocks)
 REACH = {
@@ -156,3 +156,55 @@ class Reach(LeaktopTestCase):
             self.assertLess(time.monotonic(), deadline, 'the process stayed stopped or traced')
             time.sleep(0.01)
         w.finish()
+
+    def test_batch_lost_column(self):
+        """--batch (the view's frames as text) with --reachability: a LOST column, from a scan
+        before each frame."""
+        w = self.start_workload('reach')
+        out = tempfile.NamedTemporaryFile(prefix='leaktop-it-', suffix='.frames')
+        err = tempfile.NamedTemporaryFile(prefix='leaktop-it-', suffix='.stderr')
+        self.addCleanup(out.close)
+        self.addCleanup(err.close)
+        proc = subprocess.Popen([CONFIG.leaktop, '-v', '--batch', '-i', '0.3', '--reachability',
+                                 '-p', str(w.pid)], stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=err)
+        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
+        deadline = time.monotonic() + 60
+        while b'probes attached' not in open(err.name, 'rb').read():
+            self.assertIsNone(proc.poll(), 'leaktop exited')
+            self.assertLess(time.monotonic(), deadline, 'leaktop did not attach')
+            time.sleep(0.05)
+        w.trigger()
+        w.wait_done()
+        time.sleep(1)  # frames after "done"
+        proc.send_signal(signal.SIGINT)
+        self.assertEqual(proc.wait(30), 0, open(err.name).read())
+        frame = open(out.name).read().split('\nleaktop ')[-1]
+        self.assertRegex(frame, r'BYTES +BLOCKS +LOST +GROWTH')
+        rows = {m.group(3): (m.group(1), m.group(2))
+                for m in re.finditer(r'(?m)^ +(\d+ B) +\d+ +(\d+ B) .*  (\w+) ', frame)}
+        self.assertEqual(rows.get('list_node_new'), ('480 B', '480 B'), frame)
+        self.assertEqual(rows.get('cache_entry_new'), ('640 B', '0 B'), frame)
+        w.finish()
+
+    @unittest.skipUnless(shutil.which('go'), 'go not installed')
+    def test_pprof_values(self):
+        """pprof: after a scan, lost_space, possibly_lost_space, reachable_space (and _objects)
+        sample values, read back by go tool pprof."""
+        from test_pprof import Profile
+        tmp = tempfile.mkdtemp(prefix='leaktop-pprof-')
+        self.addCleanup(shutil.rmtree, tmp, True)
+        env = dict(os.environ, HOME=tmp, GOCACHE=os.path.join(tmp, 'gocache'),
+                   GOPATH=os.path.join(tmp, 'gopath'), GOPROXY='off', GOTOOLCHAIN='local',
+                   GOFLAGS='', PPROF_TMPDIR=tmp)
+        path = os.path.join(tmp, 'heap.pb.gz')
+        r = run_leaktop(['-f', 'pprof', '-o', path, '-n', '0', '--reachability', '--',
+                         workload('reach')])
+        self.assertOk(r)
+        prof = Profile(path, env)
+        for index, k in (('lost_space', 0), ('possibly_lost_space', 1), ('reachable_space', 2)):
+            _, rows, _ = prof.top(index)
+            for site, split in REACH.items():
+                self.assertEqual(rows.get(site, (0, 0))[0], split[k][0], '%s %s' % (index, site))
+        _, rows, _ = prof.top('lost_objects')
+        self.assertEqual(rows['list_node_new'][0], 10)
