@@ -95,22 +95,59 @@ static int read_range(pid_t pid, uint64_t addr, uint8_t *buf, uint64_t len)
 	return 0;
 }
 
-int procmem__read(struct procmem *pm)
+int procmem__prepare(struct procmem *pm, struct procmem *from)
 {
+	size_t k = 0;
+
 	for (size_t i = 0; i < pm->nr_maps; i++) {
 		struct procmem_map *m = &pm->maps[i];
-		uint64_t len = m->end - m->start;
-		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		int err;
+		void *p;
 
+		/* both lists are sorted */
+		while (from && k < from->nr_maps && from->maps[k].start < m->start)
+			k++;
+		if (from && k < from->nr_maps && from->maps[k].start == m->start &&
+		    from->maps[k].end == m->end && from->maps[k].data) {
+			m->data = from->maps[k].data;
+			from->maps[k].data = NULL;
+			continue;
+		}
+		if (m->data)
+			continue;
+		p = mmap(NULL, m->end - m->start, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 		if (p == MAP_FAILED)
 			return -ENOMEM;
 		m->data = p;
-		err = read_range(pm->pid, m->start, m->data, len);
-		if (err)
-			return err;
 	}
 	return 0;
+}
+
+int procmem__read(struct procmem *pm)
+{
+	int err = procmem__prepare(pm, NULL);
+
+	for (size_t i = 0; !err && i < pm->nr_maps; i++)
+		err = read_range(pm->pid, pm->maps[i].start, pm->maps[i].data,
+				 pm->maps[i].end - pm->maps[i].start);
+	return err;
+}
+
+uint64_t procmem_available_bytes(void)
+{
+	unsigned long long kib = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *fp = fopen("/proc/meminfo", "re");
+
+	if (!fp)
+		return 0;
+	while (getline(&line, &cap, fp) > 0)
+		if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
+			break;
+	free(line);
+	fclose(fp);
+	return (uint64_t)kib * 1024;
 }
 
 void procmem__free(struct procmem *pm)

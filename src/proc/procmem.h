@@ -28,13 +28,24 @@ struct procmem {
 struct procmem *procmem__list(pid_t pid);
 
 /*
- * Copies every mapping into memory of leaktop's own (process_vm_readv, in chunks of up to
+ * Gives each mapping of pm its buffer, populated (MAP_POPULATE): the page faults of leaktop's own
+ * copy, which cost as much as the copy itself, happen before the process is paused. Mappings
+ * whose range has a buffer in from (an earlier listing, prepared) take it over. 0 or -ENOMEM.
+ */
+int procmem__prepare(struct procmem *pm, struct procmem *from);
+
+/*
+ * Copies every mapping into memory of leaktop's own (buffers from procmem__prepare, else made
+ * here) (process_vm_readv, in chunks of up to
  * PROCMEM_CHUNK bytes). A page that cannot be read reads as zeros. 0 or -errno (ESRCH: gone;
  * ENOMEM).
  */
-#define PROCMEM_CHUNK (64ull << 20)
+#define PROCMEM_CHUNK (1ull << 20)
 int procmem__read(struct procmem *pm);
 
 void procmem__free(struct procmem *pm);
+
+/* The machine's available memory (MemAvailable), in bytes; 0 when unknown. */
+uint64_t procmem_available_bytes(void);
 
 #endif

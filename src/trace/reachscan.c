@@ -127,25 +127,55 @@ static int tally(struct reachscan *rs, pid_t pid, const struct reach_block *b, s
 	return 0;
 }
 
+/* Whether leaktop can hold a copy of pm: at most half the memory available. 0 or -E2BIG (logged). */
+static int fits(const struct procmem *pm)
+{
+	uint64_t avail = procmem_available_bytes();
+
+	if (!avail || pm->bytes <= avail / 2)
+		return 0;
+	log_error("pid %d: a reachability scan copies its %.1f MiB of writable memory: more than half "
+		  "of the %.1f MiB available", (int)pm->pid, pm->bytes / 1048576.0,
+		  avail / 1048576.0);
+	return -E2BIG;
+}
+
 /* Copies the process's registers and memory, holding it as asked. */
 static int copy_process(pid_t pid, enum reachscan_hold hold, struct procmem **pmp, struct roots *ro,
 			uint64_t **sps, size_t *nr_sps, uint64_t *pause_ns)
 {
 	struct freeze *fz = NULL;
+	struct procmem *pre = NULL;
 	struct user_regs_struct regs;
-	uint64_t t0 = now_ns();
+	uint64_t t0;
 	int err = 0;
 
 	*pause_ns = 0;
+	/* Leaktop's buffers made before the pause; it then lists the mappings again. */
+	if (hold == REACHSCAN_FREEZE) {
+		pre = procmem__list(pid);
+		if (!pre)
+			return -errno;
+		err = fits(pre);
+		if (!err)
+			err = procmem__prepare(pre, NULL);
+		if (err) {
+			procmem__free(pre);
+			return err;
+		}
+	}
+	t0 = now_ns();
 	if (hold == REACHSCAN_FREEZE) {
 		fz = freeze__new(pid);
-		if (!fz)
-			return -errno;
+		if (!fz) {
+			err = -errno;
+			goto out;
+		}
 		*nr_sps = fz->nr_threads;
 	} else if (hold == REACHSCAN_STOPPED) {
 		err = freeze_regs(pid, &regs);
 		if (err)
-			return err;
+			goto out;
 		*nr_sps = 1;
 	}
 	*sps = calloc(*nr_sps + 1, sizeof(**sps));
@@ -168,12 +198,17 @@ static int copy_process(pid_t pid, enum reachscan_hold hold, struct procmem **pm
 		err = -errno;
 		goto out;
 	}
-	err = procmem__read(*pmp);
+	err = fits(*pmp);
+	if (!err)
+		err = procmem__prepare(*pmp, pre);
+	if (!err)
+		err = procmem__read(*pmp);
 out:
 	if (fz) {
 		freeze__thaw(fz);
 		*pause_ns = now_ns() - t0;
 	}
+	procmem__free(pre);
 	return err;
 }
 
