@@ -12,6 +12,7 @@ import time
 import unittest
 import xml.etree.ElementTree as ET
 
+from services import PG_LEAK_BYTES, Postgres
 from harness import CONFIG, LeaktopTestCase, run_command, run_leaktop, workload
 
 # tests/workloads/reach.c, by allocation site: (lost, possibly lost, reachable), each (bytes, blocks)
@@ -208,3 +209,25 @@ class Reach(LeaktopTestCase):
                 self.assertEqual(rows.get(site, (0, 0))[0], split[k][0], '%s %s' % (index, site))
         _, rows, _ = prof.top('lost_objects')
         self.assertEqual(rows['list_node_new'][0], 10)
+
+
+class ReachPostgres(LeaktopTestCase):
+
+    def test_backend_static_list_reachable(self):
+        """A PostgreSQL backend: pg_leak's blocks grow with every call, yet a static list holds
+        them all: reachable, not lost. Growth alone would call them a leak."""
+        pg = Postgres(self)
+        s = pg.session()
+        s.query('SELECT pg_leak(0)')  # the extension loaded before the attach
+        t = self.start_tracer([s.backend_pid], ['--reachability'])
+        t.wait_attached()
+        for n in (10, 20, 30):
+            s.query('SELECT pg_leak(%d)' % n)
+        run = t.stop()
+        self.assertOk(run)
+        site = run.report.site('leak_per_call')
+        self.assertEqual((site.bytes, site.allocs), (60 * PG_LEAK_BYTES, 60), run.report.summary())
+        self.assertEqual(leaktop_split(run.report)['leak_per_call'],
+                         [[0, 0], [0, 0], [60 * PG_LEAK_BYTES, 60]])
+        self.assertEqual(tracer_of(s.backend_pid), 0)
+        self.assertEqual(s.query('SELECT pg_leak(1)'), [[str(61 * PG_LEAK_BYTES)]])
