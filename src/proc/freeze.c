@@ -25,6 +25,63 @@ struct freezer {
 	size_t cap;
 };
 
+/*
+ * While threads are frozen, a crash of leaktop (on the thread that froze them: the scan's) lets
+ * them go from the signal handler before the crash goes on, rather than when the kernel reaps
+ * leaktop, which a sanitizer's report or a core dump may delay. The handler can reach nothing
+ * else: this is the one state of the file.
+ */
+static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+#define NR_FATAL (sizeof(fatal_signals) / sizeof(fatal_signals[0]))
+static struct {
+	struct freeze *volatile frozen;
+	struct sigaction prev[NR_FATAL];
+} held;
+
+static void on_fatal(int sig, siginfo_t *info, void *uctx)
+{
+	struct freeze *f = held.frozen;
+	struct sigaction prev = { .sa_handler = SIG_DFL };
+
+	held.frozen = NULL;
+	for (size_t i = 0; f && i < f->nr_threads; i++)
+		if (f->threads[i].tid)
+			ptrace(PTRACE_DETACH, f->threads[i].tid, NULL,
+			       (void *)(long)(f->threads[i].signal > 0 ? f->threads[i].signal : 0));
+	for (size_t i = 0; i < NR_FATAL; i++) {
+		if (fatal_signals[i] == sig)
+			prev = held.prev[i];
+		sigaction(fatal_signals[i], &held.prev[i], NULL);
+	}
+	/* The previous handler (a sanitizer's, the view's) or the default action, as if never here. */
+	if ((prev.sa_flags & SA_SIGINFO) && prev.sa_sigaction)
+		prev.sa_sigaction(sig, info, uctx);
+	else if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN && prev.sa_handler)
+		prev.sa_handler(sig);
+	else if (sig == SIGABRT)
+		raise(sig);
+	/* else the faulting instruction runs again, under the default action */
+}
+
+static void hold(struct freeze *f)
+{
+	struct sigaction sa = { .sa_sigaction = on_fatal, .sa_flags = SA_SIGINFO | SA_ONSTACK };
+
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < NR_FATAL; i++)
+		sigaction(fatal_signals[i], &sa, &held.prev[i]);
+	held.frozen = f;
+}
+
+static void unhold(void)
+{
+	if (!held.frozen)
+		return;
+	held.frozen = NULL;
+	for (size_t i = 0; i < NR_FATAL; i++)
+		sigaction(fatal_signals[i], &held.prev[i], NULL);
+}
+
 int freeze_regs(pid_t tid, struct user_regs_struct *regs)
 {
 	struct iovec iov = { .iov_base = regs, .iov_len = sizeof(*regs) };
@@ -126,6 +183,7 @@ static int wait_stops(struct freeze *f, uint64_t end_ns)
 
 static void let_go(struct freeze *f)
 {
+	unhold();
 	/*
 	 * A thread seized but not stopped yet (asleep in the kernel) cannot be detached until its
 	 * stop comes: wait for it a while longer, or the kernel lets it go when leaktop exits.
@@ -170,6 +228,7 @@ struct freeze *freeze__new(pid_t pid)
 		errno = -err;
 		return NULL;
 	}
+	hold(z.f);
 	return z.f;
 }
 

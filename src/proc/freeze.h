@@ -24,8 +24,10 @@ struct freeze {
 /*
  * Seizes and stops every thread of pid, threads created meanwhile included, within
  * FREEZE_WAIT_MS, and reads their registers. Should leaktop die while they are stopped, however
- * it dies (a crash, SIGKILL), the kernel lets them go on: a seized tracee is detached when its
- * tracer exits. NULL and errno: EPERM (another tracer, or no right to trace it), ESRCH (gone),
+ * it dies (SIGKILL too), the kernel lets them go on: a seized tracee is detached when its tracer
+ * exits. A crash (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT) on this thread lets them go at once,
+ * from a handler installed until freeze__thaw(), which then hands the signal on. One freeze at a
+ * time. NULL and errno: EPERM (another tracer, or no right to trace it), ESRCH (gone),
  * ETIMEDOUT (a thread did not stop in time: every thread is let go again), ENOMEM.
  */
 #define FREEZE_WAIT_MS 2000
