@@ -138,7 +138,7 @@ static void write_stack(const struct report_stack *rs, size_t rank, FILE *out)
 	fputc('\n', out);
 	if (rec->reach.valid)
 		fprintf(out,
-			"    lost %" PRId64 " bytes in %" PRId64 ", possibly lost %" PRId64
+			"    lost %" PRId64 " bytes in %" PRId64 " blocks, possibly lost %" PRId64
 			" in %" PRId64 ", reachable %" PRId64 " in %" PRId64 "\n",
 			rec->reach.bytes[REACH_LOST], rec->reach.allocs[REACH_LOST],
 			rec->reach.bytes[REACH_POSSIBLY], rec->reach.allocs[REACH_POSSIBLY],

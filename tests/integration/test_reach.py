@@ -108,7 +108,7 @@ class Reach(LeaktopTestCase):
         r = run_command([workload('reach')], ['--reachability'], fmt='text')
         self.assertOk(r)
         self.assertIn('reachability: 1 scan\n', r.output)
-        self.assertIn('lost 480 bytes in 10, possibly lost 0 in 0, reachable 0 in 0', r.output)
+        self.assertIn('lost 480 bytes in 10 blocks, possibly lost 0 in 0, reachable 0 in 0', r.output)
         self.assertNotIn('approximate', r.output)
 
     def test_no_scan_no_fields(self):
