@@ -8,8 +8,8 @@
 struct marker {
 	struct reach_block *b;
 	size_t n;
-	uint64_t lo, hi;	/* every block lies in [lo, hi) */
-	size_t *stack;		/* blocks whose state went up, to scan */
+	uint64_t lo, hi; /* every block lies in [lo, hi) */
+	size_t *stack;	 /* blocks whose state went up, to scan */
 	size_t nr_stack, cap_stack;
 };
 
@@ -185,7 +185,7 @@ static int drain(struct marker *m, const struct reach_region *mem, size_t nr_mem
 int reach_mark(struct reach_block *blocks, size_t nr_blocks, const struct reach_region *roots,
 	       size_t nr_roots, const struct reach_region *mem, size_t nr_mem)
 {
-	struct marker m = { .b = blocks, .n = nr_blocks };
+	struct marker m = {.b = blocks, .n = nr_blocks};
 	int err = 0;
 
 	for (size_t i = 0; i < nr_blocks; i++)

@@ -10,25 +10,25 @@
 
 /* What a scan found of a block. The order matters: a block's state only goes up. */
 enum reach_state {
-	REACH_LOST,	/* no pointer to it from roots or from blocks they reach (memcheck's definitely
-			 * and indirectly lost) */
-	REACH_POSSIBLY, /* reached only through a pointer into its interior somewhere on the way */
+	REACH_LOST, /* no pointer to it from roots or from blocks they reach (memcheck's definitely
+		     * and indirectly lost) */
+	REACH_POSSIBLY,	 /* reached only through a pointer into its interior somewhere on the way */
 	REACH_REACHABLE, /* a chain of pointers to block starts from a root */
 	REACH_NR,
 };
 
 /* One live block of the process. */
 struct reach_block {
-	uint64_t addr, size;	/* [addr, addr + size): the size the program asked for */
-	uint64_t stack_id;	/* the stack that allocated it (as reports name it) */
-	uint8_t state;		/* enum reach_state: reach_mark()'s answer */
+	uint64_t addr, size; /* [addr, addr + size): the size the program asked for */
+	uint64_t stack_id;   /* the stack that allocated it (as reports name it) */
+	uint8_t state;	     /* enum reach_state: reach_mark()'s answer */
 };
 
 /* A range of the process's memory and leaktop's copy of it. */
 struct reach_region {
-	uint64_t start;		/* address in the process */
-	uint64_t len;		/* bytes */
-	const uint8_t *data;	/* the copy; len bytes */
+	uint64_t start;	     /* address in the process */
+	uint64_t len;	     /* bytes */
+	const uint8_t *data; /* the copy; len bytes */
 };
 
 /* Per stack: the outstanding bytes and blocks split by state. valid: a scan has set it. */

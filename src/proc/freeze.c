@@ -31,7 +31,7 @@ struct freezer {
  * leaktop, which a sanitizer's report or a core dump may delay. The handler can reach nothing
  * else: this is the one state of the file.
  */
-static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
 #define NR_FATAL (sizeof(fatal_signals) / sizeof(fatal_signals[0]))
 static struct {
 	struct freeze *volatile frozen;
@@ -41,7 +41,7 @@ static struct {
 static void on_fatal(int sig, siginfo_t *info, void *uctx)
 {
 	struct freeze *f = held.frozen;
-	struct sigaction prev = { .sa_handler = SIG_DFL };
+	struct sigaction prev = {.sa_handler = SIG_DFL};
 
 	held.frozen = NULL;
 	for (size_t i = 0; f && i < f->nr_threads; i++)
@@ -53,7 +53,8 @@ static void on_fatal(int sig, siginfo_t *info, void *uctx)
 			prev = held.prev[i];
 		sigaction(fatal_signals[i], &held.prev[i], NULL);
 	}
-	/* The previous handler (a sanitizer's, the view's) or the default action, as if never here. */
+	/* The previous handler (a sanitizer's, the view's) or the default action, as if never here.
+	 */
 	if ((prev.sa_flags & SA_SIGINFO) && prev.sa_sigaction)
 		prev.sa_sigaction(sig, info, uctx);
 	else if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN && prev.sa_handler)
@@ -65,7 +66,7 @@ static void on_fatal(int sig, siginfo_t *info, void *uctx)
 
 static void hold(struct freeze *f)
 {
-	struct sigaction sa = { .sa_sigaction = on_fatal, .sa_flags = SA_SIGINFO | SA_ONSTACK };
+	struct sigaction sa = {.sa_sigaction = on_fatal, .sa_flags = SA_SIGINFO | SA_ONSTACK};
 
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < NR_FATAL; i++)
@@ -84,7 +85,7 @@ static void unhold(void)
 
 int freeze_regs(pid_t tid, struct user_regs_struct *regs)
 {
-	struct iovec iov = { .iov_base = regs, .iov_len = sizeof(*regs) };
+	struct iovec iov = {.iov_base = regs, .iov_len = sizeof(*regs)};
 
 	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &iov))
 		return -errno;
@@ -129,7 +130,7 @@ static int seize_new(struct freezer *z)
 			err = -ENOMEM;
 			break;
 		}
-		f->threads[f->nr_threads++] = (struct freeze_thread){ .tid = tid, .signal = -1 };
+		f->threads[f->nr_threads++] = (struct freeze_thread){.tid = tid, .signal = -1};
 		if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) && errno != ESRCH) {
 			err = -errno;
 			break;
@@ -170,7 +171,8 @@ static int wait_stops(struct freeze *f, uint64_t end_ns)
 				continue;
 			}
 			sig = WSTOPSIG(status);
-			/* PTRACE_EVENT_STOP (our interrupt, or a group stop): no signal to hand back */
+			/* PTRACE_EVENT_STOP (our interrupt, or a group stop): no signal to hand
+			 * back */
 			t->signal = (status >> 16) == PTRACE_EVENT_STOP || sig == SIGTRAP ? 0 : sig;
 		}
 		if (!waiting)
@@ -195,7 +197,8 @@ static void let_go(struct freeze *f)
 		struct freeze_thread *t = &f->threads[i];
 
 		if (t->tid)
-			ptrace(PTRACE_DETACH, t->tid, NULL, (void *)(long)(t->signal > 0 ? t->signal : 0));
+			ptrace(PTRACE_DETACH, t->tid, NULL,
+			       (void *)(long)(t->signal > 0 ? t->signal : 0));
 	}
 	free(f->threads);
 	free(f);
@@ -204,7 +207,7 @@ static void let_go(struct freeze *f)
 struct freeze *freeze__new(pid_t pid)
 {
 	uint64_t end = now_ns() + FREEZE_WAIT_MS * 1000000ull;
-	struct freezer z = { .f = calloc(1, sizeof(*z.f)) };
+	struct freezer z = {.f = calloc(1, sizeof(*z.f))};
 	int err, n;
 
 	if (!z.f)

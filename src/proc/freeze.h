@@ -12,12 +12,12 @@
 struct freeze_thread {
 	pid_t tid;
 	struct user_regs_struct regs;
-	int signal;		/* a signal it stopped with instead: handed back when it goes on */
+	int signal; /* a signal it stopped with instead: handed back when it goes on */
 };
 
 struct freeze {
 	pid_t pid;
-	struct freeze_thread *threads;	/* every thread, each stopped in a ptrace stop */
+	struct freeze_thread *threads; /* every thread, each stopped in a ptrace stop */
 	size_t nr_threads;
 };
 

@@ -44,7 +44,8 @@ struct procmem *procmem__list(pid_t pid)
 
 		pos = 0;
 		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %*s %*s %*s%n", &start, &end, perms,
-			   &pos) < 3 || !pos)
+			   &pos) < 3 ||
+		    !pos)
 			continue;
 		path = line + pos;
 		path += strspn(path, " ");
@@ -55,7 +56,7 @@ struct procmem *procmem__list(pid_t pid)
 			err = ENOMEM;
 			break;
 		}
-		pm->maps[pm->nr_maps++] = (struct procmem_map){ .start = start, .end = end };
+		pm->maps[pm->nr_maps++] = (struct procmem_map){.start = start, .end = end};
 		pm->bytes += end - start;
 	}
 	free(line);
@@ -76,8 +77,8 @@ static int read_range(pid_t pid, uint64_t addr, uint8_t *buf, uint64_t len)
 
 	while (done < len) {
 		uint64_t n = len - done < PROCMEM_CHUNK ? len - done : PROCMEM_CHUNK;
-		struct iovec local = { .iov_base = buf + done, .iov_len = n };
-		struct iovec remote = { .iov_base = (void *)(uintptr_t)(addr + done), .iov_len = n };
+		struct iovec local = {.iov_base = buf + done, .iov_len = n};
+		struct iovec remote = {.iov_base = (void *)(uintptr_t)(addr + done), .iov_len = n};
 		ssize_t r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
 
 		if (r < 0 && errno == ESRCH)

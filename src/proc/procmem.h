@@ -9,15 +9,15 @@
 #include <sys/types.h>
 
 struct procmem_map {
-	uint64_t start, end;	/* [start, end) */
-	uint8_t *data;		/* the copy (procmem__read); NULL before */
+	uint64_t start, end; /* [start, end) */
+	uint8_t *data;	     /* the copy (procmem__read); NULL before */
 };
 
 struct procmem {
 	pid_t pid;
-	struct procmem_map *maps;	/* sorted by start */
+	struct procmem_map *maps; /* sorted by start */
 	size_t nr_maps;
-	uint64_t bytes;			/* their sizes, summed */
+	uint64_t bytes; /* their sizes, summed */
 };
 
 /*

@@ -23,11 +23,11 @@ struct reach_entry {
 
 struct reachscan {
 	struct collector *c;
-	struct hashtab *ix;		/* stack id -> index in entries */
+	struct hashtab *ix; /* stack id -> index in entries */
 	struct reach_entry *entries;
 	size_t nr, cap;
 	unsigned int scans;
-	bool live;			/* a scan ran without a pause */
+	bool live; /* a scan ran without a pause */
 	uint64_t last_pause_ns, last_bytes;
 };
 
@@ -68,7 +68,7 @@ static int add_root(struct roots *ro, uint64_t start, uint64_t len, const uint8_
 {
 	if (array_reserve(&ro->r, &ro->cap, ro->nr, sizeof(*ro->r), 64))
 		return -ENOMEM;
-	ro->r[ro->nr++] = (struct reach_region){ .start = start, .len = len, .data = data };
+	ro->r[ro->nr++] = (struct reach_region){.start = start, .len = len, .data = data};
 	return 0;
 }
 
@@ -76,7 +76,8 @@ static int add_root(struct roots *ro, uint64_t start, uint64_t len, const uint8_
  * The roots: the registers, and each writable mapping, those holding a known stack pointer from
  * just below it (the red zone) to their end: what lies lower is dead frames.
  */
-static int build_roots(struct roots *ro, const struct procmem *pm, const uint64_t *sps, size_t nr_sps)
+static int build_roots(struct roots *ro, const struct procmem *pm, const uint64_t *sps,
+		       size_t nr_sps)
 {
 	int err = 0;
 
@@ -106,7 +107,7 @@ static struct reach_entry *entry_of(struct reachscan *rs, uint64_t id, int pid)
 	if (array_reserve(&rs->entries, &rs->cap, rs->nr, sizeof(*rs->entries), 64) ||
 	    hashtab__put(rs->ix, id, rs->nr))
 		return NULL;
-	rs->entries[rs->nr] = (struct reach_entry){ .stack_id = id, .pid = pid };
+	rs->entries[rs->nr] = (struct reach_entry){.stack_id = id, .pid = pid};
 	return &rs->entries[rs->nr++];
 }
 
@@ -127,16 +128,18 @@ static int tally(struct reachscan *rs, pid_t pid, const struct reach_block *b, s
 	return 0;
 }
 
-/* Whether leaktop can hold a copy of pm: at most half the memory available. 0 or -E2BIG (logged). */
+/* Whether leaktop can hold a copy of pm: at most half the memory available. 0 or -E2BIG (logged).
+ */
 static int fits(const struct procmem *pm)
 {
 	uint64_t avail = procmem_available_bytes();
 
 	if (!avail || pm->bytes <= avail / 2)
 		return 0;
-	log_error("pid %d: a reachability scan copies its %.1f MiB of writable memory: more than half "
-		  "of the %.1f MiB available", (int)pm->pid, pm->bytes / 1048576.0,
-		  avail / 1048576.0);
+	log_error(
+	    "pid %d: a reachability scan copies its %.1f MiB of writable memory: more than half "
+	    "of the %.1f MiB available",
+	    (int)pm->pid, pm->bytes / 1048576.0, avail / 1048576.0);
 	return -E2BIG;
 }
 
@@ -217,7 +220,7 @@ int reachscan__run(struct reachscan *rs, pid_t pid, enum reachscan_hold hold)
 	struct reach_block *blocks = NULL;
 	struct reach_region *mem = NULL;
 	struct procmem *pm = NULL;
-	struct roots ro = { 0 };
+	struct roots ro = {0};
 	uint64_t *sps = NULL, pause_ns = 0, t0 = now_ns();
 	size_t nr_blocks = 0, nr_sps = 0;
 	int err;
@@ -234,9 +237,9 @@ int reachscan__run(struct reachscan *rs, pid_t pid, enum reachscan_hold hold)
 		goto out;
 	}
 	for (size_t i = 0; i < pm->nr_maps; i++)
-		mem[i] = (struct reach_region){ .start = pm->maps[i].start,
-						.len = pm->maps[i].end - pm->maps[i].start,
-						.data = pm->maps[i].data };
+		mem[i] = (struct reach_region){.start = pm->maps[i].start,
+					       .len = pm->maps[i].end - pm->maps[i].start,
+					       .data = pm->maps[i].data};
 	err = build_roots(&ro, pm, sps, nr_sps);
 	if (err)
 		goto out;
@@ -251,13 +254,15 @@ int reachscan__run(struct reachscan *rs, pid_t pid, enum reachscan_hold hold)
 	rs->last_pause_ns = pause_ns;
 	rs->last_bytes = pm->bytes;
 	if (hold == REACHSCAN_FREEZE)
-		log_info("pid %d: reachability scan of %.1f MiB and %zu blocks in %.1f ms, paused %.1f ms",
+		log_info("pid %d: reachability scan of %.1f MiB and %zu blocks in %.1f ms, paused "
+			 "%.1f ms",
 			 (int)pid, pm->bytes / 1048576.0, nr_blocks, (now_ns() - t0) / 1e6,
 			 pause_ns / 1e6);
 	else
-		log_info("pid %d: reachability scan of %.1f MiB and %zu blocks in %.1f ms%s", (int)pid,
-			 pm->bytes / 1048576.0, nr_blocks, (now_ns() - t0) / 1e6,
-			 hold == REACHSCAN_LIVE ? ", not paused: approximate" : " at its exit stop");
+		log_info("pid %d: reachability scan of %.1f MiB and %zu blocks in %.1f ms%s",
+			 (int)pid, pm->bytes / 1048576.0, nr_blocks, (now_ns() - t0) / 1e6,
+			 hold == REACHSCAN_LIVE ? ", not paused: approximate"
+						: " at its exit stop");
 out:
 	if (err)
 		log_error("pid %d: reachability scan failed: %s", (int)pid, strerror(-err));

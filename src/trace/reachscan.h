@@ -13,9 +13,9 @@
 
 /* How a scan holds the process still while it copies it. */
 enum reachscan_hold {
-	REACHSCAN_FREEZE,	/* pause its threads (freeze.h): the answer is exact */
-	REACHSCAN_STOPPED,	/* the caller holds it in a ptrace stop (command mode's exit stop) */
-	REACHSCAN_LIVE,		/* no pause: the process runs while it is copied (approximate) */
+	REACHSCAN_FREEZE,  /* pause its threads (freeze.h): the answer is exact */
+	REACHSCAN_STOPPED, /* the caller holds it in a ptrace stop (command mode's exit stop) */
+	REACHSCAN_LIVE,	   /* no pause: the process runs while it is copied (approximate) */
 };
 
 struct reachscan;

@@ -18,7 +18,7 @@ static const char *const help_lines[] = {
 	"  p, Space     pause / resume the display (tracing and the history go on)",
 	"  r            reachability scan: each process paused while its memory is copied",
 	"               (with --reachability=live: not paused); LOST then shows per row",
-	"               the bytes nothing points to any more"
+	"               the bytes nothing points to any more",
 	"  + -          refresh interval longer / shorter (the window is 9 refreshes)",
 	"  h, ?         this help",
 	"  q            quit; the final report goes to stderr, or to -o PATH",

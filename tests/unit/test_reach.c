@@ -11,7 +11,7 @@
 
 /* A synthetic process: globals at 0x1000 (a root), a heap at 0x10000 holding the blocks. */
 #define GLOBALS 0x1000ull
-#define HEAP 0x10000ull
+#define HEAP	0x10000ull
 
 struct world {
 	uint8_t globals[256];
@@ -29,15 +29,15 @@ static void put(struct world *w, uint64_t addr, uint64_t value)
 
 static void block(struct world *w, uint64_t addr, uint64_t size, uint64_t stack)
 {
-	w->blocks[w->nr++] = (struct reach_block){ .addr = addr, .size = size, .stack_id = stack };
+	w->blocks[w->nr++] = (struct reach_block){.addr = addr, .size = size, .stack_id = stack};
 }
 
 /* Marks with the globals as root; with heap_root, the whole heap mapping is a root too. */
 static void mark(struct world *w, bool heap_root)
 {
 	struct reach_region mem[2] = {
-		{ .start = GLOBALS, .len = sizeof(w->globals), .data = w->globals },
-		{ .start = HEAP, .len = sizeof(w->heap), .data = w->heap },
+	    {.start = GLOBALS, .len = sizeof(w->globals), .data = w->globals},
+	    {.start = HEAP, .len = sizeof(w->heap), .data = w->heap},
 	};
 
 	reach_sort(w->blocks, w->nr);
@@ -56,7 +56,7 @@ static int state_of(struct world *w, uint64_t addr)
 /* A list whose head nothing points to: every node lost (memcheck: 1 definitely, 2 indirectly). */
 static void test_list_dropped(void **state)
 {
-	struct world w = { 0 };
+	struct world w = {0};
 
 	(void)state;
 	block(&w, HEAP + 0x100, 16, 1);
@@ -73,7 +73,7 @@ static void test_list_dropped(void **state)
 /* A global points to a cache's table, which points to its entries: all reachable. */
 static void test_cache_from_global(void **state)
 {
-	struct world w = { 0 };
+	struct world w = {0};
 
 	(void)state;
 	block(&w, HEAP + 0x100, 32, 1);
@@ -94,12 +94,12 @@ static void test_cache_from_global(void **state)
  */
 static void test_interior(void **state)
 {
-	struct world w = { 0 };
+	struct world w = {0};
 
 	(void)state;
-	block(&w, HEAP + 0x100, 64, 1);	 /* pointed into */
-	block(&w, HEAP + 0x200, 16, 2);	 /* pointed at by the first only */
-	block(&w, HEAP + 0x300, 16, 3);	 /* pointed at by the first, and later from a root */
+	block(&w, HEAP + 0x100, 64, 1); /* pointed into */
+	block(&w, HEAP + 0x200, 16, 2); /* pointed at by the first only */
+	block(&w, HEAP + 0x300, 16, 3); /* pointed at by the first, and later from a root */
 	put(&w, GLOBALS, HEAP + 0x100 + 40);
 	put(&w, HEAP + 0x100, HEAP + 0x200);
 	put(&w, HEAP + 0x108, HEAP + 0x300);
@@ -113,13 +113,13 @@ static void test_interior(void **state)
 /* A possibly reached block that a root reaches later is rescanned: its targets become reachable. */
 static void test_upgrade_rescans(void **state)
 {
-	struct world w = { 0 };
+	struct world w = {0};
 
 	(void)state;
 	block(&w, HEAP + 0x100, 32, 1);
 	block(&w, HEAP + 0x200, 16, 2);
-	put(&w, GLOBALS, HEAP + 0x108);		/* interior first */
-	put(&w, GLOBALS + 0x10, HEAP + 0x100);	/* then the start */
+	put(&w, GLOBALS, HEAP + 0x108);	       /* interior first */
+	put(&w, GLOBALS + 0x10, HEAP + 0x100); /* then the start */
 	put(&w, HEAP + 0x100, HEAP + 0x200);
 	mark(&w, true);
 	assert_int_equal(state_of(&w, HEAP + 0x100), REACH_REACHABLE);
@@ -133,15 +133,15 @@ static void test_upgrade_rescans(void **state)
  */
 static void test_blocks_in_roots(void **state)
 {
-	struct world w = { 0 };
+	struct world w = {0};
 
 	(void)state;
-	block(&w, HEAP + 0x100, 16, 1);	 /* lost: points to the next */
+	block(&w, HEAP + 0x100, 16, 1); /* lost: points to the next */
 	block(&w, HEAP + 0x200, 16, 2);
-	block(&w, HEAP + 0x300, 20, 3);	 /* pointed at from untracked heap */
-	block(&w, HEAP + 0x400, 16, 4);	 /* pointed at one past its end only */
-	block(&w, HEAP + 0x500, 16, 5);	 /* pointed at by an unaligned word */
-	block(&w, HEAP + 0x600, 16, 6);	 /* pointed at by the partial last word of 0x300 */
+	block(&w, HEAP + 0x300, 20, 3); /* pointed at from untracked heap */
+	block(&w, HEAP + 0x400, 16, 4); /* pointed at one past its end only */
+	block(&w, HEAP + 0x500, 16, 5); /* pointed at by an unaligned word */
+	block(&w, HEAP + 0x600, 16, 6); /* pointed at by the partial last word of 0x300 */
 	put(&w, HEAP + 0x100, HEAP + 0x200);
 	put(&w, HEAP + 0x800, HEAP + 0x300);
 	put(&w, HEAP + 0x808, HEAP + 0x410);
@@ -162,7 +162,7 @@ static void test_blocks_in_roots(void **state)
 /* A cycle reached from nowhere stays lost; reached from a root, it is reachable. */
 static void test_cycle(void **state)
 {
-	struct world w = { 0 };
+	struct world w = {0};
 
 	(void)state;
 	block(&w, HEAP + 0x100, 16, 1);
@@ -181,7 +181,7 @@ static void test_cycle(void **state)
 /* An empty block counts its start as inside (memcheck's rule); a block beyond mem is not read. */
 static void test_edges(void **state)
 {
-	struct world w = { 0 };
+	struct world w = {0};
 
 	(void)state;
 	block(&w, HEAP + 0x100, 0, 1);
@@ -200,15 +200,15 @@ static void test_long_chain(void **state)
 	enum { N = 200 };
 	static uint8_t heap[N * 32];
 	struct reach_block b[N];
-	struct reach_region mem = { .start = HEAP, .len = sizeof(heap), .data = heap };
+	struct reach_region mem = {.start = HEAP, .len = sizeof(heap), .data = heap};
 	uint8_t root_words[8];
-	struct reach_region root = { .start = GLOBALS, .len = 8, .data = root_words };
+	struct reach_region root = {.start = GLOBALS, .len = 8, .data = root_words};
 	uint64_t v;
 
 	(void)state;
 	memset(heap, 0, sizeof(heap));
 	for (size_t i = 0; i < N; i++) {
-		b[i] = (struct reach_block){ .addr = HEAP + i * 32, .size = 32, .stack_id = i };
+		b[i] = (struct reach_block){.addr = HEAP + i * 32, .size = 32, .stack_id = i};
 		/* block i points to block (i * 7 + 3) % N at the word i % 4 */
 		v = HEAP + ((i * 7 + 3) % N) * 32;
 		if (i < N / 2)
@@ -219,7 +219,7 @@ static void test_long_chain(void **state)
 	assert_int_equal(reach_mark(b, N, &root, 1, &mem, 1), 0);
 	/* the model: follow from block 0 while the block points on */
 	{
-		bool seen[N] = { false };
+		bool seen[N] = {false};
 		size_t i = 0;
 
 		while (!seen[i]) {
@@ -236,14 +236,10 @@ static void test_long_chain(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_list_dropped),
-		cmocka_unit_test(test_cache_from_global),
-		cmocka_unit_test(test_interior),
-		cmocka_unit_test(test_upgrade_rescans),
-		cmocka_unit_test(test_blocks_in_roots),
-		cmocka_unit_test(test_cycle),
-		cmocka_unit_test(test_edges),
-		cmocka_unit_test(test_long_chain),
+	    cmocka_unit_test(test_list_dropped),    cmocka_unit_test(test_cache_from_global),
+	    cmocka_unit_test(test_interior),	    cmocka_unit_test(test_upgrade_rescans),
+	    cmocka_unit_test(test_blocks_in_roots), cmocka_unit_test(test_cycle),
+	    cmocka_unit_test(test_edges),	    cmocka_unit_test(test_long_chain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
