@@ -231,3 +231,33 @@ class ReachPostgres(LeaktopTestCase):
                          [[0, 0], [0, 0], [60 * PG_LEAK_BYTES, 60]])
         self.assertEqual(tracer_of(s.backend_pid), 0)
         self.assertEqual(s.query('SELECT pg_leak(1)'), [[str(61 * PG_LEAK_BYTES)]])
+
+
+class ReachView(LeaktopTestCase):
+
+    def test_view_key_scans(self):
+        """The live view: no LOST column until r runs a scan; then each row's lost bytes, and the
+        stack screen's split; the process is let go."""
+        from test_tui import Terminal, find_child
+        if not shutil.which('tmux'):
+            self.fail('tmux is not installed (scripts/install-deps installs it)')
+        term = Terminal()
+        self.addCleanup(term.close)
+        w = self.start_workload('reach')
+        term.type('%s -i 0.5 -p %d 2>/dev/null; echo "rc=$?"' % (CONFIG.leaktop, w.pid))
+        term.wait_for(lambda s: re.search(r'(?m)^leaktop \S+ +pid %d \(reach\)' % w.pid, s),
+                      'the view did not open', timeout=60)
+        w.trigger()
+        w.wait_done()
+        s = term.wait_for(lambda s: 'list_node_new' in s, 'no rows')
+        self.assertNotIn('LOST', s)
+        term.keys('r')
+        s = term.wait_for(lambda s: re.search(r'(?m)^ +480 B +10 +480 B .*list_node_new', s),
+                          'no LOST column after r')
+        self.assertRegex(s, r'(?m)^ +BYTES +BLOCKS +LOST')
+        self.assertRegex(s, r'(?m)^ +640 B +8 +0 B .*cache_entry_new')
+        self.assertRegex(s, r'(?m)^ +288 B +3 +0 B .*interior_new')
+        self.assertEqual(tracer_of(w.pid), 0)
+        term.keys('q')
+        term.wait_for(lambda s: re.search(r'(?m)^rc=0$', s), 'leaktop did not end', timeout=60)
+        w.finish()
