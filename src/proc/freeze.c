@@ -171,9 +171,9 @@ static int wait_stops(struct freeze *f, uint64_t end_ns)
 				continue;
 			}
 			sig = WSTOPSIG(status);
-			/* PTRACE_EVENT_STOP (our interrupt, or a group stop): no signal to hand
-			 * back */
-			t->signal = (status >> 16) == PTRACE_EVENT_STOP || sig == SIGTRAP ? 0 : sig;
+			/* an event stop (our interrupt, or a group stop) holds no signal; a
+			 * signal-delivery stop holds one the thread is to get when let go */
+			t->signal = (status >> 16) ? 0 : sig;
 		}
 		if (!waiting)
 			return 0;
