@@ -111,11 +111,30 @@ static struct reach_entry *entry_of(struct reachscan *rs, uint64_t id, int pid)
 	return &rs->entries[rs->nr++];
 }
 
+/* Forgets the last scan of pid: the table holds the stacks of each process's last scan only. */
+static int forget(struct reachscan *rs, pid_t pid)
+{
+	size_t out = 0;
+
+	hashtab__clear(rs->ix);
+	for (size_t i = 0; i < rs->nr; i++) {
+		if (rs->entries[i].pid == pid)
+			continue;
+		rs->entries[out] = rs->entries[i];
+		if (hashtab__put(rs->ix, rs->entries[out].stack_id, out))
+			return -ENOMEM;
+		out++;
+	}
+	rs->nr = out;
+	return 0;
+}
+
 static int tally(struct reachscan *rs, pid_t pid, const struct reach_block *b, size_t n)
 {
-	for (size_t i = 0; i < rs->nr; i++)
-		if (rs->entries[i].pid == pid)
-			memset(&rs->entries[i].split, 0, sizeof(rs->entries[i].split));
+	int err = forget(rs, pid);
+
+	if (err)
+		return err;
 	for (size_t i = 0; i < n; i++) {
 		struct reach_entry *e = entry_of(rs, b[i].stack_id, pid);
 
