@@ -56,7 +56,7 @@ void reachscan__free(struct reachscan *rs)
 	free(rs);
 }
 
-/* The registers of the stopped threads, as one root of their words. */
+/* A scan's roots: regions, and the threads' registers as one region of their words. */
 struct roots {
 	struct reach_region *r;
 	size_t nr, cap;
@@ -162,9 +162,37 @@ static int fits(const struct procmem *pm)
 	return -E2BIG;
 }
 
-/* Copies the process's registers and memory, holding it as asked. */
-static int copy_process(pid_t pid, enum reachscan_hold hold, struct procmem **pmp, struct roots *ro,
-			uint64_t **sps, size_t *nr_sps, uint64_t *pause_ns)
+/* The live blocks of a scan. */
+struct blocks {
+	struct reach_block *b;
+	size_t n;
+};
+
+/*
+ * The blocks alive through the copy: those of a reading just before it that a reading just after
+ * still holds (a block freed meanwhile, its memory the allocator's again, would count as lost).
+ * A process held in a ptrace stop by the caller allocates nothing: one reading.
+ */
+static int read_blocks(struct reachscan *rs, pid_t pid, struct blocks *bl, bool after)
+{
+	struct blocks now = { 0 };
+	int err;
+
+	if (!after)
+		return collector__blocks(rs->c, pid, &bl->b, &bl->n);
+	err = collector__blocks(rs->c, pid, &now.b, &now.n);
+	if (!err) {
+		reach_sort(bl->b, bl->n);
+		bl->n = reach_keep_common(bl->b, bl->n, now.b, now.n);
+	}
+	free(now.b);
+	return err;
+}
+
+/* Copies the process's blocks, registers and memory, holding it as asked. */
+static int copy_process(struct reachscan *rs, pid_t pid, enum reachscan_hold hold,
+			struct blocks *bl, struct procmem **pmp, struct roots *ro, uint64_t **sps,
+			size_t *nr_sps, uint64_t *pause_ns)
 {
 	struct freeze *fz = NULL;
 	struct procmem *pre = NULL;
@@ -185,6 +213,11 @@ static int copy_process(pid_t pid, enum reachscan_hold hold, struct procmem **pm
 			procmem__free(pre);
 			return err;
 		}
+	}
+	err = read_blocks(rs, pid, bl, false);
+	if (err) {
+		procmem__free(pre);
+		return err;
 	}
 	t0 = now_ns();
 	if (hold == REACHSCAN_FREEZE) {
@@ -231,23 +264,22 @@ out:
 		*pause_ns = now_ns() - t0;
 	}
 	procmem__free(pre);
+	if (!err && hold != REACHSCAN_STOPPED)
+		err = read_blocks(rs, pid, bl, true);
 	return err;
 }
 
 int reachscan__run(struct reachscan *rs, pid_t pid, enum reachscan_hold hold)
 {
-	struct reach_block *blocks = NULL;
+	struct blocks bl = { 0 };
 	struct reach_region *mem = NULL;
 	struct procmem *pm = NULL;
 	struct roots ro = {0};
 	uint64_t *sps = NULL, pause_ns = 0, t0 = now_ns();
-	size_t nr_blocks = 0, nr_sps = 0;
+	size_t nr_sps = 0;
 	int err;
 
-	err = collector__blocks(rs->c, pid, &blocks, &nr_blocks);
-	if (err)
-		goto out;
-	err = copy_process(pid, hold, &pm, &ro, &sps, &nr_sps, &pause_ns);
+	err = copy_process(rs, pid, hold, &bl, &pm, &ro, &sps, &nr_sps, &pause_ns);
 	if (err)
 		goto out;
 	mem = calloc(pm->nr_maps + 1, sizeof(*mem));
@@ -262,10 +294,10 @@ int reachscan__run(struct reachscan *rs, pid_t pid, enum reachscan_hold hold)
 	err = build_roots(&ro, pm, sps, nr_sps);
 	if (err)
 		goto out;
-	reach_sort(blocks, nr_blocks);
-	err = reach_mark(blocks, nr_blocks, ro.r, ro.nr, mem, pm->nr_maps);
+	reach_sort(bl.b, bl.n);
+	err = reach_mark(bl.b, bl.n, ro.r, ro.nr, mem, pm->nr_maps);
 	if (!err)
-		err = tally(rs, pid, blocks, nr_blocks);
+		err = tally(rs, pid, bl.b, bl.n);
 	if (err)
 		goto out;
 	rs->scans++;
@@ -275,17 +307,17 @@ int reachscan__run(struct reachscan *rs, pid_t pid, enum reachscan_hold hold)
 	if (hold == REACHSCAN_FREEZE)
 		log_info("pid %d: reachability scan of %.1f MiB and %zu blocks in %.1f ms, paused "
 			 "%.1f ms",
-			 (int)pid, pm->bytes / 1048576.0, nr_blocks, (now_ns() - t0) / 1e6,
+			 (int)pid, pm->bytes / 1048576.0, bl.n, (now_ns() - t0) / 1e6,
 			 pause_ns / 1e6);
 	else
 		log_info("pid %d: reachability scan of %.1f MiB and %zu blocks in %.1f ms%s",
-			 (int)pid, pm->bytes / 1048576.0, nr_blocks, (now_ns() - t0) / 1e6,
+			 (int)pid, pm->bytes / 1048576.0, bl.n, (now_ns() - t0) / 1e6,
 			 hold == REACHSCAN_LIVE ? ", not paused: approximate"
 						: " at its exit stop");
 out:
 	if (err)
 		log_error("pid %d: reachability scan failed: %s", (int)pid, strerror(-err));
-	free(blocks);
+	free(bl.b);
 	free(mem);
 	free(ro.r);
 	free(ro.regs);
