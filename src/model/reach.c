@@ -26,25 +26,6 @@ void reach_sort(struct reach_block *blocks, size_t n)
 		qsort(blocks, n, sizeof(*blocks), cmp_block);
 }
 
-size_t reach_keep_common(struct reach_block *a, size_t na, struct reach_block *b, size_t nb)
-{
-	size_t out = 0, k = 0;
-
-	reach_sort(b, nb);
-	for (size_t i = 0; i < na; i++) {
-		while (k < nb && b[k].addr < a[i].addr)
-			k++;
-		/* equal addresses in b (a stale entry): any of them may match */
-		for (size_t j = k; j < nb && b[j].addr == a[i].addr; j++) {
-			if (b[j].size == a[i].size && b[j].stack_id == a[i].stack_id) {
-				a[out++] = a[i];
-				break;
-			}
-		}
-	}
-	return out;
-}
-
 static int cmp_region(const void *a_, const void *b_)
 {
 	const struct reach_region *a = a_, *b = b_;

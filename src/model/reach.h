@@ -21,6 +21,7 @@ enum reach_state {
 struct reach_block {
 	uint64_t addr, size; /* [addr, addr + size): the size the program asked for */
 	uint64_t stack_id;   /* the stack that allocated it (as reports name it) */
+	uint64_t alloc_ns;   /* when it was allocated (CLOCK_MONOTONIC) */
 	uint8_t state;	     /* enum reach_state: reach_mark()'s answer */
 };
 
@@ -62,12 +63,6 @@ int reach_mark(struct reach_block *blocks, size_t nr_blocks, const struct reach_
 
 /* Sorts blocks by address, as reach_mark() needs them. */
 void reach_sort(struct reach_block *blocks, size_t n);
-
-/*
- * Keeps, in a (sorted by reach_sort()), the blocks that b holds too, the same address, size and
- * stack: those alive from a's reading to b's. b is sorted meanwhile. The number kept.
- */
-size_t reach_keep_common(struct reach_block *a, size_t na, struct reach_block *b, size_t nb);
 
 /* Sorts regions by start, as reach_mark() needs mem. */
 void reach_sort_regions(struct reach_region *regions, size_t n);

@@ -469,7 +469,9 @@ static int add_block(const void *key, const void *value, void *ctx_)
 				   st->nr_ips < LT_MAX_DEPTH ? st->nr_ips : LT_MAX_DEPTH);
 	if (array_reserve(&ctx->b, &ctx->cap, ctx->nr, sizeof(*ctx->b), 1024))
 		return -ENOMEM;
-	ctx->b[ctx->nr++] = (struct reach_block){ .addr = k->addr, .size = a->size, .stack_id = id };
+	ctx->b[ctx->nr++] = (struct reach_block){
+		.addr = k->addr, .size = a->size, .stack_id = id, .alloc_ns = a->ts_ns
+	};
 	return 0;
 }
 

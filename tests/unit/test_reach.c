@@ -233,34 +233,6 @@ static void test_long_chain(void **state)
 	}
 }
 
-/* The blocks of two readings that are the same block: address, size and stack alike. */
-static void test_keep_common(void **state)
-{
-	struct reach_block a[] = {
-		{ .addr = 0x300, .size = 16, .stack_id = 1 }, /* kept */
-		{ .addr = 0x100, .size = 16, .stack_id = 1 }, /* freed since */
-		{ .addr = 0x200, .size = 16, .stack_id = 1 }, /* freed, a block of another size there */
-		{ .addr = 0x400, .size = 32, .stack_id = 2 }, /* kept */
-		{ .addr = 0x500, .size = 32, .stack_id = 2 }, /* freed, a block of another stack there */
-	};
-	struct reach_block b[] = {
-		{ .addr = 0x600, .size = 8, .stack_id = 3 }, /* new */
-		{ .addr = 0x500, .size = 32, .stack_id = 3 },
-		{ .addr = 0x400, .size = 32, .stack_id = 2 },
-		{ .addr = 0x300, .size = 16, .stack_id = 1 },
-		{ .addr = 0x200, .size = 24, .stack_id = 1 },
-	};
-	size_t n;
-
-	(void)state;
-	reach_sort(a, 5);
-	n = reach_keep_common(a, 5, b, 5);
-	assert_int_equal(n, 2);
-	assert_int_equal(a[0].addr, 0x300);
-	assert_int_equal(a[1].addr, 0x400);
-	assert_int_equal(reach_keep_common(a, n, NULL, 0), 0);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,7 +240,6 @@ int main(void)
 	    cmocka_unit_test(test_interior),	    cmocka_unit_test(test_upgrade_rescans),
 	    cmocka_unit_test(test_blocks_in_roots), cmocka_unit_test(test_cycle),
 	    cmocka_unit_test(test_edges),	    cmocka_unit_test(test_long_chain),
-	    cmocka_unit_test(test_keep_common),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,7 +7,8 @@
  *   thread_block_new   5 x 112 B, held only by another thread's stack: reachable
  * Sizes are multiples of 16, so that no block's tail holds the allocator's header of the next.
  * The thread waits in pause() until the process exits. With MIB, also big_new: one block of MIB
- * MiB, written through, held by a global (memory to scan). Usage: reach [-w] [MIB]
+ * MiB, written through, held by a global (memory to scan); with N, small_new: N blocks of 32 B,
+ * held by a table the global `small` points to (blocks to scan). Usage: reach [-w] [MIB [N]]
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ struct node {
 
 void **cache_table;
 char *big;
+void **small;
 char *interior[3];
 static int ready_pipe[2];
 
@@ -82,6 +84,14 @@ __attribute__((noinline)) static char *big_new(size_t n)
 	return p;
 }
 
+__attribute__((noinline)) static void *small_new(void)
+{
+	void *p = malloc(32);
+
+	memset(p, 0, 32);
+	return p;
+}
+
 static void *holder(void *arg)
 {
 	void *mine[5];
@@ -122,6 +132,13 @@ int main(int argc, char **argv)
 		interior[i] = interior_new() + 40;
 	if (argc > 1)
 		big = big_new((size_t)atol(argv[1]) << 20);
+	if (argc > 2) {
+		long n = atol(argv[2]);
+
+		small = malloc((size_t)n * sizeof(*small));
+		for (long i = 0; i < n; i++)
+			small[i] = small_new();
+	}
 	if (pthread_create(&t, NULL, holder, NULL) || read(ready_pipe[0], &c, 1) != 1)
 		return 1;
 	scrub();
