@@ -26,19 +26,6 @@ void reach_sort(struct reach_block *blocks, size_t n)
 		qsort(blocks, n, sizeof(*blocks), cmp_block);
 }
 
-static int cmp_region(const void *a_, const void *b_)
-{
-	const struct reach_region *a = a_, *b = b_;
-
-	return a->start < b->start ? -1 : a->start > b->start;
-}
-
-void reach_sort_regions(struct reach_region *regions, size_t n)
-{
-	if (n > 1)
-		qsort(regions, n, sizeof(*regions), cmp_region);
-}
-
 /* The number of blocks that start at or below v. */
 static size_t upper(const struct reach_block *b, size_t n, uint64_t v)
 {

@@ -64,7 +64,4 @@ int reach_mark(struct reach_block *blocks, size_t nr_blocks, const struct reach_
 /* Sorts blocks by address, as reach_mark() needs them. */
 void reach_sort(struct reach_block *blocks, size_t n);
 
-/* Sorts regions by start, as reach_mark() needs mem. */
-void reach_sort_regions(struct reach_region *regions, size_t n);
-
 #endif

@@ -3,9 +3,11 @@
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -100,6 +102,26 @@ static bool seized(const struct freeze *f, pid_t tid)
 	return false;
 }
 
+/* Whether thread tid of pid has exited (a zombie or dead): nothing to stop there. */
+static bool is_zombie(pid_t pid, pid_t tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
 /* Seizes the threads of the process not seized yet. How many were new, or -errno. */
 static int seize_new(struct freezer *z)
 {
@@ -119,8 +141,9 @@ static int seize_new(struct freezer *z)
 		if (tid <= 0 || seized(f, tid))
 			continue;
 		if (ptrace(PTRACE_SEIZE, tid, NULL, NULL)) {
-			/* a thread that has just exited is not an error */
-			if (errno == ESRCH)
+			/* a thread that has just exited, or a leader that did (a zombie while the
+			 * others run), is not an error: it runs no more */
+			if (errno == ESRCH || (errno == EPERM && is_zombie(f->pid, tid)))
 				continue;
 			err = -errno;
 			break;

@@ -28,7 +28,6 @@ struct reachscan {
 	size_t nr, cap;
 	unsigned int scans;
 	bool live; /* a scan ran without a pause */
-	uint64_t last_pause_ns, last_bytes;
 };
 
 struct reachscan *reachscan__new(struct collector *c)
@@ -298,8 +297,6 @@ int reachscan__run(struct reachscan *rs, pid_t pid, enum reachscan_hold hold)
 		goto out;
 	rs->scans++;
 	rs->live |= hold == REACHSCAN_LIVE;
-	rs->last_pause_ns = pause_ns;
-	rs->last_bytes = pm->bytes;
 	if (hold == REACHSCAN_FREEZE)
 		log_info("pid %d: reachability scan of %.1f MiB and %zu blocks in %.1f ms, paused "
 			 "%.1f ms",
@@ -333,10 +330,4 @@ void reachscan__apply(const struct reachscan *rs, struct snapshot *snap)
 		if (slot)
 			r->reach = rs->entries[*slot].split;
 	}
-}
-
-void reachscan__last(const struct reachscan *rs, uint64_t *pause_ns, uint64_t *bytes)
-{
-	*pause_ns = rs->last_pause_ns;
-	*bytes = rs->last_bytes;
 }

@@ -34,9 +34,6 @@ int reachscan__run(struct reachscan *rs, pid_t pid, enum reachscan_hold hold);
 /* Sets the split of every stack of snap that a scan has seen, and snap's scan fields. */
 void reachscan__apply(const struct reachscan *rs, struct snapshot *snap);
 
-/* The last scan's pause (0 for a live scan) and the bytes it copied. */
-void reachscan__last(const struct reachscan *rs, uint64_t *pause_ns, uint64_t *bytes);
-
 void reachscan__free(struct reachscan *rs);
 
 #endif
