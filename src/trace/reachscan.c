@@ -266,7 +266,7 @@ out:
 
 int reachscan__run(struct reachscan *rs, pid_t pid, enum reachscan_hold hold)
 {
-	struct blocks bl = { 0 };
+	struct blocks bl = {0};
 	struct reach_region *mem = NULL;
 	struct procmem *pm = NULL;
 	struct roots ro = {0};
