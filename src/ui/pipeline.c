@@ -22,25 +22,16 @@ struct snapshot *pipeline_read(const struct pipeline *p)
 	return snap;
 }
 
-int pipeline_scan(const struct pipeline *p)
+void pipeline_scan(const struct pipeline *p)
 {
-	size_t n = p->procs ? procset__nr(p->procs) : 0, scanned = 0, tried = 0;
-	int err = 0;
+	size_t n = p->procs ? procset__nr(p->procs) : 0;
 
 	for (size_t i = 0; p->reach && i < n; i++) {
 		const struct procset_proc *pp = procset__proc(p->procs, i);
-		int e;
 
-		if (pp->state != PROCSET_TRACED)
-			continue;
-		tried++;
-		e = reachscan__run(p->reach, pp->pid, p->reach_hold);
-		if (e)
-			err = e;
-		else
-			scanned++;
+		if (pp->state == PROCSET_TRACED)
+			reachscan__run(p->reach, pp->pid, p->reach_hold);
 	}
-	return tried && !scanned ? err : 0;
 }
 
 static int cmp_int(const void *a, const void *b)

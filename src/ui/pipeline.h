@@ -50,9 +50,9 @@ struct snapshot *pipeline_read(const struct pipeline *p);
 /*
  * A reachability scan of every traced process that runs (those a ptrace of leaktop's already
  * holds, a command's, are scanned at their exit instead): their split per stack goes into the
- * readings that follow. 0, or -errno when no process could be scanned (each failure logged).
+ * readings that follow. A scan that fails is logged, and its process keeps its last split.
  */
-int pipeline_scan(const struct pipeline *p);
+void pipeline_scan(const struct pipeline *p);
 
 /*
  * The report over the first `top` stacks of snap (0 = all), with the run's fields (version, the
