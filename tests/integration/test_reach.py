@@ -260,6 +260,12 @@ class ReachView(LeaktopTestCase):
         self.assertRegex(s, r'(?m)^ +640 B +8 +0 B .*cache_entry_new')
         self.assertRegex(s, r'(?m)^ +288 B +3 +0 B .*interior_new')
         self.assertEqual(tracer_of(w.pid), 0)
+        # the stack screen of the list's row (the third by bytes) has the whole split
+        term.keys('Home', 'Down', 'Down', 'Enter')
+        s = term.wait_for(lambda s: 'last scan:' in s, 'no split on the stack screen')
+        self.assertIn('last scan: lost 480 bytes in 10 blocks, possibly lost 0 in 0, '
+                      'reachable 0 in 0', s)
+        term.keys('Escape')
         term.keys('q')
         term.wait_for(lambda s: re.search(r'(?m)^rc=0$', s), 'leaktop did not end', timeout=60)
         w.finish()
