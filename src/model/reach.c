@@ -11,6 +11,8 @@ struct marker {
 	uint64_t lo, hi; /* every block lies in [lo, hi) */
 	size_t *stack;	 /* blocks whose state went up, to scan */
 	size_t nr_stack, cap_stack;
+	const struct reach_region *mem;
+	size_t nr_mem;
 };
 
 static int cmp_block(const void *a_, const void *b_)
@@ -42,6 +44,24 @@ static size_t upper(const struct reach_block *b, size_t n, uint64_t v)
 	return lo;
 }
 
+/* The region of mem holding addr, or NULL. */
+static const struct reach_region *region_of(const struct reach_region *mem, size_t n, uint64_t addr)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (mem[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo || addr - mem[lo - 1].start >= mem[lo - 1].len)
+		return NULL;
+	return &mem[lo - 1];
+}
+
 static int push(struct marker *m, size_t i)
 {
 	if (m->nr_stack == m->cap_stack) {
@@ -58,6 +78,32 @@ static int push(struct marker *m, size_t i)
 }
 
 /* One word found in a root (definite) or in a block (definite when that block is reachable). */
+/*
+ * Whether v, inside block b, is glibc malloc's pointer to the chunk after b's. A block of size s
+ * lies 16 bytes into a chunk of (s + 8 + 15) & ~15 bytes, 32 at least, and the next chunk's header
+ * begins 16 bytes before that chunk's end: inside the block when s % 16 is 1 to 8, since the
+ * block may use the next chunk's first word. The allocator points there (the top chunk, bins,
+ * free chunks' links), which memcheck, whose allocator is its own, never sees: such a pointer
+ * would make a lost block "possibly" lost. It is the allocator's when the next chunk's size word
+ * follows, with its bit saying that b's chunk is in use.
+ */
+static bool allocator_ptr(const struct marker *m, const struct reach_block *b, uint64_t v)
+{
+	uint64_t chunk = (b->size + 8 + 15) & ~15ull, size_addr, w;
+	const struct reach_region *r;
+
+	if (chunk < 32)
+		chunk = 32;
+	if (v != b->addr + chunk - 16)
+		return false;
+	size_addr = v + 8;
+	r = region_of(m->mem, m->nr_mem, size_addr);
+	if (!r || size_addr - r->start + 8 > r->len)
+		return false;
+	memcpy(&w, r->data + (size_addr - r->start), 8);
+	return (w & 1) && (w & ~7ull) >= 32 && !(w & 8);
+}
+
 static int visit(struct marker *m, uint64_t v, bool definite)
 {
 	struct reach_block *b;
@@ -72,7 +118,7 @@ static int visit(struct marker *m, uint64_t v, bool definite)
 	/* memcheck's test: inside, or the start of an empty block */
 	if (!(v - b->addr < b->size || (!b->size && v == b->addr)))
 		return 0;
-	if (b->state == REACH_REACHABLE)
+	if (b->state == REACH_REACHABLE || (v != b->addr && allocator_ptr(m, b, v)))
 		return 0;
 	if (v == b->addr && definite) {
 		b->state = REACH_REACHABLE;
@@ -131,24 +177,6 @@ static int scan_root(struct marker *m, const struct reach_region *r)
 	return 0;
 }
 
-/* The region of mem holding addr, or NULL. */
-static const struct reach_region *region_of(const struct reach_region *mem, size_t n, uint64_t addr)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (mem[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!lo || addr - mem[lo - 1].start >= mem[lo - 1].len)
-		return NULL;
-	return &mem[lo - 1];
-}
-
 static int drain(struct marker *m, const struct reach_region *mem, size_t nr_mem)
 {
 	while (m->nr_stack) {
@@ -172,7 +200,7 @@ static int drain(struct marker *m, const struct reach_region *mem, size_t nr_mem
 int reach_mark(struct reach_block *blocks, size_t nr_blocks, const struct reach_region *roots,
 	       size_t nr_roots, const struct reach_region *mem, size_t nr_mem)
 {
-	struct marker m = {.b = blocks, .n = nr_blocks};
+	struct marker m = { .b = blocks, .n = nr_blocks, .mem = mem, .nr_mem = nr_mem };
 	int err = 0;
 
 	for (size_t i = 0; i < nr_blocks; i++)

@@ -23,6 +23,7 @@ REACH = {
     'cache_entry_new': ((0, 0), (0, 0), (640, 8)),
     'interior_new': ((0, 0), (288, 3), (0, 0)),
     'thread_block_new': ((0, 0), (0, 0), (560, 5)),
+    'tail_new': ((80, 2), (0, 0), (0, 0)),
 }
 KINDS = {'Leak_DefinitelyLost': 0, 'Leak_IndirectlyLost': 0, 'Leak_PossiblyLost': 1,
          'Leak_StillReachable': 2}

@@ -233,6 +233,37 @@ static void test_long_chain(void **state)
 	}
 }
 
+/*
+ * glibc's pointer to the chunk after a block (its header inside the block's last 8 bytes when the
+ * size is 1 to 8 more than a multiple of 16) is the allocator's, when that header is there.
+ */
+static void test_allocator_tail(void **state)
+{
+	struct world w = { 0 };
+
+	(void)state;
+	block(&w, HEAP + 0x100, 40, 1);	 /* chunk of 48: the next header at +32 */
+	block(&w, HEAP + 0x200, 40, 2);	 /* the same, no header after it */
+	block(&w, HEAP + 0x300, 48, 3);	 /* chunk of 64: +32 is an interior pointer */
+	block(&w, HEAP + 0x400, 20, 4);	 /* chunk of 32: the next header at +16 */
+	put(&w, GLOBALS, HEAP + 0x120);
+	put(&w, HEAP + 0x128, 0x20d01);	 /* the top chunk's size, this chunk in use */
+	put(&w, GLOBALS + 8, HEAP + 0x220);
+	put(&w, GLOBALS + 16, HEAP + 0x320);
+	put(&w, HEAP + 0x338, 0x41);
+	put(&w, GLOBALS + 24, HEAP + 0x410);
+	put(&w, HEAP + 0x418, 0x31);
+	mark(&w, false);
+	assert_int_equal(state_of(&w, HEAP + 0x100), REACH_LOST);
+	assert_int_equal(state_of(&w, HEAP + 0x200), REACH_POSSIBLY);
+	assert_int_equal(state_of(&w, HEAP + 0x300), REACH_POSSIBLY);
+	assert_int_equal(state_of(&w, HEAP + 0x400), REACH_LOST);
+	/* a size word of a chunk not in use says nothing of the allocator's pointers to it */
+	put(&w, HEAP + 0x128, 0x20d00);
+	mark(&w, false);
+	assert_int_equal(state_of(&w, HEAP + 0x100), REACH_POSSIBLY);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -240,6 +271,7 @@ int main(void)
 	    cmocka_unit_test(test_interior),	    cmocka_unit_test(test_upgrade_rescans),
 	    cmocka_unit_test(test_blocks_in_roots), cmocka_unit_test(test_cycle),
 	    cmocka_unit_test(test_edges),	    cmocka_unit_test(test_long_chain),
+	    cmocka_unit_test(test_allocator_tail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,9 @@
  *   cache_entry_new    8 x 80 B, held by the table: reachable
  *   interior_new       3 x 96 B, held by globals through pointers 40 bytes in: possibly lost
  *   thread_block_new   5 x 112 B, held only by another thread's stack: reachable
- * Sizes are multiples of 16, so that no block's tail holds the allocator's header of the next.
+ *   tail_new           2 x 40 B, dropped, the last of the main thread's: lost, though glibc's
+ *                      pointer to the top chunk lies in the last one's last 8 bytes
+ * The other sizes are multiples of 16: no block's tail holds the allocator's next header.
  * The thread waits in pause() until the process exits. With MIB, also big_new: one block of MIB
  * MiB, written through, held by a global (memory to scan); with N, small_new: N blocks of 32 B,
  * held by a table the global `small` points to (blocks to scan). Usage: reach [-w] [MIB [N]]
@@ -92,6 +94,12 @@ __attribute__((noinline)) static void *small_new(void)
 	return p;
 }
 
+__attribute__((noinline)) static void tail_new(void)
+{
+	for (int i = 0; i < 2; i++)
+		memset(malloc(40), 0, 40);
+}
+
 static void *holder(void *arg)
 {
 	void *mine[5];
@@ -141,6 +149,7 @@ int main(int argc, char **argv)
 	}
 	if (pthread_create(&t, NULL, holder, NULL) || read(ready_pipe[0], &c, 1) != 1)
 		return 1;
+	tail_new();
 	scrub();
 	wl_done();
 	wl_bye();
