@@ -309,7 +309,10 @@ int reachscan__run(struct reachscan *rs, pid_t pid, enum reachscan_hold hold)
 						: " at its exit stop");
 out:
 	if (err)
-		log_error("pid %d: reachability scan failed: %s", (int)pid, strerror(-err));
+		log_error("pid %d: reachability scan failed: %s%s", (int)pid, strerror(-err),
+			  err == -EPERM && hold == REACHSCAN_FREEZE
+				  ? " (another tracer, such as gdb or strace, holds it)"
+				  : "");
 	free(bl.b);
 	free(mem);
 	free(ro.r);

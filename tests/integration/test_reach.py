@@ -304,3 +304,27 @@ class ReachChurn(LeaktopTestCase):
         # the scans saw blocks (those the thread had not yet replaced when the table was read)
         self.assertGreater(sum(split[2][1] for split in splits), 0, splits)
         w.finish()
+
+    def test_other_tracer(self):
+        """A process another tracer holds cannot be paused: the scan says so, the report comes
+        without a split, and the other tracer keeps it."""
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+        PTRACE_DETACH, PTRACE_SEIZE, PTRACE_INTERRUPT = 17, 0x4206, 0x4207
+        w, t = self.attach_and_run('reach', ['--reachability'])
+        self.assertEqual(libc.ptrace(PTRACE_SEIZE, w.pid, None, None), 0, ctypes.get_errno())
+        try:
+            run = t.stop()
+            self.assertOk(run)
+            self.assertIn('pid %d: reachability scan failed: Operation not permitted (another '
+                          'tracer' % w.pid, run.stderr)
+            self.assertEqual(leaktop_split(run.report), {})
+            self.assertEqual(run.report.site('list_node_new').bytes, 480)
+            self.assertEqual(tracer_of(w.pid), os.getpid())
+        finally:
+            libc.ptrace(PTRACE_INTERRUPT, w.pid, None, None)
+            os.waitpid(w.pid, 0x40000000)  # __WALL
+            libc.ptrace(PTRACE_DETACH, w.pid, None, None)
+        self.assertEqual(tracer_of(w.pid), 0)
+        w.finish()
