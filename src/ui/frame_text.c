@@ -295,6 +295,7 @@ struct layout {
 #define LEAD_WIDTH 8
 #define FMT_BYTES "%10s"
 #define FMT_LOST " %10s"
+#define LOST_WIDTH 11
 #define FMT_BLOCKS " %9s"
 #define FMT_GROWTH " %12s"
 #define FMT_TREND "  %-6s"
@@ -310,6 +311,9 @@ static struct layout layout_for(const struct frame *f, int width)
 
 	if (width > 0 && (l.pid || l.procs))
 		width = width > LEAD_WIDTH ? width - LEAD_WIDTH : 1;
+	/* LOST, after a scan, stays where BLOCKS, OLDEST and GROWTH go */
+	if (width > 0 && l.lost)
+		width = width > LOST_WIDTH ? width - LOST_WIDTH : 1;
 	if (width > 0 && width < 64)
 		l.blocks = l.age = false;
 	if (width > 0 && width < 44)
