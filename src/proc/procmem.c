@@ -42,6 +42,7 @@ struct procmem *procmem__list(pid_t pid)
 	while (getline(&line, &cap_line, fp) > 0) {
 		const char *path;
 
+		line[strcspn(line, "\n")] = '\0';
 		pos = 0;
 		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %*s %*s %*s%n", &start, &end, perms,
 			   &pos) < 3 ||
@@ -49,7 +50,6 @@ struct procmem *procmem__list(pid_t pid)
 			continue;
 		path = line + pos;
 		path += strspn(path, " ");
-		path = strndupa(path, strcspn(path, "\n"));
 		if (perms[0] != 'r' || perms[1] != 'w' || is_device(path) || end <= start)
 			continue;
 		if (array_reserve(&pm->maps, &cap, pm->nr_maps, sizeof(*pm->maps), 64)) {
