@@ -35,7 +35,7 @@ struct {
  * walk would give the same stack. Those words lie above sp: one read of the span they cover
  * checks them all, at a fraction of the cost of the searches a walk makes per frame.
  */
-#define LT_UNWIND_CACHE_WAYS 32	    /* entries per CPU, found by a hash of ip and sp */
+#define LT_UNWIND_CACHE_WAYS 8	    /* entries per CPU, found by a hash of ip and sp */
 #define LT_UNWIND_CACHE_SPAN 4096   /* the reads must lie within this many bytes above sp */
 #define LT_UNWIND_CACHE_READS 128   /* words a walk may read and still be cached */
 
