@@ -175,6 +175,15 @@ static __always_inline struct lt_unwind_row *unwind_row(const struct lt_unwind_m
 
 	if (vaddr > 0xffffffffULL || !m->row_count || page < m->page_base)
 		return NULL;
+	if (!m->page_count) {
+		/* No index (code spread too thin for one): the whole table. */
+		lo = 0;
+		hi = m->row_count;
+		if (!row_search(m, vaddr, &lo, &hi, LT_UNWIND_ROW_STEPS + 1) || !lo)
+			return NULL;
+		idx = m->row_first + (__u32)lo - 1;
+		return bpf_map_lookup_elem(&unwind_rows, &idx);
+	}
 	page -= m->page_base;
 	if (page >= m->page_count) {
 		/* Past the last row's page: the last row holds. */

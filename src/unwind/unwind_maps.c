@@ -120,11 +120,12 @@ static void object_load(struct unwinder *u, struct uw_object *o, struct elf_file
 	if (t->has_fp)
 		o->flags |= LT_MAP_HAS_FP;
 	pages = unwind_pages__build(t->rows, t->nr_rows, &base, &nr_pages);
-	if (!pages) {
-		log_debug("unwind: no rows in %s", path);
+	if (!pages && errno != E2BIG) {
+		log_debug("unwind: no page index for %s: %s", path, strerror(errno));
 		unwind_table__free(t);
 		return;
 	}
+	/* E2BIG: code spread too thin for an index; the BPF side searches the whole table. */
 	/* A page entry takes a row's slot. */
 	if (t->nr_rows > (1u << LT_UNWIND_ROW_STEPS) ||
 	    t->nr_rows + nr_pages > u->max_rows - u->nr_rows) {
@@ -142,7 +143,8 @@ static void object_load(struct unwinder *u, struct uw_object *o, struct elf_file
 	o->row_first = u->nr_rows;
 	o->row_count = (uint32_t)t->nr_rows;
 	u->nr_rows += (uint32_t)t->nr_rows;
-	memcpy(&u->rows[u->nr_rows], pages, nr_pages * sizeof(*pages));
+	if (nr_pages)
+		memcpy(&u->rows[u->nr_rows], pages, nr_pages * sizeof(*pages));
 	o->page_base = base;
 	o->page_first = u->nr_rows;
 	o->page_count = (uint32_t)nr_pages;

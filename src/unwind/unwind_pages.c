@@ -12,10 +12,16 @@ struct lt_unwind_page *unwind_pages__build(const struct lt_unwind_row *rows, siz
 
 	*nr_pages = 0;
 	*base = 0;
-	if (!nr)
+	if (!nr) {
+		errno = ENOENT;
 		return NULL;
+	}
 	*base = rows[0].pc >> LT_UNWIND_PAGE_SHIFT;
 	n = (size_t)(rows[nr - 1].pc >> LT_UNWIND_PAGE_SHIFT) - *base + 1;
+	if (n > nr * UNWIND_PAGES_PER_ROW) {
+		errno = E2BIG;
+		return NULL;
+	}
 	pages = calloc(n, sizeof(*pages));
 	if (!pages) {
 		errno = ENOMEM;
@@ -45,6 +51,19 @@ const struct lt_unwind_row *unwind_pages__find(const struct lt_unwind_row *rows,
 
 	if (!nr || page < base)
 		return NULL;
+	if (!nr_pages) {
+		/* No index: the whole table. */
+		lo = 0;
+		hi = nr;
+		while (lo < hi) {
+			mid = (lo + hi) / 2;
+			if (rows[mid].pc <= pc)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return lo ? &rows[lo - 1] : NULL;
+	}
 	if (page - base >= nr_pages)
 		return &rows[nr - 1];
 	/* rows[pages.lo].pc <= pc unless pc lies below the first row: checked at the end. */

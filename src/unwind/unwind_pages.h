@@ -10,9 +10,12 @@
 /*
  * The index of rows[0..nr) (sorted by pc, as struct unwind_table holds them), one entry per page
  * of 2^LT_UNWIND_PAGE_SHIFT bytes from the page of rows[0] to the page of the last row (see struct
- * lt_unwind_page). *base is rows[0].pc >> LT_UNWIND_PAGE_SHIFT. NULL for no rows; NULL and errno
- * ENOMEM. The caller frees it.
+ * lt_unwind_page). *base is rows[0].pc >> LT_UNWIND_PAGE_SHIFT. The caller frees it. NULL and
+ * errno: ENOENT for no rows, E2BIG for rows so sparse that the index would hold more than
+ * UNWIND_PAGES_PER_ROW entries per row (code spread over gigabytes: the BPF side then searches
+ * the whole table), ENOMEM.
  */
+#define UNWIND_PAGES_PER_ROW 16
 struct lt_unwind_page *unwind_pages__build(const struct lt_unwind_row *rows, size_t nr,
 					   uint32_t *base, size_t *nr_pages);
 

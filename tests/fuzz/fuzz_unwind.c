@@ -6,6 +6,7 @@
 #include "proc/elf_file.h"
 #include "fuzz_file.h"
 #include "unwind/unwind.h"
+#include "unwind/unwind_pages.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -31,6 +32,25 @@ static void check_table(const struct unwind_table *t)
 		__builtin_trap();
 }
 
+/* The page index's search, as the BPF side makes it, finds the rows the plain search finds. */
+static void check_pages(const struct unwind_table *t)
+{
+	struct lt_unwind_page *pages;
+	size_t nr_pages;
+	uint32_t base;
+
+	pages = unwind_pages__build(t->rows, t->nr_rows, &base, &nr_pages);
+	for (size_t i = 0; i < t->nr_rows; i++) {
+		uint64_t pc = t->rows[i].pc;
+
+		for (uint64_t p = pc ? pc - 1 : pc; p <= pc + 1; p++)
+			if (unwind_pages__find(t->rows, t->nr_rows, pages, base, nr_pages, p) !=
+			    unwind_table__find(t, p))
+				__builtin_trap();
+	}
+	free(pages);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct unwind_table *t;
@@ -41,8 +61,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ef = elf_file__open(f.path);
 	if (ef) {
 		t = unwind_table__build(ef);
-		if (t)
+		if (t) {
 			check_table(t);
+			check_pages(t);
+		}
 		unwind_table__free(t);
 		elf_file__free(ef);
 	}

@@ -425,8 +425,28 @@ static void test_page_index_windows(void **state)
 	assert_ptr_equal(unwind_pages__find(rows, 5, pages, base, nr_pages, 0x450), &rows[4]);
 	assert_ptr_equal(unwind_pages__find(rows, 5, pages, base, nr_pages, 0x100000), &rows[4]);
 	free(pages);
+	errno = 0;
 	assert_null(unwind_pages__build(rows, 0, &base, &nr_pages));
+	assert_int_equal(errno, ENOENT);
 	assert_int_equal(nr_pages, 0);
+}
+
+/* Code spread over a gigabyte: no index (the search takes the whole table), and the same rows. */
+static void test_page_index_sparse(void **state)
+{
+	const struct lt_unwind_row rows[] = {{.pc = 0x100}, {.pc = 0x180}, {.pc = 0x40000000}};
+	size_t nr_pages;
+	uint32_t base;
+
+	errno = 0;
+	assert_null(unwind_pages__build(rows, 3, &base, &nr_pages));
+	assert_int_equal(errno, E2BIG);
+	assert_int_equal(nr_pages, 0);
+	assert_null(unwind_pages__find(rows, 3, NULL, base, 0, 0xff));
+	assert_ptr_equal(unwind_pages__find(rows, 3, NULL, base, 0, 0x100), &rows[0]);
+	assert_ptr_equal(unwind_pages__find(rows, 3, NULL, base, 0, 0x3fffffff), &rows[1]);
+	assert_ptr_equal(unwind_pages__find(rows, 3, NULL, base, 0, 0x40000000), &rows[2]);
+	assert_ptr_equal(unwind_pages__find(rows, 3, NULL, base, 0, UINT64_MAX), &rows[2]);
 }
 
 int main(void)
@@ -440,6 +460,7 @@ int main(void)
 	    cmocka_unit_test(test_no_fde),
 	    cmocka_unit_test(test_unbounded_cfi_refused),
 	    cmocka_unit_test(test_page_index_windows),
+	    cmocka_unit_test(test_page_index_sparse),
 	    cmocka_unit_test(test_page_index_fixtures),
 	    cmocka_unit_test(test_page_index_libc),
 	};
