@@ -296,7 +296,7 @@ _Static_assert(sizeof(struct lt_unwind_row) == 8, "lt_unwind_row layout");
  * bytes, one slot of the row array, where the index follows the object's rows.
  */
 #define LT_UNWIND_PAGE_SHIFT 8
-/* Binary search steps of a page whose rows fit in 2^LT_UNWIND_PAGE_STEPS (denser: the full search). */
+/* Search steps in a page of up to 2^LT_UNWIND_PAGE_STEPS rows (a denser one: the full search). */
 #define LT_UNWIND_PAGE_STEPS 4
 struct lt_unwind_page {
 	__u32 lo;
@@ -315,7 +315,7 @@ struct lt_unwind_mapping {
 	__u32 row_first;  /* index in the row table */
 	__u32 row_count;
 	__u32 flags;	  /* LT_MAP_* */
-	__u32 page_base;  /* ELF virtual address >> LT_UNWIND_PAGE_SHIFT of the index's first page */
+	__u32 page_base;  /* ELF virtual address >> LT_UNWIND_PAGE_SHIFT of the index's 1st page */
 	__u32 page_first; /* index in the row table of the page index (struct lt_unwind_page) */
 	__u32 page_count;
 };

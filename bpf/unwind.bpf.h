@@ -42,11 +42,11 @@ struct {
 struct lt_unwind_cached {
 	__u64 ip, sp, bp;   /* the probe's registers (bp only counts when needs_bp) */
 	__u64 generation;   /* lt_unwind_proc.generation of the tables walked */
-	__u64 tag;	    /* the filler's, checked before it publishes (the CPU may switch tasks) */
+	__u64 tag;	    /* the filler's, checked before it publishes (tasks may switch) */
 	__u32 tgid, exec_id;
 	__u32 at_entry;
-	__u16 bp_src;	    /* while filled: where the walk's rbp came from (LT_BP_*, or a read) */
-	__u8 needs_bp;	    /* the walk used the register's rbp (a frame pointer, or a CFA from it) */
+	__u16 bp_src;	    /* while filled: where the walk's rbp came from (LT_BP_*, a read) */
+	__u8 needs_bp;	    /* the walk used the register's rbp (as a frame pointer, a CFA) */
 	__u8 pad;
 	__u32 nr;	    /* ips; 0: the entry holds nothing */
 	__u32 nr_reads;
@@ -144,7 +144,7 @@ static __always_inline int row_search(const struct lt_unwind_mapping *m, __u64 v
 
 	for (int k = 0; k < steps; k++) {
 		active = le_bit(lo + 1, hi);
-		/* Once lo == hi, mid may be hi itself: read the row below instead, and ignore it. */
+		/* Once lo == hi, mid may be hi itself: read the row below, and ignore it. */
 		mid = (lo + hi) >> 1;
 		mid -= le_bit(hi, mid);
 		idx = m->row_first + (__u32)mid;
@@ -254,7 +254,7 @@ static __always_inline void walk_note(struct lt_walk *s, __u64 addr, __u64 val, 
 		goto spoil;
 	i = c->nr_reads;
 	c->nr_reads = i + 1;
-	/* Masked after the barrier, where the verifier sees it (the compiler would fold it away). */
+	/* Masked after the barrier, where the verifier sees it (the compiler folds it away). */
 	barrier_var(i);
 	i &= LT_UNWIND_CACHE_READS - 1;
 	c->read_off[i] = (off >> 3) | (saved_bp ? LT_READ_UNUSED : 0);
@@ -446,7 +446,7 @@ static __always_inline bool cache_hit(struct lt_unwind_cached *c, const struct l
 		    buf->words[off & (LT_UNWIND_CACHE_SPAN / 8 - 1)] != c->read_val[i])
 			return false;
 	}
-	/* Every slot, whatever nr: a loop bounded by nr would give the verifier a path per length. */
+	/* Every slot, whatever nr: a loop bounded by nr gives the verifier a path per length. */
 	__builtin_memcpy(s->st->ips, c->ips, sizeof(c->ips));
 	return true;
 }

@@ -125,8 +125,10 @@ static void object_load(struct unwinder *u, struct uw_object *o, struct elf_file
 		unwind_table__free(t);
 		return;
 	}
-	/* E2BIG: code spread too thin for an index; the BPF side searches the whole table. */
-	/* A page entry takes a row's slot. */
+	/*
+	 * E2BIG: code spread too thin for an index; the BPF side searches the whole table. A page
+	 * entry takes a row's slot.
+	 */
 	if (t->nr_rows > (1u << LT_UNWIND_ROW_STEPS) ||
 	    t->nr_rows + nr_pages > u->max_rows - u->nr_rows) {
 		if (!u->warned_full)

@@ -1,4 +1,4 @@
-/* unwind_pages.h: the page index of an unwind table, which narrows a pc's row search to a few rows. */
+/* unwind_pages.h: the page index of an unwind table: a pc's row search narrowed to a few rows. */
 #ifndef LT_UNWIND_PAGES_H
 #define LT_UNWIND_PAGES_H
 

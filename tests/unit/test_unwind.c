@@ -395,7 +395,7 @@ static void test_page_index_libc(void **state)
 	elf_file__free(ef);
 }
 
-/* Each page's window, by hand: the last row at or below its start, to the last row below its end. */
+/* Each page's window by hand: the last row at or below its start, to the last row below its end. */
 static void test_page_index_windows(void **state)
 {
 	const struct lt_unwind_row rows[] = {
