@@ -426,6 +426,7 @@ static __always_inline bool cache_hit(struct lt_unwind_cached *c, const struct l
 {
 	const struct lt_unwind_span *buf;
 	__u32 zero = 0, span = c->span, nr_reads = c->nr_reads;
+	__u64 tag = c->tag;
 	__u16 off;
 
 	if (!c->nr || c->ip != s->ip || c->sp != s->sp || (c->needs_bp && c->bp != s->bp) ||
@@ -448,7 +449,8 @@ static __always_inline bool cache_hit(struct lt_unwind_cached *c, const struct l
 	}
 	/* Every slot, whatever nr: a loop bounded by nr gives the verifier a path per length. */
 	__builtin_memcpy(s->st->ips, c->ips, sizeof(c->ips));
-	return true;
+	/* Another task on this CPU may have taken the entry meanwhile: its tag changed then. */
+	return c->tag == tag && c->nr;
 }
 
 /*
