@@ -171,6 +171,7 @@ static void write_stack(FILE *out, const struct report_stack *rs)
 		fputs("null", out);
 	fputs(", \"growth_bytes_per_s\": ", out);
 	json_double(out, rec->growth_bytes_per_s);
+	fprintf(out, ", \"kind\": \"%s\"", snapshot_kind_name(rec->kind));
 	fputs(", \"frames\": [", out);
 	for (i = 0; i < rs->nr_frames; i++) {
 		fputs(i ? ",\n      " : "\n      ", out);

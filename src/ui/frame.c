@@ -111,7 +111,7 @@ static bool same_frame(const struct sym_frame *a, const struct sym_frame *b)
 
 static bool same_site(const struct report_stack *a, const struct report_stack *b)
 {
-	if (a->nr_frames != b->nr_frames)
+	if (a->nr_frames != b->nr_frames || a->rec->kind != b->rec->kind)
 		return false;
 	for (size_t k = 0; k < a->nr_frames; k++) {
 		if (!same_frame(&a->frames[k], &b->frames[k]))
@@ -128,7 +128,7 @@ static uint64_t hash_str(uint64_t h, const char *s)
 /* A hash of what same_site() compares. */
 static uint64_t site_hash(const struct report_stack *rs)
 {
-	uint64_t h = fnv1a_u64(FNV1A_SEED, rs->nr_frames);
+	uint64_t h = fnv1a_u64(FNV1A_SEED, rs->nr_frames << 8 | rs->rec->kind);
 
 	for (size_t k = 0; k < rs->nr_frames; k++) {
 		const struct sym_frame *fr = &rs->frames[k];
@@ -372,6 +372,9 @@ int frame_select(struct frame *f, enum frame_sort sort, const char *filter, bool
 	f->filter = filter && filter[0] ? filter : NULL;
 	f->merged = merge;
 	f->show_pid = !merge && f->nr_procs > 1;
+	f->show_kind = false;
+	for (size_t i = 0; i < n; i++)
+		f->show_kind |= f->snap->stacks[i].kind != LT_TRACK_HEAP;
 	if (!n)
 		return 0;
 	/* The report lists every stack of the snapshot, in its order: stack i is report stack i. */

@@ -76,6 +76,7 @@ struct frame {
 	const char *filter;		/* not owned; NULL or "" = none */
 	bool merged;			/* rows merge equal sites across processes */
 	bool show_pid;			/* a PID column: more than one process shown */
+	bool show_kind;			/* a KIND column: stacks other than heap (--track) */
 	size_t *members;		/* owned; the rows' members */
 	struct stack_record *sums;	/* owned; merged rows' records */
 	struct history_trend *sum_trends; /* owned; merged rows' trends */

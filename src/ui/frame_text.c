@@ -149,6 +149,9 @@ static void header_losses(const struct snapshot *snap, const struct frame_sink *
 
 			if (!snapshot_stat_loss((enum lt_stat)s) || (pass == 0) != (v != 0))
 				continue;
+			/* --track's counters are named once they count something. */
+			if (!v && s >= LT_STAT_TRACK_LOST_STACKS)
+				continue;
 			putf(sink, v ? FRAME_ALERT : FRAME_NORMAL, "%s%s %" PRIu64, k++ ? ", " : "",
 			     snapshot_stat_name((enum lt_stat)s), v);
 		}
@@ -287,12 +290,14 @@ void frame_render_header(const struct frame *f, const struct frame_sink *sink)
 
 /* Which columns a width affords. */
 struct layout {
-	bool pid, procs, blocks, growth, age;
+	bool pid, procs, kind, blocks, growth, age;
 };
 
 /* Cell formats, shared by the titles and the rows so that they line up. */
 #define FMT_LEAD "%7s "	/* PID or PROCS */
 #define LEAD_WIDTH 8
+#define FMT_KIND "%7s"	/* heap, mmap, faults, kernel */
+#define KIND_WIDTH 7
 #define FMT_BYTES "%10s"
 #define FMT_BLOCKS " %9s"
 #define FMT_GROWTH " %12s"
@@ -304,10 +309,12 @@ struct layout {
 /* The leading column stays, whatever the width: it says whose stack a row is. */
 static struct layout layout_for(const struct frame *f, int width)
 {
-	struct layout l = { f->show_pid && !f->merged, f->merged, true, true, true };
+	struct layout l = { f->show_pid && !f->merged, f->merged, f->show_kind, true, true, true };
 
 	if (width > 0 && (l.pid || l.procs))
 		width = width > LEAD_WIDTH ? width - LEAD_WIDTH : 1;
+	if (width > 0 && l.kind)
+		width = width > KIND_WIDTH ? width - KIND_WIDTH : 1;
 	if (width > 0 && width < 64)
 		l.blocks = l.age = false;
 	if (width > 0 && width < 44)
@@ -323,6 +330,8 @@ void frame_render_titles(const struct frame *f, const struct frame_sink *sink, i
 		putf(sink, FRAME_TITLE, FMT_LEAD, "PID");
 	if (l.procs)
 		putf(sink, FRAME_TITLE, FMT_LEAD, "PROCS");
+	if (l.kind)
+		putf(sink, FRAME_TITLE, FMT_KIND, "KIND");
 	putf(sink, FRAME_TITLE, FMT_BYTES, "BYTES");
 	if (l.blocks)
 		putf(sink, FRAME_TITLE, FMT_BLOCKS, "BLOCKS");
@@ -365,6 +374,8 @@ void frame_render_row(const struct frame *f, size_t row, const struct frame_sink
 		snprintf(a, sizeof(a), "%zu", r->nr_procs);
 		putf(sink, style, FMT_LEAD, a);
 	}
+	if (l.kind)
+		putf(sink, style, FMT_KIND, snapshot_kind_name(rec->kind));
 	fmt_bytes(a, sizeof(a), (double)rec->outstanding_bytes);
 	putf(sink, style, FMT_BYTES, a);
 	if (l.blocks) {
