@@ -116,13 +116,46 @@ static void header_who(const struct frame *f, const struct frame_sink *sink)
 	eol(sink);
 }
 
+/* 2 (--track): each kind's outstanding figures, in place of the heap's */
+static void header_kinds(const struct snapshot *snap, const struct frame_sink *sink)
+{
+	int64_t bytes[LT_TRACK_MAX] = { 0 }, blocks[LT_TRACK_MAX] = { 0 };
+	bool seen[LT_TRACK_MAX] = { false };
+	char a[FMT_LEN];
+	size_t k = 0;
+
+	for (size_t i = 0; i < snap->nr_stacks; i++) {
+		const struct stack_record *r = &snap->stacks[i];
+
+		if (r->kind >= LT_TRACK_MAX)
+			continue;
+		seen[r->kind] = true;
+		bytes[r->kind] += r->outstanding_bytes;
+		blocks[r->kind] += r->outstanding_allocs;
+	}
+	put(sink, FRAME_LABEL, "kinds  ");
+	for (uint32_t kind = 0; kind < LT_TRACK_MAX; kind++) {
+		if (!seen[kind])
+			continue;
+		fmt_bytes(a, sizeof(a), (double)bytes[kind]);
+		putf(sink, FRAME_NORMAL, "%s%s %s in %" PRId64 " %s", k++ ? "; " : "",
+		     snapshot_kind_name(kind), a, blocks[kind],
+		     kind == LT_TRACK_FAULTS ? "pages" : "blocks");
+	}
+	put(sink, FRAME_NORMAL, ", all ");
+}
+
 /* 2: the heap leaktop accounts for, and how fast it moves */
 static void header_heap(const struct frame *f, const struct snapshot *snap,
 			const struct frame_sink *sink)
 {
 	char a[FMT_LEN];
 
-	put(sink, FRAME_LABEL, "heap   ");
+	/* With other kinds (--track): each kind's figures, then their sum's. */
+	if (f->show_kind)
+		header_kinds(snap, sink);
+	else
+		put(sink, FRAME_LABEL, "heap   ");
 	fmt_bytes(a, sizeof(a), (double)snap->totals.outstanding_bytes);
 	putf(sink, FRAME_NORMAL, "%s (%" PRId64 " bytes) in %" PRId64 " blocks, ", a,
 	     snap->totals.outstanding_bytes, snap->totals.outstanding_allocs);

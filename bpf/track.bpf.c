@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * track.bpf.c: --track faults: pages of anonymous memory made resident, per user stack, and their
+ * releases. A BPF object of its own, loaded only when asked: the heap's probes never run this code.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "leaktop.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by user space before load. */
+const volatile __u32 all_procs = 0;	/* -a: every process but leaktop */
+const volatile __u32 self_tgid = 0;	/* leaktop: never counted */
+const volatile __u64 page_size = 4096;
+
+/* x86 page fault error code bits */
+#define PF_WRITE 0x2
+/* The end of user space on x86-64 (4-level page tables): faults above are the kernel's own. */
+#define USER_END 0x00007ffffffff000ULL
+#define PF_KTHREAD 0x00200000
+
+/* syscall numbers (x86-64) */
+#define NR_MUNMAP 11
+#define NR_BRK 12
+#define NR_MREMAP 25
+#define NR_MADVISE 28
+/* madvise advice that drops pages */
+#define MADV_DONTNEED 4
+#define MADV_FREE 8
+#define MADV_REMOVE 9
+#define MADV_DONTNEED_LOCKED 24
+
+/* A release range longer than this (in pages) is swept through the page table instead. */
+#define RANGE_LOOP_MAX 65536
+
+/* The traced processes (user space reuses the heap tracer's map: it follows forks there). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct lt_proc);
+} procs SEC(".maps");
+
+/* Processes with something recorded: their generation and program break. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct lt_track_proc);
+} track_procs SEC(".maps");
+
+/* Each resident page recorded -> its stack id (sized by user space: --max-allocs). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct lt_track_key);
+	__type(value, __u64);
+} track_pages SEC(".maps");
+
+/* Per stack id: its figures and its stack (sized by user space: --max-stacks). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, struct lt_totals);
+} track_totals SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, struct lt_track_stack);
+} track_stacks SEC(".maps");
+
+/* What no stack could be stored for, per kind: stack id = the kind (ids below LT_TRACK_MAX). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LT_TRACK_MAX);
+	__type(key, __u32);
+	__type(value, struct lt_totals);
+} track_unknown SEC(".maps");
+
+/* Processes that exited or exec'd (tgid << 32 | gen): user space drops their pages and stacks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);
+} track_exits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LT_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} track_stats SEC(".maps");
+
+/* A stack is too large for the BPF stack. Tracepoint programs do not nest on one CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lt_track_stack);
+} track_scratch SEC(".maps");
+
+static __always_inline void stat_inc(__u32 stat)
+{
+	__u64 *v = bpf_map_lookup_elem(&track_stats, &stat);
+
+	if (v)
+		*v += 1;
+}
+
+/* The process's generation: its start time and exec count (an exec empties its memory). */
+static __always_inline __u32 gen_of(struct task_struct *task)
+{
+	return (__u32)(BPF_CORE_READ(task, group_leader, start_time) >> 10) +
+	       (__u32)task->self_exec_id * 0x9e3779b9u;
+}
+
+static __always_inline struct lt_track_proc *proc_of(__u32 tgid, struct task_struct *task)
+{
+	struct lt_track_proc *p = bpf_map_lookup_elem(&track_procs, &tgid), np = {};
+
+	if (p)
+		return p;
+	np.gen = gen_of(task);
+	np.brk = BPF_CORE_READ(task, mm, brk);
+	bpf_map_update_elem(&track_procs, &tgid, &np, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&track_procs, &tgid);
+}
+
+static __always_inline struct lt_totals *totals_of(__u64 id)
+{
+	__u32 k = (__u32)id;
+
+	return id < LT_TRACK_MAX ? bpf_map_lookup_elem(&track_unknown, &k)
+				 : bpf_map_lookup_elem(&track_totals, &id);
+}
+
+/*
+ * The current task's user stack as a stack id of kind, stored with its figures; the kind itself
+ * (the unknown stack of that kind) when it cannot be taken or stored. fault_ip: ips[0] is the
+ * faulting instruction, not a return address: it is stored + 1, so that the symbolizer's
+ * return-address rule (look up address - 1) names that very instruction.
+ */
+static __always_inline __u64 stack_of(void *ctx, struct task_struct *task, __u32 tgid, __u32 gen,
+				      __u32 kind, bool fault_ip)
+{
+	struct lt_totals zero_totals = {};
+	struct lt_track_stack *st;
+	__u32 zero = 0;
+	long n;
+	__u64 id;
+
+	st = bpf_map_lookup_elem(&track_scratch, &zero);
+	if (!st)
+		return kind;
+	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
+	if (n <= 0) {
+		stat_inc(LT_STAT_TRACK_LOST_STACKS);
+		return kind;
+	}
+	st->tgid = tgid;
+	st->nr_ips = (__u32)n / 8;
+	st->kind = kind;
+	st->exec_id = (__u32)task->self_exec_id;
+	st->gen = gen;
+	st->pad = 0;
+	if (fault_ip)
+		st->ips[0] += 1;
+	id = lt_stack_hash(tgid, st->exec_id, gen, st->ips, st->nr_ips) ^ ((__u64)kind << 60);
+	if (id < LT_TRACK_MAX)
+		id += LT_TRACK_MAX;
+	if (bpf_map_lookup_elem(&track_totals, &id))
+		return id;
+	if (bpf_map_update_elem(&track_stacks, &id, st, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&track_stacks, &id)) {
+		stat_inc(LT_STAT_TRACK_LOST_STACKS);
+		stat_inc(LT_STAT_TRACK_STACK_FULL);
+		return kind;
+	}
+	if (bpf_map_update_elem(&track_totals, &id, &zero_totals, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&track_totals, &id)) {
+		bpf_map_delete_elem(&track_stacks, &id);
+		stat_inc(LT_STAT_TRACK_LOST_STACKS);
+		stat_inc(LT_STAT_TRACK_STACK_FULL);
+		return kind;
+	}
+	return id;
+}
+
+static __always_inline void totals_add(__u64 id, __u64 bytes)
+{
+	struct lt_totals *t = totals_of(id);
+
+	if (!t)
+		return;
+	__sync_fetch_and_add(&t->outstanding_bytes, bytes);
+	__sync_fetch_and_add(&t->outstanding_allocs, 1);
+	__sync_fetch_and_add(&t->allocs, 1);
+	__sync_fetch_and_add(&t->alloc_bytes, bytes);
+	t->last_alloc_ns = bpf_ktime_get_ns();
+}
+
+static __always_inline void totals_sub(__u64 id, __u64 bytes)
+{
+	struct lt_totals *t = totals_of(id);
+
+	if (!t)
+		return;
+	__sync_fetch_and_add(&t->outstanding_bytes, -(__s64)bytes);
+	__sync_fetch_and_add(&t->outstanding_allocs, -1);
+}
+
+static __always_inline bool traced(__u32 tgid)
+{
+	if (tgid == self_tgid)
+		return false;
+	return all_procs || bpf_map_lookup_elem(&procs, &tgid);
+}
+
+struct vma_probe {
+	bool anon;
+};
+
+static long vma_is_anon(struct task_struct *task, struct vm_area_struct *vma, void *ctx)
+{
+	((struct vma_probe *)ctx)->anon = !vma->vm_file;
+	return 0;
+}
+
+/*
+ * A write fault at addr of the current task: a page of anonymous memory made resident, when its
+ * mapping has no file and the page is not recorded yet (a read fault maps the shared zero page;
+ * the write that follows is the one that takes memory).
+ */
+static __always_inline void on_fault(void *ctx, __u64 addr, __u64 error_code, bool user)
+{
+	struct task_struct *task;
+	struct lt_track_proc *p;
+	struct lt_track_key key;
+	struct vma_probe vp = {};
+	__u32 tgid;
+	__u64 id;
+
+	if (!(error_code & PF_WRITE) || addr >= USER_END)
+		return;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!traced(tgid))
+		return;
+	task = bpf_get_current_task_btf();
+	if (task->flags & PF_KTHREAD)
+		return;
+	p = proc_of(tgid, task);
+	if (!p) {
+		stat_inc(LT_STAT_TRACK_TABLE_FULL);
+		return;
+	}
+	key.addr = addr & ~(page_size - 1);
+	key.tgid = tgid;
+	key.gen = p->gen;
+	if (bpf_map_lookup_elem(&track_pages, &key))
+		return;
+	if (bpf_find_vma(task, addr, vma_is_anon, &vp, 0)) {
+		stat_inc(LT_STAT_TRACK_VMA_BUSY);
+		return;
+	}
+	if (!vp.anon)
+		return;
+	id = stack_of(ctx, task, tgid, key.gen, LT_TRACK_FAULTS, user);
+	if (bpf_map_update_elem(&track_pages, &key, &id, BPF_NOEXIST)) {
+		/* Another thread's fault on the same page got there first: no loss. */
+		if (!bpf_map_lookup_elem(&track_pages, &key))
+			stat_inc(LT_STAT_TRACK_TABLE_FULL);
+		return;
+	}
+	totals_add(id, page_size);
+}
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(lt_fault_user, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	on_fault(ctx, address, error_code, true);
+	return 0;
+}
+
+/* The kernel writing into a process's fresh memory for it (read(2) into a new buffer, say). */
+SEC("tp_btf/page_fault_kernel")
+int BPF_PROG(lt_fault_kernel, unsigned long address, struct pt_regs *regs,
+	     unsigned long error_code)
+{
+	on_fault(ctx, address, error_code, false);
+	return 0;
+}
+
+/* --- releases */
+
+struct range_ctx {
+	struct lt_track_key key;	/* tgid, gen; addr: the range's start */
+	__u64 end;
+	__u64 to;			/* a move's destination (mremap); 0: a release */
+};
+
+static __always_inline void release_key(struct lt_track_key *k)
+{
+	__u64 *idp = bpf_map_lookup_elem(&track_pages, k), id;
+
+	if (!idp)
+		return;
+	id = *idp;
+	if (bpf_map_delete_elem(&track_pages, k))
+		return; /* released by another thread meanwhile */
+	totals_sub(id, page_size);
+}
+
+static long release_step(__u64 i, void *data)
+{
+	struct range_ctx *c = data;
+	struct lt_track_key k = c->key;
+
+	k.addr += i * page_size;
+	if (k.addr >= c->end)
+		return 1;
+	release_key(&k);
+	return 0;
+}
+
+static long sweep_step(void *map, struct lt_track_key *k, __u64 *id, void *data)
+{
+	struct range_ctx *c = data;
+	__u64 sid = *id;
+
+	if (k->tgid != c->key.tgid || k->gen != c->key.gen || k->addr < c->key.addr ||
+	    k->addr >= c->end)
+		return 0;
+	if (!bpf_map_delete_elem(&track_pages, k))
+		totals_sub(sid, page_size);
+	return 0;
+}
+
+/* Releases the pages recorded in [start, end) of the process. */
+static __always_inline void release_range(__u32 tgid, __u32 gen, __u64 start, __u64 end)
+{
+	struct range_ctx c = { .key = { .tgid = tgid, .gen = gen }, .end = end };
+	__u64 pages;
+
+	c.key.addr = start & ~(page_size - 1);
+	if (end <= c.key.addr)
+		return;
+	pages = (end - c.key.addr + page_size - 1) / page_size;
+	if (pages <= RANGE_LOOP_MAX)
+		bpf_loop(pages, release_step, &c, 0);
+	else
+		bpf_for_each_map_elem(&track_pages, sweep_step, &c, 0);
+}
+
+static long move_step(__u64 i, void *data)
+{
+	struct range_ctx *c = data;
+	struct lt_track_key from = c->key, to = c->key;
+	__u64 *idp, id;
+
+	from.addr += i * page_size;
+	if (from.addr >= c->end)
+		return 1;
+	idp = bpf_map_lookup_elem(&track_pages, &from);
+	if (!idp)
+		return 0;
+	id = *idp;
+	if (bpf_map_delete_elem(&track_pages, &from))
+		return 0;
+	to.addr = c->to + i * page_size;
+	if (bpf_map_update_elem(&track_pages, &to, &id, BPF_ANY)) {
+		stat_inc(LT_STAT_TRACK_TABLE_FULL);
+		totals_sub(id, page_size);
+	}
+	return 0;
+}
+
+/* mremap moved [from, from + len) to `to`: the pages go with it. */
+static __always_inline void move_range(__u32 tgid, __u32 gen, __u64 from, __u64 len, __u64 to)
+{
+	struct range_ctx c = { .key = { .addr = from, .tgid = tgid, .gen = gen },
+			       .end = from + len, .to = to };
+	__u64 pages = len / page_size;
+
+	if (pages > RANGE_LOOP_MAX) {
+		stat_inc(LT_STAT_TRACK_MOVES_CUT);
+		pages = RANGE_LOOP_MAX;
+	}
+	bpf_loop(pages, move_step, &c, 0);
+}
+
+static __always_inline __u64 page_up(__u64 x)
+{
+	return (x + page_size - 1) & ~(page_size - 1);
+}
+
+/*
+ * The calls that give memory back, seen at their return (their arguments are still in the
+ * registers there): munmap, madvise dropping pages, a brk that shrinks, mremap.
+ */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(lt_track_sys_exit, struct pt_regs *regs, long ret)
+{
+	long nr = regs->orig_ax;
+	struct lt_track_proc *p;
+	__u64 a0, a1, a2, oldlen, newlen;
+	__u32 tgid;
+
+	if (nr != NR_MUNMAP && nr != NR_MADVISE && nr != NR_BRK && nr != NR_MREMAP)
+		return 0;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	p = bpf_map_lookup_elem(&track_procs, &tgid);
+	if (!p)
+		return 0;
+	a0 = regs->di;
+	a1 = regs->si;
+	a2 = regs->dx;
+	switch (nr) {
+	case NR_MUNMAP:
+		if (!ret)
+			release_range(tgid, p->gen, a0, a0 + page_up(a1));
+		break;
+	case NR_MADVISE:
+		if (!ret && (a2 == MADV_DONTNEED || a2 == MADV_FREE || a2 == MADV_REMOVE ||
+			     a2 == MADV_DONTNEED_LOCKED))
+			release_range(tgid, p->gen, a0, a0 + page_up(a1));
+		break;
+	case NR_BRK:
+		/* brk returns the break, the old one when it failed */
+		if ((__u64)ret < p->brk)
+			release_range(tgid, p->gen, page_up(ret), page_up(p->brk));
+		p->brk = ret;
+		break;
+	case NR_MREMAP:
+		if (ret < 0 && ret > -4096)
+			break;
+		oldlen = page_up(a1);
+		newlen = page_up(a2);
+		if ((__u64)ret != a0) {
+			/* MREMAP_FIXED unmapped what was at the destination */
+			release_range(tgid, p->gen, ret, ret + newlen);
+			move_range(tgid, p->gen, a0, newlen < oldlen ? newlen : oldlen, ret);
+		}
+		if (newlen < oldlen)
+			release_range(tgid, p->gen, a0 + newlen, a0 + oldlen);
+		break;
+	}
+	return 0;
+}
+
+/* Its memory is gone: user space drops what was recorded of it (track_exits). */
+static __always_inline void gone(__u32 tgid)
+{
+	struct lt_track_proc *p = bpf_map_lookup_elem(&track_procs, &tgid);
+	__u64 key, ts;
+
+	if (!p)
+		return;
+	key = (__u64)tgid << 32 | p->gen;
+	ts = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&track_exits, &key, &ts, BPF_ANY))
+		stat_inc(LT_STAT_TRACK_EXITS_LOST);
+	bpf_map_delete_elem(&track_procs, &tgid);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(lt_track_exit, struct task_struct *task, bool group_dead)
+{
+	if (group_dead)
+		gone(task->tgid);
+	return 0;
+}
+
+/* An exec replaces the memory map: what the old image had made resident is released. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(lt_track_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	gone(task->tgid);
+	return 0;
+}
+
+/* --- user space's sweep of the processes gone */
+
+static __always_inline bool exited(__u32 tgid, __u32 gen)
+{
+	__u64 key = (__u64)tgid << 32 | gen;
+
+	return bpf_map_lookup_elem(&track_exits, &key);
+}
+
+static long sweep_page(void *map, struct lt_track_key *k, __u64 *id, void *data)
+{
+	if (exited(k->tgid, k->gen))
+		bpf_map_delete_elem(&track_pages, k);
+	return 0;
+}
+
+static long sweep_stack(void *map, __u64 *id, struct lt_track_stack *st, void *data)
+{
+	__u64 sid = *id;
+
+	if (exited(st->tgid, st->gen)) {
+		bpf_map_delete_elem(&track_totals, &sid);
+		bpf_map_delete_elem(&track_stacks, &sid);
+	}
+	return 0;
+}
+
+/*
+ * Run by user space (BPF_PROG_TEST_RUN) when processes are in track_exits: their pages and stacks
+ * leave the tables (their memory is gone with them). User space then deletes those it saw there.
+ */
+SEC("syscall")
+int lt_track_sweep(void *ctx)
+{
+	bpf_for_each_map_elem(&track_pages, sweep_page, NULL, 0);
+	bpf_for_each_map_elem(&track_stacks, sweep_stack, NULL, 0);
+	return 0;
+}
