@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * track.bpf.c: --track faults: pages of anonymous memory made resident, per user stack, and their
- * releases. A BPF object of its own, loaded only when asked: the heap's probes never run this code.
+ * track.bpf.c: --track faults (pages of anonymous memory made resident) and mmap (anonymous
+ * mappings), per user stack, and their releases. A BPF object of its own, loaded only when asked:
+ * the heap's probes never run this code.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -16,6 +17,12 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 all_procs = 0;	/* -a: every process but leaktop */
 const volatile __u32 self_tgid = 0;	/* leaktop: never counted */
 const volatile __u64 page_size = 4096;
+const volatile __u32 kinds = 0;		/* LT_TRACK_BIT()s */
+
+#define FAULTS (kinds & LT_TRACK_BIT(LT_TRACK_FAULTS))
+#define MMAPS (kinds & LT_TRACK_BIT(LT_TRACK_MMAP))
+
+#define EBUSY 16
 
 /* x86 page fault error code bits */
 #define PF_WRITE 0x2
@@ -24,10 +31,13 @@ const volatile __u64 page_size = 4096;
 #define PF_KTHREAD 0x00200000
 
 /* syscall numbers (x86-64) */
+#define NR_MMAP 9
 #define NR_MUNMAP 11
 #define NR_BRK 12
 #define NR_MREMAP 25
 #define NR_MADVISE 28
+#define MAP_FIXED 0x10
+#define MAP_ANONYMOUS 0x20
 /* madvise advice that drops pages */
 #define MADV_DONTNEED 4
 #define MADV_FREE 8
@@ -60,6 +70,19 @@ struct {
 	__type(key, struct lt_track_key);
 	__type(value, __u64);
 } track_pages SEC(".maps");
+
+/* An anonymous mapping (mmap), keyed by its start: its length and stack. */
+struct track_map {
+	__u64 len;
+	__u64 stack_id;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct lt_track_key);
+	__type(value, struct track_map);
+} track_maps SEC(".maps");
 
 /* Per stack id: its figures and its stack (sized by user space: --max-stacks). */
 struct {
@@ -144,12 +167,14 @@ static __always_inline struct lt_totals *totals_of(__u64 id)
 
 /*
  * The current task's user stack as a stack id of kind, stored with its figures; the kind itself
- * (the unknown stack of that kind) when it cannot be taken or stored. fault_ip: ips[0] is the
- * faulting instruction, not a return address: it is stored + 1, so that the symbolizer's
- * return-address rule (look up address - 1) names that very instruction.
+ * (the unknown stack of that kind) when it cannot be taken or stored. first, when not 0, replaces
+ * ips[0]: the faulting instruction + 1 (so that the symbolizer's return-address rule, which looks
+ * up address - 1, names that very instruction), or, at a syscall's exit, the return address at
+ * the user stack pointer (libc's wrappers keep no frame: ips[0] is in the wrapper, and the frame
+ * pointer walk goes on from the wrapper's caller's caller).
  */
 static __always_inline __u64 stack_of(void *ctx, struct task_struct *task, __u32 tgid, __u32 gen,
-				      __u32 kind, bool fault_ip)
+				      __u32 kind, __u64 first)
 {
 	struct lt_totals zero_totals = {};
 	struct lt_track_stack *st;
@@ -171,8 +196,8 @@ static __always_inline __u64 stack_of(void *ctx, struct task_struct *task, __u32
 	st->exec_id = (__u32)task->self_exec_id;
 	st->gen = gen;
 	st->pad = 0;
-	if (fault_ip)
-		st->ips[0] += 1;
+	if (first)
+		st->ips[0] = first;
 	id = lt_stack_hash(tgid, st->exec_id, gen, st->ips, st->nr_ips) ^ ((__u64)kind << 60);
 	if (id < LT_TRACK_MAX)
 		id += LT_TRACK_MAX;
@@ -194,27 +219,30 @@ static __always_inline __u64 stack_of(void *ctx, struct task_struct *task, __u32
 	return id;
 }
 
-static __always_inline void totals_add(__u64 id, __u64 bytes)
+/* Outstanding figures move by bytes and blocks; a new allocation (alloc) counts since attach too. */
+static __always_inline void totals_change(__u64 id, __s64 bytes, __s64 blocks, bool alloc)
 {
 	struct lt_totals *t = totals_of(id);
 
 	if (!t)
 		return;
 	__sync_fetch_and_add(&t->outstanding_bytes, bytes);
-	__sync_fetch_and_add(&t->outstanding_allocs, 1);
+	__sync_fetch_and_add(&t->outstanding_allocs, blocks);
+	if (!alloc)
+		return;
 	__sync_fetch_and_add(&t->allocs, 1);
 	__sync_fetch_and_add(&t->alloc_bytes, bytes);
 	t->last_alloc_ns = bpf_ktime_get_ns();
 }
 
+static __always_inline void totals_add(__u64 id, __u64 bytes)
+{
+	totals_change(id, (__s64)bytes, 1, true);
+}
+
 static __always_inline void totals_sub(__u64 id, __u64 bytes)
 {
-	struct lt_totals *t = totals_of(id);
-
-	if (!t)
-		return;
-	__sync_fetch_and_add(&t->outstanding_bytes, -(__s64)bytes);
-	__sync_fetch_and_add(&t->outstanding_allocs, -1);
+	totals_change(id, -(__s64)bytes, -1, false);
 }
 
 static __always_inline bool traced(__u32 tgid)
@@ -239,13 +267,14 @@ static long vma_is_anon(struct task_struct *task, struct vm_area_struct *vma, vo
  * mapping has no file and the page is not recorded yet (a read fault maps the shared zero page;
  * the write that follows is the one that takes memory).
  */
-static __always_inline void on_fault(void *ctx, __u64 addr, __u64 error_code, bool user)
+static __always_inline void on_fault(void *ctx, __u64 addr, __u64 error_code, __u64 first)
 {
 	struct task_struct *task;
 	struct lt_track_proc *p;
 	struct lt_track_key key;
 	struct vma_probe vp = {};
 	__u32 tgid;
+	long err;
 	__u64 id;
 
 	if (!(error_code & PF_WRITE) || addr >= USER_END)
@@ -266,13 +295,15 @@ static __always_inline void on_fault(void *ctx, __u64 addr, __u64 error_code, bo
 	key.gen = p->gen;
 	if (bpf_map_lookup_elem(&track_pages, &key))
 		return;
-	if (bpf_find_vma(task, addr, vma_is_anon, &vp, 0)) {
+	err = bpf_find_vma(task, addr, vma_is_anon, &vp, 0);
+	if (err == -EBUSY)
 		stat_inc(LT_STAT_TRACK_VMA_BUSY);
+	/* -ENOENT: below a stack's mapping (the fault grows it) or in none (the fault fails) */
+	if (err)
 		return;
-	}
 	if (!vp.anon)
 		return;
-	id = stack_of(ctx, task, tgid, key.gen, LT_TRACK_FAULTS, user);
+	id = stack_of(ctx, task, tgid, key.gen, LT_TRACK_FAULTS, first);
 	if (bpf_map_update_elem(&track_pages, &key, &id, BPF_NOEXIST)) {
 		/* Another thread's fault on the same page got there first: no loss. */
 		if (!bpf_map_lookup_elem(&track_pages, &key))
@@ -285,7 +316,7 @@ static __always_inline void on_fault(void *ctx, __u64 addr, __u64 error_code, bo
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(lt_fault_user, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
-	on_fault(ctx, address, error_code, true);
+	on_fault(ctx, address, error_code, regs->ip + 1);
 	return 0;
 }
 
@@ -294,7 +325,7 @@ SEC("tp_btf/page_fault_kernel")
 int BPF_PROG(lt_fault_kernel, unsigned long address, struct pt_regs *regs,
 	     unsigned long error_code)
 {
-	on_fault(ctx, address, error_code, false);
+	on_fault(ctx, address, error_code, 0);
 	return 0;
 }
 
@@ -401,41 +432,192 @@ static __always_inline __u64 page_up(__u64 x)
 	return (x + page_size - 1) & ~(page_size - 1);
 }
 
+/* --- mmap: anonymous mappings outstanding */
+
+static __always_inline void map_add(__u32 tgid, __u32 gen, __u64 start, __u64 len, __u64 id)
+{
+	struct lt_track_key k = { .addr = start, .tgid = tgid, .gen = gen };
+	struct track_map m = { .len = len, .stack_id = id };
+
+	if (!len)
+		return;
+	if (bpf_map_update_elem(&track_maps, &k, &m, BPF_NOEXIST)) {
+		stat_inc(LT_STAT_TRACK_TABLE_FULL);
+		return;
+	}
+	totals_add(id, len);
+}
+
+/* What of one mapping [s, e) lies in [a, b) goes; a mapping cut in two counts as two blocks. */
+static long unmap_step(void *map, struct lt_track_key *k, struct track_map *m, void *data)
+{
+	struct range_ctx *c = data;
+	__u64 a = c->key.addr, b = c->end, s = k->addr, e = s + m->len, id = m->stack_id;
+	struct lt_track_key tail = *k;
+	struct track_map rest = { .stack_id = id };
+
+	if (k->tgid != c->key.tgid || k->gen != c->key.gen || e <= a || s >= b)
+		return 0;
+	if (s >= a && e <= b) {
+		if (!bpf_map_delete_elem(&track_maps, k))
+			totals_sub(id, m->len);
+		return 0;
+	}
+	if (e > b) {
+		/* what lies past b stays, as a mapping of its own from b */
+		tail.addr = b;
+		rest.len = e - b;
+		if (bpf_map_update_elem(&track_maps, &tail, &rest, BPF_ANY)) {
+			stat_inc(LT_STAT_TRACK_TABLE_FULL);
+			totals_change(id, -(__s64)(e - b), 0, false);
+		} else if (s < a) {
+			totals_change(id, 0, 1, false);
+		}
+	}
+	if (s < a) {
+		m->len = a - s;
+		totals_change(id, -(__s64)((e < b ? e : b) - a), 0, false);
+	} else {
+		bpf_map_delete_elem(&track_maps, k);
+		totals_change(id, -(__s64)(b - s), 0, false);
+	}
+	return 0;
+}
+
+/* The anonymous mappings recorded in [a, b) of the process go (munmap, a shrinking brk...). */
+static __always_inline void maps_unmap(__u32 tgid, __u32 gen, __u64 a, __u64 b)
+{
+	struct range_ctx c = { .key = { .addr = a, .tgid = tgid, .gen = gen }, .end = b };
+	struct track_map *m;
+
+	if (b <= a)
+		return;
+	/* The usual case, one whole mapping, without a walk of the table. */
+	m = bpf_map_lookup_elem(&track_maps, &c.key);
+	if (m && m->len == b - a) {
+		__u64 id = m->stack_id, len = m->len;
+
+		if (!bpf_map_delete_elem(&track_maps, &c.key))
+			totals_sub(id, len);
+		return;
+	}
+	bpf_for_each_map_elem(&track_maps, unmap_step, &c, 0);
+}
+
+/* Both kinds' releases of [a, b). */
+static __always_inline void unmapped(__u32 tgid, __u32 gen, __u64 a, __u64 b)
+{
+	if (FAULTS)
+		release_range(tgid, gen, a, b);
+	if (MMAPS)
+		maps_unmap(tgid, gen, a, b);
+}
+
+/* The return address at the user stack pointer of a syscall (see stack_of()). */
+static __always_inline __u64 caller_at(struct pt_regs *regs)
+{
+	__u64 ret = 0;
+
+	bpf_probe_read_user(&ret, sizeof(ret), (void *)regs->sp);
+	return ret;
+}
+
 /*
- * The calls that give memory back, seen at their return (their arguments are still in the
- * registers there): munmap, madvise dropping pages, a brk that shrinks, mremap.
+ * mremap of [a0, a0 + oldlen) to [to, to + newlen): a mapping recorded just so keeps its stack,
+ * else what was there goes and the new one is the caller's.
+ */
+static __always_inline void maps_remap(void *ctx, struct pt_regs *regs, __u32 tgid, __u32 gen,
+				       __u64 a0, __u64 oldlen, __u64 to, __u64 newlen)
+{
+	struct lt_track_key k = { .addr = a0, .tgid = tgid, .gen = gen };
+	struct track_map *m = bpf_map_lookup_elem(&track_maps, &k), nm;
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (m && m->len == oldlen) {
+		nm.stack_id = m->stack_id;
+		nm.len = newlen;
+		if (to == a0) {
+			m->len = newlen;
+		} else {
+			bpf_map_delete_elem(&track_maps, &k);
+			maps_unmap(tgid, gen, to, to + newlen);
+			k.addr = to;
+			if (bpf_map_update_elem(&track_maps, &k, &nm, BPF_ANY)) {
+				stat_inc(LT_STAT_TRACK_TABLE_FULL);
+				totals_sub(nm.stack_id, oldlen);
+				return;
+			}
+		}
+		totals_change(nm.stack_id, (__s64)newlen - (__s64)oldlen, 0, false);
+		return;
+	}
+	maps_unmap(tgid, gen, a0, a0 + oldlen);
+	maps_unmap(tgid, gen, to, to + newlen);
+	map_add(tgid, gen, to, newlen, stack_of(ctx, task, tgid, gen, LT_TRACK_MMAP, caller_at(regs)));
+}
+
+/*
+ * The calls that map and unmap memory, seen at their return (their arguments are still in the
+ * registers there): mmap, munmap, madvise dropping pages, brk, mremap.
  */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(lt_track_sys_exit, struct pt_regs *regs, long ret)
 {
 	long nr = regs->orig_ax;
+	struct task_struct *task;
 	struct lt_track_proc *p;
 	__u64 a0, a1, a2, oldlen, newlen;
 	__u32 tgid;
 
-	if (nr != NR_MUNMAP && nr != NR_MADVISE && nr != NR_BRK && nr != NR_MREMAP)
+	if (nr != NR_MMAP && nr != NR_MUNMAP && nr != NR_MADVISE && nr != NR_BRK &&
+	    nr != NR_MREMAP)
 		return 0;
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	p = bpf_map_lookup_elem(&track_procs, &tgid);
-	if (!p)
-		return 0;
+	if (!p) {
+		/* A process is recorded from its first fault (faults) or mapping (mmap) on. */
+		if (!MMAPS || nr == NR_MUNMAP || nr == NR_MADVISE || !traced(tgid))
+			return 0;
+		task = bpf_get_current_task_btf();
+		p = proc_of(tgid, task);
+		if (!p) {
+			stat_inc(LT_STAT_TRACK_TABLE_FULL);
+			return 0;
+		}
+	}
+	task = bpf_get_current_task_btf();
 	a0 = regs->di;
 	a1 = regs->si;
 	a2 = regs->dx;
 	switch (nr) {
+	case NR_MMAP:
+		if (ret < 0 && ret > -4096)
+			break;
+		newlen = page_up(a1);
+		/* MAP_FIXED replaced what was mapped there */
+		if (regs->r10 & MAP_FIXED)
+			unmapped(tgid, p->gen, ret, ret + newlen);
+		if (MMAPS && (regs->r10 & MAP_ANONYMOUS))
+			map_add(tgid, p->gen, ret, newlen,
+				stack_of(ctx, task, tgid, p->gen, LT_TRACK_MMAP, caller_at(regs)));
+		break;
 	case NR_MUNMAP:
 		if (!ret)
-			release_range(tgid, p->gen, a0, a0 + page_up(a1));
+			unmapped(tgid, p->gen, a0, a0 + page_up(a1));
 		break;
 	case NR_MADVISE:
-		if (!ret && (a2 == MADV_DONTNEED || a2 == MADV_FREE || a2 == MADV_REMOVE ||
-			     a2 == MADV_DONTNEED_LOCKED))
+		if (FAULTS && !ret &&
+		    (a2 == MADV_DONTNEED || a2 == MADV_FREE || a2 == MADV_REMOVE ||
+		     a2 == MADV_DONTNEED_LOCKED))
 			release_range(tgid, p->gen, a0, a0 + page_up(a1));
 		break;
 	case NR_BRK:
-		/* brk returns the break, the old one when it failed */
+		/* brk returns the break, the old one when it failed; the heap grows from the old */
 		if ((__u64)ret < p->brk)
-			release_range(tgid, p->gen, page_up(ret), page_up(p->brk));
+			unmapped(tgid, p->gen, page_up(ret), page_up(p->brk));
+		else if (MMAPS && page_up(ret) > page_up(p->brk) && p->brk)
+			map_add(tgid, p->gen, page_up(p->brk), page_up(ret) - page_up(p->brk),
+				stack_of(ctx, task, tgid, p->gen, LT_TRACK_MMAP, caller_at(regs)));
 		p->brk = ret;
 		break;
 	case NR_MREMAP:
@@ -443,13 +625,15 @@ int BPF_PROG(lt_track_sys_exit, struct pt_regs *regs, long ret)
 			break;
 		oldlen = page_up(a1);
 		newlen = page_up(a2);
-		if ((__u64)ret != a0) {
+		if (FAULTS && (__u64)ret != a0) {
 			/* MREMAP_FIXED unmapped what was at the destination */
 			release_range(tgid, p->gen, ret, ret + newlen);
 			move_range(tgid, p->gen, a0, newlen < oldlen ? newlen : oldlen, ret);
 		}
-		if (newlen < oldlen)
+		if (FAULTS && newlen < oldlen)
 			release_range(tgid, p->gen, a0 + newlen, a0 + oldlen);
+		if (MMAPS)
+			maps_remap(ctx, regs, tgid, p->gen, a0, oldlen, ret, newlen);
 		break;
 	}
 	return 0;
@@ -502,6 +686,13 @@ static long sweep_page(void *map, struct lt_track_key *k, __u64 *id, void *data)
 	return 0;
 }
 
+static long sweep_map(void *map, struct lt_track_key *k, struct track_map *m, void *data)
+{
+	if (exited(k->tgid, k->gen))
+		bpf_map_delete_elem(&track_maps, k);
+	return 0;
+}
+
 static long sweep_stack(void *map, __u64 *id, struct lt_track_stack *st, void *data)
 {
 	__u64 sid = *id;
@@ -521,6 +712,7 @@ SEC("syscall")
 int lt_track_sweep(void *ctx)
 {
 	bpf_for_each_map_elem(&track_pages, sweep_page, NULL, 0);
+	bpf_for_each_map_elem(&track_maps, sweep_map, NULL, 0);
 	bpf_for_each_map_elem(&track_stacks, sweep_stack, NULL, 0);
 	return 0;
 }

@@ -254,7 +254,8 @@ static int start_pipeline(struct run *r)
 	struct timespec wall;
 
 	r->pipe = (struct pipeline){
-		.version = LEAKTOP_VERSION, .col = r->col, .track = r->track, .sym = r->sym,
+		.version = LEAKTOP_VERSION, .col = r->col, .track = r->track, .all = o->all,
+		.sym = r->sym,
 		.unwinder = r->unwinder, .metrics = r->metrics,
 		.procs = targets__procs(r->targets), .start_ns = now_ns(),
 		.min_age_ns = (uint64_t)(o->min_age_s * 1e9), .sample_rate = o->sample_rate,

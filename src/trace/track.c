@@ -23,6 +23,7 @@ struct track *track__new(const struct track_opts *o)
 	struct track *t = calloc(1, sizeof(*t));
 	struct track_bpf *s;
 	bool faults = o->kinds & LT_TRACK_BIT(LT_TRACK_FAULTS);
+	bool mmaps = o->kinds & LT_TRACK_BIT(LT_TRACK_MMAP);
 	int err;
 
 	if (!t)
@@ -38,7 +39,9 @@ struct track *track__new(const struct track_opts *o)
 	s->rodata->all_procs = o->all;
 	s->rodata->self_tgid = (uint32_t)getpid();
 	s->rodata->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
-	bpf_map__set_max_entries(s->maps.track_pages, o->max_entries);
+	s->rodata->kinds = o->kinds;
+	bpf_map__set_max_entries(s->maps.track_pages, faults ? o->max_entries : 1);
+	bpf_map__set_max_entries(s->maps.track_maps, mmaps ? o->max_entries : 1);
 	bpf_map__set_max_entries(s->maps.track_totals, o->max_stacks);
 	bpf_map__set_max_entries(s->maps.track_stacks, o->max_stacks);
 	/* The traced processes are the tracer's: it adds the children it follows there. */

@@ -95,7 +95,8 @@ static void header_who(const struct frame *f, const struct frame_sink *sink)
 	char a[FMT_LEN];
 
 	putf(sink, FRAME_LABEL, "leaktop %s", f->version ? f->version : "");
-	put(sink, FRAME_NORMAL, f->nr_procs > 1 ? "  pids" : "  pid");
+	/* -a: no process list; the rows say whose each stack is */
+	put(sink, FRAME_NORMAL, f->all ? "  all processes" : f->nr_procs > 1 ? "  pids" : "  pid");
 	for (size_t i = 0; i < f->nr_procs && i < HEADER_PIDS; i++) {
 		putf(sink, FRAME_NORMAL, "%s %d (", i ? "," : "", f->procs[i].pid);
 		put_clean(sink, FRAME_NORMAL, f->procs[i].comm ? f->procs[i].comm : "?");

@@ -199,6 +199,7 @@ struct frame *live__sample(struct live *l, double interval_s)
 
 	if (!f)
 		return NULL;
+	f->all = l->pipe->all;
 	f->snap = pipeline_read(l->pipe);
 	if (!f->snap) {
 		err = -errno;

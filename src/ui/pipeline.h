@@ -25,6 +25,7 @@ struct pipeline {
 	const char *version;
 	struct collector *col;
 	struct track *track;		/* NULL unless --track asks for more than heap */
+	bool all;			/* -a: every process (none listed) */
 	struct symbolizer *sym;
 	struct unwinder *unwinder;	/* NULL with --unwind fp */
 	struct metrics_server *metrics;	/* NULL without --metrics */

@@ -134,6 +134,27 @@ class TrackFaults(LeaktopTestCase):
         self.assertEqual(rows.get('touch_pages'), ('faults', '400.0 KiB'), frame)
         self.assertEqual(rows.get('heap_block'), ('heap', '1000 B'), frame)
 
+    def test_mmap_exact(self):
+        """--track mmap: anonymous mappings outstanding, exact in bytes, under the function that
+        called mmap: kept, unmapped, cut in the middle (two mappings left), grown by mremap."""
+        w = self.start_workload('mmaps')
+        t = self.start_tracer([w.pid], ['--track', 'mmap'])
+        t.wait_attached()
+        w.trigger()
+        w.wait_done()
+        r = t.stop()
+        self.assertOk(r)
+        rep = r.report
+        sites = kind_sites(rep, 'mmap')
+        self.assertEqual(sites.get('leak_maps'), (3 * 65536, 3), rep.summary())
+        self.assertEqual(sites.get('unmapped_maps', (0, 0)), (0, 0), rep.summary())
+        self.assertEqual(sites.get('partial_map'), (2 * PAGE, 2), rep.summary())
+        self.assertEqual(sites.get('grown_map'), (8 * PAGE, 1), rep.summary())
+        st = next(s for s in rep.stacks if s['frames'] and s['frames'][0]['function'] == 'leak_maps')
+        self.assertEqual(st['frames'][0]['line'], marker_line('mmaps.c', 'SITE:leak_maps'))
+        self.assertEqual(st['frames'][1]['function'], 'main')
+        self.assertEqual({s['kind'] for s in rep.stacks}, {'mmap'})
+
     def test_bad_kind(self):
         r = run_leaktop(['--track', 'heap,disk', '-p', str(os.getpid())])
         self.assertEqual(r.rc, 2, r.describe())
