@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * track.bpf.c: --track faults (pages of anonymous memory made resident) and mmap (anonymous
- * mappings), per user stack, and their releases. A BPF object of its own, loaded only when asked:
+ * track.bpf.c: --track faults (pages of anonymous memory made resident), mmap (anonymous
+ * mappings), per user stack, and kernel (the kernel's allocations, per kernel stack followed by
+ * the allocating task's user stack), and their releases. A BPF object of its own, loaded only when asked:
  * the heap's probes never run this code.
  */
 #include "vmlinux.h"
@@ -20,6 +21,7 @@ const volatile __u64 page_size = 4096;
 const volatile __u32 kinds = 0;		/* LT_TRACK_BIT()s */
 
 #define FAULTS (kinds & LT_TRACK_BIT(LT_TRACK_FAULTS))
+#define KERNEL (kinds & LT_TRACK_BIT(LT_TRACK_KERNEL))
 #define MMAPS (kinds & LT_TRACK_BIT(LT_TRACK_MMAP))
 
 #define EBUSY 16
@@ -125,7 +127,7 @@ struct {
 /* A stack is too large for the BPF stack. Tracepoint programs do not nest on one CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);	/* [1]: the user half of a kernel stack */
 	__type(key, __u32);
 	__type(value, struct lt_track_stack);
 } track_scratch SEC(".maps");
@@ -714,5 +716,220 @@ int lt_track_sweep(void *ctx)
 	bpf_for_each_map_elem(&track_pages, sweep_page, NULL, 0);
 	bpf_for_each_map_elem(&track_maps, sweep_map, NULL, 0);
 	bpf_for_each_map_elem(&track_stacks, sweep_stack, NULL, 0);
+	return 0;
+}
+
+/* --- kernel: the kernel's allocations outstanding */
+
+/* A live kernel allocation (a slab object, pages, a per-CPU block), keyed by its address. */
+struct track_kalloc {
+	__u64 bytes;
+	__u64 stack_id;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, struct track_kalloc);
+} track_kallocs SEC(".maps");
+
+/*
+ * The kernel stack from the allocator's caller (call_site; 0: from the first frame past the
+ * tracepoint's own), then the current task's user stack when it is a process's (not a kernel
+ * thread's): "which process makes the kernel allocate".
+ */
+/* bpf_loop's state while a kernel stack is put together (loops verified once, not per count). */
+struct kstack_ctx {
+	struct lt_track_stack *st, *user;
+	__u64 call_site;
+	__u32 start;	/* the index of call_site in st->ips, once found */
+	__u32 nr;	/* frames in st->ips */
+	__u32 user_nr;	/* frames in user->ips */
+};
+
+static long find_site(__u64 i, void *data)
+{
+	struct kstack_ctx *c = data;
+
+	if (i >= c->nr)
+		return 1;
+	if (c->st->ips[i & (LT_MAX_DEPTH - 1)] != c->call_site)
+		return 0;
+	c->start = (__u32)i;
+	return 1;
+}
+
+static long shift_down(__u64 i, void *data)
+{
+	struct kstack_ctx *c = data;
+	__u64 from = i + c->start;
+
+	if (from >= c->nr)
+		return 1;
+	c->st->ips[i & (LT_MAX_DEPTH - 1)] = c->st->ips[from & (LT_MAX_DEPTH - 1)];
+	return 0;
+}
+
+static long append_user(__u64 i, void *data)
+{
+	struct kstack_ctx *c = data;
+
+	if (i >= c->user_nr || c->nr >= LT_MAX_DEPTH)
+		return 1;
+	c->st->ips[c->nr & (LT_MAX_DEPTH - 1)] = c->user->ips[i & (LT_MAX_DEPTH - 1)];
+	c->nr++;
+	return 0;
+}
+
+/*
+ * The kernel stack from the allocator's caller (call_site; 0: from the first frame past the
+ * tracepoint's own), then the current task's user stack when it is a process's (not a kernel
+ * thread's): "which process makes the kernel allocate".
+ */
+static __always_inline __u64 kernel_stack(void *ctx, __u64 call_site)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, zero = 0, one = 1;
+	struct lt_totals zero_totals = {};
+	struct kstack_ctx c = { .call_site = call_site };
+	struct lt_track_stack *st;
+	long n;
+	__u64 id;
+
+	st = c.st = bpf_map_lookup_elem(&track_scratch, &zero);
+	c.user = bpf_map_lookup_elem(&track_scratch, &one);
+	if (!st || !c.user)
+		return LT_TRACK_KERNEL;
+	/* Without a call site (pages), the first two frames are this program and bpf_trace_run. */
+	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), call_site ? 0 : 2);
+	if (n <= 0) {
+		stat_inc(LT_STAT_TRACK_LOST_STACKS);
+		return LT_TRACK_KERNEL;
+	}
+	c.nr = (__u32)n / 8;
+	/* The frames above call_site are the tracepoint's and the allocator's own. */
+	if (call_site)
+		bpf_loop(LT_MAX_DEPTH, find_site, &c, 0);
+	if (c.start) {
+		bpf_loop(LT_MAX_DEPTH, shift_down, &c, 0);
+		c.nr -= c.start;
+	}
+	if (task->flags & PF_KTHREAD) {
+		tgid = 0;
+	} else {
+		n = bpf_get_stack(ctx, c.user->ips, sizeof(c.user->ips), BPF_F_USER_STACK);
+		c.user_nr = n > 0 ? (__u32)n / 8 : 0;
+		bpf_loop(LT_MAX_DEPTH, append_user, &c, 0);
+	}
+	st->tgid = tgid;
+	st->nr_ips = c.nr;
+	st->kind = LT_TRACK_KERNEL;
+	st->exec_id = tgid ? (__u32)task->self_exec_id : 0;
+	st->gen = 0;
+	st->pad = 0;
+	id = lt_stack_hash(tgid, st->exec_id, 0, st->ips, st->nr_ips) ^ ((__u64)LT_TRACK_KERNEL << 60);
+	if (id < LT_TRACK_MAX)
+		id += LT_TRACK_MAX;
+	if (bpf_map_lookup_elem(&track_totals, &id))
+		return id;
+	if ((bpf_map_update_elem(&track_stacks, &id, st, BPF_NOEXIST) &&
+	     !bpf_map_lookup_elem(&track_stacks, &id)) ||
+	    (bpf_map_update_elem(&track_totals, &id, &zero_totals, BPF_NOEXIST) &&
+	     !bpf_map_lookup_elem(&track_totals, &id))) {
+		stat_inc(LT_STAT_TRACK_LOST_STACKS);
+		stat_inc(LT_STAT_TRACK_STACK_FULL);
+		return LT_TRACK_KERNEL;
+	}
+	return id;
+}
+
+static __always_inline void kalloc(void *ctx, __u64 addr, __u64 bytes, __u64 call_site)
+{
+	struct track_kalloc a = { .bytes = bytes };
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (!addr || !traced(tgid))
+		return;
+	a.stack_id = kernel_stack(ctx, call_site);
+	if (bpf_map_update_elem(&track_kallocs, &addr, &a, BPF_ANY)) {
+		stat_inc(LT_STAT_TRACK_TABLE_FULL);
+		return;
+	}
+	totals_add(a.stack_id, bytes);
+}
+
+/* Whoever frees it (an RCU callback, another task): the allocation was recorded or not. */
+static __always_inline void kfree_addr(__u64 addr)
+{
+	struct track_kalloc *a = bpf_map_lookup_elem(&track_kallocs, &addr);
+	__u64 id, bytes;
+
+	if (!a)
+		return;
+	id = a->stack_id;
+	bytes = a->bytes;
+	if (!bpf_map_delete_elem(&track_kallocs, &addr))
+		totals_sub(id, bytes);
+}
+
+SEC("tp_btf/kmalloc")
+int BPF_PROG(lt_kmalloc, unsigned long call_site, const void *ptr, size_t bytes_req,
+	     size_t bytes_alloc, gfp_t gfp_flags, int node)
+{
+	kalloc(ctx, (__u64)ptr, bytes_alloc, call_site);
+	return 0;
+}
+
+SEC("tp_btf/kfree")
+int BPF_PROG(lt_kfree, unsigned long call_site, const void *ptr)
+{
+	kfree_addr((__u64)ptr);
+	return 0;
+}
+
+SEC("tp_btf/kmem_cache_alloc")
+int BPF_PROG(lt_kmem_cache_alloc, unsigned long call_site, const void *ptr, struct kmem_cache *s,
+	     gfp_t gfp_flags, int node)
+{
+	kalloc(ctx, (__u64)ptr, s->size, call_site);
+	return 0;
+}
+
+SEC("tp_btf/kmem_cache_free")
+int BPF_PROG(lt_kmem_cache_free, unsigned long call_site, const void *ptr,
+	     const struct kmem_cache *s)
+{
+	kfree_addr((__u64)ptr);
+	return 0;
+}
+
+SEC("tp_btf/mm_page_alloc")
+int BPF_PROG(lt_page_alloc, struct page *page, unsigned int order, gfp_t gfp_flags,
+	     int migratetype)
+{
+	kalloc(ctx, (__u64)page, page_size << (order & 31), 0);
+	return 0;
+}
+
+SEC("tp_btf/mm_page_free")
+int BPF_PROG(lt_page_free, struct page *page, unsigned int order)
+{
+	kfree_addr((__u64)page);
+	return 0;
+}
+
+SEC("tp_btf/percpu_alloc_percpu")
+int BPF_PROG(lt_percpu_alloc, unsigned long call_site, bool reserved, bool is_atomic, size_t size,
+	     size_t align, void *base_addr, int off, void *ptr, size_t bytes_alloc, gfp_t gfp_flags)
+{
+	kalloc(ctx, (__u64)ptr, bytes_alloc, call_site);
+	return 0;
+}
+
+SEC("tp_btf/percpu_free_percpu")
+int BPF_PROG(lt_percpu_free, void *base_addr, int off, void *ptr)
+{
+	kfree_addr((__u64)ptr);
 	return 0;
 }

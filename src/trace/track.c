@@ -24,6 +24,7 @@ struct track *track__new(const struct track_opts *o)
 	struct track_bpf *s;
 	bool faults = o->kinds & LT_TRACK_BIT(LT_TRACK_FAULTS);
 	bool mmaps = o->kinds & LT_TRACK_BIT(LT_TRACK_MMAP);
+	bool kernel = o->kinds & LT_TRACK_BIT(LT_TRACK_KERNEL);
 	int err;
 
 	if (!t)
@@ -46,8 +47,21 @@ struct track *track__new(const struct track_opts *o)
 	bpf_map__set_max_entries(s->maps.track_stacks, o->max_stacks);
 	/* The traced processes are the tracer's: it adds the children it follows there. */
 	err = o->all ? 0 : bpf_map__reuse_fd(s->maps.procs, o->procs_fd);
+	bpf_map__set_max_entries(s->maps.track_kallocs, kernel ? o->max_entries : 1);
 	bpf_program__set_autoload(s->progs.lt_fault_user, faults);
 	bpf_program__set_autoload(s->progs.lt_fault_kernel, faults);
+	bpf_program__set_autoload(s->progs.lt_track_sys_exit, faults || mmaps);
+	{
+		struct bpf_program *kprogs[] = {
+			s->progs.lt_kmalloc,	     s->progs.lt_kfree,
+			s->progs.lt_kmem_cache_alloc, s->progs.lt_kmem_cache_free,
+			s->progs.lt_page_alloc,	     s->progs.lt_page_free,
+			s->progs.lt_percpu_alloc,    s->progs.lt_percpu_free,
+		};
+
+		for (size_t i = 0; i < sizeof(kprogs) / sizeof(kprogs[0]); i++)
+			bpf_program__set_autoload(kprogs[i], kernel);
+	}
 	if (!err)
 		err = track_bpf__load(s);
 	if (!err)

@@ -155,6 +155,40 @@ class TrackFaults(LeaktopTestCase):
         self.assertEqual(st['frames'][1]['function'], 'main')
         self.assertEqual({s['kind'] for s in rep.stacks}, {'mmap'})
 
+    def test_kernel_pipes(self):
+        """--track kernel -p: N pipes created and kept open show the kernel stack of their
+        allocation (alloc_pipe_info under do_pipe2), at least N blocks, followed by the user stack
+        of the process that made them (main); after they are closed, nothing there."""
+        n = 50
+
+        def under_pipes(rep):
+            sts = [s for s in rep.stacks if s['kind'] == 'kernel' and s['frames'] and
+                   s['frames'][0]['function'] == 'alloc_pipe_info']
+            return sts, sum(s['outstanding_allocs'] for s in sts)
+
+        for close in (False, True):
+            w = self.start_workload('pipes', [n])
+            t = self.start_tracer([w.pid], ['--track', 'kernel'])
+            t.wait_attached()
+            w.trigger()
+            w.wait_done()
+            if close:
+                w.trigger()
+                w.expect('^closed$')
+            r = t.stop()
+            self.assertOk(r)
+            rep = r.report
+            sts, blocks = under_pipes(rep)
+            if close:
+                self.assertEqual(blocks, 0, rep.summary())
+                continue
+            self.assertGreaterEqual(blocks, n, rep.summary())
+            names = [f['function'] for f in sts[0]['frames']]
+            self.assertIn('do_pipe2', names)
+            self.assertEqual(sts[0]['frames'][0]['module'], '[kernel]')
+            self.assertIn('main', names, 'the user stack of the allocating process')
+            self.assertEqual(sts[0]['pid'], w.pid)
+
     def test_bad_kind(self):
         r = run_leaktop(['--track', 'heap,disk', '-p', str(os.getpid())])
         self.assertEqual(r.rc, 2, r.describe())
