@@ -168,39 +168,17 @@ static __always_inline struct lt_totals *totals_of(__u64 id)
 }
 
 /*
- * The current task's user stack as a stack id of kind, stored with its figures; the kind itself
- * (the unknown stack of that kind) when it cannot be taken or stored. first, when not 0, replaces
- * ips[0]: the faulting instruction + 1 (so that the symbolizer's return-address rule, which looks
- * up address - 1, names that very instruction), or, at a syscall's exit, the return address at
- * the user stack pointer (libc's wrappers keep no frame: ips[0] is in the wrapper, and the frame
- * pointer walk goes on from the wrapper's caller's caller).
+ * The stack in st (its fields set) under its id, with figures of zero when new: the id, or the
+ * kind (its unknown stack) when the tables have no room.
  */
-static __always_inline __u64 stack_of(void *ctx, struct task_struct *task, __u32 tgid, __u32 gen,
-				      __u32 kind, __u64 first)
+static __always_inline __u64 store_stack(struct lt_track_stack *st)
 {
 	struct lt_totals zero_totals = {};
-	struct lt_track_stack *st;
-	__u32 zero = 0;
-	long n;
+	__u32 kind = st->kind;
 	__u64 id;
 
-	st = bpf_map_lookup_elem(&track_scratch, &zero);
-	if (!st)
-		return kind;
-	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
-	if (n <= 0) {
-		stat_inc(LT_STAT_TRACK_LOST_STACKS);
-		return kind;
-	}
-	st->tgid = tgid;
-	st->nr_ips = (__u32)n / 8;
-	st->kind = kind;
-	st->exec_id = (__u32)task->self_exec_id;
-	st->gen = gen;
-	st->pad = 0;
-	if (first)
-		st->ips[0] = first;
-	id = lt_stack_hash(tgid, st->exec_id, gen, st->ips, st->nr_ips) ^ ((__u64)kind << 60);
+	id = lt_stack_hash(st->tgid, st->exec_id, st->gen, st->ips, st->nr_ips) ^
+	     ((__u64)kind << 60);
 	if (id < LT_TRACK_MAX)
 		id += LT_TRACK_MAX;
 	if (bpf_map_lookup_elem(&track_totals, &id))
@@ -219,6 +197,40 @@ static __always_inline __u64 stack_of(void *ctx, struct task_struct *task, __u32
 		return kind;
 	}
 	return id;
+}
+
+/*
+ * The current task's user stack as a stack id of kind, stored with its figures; the kind itself
+ * (the unknown stack of that kind) when it cannot be taken or stored. first, when not 0, replaces
+ * ips[0]: the faulting instruction + 1 (so that the symbolizer's return-address rule, which looks
+ * up address - 1, names that very instruction), or, at a syscall's exit, the return address at
+ * the user stack pointer (libc's wrappers keep no frame: ips[0] is in the wrapper, and the frame
+ * pointer walk goes on from the wrapper's caller's caller).
+ */
+static __always_inline __u64 stack_of(void *ctx, struct task_struct *task, __u32 tgid, __u32 gen,
+				      __u32 kind, __u64 first)
+{
+	struct lt_track_stack *st;
+	__u32 zero = 0;
+	long n;
+
+	st = bpf_map_lookup_elem(&track_scratch, &zero);
+	if (!st)
+		return kind;
+	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
+	if (n <= 0) {
+		stat_inc(LT_STAT_TRACK_LOST_STACKS);
+		return kind;
+	}
+	st->tgid = tgid;
+	st->nr_ips = (__u32)n / 8;
+	st->kind = kind;
+	st->exec_id = (__u32)task->self_exec_id;
+	st->gen = gen;
+	st->pad = 0;
+	if (first)
+		st->ips[0] = first;
+	return store_stack(st);
 }
 
 /* Outstanding figures move by bytes and blocks; a new allocation (alloc) counts since attach too. */
@@ -791,11 +803,9 @@ static __always_inline __u64 kernel_stack(void *ctx, __u64 call_site)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32, zero = 0, one = 1;
-	struct lt_totals zero_totals = {};
 	struct kstack_ctx c = { .call_site = call_site };
 	struct lt_track_stack *st;
 	long n;
-	__u64 id;
 
 	st = c.st = bpf_map_lookup_elem(&track_scratch, &zero);
 	c.user = bpf_map_lookup_elem(&track_scratch, &one);
@@ -828,20 +838,7 @@ static __always_inline __u64 kernel_stack(void *ctx, __u64 call_site)
 	st->exec_id = tgid ? (__u32)task->self_exec_id : 0;
 	st->gen = 0;
 	st->pad = 0;
-	id = lt_stack_hash(tgid, st->exec_id, 0, st->ips, st->nr_ips) ^ ((__u64)LT_TRACK_KERNEL << 60);
-	if (id < LT_TRACK_MAX)
-		id += LT_TRACK_MAX;
-	if (bpf_map_lookup_elem(&track_totals, &id))
-		return id;
-	if ((bpf_map_update_elem(&track_stacks, &id, st, BPF_NOEXIST) &&
-	     !bpf_map_lookup_elem(&track_stacks, &id)) ||
-	    (bpf_map_update_elem(&track_totals, &id, &zero_totals, BPF_NOEXIST) &&
-	     !bpf_map_lookup_elem(&track_totals, &id))) {
-		stat_inc(LT_STAT_TRACK_LOST_STACKS);
-		stat_inc(LT_STAT_TRACK_STACK_FULL);
-		return LT_TRACK_KERNEL;
-	}
-	return id;
+	return store_stack(st);
 }
 
 static __always_inline void kalloc(void *ctx, __u64 addr, __u64 bytes, __u64 call_site)
