@@ -58,6 +58,18 @@ class TrackFaults(LeaktopTestCase):
         self.assertEqual({s['kind'] for s in rep.stacks}, {'faults'})
         self.assertEqual(rep.stats['track_table_full'], 0)
 
+    def test_service_target(self):
+        """--comm: the processes of a name, found by discovery, are the faults programs' too."""
+        w = self.start_workload('faults', [PAGES])
+        t = self.start_tracer(opts=['--track', 'faults'], target=['--comm', 'faults'])
+        t.wait_traced(w.pid)
+        w.trigger()
+        w.wait_done()
+        r = t.stop()
+        self.assertOk(r)
+        sites = kind_sites(r.report, 'faults')
+        self.assertEqual(sites.get('touch_pages'), (PAGES * PAGE, PAGES), r.report.summary())
+
     def test_released(self):
         """munmap of the first mapping and madvise(MADV_DONTNEED) of the second: both back to 0."""
         rep = self.trace_faults(True)
