@@ -198,6 +198,23 @@ int track__read(struct track *t, struct snapshot *snap)
 	return err;
 }
 
+size_t track__prog_fds(const struct track *t, int *fds, size_t max)
+{
+	struct bpf_program *prog;
+	size_t n = 0;
+
+	bpf_object__for_each_program(prog, t->skel->obj) {
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0)
+			continue;
+		if (n < max)
+			fds[n] = fd;
+		n++;
+	}
+	return n;
+}
+
 void track__free(struct track *t)
 {
 	if (!t)

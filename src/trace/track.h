@@ -32,6 +32,10 @@ struct track *track__new(const struct track_opts *opts);
  */
 int track__read(struct track *t, struct snapshot *snap);
 
+/* File descriptors of the loaded programs (their run-time statistics): writes at most max of them
+ * to fds and returns how many there are. */
+size_t track__prog_fds(const struct track *t, int *fds, size_t max);
+
 /* Detaches and unloads. NULL-safe. */
 void track__free(struct track *t);
 

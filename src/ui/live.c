@@ -45,6 +45,8 @@ struct live *live__new(const struct pipeline *p, const struct tracer *t, size_t 
 	l->ring = calloc(window ? window : 1, sizeof(*l->ring));
 	l->hist = history__new(window);
 	l->cost = bpfcost__new(t);
+	if (l->cost)
+		bpfcost__add_track(l->cost, p->track);
 	empty = snapshot__new();
 	if (!l->ring || !l->hist || !l->cost || !empty) {
 		err = errno == EINVAL ? -EINVAL : -ENOMEM;
