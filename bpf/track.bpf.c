@@ -49,9 +49,15 @@ const volatile __u32 kinds = 0;		/* LT_TRACK_BIT()s */
 /* A release range longer than this (in pages) is swept through the page table instead. */
 #define RANGE_LOOP_MAX 65536
 
-/* The traced processes (user space reuses the heap tracer's map: it follows forks there). */
+/*
+ * The traced processes (user space reuses the heap tracer's map: it follows forks there). The
+ * tables grow with use (no preallocation), but for those the kernel kind writes at kmalloc: an
+ * insert that allocates would be traced in turn (user space preallocates the stacks and totals
+ * only when --track kernel is asked).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, struct lt_proc);
@@ -60,6 +66,7 @@ struct {
 /* Processes with something recorded: their generation and program break. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, struct lt_track_proc);
@@ -68,6 +75,7 @@ struct {
 /* Each resident page recorded -> its stack id (sized by user space: --max-allocs). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1);
 	__type(key, struct lt_track_key);
 	__type(value, __u64);
@@ -81,6 +89,7 @@ struct track_map {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1);
 	__type(key, struct lt_track_key);
 	__type(value, struct track_map);
@@ -112,6 +121,7 @@ struct {
 /* Processes that exited or exec'd (tgid << 32 | gen): user space drops their pages and stacks. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, __u64);

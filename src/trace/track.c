@@ -45,6 +45,14 @@ struct track *track__new(const struct track_opts *o)
 	bpf_map__set_max_entries(s->maps.track_maps, mmaps ? o->max_entries : 1);
 	bpf_map__set_max_entries(s->maps.track_totals, o->max_stacks);
 	bpf_map__set_max_entries(s->maps.track_stacks, o->max_stacks);
+	/*
+	 * Preallocated for the kernel kind only: an insert that allocates at kmalloc's tracepoint
+	 * would be the traced task's allocation in turn, again and again.
+	 */
+	if (!kernel) {
+		bpf_map__set_map_flags(s->maps.track_totals, BPF_F_NO_PREALLOC);
+		bpf_map__set_map_flags(s->maps.track_stacks, BPF_F_NO_PREALLOC);
+	}
 	/* The traced processes are the tracer's: it adds the children it follows there. */
 	err = o->all ? 0 : bpf_map__reuse_fd(s->maps.procs, o->procs_fd);
 	bpf_map__set_max_entries(s->maps.track_kallocs, kernel ? o->max_entries : 1);
