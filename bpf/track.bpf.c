@@ -537,12 +537,18 @@ static __always_inline void unmapped(__u32 tgid, __u32 gen, __u64 a, __u64 b)
 		maps_unmap(tgid, gen, a, b);
 }
 
-/* The return address at the user stack pointer of a syscall (see stack_of()). */
+/*
+ * The return address at the user stack pointer of a syscall (see stack_of()), when the 5 bytes
+ * before it are a direct call; else 0 (the walk's own first frame stays).
+ */
 static __always_inline __u64 caller_at(struct pt_regs *regs)
 {
 	__u64 ret = 0;
+	__u8 op = 0;
 
-	bpf_probe_read_user(&ret, sizeof(ret), (void *)regs->sp);
+	if (bpf_probe_read_user(&ret, sizeof(ret), (void *)regs->sp) || ret < 5 ||
+	    bpf_probe_read_user(&op, 1, (void *)(ret - 5)) || op != 0xe8)
+		return 0;
 	return ret;
 }
 
@@ -768,6 +774,7 @@ struct kstack_ctx {
 	__u32 start;	/* the index of call_site in st->ips, once found */
 	__u32 nr;	/* frames in st->ips */
 	__u32 user_nr;	/* frames in user->ips */
+	__u64 caller;	/* the syscall wrapper's caller, put after user->ips[0]; 0: none */
 };
 
 static long find_site(__u64 i, void *data)
@@ -801,7 +808,30 @@ static long append_user(__u64 i, void *data)
 		return 1;
 	c->st->ips[c->nr & (LT_MAX_DEPTH - 1)] = c->user->ips[i & (LT_MAX_DEPTH - 1)];
 	c->nr++;
+	if (i || !c->caller || c->nr >= LT_MAX_DEPTH)
+		return 0;
+	c->st->ips[c->nr & (LT_MAX_DEPTH - 1)] = c->caller;
+	c->nr++;
 	return 0;
+}
+
+/*
+ * In a syscall, the return address at the user stack pointer, when the 5 bytes before it are a
+ * direct call: libc's wrappers (pipe2, socket...) keep no frame, so the frame-pointer walk from
+ * inside one skips its caller. 0 otherwise, or when the walk has it already.
+ */
+static __always_inline __u64 wrapper_caller(struct task_struct *task, __u64 next)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	__u64 ret = 0;
+	__u8 op = 0;
+
+	if (!regs || (long)regs->orig_ax < 0)
+		return 0;
+	if (bpf_probe_read_user(&ret, sizeof(ret), (void *)regs->sp) || ret == next || ret < 5 ||
+	    bpf_probe_read_user(&op, 1, (void *)(ret - 5)) || op != 0xe8)
+		return 0;
+	return ret;
 }
 
 /*
@@ -840,6 +870,8 @@ static __always_inline __u64 kernel_stack(void *ctx, __u64 call_site)
 	} else {
 		n = bpf_get_stack(ctx, c.user->ips, sizeof(c.user->ips), BPF_F_USER_STACK);
 		c.user_nr = n > 0 ? (__u32)n / 8 : 0;
+		if (c.user_nr)
+			c.caller = wrapper_caller(task, c.user_nr > 1 ? c.user->ips[1] : 0);
 		bpf_loop(LT_MAX_DEPTH, append_user, &c, 0);
 	}
 	st->tgid = tgid;
