@@ -209,6 +209,9 @@ struct frame *live__sample(struct live *l, double interval_s)
 	if (!f)
 		return NULL;
 	f->all = l->pipe->all;
+	/* A scan that failed (logged) leaves the frame without its LOST column, not without a frame. */
+	if (l->pipe->reach_each)
+		pipeline_scan(l->pipe);
 	f->snap = pipeline_read(l->pipe);
 	if (!f->snap) {
 		err = -errno;
