@@ -44,7 +44,8 @@ WORKLOADS := $(patsubst tests/workloads/%.c,$(OUT)/workloads/%,$(WL_C) $(WL_STAT
 	     $(patsubst tests/workloads/%_nofp.c,$(OUT)/workloads/%_withfp,$(WL_NOFP)) \
 	     $(patsubst tests/workloads/%.cc,$(OUT)/workloads/%,$(WL_NOFP_CXX)) \
 	     $(patsubst tests/workloads/%.cc,$(OUT)/workloads/%,$(WL_CXX)) \
-	     $(patsubst tests/workloads/%.c,$(OUT)/workloads/%.so,$(WL_LIB))
+	     $(patsubst tests/workloads/%.c,$(OUT)/workloads/%.so,$(WL_LIB)) \
+	     $(patsubst tests/workloads/%.go,$(OUT)/workloads/%,$(wildcard tests/workloads/*.go))
 # Workloads keep frame pointers and no optimisation, so every allocation site is a frame of its own.
 WL_FLAGS := -O0 -g -fno-omit-frame-pointer -fno-inline -pthread
 
@@ -210,6 +211,12 @@ $(OUT)/workloads/%_withfp: tests/workloads/%_nofp.c | $(OUT)/.deps-ok
 $(OUT)/workloads/%_nofp: tests/workloads/%_nofp.cc | $(OUT)/.deps-ok
 	@mkdir -p $(@D)
 	$(CXX) -O2 -g -fomit-frame-pointer -pthread $< -o $@
+
+# Go workloads (Debian's golang-go): std only, offline, caches under build/.
+$(OUT)/workloads/%: tests/workloads/%.go | $(OUT)/.deps-ok
+	@mkdir -p $(@D)
+	GOCACHE=$(abspath $(OUT))/go/cache GOPATH=$(abspath $(OUT))/go/path GOTOOLCHAIN=local \
+		GO111MODULE=off GOFLAGS= go build -o $@ $<
 
 # The PostgreSQL extension of the service tests (tests/workloads/pg_leak): built with PGXS against
 # postgresql-server-dev-15, out of tree into build/workloads/pg_leak with its .control and .sql

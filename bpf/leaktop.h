@@ -72,8 +72,56 @@ enum lt_stat {
 	LT_STAT_LOST_EVENTS,	   /* a fork, exec or exit of a traced process user space never heard of */
 	LT_STAT_INHERITED_FREES,   /* free of a block the process's parent allocated before the fork */
 	LT_STAT_EXITED_RELEASED,   /* blocks of exited processes released to make room (lt_release) */
+	/* --track faults, mmap, kernel (bpf/track.bpf.c, a stats array of its own): */
+	LT_STAT_TRACK_LOST_STACKS,  /* a page or mapping counted under no stack: capture failed */
+	LT_STAT_TRACK_STACK_FULL,   /* ... of them for want of room in the track stack table */
+	LT_STAT_TRACK_TABLE_FULL,   /* a page or mapping not recorded: its table was full */
+	LT_STAT_TRACK_VMA_BUSY,	    /* a fault whose mapping could not be looked at (lock busy) */
+	LT_STAT_TRACK_EXITS_LOST,   /* an exit not told: its process's figures stay */
+	LT_STAT_TRACK_MOVES_CUT,    /* pages of an mremap beyond what one call moves: left behind */
 	LT_STAT_MAX,
 };
+
+/*
+ * --track: what a stack's figures count. heap: the allocator's blocks (uprobes, leaktop.bpf.c);
+ * the others come from bpf/track.bpf.c. The order is that of the JSON "kind" names.
+ */
+enum lt_track_kind {
+	LT_TRACK_HEAP = 0, /* blocks of malloc, new, ... outstanding */
+	LT_TRACK_MMAP,	   /* anonymous mappings outstanding, in bytes */
+	LT_TRACK_FAULTS,   /* pages of anonymous memory made resident (first write) */
+	LT_TRACK_KERNEL,   /* the kernel's allocations (slab, pages, per-CPU) */
+	LT_TRACK_MAX,
+};
+#define LT_TRACK_BIT(k) (1u << (k))
+
+/* A stack of bpf/track.bpf.c: lt_stack's fields, with its kind and its process's generation. */
+struct lt_track_stack {
+	__u32 tgid;
+	__u32 nr_ips;
+	__u32 kind;	/* enum lt_track_kind */
+	__u32 exec_id;
+	__u32 gen;	/* the process's start time >> 10 (ns): tells a pid used again apart */
+	__u32 pad;
+	__u64 ips[LT_MAX_DEPTH];
+};
+_Static_assert(sizeof(struct lt_track_stack) == 24 + 8 * LT_MAX_DEPTH, "lt_track_stack layout");
+
+/* A resident page (faults) or a mapping's start (mmap) of one process, in the track tables. */
+struct lt_track_key {
+	__u64 addr;
+	__u32 tgid;
+	__u32 gen;
+};
+_Static_assert(sizeof(struct lt_track_key) == 16, "lt_track_key layout");
+
+/* A process the track programs have recorded something of, keyed by tgid. */
+struct lt_track_proc {
+	__u32 gen;
+	__u32 pad;
+	__u64 brk;	/* its program break as last seen: a smaller one releases what lies between */
+};
+_Static_assert(sizeof(struct lt_track_proc) == 16, "lt_track_proc layout");
 
 /* Key of the per-allocation table: several traced processes may use the same addresses. */
 struct lt_alloc_key {

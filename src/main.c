@@ -22,6 +22,7 @@
 #include "trace/collect.h"
 #include "trace/reachscan.h"
 #include "trace/tracer.h"
+#include "trace/track.h"
 #include "ui/batch.h"
 #include "ui/live.h"
 #include "ui/loop.h"
@@ -63,6 +64,7 @@ struct run {
 	struct procview *pv;	/* the traced processes' code, for attach, symbolizer, unwinder */
 	struct symbolizer *sym;
 	struct collector *col;
+	struct track *track;	/* --track's kinds beyond heap; NULL: heap only */
 	struct reachscan *reach;	/* --reachability, or the view's key */
 	struct unwinder *unwinder;
 	struct metrics_server *metrics;
@@ -162,6 +164,16 @@ static int load(struct run *r)
 	r->tracer = tracer__new(&topts);
 	if (!r->tracer)
 		return errno == EPERM || errno == EACCES ? 2 : 1;
+	if (o->track & ~LT_TRACK_BIT(LT_TRACK_HEAP)) {
+		struct track_opts to = {
+			.kinds = o->track, .all = o->all, .procs_fd = tracer__procs_fd(r->tracer),
+			.max_entries = o->max_allocs, .max_stacks = o->max_stacks,
+		};
+
+		r->track = track__new(&to);
+		if (!r->track)
+			return errno == EPERM || errno == EACCES ? 2 : 1;
+	}
 	r->pv = procview__new();
 	r->sym = r->pv ? symbolizer__new(r->pv) : NULL;
 	r->col = collector__new(r->tracer, o->max_stacks);
@@ -170,7 +182,8 @@ static int load(struct run *r)
 		log_error("out of memory");
 		return 1;
 	}
-	if (o->unwind_mode != LT_UNWIND_FP) {
+	/* The unwind tables serve the heap's probes only. */
+	if (o->unwind_mode != LT_UNWIND_FP && (o->track & LT_TRACK_BIT(LT_TRACK_HEAP))) {
 		r->unwinder = unwinder__new(r->pv, tracer__unwind_rows_fd(r->tracer),
 					    tracer__unwind_procs_fd(r->tracer), o->unwind_rows);
 		if (!r->unwinder) {
@@ -193,6 +206,7 @@ static int attach_all(struct run *r)
 		.tracer = r->tracer, .pv = r->pv, .unwinder = r->unwinder,
 		.no_probe_shift = o->no_probe_shift, .follow = !o->no_follow,
 		.held = o->command != NULL,
+		.no_probes = !(o->track & LT_TRACK_BIT(LT_TRACK_HEAP)),
 	};
 	int ret = targets__start(r->targets, &po);
 
@@ -243,7 +257,8 @@ static int start_pipeline(struct run *r)
 	struct timespec wall;
 
 	r->pipe = (struct pipeline){
-		.version = LEAKTOP_VERSION, .col = r->col, .sym = r->sym,
+		.version = LEAKTOP_VERSION, .col = r->col, .track = r->track, .all = o->all,
+		.sym = r->sym,
 		.unwinder = r->unwinder, .metrics = r->metrics,
 		.procs = targets__procs(r->targets), .start_ns = now_ns(),
 		.min_age_ns = (uint64_t)(o->min_age_s * 1e9), .sample_rate = o->sample_rate,
@@ -317,6 +332,7 @@ static int run_mode(struct run *r)
 static int run_close(struct run *r, int ret)
 {
 	/* Probes go first, so nothing of ours is left in a process that outlives us. */
+	track__free(r->track);
 	tracer__free(r->tracer);
 	targets__free(r->targets);
 	metrics_server__stop(r->metrics);

@@ -10,6 +10,7 @@
 #include "argval.h"
 #include "bpf/leaktop.h"
 #include "map_memory.h"
+#include "model/snapshot.h"
 #include "options.h"
 #include "output/output.h"
 
@@ -40,12 +41,13 @@ enum {
 	OPT_UNIT,
 	OPT_COMM,
 	OPT_NO_FOLLOW,
+	OPT_TRACK,
 	OPT_REACHABILITY,
 };
 
 /* "+" stops at the first non-option so that the command's own options stay its own; ":" reports a
  * missing argument apart from an unknown option. */
-static const char short_options[] = "+:p:d:i:f:o:n:vhV";
+static const char short_options[] = "+:p:ad:i:f:o:n:vhV";
 
 static const struct option long_options[] = {
 	{ "pid", required_argument, NULL, 'p' },
@@ -53,6 +55,8 @@ static const struct option long_options[] = {
 	{ "unit", required_argument, NULL, OPT_UNIT },
 	{ "comm", required_argument, NULL, OPT_COMM },
 	{ "no-follow", no_argument, NULL, OPT_NO_FOLLOW },
+	{ "all", no_argument, NULL, 'a' },
+	{ "track", required_argument, NULL, OPT_TRACK },
 	{ "reachability", optional_argument, NULL, OPT_REACHABILITY },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "interval", required_argument, NULL, 'i' },
@@ -84,6 +88,7 @@ static const struct option long_options[] = {
 static const char usage_text[] =
 	"Usage: leaktop [options] -p PID[,PID...]\n"
 	"       leaktop [options] --cgroup PATH | --unit NAME | --comm NAME\n"
+	"       leaktop --track faults|mmap|kernel [options] -a\n"
 	"       leaktop [options] [--] COMMAND [ARG...]\n"
 	"       leaktop record --interval SEC --dir PATH [--keep N] [options] -p PID\n"
 	"\n"
@@ -110,6 +115,14 @@ static const char usage_text[] =
 	"                          error: leaktop waits for the first\n"
 	"  -- COMMAND [ARG...]     run COMMAND traced from its first instruction;\n"
 	"                          report when it exits\n"
+	"  -a, --all               every process of the machine (with --track without\n"
+	"                          heap): the view ranks processes, then their stacks\n"
+	"\n"
+	"What is tracked:\n"
+	"      --track LIST        a comma-separated subset of: heap (the default: the\n"
+	"                          allocator's blocks), faults (pages of anonymous\n"
+	"                          memory made resident, per stack: nothing on\n"
+	"                          malloc/free), mmap, kernel. Each stack says its kind\n"
 	"\n"
 	"Options:\n"
 	"      --no-follow         do not trace the processes that traced ones fork\n"
@@ -171,6 +184,10 @@ static const char usage_text[] =
 	"shown in the report. Exit status: 0 success, 1 runtime failure, 2 usage error.\n"
 	"\n"
 	"EXAMPLES\n"
+	"  Which process, and which code in it, makes memory resident (any allocator):\n"
+	"      leaktop --track faults -a\n"
+	"  The kernel's allocations that a service makes and keeps:\n"
+	"      leaktop --track kernel --unit nginx\n"
 	"  Attach to every postgres process until Ctrl-C:\n"
 	"      leaktop -p $(pgrep -d, postgres)\n"
 	"  The same, and the postgres processes that start later:\n"
@@ -427,6 +444,33 @@ static int set_unwind(struct options *opts, const char *arg, char *err, size_t e
 			   arg);
 }
 
+/* --track LIST: a comma-separated subset of heap, mmap, faults, kernel. */
+static int set_track(struct options *opts, const char *arg, char *err, size_t err_len)
+{
+	const char *p = arg;
+
+	opts->track = 0;
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		uint32_t k;
+
+		for (k = 0; k < LT_TRACK_MAX; k++) {
+			const char *name = snapshot_kind_name(k);
+
+			if (strlen(name) == len && !strncmp(p, name, len))
+				break;
+		}
+		if (k == LT_TRACK_MAX)
+			return argval_error(err, err_len,
+					   "--track: unknown kind '%.*s' (expected a list of heap, "
+					   "mmap, faults, kernel)", (int)len, p);
+		opts->track |= LT_TRACK_BIT(k);
+		if (!p[len])
+			return 0;
+		p += len + 1;
+	}
+}
+
 /* What apply_option() returns for -h and -V: they answer at once, whatever else is on the line. */
 #define PARSE_STOP 1
 
@@ -446,6 +490,11 @@ static int apply_option(struct options *opts, int c, int argc, char **argv, char
 		return set_output(opts, optarg, err, err_len);
 	case OPT_UNWIND:
 		return set_unwind(opts, optarg, err, err_len);
+	case OPT_TRACK:
+		return set_track(opts, optarg, err, err_len);
+	case 'a':
+		opts->all = true;
+		return 0;
 	case OPT_REACHABILITY:
 		if (optarg && strcmp(optarg, "live"))
 			return argval_error(err, err_len, "--reachability takes no value or =live, not '%s'",
@@ -505,6 +554,7 @@ static int set_target(struct options *opts, int argc, char **argv, char *err, si
 		{ opts->cgroup, "--cgroup PATH" },
 		{ opts->unit, "--unit NAME" },
 		{ opts->comm, "--comm NAME" },
+		{ opts->all, "-a" },
 		{ optind < argc, "a command to run" },
 	};
 	const char *first = NULL;
@@ -547,6 +597,9 @@ static int check_combinations(const struct options *o, char *err, size_t err_len
 		  "record writes pprof profiles into --dir: no -f, -o or --batch" },
 		{ o->iterations && !o->batch, "--iterations counts the frames of --batch: add it" },
 		{ o->batch && o->format_given, "--batch prints the view's text frames: no --format" },
+		/* The allocator's probes are per process: no system-wide heap. */
+		{ o->all && (o->track & LT_TRACK_BIT(LT_TRACK_HEAP)),
+		  "-a traces the whole system: give --track faults, mmap or kernel, without heap" },
 		/* A sampled block's extent is not known: its size is its weight. */
 		{ o->reachability && o->sample_rate,
 		  "--reachability needs every block: no --sample-rate" },
@@ -571,6 +624,7 @@ static void set_defaults(struct options *opts)
 	opts->max_stacks = DEFAULT_MAX_STACKS;
 	opts->unwind_mode = LT_UNWIND_AUTO;
 	opts->unwind_rows = DEFAULT_UNWIND_ROWS;
+	opts->track = LT_TRACK_BIT(LT_TRACK_HEAP);
 }
 
 int options_parse(struct options *opts, int argc, char **argv, char *err, size_t err_len)

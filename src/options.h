@@ -17,6 +17,8 @@ struct options {
 	const char *unit;		/* --unit NAME: a systemd unit's group */
 	const char *comm;		/* --comm NAME: every process of that name */
 	bool no_follow;			/* --no-follow: what traced processes fork is not traced */
+	bool all;			/* -a: every process of the machine (a target; not with heap) */
+	uint32_t track;			/* --track: LT_TRACK_BIT()s of the kinds; default heap */
 	double duration_s;		/* -d; 0 = until interrupted or every process exited */
 	double interval_s;		/* -i; 0 = one report at the end */
 	const char *format;		/* -f: a name from the output-format table; default "text" */

@@ -78,7 +78,7 @@ struct targets *targets__new(const struct options *opts)
 	struct targets *t;
 	sigset_t chld;
 
-	if (!opts->command && !discovering && !any_alive(opts)) {
+	if (!opts->command && !discovering && !opts->all && !any_alive(opts)) {
 		errno = ESRCH;
 		return NULL;
 	}
@@ -168,6 +168,9 @@ int targets__start(struct targets *t, const struct procset_opts *o)
 	}
 	if (t->discover)
 		return discover_new(t) ? 1 : -1;
+	/* -a: the track programs see every process; there is none to add */
+	if (t->opts->all)
+		return -1;
 	for (size_t i = 0; i < t->opts->nr_pids; i++) {
 		int pid = t->opts->pids[i];
 
@@ -275,7 +278,7 @@ static bool alive(void *ctx)
 	const struct targets *t = ctx;
 
 	/* What discovery names may start at any time: the run ends with -d or a signal. */
-	if (t->discover)
+	if (t->discover || t->opts->all)
 		return true;
 	/* The command's tree ends when ptrace has seen each of its processes go (and reaped it). */
 	if (t->follower)

@@ -55,7 +55,31 @@ static const struct {
 	[LT_STAT_INHERITED_FREES] = { "inherited_frees", NULL },
 	/* No loss: blocks of exited processes, released to make room (they hold no memory). */
 	[LT_STAT_EXITED_RELEASED] = { "exited_released", NULL },
+	[LT_STAT_TRACK_LOST_STACKS] = { "track_lost_stacks", "pages or mappings (--track) counted "
+							     "under an unknown stack" },
+	[LT_STAT_TRACK_STACK_FULL] = { "track_stack_full", "track stack table full: pages or "
+							   "mappings under an unknown stack (raise "
+							   "--max-stacks)" },
+	[LT_STAT_TRACK_TABLE_FULL] = { "track_table_full", "track page or mapping table full: "
+							   "pages or mappings not recorded (raise "
+							   "--max-allocs)" },
+	[LT_STAT_TRACK_VMA_BUSY] = { "track_vma_busy", "faults whose mapping could not be looked "
+						       "up (its lock was taken): not counted" },
+	[LT_STAT_TRACK_EXITS_LOST] = { "track_exits_lost", "exits not told: those processes' "
+							   "pages stay counted" },
+	[LT_STAT_TRACK_MOVES_CUT] = { "track_moves_cut", "pages of a large mremap left under "
+							 "their old address" },
 };
+
+static const char *const kind_names[LT_TRACK_MAX] = {
+	[LT_TRACK_HEAP] = "heap", [LT_TRACK_MMAP] = "mmap", [LT_TRACK_FAULTS] = "faults",
+	[LT_TRACK_KERNEL] = "kernel",
+};
+
+const char *snapshot_kind_name(uint32_t kind)
+{
+	return kind < LT_TRACK_MAX ? kind_names[kind] : NULL;
+}
 
 const char *snapshot_stat_name(enum lt_stat stat)
 {

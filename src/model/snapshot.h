@@ -13,6 +13,7 @@ struct stack_record {
 	uint64_t stack_id;		/* BPF stack id (0 = stack unknown) */
 	int pid;			/* process the stack belongs to (tgid) */
 	uint32_t exec_id;		/* the process's image (its exec count) when the stack was taken */
+	uint32_t kind;			/* enum lt_track_kind: what its figures count (0: heap) */
 	int64_t outstanding_bytes;
 	int64_t outstanding_allocs;
 	uint64_t allocs;		/* allocations since attach */
@@ -95,5 +96,8 @@ const char *snapshot_stat_name(enum lt_stat stat);
  * about it (one line); NULL for the others (events, unmatched frees) and outside the enum.
  */
 const char *snapshot_stat_loss(enum lt_stat stat);
+
+/* The JSON "kind" of enum lt_track_kind ("heap", "mmap", "faults", "kernel"); NULL outside it. */
+const char *snapshot_kind_name(uint32_t kind);
 
 #endif

@@ -42,6 +42,7 @@ static void header(FILE *out, const char *name, const char *type, const char *he
 
 struct site {
 	int pid;
+	uint32_t kind;		/* enum lt_track_kind */
 	char *label;
 	int64_t bytes, blocks;
 };
@@ -90,10 +91,12 @@ static struct site *collect_sites(const struct report *r, size_t *nr)
 		if (!label)
 			goto fail;
 		for (j = 0; j < n; j++)
-			if (sites[j].pid == rs->rec->pid && !strcmp(sites[j].label, label))
+			if (sites[j].pid == rs->rec->pid && sites[j].kind == rs->rec->kind &&
+			    !strcmp(sites[j].label, label))
 				break;
 		if (j == n) {
 			sites[n].pid = rs->rec->pid;
+			sites[n].kind = rs->rec->kind;
 			sites[n++].label = label;
 		} else {
 			free(label);
@@ -170,6 +173,8 @@ static void write_sites(FILE *out, const struct site *sites, size_t nr_sites,
 				put_proc_labels(out, &procs[p]);
 				fputc(',', out);
 				put_label(out, "site", sites[i].label);
+				fputc(',', out);
+				put_label(out, "kind", snapshot_kind_name(sites[i].kind));
 				fprintf(out, "} %" PRId64 "\n", pass ? sites[i].blocks : sites[i].bytes);
 				shown++;
 			}

@@ -171,6 +171,7 @@ static void write_stack(FILE *out, const struct report_stack *rs)
 		fputs("null", out);
 	fputs(", \"growth_bytes_per_s\": ", out);
 	json_double(out, rec->growth_bytes_per_s);
+	fprintf(out, ", \"kind\": \"%s\"", snapshot_kind_name(rec->kind));
 	if (rec->reach.valid)
 		fprintf(out,
 			",\n     \"lost_bytes\": %" PRId64 ", \"lost_allocs\": %" PRId64

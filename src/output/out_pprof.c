@@ -47,9 +47,10 @@ static size_t nr_values(const struct report *r)
 #define DEFAULT_SAMPLE_TYPE "inuse_space"
 
 static int add_sample(struct pprof_tables *t, const struct report_stack *rs, pb_sample *smp,
-		      int64_t pid_key, size_t n_values)
+		      int64_t pid_key, int64_t kind_key, size_t n_values)
 {
 	const struct stack_record *rec = rs->rec;
+	int64_t kind = pprof_tables__string(t, snapshot_kind_name(rec->kind));
 	pb_label *label;
 	uint64_t id;
 	size_t i, j;
@@ -57,9 +58,9 @@ static int add_sample(struct pprof_tables *t, const struct report_stack *rs, pb_
 	*smp = (pb_sample)PERFTOOLS__PROFILES__SAMPLE__INIT;
 	smp->location_id = pprof_tables__alloc(t, rs->nr_frames, sizeof(*smp->location_id));
 	smp->value = pprof_tables__alloc(t, n_values, sizeof(*smp->value));
-	smp->label = pprof_tables__alloc(t, 1, sizeof(*smp->label));
-	label = pprof_tables__alloc(t, 1, sizeof(*label));
-	if (!smp->location_id || !smp->value || !smp->label || !label)
+	smp->label = pprof_tables__alloc(t, 2, sizeof(*smp->label));
+	label = pprof_tables__alloc(t, 2, sizeof(*label));
+	if (!smp->location_id || !smp->value || !smp->label || !label || kind < 0)
 		return -ENOMEM;
 	/* A run of inlined frames and the frame they were inlined into share one address. */
 	for (i = 0; i < rs->nr_frames; i = j) {
@@ -92,7 +93,12 @@ static int add_sample(struct pprof_tables *t, const struct report_stack *rs, pb_
 	label->key = pid_key;
 	label->num = rec->pid;
 	smp->label[0] = label;
-	smp->n_label = 1;
+	/* The kind: pprof -tagfocus=kind=faults keeps one kind's samples. */
+	label[1] = (pb_label)PERFTOOLS__PROFILES__LABEL__INIT;
+	label[1].key = kind_key;
+	label[1].str = kind;
+	smp->label[1] = &label[1];
+	smp->n_label = 2;
 	return 0;
 }
 
@@ -172,7 +178,7 @@ static int add_types(struct pprof_tables *t, pb_profile *p, size_t n_values)
 static int build_profile(struct pprof_tables *t, const struct report *r, pb_profile *p)
 {
 	pb_sample *samples = pprof_tables__alloc(t, r->nr_stacks, sizeof(*samples));
-	int64_t pid_key, default_ix;
+	int64_t pid_key, kind_key, default_ix;
 	int err;
 
 	*p = (pb_profile)PERFTOOLS__PROFILES__PROFILE__INIT;
@@ -180,11 +186,12 @@ static int build_profile(struct pprof_tables *t, const struct report *r, pb_prof
 	if (err)
 		return err;
 	pid_key = pprof_tables__string(t, "pid");
+	kind_key = pprof_tables__string(t, "kind");
 	default_ix = pprof_tables__string(t, DEFAULT_SAMPLE_TYPE);
-	if (!samples || pid_key < 0 || default_ix < 0)
+	if (!samples || pid_key < 0 || kind_key < 0 || default_ix < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < r->nr_stacks; i++) {
-		err = add_sample(t, &r->stacks[i], &samples[i], pid_key, nr_values(r));
+		err = add_sample(t, &r->stacks[i], &samples[i], pid_key, kind_key, nr_values(r));
 		if (err)
 			return err;
 	}

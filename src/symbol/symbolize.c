@@ -14,6 +14,7 @@
 #include "proc/procview.h"
 #include "symbol/debugfile.h"
 #include "symbol/dwarf_lines.h"
+#include "symbol/ksyms.h"
 #include "symbol/symbolize.h"
 #include "symbol/symtab.h"
 
@@ -32,6 +33,8 @@ struct symbolizer {
 	bool own_pv;
 	struct hashtab *objs; /* struct procfile * -> struct object * */
 	struct strpool *pool;
+	struct ksyms *ksyms;	/* /proc/kallsyms, read at the first kernel address */
+	bool ksyms_tried;
 };
 
 /* Symbols and debug info, on first use: most mapped files never appear in a stack. */
@@ -193,6 +196,33 @@ static void put_frame(struct sym_frame *f, const struct sym_frame *base,
 	f->inlined = cf->inlined;
 }
 
+/*
+ * A kernel address (--track kernel): its function and module ("[kernel]", "[MODULE]") from
+ * /proc/kallsyms, read once. Return addresses as the user ones: the call is at addr - 1.
+ */
+static size_t resolve_kernel(struct symbolizer *s, uint64_t addr, struct sym_frame *frame)
+{
+	const char *module = NULL;
+	uint64_t offset = 0;
+
+	if (!s->ksyms_tried) {
+		FILE *f = fopen("/proc/kallsyms", "re");
+
+		s->ksyms_tried = true;
+		s->ksyms = f ? ksyms__load(f) : NULL;
+		if (f)
+			fclose(f);
+		if (!s->ksyms)
+			log_warn("cannot read /proc/kallsyms: kernel frames stay addresses");
+	}
+	frame->function = ksyms__find(s->ksyms, addr - 1, &offset, &module);
+	if (!frame->function)
+		return 1;
+	frame->offset = offset + 1;
+	frame->module = module;
+	return 1;
+}
+
 size_t symbolizer__resolve(struct symbolizer *s, int pid, uint32_t exec_id, uint64_t addr,
 			   bool want_inlines,
 			   struct sym_frame *frames, size_t max_frames)
@@ -208,6 +238,8 @@ size_t symbolizer__resolve(struct symbolizer *s, int pid, uint32_t exec_id, uint
 	if (!max_frames)
 		return 0;
 	frames[0] = base;
+	if (ksyms_is_kernel(addr))
+		return resolve_kernel(s, addr, frames);
 	m = lookup_map(s, pid, exec_id, addr, &file);
 	if (!m || !file)
 		return 1;
@@ -267,6 +299,7 @@ void symbolizer__free(struct symbolizer *s)
 		object_free((struct object *)(uintptr_t)*v);
 	hashtab__free(s->objs);
 	strpool__free(s->pool);
+	ksyms__free(s->ksyms);
 	if (s->own_pv)
 		procview__free(s->pv);
 	free(s);

@@ -8,9 +8,10 @@
 
 #include "trace/bpfcost.h"
 #include "base/log.h"
+#include "trace/track.h"
 
-/* More than the programs leaktop loads. */
-#define MAX_PROGS 16
+/* More than the programs leaktop loads (the tracer's and --track's). */
+#define MAX_PROGS 48
 
 struct bpfcost {
 	int stats_fd;		/* from bpf_enable_stats(); -1 when the sysctl is relied on */
@@ -44,6 +45,16 @@ struct bpfcost *bpfcost__new(const struct tracer *t)
 	if (c->stats_fd < 0)
 		log_info("cannot turn on BPF run-time statistics: %s", strerror(errno));
 	return c;
+}
+
+void bpfcost__add_track(struct bpfcost *c, const struct track *track)
+{
+	size_t n;
+
+	if (!track)
+		return;
+	n = track__prog_fds(track, c->prog_fds + c->nr_progs, MAX_PROGS - c->nr_progs);
+	c->nr_progs += n < MAX_PROGS - c->nr_progs ? n : MAX_PROGS - c->nr_progs;
 }
 
 int bpfcost__read(const struct bpfcost *c, uint64_t *run_time_ns, uint64_t *run_cnt)

@@ -16,6 +16,11 @@ struct bpfcost;
  */
 struct bpfcost *bpfcost__new(const struct tracer *t);
 
+struct track;
+
+/* Counts the --track programs (track: NULL-safe) with the tracer's from now on. */
+void bpfcost__add_track(struct bpfcost *c, const struct track *track);
+
 /*
  * Run time and runs of the tracer's programs since they were loaded, summed (the kernel counts
  * only while statistics are on). 0, -ENODATA when the statistics are off, or -errno.

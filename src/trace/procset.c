@@ -96,6 +96,8 @@ static int attach_image(struct procset *ps, struct proc *p)
 	int pid = p->pub.pid, err, uerr;
 
 	/* The tables first: a stack taken before them follows frame pointers only. */
+	if (ps->o.no_probes)
+		return 0;
 	uerr = ps->o.unwinder ? unwinder__add_pid(ps->o.unwinder, pid) : 0;
 	err = attach_process(ps->o.tracer, ps->o.pv, pid, &ao);
 	if (err < 0)

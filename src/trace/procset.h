@@ -24,6 +24,8 @@ struct procset_opts {
 	 * a forked child runs while its probes are attached: that gap is measured.
 	 */
 	bool held;
+	/* --track without heap: processes are followed (forks, execs, exits), with no probes. */
+	bool no_probes;
 };
 
 enum procset_state {

@@ -89,6 +89,44 @@ static int (*const cmps[FRAME_SORT_MAX])(const void *, const void *) = {
 	[FRAME_SORT_AGE] = cmp_age,
 };
 
+/*
+ * -a (no process list, many processes): rows grouped by process, the processes ranked by the
+ * bytes of their rows (then pid), each one's rows in the order asked.
+ */
+static int cmp_by_process(const void *pa, const void *pb, void *sort)
+{
+	const struct frame_row *a = pa, *b = pb;
+
+	if (a->proc_bytes != b->proc_bytes)
+		return a->proc_bytes > b->proc_bytes ? -1 : 1;
+	if (a->rec->pid != b->rec->pid)
+		return a->rec->pid < b->rec->pid ? -1 : 1;
+	return cmps[*(const enum frame_sort *)sort](a, b);
+}
+
+static int rank_processes(struct frame *f)
+{
+	struct hashtab *sums = hashtab__new(64);
+	int err = sums ? 0 : -ENOMEM;
+
+	for (size_t i = 0; !err && i < f->nr_rows; i++) {
+		uint64_t *v = hashtab__find(sums, (uint32_t)f->rows[i].rec->pid);
+
+		if (v)
+			*v += (uint64_t)f->rows[i].rec->outstanding_bytes;
+		else
+			err = hashtab__put(sums, (uint32_t)f->rows[i].rec->pid,
+					   (uint64_t)f->rows[i].rec->outstanding_bytes);
+	}
+	for (size_t i = 0; !err && i < f->nr_rows; i++)
+		f->rows[i].proc_bytes =
+			(int64_t)*hashtab__find(sums, (uint32_t)f->rows[i].rec->pid);
+	hashtab__free(sums);
+	if (!err)
+		qsort_r(f->rows, f->nr_rows, sizeof(*f->rows), cmp_by_process, &f->sort);
+	return err;
+}
+
 /* --- merged rows: one per site, whatever the processes */
 
 static bool same_str(const char *a, const char *b)
@@ -111,7 +149,7 @@ static bool same_frame(const struct sym_frame *a, const struct sym_frame *b)
 
 static bool same_site(const struct report_stack *a, const struct report_stack *b)
 {
-	if (a->nr_frames != b->nr_frames)
+	if (a->nr_frames != b->nr_frames || a->rec->kind != b->rec->kind)
 		return false;
 	for (size_t k = 0; k < a->nr_frames; k++) {
 		if (!same_frame(&a->frames[k], &b->frames[k]))
@@ -128,7 +166,7 @@ static uint64_t hash_str(uint64_t h, const char *s)
 /* A hash of what same_site() compares. */
 static uint64_t site_hash(const struct report_stack *rs)
 {
-	uint64_t h = fnv1a_u64(FNV1A_SEED, rs->nr_frames);
+	uint64_t h = fnv1a_u64(FNV1A_SEED, rs->nr_frames << 8 | rs->rec->kind);
 
 	for (size_t k = 0; k < rs->nr_frames; k++) {
 		const struct sym_frame *fr = &rs->frames[k];
@@ -373,6 +411,9 @@ int frame_select(struct frame *f, enum frame_sort sort, const char *filter, bool
 	f->filter = filter && filter[0] ? filter : NULL;
 	f->merged = merge;
 	f->show_pid = !merge && f->nr_procs > 1;
+	f->show_kind = false;
+	for (size_t i = 0; i < n; i++)
+		f->show_kind |= f->snap->stacks[i].kind != LT_TRACK_HEAP;
 	if (!n)
 		return 0;
 	/* The report lists every stack of the snapshot, in its order: stack i is report stack i. */
@@ -393,9 +434,13 @@ int frame_select(struct frame *f, enum frame_sort sort, const char *filter, bool
 		return err;
 	}
 	f->show_pid |= !merge && many_pids;
-	if (f->nr_rows > 1)
+	if (!merge && many_pids && f->all)
+		err = rank_processes(f);
+	else if (f->nr_rows > 1)
 		qsort(f->rows, f->nr_rows, sizeof(*f->rows), cmps[f->sort]);
-	return 0;
+	if (err)
+		drop_rows(f);
+	return err;
 }
 
 int frame_symbolize_rows(struct frame *f, size_t first, size_t n)

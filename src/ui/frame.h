@@ -43,6 +43,7 @@ struct frame_row {
 	const size_t *members;	/* the stacks it shows (indexes as stack), most bytes first */
 	size_t nr_members;	/* 1 unless merged */
 	size_t nr_procs;	/* processes among its stacks */
+	int64_t proc_bytes;	/* -a: its process's bytes over the rows (rows are ranked by it) */
 };
 
 /*
@@ -56,6 +57,7 @@ struct frame {
 	struct history_trend *trends;	/* owned; trends[i] belongs to snap->stacks[i] */
 	struct frame_proc *procs;	/* owned array */
 	size_t nr_procs;
+	bool all;			/* -a: every process; rows ranked by process */
 	double traced_s;
 	double interval_s;		/* refresh interval */
 	double window_s;		/* span of the growth window (0 before two samples) */
@@ -77,6 +79,7 @@ struct frame {
 	const char *filter;		/* not owned; NULL or "" = none */
 	bool merged;			/* rows merge equal sites across processes */
 	bool show_pid;			/* a PID column: more than one process shown */
+	bool show_kind;			/* a KIND column: stacks other than heap (--track) */
 	size_t *members;		/* owned; the rows' members */
 	struct stack_record *sums;	/* owned; merged rows' records */
 	struct history_trend *sum_trends; /* owned; merged rows' trends */

@@ -95,7 +95,8 @@ static void header_who(const struct frame *f, const struct frame_sink *sink)
 	char a[FMT_LEN];
 
 	putf(sink, FRAME_LABEL, "leaktop %s", f->version ? f->version : "");
-	put(sink, FRAME_NORMAL, f->nr_procs > 1 ? "  pids" : "  pid");
+	/* -a: no process list; the rows say whose each stack is */
+	put(sink, FRAME_NORMAL, f->all ? "  all processes" : f->nr_procs > 1 ? "  pids" : "  pid");
 	for (size_t i = 0; i < f->nr_procs && i < HEADER_PIDS; i++) {
 		putf(sink, FRAME_NORMAL, "%s %d (", i ? "," : "", f->procs[i].pid);
 		put_clean(sink, FRAME_NORMAL, f->procs[i].comm ? f->procs[i].comm : "?");
@@ -116,13 +117,46 @@ static void header_who(const struct frame *f, const struct frame_sink *sink)
 	eol(sink);
 }
 
+/* 2 (--track): each kind's outstanding figures, in place of the heap's */
+static void header_kinds(const struct snapshot *snap, const struct frame_sink *sink)
+{
+	int64_t bytes[LT_TRACK_MAX] = { 0 }, blocks[LT_TRACK_MAX] = { 0 };
+	bool seen[LT_TRACK_MAX] = { false };
+	char a[FMT_LEN];
+	size_t k = 0;
+
+	for (size_t i = 0; i < snap->nr_stacks; i++) {
+		const struct stack_record *r = &snap->stacks[i];
+
+		if (r->kind >= LT_TRACK_MAX)
+			continue;
+		seen[r->kind] = true;
+		bytes[r->kind] += r->outstanding_bytes;
+		blocks[r->kind] += r->outstanding_allocs;
+	}
+	put(sink, FRAME_LABEL, "kinds  ");
+	for (uint32_t kind = 0; kind < LT_TRACK_MAX; kind++) {
+		if (!seen[kind])
+			continue;
+		fmt_bytes(a, sizeof(a), (double)bytes[kind]);
+		putf(sink, FRAME_NORMAL, "%s%s %s in %" PRId64 " %s", k++ ? "; " : "",
+		     snapshot_kind_name(kind), a, blocks[kind],
+		     kind == LT_TRACK_FAULTS ? "pages" : "blocks");
+	}
+	put(sink, FRAME_NORMAL, ", all ");
+}
+
 /* 2: the heap leaktop accounts for, and how fast it moves */
 static void header_heap(const struct frame *f, const struct snapshot *snap,
 			const struct frame_sink *sink)
 {
 	char a[FMT_LEN];
 
-	put(sink, FRAME_LABEL, "heap   ");
+	/* With other kinds (--track): each kind's figures, then their sum's. */
+	if (f->show_kind)
+		header_kinds(snap, sink);
+	else
+		put(sink, FRAME_LABEL, "heap   ");
 	fmt_bytes(a, sizeof(a), (double)snap->totals.outstanding_bytes);
 	putf(sink, FRAME_NORMAL, "%s (%" PRId64 " bytes) in %" PRId64 " blocks, ", a,
 	     snap->totals.outstanding_bytes, snap->totals.outstanding_allocs);
@@ -148,6 +182,9 @@ static void header_losses(const struct snapshot *snap, const struct frame_sink *
 			uint64_t v = snap->stats[s];
 
 			if (!snapshot_stat_loss((enum lt_stat)s) || (pass == 0) != (v != 0))
+				continue;
+			/* --track's counters are named once they count something. */
+			if (!v && s >= LT_STAT_TRACK_LOST_STACKS)
 				continue;
 			putf(sink, v ? FRAME_ALERT : FRAME_NORMAL, "%s%s %" PRIu64, k++ ? ", " : "",
 			     snapshot_stat_name((enum lt_stat)s), v);
@@ -291,12 +328,14 @@ void frame_render_header(const struct frame *f, const struct frame_sink *sink)
 
 /* Which columns a width affords. */
 struct layout {
-	bool pid, procs, blocks, growth, age, lost;
+	bool pid, procs, kind, blocks, growth, age, lost;
 };
 
 /* Cell formats, shared by the titles and the rows so that they line up. */
 #define FMT_LEAD "%7s "	/* PID or PROCS */
 #define LEAD_WIDTH 8
+#define FMT_KIND "%7s"	/* heap, mmap, faults, kernel */
+#define KIND_WIDTH 7
 #define FMT_BYTES "%10s"
 #define FMT_LOST " %10s"
 #define LOST_WIDTH 11
@@ -310,11 +349,13 @@ struct layout {
 /* The leading column stays, whatever the width: it says whose stack a row is. */
 static struct layout layout_for(const struct frame *f, int width)
 {
-	struct layout l = { f->show_pid && !f->merged, f->merged, true, true, true,
+	struct layout l = { f->show_pid && !f->merged, f->merged, f->show_kind, true, true, true,
 			    f->snap->reach_scans > 0 };
 
 	if (width > 0 && (l.pid || l.procs))
 		width = width > LEAD_WIDTH ? width - LEAD_WIDTH : 1;
+	if (width > 0 && l.kind)
+		width = width > KIND_WIDTH ? width - KIND_WIDTH : 1;
 	/* LOST, after a scan, stays where BLOCKS, OLDEST and GROWTH go */
 	if (width > 0 && l.lost)
 		width = width > LOST_WIDTH ? width - LOST_WIDTH : 1;
@@ -333,6 +374,8 @@ void frame_render_titles(const struct frame *f, const struct frame_sink *sink, i
 		putf(sink, FRAME_TITLE, FMT_LEAD, "PID");
 	if (l.procs)
 		putf(sink, FRAME_TITLE, FMT_LEAD, "PROCS");
+	if (l.kind)
+		putf(sink, FRAME_TITLE, FMT_KIND, "KIND");
 	putf(sink, FRAME_TITLE, FMT_BYTES, "BYTES");
 	if (l.blocks)
 		putf(sink, FRAME_TITLE, FMT_BLOCKS, "BLOCKS");
@@ -377,6 +420,8 @@ void frame_render_row(const struct frame *f, size_t row, const struct frame_sink
 		snprintf(a, sizeof(a), "%zu", r->nr_procs);
 		putf(sink, style, FMT_LEAD, a);
 	}
+	if (l.kind)
+		putf(sink, style, FMT_KIND, snapshot_kind_name(rec->kind));
 	fmt_bytes(a, sizeof(a), (double)rec->outstanding_bytes);
 	putf(sink, style, FMT_BYTES, a);
 	if (l.blocks) {

@@ -48,6 +48,8 @@ struct live *live__new(const struct pipeline *p, const struct tracer *t, size_t 
 	l->ring = calloc(window ? window : 1, sizeof(*l->ring));
 	l->hist = history__new(window);
 	l->cost = bpfcost__new(t);
+	if (l->cost)
+		bpfcost__add_track(l->cost, p->track);
 	empty = snapshot__new();
 	if (!l->ring || !l->hist || !l->cost || !empty) {
 		err = errno == EINVAL ? -EINVAL : -ENOMEM;
@@ -206,6 +208,7 @@ struct frame *live__sample(struct live *l, double interval_s)
 
 	if (!f)
 		return NULL;
+	f->all = l->pipe->all;
 	/* A scan that failed (logged) leaves the frame without its LOST column, not without a frame. */
 	if (l->pipe->reach_each)
 		pipeline_scan(l->pipe);

@@ -15,6 +15,15 @@ struct snapshot *pipeline_read(const struct pipeline *p)
 
 	if (!snap)
 		return NULL;
+	if (p->track) {
+		int err = track__read(p->track, snap);
+
+		if (err) {
+			snapshot__free(snap);
+			errno = -err;
+			return NULL;
+		}
+	}
 	snap->duration_s = (double)(snap->taken_ns - p->start_ns) / 1e9;
 	if (p->reach)
 		reachscan__apply(p->reach, snap);

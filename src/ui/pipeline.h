@@ -12,6 +12,7 @@
 #include "symbol/symbolize.h"
 #include "trace/collect.h"
 #include "trace/procset.h"
+#include "trace/track.h"
 #include "trace/reachscan.h"
 #include "ui/loop.h"
 #include "unwind/unwind_maps.h"
@@ -24,6 +25,8 @@
 struct pipeline {
 	const char *version;
 	struct collector *col;
+	struct track *track;		/* NULL unless --track asks for more than heap */
+	bool all;			/* -a: every process (none listed) */
 	struct symbolizer *sym;
 	struct unwinder *unwinder;	/* NULL with --unwind fp */
 	struct metrics_server *metrics;	/* NULL without --metrics */

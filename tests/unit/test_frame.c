@@ -155,6 +155,61 @@ static void test_rows_listed_and_sorted(void **state)
 	frame_free(NULL);
 }
 
+/* -a with --track: stacks of two processes and two kinds, no process list. */
+static void test_kinds_and_processes(void **state)
+{
+	struct frame *f = calloc(1, sizeof(*f));
+	struct stack_record recs[] = {
+		{ .stack_id = 11, .pid = 7, .kind = LT_TRACK_FAULTS, .outstanding_bytes = 1000,
+		  .outstanding_allocs = 1, .allocs = 1, .oldest_age_s = -1, .nr_ips = 1,
+		  .ips = { 0x1000 } },
+		{ .stack_id = 12, .pid = 8, .kind = LT_TRACK_HEAP, .outstanding_bytes = 900,
+		  .outstanding_allocs = 9, .allocs = 9, .oldest_age_s = 2, .nr_ips = 1,
+		  .ips = { 0x2000 } },
+		{ .stack_id = 13, .pid = 7, .kind = LT_TRACK_FAULTS, .outstanding_bytes = 100,
+		  .outstanding_allocs = 1, .allocs = 1, .oldest_age_s = -1, .nr_ips = 1,
+		  .ips = { 0x3000 } },
+	};
+	struct history_trend trend = { .nr_samples = 2, .window_s = 1, .growth_bytes_per_s = 0,
+				       .active = true };
+	struct mem_sink m = { 0 };
+	struct frame_sink sink = SINK(&m);
+
+	assert_non_null(f);
+	f->snap = snapshot__new();
+	assert_non_null(f->snap);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(snapshot__add(f->snap, &recs[i]), 0);
+	snapshot__sum_totals(f->snap);
+	assert_int_equal(report_init(&f->report, f->snap, NULL, 0), 0);
+	f->trends = calloc(3, sizeof(*f->trends));
+	assert_non_null(f->trends);
+	for (size_t i = 0; i < 3; i++)
+		f->trends[i] = trend;
+
+	/* By bytes: 1000 (pid 7), 900 (pid 8), 100 (pid 7). */
+	assert_int_equal(frame_select(f, FRAME_SORT_BYTES, NULL, false), 0);
+	assert_true(f->show_pid && f->show_kind);
+	assert_int_equal(f->rows[1].rec->stack_id, 12);
+	/* -a: pid 7 (1100 bytes) first with its stacks, then pid 8. */
+	f->all = true;
+	assert_int_equal(frame_select(f, FRAME_SORT_BYTES, NULL, false), 0);
+	assert_int_equal(f->rows[0].rec->stack_id, 11);
+	assert_int_equal(f->rows[1].rec->stack_id, 13);
+	assert_int_equal(f->rows[2].rec->stack_id, 12);
+	assert_int_equal(f->rows[0].proc_bytes, 1100);
+	frame_render_titles(f, &sink, 0);
+	frame_render_row(f, 0, &sink, 0);
+	frame_render_row(f, 2, &sink, 0);
+	assert_non_null(strstr(m.text, "    PID    KIND     BYTES"));
+	assert_non_null(strstr(m.text, "      7  faults    1000 B"));
+	assert_non_null(strstr(m.text, "      8    heap     900 B"));
+	frame_render_header(f, &sink);
+	assert_non_null(strstr(m.text, "all processes"));
+	assert_non_null(strstr(m.text, "kinds  heap 900 B in 9 blocks; faults 1.1 KiB in 2 pages, all "));
+	frame_free(f);
+}
+
 static void test_header(void **state)
 {
 	struct frame *f = make_frame();
@@ -642,6 +697,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows_listed_and_sorted),
 		cmocka_unit_test(test_header),
+		cmocka_unit_test(test_kinds_and_processes),
 		cmocka_unit_test(test_rows_text_by_width),
 		cmocka_unit_test(test_stack_text),
 		cmocka_unit_test(test_filter_stops_past_unmapped_caller),

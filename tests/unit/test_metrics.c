@@ -83,15 +83,15 @@ static const char expected[] =
 	"# HELP leaktop_site_outstanding_bytes Outstanding bytes of the largest allocation sites of "
 	"each process.\n"
 	"# TYPE leaktop_site_outstanding_bytes gauge\n"
-	"leaktop_site_outstanding_bytes{pid=\"100\",comm=\"srv \\\"x\\\"\",site=\"leak_here (server)\"} "
+	"leaktop_site_outstanding_bytes{pid=\"100\",comm=\"srv \\\"x\\\"\",site=\"leak_here (server)\",kind=\"heap\"} "
 	"1500\n"
-	"leaktop_site_outstanding_bytes{pid=\"200\",comm=\"\",site=\"libz.so.1+0xbeef (libz.so.1)\"} 7\n"
+	"leaktop_site_outstanding_bytes{pid=\"200\",comm=\"\",site=\"libz.so.1+0xbeef (libz.so.1)\",kind=\"heap\"} 7\n"
 	"# HELP leaktop_site_outstanding_blocks Outstanding blocks of the largest allocation sites of "
 	"each process.\n"
 	"# TYPE leaktop_site_outstanding_blocks gauge\n"
-	"leaktop_site_outstanding_blocks{pid=\"100\",comm=\"srv \\\"x\\\"\",site=\"leak_here (server)\"} "
+	"leaktop_site_outstanding_blocks{pid=\"100\",comm=\"srv \\\"x\\\"\",site=\"leak_here (server)\",kind=\"heap\"} "
 	"15\n"
-	"leaktop_site_outstanding_blocks{pid=\"200\",comm=\"\",site=\"libz.so.1+0xbeef (libz.so.1)\"} 7\n"
+	"leaktop_site_outstanding_blocks{pid=\"200\",comm=\"\",site=\"libz.so.1+0xbeef (libz.so.1)\",kind=\"heap\"} 7\n"
 	"# HELP leaktop_losses_total Events leaktop could not account for, by kind (see the README).\n"
 	"# TYPE leaktop_losses_total counter\n"
 	"leaktop_losses_total{kind=\"dropped_allocs\"} 3\n"
@@ -112,6 +112,12 @@ static const char expected[] =
 	"leaktop_losses_total{kind=\"lost_events\"} 0\n"
 	"leaktop_losses_total{kind=\"inherited_frees\"} 0\n"
 	"leaktop_losses_total{kind=\"exited_released\"} 0\n"
+	"leaktop_losses_total{kind=\"track_lost_stacks\"} 0\n"
+	"leaktop_losses_total{kind=\"track_stack_full\"} 0\n"
+	"leaktop_losses_total{kind=\"track_table_full\"} 0\n"
+	"leaktop_losses_total{kind=\"track_vma_busy\"} 0\n"
+	"leaktop_losses_total{kind=\"track_exits_lost\"} 0\n"
+	"leaktop_losses_total{kind=\"track_moves_cut\"} 0\n"
 	"# HELP leaktop_sample_rate_bytes Mean bytes between sampled allocations; 0 when every "
 	"allocation is recorded.\n"
 	"# TYPE leaktop_sample_rate_bytes gauge\n"
@@ -147,7 +153,7 @@ static void test_format_escapes_sites(void **state)
 	build(&fx);
 	text = metrics_format(&fx.r, procs, 1, NULL, 10);
 	assert_non_null(text);
-	assert_non_null(strstr(text, "site=\"odd\\\"name\\\\x (server)\"} 64\n"));
+	assert_non_null(strstr(text, "site=\"odd\\\"name\\\\x (server)\",kind=\"heap\"} 64\n"));
 	/* pid 200 is not listed: none of its series appear */
 	assert_null(strstr(text, "pid=\"200\""));
 	free(text);

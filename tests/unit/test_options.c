@@ -431,6 +431,31 @@ static void test_unwind(void **state)
 		     "-p", "1");
 }
 
+static void test_track(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "-p", "1"), 0);
+	assert_int_equal(o.track, LT_TRACK_BIT(LT_TRACK_HEAP));
+	assert_false(o.all);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "--track", "heap,faults", "-p", "1"), 0);
+	assert_int_equal(o.track, LT_TRACK_BIT(LT_TRACK_HEAP) | LT_TRACK_BIT(LT_TRACK_FAULTS));
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "--track", "kernel,mmap,faults", "-a"), 0);
+	assert_int_equal(o.track, LT_TRACK_BIT(LT_TRACK_KERNEL) | LT_TRACK_BIT(LT_TRACK_MMAP) |
+					  LT_TRACK_BIT(LT_TRACK_FAULTS));
+	assert_true(o.all);
+	options_free(&o);
+	ASSERT_USAGE("--track: unknown kind 'disk' (expected a list of heap, mmap, faults, kernel)",
+		     "--track", "faults,disk", "-p", "1");
+	ASSERT_USAGE("--track: unknown kind '' (expected a list of heap, mmap, faults, kernel)",
+		     "--track", "faults,", "-p", "1");
+	ASSERT_USAGE("-a traces the whole system: give --track faults, mmap or kernel, without heap",
+		     "-a");
+	ASSERT_USAGE("give either -p PID or -a, not both", "--track", "faults", "-p", "1", "-a");
+}
+
 static void test_help_and_version(void **state)
 {
 	struct options o;
@@ -659,7 +684,7 @@ int main(void)
 		cmocka_unit_test(test_help_and_version), cmocka_unit_test(test_usage_text),
 		cmocka_unit_test(test_small_error_buffer),
 		cmocka_unit_test(test_view_options), cmocka_unit_test(test_pprof_needs_a_file),
-		cmocka_unit_test(test_unwind),
+		cmocka_unit_test(test_unwind),		 cmocka_unit_test(test_track),
 		cmocka_unit_test(test_targets),		 cmocka_unit_test(test_no_follow),
 		cmocka_unit_test(test_reachability),
 	};

@@ -370,12 +370,15 @@ static const char expected_json[] =
 	"\"unwind_no_mapping\": 7, \"unwind_no_table\": 8, \"unwind_no_cfi\": 9, "
 	"\"unwind_stop_row\": 10, \"unwind_read_failed\": 11, \"truncated_stacks\": 12, "
 	"\"unwind_not_ready\": 13, \"unwound_calls\": 14, \"allocator_frees\": 15, "
-	"\"lost_events\": 16, \"inherited_frees\": 17, \"exited_released\": 18},\n"
+	"\"lost_events\": 16, \"inherited_frees\": 17, \"exited_released\": 18, "
+	"\"track_lost_stacks\": 19, \"track_stack_full\": 20, \"track_table_full\": 21, "
+	"\"track_vma_busy\": 22, \"track_exits_lost\": 23, \"track_moves_cut\": 24},\n"
 	"  \"stacks_total\": 5,\n"
 	"  \"stacks\": [\n"
 	"    {\"pid\": 1234, \"outstanding_bytes\": 1048576, \"outstanding_allocs\": 2, "
 	"\"allocs\": 4, \"alloc_bytes\": 2097152,\n"
-	"     \"oldest_age_s\": 4.25, \"growth_bytes_per_s\": 2048, \"frames\": [\n"
+	"     \"oldest_age_s\": 4.25, \"growth_bytes_per_s\": 2048, \"kind\": \"heap\", "
+	"\"frames\": [\n"
 	"      {\"address\": \"0x55d1c0a01234\", \"function\": \"leak_small\", \"offset\": 23, "
 	"\"module\": \"/abs/path/basic\", \"module_offset\": \"0x1234\", \"file\": \"basic.c\", "
 	"\"line\": 14, \"inlined\": false},\n"
@@ -390,7 +393,8 @@ static const char expected_json[] =
 	"    ]},\n"
 	"    {\"pid\": 5678, \"outstanding_bytes\": 100, \"outstanding_allocs\": 1, \"allocs\": 5, "
 	"\"alloc_bytes\": 500,\n"
-	"     \"oldest_age_s\": null, \"growth_bytes_per_s\": null, \"frames\": []}\n"
+	"     \"oldest_age_s\": null, \"growth_bytes_per_s\": null, \"kind\": \"heap\", "
+	"\"frames\": []}\n"
 	"  ]\n"
 	"}\n";
 
@@ -411,7 +415,9 @@ static void test_json_exact(void **state)
 		     " 'missed_returns', 'unwind_no_mapping', 'unwind_no_table', 'unwind_no_cfi',"
 		     " 'unwind_stop_row', 'unwind_read_failed', 'truncated_stacks',"
 		     " 'unwind_not_ready', 'unwound_calls', 'allocator_frees', 'lost_events',"
-		     " 'inherited_frees', 'exited_released'])\n"
+		     " 'inherited_frees', 'exited_released', 'track_lost_stacks',"
+		     " 'track_stack_full', 'track_table_full', 'track_vma_busy',"
+		     " 'track_exits_lost', 'track_moves_cut'])\n"
 		     "p = d['processes']\n"
 		     "assert [(x['pid'], x['state']) for x in p] == [(1234, 'traced'), (5678, 'exited'),"
 		     " (9999, 'not traced')]\n"
@@ -453,7 +459,10 @@ static void test_json_empty(void **state)
 			    "\"truncated_stacks\": 0, \"unwind_not_ready\": 0, "
 			    "\"unwound_calls\": 0, "
 			    "\"allocator_frees\": 0, \"lost_events\": 0, "
-			    "\"inherited_frees\": 0, \"exited_released\": 0},\n"
+			    "\"inherited_frees\": 0, \"exited_released\": 0, "
+			    "\"track_lost_stacks\": 0, \"track_stack_full\": 0, "
+			    "\"track_table_full\": 0, \"track_vma_busy\": 0, "
+			    "\"track_exits_lost\": 0, \"track_moves_cut\": 0},\n"
 			    "  \"stacks_total\": 0,\n"
 			    "  \"stacks\": []\n"
 			    "}\n");
@@ -520,7 +529,8 @@ static void test_reach_split(void **state)
 						 .valid = true };
 	out = render(out_json_write, r, &len);
 	assert_true(json_valid(out, len));
-	assert_non_null(strstr(out, "\"growth_bytes_per_s\": 2048,\n     \"lost_bytes\": 1000, "
+	assert_non_null(strstr(out, "\"growth_bytes_per_s\": 2048, \"kind\": \"heap\",\n"
+				    "     \"lost_bytes\": 1000, "
 				    "\"lost_allocs\": 1, \"possibly_lost_bytes\": 48576, "
 				    "\"possibly_lost_allocs\": 0, \"reachable_bytes\": 1000000, "
 				    "\"reachable_allocs\": 1, \"frames\": ["));

@@ -287,10 +287,12 @@ static void test_samples(void **state)
 		assert_int_equal(s->n_value, 4);
 		for (j = 0; j < 4; j++)
 			assert_int_equal(s->value[j], want[i][j]);
-		assert_int_equal(s->n_label, 1);
+		assert_int_equal(s->n_label, 2);
 		assert_string_equal(str(p, s->label[0]->key), "pid");
 		assert_int_equal(s->label[0]->str, 0);
 		assert_int_equal(s->label[0]->num, fx.recs[i].pid);
+		assert_string_equal(str(p, s->label[1]->key), "kind");
+		assert_string_equal(str(p, s->label[1]->str), "heap");
 	}
 	/* one location per address: the inlined helper and leak_small share one */
 	assert_int_equal(p->sample[0]->n_location_id, 4);
