@@ -118,8 +118,9 @@ static const char usage_text[] =
 	"                          and the command goes on running, untraced\n"
 	"  -i, --interval SEC      also print a report every SEC seconds; in the live\n"
 	"                          view and --batch: the refresh interval (default 2)\n"
-	"  -f, --format FMT        text (default) | json | folded | pprof\n"
-	"                          (pprof: gzip'ed protobuf, for -o FILE or a pipe)\n"
+	"  -f, --format FMT        text (default) | json | folded | pprof | html\n"
+	"                          (pprof: gzip'ed protobuf, for -o FILE or a pipe;\n"
+	"                          html: one self-contained page with a flame graph)\n"
 	"  -o, --output PATH       write the report to PATH instead of stdout\n"
 	"  -n, --top N             show the N largest stacks (default 20; 0 = all)\n"
 	"      --min-age SEC       count only allocations live for at least SEC seconds\n"
@@ -514,7 +515,7 @@ static int set_target(struct options *opts, int argc, char **argv, char *err, si
 /* Options that do not go together. 0 or -EINVAL (err says why). */
 static int check_combinations(const struct options *o, char *err, size_t err_len)
 {
-	bool pprof = !strcmp(o->format, "pprof");
+	bool pprof = !strcmp(o->format, "pprof"), html = !strcmp(o->format, "html");
 	const struct {
 		bool broken;
 		const char *msg;
@@ -522,6 +523,7 @@ static int check_combinations(const struct options *o, char *err, size_t err_len
 		/* One profile per file: a report every -i seconds would be appended into garbage. */
 		{ !o->record && pprof && o->interval_s > 0,
 		  "--format pprof writes one profile per run: no -i" },
+		{ html && o->interval_s > 0, "--format html writes one page per run: no -i" },
 		{ o->record && (!o->record_dir || o->interval_s <= 0),
 		  "record needs --interval SEC and --dir PATH" },
 		{ !o->record && (o->record_dir || o->keep),

@@ -60,6 +60,8 @@ struct report {
 	size_t nr_stacks;
 	size_t nr_stacks_total;		/* stacks before --top cut the list */
 	uint64_t start_time_ns;		/* tracing began, ns since the epoch (0 = unknown) */
+	double self_cpu_s;		/* leaktop's own CPU time so far (the HTML report's cost) */
+	uint64_t self_rss_bytes;	/* leaktop's own RSS then; 0 = unknown */
 	const struct report_mapping *mappings; /* where frames lie, sorted by (pid, start) */
 	size_t nr_mappings;
 	struct symbolizer *sym;		/* names the frames; NULL: addresses only */

@@ -65,6 +65,7 @@ static int report_processes(const struct pipeline *p, struct report *r)
 int pipeline_report(const struct pipeline *p, struct report *r, const struct snapshot *snap,
 		    size_t top, bool symbolize)
 {
+	struct proc_mem mem;
 	int err = symbolize ? report_build(r, snap, p->sym, top)
 			    : report_init(r, snap, p->sym, top);
 
@@ -75,6 +76,9 @@ int pipeline_report(const struct pipeline *p, struct report *r, const struct sna
 	r->version = p->version;
 	r->sample_rate_bytes = p->sample_rate;
 	r->start_time_ns = p->start_time_ns;
+	r->self_cpu_s = (double)procinfo_self_cpu_ns() / 1e9;
+	if (!procinfo_mem(0, &mem))
+		r->self_rss_bytes = mem.rss_bytes;
 	err = report_processes(p, r);
 	if (err) {
 		log_error("cannot build the report: %s", strerror(-err));

@@ -554,6 +554,60 @@ static void test_json_escaping(void **state)
 	free(out);
 }
 
+/* ---- html */
+
+/* A name that would end the page's script element, open a comment, or start markup. */
+static const struct sym_frame script_frame = {
+	0x401000, "f</script><script>alert(1)</SCRIPT><!-- & -->", 1, "/tmp/<b>lib.so", 0x1000,
+	"x.c", 7, false,
+};
+
+/* The page's data element: its text, malloc'ed. */
+static char *html_data(const char *page)
+{
+	static const char open_tag[] = "<script id=\"leaktop-data\" type=\"application/json\">";
+	const char *start = strstr(page, open_tag), *end;
+
+	assert_non_null(start);
+	start += strlen(open_tag);
+	end = strstr(start, "</script>");
+	assert_non_null(end);
+	return strndup(start, (size_t)(end - start));
+}
+
+static void test_html(void **state)
+{
+	struct report *r = fixture(false);
+	char *page, *data, *p;
+	size_t len, closes = 0;
+
+	fx.stacks[0].frames = &script_frame;
+	fx.stacks[0].nr_frames = 1;
+	r->self_cpu_s = 1.5;
+	r->self_rss_bytes = 4096;
+	page = render(out_html_write, r, &len);
+	assert_int_equal(strlen(page), len);
+	assert_int_equal(strncmp(page, "<!DOCTYPE html>", 15), 0);
+	assert_null(strstr(page, "/*LEAKTOP_DATA*/"));
+	/* The template's own two script elements close, and nothing else does. */
+	for (p = page; (p = strcasestr(p, "</script")); p++)
+		closes++;
+	assert_int_equal(closes, 2);
+	assert_null(strstr(page, "<!--  &"));
+	data = html_data(page);
+	assert_null(strchr(data, '<'));
+	assert_true(python_accepts(
+		data, "s = d['report']['stacks'][0]\n"
+		      "assert s['frames'][0]['function'] == "
+		      "'f</script><script>alert(1)</SCRIPT><!-- & -->', s\n"
+		      "assert s['frames'][0]['module'] == '/tmp/<b>lib.so'\n"
+		      "assert s['outstanding_bytes'] == 1048576\n"
+		      "assert d['report']['totals']['outstanding_bytes'] == 2306967\n"
+		      "assert d['cost'] == {'cpu_s': 1.5, 'rss_bytes': 4096}, d['cost']\n"));
+	free(data);
+	free(page);
+}
+
 /* ---- folded */
 
 static void test_folded(void **state)
@@ -801,8 +855,9 @@ static void test_format_table(void **state)
 	assert_null(output_format_find(""));
 	assert_null(output_format_find("Text"));
 	assert_null(output_format_find(NULL));
-	assert_string_equal(output_format_names(), "text|json|folded|pprof");
-	assert_string_equal(output_format_names(), "text|json|folded|pprof");
+	assert_ptr_equal(output_format_find("html")->write, out_html_write);
+	assert_string_equal(output_format_names(), "text|json|folded|pprof|html");
+	assert_string_equal(output_format_names(), "text|json|folded|pprof|html");
 
 	assert_string_equal(output_basename("/usr/lib/libc.so.6"), "libc.so.6");
 	assert_string_equal(output_basename("libc.so.6"), "libc.so.6");
@@ -937,6 +992,7 @@ int main(void)
 		cmocka_unit_test(test_checker_itself), cmocka_unit_test(test_json_exact),
 		cmocka_unit_test(test_json_empty),     cmocka_unit_test(test_json_doubles),
 		cmocka_unit_test(test_json_escaping),  cmocka_unit_test(test_folded),
+		cmocka_unit_test(test_html),
 		cmocka_unit_test(test_text_exact),     cmocka_unit_test(test_text_losses),
 		cmocka_unit_test(test_text_variants),  cmocka_unit_test(test_human_units),
 		cmocka_unit_test(test_stream_errors),  cmocka_unit_test(test_format_table),
