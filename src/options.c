@@ -40,6 +40,7 @@ enum {
 	OPT_UNIT,
 	OPT_COMM,
 	OPT_NO_FOLLOW,
+	OPT_BASE,
 };
 
 /* "+" stops at the first non-option so that the command's own options stay its own; ":" reports a
@@ -74,6 +75,7 @@ static const struct option long_options[] = {
 	{ "iterations", required_argument, NULL, OPT_ITERATIONS },
 	{ "unwind", required_argument, NULL, OPT_UNWIND },
 	{ "unwind-rows", required_argument, NULL, OPT_UNWIND_ROWS },
+	{ "base", required_argument, NULL, OPT_BASE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -84,6 +86,7 @@ static const char usage_text[] =
 	"       leaktop [options] --cgroup PATH | --unit NAME | --comm NAME\n"
 	"       leaktop [options] [--] COMMAND [ARG...]\n"
 	"       leaktop record --interval SEC --dir PATH [--keep N] [options] -p PID\n"
+	"       leaktop report --dir PATH [--base FILE] [-f FMT] [-o PATH] [-n N]\n"
 	"\n"
 	"Shows which call stacks hold memory from malloc, calloc, realloc, operator new\n"
 	"and friends, and which of them are still growing.\n"
@@ -159,6 +162,11 @@ static const char usage_text[] =
 	"      --dir PATH          where profiles go (leaktop-<UTC time>.pb.gz)\n"
 	"      --keep N            keep only the newest N profiles (default: all)\n"
 	"\n"
+	"report: the profiles record stored in --dir (or one profile), as one report:\n"
+	"each stack's bytes at every profile, its growth, and the leak-suspect rule.\n"
+	"      --base FILE         instead, what changed from the profile FILE to the\n"
+	"                          newest of --dir, stack by stack (grown first)\n"
+	"\n"
 	"Every loss (allocation table full, stack lost, missed probe) is counted and\n"
 	"shown in the report. Exit status: 0 success, 1 runtime failure, 2 usage error.\n"
 	"\n"
@@ -184,6 +192,11 @@ static const char usage_text[] =
 	"  Write a heap profile for go tool pprof, Pyroscope, Parca or Grafana:\n"
 	"      leaktop -d 30 -f pprof -o heap.pb.gz -p 1234\n"
 	"      go tool pprof -top heap.pb.gz\n"
+	"  The growth of each stack across the profiles record stored; what grew\n"
+	"  since one of them; a page with a flame graph and a timeline:\n"
+	"      leaktop report --dir /var/lib/leaktop\n"
+	"      leaktop report --dir /var/lib/leaktop --base OLD.pb.gz\n"
+	"      leaktop report --dir /var/lib/leaktop -f html -o report.html\n"
 	"  Draw a flame graph of outstanding bytes:\n"
 	"      leaktop -d 30 -n 0 -f folded -p 1234 > leaks.folded\n"
 	"      flamegraph.pl --countname=bytes leaks.folded > leaks.svg\n";
@@ -328,6 +341,7 @@ static const struct value_option {
 	{ OPT_BATCH, NULL, VALUE_FLAG, FIELD(batch, bool), 0, 0 },
 	{ OPT_DIR, NULL, VALUE_STRING, FIELD(record_dir, const char *), 0, 0 },
 	{ OPT_METRICS, NULL, VALUE_STRING, FIELD(metrics_listen, const char *), 0, 0 },
+	{ OPT_BASE, NULL, VALUE_STRING, FIELD(base_path, const char *), 0, 0 },
 };
 
 /* Stores arg, read as vo says, in its field of opts. 0 or -EINVAL (err says why). */
@@ -526,8 +540,14 @@ static int check_combinations(const struct options *o, char *err, size_t err_len
 		{ html && o->interval_s > 0, "--format html writes one page per run: no -i" },
 		{ o->record && (!o->record_dir || o->interval_s <= 0),
 		  "record needs --interval SEC and --dir PATH" },
-		{ !o->record && (o->record_dir || o->keep),
+		{ !o->record && !o->report && (o->record_dir || o->keep),
 		  "--dir and --keep go with `leaktop record`" },
+		{ o->report && (!o->record_dir || o->keep),
+		  "report reads the profiles in --dir PATH (no --keep)" },
+		{ !o->report && o->base_path, "--base goes with `leaktop report`" },
+		{ o->report && (o->duration_s > 0 || o->interval_s > 0 || o->batch ||
+				o->metrics_listen || o->min_age_s > 0),
+		  "report reads stored profiles: no -d, -i, --min-age, --batch or --metrics" },
 		{ o->record && (o->format_given || o->output_path || o->batch),
 		  "record writes pprof profiles into --dir: no -f, -o or --batch" },
 		{ o->iterations && !o->batch, "--iterations counts the frames of --batch: add it" },
@@ -571,10 +591,19 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 		argv++;
 		argc--;
 	}
+	/* `leaktop report ...`: reads profiles; nothing is traced. */
+	if (argc > 1 && !strcmp(argv[1], "report")) {
+		opts->report = true;
+		argv++;
+		argc--;
+	}
 	ret = parse_words(opts, argc, argv, err, err_len);
 	if (ret == PARSE_STOP)
 		return 0;
-	if (!ret)
+	if (!ret && opts->report && (opts->nr_pids || opts->cgroup || opts->unit || opts->comm ||
+				     optind < argc))
+		ret = argval_error(err, err_len, "report reads stored profiles: no target");
+	else if (!ret && !opts->report)
 		ret = set_target(opts, argc, argv, err, err_len);
 	if (!ret)
 		ret = check_combinations(opts, err, err_len);

@@ -120,6 +120,10 @@ int report_init(struct report *r, const struct snapshot *snap, struct symbolizer
 	r->sym = sym;
 	r->scratch = NULL;
 	r->owned = NULL;
+	r->self_cpu_s = 0;
+	r->self_rss_bytes = 0;
+	r->source = NULL;
+	r->timeline = NULL;
 	if (!n)
 		return 0;
 	stacks = calloc(n, sizeof(*stacks));

@@ -45,6 +45,16 @@ struct report_proc_counts {
 	double gap_s;		/* the followed ones' gaps, summed */
 };
 
+/*
+ * The readings a report was made of, for its timeline (`leaktop report`'s profiles): the time of
+ * each and every listed stack's bytes then.
+ */
+struct report_timeline {
+	size_t nr_times;
+	const double *times_s;		/* seconds from the first reading, ascending */
+	const int64_t *bytes;		/* stack i of the report at reading j: [i * nr_times + j] */
+};
+
 /* Everything a writer needs. Writers are pure functions of a report and a FILE*. */
 struct report {
 	const char *version;
@@ -62,6 +72,9 @@ struct report {
 	uint64_t start_time_ns;		/* tracing began, ns since the epoch (0 = unknown) */
 	double self_cpu_s;		/* leaktop's own CPU time so far (the HTML report's cost) */
 	uint64_t self_rss_bytes;	/* leaktop's own RSS then; 0 = unknown */
+	const char *source;		/* what the report was read from, when not a run (`leaktop
+					 * report`): one line; NULL for a run's */
+	const struct report_timeline *timeline; /* NULL: none */
 	const struct report_mapping *mappings; /* where frames lie, sorted by (pid, start) */
 	size_t nr_mappings;
 	struct symbolizer *sym;		/* names the frames; NULL: addresses only */
@@ -71,10 +84,11 @@ struct report {
 /*
  * Starts a report over the first `top` stacks (0 = all) of snap, in snap's order (the caller has
  * sorted it), none of them symbolized yet: sets snap, duration_s (from snap), stacks, nr_stacks,
- * nr_stacks_total and sym. version, pids, sample_rate_bytes and start_time_ns are the caller's to
- * set. sym may be NULL: every frame is then an unknown one with only its address. r refers to snap
- * and to sym's strings: keep both alive until report_fini(). 0 or -ENOMEM (r then holds no
- * stacks); report_fini() frees what it allocated, in every case.
+ * nr_stacks_total and sym; no cost, source or timeline. version, pids, sample_rate_bytes and
+ * start_time_ns are the caller's to set. sym may be NULL: every frame is then an unknown one
+ * with only its address. r refers to snap and to sym's strings: keep both alive until
+ * report_fini(). 0 or -ENOMEM (r then holds no stacks); report_fini() frees what it allocated, in
+ * every case.
  */
 int report_init(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top);
 

@@ -155,7 +155,9 @@ static void write_frame(FILE *out, const struct sym_frame *f)
 	fprintf(out, ", \"inlined\": %s}", f->inlined ? "true" : "false");
 }
 
-static void write_stack(FILE *out, const struct report_stack *rs)
+/* timeline: stack i's bytes at each reading; NULL without a timeline. */
+static void write_stack(FILE *out, const struct report_stack *rs,
+			const struct report_timeline *timeline, size_t i_stack)
 {
 	const struct stack_record *rec = rs->rec;
 	size_t i;
@@ -171,6 +173,13 @@ static void write_stack(FILE *out, const struct report_stack *rs)
 		fputs("null", out);
 	fputs(", \"growth_bytes_per_s\": ", out);
 	json_double(out, rec->growth_bytes_per_s);
+	if (timeline) {
+		fputs(", \"timeline_bytes\": [", out);
+		for (i = 0; i < timeline->nr_times; i++)
+			fprintf(out, "%s%" PRId64, i ? ", " : "",
+				timeline->bytes[i_stack * timeline->nr_times + i]);
+		fputc(']', out);
+	}
 	fputs(", \"frames\": [", out);
 	for (i = 0; i < rs->nr_frames; i++) {
 		fputs(i ? ",\n      " : "\n      ", out);
@@ -219,6 +228,19 @@ int out_json_write(const struct report *r, FILE *out)
 		fprintf(out, "%s%d", i ? ", " : "", r->pids[i]);
 	fputs("],\n", out);
 	write_processes(r, out);
+	if (r->source) {
+		fputs("  \"source\": ", out);
+		json_string(out, r->source);
+		fputs(",\n", out);
+	}
+	if (r->timeline) {
+		fputs("  \"timeline_s\": [", out);
+		for (i = 0; i < r->timeline->nr_times; i++) {
+			fputs(i ? ", " : "", out);
+			json_double(out, r->timeline->times_s[i]);
+		}
+		fputs("],\n", out);
+	}
 	fputs("  \"duration_s\": ", out);
 	json_double(out, r->duration_s);
 	fprintf(out, ",\n  \"sample_rate_bytes\": %" PRIu64 ",\n", r->sample_rate_bytes);
@@ -239,7 +261,7 @@ int out_json_write(const struct report *r, FILE *out)
 	fprintf(out, "},\n  \"stacks_total\": %zu,\n  \"stacks\": [", r->nr_stacks_total);
 	for (i = 0; i < r->nr_stacks; i++) {
 		fputs(i ? ",\n    " : "\n    ", out);
-		write_stack(out, &r->stacks[i]);
+		write_stack(out, &r->stacks[i], r->timeline, i);
 	}
 	fputs(r->nr_stacks ? "\n  ]\n}\n" : "]\n}\n", out);
 	if (fflush(out) || ferror(out))

@@ -16,6 +16,11 @@ static void put_fmt(FILE *out, void (*fmt)(char *, size_t, double), double v)
 	fputs(buf, out);
 }
 
+static void file_put(void *ctx, const char *text, size_t len)
+{
+	fwrite(text, 1, len, ctx);
+}
+
 /* Most pids the first line names; more are counted. */
 #define HEADER_PIDS 8
 
@@ -59,6 +64,11 @@ static void write_header(const struct report *r, const struct snapshot *snap, FI
 	put_fmt(out, fmt_duration, r->duration_s);
 	fputc('\n', out);
 	write_processes(r, out);
+	if (r->source) {
+		fputs("from ", out);
+		output_put_clean(r->source, file_put, out);
+		fputc('\n', out);
+	}
 
 	fputs("outstanding: ", out);
 	put_fmt(out, fmt_bytes, (double)t->outstanding_bytes);
@@ -108,11 +118,6 @@ static void write_losses(const struct snapshot *snap, FILE *out)
 	}
 }
 
-static void file_put(void *ctx, const char *text, size_t len)
-{
-	fwrite(text, 1, len, ctx);
-}
-
 static void write_stack(const struct report_stack *rs, size_t rank, FILE *out)
 {
 	const struct stack_record *rec = rs->rec;
@@ -141,6 +146,15 @@ static void write_stack(const struct report_stack *rs, size_t rank, FILE *out)
 	}
 }
 
+/* Stack i's bytes at each reading of the timeline, oldest first. */
+static void write_timeline(const struct report_timeline *tl, size_t i, FILE *out)
+{
+	fputs("    bytes at each profile:", out);
+	for (size_t j = 0; j < tl->nr_times; j++)
+		fprintf(out, " %" PRId64, tl->bytes[i * tl->nr_times + j]);
+	fputc('\n', out);
+}
+
 int out_text_write(const struct report *r, FILE *out)
 {
 	static const struct snapshot empty;
@@ -155,6 +169,8 @@ int out_text_write(const struct report *r, FILE *out)
 		fputs("\nno outstanding allocations\n", out);
 	for (i = 0; i < r->nr_stacks; i++) {
 		write_stack(&r->stacks[i], i + 1, out);
+		if (r->timeline)
+			write_timeline(r->timeline, i, out);
 		/* Unsigned: wraps instead of overflowing; the difference below is still exact. */
 		shown += (uint64_t)r->stacks[i].rec->outstanding_bytes;
 	}
