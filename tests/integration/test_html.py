@@ -3,11 +3,8 @@
 Workload: tests/workloads/demo.c run for 3 s in command mode: at its exit it holds cache_fill
 1048576 B in 256 blocks and session_leak 3 * 4800 = 14400 B in 150 blocks; parse_headers and
 build_response free everything.
-
-LEAKTOP_SCREENSHOT=PATH makes the test keep its screenshot there (the README's docs/report.png).
 """
 import os
-import shutil
 
 from browser import Browser, distinct_colours
 from harness import LeaktopTestCase, _tmpfile, marker_line, run_leaktop, workload
@@ -106,7 +103,3 @@ class HtmlReport(LeaktopTestCase):
         png = b.screenshot()
         colours = distinct_colours(png)
         self.assertGreater(colours, 50, 'the screenshot has %d colours' % colours)
-        keep = os.environ.get('LEAKTOP_SCREENSHOT')
-        if keep:
-            with open(keep, 'wb') as f:
-                f.write(png)

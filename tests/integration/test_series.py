@@ -6,6 +6,9 @@ step_cache 65536 B / 16 (from step 1 on) and step_leak K * 10000 B / K * 10; ste
 what it allocates. leaktop record writes a profile every 0.3 s meanwhile. A profile read wholly
 between two steps has exact figures; the test knows which those are from the number of files
 in the directory before and after each step (see Recording).
+
+LEAKTOP_SCREENSHOT=PATH makes test_html keep its screenshot of the page there (the README's
+docs/report.png).
 """
 import glob
 import json
@@ -16,7 +19,7 @@ import subprocess
 import tempfile
 import time
 
-from browser import Browser
+from browser import Browser, distinct_colours
 from harness import CONFIG, LeaktopTestCase, marker_line, run_leaktop, tail
 from test_continuous import Daemon
 
@@ -192,6 +195,13 @@ class Recording(LeaktopTestCase):
                                          ['step_leak', len(profiles(self.dir))]])
         self.assertIn('from %d profiles in ' % len(profiles(self.dir)),
                       b.evaluate('document.getElementById("source").textContent'))
+        png = b.screenshot()
+        colours = distinct_colours(png)
+        self.assertGreater(colours, 50, 'the screenshot has %d colours' % colours)
+        keep = os.environ.get('LEAKTOP_SCREENSHOT')
+        if keep:
+            with open(keep, 'wb') as f:
+                f.write(png)
 
     def test_bad_input(self):
         empty = tempfile.mkdtemp(prefix='leaktop-series-empty-')
