@@ -170,7 +170,8 @@ static void write_stack(FILE *out, const struct report_stack *rs)
 	else
 		fputs("null", out);
 	fputs(", \"growth_bytes_per_s\": ", out);
-	json_double(out, rec->growth_bytes_per_s);
+	json_double(out, rs->trend.growth_bytes_per_s);
+	fprintf(out, ", \"suspect\": %s", rs->trend.suspect ? "true" : "false");
 	fputs(", \"frames\": [", out);
 	for (i = 0; i < rs->nr_frames; i++) {
 		fputs(i ? ",\n      " : "\n      ", out);
@@ -222,6 +223,11 @@ int out_json_write(const struct report *r, FILE *out)
 	fputs("  \"duration_s\": ", out);
 	json_double(out, r->duration_s);
 	fprintf(out, ",\n  \"sample_rate_bytes\": %" PRIu64 ",\n", r->sample_rate_bytes);
+	/* The window of growth and suspects; too few samples: every growth is null. */
+	fputs("  \"window_s\": ", out);
+	json_double(out, r->nr_readings ? r->window_s : NAN);
+	fprintf(out, ", \"window_samples\": %zu, \"too_few_samples\": %s, \"suspects\": %zu,\n",
+		r->nr_readings, r->judged ? "false" : "true", r->nr_suspects);
 	fprintf(out,
 		"  \"totals\": {\"outstanding_bytes\": %" PRId64
 		", \"outstanding_allocs\": %" PRId64 ", \"allocs\": %" PRIu64

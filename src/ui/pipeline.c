@@ -62,11 +62,21 @@ static int report_processes(const struct pipeline *p, struct report *r)
 	return 0;
 }
 
+int pipeline_sample(const struct pipeline *p, const struct snapshot *snap)
+{
+	int err = p->history ? history__update(p->history, snap) : 0;
+
+	if (err)
+		log_error("cannot keep the history of %zu stacks: %s", snap->nr_stacks,
+			  strerror(-err));
+	return err;
+}
+
 int pipeline_report(const struct pipeline *p, struct report *r, const struct snapshot *snap,
 		    size_t top, bool symbolize)
 {
-	int err = symbolize ? report_build(r, snap, p->sym, top)
-			    : report_init(r, snap, p->sym, top);
+	int err = symbolize ? report_build(r, snap, p->sym, top, p->history)
+			    : report_init(r, snap, p->sym, top, p->history);
 
 	if (err) {
 		log_error("cannot build the report: %s", strerror(-err));

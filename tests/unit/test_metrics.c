@@ -52,10 +52,10 @@ static void build(struct fixture *fx)
 					     .outstanding_allocs = 7, .allocs = 7 };
 	fx->snap.stacks = fx->recs;
 	fx->snap.nr_stacks = 4;
-	fx->stacks[0] = (struct report_stack){ &fx->recs[0], &frame_leak, 1 };
-	fx->stacks[1] = (struct report_stack){ &fx->recs[1], &frame_leak, 1 };
-	fx->stacks[2] = (struct report_stack){ &fx->recs[2], &frame_quote, 1 };
-	fx->stacks[3] = (struct report_stack){ &fx->recs[3], &frame_nosym, 1 };
+	fx->stacks[0] = (struct report_stack){ .rec = &fx->recs[0], .frames = &frame_leak, .nr_frames = 1 };
+	fx->stacks[1] = (struct report_stack){ .rec = &fx->recs[1], .frames = &frame_leak, .nr_frames = 1 };
+	fx->stacks[2] = (struct report_stack){ .rec = &fx->recs[2], .frames = &frame_quote, .nr_frames = 1 };
+	fx->stacks[3] = (struct report_stack){ .rec = &fx->recs[3], .frames = &frame_nosym, .nr_frames = 1 };
 	fx->r = (struct report){ .version = "9", .pids = pids, .nr_pids = 2, .snap = &fx->snap,
 				 .stacks = fx->stacks, .nr_stacks = 4, .nr_stacks_total = 4,
 				 .sample_rate_bytes = 524288 };
