@@ -64,7 +64,8 @@ int pipeline_report(const struct pipeline *p, struct report *r, const struct sna
 
 /*
  * Publishes the metrics of r, a report over a whole reading in pipeline_read()'s order: its first
- * stacks are the largest sites. Nothing without --metrics. 0 or -ENOMEM (logged).
+ * stacks are the largest sites; suspects beyond them are named too (as many at most), and every
+ * suspect counts in its process's. Nothing without --metrics. 0 or -ENOMEM (logged).
  */
 int pipeline_metrics(const struct pipeline *p, struct report *r);
 
