@@ -109,7 +109,8 @@ static struct report_stack *site_stacks(struct report *r, size_t *nr)
 	stacks = malloc((2 * n + 1) * sizeof(*stacks));
 	if (!stacks)
 		return NULL;
-	memcpy(stacks, r->stacks, n * sizeof(*stacks));
+	for (size_t i = 0; i < n; i++)
+		stacks[i] = r->stacks[i];
 	for (size_t i = n; i < r->nr_stacks && extra < n; i++) {
 		if (!r->stacks[i].trend.suspect)
 			continue;
