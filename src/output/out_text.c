@@ -118,13 +118,38 @@ static void write_losses(const struct snapshot *snap, FILE *out)
 	}
 }
 
+/*
+ * The trends' window: how many suspects it shows, or that the run was too short to judge one (the
+ * suspect rule needs HISTORY_MIN_SAMPLES readings; the first is at the start).
+ */
+static void write_window(const struct report *r, FILE *out)
+{
+	if (!r->nr_readings)
+		return;
+	if (!r->judged) {
+		fprintf(out, "growth: not judged, the run was too short: %zu reading%s over ",
+			r->nr_readings, r->nr_readings == 1 ? "" : "s");
+		put_fmt(out, fmt_duration, r->window_s);
+		fprintf(out, ", and the leak-suspect rule needs %d\n", HISTORY_MIN_SAMPLES);
+		return;
+	}
+	fputs("growth over ", out);
+	put_fmt(out, fmt_duration, r->window_s);
+	fprintf(out, " (%zu readings): ", r->nr_readings);
+	if (r->nr_suspects)
+		fprintf(out, "%zu leak suspect%s, marked LEAK? and listed first\n", r->nr_suspects,
+			r->nr_suspects == 1 ? "" : "s");
+	else
+		fputs("no leak suspects\n", out);
+}
+
 static void write_stack(const struct report_stack *rs, size_t rank, FILE *out)
 {
 	const struct stack_record *rec = rs->rec;
 	size_t i;
 
-	fprintf(out, "\n#%zu %" PRId64 " bytes in %" PRId64 " block%s (", rank,
-		rec->outstanding_bytes, rec->outstanding_allocs,
+	fprintf(out, "\n#%zu %s%" PRId64 " bytes in %" PRId64 " block%s (", rank,
+		rs->trend.suspect ? "LEAK? " : "", rec->outstanding_bytes, rec->outstanding_allocs,
 		rec->outstanding_allocs == 1 ? "" : "s");
 	put_fmt(out, fmt_bytes, (double)rec->outstanding_bytes);
 	fprintf(out, "), pid %d", rec->pid);
@@ -132,9 +157,9 @@ static void write_stack(const struct report_stack *rs, size_t rank, FILE *out)
 		fputs(", oldest ", out);
 		put_fmt(out, fmt_duration, rec->oldest_age_s);
 	}
-	if (isfinite(rec->growth_bytes_per_s)) {
+	if (isfinite(rs->trend.growth_bytes_per_s)) {
 		fputs(", growth ", out);
-		put_fmt(out, fmt_rate, rec->growth_bytes_per_s);
+		put_fmt(out, fmt_rate, rs->trend.growth_bytes_per_s);
 	}
 	fputc('\n', out);
 	if (!rs->nr_frames)
@@ -146,12 +171,19 @@ static void write_stack(const struct report_stack *rs, size_t rank, FILE *out)
 	}
 }
 
-/* Stack i's bytes at each reading of the timeline, oldest first. */
-static void write_timeline(const struct report_timeline *tl, size_t i, FILE *out)
+/*
+ * Stack i's bytes at each reading since it first held memory (a 0 before), oldest first: for
+ * `leaktop report`, whose readings are the profiles, few enough to list.
+ */
+static void write_timeline(const struct report *r, size_t i, FILE *out)
 {
-	fputs("    bytes at each profile:", out);
-	for (size_t j = 0; j < tl->nr_times; j++)
-		fprintf(out, " %" PRId64, tl->bytes[i * tl->nr_times + j]);
+	double t_s[HISTORY_MAX_WINDOW];
+	int64_t bytes[HISTORY_MAX_WINDOW];
+	size_t n = report_stack_timeline(r, i, t_s, bytes);
+
+	fputs("    bytes at each reading:", out);
+	for (size_t j = 0; j < n; j++)
+		fprintf(out, " %" PRId64, bytes[j]);
 	fputc('\n', out);
 }
 
@@ -161,18 +193,24 @@ int out_text_write(const struct report *r, FILE *out)
 	const struct snapshot *snap = r->snap ? r->snap : &empty;
 	uint64_t shown = 0;
 	int64_t rest;
-	size_t i, more;
+	size_t i, more, rank = 0;
 
 	write_header(r, snap, out);
 	write_losses(snap, out);
+	write_window(r, out);
 	if (!r->nr_stacks_total && !r->nr_stacks)
 		fputs("\nno outstanding allocations\n", out);
-	for (i = 0; i < r->nr_stacks; i++) {
-		write_stack(&r->stacks[i], i + 1, out);
-		if (r->timeline)
-			write_timeline(r->timeline, i, out);
-		/* Unsigned: wraps instead of overflowing; the difference below is still exact. */
-		shown += (uint64_t)r->stacks[i].rec->outstanding_bytes;
+	/* The suspects first, then the others; each in the report's order (bytes). */
+	for (int pass = 0; pass < 2; pass++) {
+		for (i = 0; i < r->nr_stacks; i++) {
+			if (r->stacks[i].trend.suspect != !pass)
+				continue;
+			write_stack(&r->stacks[i], ++rank, out);
+			if (r->source && r->history)
+				write_timeline(r, i, out);
+			/* Unsigned: wraps instead of overflowing; the difference below is exact. */
+			shown += (uint64_t)r->stacks[i].rec->outstanding_bytes;
+		}
 	}
 	if (r->nr_stacks_total > r->nr_stacks) {
 		more = r->nr_stacks_total - r->nr_stacks;

@@ -17,13 +17,8 @@ struct series {
 	struct profile **profs;		/* oldest first */
 	size_t nr;
 	struct profile *base;
-	/* the report's own */
-	struct snapshot snap;		/* totals and stats only */
-	struct stack_record *recs;	/* the diff's figures */
-	struct report_stack *stacks;
-	int *pids;
-	double *times_s;
-	int64_t *bytes;
+	struct history *hist;		/* the profiles' readings, as a run's */
+	struct snapshot *snap;		/* the reading the report lists */
 	char *source;
 };
 
@@ -33,11 +28,8 @@ static void series_free(struct series *s)
 		profile_free(s->profs[i]);
 	free(s->profs);
 	profile_free(s->base);
-	free(s->recs);
-	free(s->stacks);
-	free(s->pids);
-	free(s->times_s);
-	free(s->bytes);
+	history__free(s->hist);
+	snapshot__free(s->snap);
 	free(s->source);
 }
 
@@ -133,6 +125,50 @@ static int load_series(struct series *s, const char *dir)
 	return err;
 }
 
+/* A profile's stacks as a reading, taken when the profile was. NULL on no memory. */
+static struct snapshot *reading_of(const struct profile *p)
+{
+	struct snapshot *snap = snapshot__new();
+
+	if (!snap)
+		return NULL;
+	snap->taken_ns = p->taken_ns;
+	snap->duration_s = p->duration_s;
+	snap->totals = p->totals;
+	memcpy(snap->stats, p->stats, sizeof(snap->stats));
+	for (size_t i = 0; i < p->nr_stacks; i++) {
+		if (snapshot__add(snap, &p->stacks[i].rec)) {
+			snapshot__free(snap);
+			return NULL;
+		}
+	}
+	return snap;
+}
+
+/* The report's stacks get their frames: copies, which report_fini() frees. */
+static int add_frames(struct report *r, const struct profile *a, const struct profile *b)
+{
+	struct report_stack *stacks = (struct report_stack *)r->stacks;
+
+	for (size_t i = 0; i < r->nr_stacks; i++) {
+		const struct stack_record *rec = stacks[i].rec;
+		const struct profile_stack *ps = find(a, rec->pid, rec->stack_id);
+		struct sym_frame *frames;
+
+		if (!ps && b)
+			ps = find(b, rec->pid, rec->stack_id);
+		if (!ps || !ps->nr_frames)
+			continue;
+		frames = malloc(ps->nr_frames * sizeof(*frames));
+		if (!frames)
+			return -ENOMEM;
+		memcpy(frames, ps->frames, ps->nr_frames * sizeof(*frames));
+		stacks[i].frames = frames;
+		stacks[i].nr_frames = ps->nr_frames;
+	}
+	return 0;
+}
+
 static int cmp_int(const void *a, const void *b)
 {
 	int x = *(const int *)a, y = *(const int *)b;
@@ -140,28 +176,23 @@ static int cmp_int(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int stack_order(const void *a, const void *b)
+/* The pids of the report's stacks, sorted and unique, in a block r owns. */
+static int set_pids(struct report *r)
 {
-	return snapshot_cmp(((const struct report_stack *)a)->rec,
-			    ((const struct report_stack *)b)->rec, SORT_BYTES);
-}
-
-/* The pids of the report's stacks, sorted and unique. */
-static int set_pids(struct series *s, struct report *r)
-{
+	int *pids = calloc(r->nr_stacks + 1, sizeof(*pids));
 	size_t n = 0;
 
-	s->pids = calloc(r->nr_stacks_total ? r->nr_stacks_total : 1, sizeof(*s->pids));
-	if (!s->pids)
+	if (!pids)
 		return -ENOMEM;
-	for (size_t i = 0; i < r->nr_stacks_total; i++)
-		s->pids[n++] = s->stacks[i].rec->pid;
-	qsort(s->pids, n, sizeof(*s->pids), cmp_int);
-	r->nr_pids = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!r->nr_pids || s->pids[r->nr_pids - 1] != s->pids[i])
-			s->pids[r->nr_pids++] = s->pids[i];
-	r->pids = s->pids;
+	for (size_t i = 0; i < r->nr_stacks; i++)
+		pids[i] = r->stacks[i].rec->pid;
+	qsort(pids, r->nr_stacks, sizeof(*pids), cmp_int);
+	for (size_t i = 0; i < r->nr_stacks; i++)
+		if (!n || pids[n - 1] != pids[i])
+			pids[n++] = pids[i];
+	r->owned = pids;
+	r->pids = pids;
+	r->nr_pids = n;
 	return 0;
 }
 
@@ -175,63 +206,57 @@ static void utc(char *buf, size_t len, uint64_t ns)
 		snprintf(buf, len, "?");
 }
 
-/* The newest profile's stacks with their bytes in each profile, growth and trend over them. */
-static int build_timeline(struct series *s, struct report *r, struct report_timeline *tl,
-			  const char *dir)
+/*
+ * The newest profile's stacks, their trends from the profiles as a run's readings: tracing's
+ * start (nothing held yet), then each profile.
+ */
+static int build_timeline(struct series *s, struct report *r, size_t top, const char *dir)
 {
 	struct profile *newest = s->profs[s->nr - 1];
-	size_t n = newest->nr_stacks, nt = s->nr;
-	struct history_sample *samples = calloc(nt, sizeof(*samples));
+	struct snapshot *start = snapshot__new();
 	char first[32], last[32];
+	int err;
 
-	s->stacks = calloc(n ? n : 1, sizeof(*s->stacks));
-	s->times_s = calloc(nt, sizeof(*s->times_s));
-	s->bytes = calloc(n * nt + 1, sizeof(*s->bytes));
-	if (!samples || !s->stacks || !s->times_s || !s->bytes) {
-		free(samples);
+	s->hist = history__new_covering(HISTORY_RUN_WINDOW);
+	if (!start || !s->hist) {
+		snapshot__free(start);
 		return -ENOMEM;
 	}
-	for (size_t j = 0; j < nt; j++)
-		s->times_s[j] = (double)(int64_t)(s->profs[j]->taken_ns - s->profs[0]->taken_ns) / 1e9;
-	for (size_t i = 0; i < n; i++) {
-		struct profile_stack *ps = &newest->stacks[i];
-		struct history_trend trend;
+	start->taken_ns = s->profs[0]->start_time_ns;
+	err = start->taken_ns < s->profs[0]->taken_ns ? history__update(s->hist, start) : 0;
+	snapshot__free(start);
+	for (size_t j = 0; !err && j < s->nr; j++) {
+		struct snapshot *snap = reading_of(s->profs[j]);
 
-		for (size_t j = 0; j < nt; j++) {
-			const struct profile_stack *q = find(s->profs[j], ps->rec.pid, ps->rec.stack_id);
-
-			samples[j] = (struct history_sample){ .t_ns = s->profs[j]->taken_ns,
-							      .bytes = q ? q->rec.outstanding_bytes : 0,
-							      .allocs = q ? q->rec.allocs : 0 };
+		if (!snap)
+			return -ENOMEM;
+		err = history__update(s->hist, snap);
+		if (err == -EINVAL) {
+			/* Two profiles of one moment (or of two runs, out of order): one reading. */
+			log_warn("profile %zu of %s was not taken after the one before it: skipped",
+				 j + 1, dir);
+			err = 0;
 		}
-		history_trend_of(samples, nt, &trend);
-		ps->rec.growth_bytes_per_s = trend.growth_bytes_per_s;
-		s->stacks[i] = (struct report_stack){ &ps->rec, ps->frames, ps->nr_frames };
+		if (j + 1 < s->nr)
+			snapshot__free(snap);
+		else
+			s->snap = snap;
 	}
-	free(samples);
-	qsort(s->stacks, n, sizeof(*s->stacks), stack_order);
-	/* The rows in the report's order, each found again by its stack. */
-	for (size_t i = 0; i < n; i++) {
-		const struct stack_record *rec = s->stacks[i].rec;
-
-		for (size_t j = 0; j < nt; j++) {
-			const struct profile_stack *q = find(s->profs[j], rec->pid, rec->stack_id);
-
-			s->bytes[i * nt + j] = q ? q->rec.outstanding_bytes : 0;
-		}
-	}
-	*tl = (struct report_timeline){ .nr_times = nt, .times_s = s->times_s, .bytes = s->bytes };
-	r->timeline = tl;
-	r->nr_stacks_total = n;
+	if (err)
+		return err;
+	snapshot__sort(s->snap, SORT_BYTES);
+	err = report_init(r, s->snap, NULL, top, s->hist);
+	if (!err)
+		err = add_frames(r, newest, NULL);
+	if (err)
+		return err;
 	r->duration_s = newest->duration_s;
 	r->start_time_ns = newest->start_time_ns;
 	r->sample_rate_bytes = newest->sample_rate_bytes;
-	s->snap.totals = newest->totals;
-	memcpy(s->snap.stats, newest->stats, sizeof(s->snap.stats));
 	utc(first, sizeof(first), s->profs[0]->taken_ns);
 	utc(last, sizeof(last), newest->taken_ns);
-	if (asprintf(&s->source, "%zu profile%s in %s, %s to %s UTC", nt, nt == 1 ? "" : "s", dir,
-		     first, last) < 0) {
+	if (asprintf(&s->source, "%zu profile%s in %s, %s to %s UTC", s->nr,
+		     s->nr == 1 ? "" : "s", dir, first, last) < 0) {
 		s->source = NULL;
 		return -ENOMEM;
 	}
@@ -243,54 +268,49 @@ static uint64_t less(uint64_t a, uint64_t b)
 	return a > b ? a - b : 0;
 }
 
-/* One stack of the diff: cur minus old (either may be NULL); false when nothing changed. */
-static bool diff_stack(const struct profile_stack *cur, const struct profile_stack *old, double dt,
-		       struct stack_record *out, struct report_stack *rs)
+/* One stack of the diff: cur minus old (either may be NULL), added to snap if anything changed. */
+static int diff_stack(const struct profile_stack *cur, const struct profile_stack *old,
+		      struct snapshot *snap)
 {
-	const struct profile_stack *any = cur ? cur : old;
+	struct stack_record rec = (cur ? cur : old)->rec;
 
-	*out = any->rec;
-	out->outstanding_bytes = (cur ? cur->rec.outstanding_bytes : 0) -
-				 (old ? old->rec.outstanding_bytes : 0);
-	out->outstanding_allocs = (cur ? cur->rec.outstanding_allocs : 0) -
-				  (old ? old->rec.outstanding_allocs : 0);
-	out->allocs = less(cur ? cur->rec.allocs : 0, old ? old->rec.allocs : 0);
-	out->alloc_bytes = less(cur ? cur->rec.alloc_bytes : 0, old ? old->rec.alloc_bytes : 0);
-	out->growth_bytes_per_s = dt > 0 ? (double)out->outstanding_bytes / dt : NAN;
-	*rs = (struct report_stack){ out, any->frames, any->nr_frames };
-	return out->outstanding_bytes || out->outstanding_allocs || out->allocs;
+	rec.outstanding_bytes = (cur ? cur->rec.outstanding_bytes : 0) -
+				(old ? old->rec.outstanding_bytes : 0);
+	rec.outstanding_allocs = (cur ? cur->rec.outstanding_allocs : 0) -
+				 (old ? old->rec.outstanding_allocs : 0);
+	rec.allocs = less(cur ? cur->rec.allocs : 0, old ? old->rec.allocs : 0);
+	rec.alloc_bytes = less(cur ? cur->rec.alloc_bytes : 0, old ? old->rec.alloc_bytes : 0);
+	if (!rec.outstanding_bytes && !rec.outstanding_allocs && !rec.allocs)
+		return 0;
+	return snapshot__add(snap, &rec);
 }
 
-/* The newest profile minus base, stack by stack. */
-static int build_diff(struct series *s, struct report *r, const char *base_path)
+/* The newest profile minus base, stack by stack; growth over the time between them. */
+static int build_diff(struct series *s, struct report *r, size_t top, const char *base_path)
 {
 	struct profile *cur = s->profs[s->nr - 1], *old = s->base;
-	size_t cap = cur->nr_stacks + old->nr_stacks, n = 0;
 	double dt = (double)(int64_t)(cur->taken_ns - old->taken_ns) / 1e9;
 	char from[32], to[32];
+	int err = 0;
 
-	s->recs = calloc(cap ? cap : 1, sizeof(*s->recs));
-	s->stacks = calloc(cap ? cap : 1, sizeof(*s->stacks));
-	if (!s->recs || !s->stacks)
+	s->snap = snapshot__new();
+	if (!s->snap)
 		return -ENOMEM;
-	for (size_t i = 0; i < cur->nr_stacks; i++) {
+	for (size_t i = 0; !err && i < cur->nr_stacks; i++) {
 		const struct profile_stack *c = &cur->stacks[i];
 
-		n += diff_stack(c, find(old, c->rec.pid, c->rec.stack_id), dt, &s->recs[n],
-				&s->stacks[n]);
+		err = diff_stack(c, find(old, c->rec.pid, c->rec.stack_id), s->snap);
 	}
-	for (size_t i = 0; i < old->nr_stacks; i++) {
+	for (size_t i = 0; !err && i < old->nr_stacks; i++) {
 		const struct profile_stack *o = &old->stacks[i];
 
 		if (!find(cur, o->rec.pid, o->rec.stack_id))
-			n += diff_stack(NULL, o, dt, &s->recs[n], &s->stacks[n]);
+			err = diff_stack(NULL, o, s->snap);
 	}
-	qsort(s->stacks, n, sizeof(*s->stacks), stack_order);
-	r->nr_stacks_total = n;
-	r->duration_s = dt;
-	r->start_time_ns = old->taken_ns;
-	r->sample_rate_bytes = cur->sample_rate_bytes;
-	s->snap.totals = (struct snapshot_totals){
+	if (err)
+		return err;
+	s->snap->duration_s = dt;
+	s->snap->totals = (struct snapshot_totals){
 		.outstanding_bytes = cur->totals.outstanding_bytes - old->totals.outstanding_bytes,
 		.outstanding_allocs = cur->totals.outstanding_allocs - old->totals.outstanding_allocs,
 		.allocs = less(cur->totals.allocs, old->totals.allocs),
@@ -298,7 +318,21 @@ static int build_diff(struct series *s, struct report *r, const char *base_path)
 		.alloc_bytes = less(cur->totals.alloc_bytes, old->totals.alloc_bytes),
 	};
 	for (int i = 0; i < LT_STAT_MAX; i++)
-		s->snap.stats[i] = less(cur->stats[i], old->stats[i]);
+		s->snap->stats[i] = less(cur->stats[i], old->stats[i]);
+	snapshot__sort(s->snap, SORT_BYTES);
+	err = report_init(r, s->snap, NULL, top, NULL);
+	if (!err)
+		err = add_frames(r, cur, old);
+	if (err)
+		return err;
+	for (size_t i = 0; i < r->nr_stacks; i++) {
+		struct report_stack *rs = (struct report_stack *)&r->stacks[i];
+
+		rs->trend.growth_bytes_per_s =
+			dt > 0 ? (double)rs->rec->outstanding_bytes / dt : NAN;
+	}
+	r->start_time_ns = old->taken_ns;
+	r->sample_rate_bytes = cur->sample_rate_bytes;
 	utc(from, sizeof(from), old->taken_ns);
 	utc(to, sizeof(to), cur->taken_ns);
 	if (asprintf(&s->source, "difference: the profile of %s UTC minus the base %s (%s UTC)", to,
@@ -312,29 +346,28 @@ static int build_diff(struct series *s, struct report *r, const char *base_path)
 int series_report(const struct series_opts *o)
 {
 	struct series s = { 0 };
-	struct report_timeline tl;
-	struct report r = { .version = o->version, .snap = &s.snap };
+	struct report r = { 0 };
 	int err = load_series(&s, o->dir);
 
 	if (!err && o->base)
 		err = load_one(o->base, &s.base);
 	if (!err)
-		err = o->base ? build_diff(&s, &r, o->base) : build_timeline(&s, &r, &tl, o->dir);
+		err = o->base ? build_diff(&s, &r, o->top, o->base)
+			      : build_timeline(&s, &r, o->top, o->dir);
 	if (!err)
-		err = set_pids(&s, &r);
+		err = set_pids(&r);
 	if (err == -ENOMEM)
 		log_error("cannot build the report: %s", strerror(ENOMEM));
 	if (!err) {
-		r.stacks = s.stacks;
-		r.nr_stacks = o->top && o->top < r.nr_stacks_total ? o->top : r.nr_stacks_total;
+		r.version = o->version;
 		r.source = s.source;
-		s.snap.duration_s = r.duration_s;
 		err = output_error(o->out, o->fmt->write(&r, o->out));
 		if (err) {
 			log_error("cannot write the report to %s: %s", o->out_name, strerror(-err));
 			err = err == -EINVAL ? -EIO : err;
 		}
 	}
+	report_fini(&r);
 	series_free(&s);
 	return err;
 }

@@ -65,6 +65,17 @@ class HtmlReport(LeaktopTestCase):
         self.assertRegex(b.evaluate('document.getElementById("cost").textContent'),
                          r"^leaktop's cost: \d+\.\d\d s of CPU, RSS \d")
 
+        # 3 s are too short to judge a trend (readings every 2 s, the rule needs 5), but the
+        # timeline draws each site's bytes at each reading: from 0 to its bytes at exit.
+        self.assertRegex(b.evaluate('document.getElementById("verdict").textContent'),
+                         r'^not judged: the run was too short, \d readings over \d\.\ds')
+        lines = dict(b.evaluate('''[...document.querySelectorAll("#timeline polyline.series")]
+            .map(p => [p.dataset.site, p.dataset.bytes.split(",").map(Number)])'''))
+        self.assertEqual(sorted(lines), ['cache_fill', 'session_leak'])
+        for site, nbytes, _ in SITES:
+            self.assertEqual((lines[site][0], lines[site][-1]), (0, nbytes), lines)
+            self.assertEqual(lines[site], sorted(lines[site]))
+
         # The flame graph: the root holds every byte; each site is a frame of its bytes.
         self.assertEqual(self.frame_box(b, 'all')[4], TOTAL_BYTES)
         leak = self.frame_box(b, 'session_leak')

@@ -128,37 +128,42 @@ class Recording(LeaktopTestCase):
         self.assertEqual(rep['totals']['frees'], 5 * STEPS)
         self.assertEqual(rep['stacks'][0], cache)
         self.assertEqual(leak['frames'][0]['line'], marker_line('steps.c', 'SITE:step_leak'))
-        # A reading per profile, and each stack's bytes at every one.
-        self.assertEqual(len(rep['timeline_s']), len(files))
-        self.assertEqual(rep['timeline_s'][0], 0)
-        self.assertEqual(rep['timeline_s'], sorted(rep['timeline_s']))
+        # The readings: tracing's start, then each profile. A stack's samples are its bytes at
+        # the reading before it first held memory (0), then at every profile since.
+        self.assertEqual(rep['window_samples'], len(files) + 1)
+        self.assertFalse(rep['too_few_samples'])
         clean = 0
-        for i, want in sorted(self.expected.items()):
-            got = (leak['timeline_bytes'][i], cache['timeline_bytes'][i])
-            if want is None:
-                # read while a step ran: somewhere between the figures before and after it
-                self.assertTrue(0 <= got[0] <= LEAK_STEP * STEPS and got[1] in (0, CACHE), got)
-                continue
-            clean += 1
-            self.assertEqual(got, want, 'profile %d (%s)' % (i, files[i]))
-        self.assertGreaterEqual(clean, STEPS + 2)
-        self.assertEqual(leak['timeline_bytes'], sorted(leak['timeline_bytes']))
-        # Growth over the series: from the first reading (nothing yet) to the last.
-        window = rep['timeline_s'][-1]
-        self.assertAlmostEqual(leak['growth_bytes_per_s'], LEAK_STEP * STEPS / window, places=3)
-        self.assertAlmostEqual(cache['growth_bytes_per_s'], CACHE / window, places=3)
-        for st, name in ((leak, 'step_leak'), (cache, 'step_cache')):
-            if 'suspect' in st:
-                self.assertEqual(st['suspect'], suspect_rule(st['timeline_bytes']), name)
+        for st, which in ((leak, 0), (cache, 1)):
+            ts, tb = st['timeline_s'], st['timeline_bytes']
+            self.assertEqual(len(ts), len(tb))
+            self.assertEqual(ts, sorted(ts))
+            self.assertEqual(tb[0], 0)
+            self.assertEqual(tb, sorted(tb))
+            for j in range(1, len(tb)):
+                want = self.expected.get(len(files) - len(tb) + j)
+                if want is None:
+                    # read while a step ran: between the figures before and after it
+                    self.assertLessEqual(tb[j], (LEAK_STEP * STEPS, CACHE)[which])
+                    continue
+                clean += 1
+                self.assertEqual(tb[j], want[which], 'profile %d (%s): %s' % (
+                    len(files) - len(tb) + j, files[len(files) - len(tb) + j], tb))
+            # Growth over its samples, and the suspect rule's verdict over them.
+            self.assertAlmostEqual(st['growth_bytes_per_s'], tb[-1] / (ts[-1] - ts[0]), places=3)
+            self.assertEqual(st['suspect'], suspect_rule(tb), st)
+        self.assertGreaterEqual(clean, 2 * STEPS)
+        self.assertEqual(rep['suspects'], leak['suspect'] + cache['suspect'])
+        self.assertFalse(cache['suspect'])  # one jump, then flat: a cache, not a leak
 
         # The text report: the same figures, and each stack's bytes at every profile.
         text = self.report(fmt='text')
         self.assertIn('from %d profiles in %s, ' % (len(files), self.dir), text)
         self.assertIn('outstanding: 93.3 KiB (%d bytes) in %d blocks, 2 stacks' % (
             LEAK_STEP * STEPS + CACHE, LEAK_BLOCKS * STEPS + CACHE_BLOCKS), text)
-        self.assertIn('\n#2 30000 bytes in 30 blocks (29.3 KiB), pid ', text)
-        self.assertIn('\n    bytes at each profile: %s\n' % ' '.join(
+        self.assertRegex(text, r'\n#\d (LEAK\? )?30000 bytes in 30 blocks \(29.3 KiB\), pid ')
+        self.assertIn('\n    bytes at each reading: %s\n' % ' '.join(
             str(b) for b in leak['timeline_bytes']), text)
+        self.assertIn('growth over ', text)
 
     def test_base(self):
         files = profiles(self.dir)
@@ -191,8 +196,10 @@ class Recording(LeaktopTestCase):
         self.assertEqual(b.navigate('file://' + out), ['file://' + out])
         lines = b.evaluate('''[...document.querySelectorAll("#timeline polyline.series")]
             .map(p => [p.dataset.site, p.getAttribute("points").split(" ").length])''')
-        self.assertEqual(sorted(lines), [['step_cache', len(profiles(self.dir))],
-                                         ['step_leak', len(profiles(self.dir))]])
+        rep = self.report()
+        self.assertEqual(sorted(lines), sorted([self.by_site(rep)[name][0]['frames'][0]['function'],
+                                                len(self.by_site(rep)[name][0]['timeline_bytes'])]
+                                               for name in ('step_cache', 'step_leak')))
         self.assertIn('from %d profiles in ' % len(profiles(self.dir)),
                       b.evaluate('document.getElementById("source").textContent'))
         png = b.screenshot()
