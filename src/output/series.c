@@ -14,11 +14,11 @@
 
 /* What one `leaktop report` holds; series_free() frees it. */
 struct series {
-	struct profile **profs;		/* oldest first */
+	struct profile **profs; /* oldest first */
 	size_t nr;
 	struct profile *base;
-	struct history *hist;		/* the profiles' readings, as a run's */
-	struct snapshot *snap;		/* the reading the report lists */
+	struct history *hist;  /* the profiles' readings, as a run's */
+	struct snapshot *snap; /* the reading the report lists */
 	char *source;
 };
 
@@ -232,7 +232,8 @@ static int build_timeline(struct series *s, struct report *r, size_t top, const 
 			return -ENOMEM;
 		err = history__update(s->hist, snap);
 		if (err == -EINVAL) {
-			/* Two profiles of one moment (or of two runs, out of order): one reading. */
+			/* Two profiles of one moment (or of two runs, out of order): one reading.
+			 */
 			log_warn("profile %zu of %s was not taken after the one before it: skipped",
 				 j + 1, dir);
 			err = 0;
@@ -255,8 +256,8 @@ static int build_timeline(struct series *s, struct report *r, size_t top, const 
 	r->sample_rate_bytes = newest->sample_rate_bytes;
 	utc(first, sizeof(first), s->profs[0]->taken_ns);
 	utc(last, sizeof(last), newest->taken_ns);
-	if (asprintf(&s->source, "%zu profile%s in %s, %s to %s UTC", s->nr,
-		     s->nr == 1 ? "" : "s", dir, first, last) < 0) {
+	if (asprintf(&s->source, "%zu profile%s in %s, %s to %s UTC", s->nr, s->nr == 1 ? "" : "s",
+		     dir, first, last) < 0) {
 		s->source = NULL;
 		return -ENOMEM;
 	}
@@ -274,10 +275,10 @@ static int diff_stack(const struct profile_stack *cur, const struct profile_stac
 {
 	struct stack_record rec = (cur ? cur : old)->rec;
 
-	rec.outstanding_bytes = (cur ? cur->rec.outstanding_bytes : 0) -
-				(old ? old->rec.outstanding_bytes : 0);
-	rec.outstanding_allocs = (cur ? cur->rec.outstanding_allocs : 0) -
-				 (old ? old->rec.outstanding_allocs : 0);
+	rec.outstanding_bytes =
+	    (cur ? cur->rec.outstanding_bytes : 0) - (old ? old->rec.outstanding_bytes : 0);
+	rec.outstanding_allocs =
+	    (cur ? cur->rec.outstanding_allocs : 0) - (old ? old->rec.outstanding_allocs : 0);
 	rec.allocs = less(cur ? cur->rec.allocs : 0, old ? old->rec.allocs : 0);
 	rec.alloc_bytes = less(cur ? cur->rec.alloc_bytes : 0, old ? old->rec.alloc_bytes : 0);
 	if (!rec.outstanding_bytes && !rec.outstanding_allocs && !rec.allocs)
@@ -311,11 +312,11 @@ static int build_diff(struct series *s, struct report *r, size_t top, const char
 		return err;
 	s->snap->duration_s = dt;
 	s->snap->totals = (struct snapshot_totals){
-		.outstanding_bytes = cur->totals.outstanding_bytes - old->totals.outstanding_bytes,
-		.outstanding_allocs = cur->totals.outstanding_allocs - old->totals.outstanding_allocs,
-		.allocs = less(cur->totals.allocs, old->totals.allocs),
-		.frees = less(cur->totals.frees, old->totals.frees),
-		.alloc_bytes = less(cur->totals.alloc_bytes, old->totals.alloc_bytes),
+	    .outstanding_bytes = cur->totals.outstanding_bytes - old->totals.outstanding_bytes,
+	    .outstanding_allocs = cur->totals.outstanding_allocs - old->totals.outstanding_allocs,
+	    .allocs = less(cur->totals.allocs, old->totals.allocs),
+	    .frees = less(cur->totals.frees, old->totals.frees),
+	    .alloc_bytes = less(cur->totals.alloc_bytes, old->totals.alloc_bytes),
 	};
 	for (int i = 0; i < LT_STAT_MAX; i++)
 		s->snap->stats[i] = less(cur->stats[i], old->stats[i]);
@@ -329,7 +330,7 @@ static int build_diff(struct series *s, struct report *r, size_t top, const char
 		struct report_stack *rs = (struct report_stack *)&r->stacks[i];
 
 		rs->trend.growth_bytes_per_s =
-			dt > 0 ? (double)rs->rec->outstanding_bytes / dt : NAN;
+		    dt > 0 ? (double)rs->rec->outstanding_bytes / dt : NAN;
 	}
 	r->start_time_ns = old->taken_ns;
 	r->sample_rate_bytes = cur->sample_rate_bytes;
@@ -345,8 +346,8 @@ static int build_diff(struct series *s, struct report *r, size_t top, const char
 
 int series_report(const struct series_opts *o)
 {
-	struct series s = { 0 };
-	struct report r = { 0 };
+	struct series s = {0};
+	struct report r = {0};
 	int err = load_series(&s, o->dir);
 
 	if (!err && o->base)
