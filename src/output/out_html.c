@@ -20,8 +20,10 @@ static void put_escaped(const char *json, size_t len, FILE *out)
 	size_t i, start = 0;
 
 	for (i = 0; i < len; i++) {
-		const char *esc = json[i] == '<' ? "\\u003c" : json[i] == '>' ? "\\u003e"
-			        : json[i] == '&' ? "\\u0026" : NULL;
+		const char *esc = json[i] == '<'   ? "\\u003c"
+				  : json[i] == '>' ? "\\u003e"
+				  : json[i] == '&' ? "\\u0026"
+						   : NULL;
 
 		if (!esc)
 			continue;
@@ -43,7 +45,8 @@ int out_html_write(const struct report *r, FILE *out)
 
 	marker = memmem(page, page_len, DATA_MARKER, strlen(DATA_MARKER));
 	if (!marker)
-		return -EINVAL; /* a template without its marker: a build defect, caught by the tests */
+		return -EINVAL; /* a template without its marker: a build defect, caught by the
+				   tests */
 	head = (size_t)(marker - page);
 	/* The JSON report of the output contract is the page's data, so the page shows the same
 	 * figures as -f json. */

@@ -17,14 +17,15 @@ typedef Perftools__Profiles__Location pb_location;
 
 /* Larger files are refused: leaktop's profiles hold at most a few MiB. */
 #define MAX_PROFILE_BYTES (1024ull << 20)
-#define UNKNOWN_STACK "[unknown]" /* pprof_tables.c's name for a stack not captured */
+#define UNKNOWN_STACK	  "[unknown]" /* pprof_tables.c's name for a stack not captured */
 
 struct owned {
 	pb_profile *pb;
 	struct sym_frame *frames;
 };
 
-static void say(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void say(char *err, size_t err_len, const char *fmt, ...)
 {
@@ -77,7 +78,7 @@ static int read_all(const char *path, uint8_t **out, size_t *len_out)
 /* gunzip; -EINVAL when the data is no whole gzip stream. */
 static int gunzip(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len)
 {
-	z_stream zs = { 0 };
+	z_stream zs = {0};
 	uint8_t *buf = NULL, *nb;
 	size_t cap = 0, len = 0;
 	int zret = Z_OK;
@@ -151,7 +152,8 @@ static const char *check_ids(const pb_profile *pb)
 		if (loc->mapping_id > pb->n_mapping)
 			return "a location names no mapping of the profile";
 		for (size_t j = 0; j < loc->n_line; j++)
-			if (!loc->line[j]->function_id || loc->line[j]->function_id > pb->n_function)
+			if (!loc->line[j]->function_id ||
+			    loc->line[j]->function_id > pb->n_function)
 				return "a line names no function of the profile";
 	}
 	for (size_t i = 0; i < pb->n_sample; i++)
@@ -170,8 +172,9 @@ static size_t frames_of_location(const pb_location *loc)
 /* The frames of one location, innermost (an inlined callee) first, as the symbolizer gives them. */
 static size_t fill_frames(const pb_profile *pb, const pb_location *loc, struct sym_frame *out)
 {
-	const Perftools__Profiles__Mapping *m = loc->mapping_id ? pb->mapping[loc->mapping_id - 1] : NULL;
-	struct sym_frame base = { .address = loc->address };
+	const Perftools__Profiles__Mapping *m =
+	    loc->mapping_id ? pb->mapping[loc->mapping_id - 1] : NULL;
+	struct sym_frame base = {.address = loc->address};
 	size_t n = frames_of_location(loc);
 
 	if (m) {
@@ -183,13 +186,15 @@ static size_t fill_frames(const pb_profile *pb, const pb_location *loc, struct s
 		return 1;
 	}
 	for (size_t k = 0; k < n; k++) {
-		const Perftools__Profiles__Function *fn = pb->function[loc->line[k]->function_id - 1];
+		const Perftools__Profiles__Function *fn =
+		    pb->function[loc->line[k]->function_id - 1];
 
 		out[k] = base;
 		out[k].function = str_at(pb, fn->name);
 		out[k].file = str_at(pb, fn->filename);
 		out[k].line = loc->line[k]->line > 0 && loc->line[k]->line <= UINT32_MAX
-				      ? (uint32_t)loc->line[k]->line : 0;
+				  ? (uint32_t)loc->line[k]->line
+				  : 0;
 		out[k].inlined = k + 1 < n;
 	}
 	return n;
@@ -234,10 +239,12 @@ static void read_comments(const pb_profile *pb, struct profile *p)
 
 		if (!c)
 			continue;
-		if (sscanf(c, "totals: outstanding_bytes %" SCNd64 ", outstanding_allocs %" SCNd64
-			      ", allocs %" SCNu64 ", frees %" SCNu64 ", alloc_bytes %" SCNu64 "%n",
+		if (sscanf(c,
+			   "totals: outstanding_bytes %" SCNd64 ", outstanding_allocs %" SCNd64
+			   ", allocs %" SCNu64 ", frees %" SCNu64 ", alloc_bytes %" SCNu64 "%n",
 			   &t.outstanding_bytes, &t.outstanding_allocs, &t.allocs, &t.frees,
-			   &t.alloc_bytes, &end) == 5 && !c[end]) {
+			   &t.alloc_bytes, &end) == 5 &&
+		    !c[end]) {
 			p->totals = t;
 			totals = true;
 			continue;
@@ -265,8 +272,8 @@ static void read_comments(const pb_profile *pb, struct profile *p)
 static int build(const pb_profile *pb, struct profile *p, struct owned *own, char *err,
 		 size_t err_len)
 {
-	int vi[4] = { value_index(pb, "inuse_space"), value_index(pb, "inuse_objects"),
-		      value_index(pb, "alloc_space"), value_index(pb, "alloc_objects") };
+	int vi[4] = {value_index(pb, "inuse_space"), value_index(pb, "inuse_objects"),
+		     value_index(pb, "alloc_space"), value_index(pb, "alloc_objects")};
 	int64_t vals[4];
 	size_t total = 0, used = 0;
 	const char *bad = check_ids(pb);
@@ -281,7 +288,8 @@ static int build(const pb_profile *pb, struct profile *p, struct owned *own, cha
 	}
 	for (size_t i = 0; i < pb->n_sample; i++)
 		for (size_t j = 0; j < pb->sample[i]->n_location_id; j++)
-			total += frames_of_location(pb->location[pb->sample[i]->location_id[j] - 1]);
+			total +=
+			    frames_of_location(pb->location[pb->sample[i]->location_id[j] - 1]);
 	p->stacks = calloc(pb->n_sample ? pb->n_sample : 1, sizeof(*p->stacks));
 	own->frames = calloc(total ? total : 1, sizeof(*own->frames));
 	if (!p->stacks || !own->frames)
@@ -321,7 +329,8 @@ static int build(const pb_profile *pb, struct profile *p, struct owned *own, cha
 	read_comments(pb, p);
 	p->start_time_ns = pb->time_nanos > 0 ? (uint64_t)pb->time_nanos : 0;
 	p->duration_s = pb->duration_nanos > 0 ? (double)pb->duration_nanos / 1e9 : 0;
-	p->taken_ns = p->start_time_ns + (pb->duration_nanos > 0 ? (uint64_t)pb->duration_nanos : 0);
+	p->taken_ns =
+	    p->start_time_ns + (pb->duration_nanos > 0 ? (uint64_t)pb->duration_nanos : 0);
 	p->sample_rate_bytes = pb->period > 1 ? (uint64_t)pb->period : 0;
 	return 0;
 }
@@ -344,7 +353,8 @@ struct profile *profile_read(const char *path, char *err, size_t err_len)
 		ret = gunzip(raw, raw_len, &data, &data_len);
 		if (ret) {
 			say(err, err_len, "%s: %s", path,
-			    ret == -EINVAL ? "not a profile (a broken gzip stream)" : strerror(-ret));
+			    ret == -EINVAL ? "not a profile (a broken gzip stream)"
+					   : strerror(-ret));
 			goto fail;
 		}
 	} else {

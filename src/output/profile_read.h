@@ -17,21 +17,21 @@ struct profile_stack {
 	 * LT_MAX_DEPTH.
 	 */
 	struct stack_record rec;
-	struct sym_frame *frames;	/* innermost first; NULL for the unknown stack */
+	struct sym_frame *frames; /* innermost first; NULL for the unknown stack */
 	size_t nr_frames;
 };
 
 struct profile {
-	uint64_t taken_ns;		/* when it was taken: tracing's start + its duration, ns since
-					 * the epoch */
-	uint64_t start_time_ns;		/* tracing began (the profile's time_nanos) */
-	double duration_s;		/* tracing had run so long */
-	uint64_t sample_rate_bytes;	/* the profile's period when it is not 1 */
-	struct snapshot_totals totals;	/* from the "totals:" comment; else the samples' sums */
-	uint64_t stats[LT_STAT_MAX];	/* the losses its comments name; the rest 0 */
-	struct profile_stack *stacks;	/* in the profile's order */
+	uint64_t taken_ns;	    /* when it was taken: tracing's start + its duration, ns since
+				     * the epoch */
+	uint64_t start_time_ns;	    /* tracing began (the profile's time_nanos) */
+	double duration_s;	    /* tracing had run so long */
+	uint64_t sample_rate_bytes; /* the profile's period when it is not 1 */
+	struct snapshot_totals totals; /* from the "totals:" comment; else the samples' sums */
+	uint64_t stats[LT_STAT_MAX];   /* the losses its comments name; the rest 0 */
+	struct profile_stack *stacks;  /* in the profile's order */
 	size_t nr_stacks;
-	void *owned;			/* the strings and frames: profile_free()'s */
+	void *owned; /* the strings and frames: profile_free()'s */
 };
 
 /*

@@ -8,12 +8,12 @@
 #include "output/output.h"
 
 struct series_opts {
-	const char *dir;		/* a directory of `leaktop record`'s profiles, or one profile */
-	const char *base;		/* NULL; or the profile to subtract from the newest */
+	const char *dir;  /* a directory of `leaktop record`'s profiles, or one profile */
+	const char *base; /* NULL; or the profile to subtract from the newest */
 	const struct output_format *fmt;
 	FILE *out;
-	const char *out_name;		/* for messages: "standard output" or the path */
-	size_t top;			/* stacks shown; 0 = all */
+	const char *out_name; /* for messages: "standard output" or the path */
+	size_t top;	      /* stacks shown; 0 = all */
 	const char *version;
 };
 

@@ -16,7 +16,8 @@
 
 struct collector {
 	struct evictor *ev;
-	int allocs_fd, totals_fd, unknown_fd, stacks_fd, stats_fd;
+	struct tracer *t;
+	int totals_fd, unknown_fd, stacks_fd, stats_fd;
 	int nr_cpus;
 	bool no_batch;			/* the kernel refused batch lookups once */
 	struct hashtab *stack_ix;	/* stack id -> index in stack_cache */
@@ -31,7 +32,7 @@ struct collector *collector__new(struct tracer *t, uint32_t max_stacks)
 	if (!c)
 		return NULL;
 	c->ev = evictor__new(t, max_stacks);
-	c->allocs_fd = tracer__allocs_fd(t);
+	c->t = t;
 	c->totals_fd = tracer__stack_totals_fd(t);
 	c->unknown_fd = tracer__unknown_totals_fd(t);
 	c->stacks_fd = tracer__stacks_fd(t);
@@ -205,7 +206,8 @@ static int apply_ages(struct collector *c, struct snapshot *snap, struct hashtab
 {
 	struct age_ctx ctx = { .snap = snap, .ix = ix, .zero_idx = -1, .now = now_ns(),
 			       .min_age_ns = min_age_ns };
-	size_t n = snap->nr_stacks;
+	size_t n = snap->nr_stacks, nr_fds;
+	const int *fds;
 	int err = -ENOMEM;
 
 	for (size_t i = 0; i < n; i++)
@@ -216,8 +218,11 @@ static int apply_ages(struct collector *c, struct snapshot *snap, struct hashtab
 	ctx.aged_allocs = calloc(n + 1, sizeof(*ctx.aged_allocs));
 	if (!ctx.oldest_ts || !ctx.aged_bytes || !ctx.aged_allocs)
 		goto out;
-	err = map_for_each(c, c->allocs_fd, sizeof(struct lt_alloc_key), sizeof(struct lt_alloc),
-			   add_age, &ctx);
+	err = 0;
+	nr_fds = tracer__alloc_fds(c->t, &fds);
+	for (size_t i = 0; i < nr_fds && !err; i++)
+		err = map_for_each(c, fds[i], sizeof(struct lt_alloc_key), sizeof(struct lt_alloc),
+				   add_age, &ctx);
 	if (err)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -446,10 +451,63 @@ fail:
 	return NULL;
 }
 
+struct blocks_ctx {
+	struct collector *c;
+	uint32_t pid;
+	struct reach_block *b;
+	size_t nr, cap;
+};
+
+static int add_block(const void *key, const void *value, void *ctx_)
+{
+	const struct lt_alloc_key *k = key;
+	const struct lt_alloc *a = value;
+	struct blocks_ctx *ctx = ctx_;
+	const struct lt_stack *st;
+	uint64_t id = a->stack_id;
+
+	if (k->tgid != ctx->pid)
+		return 0;
+	st = id ? stack_get(ctx->c, id) : NULL;
+	if (st && st->nr_ips)
+		id = lt_stack_hash(st->tgid, st->exec_id, 0, st->ips,
+				   st->nr_ips < LT_MAX_DEPTH ? st->nr_ips : LT_MAX_DEPTH);
+	if (array_reserve(&ctx->b, &ctx->cap, ctx->nr, sizeof(*ctx->b), 1024))
+		return -ENOMEM;
+	ctx->b[ctx->nr++] = (struct reach_block){
+		.addr = k->addr, .size = a->size, .stack_id = id, .alloc_ns = a->ts_ns
+	};
+	return 0;
+}
+
+int collector__blocks(struct collector *c, int pid, struct reach_block **blocks, size_t *nr)
+{
+	struct blocks_ctx ctx = { .c = c, .pid = (uint32_t)pid };
+	const int *fds;
+	size_t nr_fds = tracer__alloc_fds(c->t, &fds);
+	int err = 0;
+
+	/* every tier of the table: a block is in one */
+	for (size_t i = 0; i < nr_fds && !err; i++)
+		err = map_for_each(c, fds[i], sizeof(struct lt_alloc_key), sizeof(struct lt_alloc),
+				   add_block, &ctx);
+
+	if (err) {
+		free(ctx.b);
+		return err;
+	}
+	*blocks = ctx.b;
+	*nr = ctx.nr;
+	return 0;
+}
+
 int collector__maintain(struct collector *c)
 {
 	struct snapshot *snap;
+	int err = tracer__grow_allocs(c->t);
 
+	if (err)
+		return err;
 	if (!evictor__due(c->ev, now_ns()))
 		return 0;
 	snap = collector__read(c, false, 0);

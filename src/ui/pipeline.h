@@ -13,6 +13,7 @@
 #include "symbol/symbolize.h"
 #include "trace/collect.h"
 #include "trace/procset.h"
+#include "trace/reachscan.h"
 #include "ui/loop.h"
 #include "unwind/unwind_maps.h"
 
@@ -35,6 +36,9 @@ struct pipeline {
 	uint32_t max_allocs;		/* --max-allocs; 0: exited processes' blocks are never released */
 	struct history *history;	/* the run's readings, one per refresh interval (plain.c owns
 					 * it): the reports' trends; NULL: none */
+	struct reachscan *reach;	/* reachability scans; NULL: no scan ran nor will */
+	enum reachscan_hold reach_hold;	/* how pipeline_scan() holds a process (FREEZE or LIVE) */
+	bool reach_each;		/* --reachability: a scan before each report and frame */
 };
 
 /* How often the blocks of exited processes are considered for release (procset.h). */
@@ -51,6 +55,13 @@ struct snapshot *pipeline_read(const struct pipeline *p);
  * of the reports come from these. Nothing without a history. 0 or -errno (logged).
  */
 int pipeline_sample(const struct pipeline *p, const struct snapshot *snap);
+
+/*
+ * A reachability scan of every traced process that runs (those a ptrace of leaktop's already
+ * holds, a command's, are scanned at their exit instead): their split per stack goes into the
+ * readings that follow. A scan that fails is logged, and its process keeps its last split.
+ */
+void pipeline_scan(const struct pipeline *p);
 
 /*
  * The report over `top` stacks of snap (0 = all; the suspects first under top, report_init()),

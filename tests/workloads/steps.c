@@ -11,7 +11,7 @@
 
 #include "wl.h"
 
-#define NOINLINE __attribute__((noinline))
+#define NOINLINE  __attribute__((noinline))
 #define MAX_STEPS 64
 
 static void *cache[16];
