@@ -125,11 +125,6 @@ static void set_window(struct report *r, const struct history *hist)
 	r->judged = span.nr_updates >= HISTORY_MIN_SAMPLES;
 }
 
-static void no_trend(struct history_trend *t)
-{
-	history_trend_of(NULL, 0, t);
-}
-
 /*
  * Which stacks of snap the report lists, in snap's order: all, or under top the suspects first,
  * then the largest others. trends[i] is snap's stack i's.
@@ -198,7 +193,7 @@ int report_init(struct report *r, const struct snapshot *snap, struct symbolizer
 		if (trends)
 			stacks[i].trend = trends[picked[i]];
 		else
-			no_trend(&stacks[i].trend);
+			history_trend_of(NULL, 0, &stacks[i].trend);
 	}
 	r->stacks = stacks;
 	r->nr_stacks = n;

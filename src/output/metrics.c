@@ -173,9 +173,11 @@ static const struct {
 	const char *name, *help;
 } site_series[SITE_SERIES] = {
 	[SITE_BYTES] = { "leaktop_site_outstanding_bytes",
-			 "Outstanding bytes of the largest allocation sites of each process." },
+			 "Outstanding bytes of the largest allocation sites of each process (its "
+			 "leak suspects first)." },
 	[SITE_BLOCKS] = { "leaktop_site_outstanding_blocks",
-			  "Outstanding blocks of the largest allocation sites of each process." },
+			  "Outstanding blocks of the largest allocation sites of each process (its "
+			  "leak suspects first)." },
 	[SITE_GROWTH] = { "leaktop_site_growth_bytes_per_second",
 			  "Change of a site's outstanding bytes per second over the window "
 			  "(leaktop_growth_window_seconds); absent while the run is too short." },

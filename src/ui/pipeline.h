@@ -47,8 +47,8 @@ struct pipeline {
 struct snapshot *pipeline_read(const struct pipeline *p);
 
 /*
- * Adds a reading to the run's history, once per refresh interval: the trends
- * of the reports come from these. Nothing without a history. 0 or -errno (logged).
+ * Adds a reading to the run's history, once per refresh interval: the reports' trends come from
+ * these readings. Nothing without a history. 0 or -errno (logged).
  */
 int pipeline_sample(const struct pipeline *p, const struct snapshot *snap);
 
