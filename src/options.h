@@ -42,8 +42,16 @@ struct options {
 	const char *record_dir;		/* --dir (record) */
 	size_t keep;			/* --keep (record): newest profiles kept; 0 = all */
 	const char *metrics_listen;	/* --metrics ADDRESS:PORT: serve Prometheus /metrics */
+	uint32_t reachability;		/* --reachability: enum options_reach */
 	bool help;			/* -h: usage was requested (print options_usage() and exit 0) */
 	bool version;			/* -V */
+};
+
+/* --reachability: scan which blocks are still pointed to, before each report. */
+enum options_reach {
+	REACHABILITY_OFF,
+	REACHABILITY_PAUSED,	/* --reachability: each process paused while its memory is copied */
+	REACHABILITY_LIVE,	/* --reachability=live: no pause, an approximate answer */
 };
 
 /*

@@ -6,6 +6,7 @@
 
 #include "options.h"
 #include "trace/procset.h"
+#include "trace/reachscan.h"
 #include "ui/loop.h"
 
 struct targets;
@@ -35,6 +36,10 @@ int targets__watch(struct targets *t, struct loop *l);
 
 /* The processes of the run, for the reports. */
 struct procset *targets__procs(const struct targets *t);
+
+/* With rs, a command's process is scanned for reachability at its exit stop, its memory still
+ * there (rs outlives t). */
+void targets__scan_at_exit(struct targets *t, struct reachscan *rs);
 
 /*
  * Lets every process go on untraced (a command still running goes on, and says so) and frees t.
