@@ -180,7 +180,9 @@ int report_init(struct report *r, const struct snapshot *snap, struct symbolizer
 		if (!trends)
 			goto out;
 		for (size_t i = 0; i < snap->nr_stacks; i++) {
-			history__trend(hist, snap->stacks[i].pid, snap->stacks[i].stack_id, &trends[i]);
+			const struct stack_record *rec = &snap->stacks[i];
+
+			history__trend(hist, rec->pid, rec->stack_id, &trends[i]);
 			r->nr_suspects += trends[i].suspect;
 		}
 	}

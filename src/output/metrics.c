@@ -158,7 +158,8 @@ static void write_processes(FILE *out, const struct snapshot *snap,
 		}
 	}
 	header(out, "leaktop_leak_suspects", "gauge",
-	       "Stacks of the process whose bytes grew steadily over the window (LEAK? in reports).");
+	       "Stacks of the process whose bytes grew steadily over the window (LEAK? in "
+	       "reports).");
 	for (size_t p = 0; p < nr_procs; p++) {
 		fputs("leaktop_leak_suspects", out);
 		put_proc_labels(out, &procs[p]);

@@ -52,10 +52,14 @@ static void build(struct fixture *fx)
 					     .outstanding_allocs = 7, .allocs = 7 };
 	fx->snap.stacks = fx->recs;
 	fx->snap.nr_stacks = 4;
-	fx->stacks[0] = (struct report_stack){ .rec = &fx->recs[0], .frames = &frame_leak, .nr_frames = 1 };
-	fx->stacks[1] = (struct report_stack){ .rec = &fx->recs[1], .frames = &frame_leak, .nr_frames = 1 };
-	fx->stacks[2] = (struct report_stack){ .rec = &fx->recs[2], .frames = &frame_quote, .nr_frames = 1 };
-	fx->stacks[3] = (struct report_stack){ .rec = &fx->recs[3], .frames = &frame_nosym, .nr_frames = 1 };
+	fx->stacks[0] = (struct report_stack){ .rec = &fx->recs[0], .frames = &frame_leak,
+					       .nr_frames = 1 };
+	fx->stacks[1] = (struct report_stack){ .rec = &fx->recs[1], .frames = &frame_leak,
+					       .nr_frames = 1 };
+	fx->stacks[2] = (struct report_stack){ .rec = &fx->recs[2], .frames = &frame_quote,
+					       .nr_frames = 1 };
+	fx->stacks[3] = (struct report_stack){ .rec = &fx->recs[3], .frames = &frame_nosym,
+					       .nr_frames = 1 };
 	/* leak_here's second stack is a suspect: the site is one, its growth the sum. */
 	fx->stacks[0].trend = (struct history_trend){ .growth_bytes_per_s = 10 };
 	fx->stacks[1].trend = (struct history_trend){ .growth_bytes_per_s = 5.5, .suspect = true };

@@ -315,7 +315,8 @@ static struct report *fixture(bool losses)
 					    .alloc_bytes = 500,
 					    .oldest_age_s = -1,
 					    .growth_bytes_per_s = NAN };
-	fx.stacks[0] = (struct report_stack){ .rec = &fx.recs[0], .frames = frames_a, .nr_frames = 4 };
+	fx.stacks[0] = (struct report_stack){ .rec = &fx.recs[0], .frames = frames_a,
+					      .nr_frames = 4 };
 	fx.stacks[1] = (struct report_stack){ .rec = &fx.recs[1], .frames = NULL, .nr_frames = 0 };
 	/* The big one grew in a jump, the small one steadily: the suspect. */
 	fx.stacks[0].trend = (struct history_trend){ .nr_samples = 6, .window_s = 5.0,
@@ -533,8 +534,9 @@ static void test_reach_split(void **state)
 	out = render(out_json_write, r, &len);
 	assert_true(json_valid(out, len));
 	assert_non_null(strstr(out, "\"growth_bytes_per_s\": 2048, \"suspect\": false,\n"
-				    "     \"lost_bytes\": 1000, \"lost_allocs\": 1, \"possibly_lost_bytes\": 48576, "
-				    "\"possibly_lost_allocs\": 0, \"reachable_bytes\": 1000000, "
+				    "     \"lost_bytes\": 1000, \"lost_allocs\": 1, "
+				    "\"possibly_lost_bytes\": 48576, \"possibly_lost_allocs\": 0, "
+				    "\"reachable_bytes\": 1000000, "
 				    "\"reachable_allocs\": 1, \"frames\": ["));
 	assert_true(python_accepts(out, "s = d['stacks']\n"
 					"assert s[0]['lost_bytes'] == 1000\n"

@@ -203,8 +203,10 @@ static struct report *fixture(void)
 					    .outstanding_allocs = 1,
 					    .allocs = 5,
 					    .alloc_bytes = 500 };
-	fx.stacks[0] = (struct report_stack){ .rec = &fx.recs[0], .frames = frames_a, .nr_frames = 5 };
-	fx.stacks[1] = (struct report_stack){ .rec = &fx.recs[1], .frames = frames_b, .nr_frames = 2 };
+	fx.stacks[0] = (struct report_stack){ .rec = &fx.recs[0], .frames = frames_a,
+					      .nr_frames = 5 };
+	fx.stacks[1] = (struct report_stack){ .rec = &fx.recs[1], .frames = frames_b,
+					      .nr_frames = 2 };
 	fx.stacks[2] = (struct report_stack){ .rec = &fx.recs[2], .frames = NULL, .nr_frames = 0 };
 	fx.r = (struct report){ .version = "1.2.3",
 				.pids = two_pids,
