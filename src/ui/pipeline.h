@@ -37,8 +37,8 @@ struct pipeline {
 	struct reachscan *reach;	/* reachability scans; NULL: no scan ran nor will */
 	enum reachscan_hold reach_hold;	/* how pipeline_scan() holds a process (FREEZE or LIVE) */
 	bool reach_each;		/* --reachability: a scan before each report and frame */
-	struct history *history;	/* the run's readings, one per refresh interval (plain.c owns
-					 * it): the reports' trends; NULL: none */
+	struct history *history;	/* the run's readings, one per refresh interval (plain.c
+					 * owns it): the reports' trends; NULL: none */
 };
 
 /* How often the blocks of exited processes are considered for release (procset.h). */
