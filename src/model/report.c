@@ -125,11 +125,6 @@ static void set_window(struct report *r, const struct history *hist)
 	r->judged = span.nr_updates >= HISTORY_MIN_SAMPLES;
 }
 
-static void no_trend(struct history_trend *t)
-{
-	history_trend_of(NULL, 0, t);
-}
-
 /*
  * Which stacks of snap the report lists, in snap's order: all, or under top the suspects first,
  * then the largest others. trends[i] is snap's stack i's.
@@ -188,7 +183,9 @@ int report_init(struct report *r, const struct snapshot *snap, struct symbolizer
 		if (!trends)
 			goto out;
 		for (size_t i = 0; i < snap->nr_stacks; i++) {
-			history__trend(hist, snap->stacks[i].pid, snap->stacks[i].stack_id, &trends[i]);
+			const struct stack_record *rec = &snap->stacks[i];
+
+			history__trend(hist, rec->pid, rec->stack_id, &trends[i]);
 			r->nr_suspects += trends[i].suspect;
 		}
 	}
@@ -201,7 +198,7 @@ int report_init(struct report *r, const struct snapshot *snap, struct symbolizer
 		if (trends)
 			stacks[i].trend = trends[picked[i]];
 		else
-			no_trend(&stacks[i].trend);
+			history_trend_of(NULL, 0, &stacks[i].trend);
 	}
 	r->stacks = stacks;
 	r->nr_stacks = n;

@@ -75,16 +75,16 @@ struct report {
 	size_t nr_mappings;
 	struct symbolizer *sym;		/* names the frames; NULL: addresses only */
 	/*
-	 * The trends: the run's readings, taken every refresh interval, and what they span. A stack's
-	 * samples (history__samples()) make its growth timeline. NULL: no trends; writers go by
-	 * nr_readings (0: no trends), so that a report can be made by hand.
+	 * The trends: the run's readings, taken every refresh interval, and what they span. A
+	 * stack's samples (history__samples()) make its growth timeline. NULL: no trends;
+	 * writers go by nr_readings (0: no trends), so that a report can be made by hand.
 	 */
 	const struct history *history;
 	double window_s;		/* the window: the run's first reading to its last */
-	uint64_t window_start_ns;	/* CLOCK_MONOTONIC of its first reading (start of tracing) */
+	uint64_t window_start_ns;	/* CLOCK_MONOTONIC of its first reading (tracing began) */
 	size_t nr_readings;		/* readings in the window, the first (at start) included */
 	bool judged;			/* nr_readings >= HISTORY_MIN_SAMPLES: trends are set */
-	size_t nr_suspects;		/* suspects among every stack of the reading, listed or not */
+	size_t nr_suspects;		/* suspects among all the reading's stacks, listed or not */
 	struct sym_frame *scratch;	/* report.c's own: one stack's worth of frames */
 };
 

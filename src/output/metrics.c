@@ -158,7 +158,8 @@ static void write_processes(FILE *out, const struct snapshot *snap,
 		}
 	}
 	header(out, "leaktop_leak_suspects", "gauge",
-	       "Stacks of the process whose bytes grew steadily over the window (LEAK? in reports).");
+	       "Stacks of the process whose bytes grew steadily over the window (LEAK? in "
+	       "reports).");
 	for (size_t p = 0; p < nr_procs; p++) {
 		fputs("leaktop_leak_suspects", out);
 		put_proc_labels(out, &procs[p]);
@@ -173,9 +174,11 @@ static const struct {
 	const char *name, *help;
 } site_series[SITE_SERIES] = {
 	[SITE_BYTES] = { "leaktop_site_outstanding_bytes",
-			 "Outstanding bytes of the largest allocation sites of each process." },
+			 "Outstanding bytes of the largest allocation sites of each process (its "
+			 "leak suspects first)." },
 	[SITE_BLOCKS] = { "leaktop_site_outstanding_blocks",
-			  "Outstanding blocks of the largest allocation sites of each process." },
+			  "Outstanding blocks of the largest allocation sites of each process (its "
+			  "leak suspects first)." },
 	[SITE_GROWTH] = { "leaktop_site_growth_bytes_per_second",
 			  "Change of a site's outstanding bytes per second over the window "
 			  "(leaktop_growth_window_seconds); absent while the run is too short." },

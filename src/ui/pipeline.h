@@ -34,11 +34,11 @@ struct pipeline {
 	uint64_t min_age_ns;		/* --min-age */
 	uint64_t sample_rate;		/* --sample-rate */
 	uint32_t max_allocs;		/* --max-allocs; 0: exited processes' blocks are never released */
-	struct history *history;	/* the run's readings, one per refresh interval (plain.c owns
-					 * it): the reports' trends; NULL: none */
 	struct reachscan *reach;	/* reachability scans; NULL: no scan ran nor will */
 	enum reachscan_hold reach_hold;	/* how pipeline_scan() holds a process (FREEZE or LIVE) */
 	bool reach_each;		/* --reachability: a scan before each report and frame */
+	struct history *history;	/* the run's readings, one per refresh interval (plain.c
+					 * owns it): the reports' trends; NULL: none */
 };
 
 /* How often the blocks of exited processes are considered for release (procset.h). */
@@ -51,17 +51,17 @@ struct pipeline {
 struct snapshot *pipeline_read(const struct pipeline *p);
 
 /*
- * Adds a reading to the run's history, once per refresh interval: the trends
- * of the reports come from these. Nothing without a history. 0 or -errno (logged).
- */
-int pipeline_sample(const struct pipeline *p, const struct snapshot *snap);
-
-/*
  * A reachability scan of every traced process that runs (those a ptrace of leaktop's already
  * holds, a command's, are scanned at their exit instead): their split per stack goes into the
  * readings that follow. A scan that fails is logged, and its process keeps its last split.
  */
 void pipeline_scan(const struct pipeline *p);
+
+/*
+ * Adds a reading to the run's history, once per refresh interval: the reports' trends come from
+ * these readings. Nothing without a history. 0 or -errno (logged).
+ */
+int pipeline_sample(const struct pipeline *p, const struct snapshot *snap);
 
 /*
  * The report over `top` stacks of snap (0 = all; the suspects first under top, report_init()),

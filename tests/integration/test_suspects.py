@@ -94,8 +94,9 @@ class Suspects(LeaktopTestCase):
 
     def test_json_attached(self):
         """-p with -d 9 and no -i: readings every 2 s (the view's refresh), 6 in all with the first
-        at the start and the last at the end. JSON keeps its bytes order; the leak's growth is its
-        bytes over the window, exactly, as the cache's."""
+        at the start and the last at the end (5 if a stall of the machine pushed the one at 8 s
+        past the end). JSON keeps its bytes order; the leak's growth is its bytes over the
+        window, exactly, as the cache's."""
         w = self.start_workload('demo', ['6'])
         t = self.start_tracer([w.pid], ['-d', '9'])
         t.wait_attached()
@@ -104,8 +105,8 @@ class Suspects(LeaktopTestCase):
         r = t.stop(sig=None)
         self.assertOk(r)
         d = r.report.data
-        self.assertEqual((d['window_samples'], d['too_few_samples'], d['suspects']), (6, False, 1),
-                         r.output[:600])
+        self.assertIn(d['window_samples'], (5, 6), r.output[:600])
+        self.assertEqual((d['too_few_samples'], d['suspects']), (False, 1), r.output[:600])
         self.assertAlmostEqual(d['window_s'], d['duration_s'], delta=0.05)
         self.assertGreater(d['window_s'], 8.9)
         self.assertSites(r.report, {'session_leak': leak(6), 'cache_fill': CACHE,
@@ -120,10 +121,11 @@ class Suspects(LeaktopTestCase):
         w.finish()
 
     def test_too_short(self):
-        """A run of one second: 2 readings; no growth figure, no suspect, and the report says why."""
+        """A run of one second: 2 readings (the start's and the end's; 3 if the run took over 2 s);
+        no growth figure, no suspect, and the report says why."""
         r = run_command([workload('demo'), '1'], fmt='text')
-        self.assertRegex(r.output, r'(?m)^no losses\ngrowth: not judged, the run was too short: 2 '
-                         r'readings over 1\.\ds, and the leak-suspect rule needs 5\n')
+        self.assertRegex(r.output, r'(?m)^no losses\ngrowth: not judged, the run was too short: [23] '
+                         r'readings over \d\.\ds, and the leak-suspect rule needs 5\n')
         self.assertNotIn('LEAK?', r.output)
         self.assertNotIn('growth +', r.output)
         self.assertRegex(r.output, r'(?m)^#1 %d bytes in %d blocks \(1\.0 MiB\), pid \d+, oldest '
@@ -132,7 +134,8 @@ class Suspects(LeaktopTestCase):
                          r'\S+\n    session_leak\+' % leak(1))
         r = run_command([workload('demo'), '1'])
         d = r.report.data
-        self.assertEqual((d['window_samples'], d['too_few_samples'], d['suspects']), (2, True, 0))
+        self.assertIn(d['window_samples'], (2, 3))
+        self.assertEqual((d['too_few_samples'], d['suspects']), (True, 0))
         self.assertSites(r.report, {'session_leak': leak(1), 'cache_fill': CACHE})
         self.assertEqual([(s['growth_bytes_per_s'], s['suspect']) for s in r.report.stacks],
                          [(None, False)] * 2)

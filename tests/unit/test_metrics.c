@@ -52,10 +52,14 @@ static void build(struct fixture *fx)
 					     .outstanding_allocs = 7, .allocs = 7 };
 	fx->snap.stacks = fx->recs;
 	fx->snap.nr_stacks = 4;
-	fx->stacks[0] = (struct report_stack){ .rec = &fx->recs[0], .frames = &frame_leak, .nr_frames = 1 };
-	fx->stacks[1] = (struct report_stack){ .rec = &fx->recs[1], .frames = &frame_leak, .nr_frames = 1 };
-	fx->stacks[2] = (struct report_stack){ .rec = &fx->recs[2], .frames = &frame_quote, .nr_frames = 1 };
-	fx->stacks[3] = (struct report_stack){ .rec = &fx->recs[3], .frames = &frame_nosym, .nr_frames = 1 };
+	fx->stacks[0] = (struct report_stack){ .rec = &fx->recs[0], .frames = &frame_leak,
+					       .nr_frames = 1 };
+	fx->stacks[1] = (struct report_stack){ .rec = &fx->recs[1], .frames = &frame_leak,
+					       .nr_frames = 1 };
+	fx->stacks[2] = (struct report_stack){ .rec = &fx->recs[2], .frames = &frame_quote,
+					       .nr_frames = 1 };
+	fx->stacks[3] = (struct report_stack){ .rec = &fx->recs[3], .frames = &frame_nosym,
+					       .nr_frames = 1 };
 	/* leak_here's second stack is a suspect: the site is one, its growth the sum. */
 	fx->stacks[0].trend = (struct history_trend){ .growth_bytes_per_s = 10 };
 	fx->stacks[1].trend = (struct history_trend){ .growth_bytes_per_s = 5.5, .suspect = true };
@@ -86,25 +90,26 @@ static const char expected[] =
 	"# TYPE leaktop_frees_total counter\n"
 	"leaktop_frees_total{pid=\"100\",comm=\"srv \\\"x\\\"\"} 8\n"
 	"leaktop_frees_total{pid=\"200\",comm=\"\"} 0\n"
-	"# HELP leaktop_leak_suspects Stacks of the process whose bytes grew steadily over the window "
-	"(LEAK? in reports).\n"
+	"# HELP leaktop_leak_suspects Stacks of the process whose bytes grew steadily over the "
+	"window (LEAK? in reports).\n"
 	"# TYPE leaktop_leak_suspects gauge\n"
 	"leaktop_leak_suspects{pid=\"100\",comm=\"srv \\\"x\\\"\"} 1\n"
 	"leaktop_leak_suspects{pid=\"200\",comm=\"\"} 0\n"
 	"# HELP leaktop_site_outstanding_bytes Outstanding bytes of the largest allocation sites of "
-	"each process.\n"
+	"each process (its leak suspects first).\n"
 	"# TYPE leaktop_site_outstanding_bytes gauge\n"
 	"leaktop_site_outstanding_bytes{pid=\"100\",comm=\"srv \\\"x\\\"\",site=\"leak_here (server)\"} "
 	"1500\n"
 	"leaktop_site_outstanding_bytes{pid=\"200\",comm=\"\",site=\"libz.so.1+0xbeef (libz.so.1)\"} 7\n"
 	"# HELP leaktop_site_outstanding_blocks Outstanding blocks of the largest allocation sites of "
-	"each process.\n"
+	"each process (its leak suspects first).\n"
 	"# TYPE leaktop_site_outstanding_blocks gauge\n"
 	"leaktop_site_outstanding_blocks{pid=\"100\",comm=\"srv \\\"x\\\"\",site=\"leak_here (server)\"} "
 	"15\n"
 	"leaktop_site_outstanding_blocks{pid=\"200\",comm=\"\",site=\"libz.so.1+0xbeef (libz.so.1)\"} 7\n"
-	"# HELP leaktop_site_growth_bytes_per_second Change of a site's outstanding bytes per second "
-	"over the window (leaktop_growth_window_seconds); absent while the run is too short.\n"
+	"# HELP leaktop_site_growth_bytes_per_second Change of a site's outstanding bytes per "
+	"second over the window (leaktop_growth_window_seconds); absent while the run is too "
+	"short.\n"
 	"# TYPE leaktop_site_growth_bytes_per_second gauge\n"
 	"leaktop_site_growth_bytes_per_second{pid=\"100\",comm=\"srv \\\"x\\\"\",site=\"leak_here "
 	"(server)\"} 15.500\n"
@@ -113,7 +118,8 @@ static const char expected[] =
 	"# HELP leaktop_site_leak_suspect 1 when a stack of the site grew steadily over the window "
 	"(LEAK? in reports), else 0.\n"
 	"# TYPE leaktop_site_leak_suspect gauge\n"
-	"leaktop_site_leak_suspect{pid=\"100\",comm=\"srv \\\"x\\\"\",site=\"leak_here (server)\"} 1\n"
+	"leaktop_site_leak_suspect{pid=\"100\",comm=\"srv \\\"x\\\"\",site=\"leak_here "
+	"(server)\"} 1\n"
 	"leaktop_site_leak_suspect{pid=\"200\",comm=\"\",site=\"libz.so.1+0xbeef (libz.so.1)\"} 0\n"
 	"# HELP leaktop_losses_total Events leaktop could not account for, by kind (see the README).\n"
 	"# TYPE leaktop_losses_total counter\n"

@@ -204,9 +204,11 @@ static struct report *fixture(void)
 					    .outstanding_allocs = 1,
 					    .allocs = 5,
 					    .alloc_bytes = 500 };
-	fx.stacks[0] = (struct report_stack){ &fx.recs[0], frames_a, 5 };
-	fx.stacks[1] = (struct report_stack){ &fx.recs[1], frames_b, 2 };
-	fx.stacks[2] = (struct report_stack){ &fx.recs[2], NULL, 0 };
+	fx.stacks[0] = (struct report_stack){ .rec = &fx.recs[0], .frames = frames_a,
+					      .nr_frames = 5 };
+	fx.stacks[1] = (struct report_stack){ .rec = &fx.recs[1], .frames = frames_b,
+					      .nr_frames = 2 };
+	fx.stacks[2] = (struct report_stack){ .rec = &fx.recs[2], .frames = NULL, .nr_frames = 0 };
 	fx.r = (struct report){ .version = "1.2.3",
 				.pids = two_pids,
 				.nr_pids = 2,
@@ -608,7 +610,7 @@ static void test_symbolized_fixture(void **state)
 	rec.ips[1] = BASE + call_return(ef, "fx_outer", "fx_sink");
 	rec.nr_ips = 2;
 
-	assert_int_equal(report_build(&r, &snap, sym, 0), 0);
+	assert_int_equal(report_build(&r, &snap, sym, 0, NULL), 0);
 	r.version = "t";
 	r.pids = &rec.pid;
 	r.nr_pids = 1;
