@@ -19,9 +19,9 @@ struct series_opts {
 
 /*
  * Reads the profiles and writes one report with fmt:
- *   - without base: the newest profile's stacks, each with its bytes in every profile (the
- *     report's timeline), its growth over the series and the leak-suspect rule's verdict on it
- *     (history_trend_of(): the same rule as the live view's);
+ *   - without base: the newest profile's stacks, with the trends of a run's report: the
+ *     profiles are fed to a covering history as the run's readings (tracing's start, then each
+ *     profile), so growth, suspects and timelines come from the same code as a run's;
  *   - with base: the newest profile minus base, stack by stack (as pprof's -diff_base): what grew
  *     first, what shrank (negative) last, stacks that did not change left out.
  * Stacks are the same stack in two profiles when their pid and addresses are (profile_read.h).
