@@ -81,6 +81,14 @@ $(OUT)/asan/%.pb-c.o: $(OUT)/%.pb-c.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
+# --- the HTML report's page (src/output/report_html.tmpl), built into the binary as a C array
+$(OUT)/output/report_html.h: src/output/report_html.tmpl | $(OUT)/.deps-ok
+	@mkdir -p $(@D)
+	cd src/output && xxd -i report_html.tmpl > $(CURDIR)/$@.tmp
+	mv $@.tmp $@
+$(OUT)/obj/output/out_html.o $(OUT)/asan/output/out_html.o $(OUT)/fuzz/obj/output/out_html.o: \
+	$(OUT)/output/report_html.h
+
 # --- user space (every object waits for the skeletons and generated headers; -MMD tracks the rest)
 $(OUT)/obj/%.o: src/%.c | $(SKELS) $(PROTO_HDRS) $(OUT)/.deps-ok
 	@mkdir -p $(@D)

@@ -15,6 +15,7 @@
 #include "options.h"
 #include "targets.h"
 #include "output/output.h"
+#include "output/series.h"
 #include "proc/launch.h"
 #include "proc/procview.h"
 #include "symbol/symbolize.h"
@@ -328,6 +329,28 @@ static int run_mode(struct run *r)
 	return err ? 1 : 0;
 }
 
+/* `leaktop report`: nothing is traced; the stored profiles, as one report. 1 or 2 on failure. */
+static int report_stored(struct run *r)
+{
+	const struct options *o = &r->opts;
+	struct series_opts so = {
+		.dir = o->record_dir, .base = o->base_path, .fmt = output_format_find(o->format),
+		.top = o->top, .version = LEAKTOP_VERSION,
+	};
+	int err;
+
+	r->out = o->output_path ? fopen(o->output_path, "w") : stdout;
+	r->out_name = o->output_path ? o->output_path : "standard output";
+	if (!r->out) {
+		log_error("cannot open %s: %s", o->output_path, strerror(errno));
+		return 2;
+	}
+	so.out = r->out;
+	so.out_name = r->out_name;
+	err = series_report(&so);
+	return err == -EINVAL ? 2 : err ? 1 : 0;
+}
+
 /* Frees everything r holds; probes first. Returns ret, or 1 when what was written fails now. */
 static int run_close(struct run *r, int ret)
 {
@@ -369,6 +392,8 @@ int main(int argc, char **argv)
 	log_set_level(r.opts.verbosity >= 2 ? LOG_DEBUG : r.opts.verbosity ? LOG_INFO : LOG_WARN);
 	log_install_libbpf_printer();
 	install_signals(&r.stops);
+	if (r.opts.report)
+		return run_close(&r, report_stored(&r));
 	for (size_t i = 0; ret < 0 && i < sizeof(steps) / sizeof(steps[0]); i++)
 		ret = steps[i](&r);
 	if (ret < 0)

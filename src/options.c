@@ -42,6 +42,7 @@ enum {
 	OPT_COMM,
 	OPT_NO_FOLLOW,
 	OPT_TRACK,
+	OPT_BASE,
 	OPT_REACHABILITY,
 };
 
@@ -80,6 +81,7 @@ static const struct option long_options[] = {
 	{ "iterations", required_argument, NULL, OPT_ITERATIONS },
 	{ "unwind", required_argument, NULL, OPT_UNWIND },
 	{ "unwind-rows", required_argument, NULL, OPT_UNWIND_ROWS },
+	{ "base", required_argument, NULL, OPT_BASE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -91,6 +93,7 @@ static const char usage_text[] =
 	"       leaktop --track faults|mmap|kernel [options] -a\n"
 	"       leaktop [options] [--] COMMAND [ARG...]\n"
 	"       leaktop record --interval SEC --dir PATH [--keep N] [options] -p PID\n"
+	"       leaktop report --dir PATH [--base FILE] [-f FMT] [-o PATH] [-n N]\n"
 	"\n"
 	"Shows which call stacks hold memory from malloc, calloc, realloc, operator new\n"
 	"and friends, and which of them are still growing.\n"
@@ -133,8 +136,9 @@ static const char usage_text[] =
 	"                          and the command goes on running, untraced\n"
 	"  -i, --interval SEC      also print a report every SEC seconds; in the live\n"
 	"                          view and --batch: the refresh interval (default 2)\n"
-	"  -f, --format FMT        text (default) | json | folded | pprof\n"
-	"                          (pprof: gzip'ed protobuf, for -o FILE or a pipe)\n"
+	"  -f, --format FMT        text (default) | json | folded | pprof | html\n"
+	"                          (pprof: gzip'ed protobuf, for -o FILE or a pipe;\n"
+	"                          html: one self-contained page with a flame graph)\n"
 	"  -o, --output PATH       write the report to PATH instead of stdout\n"
 	"  -n, --top N             show the N largest stacks (default 20; 0 = all)\n"
 	"      --min-age SEC       count only allocations live for at least SEC seconds\n"
@@ -180,6 +184,11 @@ static const char usage_text[] =
 	"      --dir PATH          where profiles go (leaktop-<UTC time>.pb.gz)\n"
 	"      --keep N            keep only the newest N profiles (default: all)\n"
 	"\n"
+	"report: the profiles record stored in --dir (or one profile), as one report:\n"
+	"each stack's bytes at every profile, its growth, and the leak-suspect rule.\n"
+	"      --base FILE         instead, what changed from the profile FILE to the\n"
+	"                          newest of --dir, stack by stack (grown first)\n"
+	"\n"
 	"Every loss (allocation table full, stack lost, missed probe) is counted and\n"
 	"shown in the report. Exit status: 0 success, 1 runtime failure, 2 usage error.\n"
 	"\n"
@@ -209,6 +218,11 @@ static const char usage_text[] =
 	"  Write a heap profile for go tool pprof, Pyroscope, Parca or Grafana:\n"
 	"      leaktop -d 30 -f pprof -o heap.pb.gz -p 1234\n"
 	"      go tool pprof -top heap.pb.gz\n"
+	"  The growth of each stack across the profiles record stored; what grew\n"
+	"  since one of them; a page with a flame graph and a timeline:\n"
+	"      leaktop report --dir /var/lib/leaktop\n"
+	"      leaktop report --dir /var/lib/leaktop --base OLD.pb.gz\n"
+	"      leaktop report --dir /var/lib/leaktop -f html -o report.html\n"
 	"  Which of a program's blocks are lost at its exit, as memcheck would say:\n"
 	"      leaktop --reachability -f json -- ./server --selftest\n"
 	"  Draw a flame graph of outstanding bytes:\n"
@@ -355,6 +369,7 @@ static const struct value_option {
 	{ OPT_BATCH, NULL, VALUE_FLAG, FIELD(batch, bool), 0, 0 },
 	{ OPT_DIR, NULL, VALUE_STRING, FIELD(record_dir, const char *), 0, 0 },
 	{ OPT_METRICS, NULL, VALUE_STRING, FIELD(metrics_listen, const char *), 0, 0 },
+	{ OPT_BASE, NULL, VALUE_STRING, FIELD(base_path, const char *), 0, 0 },
 };
 
 /* Stores arg, read as vo says, in its field of opts. 0 or -EINVAL (err says why). */
@@ -581,7 +596,7 @@ static int set_target(struct options *opts, int argc, char **argv, char *err, si
 /* Options that do not go together. 0 or -EINVAL (err says why). */
 static int check_combinations(const struct options *o, char *err, size_t err_len)
 {
-	bool pprof = !strcmp(o->format, "pprof");
+	bool pprof = !strcmp(o->format, "pprof"), html = !strcmp(o->format, "html");
 	const struct {
 		bool broken;
 		const char *msg;
@@ -589,10 +604,17 @@ static int check_combinations(const struct options *o, char *err, size_t err_len
 		/* One profile per file: a report every -i seconds would be appended into garbage. */
 		{ !o->record && pprof && o->interval_s > 0,
 		  "--format pprof writes one profile per run: no -i" },
+		{ html && o->interval_s > 0, "--format html writes one page per run: no -i" },
 		{ o->record && (!o->record_dir || o->interval_s <= 0),
 		  "record needs --interval SEC and --dir PATH" },
-		{ !o->record && (o->record_dir || o->keep),
+		{ !o->record && !o->report && (o->record_dir || o->keep),
 		  "--dir and --keep go with `leaktop record`" },
+		{ o->report && (!o->record_dir || o->keep),
+		  "report reads the profiles in --dir PATH (no --keep)" },
+		{ !o->report && o->base_path, "--base goes with `leaktop report`" },
+		{ o->report && (o->duration_s > 0 || o->interval_s > 0 || o->batch ||
+				o->metrics_listen || o->min_age_s > 0),
+		  "report reads stored profiles: no -d, -i, --min-age, --batch or --metrics" },
 		{ o->record && (o->format_given || o->output_path || o->batch),
 		  "record writes pprof profiles into --dir: no -f, -o or --batch" },
 		{ o->iterations && !o->batch, "--iterations counts the frames of --batch: add it" },
@@ -643,10 +665,19 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 		argv++;
 		argc--;
 	}
+	/* `leaktop report ...`: reads profiles; nothing is traced. */
+	if (argc > 1 && !strcmp(argv[1], "report")) {
+		opts->report = true;
+		argv++;
+		argc--;
+	}
 	ret = parse_words(opts, argc, argv, err, err_len);
 	if (ret == PARSE_STOP)
 		return 0;
-	if (!ret)
+	if (!ret && opts->report && (opts->nr_pids || opts->cgroup || opts->unit || opts->comm ||
+				     optind < argc))
+		ret = argval_error(err, err_len, "report reads stored profiles: no target");
+	else if (!ret && !opts->report)
 		ret = set_target(opts, argc, argv, err, err_len);
 	if (!ret)
 		ret = check_combinations(opts, err, err_len);

@@ -44,6 +44,8 @@ struct options {
 	const char *record_dir;		/* --dir (record) */
 	size_t keep;			/* --keep (record): newest profiles kept; 0 = all */
 	const char *metrics_listen;	/* --metrics ADDRESS:PORT: serve Prometheus /metrics */
+	bool report;			/* `leaktop report`: the profiles in --dir, as one report */
+	const char *base_path;		/* --base FILE (report): the profile to subtract */
 	uint32_t reachability;		/* --reachability: enum options_reach */
 	bool help;			/* -h: usage was requested (print options_usage() and exit 0) */
 	bool version;			/* -V */

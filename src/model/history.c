@@ -13,13 +13,18 @@ struct entry {
 	uint64_t gen;		/* the update that last saw the stack */
 	uint32_t head;		/* ring slot of the oldest sample */
 	uint32_t count;
+	uint32_t stride;	/* covering: updates between two samples kept */
+	uint32_t steps;		/* covering: updates since the last sample on the stride */
 };
 
 struct history {
 	size_t window;
 	uint64_t gen;
+	uint64_t first_ns;	/* time of the first update */
 	uint64_t last_ns;	/* time of the previous update */
+	uint64_t nr_updates;
 	bool started;
+	bool covering;		/* history__new_covering() */
 	struct entry *entries;
 	struct history_sample *samples; /* entry i's ring is samples[i * window ...] */
 	size_t nr, cap;
@@ -83,7 +88,7 @@ static void index_add(struct history *h, size_t idx)
 	(void)hashtab__add(h->index, key_hash(h->entries[idx].pid, h->entries[idx].stack_id), idx);
 }
 
-struct history *history__new(size_t window)
+static struct history *new_history(size_t window, bool covering)
 {
 	struct history *h;
 
@@ -95,6 +100,7 @@ struct history *history__new(size_t window)
 	if (!h)
 		return NULL;
 	h->window = window;
+	h->covering = covering;
 	h->index = hashtab__new(32);
 	if (!h->index) {
 		free(h);
@@ -102,6 +108,20 @@ struct history *history__new(size_t window)
 		return NULL;
 	}
 	return h;
+}
+
+struct history *history__new(size_t window)
+{
+	return new_history(window, false);
+}
+
+struct history *history__new_covering(size_t window)
+{
+	if (window < 4 || window % 2) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return new_history(window, true);
 }
 
 /* Room for `need` entries, allocated before anything changes so that a failure changes nothing. */
@@ -129,13 +149,46 @@ static int reserve(struct history *h, size_t need)
 	return hashtab__reserve(h->index, need);
 }
 
+/*
+ * A covering entry's samples are ring[0 .. count - 1], oldest first. A full window keeps every
+ * other sample from the oldest on, and the newest: the window is even, so the newest lies between
+ * two samples of the doubled stride, and stays only until the next update replaces it.
+ */
+static void halve(struct entry *e, struct history_sample *ring)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < e->count; i += 2)
+		ring[n++] = ring[i];
+	ring[n++] = ring[e->count - 1];
+	e->steps = e->stride;
+	e->stride *= 2;
+	e->count = n;
+}
+
+static void push_covering(struct history *h, struct entry *e, struct history_sample *ring,
+			  struct history_sample s)
+{
+	if (!e->steps && e->count == h->window)
+		halve(e, ring);
+	/* The newest sample off the stride gives way to this one. */
+	if (e->steps)
+		ring[e->count - 1] = s;
+	else
+		ring[e->count++] = s;
+	if (++e->steps == e->stride)
+		e->steps = 0;
+}
+
 static void push(struct history *h, size_t idx, uint64_t t_ns, int64_t bytes, uint64_t allocs)
 {
 	struct entry *e = &h->entries[idx];
 	struct history_sample *ring = &h->samples[idx * h->window];
 	struct history_sample s = { .t_ns = t_ns, .bytes = bytes, .allocs = allocs };
 
-	if (e->count < h->window) {
+	if (h->covering) {
+		push_covering(h, e, ring, s);
+	} else if (e->count < h->window) {
 		ring[(e->head + e->count) % h->window] = s;
 		e->count++;
 	} else {
@@ -189,6 +242,7 @@ int history__update(struct history *h, const struct snapshot *snap)
 
 		if (!have) {
 			memset(e, 0, sizeof(*e));
+			e->stride = 1;
 			e->pid = rec->pid;
 			e->stack_id = rec->stack_id;
 			index_add(h, h->nr++);
@@ -202,28 +256,44 @@ int history__update(struct history *h, const struct snapshot *snap)
 		push(h, idx, snap->taken_ns, rec->outstanding_bytes, rec->allocs);
 	}
 	evict(h);
+	if (!h->started)
+		h->first_ns = snap->taken_ns;
 	h->last_ns = snap->taken_ns;
+	h->nr_updates++;
 	h->started = true;
 	return 0;
+}
+
+size_t history__samples(const struct history *h, int pid, uint64_t stack_id,
+			struct history_sample *out)
+{
+	const struct history_sample *ring;
+	const struct entry *e;
+	uint64_t *idx = index_of(h, pid, stack_id);
+
+	if (!idx)
+		return 0;
+	e = &h->entries[*idx];
+	ring = &h->samples[*idx * h->window];
+	for (uint32_t i = 0; i < e->count; i++)
+		out[i] = ring[(e->head + i) % h->window];
+	return e->count;
 }
 
 bool history__trend(const struct history *h, int pid, uint64_t stack_id, struct history_trend *out)
 {
 	struct history_sample lin[HISTORY_MAX_WINDOW];
-	const struct history_sample *ring;
-	const struct entry *e;
-	uint64_t *idx = index_of(h, pid, stack_id);
+	size_t n = history__samples(h, pid, stack_id, lin);
 
-	if (!idx) {
-		history_trend_of(NULL, 0, out);
-		return false;
-	}
-	e = &h->entries[*idx];
-	ring = &h->samples[*idx * h->window];
-	for (uint32_t i = 0; i < e->count; i++)
-		lin[i] = ring[(e->head + i) % h->window];
-	history_trend_of(lin, e->count, out);
-	return true;
+	history_trend_of(lin, n, out);
+	return n > 0;
+}
+
+void history__span(const struct history *h, struct history_span *out)
+{
+	out->first_ns = h->first_ns;
+	out->last_ns = h->last_ns;
+	out->nr_updates = h->nr_updates;
 }
 
 size_t history__nr_stacks(const struct history *h)

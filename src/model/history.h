@@ -45,9 +45,22 @@ struct history;
 /* Most samples a stack can keep. */
 #define HISTORY_MAX_WINDOW 64
 
-/* An empty history keeping `window` samples per stack (2..HISTORY_MAX_WINDOW). NULL and errno
- * (EINVAL, ENOMEM). */
+/* An empty history keeping `window` samples per stack (2..HISTORY_MAX_WINDOW): the last ones, a
+ * sliding window (the live view's). NULL and errno (EINVAL, ENOMEM). */
 struct history *history__new(size_t window);
+
+/* Samples per stack of a history that covers a whole run (the reports'): 768 bytes a stack. */
+#define HISTORY_RUN_WINDOW 32
+
+/*
+ * An empty history whose window covers every update since the stack's first, with at most
+ * `window` samples per stack (4..HISTORY_MAX_WINDOW, even). A stack keeps every update until its
+ * samples fill the window; then every other one is dropped and from then on it keeps one update
+ * in 2 (then 4, 8, ...: the stride doubles at each fill), plus always the newest. So its samples
+ * stay evenly spaced over its whole life, window / 2 + 1 of them at least once the window has
+ * filled, and the newest is the last update's. NULL and errno (EINVAL, ENOMEM).
+ */
+struct history *history__new_covering(size_t window);
 
 /*
  * Adds a sample at snap->taken_ns for every stack of snap (keyed by pid and stack_id). A stack that
@@ -61,6 +74,21 @@ int history__update(struct history *h, const struct snapshot *snap);
 
 /* The trend of one stack over the window. false when the stack is not in the history. */
 bool history__trend(const struct history *h, int pid, uint64_t stack_id, struct history_trend *out);
+
+/*
+ * The samples of one stack over the window, oldest first, into out (room for HISTORY_MAX_WINDOW):
+ * what its trend is computed from, for a timeline. t_ns is CLOCK_MONOTONIC, as a snapshot's
+ * taken_ns. How many; 0 when the stack is not in the history.
+ */
+size_t history__samples(const struct history *h, int pid, uint64_t stack_id,
+			struct history_sample *out);
+
+/* What the updates so far span: the first update's time, the last's, and how many there were. */
+struct history_span {
+	uint64_t first_ns, last_ns;
+	uint64_t nr_updates;
+};
+void history__span(const struct history *h, struct history_span *out);
 
 /* Stacks kept. */
 size_t history__nr_stacks(const struct history *h);

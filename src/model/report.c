@@ -105,10 +105,59 @@ static int collect_mappings(struct report *r, struct symbolizer *sym)
 	return 0;
 }
 
-int report_init(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top)
+/* The run's window, and whether its readings are enough to judge a trend. */
+static void set_window(struct report *r, const struct history *hist)
 {
+	struct history_span span;
+
+	r->history = hist;
+	r->window_s = 0;
+	r->window_start_ns = 0;
+	r->nr_readings = 0;
+	r->judged = false;
+	r->nr_suspects = 0;
+	if (!hist)
+		return;
+	history__span(hist, &span);
+	r->window_start_ns = span.first_ns;
+	r->window_s = (double)(span.last_ns - span.first_ns) / 1e9;
+	r->nr_readings = span.nr_updates;
+	r->judged = span.nr_updates >= HISTORY_MIN_SAMPLES;
+}
+
+/*
+ * Which stacks of snap the report lists, in snap's order: all, or under top the suspects first,
+ * then the largest others. trends[i] is snap's stack i's.
+ */
+static size_t pick(const struct snapshot *snap, const struct history_trend *trends, size_t top,
+		   size_t *picked)
+{
+	size_t n = 0, suspects = 0, want_suspects, want_others;
+
+	for (size_t i = 0; trends && i < snap->nr_stacks; i++)
+		suspects += trends[i].suspect;
+	if (!top || top > snap->nr_stacks)
+		top = snap->nr_stacks;
+	want_suspects = suspects < top ? suspects : top;
+	want_others = top - want_suspects;
+	for (size_t i = 0; i < snap->nr_stacks && n < top; i++) {
+		size_t *want = trends && trends[i].suspect ? &want_suspects : &want_others;
+
+		if (*want) {
+			(*want)--;
+			picked[n++] = i;
+		}
+	}
+	return n;
+}
+
+int report_init(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top,
+		const struct history *hist)
+{
+	struct history_trend *trends = NULL;
 	struct report_stack *stacks;
-	size_t n = top && top < snap->nr_stacks ? top : snap->nr_stacks;
+	size_t *picked = NULL, n;
+	int err = -ENOMEM;
 
 	r->snap = snap;
 	r->duration_s = snap->duration_s;
@@ -120,16 +169,44 @@ int report_init(struct report *r, const struct snapshot *snap, struct symbolizer
 	r->sym = sym;
 	r->scratch = NULL;
 	r->owned = NULL;
-	if (!n)
+	r->self_cpu_s = 0;
+	r->self_rss_bytes = 0;
+	r->source = NULL;
+	set_window(r, hist);
+	if (!snap->nr_stacks)
 		return 0;
+	picked = malloc(snap->nr_stacks * sizeof(*picked));
+	if (!picked)
+		return -ENOMEM;
+	if (r->judged) {
+		trends = malloc(snap->nr_stacks * sizeof(*trends));
+		if (!trends)
+			goto out;
+		for (size_t i = 0; i < snap->nr_stacks; i++) {
+			const struct stack_record *rec = &snap->stacks[i];
+
+			history__trend(hist, rec->pid, rec->stack_id, &trends[i]);
+			r->nr_suspects += trends[i].suspect;
+		}
+	}
+	n = pick(snap, trends, top, picked);
 	stacks = calloc(n, sizeof(*stacks));
 	if (!stacks)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		stacks[i].rec = &snap->stacks[i];
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		stacks[i].rec = &snap->stacks[picked[i]];
+		if (trends)
+			stacks[i].trend = trends[picked[i]];
+		else
+			history_trend_of(NULL, 0, &stacks[i].trend);
+	}
 	r->stacks = stacks;
 	r->nr_stacks = n;
-	return 0;
+	err = 0;
+out:
+	free(trends);
+	free(picked);
+	return err;
 }
 
 int report_symbolize(struct report *r, size_t first, size_t n)
@@ -157,9 +234,10 @@ int report_symbolize(struct report *r, size_t first, size_t n)
 	return 0;
 }
 
-int report_build(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top)
+int report_build(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top,
+		 const struct history *hist)
 {
-	int err = report_init(r, snap, sym, top);
+	int err = report_init(r, snap, sym, top, hist);
 
 	if (!err)
 		err = report_symbolize(r, 0, r->nr_stacks);
@@ -190,6 +268,22 @@ void report_fini(struct report *r)
 	r->scratch = NULL;
 	free(r->owned);
 	r->owned = NULL;
+}
+
+size_t report_stack_timeline(const struct report *r, size_t i, double *t_s, int64_t *bytes)
+{
+	struct history_sample samples[HISTORY_MAX_WINDOW];
+	const struct stack_record *rec = r->stacks[i].rec;
+	size_t n;
+
+	if (!r->history)
+		return 0;
+	n = history__samples(r->history, rec->pid, rec->stack_id, samples);
+	for (size_t j = 0; j < n; j++) {
+		t_s[j] = (double)(int64_t)(samples[j].t_ns - r->window_start_ns) / 1e9;
+		bytes[j] = samples[j].bytes;
+	}
+	return n;
 }
 
 struct report_proc_counts report_count_procs(const struct report *r)

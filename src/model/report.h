@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/history.h"
 #include "model/snapshot.h"
 #include "symbol/symbolize.h"
 
@@ -18,6 +19,12 @@ struct report_stack {
 	const struct stack_record *rec;
 	const struct sym_frame *frames;
 	size_t nr_frames;
+	/*
+	 * Over the report's window, from the run's history: its growth, and whether it is a leak
+	 * suspect (history_trend_of()'s rule). Without a history, or while the run is too short to
+	 * judge (report.judged false), nr_samples is 0, growth NAN and suspect false.
+	 */
+	struct history_trend trend;
 };
 
 /* A mapping of an object file in which frames of the report lie (pprof's Mapping). */
@@ -60,21 +67,44 @@ struct report {
 	size_t nr_stacks;
 	size_t nr_stacks_total;		/* stacks before --top cut the list */
 	uint64_t start_time_ns;		/* tracing began, ns since the epoch (0 = unknown) */
+	double self_cpu_s;		/* leaktop's own CPU time so far (the HTML report's cost) */
+	uint64_t self_rss_bytes;	/* leaktop's own RSS then; 0 = unknown */
+	const char *source;		/* what the report was read from, when not a run (`leaktop
+					 * report`): one line; NULL for a run's */
 	const struct report_mapping *mappings; /* where frames lie, sorted by (pid, start) */
 	size_t nr_mappings;
 	struct symbolizer *sym;		/* names the frames; NULL: addresses only */
+	/*
+	 * The trends: the run's readings, taken every refresh interval, and what they span. A
+	 * stack's samples (history__samples()) make its growth timeline. NULL: no trends;
+	 * writers go by nr_readings (0: no trends), so that a report can be made by hand.
+	 */
+	const struct history *history;
+	double window_s;		/* the window: the run's first reading to its last */
+	uint64_t window_start_ns;	/* CLOCK_MONOTONIC of its first reading (tracing began) */
+	size_t nr_readings;		/* readings in the window, the first (at start) included */
+	bool judged;			/* nr_readings >= HISTORY_MIN_SAMPLES: trends are set */
+	size_t nr_suspects;		/* suspects among all the reading's stacks, listed or not */
 	struct sym_frame *scratch;	/* report.c's own: one stack's worth of frames */
 };
 
 /*
- * Starts a report over the first `top` stacks (0 = all) of snap, in snap's order (the caller has
- * sorted it), none of them symbolized yet: sets snap, duration_s (from snap), stacks, nr_stacks,
- * nr_stacks_total and sym. version, pids, sample_rate_bytes and start_time_ns are the caller's to
- * set. sym may be NULL: every frame is then an unknown one with only its address. r refers to snap
- * and to sym's strings: keep both alive until report_fini(). 0 or -ENOMEM (r then holds no
- * stacks); report_fini() frees what it allocated, in every case.
+ * Starts a report over `top` stacks (0 = all) of snap, in snap's order (the caller has sorted
+ * it), none of them symbolized yet: sets snap, duration_s (from snap), stacks, nr_stacks,
+ * nr_stacks_total and sym, and the trends from hist; no cost or source. version, pids, sample_rate_bytes and
+ * start_time_ns are the caller's to set. sym may be NULL: every frame is then an unknown one with
+ * only its address.
+ *
+ * hist is the run's history (history__new_covering()), fed with snap's reading last; NULL: no
+ * trends. With it, each stack gets its trend, and the stacks listed under top are the suspects
+ * first (the largest, when there are more than top), then the largest of the others: a suspect
+ * is never cut for a bigger stack that is not one. They stay in snap's order.
+ *
+ * r refers to snap, hist and sym's strings: keep them alive until report_fini(). 0 or -ENOMEM (r
+ * then holds no stacks); report_fini() frees what it allocated, in every case.
  */
-int report_init(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top);
+int report_init(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top,
+		const struct history *hist);
 
 /*
  * Symbolizes the stacks first .. first + n - 1 of r (those that are not yet; n is cut at the
@@ -94,9 +124,17 @@ static inline bool report_stack_symbolized(const struct report_stack *rs)
  * report_init(), every stack symbolized, and the mappings the frames lie in (with sym): what the
  * writers take. 0 or -ENOMEM (r then holds no stacks).
  */
-int report_build(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top);
+int report_build(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top,
+		 const struct history *hist);
 
 void report_fini(struct report *r);
+
+/*
+ * Stack i's timeline: the time (seconds from the window's start) and the outstanding bytes of
+ * each of its samples in r's history, oldest first, into t_s and bytes (room for
+ * HISTORY_MAX_WINDOW each). How many; 0 without a history.
+ */
+size_t report_stack_timeline(const struct report *r, size_t i, double *t_s, int64_t *bytes);
 
 /* The sums of r's processes: those "not traced" count in none of them. */
 struct report_proc_counts report_count_procs(const struct report *r);

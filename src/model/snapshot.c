@@ -1,4 +1,4 @@
-/* snapshot.c: the per-stack records of one reading of the BPF maps; sorting, filtering, growth. */
+/* snapshot.c: the per-stack records of one reading of the BPF maps; sorting, filtering. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -247,70 +247,6 @@ void snapshot__drop_empty(struct snapshot *snap)
 		kept++;
 	}
 	snap->nr_stacks = kept;
-}
-
-static int cmp_identity(const void *pa, const void *pb)
-{
-	const struct stack_record *a = *(const struct stack_record *const *)pa;
-	const struct stack_record *b = *(const struct stack_record *const *)pb;
-
-	if (a->pid != b->pid)
-		return a->pid < b->pid ? -1 : 1;
-	if (a->stack_id != b->stack_id)
-		return a->stack_id < b->stack_id ? -1 : 1;
-	return 0;
-}
-
-static const struct stack_record *find_linear(const struct snapshot *snap,
-					      const struct stack_record *key)
-{
-	size_t i;
-
-	for (i = 0; i < snap->nr_stacks; i++) {
-		if (snap->stacks[i].pid == key->pid && snap->stacks[i].stack_id == key->stack_id)
-			return &snap->stacks[i];
-	}
-	return NULL;
-}
-
-void snapshot__set_growth(struct snapshot *cur, const struct snapshot *prev)
-{
-	const struct stack_record **index = NULL;
-	double dt_s;
-	size_t i;
-
-	if (!prev || prev->taken_ns >= cur->taken_ns) {
-		for (i = 0; i < cur->nr_stacks; i++)
-			cur->stacks[i].growth_bytes_per_s = NAN;
-		return;
-	}
-	dt_s = (double)(cur->taken_ns - prev->taken_ns) / 1e9;
-
-	/* prev is const and may be in any order: search a sorted index of it instead. */
-	if (prev->nr_stacks)
-		index = malloc(prev->nr_stacks * sizeof(*index));
-	if (index) {
-		for (i = 0; i < prev->nr_stacks; i++)
-			index[i] = &prev->stacks[i];
-		qsort(index, prev->nr_stacks, sizeof(*index), cmp_identity);
-	}
-
-	for (i = 0; i < cur->nr_stacks; i++) {
-		struct stack_record *rec = &cur->stacks[i];
-		const struct stack_record *old = NULL, *const *hit;
-		double before;
-
-		if (index) {
-			hit = bsearch(&rec, index, prev->nr_stacks, sizeof(*index), cmp_identity);
-			old = hit ? *hit : NULL;
-		} else {
-			old = find_linear(prev, rec);
-		}
-		/* Nothing allocated before attach is seen, so a stack missing from prev held 0. */
-		before = old ? (double)old->outstanding_bytes : 0;
-		rec->growth_bytes_per_s = ((double)rec->outstanding_bytes - before) / dt_s;
-	}
-	free(index);
 }
 
 void snapshot__free(struct snapshot *snap)

@@ -1,4 +1,4 @@
-/* snapshot.h: per-stack records read from the BPF maps at one moment; sorting, filtering and growth. */
+/* snapshot.h: per-stack records read from the BPF maps at one moment; sorting and filtering. */
 #ifndef LT_SNAPSHOT_H
 #define LT_SNAPSHOT_H
 
@@ -20,7 +20,7 @@ struct stack_record {
 	uint64_t alloc_bytes;		/* bytes allocated since attach */
 	double oldest_age_s;		/* age of the oldest live block; < 0 when unknown */
 	uint64_t last_alloc_ns;		/* CLOCK_MONOTONIC of the latest allocation */
-	double growth_bytes_per_s;	/* NAN when only one observation exists */
+	double growth_bytes_per_s;	/* NAN as read: growth is the history's (history_trend) */
 	uint32_t nr_ips;
 	uint64_t ips[LT_MAX_DEPTH];	/* ips[0] is the allocation site (a return address) */
 	struct reach_split reach;	/* after a reachability scan (reach.valid): the split */
@@ -74,14 +74,6 @@ int snapshot_cmp(const struct stack_record *a, const struct stack_record *b, enu
 
 /* Drops stacks with no outstanding allocation (outstanding_allocs <= 0), keeping the order. */
 void snapshot__drop_empty(struct snapshot *snap);
-
-/*
- * Sets growth_bytes_per_s of every stack in cur from the same stack (pid and stack_id) in prev:
- * (cur.outstanding - prev.outstanding) / (cur.taken_ns - prev.taken_ns) in seconds. A stack absent
- * from prev grew from 0 if prev was taken after tracing began. Every growth is NAN when prev is
- * NULL or was not taken before cur. O(n log n); falls back to O(n * m) when memory is short.
- */
-void snapshot__set_growth(struct snapshot *cur, const struct snapshot *prev);
 
 void snapshot__free(struct snapshot *snap);
 

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -45,6 +46,8 @@ struct site {
 	uint32_t kind;		/* enum lt_track_kind */
 	char *label;
 	int64_t bytes, blocks;
+	double growth;		/* bytes per second over the window; NAN while unknown */
+	bool suspect;
 };
 
 /* "function (module)", or "module+0xoffset (module)" without a symbol. */
@@ -70,12 +73,14 @@ static int cmp_sites(const void *a_, const void *b_)
 
 	if (a->pid != b->pid)
 		return a->pid < b->pid ? -1 : 1;
+	if (a->suspect != b->suspect)
+		return a->suspect ? -1 : 1;
 	if (a->bytes != b->bytes)
 		return a->bytes > b->bytes ? -1 : 1;
 	return strcmp(a->label, b->label);
 }
 
-/* Sites of the report's stacks, summed per (pid, label), sorted by pid then bytes. */
+/* Sites of the report's stacks, summed per (pid, label), sorted by pid, suspects first, bytes. */
 static struct site *collect_sites(const struct report *r, size_t *nr)
 {
 	struct site *sites = calloc(r->nr_stacks + 1, sizeof(*sites));
@@ -97,12 +102,17 @@ static struct site *collect_sites(const struct report *r, size_t *nr)
 		if (j == n) {
 			sites[n].pid = rs->rec->pid;
 			sites[n].kind = rs->rec->kind;
+			sites[n].growth = NAN;
 			sites[n++].label = label;
 		} else {
 			free(label);
 		}
 		sites[j].bytes += rs->rec->outstanding_bytes;
 		sites[j].blocks += rs->rec->outstanding_allocs;
+		if (isfinite(rs->trend.growth_bytes_per_s))
+			sites[j].growth = (isfinite(sites[j].growth) ? sites[j].growth : 0) +
+					  rs->trend.growth_bytes_per_s;
+		sites[j].suspect |= rs->trend.suspect;
 	}
 	qsort(sites, n, sizeof(*sites), cmp_sites);
 	*nr = n;
@@ -150,33 +160,79 @@ static void write_processes(FILE *out, const struct snapshot *snap,
 			fprintf(out, "} %" PRId64 "\n", v[m]);
 		}
 	}
+	header(out, "leaktop_leak_suspects", "gauge",
+	       "Stacks of the process whose bytes grew steadily over the window (LEAK? in "
+	       "reports).");
+	for (size_t p = 0; p < nr_procs; p++) {
+		fputs("leaktop_leak_suspects", out);
+		put_proc_labels(out, &procs[p]);
+		fprintf(out, "} %zu\n", procs[p].leak_suspects);
+	}
 }
 
-/* The top_sites largest sites of each process: their bytes, then their blocks. */
+/* The series of a site, one pass each over the sites shown. */
+enum site_series { SITE_BYTES, SITE_BLOCKS, SITE_GROWTH, SITE_SUSPECT, SITE_SERIES };
+
+static const struct {
+	const char *name, *help;
+} site_series[SITE_SERIES] = {
+	[SITE_BYTES] = { "leaktop_site_outstanding_bytes",
+			 "Outstanding bytes of the largest allocation sites of each process (its "
+			 "leak suspects first)." },
+	[SITE_BLOCKS] = { "leaktop_site_outstanding_blocks",
+			  "Outstanding blocks of the largest allocation sites of each process (its "
+			  "leak suspects first)." },
+	[SITE_GROWTH] = { "leaktop_site_growth_bytes_per_second",
+			  "Change of a site's outstanding bytes per second over the window "
+			  "(leaktop_growth_window_seconds); absent while the run is too short." },
+	[SITE_SUSPECT] = { "leaktop_site_leak_suspect",
+			   "1 when a stack of the site grew steadily over the window (LEAK? in "
+			   "reports), else 0." },
+};
+
+/* A site's value of one series; false when it has none (growth unknown). */
+static bool site_value(const struct site *s, enum site_series k, char *buf, size_t len)
+{
+	switch (k) {
+	case SITE_BYTES:
+		snprintf(buf, len, "%" PRId64, s->bytes);
+		return true;
+	case SITE_BLOCKS:
+		snprintf(buf, len, "%" PRId64, s->blocks);
+		return true;
+	case SITE_GROWTH:
+		snprintf(buf, len, "%.3f", s->growth);
+		return isfinite(s->growth);
+	default:
+		snprintf(buf, len, "%d", s->suspect);
+		return true;
+	}
+}
+
+/* The top_sites sites of each process shown, suspects first (cmp_sites' order). */
 static void write_sites(FILE *out, const struct site *sites, size_t nr_sites,
 			const struct metrics_process *procs, size_t nr_procs, size_t top_sites)
 {
-	header(out, "leaktop_site_outstanding_bytes", "gauge",
-	       "Outstanding bytes of the largest allocation sites of each process.");
-	for (int pass = 0; pass < 2; pass++) {
-		if (pass)
-			header(out, "leaktop_site_outstanding_blocks", "gauge",
-			       "Outstanding blocks of the largest allocation sites of each process.");
+	char value[64];
+
+	for (int k = 0; k < SITE_SERIES; k++) {
+		header(out, site_series[k].name, "gauge", site_series[k].help);
 		for (size_t p = 0; p < nr_procs; p++) {
 			size_t shown = 0;
 
 			for (size_t i = 0; i < nr_sites && shown < top_sites; i++) {
 				if (sites[i].pid != procs[p].pid || sites[i].bytes <= 0)
 					continue;
-				fputs(pass ? "leaktop_site_outstanding_blocks" :
-					     "leaktop_site_outstanding_bytes", out);
+				shown++;
+				if (!site_value(&sites[i], k, value, sizeof(value)))
+					continue;
+				fputs(site_series[k].name, out);
 				put_proc_labels(out, &procs[p]);
 				fputc(',', out);
 				put_label(out, "site", sites[i].label);
 				fputc(',', out);
 				put_label(out, "kind", snapshot_kind_name(sites[i].kind));
-				fprintf(out, "} %" PRId64 "\n", pass ? sites[i].blocks : sites[i].bytes);
-				shown++;
+				fprintf(out, "} %s\n", value);
 			}
 		}
 	}
@@ -196,6 +252,10 @@ static void write_globals(FILE *out, const struct report *r, const struct metric
 		put_label(out, "kind", snapshot_stat_name((enum lt_stat)s));
 		fprintf(out, "} %" PRIu64 "\n", snap ? snap->stats[s] : 0);
 	}
+	header(out, "leaktop_growth_window_seconds", "gauge",
+	       "The window of the growth and suspect series: the run so far, read every refresh "
+	       "interval.");
+	fprintf(out, "leaktop_growth_window_seconds %.3f\n", r->nr_readings ? r->window_s : 0.0);
 	header(out, "leaktop_sample_rate_bytes", "gauge",
 	       "Mean bytes between sampled allocations; 0 when every allocation is recorded.");
 	fprintf(out, "leaktop_sample_rate_bytes %" PRIu64 "\n", r->sample_rate_bytes);

@@ -14,6 +14,7 @@
 struct metrics_process {
 	int pid;
 	const char *comm;	/* command name; may be NULL */
+	size_t leak_suspects;	/* its stacks marked as leak suspects (report_stack.trend) */
 };
 
 /* What leaktop itself costs, for leaktop_cpu_seconds_total and leaktop_resident_memory_bytes. */
@@ -24,10 +25,12 @@ struct metrics_self {
 
 /*
  * Formats r as Prometheus text exposition (version 0.0.4): per process, outstanding bytes and
- * blocks, allocations and frees in total; per process the top_sites allocation sites by
- * outstanding bytes (stacks with the same site summed; the site label is "function (module)");
- * every loss counter; leaktop's own CPU time and RSS. Pure. Returns a malloc'ed string, or NULL
- * and errno (ENOMEM).
+ * blocks, allocations and frees in total, and its leak suspects; per process top_sites
+ * allocation sites, the suspects first, then the others by outstanding bytes (stacks with the
+ * same site summed; the site label is "function (module)"), with their bytes, blocks, growth over
+ * the report's window (the stacks' growths summed; no series while unknown) and whether one of
+ * their stacks is a suspect; the window; every loss counter; leaktop's own CPU time and RSS.
+ * Pure. Returns a malloc'ed string, or NULL and errno (ENOMEM).
  */
 char *metrics_format(const struct report *r, const struct metrics_process *procs, size_t nr_procs,
 		     const struct metrics_self *self, size_t top_sites);

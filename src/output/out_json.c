@@ -155,8 +155,29 @@ static void write_frame(FILE *out, const struct sym_frame *f)
 	fprintf(out, ", \"inlined\": %s}", f->inlined ? "true" : "false");
 }
 
-static void write_stack(FILE *out, const struct report_stack *rs)
+/* Stack i's samples in the run's history, for a timeline: times and bytes. Nothing without one. */
+static void write_timeline(FILE *out, const struct report *r, size_t i)
 {
+	double t_s[HISTORY_MAX_WINDOW];
+	int64_t bytes[HISTORY_MAX_WINDOW];
+	size_t n = report_stack_timeline(r, i, t_s, bytes);
+
+	if (!r->history)
+		return;
+	fputs(",\n     \"timeline_s\": [", out);
+	for (size_t j = 0; j < n; j++) {
+		fputs(j ? ", " : "", out);
+		json_double(out, t_s[j]);
+	}
+	fputs("], \"timeline_bytes\": [", out);
+	for (size_t j = 0; j < n; j++)
+		fprintf(out, "%s%" PRId64, j ? ", " : "", bytes[j]);
+	fputc(']', out);
+}
+
+static void write_stack(FILE *out, const struct report *r, size_t i_stack)
+{
+	const struct report_stack *rs = &r->stacks[i_stack];
 	const struct stack_record *rec = rs->rec;
 	size_t i;
 
@@ -170,8 +191,10 @@ static void write_stack(FILE *out, const struct report_stack *rs)
 	else
 		fputs("null", out);
 	fputs(", \"growth_bytes_per_s\": ", out);
-	json_double(out, rec->growth_bytes_per_s);
+	json_double(out, rs->trend.growth_bytes_per_s);
 	fprintf(out, ", \"kind\": \"%s\"", snapshot_kind_name(rec->kind));
+	fprintf(out, ", \"suspect\": %s", rs->trend.suspect ? "true" : "false");
+	write_timeline(out, r, i_stack);
 	if (rec->reach.valid)
 		fprintf(out,
 			",\n     \"lost_bytes\": %" PRId64 ", \"lost_allocs\": %" PRId64
@@ -228,9 +251,19 @@ int out_json_write(const struct report *r, FILE *out)
 		fprintf(out, "%s%d", i ? ", " : "", r->pids[i]);
 	fputs("],\n", out);
 	write_processes(r, out);
+	if (r->source) {
+		fputs("  \"source\": ", out);
+		json_string(out, r->source);
+		fputs(",\n", out);
+	}
 	fputs("  \"duration_s\": ", out);
 	json_double(out, r->duration_s);
 	fprintf(out, ",\n  \"sample_rate_bytes\": %" PRIu64 ",\n", r->sample_rate_bytes);
+	/* The window of growth and suspects; too few samples: every growth is null. */
+	fputs("  \"window_s\": ", out);
+	json_double(out, r->nr_readings ? r->window_s : NAN);
+	fprintf(out, ", \"window_samples\": %zu, \"too_few_samples\": %s, \"suspects\": %zu,\n",
+		r->nr_readings, r->judged ? "false" : "true", r->nr_suspects);
 	fprintf(out,
 		"  \"totals\": {\"outstanding_bytes\": %" PRId64
 		", \"outstanding_allocs\": %" PRId64 ", \"allocs\": %" PRIu64
@@ -248,7 +281,7 @@ int out_json_write(const struct report *r, FILE *out)
 	fprintf(out, "},\n  \"stacks_total\": %zu,\n  \"stacks\": [", r->nr_stacks_total);
 	for (i = 0; i < r->nr_stacks; i++) {
 		fputs(i ? ",\n    " : "\n    ", out);
-		write_stack(out, &r->stacks[i]);
+		write_stack(out, r, i);
 	}
 	fputs(r->nr_stacks ? "\n  ]\n}\n" : "]\n}\n", out);
 	if (fflush(out) || ferror(out))

@@ -129,13 +129,22 @@ static int add_comment(struct pprof_tables *t, pb_profile *p, size_t cap, const 
 /* Says what the samples do not: what wrote them, what --top left out, and every loss. */
 static int add_comments(struct pprof_tables *t, const struct report *r, pb_profile *p)
 {
-	size_t cap = 2 + LT_STAT_MAX;
+	size_t cap = 3 + LT_STAT_MAX;
 	int s, err;
 
 	p->comment = pprof_tables__alloc(t, cap, sizeof(*p->comment));
 	if (!p->comment)
 		return -ENOMEM;
 	err = add_comment(t, p, cap, "leaktop %s", r->version ? r->version : "");
+	/* The run's totals, which the samples do not add up to (stacks that hold nothing are left
+	 * out, and frees are no sample's): `leaktop report` reads them back. */
+	if (!err && r->snap)
+		err = add_comment(t, p, cap,
+				  "totals: outstanding_bytes %" PRId64 ", outstanding_allocs %" PRId64
+				  ", allocs %" PRIu64 ", frees %" PRIu64 ", alloc_bytes %" PRIu64,
+				  r->snap->totals.outstanding_bytes, r->snap->totals.outstanding_allocs,
+				  r->snap->totals.allocs, r->snap->totals.frees,
+				  r->snap->totals.alloc_bytes);
 	if (!err && r->nr_stacks < r->nr_stacks_total)
 		err = add_comment(t, p, cap, "stacks: %zu of %zu (the rest cut by --top)",
 				  r->nr_stacks, r->nr_stacks_total);

@@ -16,6 +16,11 @@ static void put_fmt(FILE *out, void (*fmt)(char *, size_t, double), double v)
 	fputs(buf, out);
 }
 
+static void file_put(void *ctx, const char *text, size_t len)
+{
+	fwrite(text, 1, len, ctx);
+}
+
 /* Most pids the first line names; more are counted. */
 #define HEADER_PIDS 8
 
@@ -59,6 +64,11 @@ static void write_header(const struct report *r, const struct snapshot *snap, FI
 	put_fmt(out, fmt_duration, r->duration_s);
 	fputc('\n', out);
 	write_processes(r, out);
+	if (r->source) {
+		fputs("from ", out);
+		output_put_clean(r->source, file_put, out);
+		fputc('\n', out);
+	}
 
 	fputs("outstanding: ", out);
 	put_fmt(out, fmt_bytes, (double)t->outstanding_bytes);
@@ -112,9 +122,29 @@ static void write_losses(const struct snapshot *snap, FILE *out)
 	}
 }
 
-static void file_put(void *ctx, const char *text, size_t len)
+/*
+ * The trends' window: how many suspects it shows, or that the run was too short to judge one (the
+ * suspect rule needs HISTORY_MIN_SAMPLES readings; the first is at the start).
+ */
+static void write_window(const struct report *r, FILE *out)
 {
-	fwrite(text, 1, len, ctx);
+	if (!r->nr_readings)
+		return;
+	if (!r->judged) {
+		fprintf(out, "growth: not judged, the run was too short: %zu reading%s over ",
+			r->nr_readings, r->nr_readings == 1 ? "" : "s");
+		put_fmt(out, fmt_duration, r->window_s);
+		fprintf(out, ", and the leak-suspect rule needs %d\n", HISTORY_MIN_SAMPLES);
+		return;
+	}
+	fputs("growth over ", out);
+	put_fmt(out, fmt_duration, r->window_s);
+	fprintf(out, " (%zu readings): ", r->nr_readings);
+	if (r->nr_suspects)
+		fprintf(out, "%zu leak suspect%s, marked LEAK? and listed first\n", r->nr_suspects,
+			r->nr_suspects == 1 ? "" : "s");
+	else
+		fputs("no leak suspects\n", out);
 }
 
 static void write_stack(const struct report_stack *rs, size_t rank, FILE *out)
@@ -122,8 +152,8 @@ static void write_stack(const struct report_stack *rs, size_t rank, FILE *out)
 	const struct stack_record *rec = rs->rec;
 	size_t i;
 
-	fprintf(out, "\n#%zu %" PRId64 " bytes in %" PRId64 " block%s (", rank,
-		rec->outstanding_bytes, rec->outstanding_allocs,
+	fprintf(out, "\n#%zu %s%" PRId64 " bytes in %" PRId64 " block%s (", rank,
+		rs->trend.suspect ? "LEAK? " : "", rec->outstanding_bytes, rec->outstanding_allocs,
 		rec->outstanding_allocs == 1 ? "" : "s");
 	put_fmt(out, fmt_bytes, (double)rec->outstanding_bytes);
 	fprintf(out, "), pid %d", rec->pid);
@@ -131,9 +161,9 @@ static void write_stack(const struct report_stack *rs, size_t rank, FILE *out)
 		fputs(", oldest ", out);
 		put_fmt(out, fmt_duration, rec->oldest_age_s);
 	}
-	if (isfinite(rec->growth_bytes_per_s)) {
+	if (isfinite(rs->trend.growth_bytes_per_s)) {
 		fputs(", growth ", out);
-		put_fmt(out, fmt_rate, rec->growth_bytes_per_s);
+		put_fmt(out, fmt_rate, rs->trend.growth_bytes_per_s);
 	}
 	fputc('\n', out);
 	if (rec->reach.valid)
@@ -152,22 +182,46 @@ static void write_stack(const struct report_stack *rs, size_t rank, FILE *out)
 	}
 }
 
+/*
+ * Stack i's bytes at each reading since it first held memory (a 0 before), oldest first: for
+ * `leaktop report`, whose readings are the profiles, few enough to list.
+ */
+static void write_timeline(const struct report *r, size_t i, FILE *out)
+{
+	double t_s[HISTORY_MAX_WINDOW];
+	int64_t bytes[HISTORY_MAX_WINDOW];
+	size_t n = report_stack_timeline(r, i, t_s, bytes);
+
+	fputs("    bytes at each reading:", out);
+	for (size_t j = 0; j < n; j++)
+		fprintf(out, " %" PRId64, bytes[j]);
+	fputc('\n', out);
+}
+
 int out_text_write(const struct report *r, FILE *out)
 {
 	static const struct snapshot empty;
 	const struct snapshot *snap = r->snap ? r->snap : &empty;
 	uint64_t shown = 0;
 	int64_t rest;
-	size_t i, more;
+	size_t i, more, rank = 0;
 
 	write_header(r, snap, out);
 	write_losses(snap, out);
+	write_window(r, out);
 	if (!r->nr_stacks_total && !r->nr_stacks)
 		fputs("\nno outstanding allocations\n", out);
-	for (i = 0; i < r->nr_stacks; i++) {
-		write_stack(&r->stacks[i], i + 1, out);
-		/* Unsigned: wraps instead of overflowing; the difference below is still exact. */
-		shown += (uint64_t)r->stacks[i].rec->outstanding_bytes;
+	/* The suspects first, then the others; each in the report's order (bytes). */
+	for (int pass = 0; pass < 2; pass++) {
+		for (i = 0; i < r->nr_stacks; i++) {
+			if (r->stacks[i].trend.suspect != !pass)
+				continue;
+			write_stack(&r->stacks[i], ++rank, out);
+			if (r->source && r->history)
+				write_timeline(r, i, out);
+			/* Unsigned: wraps instead of overflowing; the difference below is exact. */
+			shown += (uint64_t)r->stacks[i].rec->outstanding_bytes;
+		}
 	}
 	if (r->nr_stacks_total > r->nr_stacks) {
 		more = r->nr_stacks_total - r->nr_stacks;

@@ -11,6 +11,7 @@ static const struct output_format formats[] = {
 	{ "json", out_json_write },
 	{ "folded", out_folded_write },
 	{ "pprof", out_pprof_write },
+	{ "html", out_html_write },
 };
 
 #define NR_FORMATS (sizeof(formats) / sizeof(formats[0]))

@@ -14,6 +14,7 @@ int out_text_write(const struct report *r, FILE *out);
 int out_json_write(const struct report *r, FILE *out);
 int out_folded_write(const struct report *r, FILE *out);
 int out_pprof_write(const struct report *r, FILE *out);
+int out_html_write(const struct report *r, FILE *out);
 
 struct output_format {
 	const char *name;

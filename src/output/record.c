@@ -27,16 +27,14 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int record_prune(const char *dir, size_t keep)
+int record_list(const char *dir, char ***names_out, size_t *nr_out)
 {
-	char **names = NULL, *path;
+	char **names = NULL;
 	size_t nr = 0, cap = 0;
 	struct dirent *de;
 	int err = 0;
 	DIR *d;
 
-	if (!keep)
-		return 0;
 	d = opendir(dir);
 	if (!d) {
 		err = -errno;
@@ -48,18 +46,47 @@ int record_prune(const char *dir, size_t keep)
 			continue;
 		err = array_reserve(&names, &cap, nr, sizeof(*names), 64);
 		if (err)
-			goto out;
+			break;
 		if (!(names[nr] = strdup(de->d_name))) {
 			err = -ENOMEM;
-			goto out;
+			break;
 		}
 		nr++;
 	}
-	qsort(names, nr, sizeof(*names), cmp_names);
+	closedir(d);
+	if (err) {
+		record_list_free(names, nr);
+		return err;
+	}
+	if (nr)
+		qsort(names, nr, sizeof(*names), cmp_names);
+	*names_out = names;
+	*nr_out = nr;
+	return 0;
+}
+
+void record_list_free(char **names, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		free(names[i]);
+	free(names);
+}
+
+int record_prune(const char *dir, size_t keep)
+{
+	char **names = NULL, *path;
+	size_t nr = 0;
+	int err;
+
+	if (!keep)
+		return 0;
+	err = record_list(dir, &names, &nr);
+	if (err)
+		return err;
 	for (size_t i = 0; i + keep < nr; i++) {
 		if (asprintf(&path, "%s/%s", dir, names[i]) < 0) {
 			err = -ENOMEM;
-			goto out;
+			break;
 		}
 		/* Fatal, as the caller sees it: --keep is there to bound the disk space used. */
 		if (unlink(path) && errno != ENOENT) {
@@ -68,11 +95,7 @@ int record_prune(const char *dir, size_t keep)
 		}
 		free(path);
 	}
-out:
-	for (size_t i = 0; i < nr; i++)
-		free(names[i]);
-	free(names);
-	closedir(d);
+	record_list_free(names, nr);
 	return err;
 }
 

@@ -16,6 +16,14 @@
  */
 int record_write(const char *dir, const struct report *r, uint64_t now_ns, size_t keep);
 
+/*
+ * The names of dir's profiles (leaktop-*.pb.gz), oldest first (by name, which sorts by time), in a
+ * malloc'ed array of malloc'ed names: free with record_list_free(). 0 or -errno (logged).
+ */
+int record_list(const char *dir, char ***names, size_t *nr);
+
+void record_list_free(char **names, size_t nr);
+
 /* Removes all but the newest keep profiles of dir (by name, which sorts by time). 0 or -errno. */
 int record_prune(const char *dir, size_t keep);
 

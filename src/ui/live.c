@@ -217,6 +217,11 @@ struct frame *live__sample(struct live *l, double interval_s)
 		err = -errno;
 		goto fail;
 	}
+	/* The run's history (the reports' trends) gets the view's readings too. */
+	err = pipeline_sample(l->pipe, f->snap);
+	if (err)
+		goto fail;
+	err = -ENOMEM;
 	f->trends = calloc(f->snap->nr_stacks ? f->snap->nr_stacks : 1, sizeof(*f->trends));
 	if (!f->trends)
 		goto fail;

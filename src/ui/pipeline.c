@@ -85,11 +85,22 @@ static int report_processes(const struct pipeline *p, struct report *r)
 	return 0;
 }
 
+int pipeline_sample(const struct pipeline *p, const struct snapshot *snap)
+{
+	int err = p->history ? history__update(p->history, snap) : 0;
+
+	if (err)
+		log_error("cannot keep the history of %zu stacks: %s", snap->nr_stacks,
+			  strerror(-err));
+	return err;
+}
+
 int pipeline_report(const struct pipeline *p, struct report *r, const struct snapshot *snap,
 		    size_t top, bool symbolize)
 {
-	int err = symbolize ? report_build(r, snap, p->sym, top)
-			    : report_init(r, snap, p->sym, top);
+	struct proc_mem mem;
+	int err = symbolize ? report_build(r, snap, p->sym, top, p->history)
+			    : report_init(r, snap, p->sym, top, p->history);
 
 	if (err) {
 		log_error("cannot build the report: %s", strerror(-err));
@@ -98,6 +109,9 @@ int pipeline_report(const struct pipeline *p, struct report *r, const struct sna
 	r->version = p->version;
 	r->sample_rate_bytes = p->sample_rate;
 	r->start_time_ns = p->start_time_ns;
+	r->self_cpu_s = (double)procinfo_self_cpu_ns() / 1e9;
+	if (!procinfo_mem(0, &mem))
+		r->self_rss_bytes = mem.rss_bytes;
 	err = report_processes(p, r);
 	if (err) {
 		log_error("cannot build the report: %s", strerror(-err));
@@ -106,23 +120,53 @@ int pipeline_report(const struct pipeline *p, struct report *r, const struct sna
 	return err;
 }
 
+/*
+ * The stacks whose sites the metrics name: the largest PIPELINE_METRICS_STACKS, and as many
+ * suspects beyond them, symbolized; a bound keeps the symbolizing work bounded too. NULL on no
+ * memory or a failed symbolization.
+ */
+static struct report_stack *site_stacks(struct report *r, size_t *nr)
+{
+	size_t n = r->nr_stacks < PIPELINE_METRICS_STACKS ? r->nr_stacks : PIPELINE_METRICS_STACKS;
+	size_t extra = 0;
+	struct report_stack *stacks;
+
+	if (report_symbolize(r, 0, n))
+		return NULL;
+	stacks = malloc((2 * n + 1) * sizeof(*stacks));
+	if (!stacks)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		stacks[i] = r->stacks[i];
+	for (size_t i = n; i < r->nr_stacks && extra < n; i++) {
+		if (!r->stacks[i].trend.suspect)
+			continue;
+		if (report_symbolize(r, i, 1)) {
+			free(stacks);
+			return NULL;
+		}
+		stacks[n + extra++] = r->stacks[i];
+	}
+	*nr = n + extra;
+	return stacks;
+}
+
 int pipeline_metrics(const struct pipeline *p, struct report *r)
 {
 	struct metrics_self self = { .cpu_ns = procinfo_self_cpu_ns() };
-	struct metrics_process *procs;
+	struct metrics_process *procs = NULL;
+	struct report_stack *stacks;
 	struct report sites;
 	struct proc_mem mem;
 	char *text = NULL;
-	int err;
 
 	if (!p->metrics)
 		return 0;
-	/* Sites come from the largest stacks: a bound keeps the symbolizing work bounded too. */
 	sites = *r;
-	if (sites.nr_stacks > PIPELINE_METRICS_STACKS)
-		sites.nr_stacks = PIPELINE_METRICS_STACKS;
-	err = report_symbolize(r, 0, sites.nr_stacks);
-	procs = err ? NULL : calloc(r->nr_procs ? r->nr_procs : 1, sizeof(*procs));
+	stacks = site_stacks(r, &sites.nr_stacks);
+	sites.stacks = stacks;
+	if (stacks)
+		procs = calloc(r->nr_procs ? r->nr_procs : 1, sizeof(*procs));
 	if (procs) {
 		size_t n = 0;
 
@@ -133,9 +177,14 @@ int pipeline_metrics(const struct pipeline *p, struct report *r)
 			if (!strcmp(r->procs[i].state, "traced"))
 				procs[n++] = (struct metrics_process){ .pid = r->procs[i].pid,
 								       .comm = r->procs[i].comm };
+		for (size_t i = 0; i < r->nr_stacks; i++) {
+			for (size_t k = 0; r->stacks[i].trend.suspect && k < n; k++)
+				procs[k].leak_suspects += procs[k].pid == r->stacks[i].rec->pid;
+		}
 		text = metrics_format(&sites, procs, n, &self, METRICS_DEFAULT_TOP_SITES);
 		free(procs);
 	}
+	free(stacks);
 	if (!text) {
 		log_error("cannot refresh the metrics: %s", strerror(ENOMEM));
 		return -ENOMEM;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/history.h"
 #include "model/report.h"
 #include "model/snapshot.h"
 #include "output/metrics.h"
@@ -39,6 +40,8 @@ struct pipeline {
 	struct reachscan *reach;	/* reachability scans; NULL: no scan ran nor will */
 	enum reachscan_hold reach_hold;	/* how pipeline_scan() holds a process (FREEZE or LIVE) */
 	bool reach_each;		/* --reachability: a scan before each report and frame */
+	struct history *history;	/* the run's readings, one per refresh interval (plain.c
+					 * owns it): the reports' trends; NULL: none */
 };
 
 /* How often the blocks of exited processes are considered for release (procset.h). */
@@ -58,8 +61,15 @@ struct snapshot *pipeline_read(const struct pipeline *p);
 void pipeline_scan(const struct pipeline *p);
 
 /*
- * The report over the first `top` stacks of snap (0 = all), with the run's fields (version, the
- * processes as they are now, sample rate, start time). symbolize: every stack and the mappings, what the writers take
+ * Adds a reading to the run's history, once per refresh interval: the reports' trends come from
+ * these readings. Nothing without a history. 0 or -errno (logged).
+ */
+int pipeline_sample(const struct pipeline *p, const struct snapshot *snap);
+
+/*
+ * The report over `top` stacks of snap (0 = all; the suspects first under top, report_init()),
+ * with the trends of the run's history and the run's fields (version, the processes as they are
+ * now, sample rate, start time). symbolize: every stack and the mappings, what the writers take
  * (report_build()); else none yet (report_init(): the view symbolizes what it shows). 0 or -ENOMEM;
  * report_fini() frees r.
  */
@@ -68,7 +78,8 @@ int pipeline_report(const struct pipeline *p, struct report *r, const struct sna
 
 /*
  * Publishes the metrics of r, a report over a whole reading in pipeline_read()'s order: its first
- * stacks are the largest sites. Nothing without --metrics. 0 or -ENOMEM (logged).
+ * stacks are the largest sites; suspects beyond them are named too (as many at most), and every
+ * suspect counts in its process's. Nothing without --metrics. 0 or -ENOMEM (logged).
  */
 int pipeline_metrics(const struct pipeline *p, struct report *r);
 

@@ -6,19 +6,27 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "output/record.h"
+#include "ui/live.h"
 #include "ui/plain.h"
 
 int plain_init(struct plain *pl)
 {
 	pl->prev = snapshot__new();
-	if (!pl->prev)
+	pl->history = history__new_covering(HISTORY_RUN_WINDOW);
+	if (!pl->prev || !pl->history)
 		return -ENOMEM;
+	/* Tracing began with nothing outstanding: every stack grows from 0 at start_ns. */
 	pl->prev->taken_ns = pl->pipe->start_ns;
-	return 0;
+	pl->pipe->history = pl->history;
+	return pipeline_sample(pl->pipe, pl->prev);
 }
 
 void plain_fini(struct plain *pl)
 {
+	if (pl->pipe && pl->pipe->history == pl->history)
+		pl->pipe->history = NULL;
+	history__free(pl->history);
+	pl->history = NULL;
 	snapshot__free(pl->prev);
 	pl->prev = NULL;
 }
@@ -69,13 +77,16 @@ static int report_and_metrics(struct plain *pl, bool metrics)
 	snap = pipeline_read(pl->pipe);
 	if (!snap)
 		return -errno;
-	snapshot__set_growth(snap, pl->prev);
-	err = metrics ? publish_metrics(pl, snap) : 0;
+	/* The report's reading is the last of its window. */
+	err = pipeline_sample(pl->pipe, snap);
+	if (!err && metrics)
+		err = publish_metrics(pl, snap);
 	if (!err) {
 		/* The reports list the stacks that hold memory; the metrics count them all. */
 		snapshot__drop_empty(snap);
 		err = pipeline_report(pl->pipe, &r, snap, pl->record_dir ? 0 : pl->top, true);
 		if (!err) {
+			pl->suspects = r.nr_suspects;
 			err = write_report(pl, &r);
 			report_fini(&r);
 		}
@@ -108,11 +119,30 @@ static int metrics_job(void *ctx)
 	return err;
 }
 
+/* A reading for the trends only, between reports: no ages to walk unless --min-age needs them. */
+static int sample_job(void *ctx)
+{
+	struct plain *pl = ctx;
+	const struct pipeline *p = pl->pipe;
+	struct snapshot *snap = collector__read(p->col, p->min_age_ns > 0, p->min_age_ns);
+	int err;
+
+	if (!snap)
+		return -errno;
+	err = pipeline_sample(p, snap);
+	snapshot__free(snap);
+	return err;
+}
+
 int plain_run(struct plain *pl, struct loop *l, double interval_s)
 {
 	uint64_t now = now_ns(), report_ns = (uint64_t)(interval_s * 1e9);
+	uint64_t sample_ns = (uint64_t)(LIVE_DEFAULT_INTERVAL_S * 1e9);
 
+	/* The trends' readings: each report's, or the view's refresh interval without -i. */
 	if (report_ns && !loop_add(l, interval_job, pl, pl->pipe->start_ns + report_ns, report_ns))
+		return -ENOSPC;
+	if (!report_ns && !loop_add(l, sample_job, pl, pl->pipe->start_ns + sample_ns, sample_ns))
 		return -ENOSPC;
 	/* Metrics from the start; then with each report, or on their own without an interval. */
 	if (pl->pipe->metrics &&

@@ -83,7 +83,7 @@ static struct frame *make_frame(void)
 	for (size_t i = 0; i < 4; i++)
 		assert_int_equal(snapshot__add(f->snap, &recs[i]), 0);
 	snapshot__sum_totals(f->snap);
-	assert_int_equal(report_init(&f->report, f->snap, NULL, 0), 0);
+	assert_int_equal(report_init(&f->report, f->snap, NULL, 0, NULL), 0);
 	f->snap->stats[LT_STAT_MISSED_RETURNS] = 3;
 	f->snap->stats[LT_STAT_UNMATCHED_FREES] = 11;
 	f->trends = malloc(sizeof(trends));
@@ -323,7 +323,7 @@ static void test_filter_stops_past_unmapped_caller(void **state)
 	f->snap = snapshot__new();
 	assert_non_null(f->snap);
 	assert_int_equal(snapshot__add(f->snap, &rec), 0);
-	assert_int_equal(report_init(&f->report, f->snap, sym, 0), 0);
+	assert_int_equal(report_init(&f->report, f->snap, sym, 0, NULL), 0);
 	f->trends = malloc(sizeof(trend));
 	assert_non_null(f->trends);
 	f->trends[0] = trend;
@@ -435,7 +435,7 @@ static struct frame *make_multi(struct symbolizer **sym, size_t nr_procs)
 						       .suspect = st[i].suspect, .active = true };
 	}
 	snapshot__sum_totals(f->snap);
-	assert_int_equal(report_init(&f->report, f->snap, *sym, 0), 0);
+	assert_int_equal(report_init(&f->report, f->snap, *sym, 0, NULL), 0);
 	for (size_t k = 0; k < nr_procs; k++)
 		f->procs[k] = (struct frame_proc){ .pid = MULTI_PID(k), .comm = "prog" };
 	f->nr_procs = nr_procs;

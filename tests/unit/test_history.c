@@ -317,6 +317,76 @@ static void test_duplicate_records(void **state)
 	history__free(h);
 }
 
+/* The samples of (42, id): every one but the newest on one stride from the first; count them. */
+static size_t check_spacing(const struct history *h, uint64_t id, double first_s, double last_s)
+{
+	struct history_sample s[HISTORY_MAX_WINDOW];
+	size_t n = history__samples(h, 42, id, s);
+	uint64_t stride;
+
+	assert_true(n >= 2);
+	assert_true(s[0].t_ns == (uint64_t)(first_s * SEC));
+	assert_true(s[n - 1].t_ns == (uint64_t)(last_s * SEC));
+	stride = s[1].t_ns - s[0].t_ns;
+	for (size_t i = 1; i + 1 < n; i++)
+		assert_true(s[i].t_ns - s[i - 1].t_ns == stride);
+	assert_true(s[n - 1].t_ns - s[n - 2].t_ns <= stride);
+	return n;
+}
+
+static void test_covering_window(void **state)
+{
+	struct history *h = history__new_covering(8);
+	struct history_span span;
+	struct history_trend t;
+	uint64_t ids[] = { 1, 2, 3 };
+	int64_t bytes[3];
+	size_t mem = 0, n;
+
+	assert_non_null(h);
+	update(h, 0, NULL, NULL, 0);
+	for (int i = 1; i <= 1000; i++) {
+		bytes[0] = 100 * i;	/* a leak: 100 bytes a second */
+		bytes[1] = 5000;	/* a cache, filled at once */
+		bytes[2] = 7 * (i - 499); /* a leak that begins at 500 s */
+		update(h, i, ids, bytes, i < 500 ? 2 : 3);
+		/* Every stack keeps at most the window, its samples over its whole life. */
+		n = check_spacing(h, 1, 0, i);
+		assert_true(n <= 8);
+		assert_true(i < 7 || n >= 5);
+		assert_true(history__trend(h, 42, 1, &t));
+		assert_true(t.window_s == i);
+		assert_true(t.growth_bytes_per_s == 100.0);
+		assert_true(t.suspect == (i >= 4));
+		assert_true(history__trend(h, 42, 2, &t));
+		assert_false(t.suspect);
+		assert_true(t.growth_bytes_per_s == 5000.0 / i);
+		if (i == 20)
+			mem = history__mem_bytes(h);
+	}
+	assert_int_equal(history__mem_bytes(h), mem);
+	/* The late one counts from the update before it came, with 0 bytes then. */
+	n = check_spacing(h, 3, 499, 1000);
+	assert_true(n >= 5 && n <= 8);
+	assert_true(history__trend(h, 42, 3, &t));
+	assert_true(t.growth_bytes_per_s == 7.0);
+	assert_true(t.suspect);
+	history__span(h, &span);
+	assert_true(span.first_ns == 0 && span.last_ns == 1000 * SEC);
+	assert_int_equal(span.nr_updates, 1001);
+	assert_int_equal(history__samples(h, 42, 99, NULL), 0);
+	history__free(h);
+
+	errno = 0;
+	assert_null(history__new_covering(2));
+	assert_int_equal(errno, EINVAL);
+	assert_null(history__new_covering(7));
+	assert_null(history__new_covering(HISTORY_MAX_WINDOW + 2));
+	h = history__new_covering(HISTORY_RUN_WINDOW);
+	assert_non_null(h);
+	history__free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +403,7 @@ int main(void)
 		cmocka_unit_test(test_many_stacks),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_duplicate_records),
+		cmocka_unit_test(test_covering_window),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -52,13 +52,23 @@ static void build(struct fixture *fx)
 					     .outstanding_allocs = 7, .allocs = 7 };
 	fx->snap.stacks = fx->recs;
 	fx->snap.nr_stacks = 4;
-	fx->stacks[0] = (struct report_stack){ &fx->recs[0], &frame_leak, 1 };
-	fx->stacks[1] = (struct report_stack){ &fx->recs[1], &frame_leak, 1 };
-	fx->stacks[2] = (struct report_stack){ &fx->recs[2], &frame_quote, 1 };
-	fx->stacks[3] = (struct report_stack){ &fx->recs[3], &frame_nosym, 1 };
+	fx->stacks[0] = (struct report_stack){ .rec = &fx->recs[0], .frames = &frame_leak,
+					       .nr_frames = 1 };
+	fx->stacks[1] = (struct report_stack){ .rec = &fx->recs[1], .frames = &frame_leak,
+					       .nr_frames = 1 };
+	fx->stacks[2] = (struct report_stack){ .rec = &fx->recs[2], .frames = &frame_quote,
+					       .nr_frames = 1 };
+	fx->stacks[3] = (struct report_stack){ .rec = &fx->recs[3], .frames = &frame_nosym,
+					       .nr_frames = 1 };
+	/* leak_here's second stack is a suspect: the site is one, its growth the sum. */
+	fx->stacks[0].trend = (struct history_trend){ .growth_bytes_per_s = 10 };
+	fx->stacks[1].trend = (struct history_trend){ .growth_bytes_per_s = 5.5, .suspect = true };
+	fx->stacks[2].trend = (struct history_trend){ .growth_bytes_per_s = NAN };
+	fx->stacks[3].trend = (struct history_trend){ .growth_bytes_per_s = -0.25 };
 	fx->r = (struct report){ .version = "9", .pids = pids, .nr_pids = 2, .snap = &fx->snap,
 				 .stacks = fx->stacks, .nr_stacks = 4, .nr_stacks_total = 4,
-				 .sample_rate_bytes = 524288 };
+				 .sample_rate_bytes = 524288, .window_s = 62.5, .nr_readings = 32,
+				 .judged = true, .nr_suspects = 1 };
 }
 
 static const char expected[] =
@@ -80,18 +90,37 @@ static const char expected[] =
 	"# TYPE leaktop_frees_total counter\n"
 	"leaktop_frees_total{pid=\"100\",comm=\"srv \\\"x\\\"\"} 8\n"
 	"leaktop_frees_total{pid=\"200\",comm=\"\"} 0\n"
+	"# HELP leaktop_leak_suspects Stacks of the process whose bytes grew steadily over the "
+	"window (LEAK? in reports).\n"
+	"# TYPE leaktop_leak_suspects gauge\n"
+	"leaktop_leak_suspects{pid=\"100\",comm=\"srv \\\"x\\\"\"} 1\n"
+	"leaktop_leak_suspects{pid=\"200\",comm=\"\"} 0\n"
 	"# HELP leaktop_site_outstanding_bytes Outstanding bytes of the largest allocation sites of "
-	"each process.\n"
+	"each process (its leak suspects first).\n"
 	"# TYPE leaktop_site_outstanding_bytes gauge\n"
 	"leaktop_site_outstanding_bytes{pid=\"100\",comm=\"srv \\\"x\\\"\",site=\"leak_here (server)\",kind=\"heap\"} "
 	"1500\n"
 	"leaktop_site_outstanding_bytes{pid=\"200\",comm=\"\",site=\"libz.so.1+0xbeef (libz.so.1)\",kind=\"heap\"} 7\n"
 	"# HELP leaktop_site_outstanding_blocks Outstanding blocks of the largest allocation sites of "
-	"each process.\n"
+	"each process (its leak suspects first).\n"
 	"# TYPE leaktop_site_outstanding_blocks gauge\n"
 	"leaktop_site_outstanding_blocks{pid=\"100\",comm=\"srv \\\"x\\\"\",site=\"leak_here (server)\",kind=\"heap\"} "
 	"15\n"
 	"leaktop_site_outstanding_blocks{pid=\"200\",comm=\"\",site=\"libz.so.1+0xbeef (libz.so.1)\",kind=\"heap\"} 7\n"
+	"# HELP leaktop_site_growth_bytes_per_second Change of a site's outstanding bytes per "
+	"second over the window (leaktop_growth_window_seconds); absent while the run is too "
+	"short.\n"
+	"# TYPE leaktop_site_growth_bytes_per_second gauge\n"
+	"leaktop_site_growth_bytes_per_second{pid=\"100\",comm=\"srv \\\"x\\\"\",site=\"leak_here "
+	"(server)\",kind=\"heap\"} 15.500\n"
+	"leaktop_site_growth_bytes_per_second{pid=\"200\",comm=\"\",site=\"libz.so.1+0xbeef "
+	"(libz.so.1)\",kind=\"heap\"} -0.250\n"
+	"# HELP leaktop_site_leak_suspect 1 when a stack of the site grew steadily over the window "
+	"(LEAK? in reports), else 0.\n"
+	"# TYPE leaktop_site_leak_suspect gauge\n"
+	"leaktop_site_leak_suspect{pid=\"100\",comm=\"srv \\\"x\\\"\",site=\"leak_here "
+	"(server)\",kind=\"heap\"} 1\n"
+	"leaktop_site_leak_suspect{pid=\"200\",comm=\"\",site=\"libz.so.1+0xbeef (libz.so.1)\",kind=\"heap\"} 0\n"
 	"# HELP leaktop_losses_total Events leaktop could not account for, by kind (see the README).\n"
 	"# TYPE leaktop_losses_total counter\n"
 	"leaktop_losses_total{kind=\"dropped_allocs\"} 3\n"
@@ -118,6 +147,10 @@ static const char expected[] =
 	"leaktop_losses_total{kind=\"track_vma_busy\"} 0\n"
 	"leaktop_losses_total{kind=\"track_exits_lost\"} 0\n"
 	"leaktop_losses_total{kind=\"track_moves_cut\"} 0\n"
+	"# HELP leaktop_growth_window_seconds The window of the growth and suspect series: the run "
+	"so far, read every refresh interval.\n"
+	"# TYPE leaktop_growth_window_seconds gauge\n"
+	"leaktop_growth_window_seconds 62.500\n"
 	"# HELP leaktop_sample_rate_bytes Mean bytes between sampled allocations; 0 when every "
 	"allocation is recorded.\n"
 	"# TYPE leaktop_sample_rate_bytes gauge\n"
@@ -132,7 +165,7 @@ static const char expected[] =
 static void test_format_exact(void **state)
 {
 	struct fixture fx;
-	struct metrics_process procs[] = { { 100, "srv \"x\"" }, { 200, NULL } };
+	struct metrics_process procs[] = { { 100, "srv \"x\"", 1 }, { 200, NULL, 0 } };
 	struct metrics_self self = { .cpu_ns = 1500000000, .rss_bytes = 4096 };
 	char *text;
 
@@ -147,7 +180,7 @@ static void test_format_exact(void **state)
 static void test_format_escapes_sites(void **state)
 {
 	struct fixture fx;
-	struct metrics_process procs[] = { { 100, "srv" } };
+	struct metrics_process procs[] = { { .pid = 100, .comm = "srv" } };
 	char *text;
 
 	build(&fx);
@@ -156,6 +189,43 @@ static void test_format_escapes_sites(void **state)
 	assert_non_null(strstr(text, "site=\"odd\\\"name\\\\x (server)\",kind=\"heap\"} 64\n"));
 	/* pid 200 is not listed: none of its series appear */
 	assert_null(strstr(text, "pid=\"200\""));
+	free(text);
+}
+
+/* A suspect site is shown before larger ones that are not; an unknown growth has no series. */
+static void test_format_suspects_first(void **state)
+{
+	struct fixture fx;
+	struct metrics_process procs[] = { { .pid = 100, .comm = "srv", .leak_suspects = 1 } };
+	char *text;
+
+	build(&fx);
+	fx.stacks[1].trend.suspect = false;
+	fx.stacks[2].trend.suspect = true;
+	text = metrics_format(&fx.r, procs, 1, NULL, 1);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "leaktop_site_outstanding_bytes{pid=\"100\",comm=\"srv\","
+				     "site=\"odd\\\"name\\\\x (server)\",kind=\"heap\"} 64\n"));
+	assert_non_null(strstr(text, "leaktop_site_leak_suspect{pid=\"100\",comm=\"srv\","
+				     "site=\"odd\\\"name\\\\x (server)\",kind=\"heap\"} 1\n"));
+	assert_null(strstr(text, "site=\"leak_here"));
+	assert_null(strstr(text, "leaktop_site_growth_bytes_per_second{"));
+	free(text);
+
+	/* Too short a run: no growth series, no suspects, the window still said. */
+	build(&fx);
+	for (int i = 0; i < 4; i++)
+		fx.stacks[i].trend = (struct history_trend){ .growth_bytes_per_s = NAN };
+	fx.r.judged = false;
+	fx.r.nr_readings = 2;
+	fx.r.window_s = 2;
+	procs[0].leak_suspects = 0;
+	text = metrics_format(&fx.r, procs, 1, NULL, 10);
+	assert_non_null(text);
+	assert_null(strstr(text, "leaktop_site_growth_bytes_per_second{"));
+	assert_non_null(strstr(text, "site=\"leak_here (server)\",kind=\"heap\"} 0\n"));
+	assert_non_null(strstr(text, "leaktop_leak_suspects{pid=\"100\",comm=\"srv\"} 0\n"));
+	assert_non_null(strstr(text, "leaktop_growth_window_seconds 2.000\n"));
 	free(text);
 }
 
@@ -204,6 +274,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_format_exact),
+		cmocka_unit_test(test_format_suspects_first),
 		cmocka_unit_test(test_format_escapes_sites),
 		cmocka_unit_test(test_record_rotation),
 	};

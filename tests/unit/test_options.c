@@ -254,9 +254,9 @@ static void test_formats(void **state)
 	assert_int_equal(PARSE(&o, "-f", "text", "-p", "1"), 0);
 	assert_string_equal(o.format, "text");
 	options_free(&o);
-	ASSERT_USAGE("unknown format 'xml' (expected text|json|folded|pprof)", "-f", "xml", "-p", "1");
-	ASSERT_USAGE("unknown format 'JSON' (expected text|json|folded|pprof)", "-f", "JSON", "-p", "1");
-	ASSERT_USAGE("unknown format '' (expected text|json|folded|pprof)", "--format=", "-p", "1");
+	ASSERT_USAGE("unknown format 'xml' (expected text|json|folded|pprof|html)", "-f", "xml", "-p", "1");
+	ASSERT_USAGE("unknown format 'JSON' (expected text|json|folded|pprof|html)", "-f", "JSON", "-p", "1");
+	ASSERT_USAGE("unknown format '' (expected text|json|folded|pprof|html)", "--format=", "-p", "1");
 	ASSERT_USAGE("--output: empty path", "-o", "", "-p", "1");
 }
 
@@ -305,6 +305,8 @@ static void test_pprof_needs_a_file(void **state)
 	/* One profile per file: a report every -i seconds would be appended into garbage. */
 	ASSERT_USAGE("--format pprof writes one profile per run: no -i", "-f", "pprof", "-o", "x",
 		     "-i", "5", "-p", "1");
+	ASSERT_USAGE("--format html writes one page per run: no -i", "-f", "html", "-o", "x", "-i",
+		     "5", "-p", "1");
 }
 
 static void test_bad_options(void **state)

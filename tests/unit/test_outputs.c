@@ -315,9 +315,19 @@ static struct report *fixture(bool losses)
 					    .alloc_bytes = 500,
 					    .oldest_age_s = -1,
 					    .growth_bytes_per_s = NAN };
-	fx.stacks[0] = (struct report_stack){ &fx.recs[0], frames_a, 4 };
-	fx.stacks[1] = (struct report_stack){ &fx.recs[1], NULL, 0 };
+	fx.stacks[0] = (struct report_stack){ .rec = &fx.recs[0], .frames = frames_a,
+					      .nr_frames = 4 };
+	fx.stacks[1] = (struct report_stack){ .rec = &fx.recs[1], .frames = NULL, .nr_frames = 0 };
+	/* The big one grew in a jump, the small one steadily: the suspect. */
+	fx.stacks[0].trend = (struct history_trend){ .nr_samples = 6, .window_s = 5.0,
+						     .growth_bytes_per_s = 2048 };
+	fx.stacks[1].trend = (struct history_trend){ .nr_samples = 6, .window_s = 5.0,
+						     .growth_bytes_per_s = 20, .suspect = true };
 	fx.r = (struct report){ .version = "1.2.3",
+				.window_s = 5.0,
+				.nr_readings = 6,
+				.judged = true,
+				.nr_suspects = 1,
 				.pids = two_pids,
 				.nr_pids = 2,
 				.procs = three_procs,
@@ -363,6 +373,7 @@ static const char expected_json[] =
 	"  ],\n"
 	"  \"duration_s\": 5.02,\n"
 	"  \"sample_rate_bytes\": 0,\n"
+	"  \"window_s\": 5, \"window_samples\": 6, \"too_few_samples\": false, \"suspects\": 1,\n"
 	"  \"totals\": {\"outstanding_bytes\": 2306967, \"outstanding_allocs\": 9, \"allocs\": 10, "
 	"\"frees\": 7, \"alloc_bytes\": 2000000},\n"
 	"  \"stats\": {\"dropped_allocs\": 1, \"unmatched_frees\": 2, \"lost_stacks\": 3, "
@@ -377,7 +388,7 @@ static const char expected_json[] =
 	"  \"stacks\": [\n"
 	"    {\"pid\": 1234, \"outstanding_bytes\": 1048576, \"outstanding_allocs\": 2, "
 	"\"allocs\": 4, \"alloc_bytes\": 2097152,\n"
-	"     \"oldest_age_s\": 4.25, \"growth_bytes_per_s\": 2048, \"kind\": \"heap\", "
+	"     \"oldest_age_s\": 4.25, \"growth_bytes_per_s\": 2048, \"kind\": \"heap\", \"suspect\": false, "
 	"\"frames\": [\n"
 	"      {\"address\": \"0x55d1c0a01234\", \"function\": \"leak_small\", \"offset\": 23, "
 	"\"module\": \"/abs/path/basic\", \"module_offset\": \"0x1234\", \"file\": \"basic.c\", "
@@ -393,7 +404,7 @@ static const char expected_json[] =
 	"    ]},\n"
 	"    {\"pid\": 5678, \"outstanding_bytes\": 100, \"outstanding_allocs\": 1, \"allocs\": 5, "
 	"\"alloc_bytes\": 500,\n"
-	"     \"oldest_age_s\": null, \"growth_bytes_per_s\": null, \"kind\": \"heap\", "
+	"     \"oldest_age_s\": null, \"growth_bytes_per_s\": 20, \"kind\": \"heap\", \"suspect\": true, "
 	"\"frames\": []}\n"
 	"  ]\n"
 	"}\n";
@@ -430,7 +441,8 @@ static void test_json_exact(void **state)
 		     "assert f[1]['inlined'] is True and f[2]['function'] is None\n"
 		     "assert f[2]['offset'] == 0 and f[3]['module'] is None\n"
 		     "assert s[1]['frames'] == [] and s[1]['oldest_age_s'] is None\n"
-		     "assert s[1]['growth_bytes_per_s'] is None\n"));
+		     "assert s[1]['growth_bytes_per_s'] == 20 and s[1]['suspect'] is True\n"
+		     "assert s[0]['suspect'] is False\n"));
 	free(out);
 }
 
@@ -448,6 +460,8 @@ static void test_json_empty(void **state)
 			    "  \"processes\": [],\n"
 			    "  \"duration_s\": 0,\n"
 			    "  \"sample_rate_bytes\": 0,\n"
+			    "  \"window_s\": null, \"window_samples\": 0, "
+			    "\"too_few_samples\": true, \"suspects\": 0,\n"
 			    "  \"totals\": {\"outstanding_bytes\": 0, \"outstanding_allocs\": 0, "
 			    "\"allocs\": 0, \"frees\": 0, \"alloc_bytes\": 0},\n"
 			    "  \"stats\": {\"dropped_allocs\": 0, \"unmatched_frees\": 0, "
@@ -496,7 +510,7 @@ static void test_json_doubles(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		r = fixture(false);
 		r->duration_s = cases[i].v;
-		fx.recs[0].growth_bytes_per_s = cases[i].v;
+		fx.stacks[0].trend.growth_bytes_per_s = cases[i].v;
 		fx.recs[0].oldest_age_s = cases[i].v;
 		out = render(out_json_write, r, &len);
 		assert_true(json_valid(out, len));
@@ -529,10 +543,10 @@ static void test_reach_split(void **state)
 						 .valid = true };
 	out = render(out_json_write, r, &len);
 	assert_true(json_valid(out, len));
-	assert_non_null(strstr(out, "\"growth_bytes_per_s\": 2048, \"kind\": \"heap\",\n"
-				    "     \"lost_bytes\": 1000, "
-				    "\"lost_allocs\": 1, \"possibly_lost_bytes\": 48576, "
-				    "\"possibly_lost_allocs\": 0, \"reachable_bytes\": 1000000, "
+	assert_non_null(strstr(out, "\"growth_bytes_per_s\": 2048, \"kind\": \"heap\", \"suspect\": false,\n"
+				    "     \"lost_bytes\": 1000, \"lost_allocs\": 1, "
+				    "\"possibly_lost_bytes\": 48576, \"possibly_lost_allocs\": 0, "
+				    "\"reachable_bytes\": 1000000, "
 				    "\"reachable_allocs\": 1, \"frames\": ["));
 	assert_true(python_accepts(out, "s = d['stacks']\n"
 					"assert s[0]['lost_bytes'] == 1000\n"
@@ -597,6 +611,60 @@ static void test_json_escaping(void **state)
 	free(out);
 }
 
+/* ---- html */
+
+/* A name that would end the page's script element, open a comment, or start markup. */
+static const struct sym_frame script_frame = {
+	0x401000, "f</script><script>alert(1)</SCRIPT><!-- & -->", 1, "/tmp/<b>lib.so", 0x1000,
+	"x.c", 7, false,
+};
+
+/* The page's data element: its text, malloc'ed. */
+static char *html_data(const char *page)
+{
+	static const char open_tag[] = "<script id=\"leaktop-data\" type=\"application/json\">";
+	const char *start = strstr(page, open_tag), *end;
+
+	assert_non_null(start);
+	start += strlen(open_tag);
+	end = strstr(start, "</script>");
+	assert_non_null(end);
+	return strndup(start, (size_t)(end - start));
+}
+
+static void test_html(void **state)
+{
+	struct report *r = fixture(false);
+	char *page, *data, *p;
+	size_t len, closes = 0;
+
+	fx.stacks[0].frames = &script_frame;
+	fx.stacks[0].nr_frames = 1;
+	r->self_cpu_s = 1.5;
+	r->self_rss_bytes = 4096;
+	page = render(out_html_write, r, &len);
+	assert_int_equal(strlen(page), len);
+	assert_int_equal(strncmp(page, "<!DOCTYPE html>", 15), 0);
+	assert_null(strstr(page, "/*LEAKTOP_DATA*/"));
+	/* The template's own two script elements close, and nothing else does. */
+	for (p = page; (p = strcasestr(p, "</script")); p++)
+		closes++;
+	assert_int_equal(closes, 2);
+	assert_null(strstr(page, "<!--  &"));
+	data = html_data(page);
+	assert_null(strchr(data, '<'));
+	assert_true(python_accepts(
+		data, "s = d['report']['stacks'][0]\n"
+		      "assert s['frames'][0]['function'] == "
+		      "'f</script><script>alert(1)</SCRIPT><!-- & -->', s\n"
+		      "assert s['frames'][0]['module'] == '/tmp/<b>lib.so'\n"
+		      "assert s['outstanding_bytes'] == 1048576\n"
+		      "assert d['report']['totals']['outstanding_bytes'] == 2306967\n"
+		      "assert d['cost'] == {'cpu_s': 1.5, 'rss_bytes': 4096}, d['cost']\n"));
+	free(data);
+	free(page);
+}
+
 /* ---- folded */
 
 static void test_folded(void **state)
@@ -623,10 +691,10 @@ static void test_folded(void **state)
 	fx.recs[3] = fx.recs[0];
 	fx.recs[2].outstanding_bytes = 0; /* holds nothing: not a line */
 	fx.recs[3].outstanding_bytes = -8;
-	fx.stacks[0] = (struct report_stack){ &fx.recs[0], cxx, 3 };
-	fx.stacks[1] = (struct report_stack){ &fx.recs[1], odd, 3 };
-	fx.stacks[2] = (struct report_stack){ &fx.recs[2], cxx, 3 };
-	fx.stacks[3] = (struct report_stack){ &fx.recs[3], cxx, 3 };
+	fx.stacks[0] = (struct report_stack){ .rec = &fx.recs[0], .frames = cxx, .nr_frames = 3 };
+	fx.stacks[1] = (struct report_stack){ .rec = &fx.recs[1], .frames = odd, .nr_frames = 3 };
+	fx.stacks[2] = (struct report_stack){ .rec = &fx.recs[2], .frames = cxx, .nr_frames = 3 };
+	fx.stacks[3] = (struct report_stack){ .rec = &fx.recs[3], .frames = cxx, .nr_frames = 3 };
 	r->nr_stacks = 4;
 	out = render(out_folded_write, r, NULL);
 	assert_string_equal(out, "main;ns::f<a:_b>(int);operator_new(unsigned_long) 1048576\n"
@@ -649,15 +717,16 @@ static const char expected_text[] =
 	"outstanding: 2.2 MiB (2306967 bytes) in 9 blocks, 5 stacks\n"
 	"since attach: 10 allocs (1.9 MiB), 7 frees\n"
 	"no losses\n"
+	"growth over 5.0s (6 readings): 1 leak suspect, marked LEAK? and listed first\n"
 	"\n"
-	"#1 1048576 bytes in 2 blocks (1.0 MiB), pid 1234, oldest 4.2s, growth +2.0 KiB/s\n"
+	"#1 LEAK? 100 bytes in 1 block (100 B), pid 5678, growth +20 B/s\n"
+	"    [stack not captured: see lost_stacks and stack_table_full]\n"
+	"\n"
+	"#2 1048576 bytes in 2 blocks (1.0 MiB), pid 1234, oldest 4.2s, growth +2.0 KiB/s\n"
 	"    leak_small+0x17 (basic) basic.c:14\n"
 	"    helper+0x5 (basic) util.h:3 [inlined]\n"
 	"    0x7f0000001234 (libfoo.so+0x1234)\n"
 	"    0xdeadbeef\n"
-	"\n"
-	"#2 100 bytes in 1 block (100 B), pid 5678\n"
-	"    [stack not captured: see lost_stacks and stack_table_full]\n"
 	"\n"
 	"... 3 more stacks, 1.2 MiB (1258291 bytes); -n 0 shows all\n";
 
@@ -684,7 +753,7 @@ static void test_text_losses(void **state)
 		     "  dropped_allocs             12  allocation table full: allocations not "
 		     "recorded (raise --max-allocs)\n"
 		     "  missed_returns              3  allocator returns not seen: allocations not "
-		     "recorded\n\n#1 "));
+		     "recorded\ngrowth over "));
 	free(out);
 
 	memset(fx.snap.stats, 0, sizeof(fx.snap.stats));
@@ -720,7 +789,8 @@ static void test_text_variants(void **state)
 		"outstanding: 2.2 MiB (2306967 bytes) in 9 blocks, 2 stacks\n"
 		"since attach: 10 allocs (1.9 MiB), 7 frees\n"
 		"sampled: one allocation per 524288 bytes; figures are estimates\n"
-		"no losses\n\n";
+		"no losses\n"
+		"growth over 5.0s (6 readings): no leak suspects\n\n";
 	struct report *r = fixture(false);
 	char *out;
 
@@ -732,14 +802,17 @@ static void test_text_variants(void **state)
 	r->duration_s = 3725;
 	r->sample_rate_bytes = 524288;
 	r->nr_stacks_total = 2;
+	r->nr_suspects = 0;
 	fx.recs[0].oldest_age_s = 125.5;
-	fx.recs[0].growth_bytes_per_s = -1536;
+	fx.stacks[0].trend.growth_bytes_per_s = -1536;
+	fx.stacks[1].trend.suspect = false;
 	fx.recs[1].outstanding_allocs = 3;
 	out = render(out_text_write, r, NULL);
 	assert_true(strncmp(out, head, strlen(head)) == 0);
 	assert_non_null(strstr(out, "#1 1048576 bytes in 2 blocks (1.0 MiB), pid 1234, oldest "
 				    "2m05s, growth -1.5 KiB/s\n"));
-	assert_non_null(strstr(out, "#2 100 bytes in 3 blocks (100 B), pid 5678\n"));
+	assert_non_null(
+		strstr(out, "#2 100 bytes in 3 blocks (100 B), pid 5678, growth +20 B/s\n"));
 	assert_null(strstr(out, "more stack"));
 	free(out);
 
@@ -756,7 +829,29 @@ static void test_text_variants(void **state)
 	r->nr_stacks_total = 0;
 	out = render(out_text_write, r, NULL);
 	assert_non_null(strstr(out, "outstanding: 0 B (0 bytes) in 0 blocks, 0 stacks\n"));
-	assert_non_null(strstr(out, "no losses\n\nno outstanding allocations\n"));
+	assert_non_null(strstr(out, "no leak suspects\n\nno outstanding allocations\n"));
+	free(out);
+
+	/* Too few readings to judge: said, and no growth figure. */
+	r = fixture(false);
+	r->judged = false;
+	r->nr_readings = 3;
+	r->window_s = 4.0;
+	r->nr_suspects = 0;
+	fx.stacks[0].trend = (struct history_trend){ .growth_bytes_per_s = NAN };
+	fx.stacks[1].trend = fx.stacks[0].trend;
+	out = render(out_text_write, r, NULL);
+	assert_non_null(strstr(out, "no losses\ngrowth: not judged, the run was too short: 3 "
+				    "readings over 4.0s, and the leak-suspect rule needs 5\n\n#1 "
+				    "1048576 bytes in 2 blocks (1.0 MiB), pid 1234, "
+				    "oldest 4.2s\n"));
+	assert_non_null(strstr(out, "#2 100 bytes in 1 block (100 B), pid 5678\n"));
+	free(out);
+	out = render(out_json_write, r, NULL);
+	assert_non_null(strstr(out, "\"window_s\": 4, \"window_samples\": 3, "
+				    "\"too_few_samples\": true, \"suspects\": 0,\n"));
+	assert_non_null(strstr(out, "\"growth_bytes_per_s\": null, \"kind\": \"heap\", \"suspect\": false, "
+				    "\"frames\": [\n"));
 	free(out);
 
 	/* Control bytes in names cannot break lines or reach the terminal. */
@@ -844,8 +939,9 @@ static void test_format_table(void **state)
 	assert_null(output_format_find(""));
 	assert_null(output_format_find("Text"));
 	assert_null(output_format_find(NULL));
-	assert_string_equal(output_format_names(), "text|json|folded|pprof");
-	assert_string_equal(output_format_names(), "text|json|folded|pprof");
+	assert_ptr_equal(output_format_find("html")->write, out_html_write);
+	assert_string_equal(output_format_names(), "text|json|folded|pprof|html");
+	assert_string_equal(output_format_names(), "text|json|folded|pprof|html");
 
 	assert_string_equal(output_basename("/usr/lib/libc.so.6"), "libc.so.6");
 	assert_string_equal(output_basename("libc.so.6"), "libc.so.6");
@@ -880,7 +976,7 @@ static void test_report_build(void **state)
 	snapshot__sum_totals(snap);
 
 	/* Without a symbolizer every frame is an unknown one that keeps its address. */
-	assert_int_equal(report_build(&r, snap, NULL, 2), 0);
+	assert_int_equal(report_build(&r, snap, NULL, 2, NULL), 0);
 	assert_ptr_equal(r.snap, snap);
 	assert_true(r.duration_s == 2.5);
 	assert_string_equal(r.version, "9");
@@ -902,7 +998,7 @@ static void test_report_build(void **state)
 	assert_int_equal(r.nr_stacks, 0);
 	report_fini(&r);
 
-	assert_int_equal(report_build(&r, snap, NULL, 0), 0);
+	assert_int_equal(report_build(&r, snap, NULL, 0, NULL), 0);
 	assert_int_equal(r.nr_stacks, 3);
 	assert_int_equal(r.stacks[2].nr_frames, 2);
 	assert_int_equal(r.stacks[2].frames[1].address, 0x2002);
@@ -911,12 +1007,12 @@ static void test_report_build(void **state)
 	free(out);
 	report_fini(&r);
 
-	assert_int_equal(report_build(&r, snap, NULL, 100), 0);
+	assert_int_equal(report_build(&r, snap, NULL, 100, NULL), 0);
 	assert_int_equal(r.nr_stacks, 3);
 	report_fini(&r);
 
 	snap->nr_stacks = 0;
-	assert_int_equal(report_build(&r, snap, NULL, 5), 0);
+	assert_int_equal(report_build(&r, snap, NULL, 5, NULL), 0);
 	assert_int_equal(r.nr_stacks, 0);
 	assert_int_equal(r.nr_stacks_total, 0);
 	out = render(out_json_write, &r, NULL);
@@ -930,6 +1026,94 @@ static void test_report_build(void **state)
 static __attribute__((noinline, used)) int report_probe_target(int x)
 {
 	return x * 3 + 1;
+}
+
+/* A reading at t seconds of stacks 1..n of pid 42, bytes[i] each, sorted by bytes. */
+static struct snapshot *reading(double t_s, const int64_t *bytes, size_t n)
+{
+	struct snapshot *snap = snapshot__new();
+
+	assert_non_null(snap);
+	snap->taken_ns = (uint64_t)(t_s * 1e9);
+	snap->duration_s = t_s;
+	for (size_t i = 0; i < n; i++) {
+		struct stack_record rec = { .pid = 42, .stack_id = i + 1,
+					    .outstanding_bytes = bytes[i], .outstanding_allocs = 1,
+					    .allocs = (uint64_t)bytes[i], .oldest_age_s = -1 };
+
+		assert_int_equal(snapshot__add(snap, &rec), 0);
+	}
+	snapshot__sort(snap, SORT_BYTES);
+	return snap;
+}
+
+/* The trends of a run's history: the suspects are listed first under --top, in bytes order. */
+static void test_report_trends(void **state)
+{
+	struct history *h = history__new_covering(HISTORY_RUN_WINDOW);
+	struct snapshot *snap = reading(0, NULL, 0);
+	struct report r = { 0 };
+	int64_t bytes[5];
+
+	assert_non_null(h);
+	assert_int_equal(history__update(h, snap), 0);
+	for (int t = 1; t <= 6; t++) {
+		/* 1: a cache of 9000 bytes; 2: flat; 3, 4: slow leaks; 5: churn */
+		bytes[0] = 9000;
+		bytes[1] = 5000;
+		bytes[2] = 100 * t;
+		bytes[3] = 10 * t;
+		bytes[4] = t % 2 ? 700 : 0;
+		snapshot__free(snap);
+		snap = reading(t, bytes, 5);
+		assert_int_equal(history__update(h, snap), 0);
+		assert_int_equal(report_init(&r, snap, NULL, 2, h), 0);
+		assert_int_equal(r.nr_readings, t + 1);
+		assert_true(r.window_s == t);
+		assert_int_equal(r.judged, t + 1 >= HISTORY_MIN_SAMPLES);
+		if (!r.judged) {
+			/* Too short: no trend, and the largest listed as without one. */
+			assert_int_equal(r.nr_suspects, 0);
+			assert_int_equal(r.stacks[0].rec->stack_id, 1);
+			assert_int_equal(r.stacks[1].rec->stack_id, 2);
+			assert_true(isnan(r.stacks[0].trend.growth_bytes_per_s));
+			assert_false(r.stacks[0].trend.suspect);
+		}
+		report_fini(&r);
+	}
+	/* Both leaks are listed, though two bigger stacks are not suspects; bytes order stays. */
+	assert_int_equal(report_init(&r, snap, NULL, 2, h), 0);
+	assert_int_equal(r.nr_suspects, 2);
+	assert_int_equal(r.nr_stacks, 2);
+	assert_int_equal(r.nr_stacks_total, 5);
+	assert_int_equal(r.stacks[0].rec->stack_id, 3);
+	assert_int_equal(r.stacks[1].rec->stack_id, 4);
+	assert_true(r.stacks[0].trend.suspect && r.stacks[1].trend.suspect);
+	assert_true(r.stacks[0].trend.growth_bytes_per_s == 100.0);
+	assert_true(r.stacks[1].trend.growth_bytes_per_s == 10.0);
+	report_fini(&r);
+	/* One place: the larger suspect. Three: the suspects, then the largest other. */
+	assert_int_equal(report_init(&r, snap, NULL, 1, h), 0);
+	assert_int_equal(r.nr_stacks, 1);
+	assert_int_equal(r.stacks[0].rec->stack_id, 3);
+	report_fini(&r);
+	assert_int_equal(report_init(&r, snap, NULL, 3, h), 0);
+	assert_int_equal(r.nr_stacks, 3);
+	assert_int_equal(r.stacks[0].rec->stack_id, 1);
+	assert_false(r.stacks[0].trend.suspect);
+	assert_true(r.stacks[0].trend.growth_bytes_per_s == 1500.0);
+	assert_int_equal(r.stacks[1].rec->stack_id, 3);
+	assert_int_equal(r.stacks[2].rec->stack_id, 4);
+	report_fini(&r);
+	/* All: every stack in bytes order, with its trend; the text lists the suspects first. */
+	assert_int_equal(report_build(&r, snap, NULL, 0, h), 0);
+	assert_int_equal(r.nr_stacks, 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(r.stacks[i].trend.suspect,
+				 r.stacks[i].rec->stack_id == 3 || r.stacks[i].rec->stack_id == 4);
+	report_fini(&r);
+	snapshot__free(snap);
+	history__free(h);
 }
 
 static void test_report_build_symbolized(void **state)
@@ -956,7 +1140,7 @@ static void test_report_build_symbolized(void **state)
 	rec.ips[1] = 0x10; /* never mapped */
 	assert_int_equal(snapshot__add(snap, &rec), 0);
 
-	assert_int_equal(report_build(&r, snap, sym, 20), 0);
+	assert_int_equal(report_build(&r, snap, sym, 20, NULL), 0);
 	assert_int_equal(r.nr_stacks, 1);
 	/* The caller 0x10 lies outside every mapping: the stack ends before it. */
 	assert_int_equal(r.stacks[0].nr_frames, 1);
@@ -980,10 +1164,12 @@ int main(void)
 		cmocka_unit_test(test_checker_itself), cmocka_unit_test(test_json_exact),
 		cmocka_unit_test(test_json_empty),     cmocka_unit_test(test_json_doubles), cmocka_unit_test(test_reach_split),
 		cmocka_unit_test(test_json_escaping),  cmocka_unit_test(test_folded),
+		cmocka_unit_test(test_html),
 		cmocka_unit_test(test_text_exact),     cmocka_unit_test(test_text_losses),
 		cmocka_unit_test(test_text_variants),  cmocka_unit_test(test_human_units),
 		cmocka_unit_test(test_stream_errors),  cmocka_unit_test(test_format_table),
 		cmocka_unit_test(test_report_build),   cmocka_unit_test(test_report_build_symbolized),
+		cmocka_unit_test(test_report_trends),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
 
 #include "proc/elf_file.h"
 #include "output/output.h"
+#include "output/profile_read.h"
 #include "profile.pb-c.h"
 #include "fixtures/fixture_path.h"
 #include "elfsrc/fx_lines.h"
@@ -203,9 +204,11 @@ static struct report *fixture(void)
 					    .outstanding_allocs = 1,
 					    .allocs = 5,
 					    .alloc_bytes = 500 };
-	fx.stacks[0] = (struct report_stack){ &fx.recs[0], frames_a, 5 };
-	fx.stacks[1] = (struct report_stack){ &fx.recs[1], frames_b, 2 };
-	fx.stacks[2] = (struct report_stack){ &fx.recs[2], NULL, 0 };
+	fx.stacks[0] = (struct report_stack){ .rec = &fx.recs[0], .frames = frames_a,
+					      .nr_frames = 5 };
+	fx.stacks[1] = (struct report_stack){ .rec = &fx.recs[1], .frames = frames_b,
+					      .nr_frames = 2 };
+	fx.stacks[2] = (struct report_stack){ .rec = &fx.recs[2], .frames = NULL, .nr_frames = 0 };
 	fx.r = (struct report){ .version = "1.2.3",
 				.pids = two_pids,
 				.nr_pids = 2,
@@ -255,7 +258,9 @@ static void test_header(void **state)
 	assert_true(has_comment(p, "leaktop 1.2.3"));
 	assert_true(has_comment(p, "stacks: 3 of 5 (the rest cut by --top)"));
 	assert_true(has_comment(p, "dropped_allocs: 3"));
-	assert_int_equal(p->n_comment, 3);
+	assert_true(has_comment(p, "totals: outstanding_bytes 0, outstanding_allocs 0, allocs 0, "
+				   "frees 0, alloc_bytes 0"));
+	assert_int_equal(p->n_comment, 4);
 	perftools__profiles__profile__free_unpacked(p, NULL);
 
 	/* sampling: values stay as they are, the period says the rate */
@@ -500,6 +505,86 @@ static const char *base_name(const char *path)
 	return s ? s + 1 : path;
 }
 
+/* ---- read back: what `leaktop report` takes from a profile */
+
+static void assert_frame(const struct sym_frame *f, const struct sym_frame *want)
+{
+	assert_int_equal(f->address, want->address);
+	if (want->function)
+		assert_string_equal(f->function, want->function);
+	else
+		assert_null(f->function);
+	if (want->file)
+		assert_string_equal(f->file, want->file);
+	else
+		assert_null(f->file);
+	assert_int_equal(f->line, want->line);
+	assert_int_equal(f->inlined, want->inlined);
+	if (want->module) {
+		assert_string_equal(f->module, want->module);
+		assert_int_equal(f->module_offset, want->module_offset);
+	}
+}
+
+static void test_read_back(void **state)
+{
+	char path[] = "/tmp/leaktop-test-XXXXXX", err[256];
+	struct report *r = fixture();
+	struct profile *p;
+	FILE *f;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	fx.snap.totals = (struct snapshot_totals){ 1052676, 43, 120, 77, 2108152 };
+	fx.snap.stats[LT_STAT_LOST_STACKS] = 9;
+	f = fdopen(fd, "w");
+	assert_int_equal(out_pprof_write(r, f), 0);
+	assert_int_equal(fclose(f), 0);
+	p = profile_read(path, err, sizeof(err));
+	assert_non_null(p);
+	assert_int_equal(p->start_time_ns, 1700000000123456789ull);
+	assert_int_equal(p->taken_ns, 1700000000123456789ull + 5020000000ull);
+	assert_true(p->duration_s == 5.02);
+	assert_int_equal(p->totals.outstanding_bytes, 1052676);
+	assert_int_equal(p->totals.frees, 77);
+	assert_int_equal(p->totals.alloc_bytes, 2108152);
+	assert_int_equal(p->stats[LT_STAT_DROPPED_ALLOCS], 3);
+	assert_int_equal(p->stats[LT_STAT_LOST_STACKS], 9);
+	assert_int_equal(p->stats[LT_STAT_MISSED_RETURNS], 0);
+	assert_int_equal(p->nr_stacks, 3);
+	/* every figure and frame as written; the function offsets alone are not in a profile */
+	assert_int_equal(p->stacks[0].rec.pid, 1234);
+	assert_int_equal(p->stacks[0].rec.outstanding_bytes, 1048576);
+	assert_int_equal(p->stacks[0].rec.outstanding_allocs, 2);
+	assert_int_equal(p->stacks[0].rec.allocs, 4);
+	assert_int_equal(p->stacks[0].rec.alloc_bytes, 2097152);
+	assert_int_equal(p->stacks[0].nr_frames, 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_frame(&p->stacks[0].frames[i], &frames_a[i]);
+	assert_int_equal(p->stacks[1].rec.pid, 5678);
+	assert_int_equal(p->stacks[1].nr_frames, 2);
+	assert_frame(&p->stacks[1].frames[0], &frames_b[0]);
+	/* the same addresses in another process are another stack; the unknown stack is 0 */
+	assert_int_not_equal(p->stacks[0].rec.stack_id, 0);
+	assert_int_not_equal(p->stacks[0].rec.stack_id, p->stacks[1].rec.stack_id);
+	assert_int_equal(p->stacks[2].rec.stack_id, 0);
+	assert_int_equal(p->stacks[2].nr_frames, 0);
+	assert_int_equal(p->stacks[2].rec.outstanding_bytes, 100);
+	profile_free(p);
+
+	/* not a profile: a clear reason, EINVAL */
+	f = fopen(path, "w");
+	fputs("leaktop", f);
+	fclose(f);
+	assert_null(profile_read(path, err, sizeof(err)));
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(err, ": not a profile"));
+	unlink(path);
+	assert_null(profile_read(path, err, sizeof(err)));
+	assert_int_equal(errno, ENOENT);
+	assert_non_null(strstr(err, "No such file or directory"));
+}
+
 static void test_symbolized_fixture(void **state)
 {
 	char *path = fixture_path("prog"), hex[128];
@@ -527,7 +612,7 @@ static void test_symbolized_fixture(void **state)
 	rec.ips[1] = BASE + call_return(ef, "fx_outer", "fx_sink");
 	rec.nr_ips = 2;
 
-	assert_int_equal(report_build(&r, &snap, sym, 0), 0);
+	assert_int_equal(report_build(&r, &snap, sym, 0, NULL), 0);
 	r.version = "t";
 	r.pids = &rec.pid;
 	r.nr_pids = 1;
@@ -589,6 +674,7 @@ int main(void)
 		cmocka_unit_test(test_recorded_mappings),
 		cmocka_unit_test(test_empty_and_errors),
 		cmocka_unit_test(test_symbolized_fixture),
+		cmocka_unit_test(test_read_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

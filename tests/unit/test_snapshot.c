@@ -195,75 +195,6 @@ static void test_drop_empty(void **state)
 	snapshot__free(snap);
 }
 
-static void test_growth(void **state)
-{
-	const struct stack_record before[] = {
-		rec(1, 1, 1000, 1), rec(1, 2, 500, 1), rec(2, 3, 100, 1), rec(1, 9, 64, 1),
-	};
-	const struct stack_record after[] = {
-		rec(1, 1, 3000, 3), /* +2000 over 2 s */
-		rec(1, 2, 100, 1),  /* -400 */
-		rec(1, 3, 800, 1),  /* absent from prev (pid 2 has stack 3, pid 1 not): from 0 */
-		rec(2, 3, 100, 1),  /* unchanged */
-	};
-	struct snapshot *prev = make(before, 4), *cur = make(after, 4);
-	size_t i;
-
-	prev->taken_ns = 5000000000ull;
-	cur->taken_ns = 7000000000ull;
-	snapshot__set_growth(cur, prev);
-	assert_true(cur->stacks[0].growth_bytes_per_s == 1000.0);
-	assert_true(cur->stacks[1].growth_bytes_per_s == -200.0);
-	assert_true(cur->stacks[2].growth_bytes_per_s == 400.0);
-	assert_true(cur->stacks[3].growth_bytes_per_s == 0.0);
-
-	/* No earlier observation, or none strictly earlier: unknown. */
-	snapshot__set_growth(cur, NULL);
-	for (i = 0; i < 4; i++)
-		assert_true(isnan(cur->stacks[i].growth_bytes_per_s));
-	prev->taken_ns = cur->taken_ns;
-	snapshot__set_growth(cur, prev);
-	for (i = 0; i < 4; i++)
-		assert_true(isnan(cur->stacks[i].growth_bytes_per_s));
-	snapshot__free(prev);
-
-	/* An empty prev: every stack grew from 0. */
-	prev = snapshot__new();
-	assert_non_null(prev);
-	prev->taken_ns = 6000000000ull;
-	snapshot__set_growth(cur, prev);
-	assert_true(cur->stacks[0].growth_bytes_per_s == 3000.0);
-	assert_true(cur->stacks[2].growth_bytes_per_s == 800.0);
-	snapshot__free(prev);
-	snapshot__free(cur);
-}
-
-static void test_growth_many(void **state)
-{
-	struct snapshot *prev = snapshot__new(), *cur = snapshot__new();
-	struct stack_record r;
-	size_t i;
-
-	assert_non_null(prev);
-	assert_non_null(cur);
-	/* prev in reverse order: the lookup must not depend on it being sorted. */
-	for (i = 0; i < 2000; i++) {
-		r = rec((int)(i % 7), 2000 - i, 10, 1);
-		assert_int_equal(snapshot__add(prev, &r), 0);
-	}
-	for (i = 0; i < 2000; i++) {
-		r = rec((int)((1999 - i) % 7), i + 1, 30, 1);
-		assert_int_equal(snapshot__add(cur, &r), 0);
-	}
-	prev->taken_ns = 1000000000ull;
-	cur->taken_ns = 1500000000ull;
-	snapshot__set_growth(cur, prev);
-	for (i = 0; i < 2000; i++)
-		assert_true(cur->stacks[i].growth_bytes_per_s == 40.0);
-	snapshot__free(prev);
-	snapshot__free(cur);
-}
-
 static void test_stat_names(void **state)
 {
 	int s;
@@ -306,7 +237,6 @@ int main(void)
 		cmocka_unit_test(test_add_grows),	cmocka_unit_test(test_add_to_hand_built),
 		cmocka_unit_test(test_sum_totals),	cmocka_unit_test(test_sort_bytes_ties),
 		cmocka_unit_test(test_sort_other_keys), cmocka_unit_test(test_drop_empty),
-		cmocka_unit_test(test_growth),		cmocka_unit_test(test_growth_many),
 		cmocka_unit_test(test_stat_names),
 	};
 
