@@ -27,6 +27,9 @@ OBJS += $(patsubst proto/%.proto,$(OUT)/obj/%.pb-c.o,$(PROTOS))
 LIB_OBJS += $(patsubst proto/%.proto,$(OUT)/obj/%.pb-c.o,$(PROTOS))
 SAN_OBJS += $(PROTO_SAN_OBJS)
 
+# Text compiled in: the default suppressions (src/model/default.supp), as a C string.
+GEN_HDRS := $(OUT)/model/default_supp.h
+
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 
@@ -80,11 +83,19 @@ $(OUT)/asan/%.pb-c.o: $(OUT)/%.pb-c.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
+# --- text compiled in: each line a C string literal, backslashes and quotes escaped
+$(OUT)/model/default_supp.h: src/model/default.supp
+	@mkdir -p $(@D)
+	{ echo '/* Generated from $< by the Makefile. */'; \
+	  echo 'static const char suppress_default_text[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t"/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } > $@
+
 # --- user space (every object waits for the skeletons and generated headers; -MMD tracks the rest)
-$(OUT)/obj/%.o: src/%.c | $(SKELS) $(PROTO_HDRS) $(OUT)/.deps-ok
+$(OUT)/obj/%.o: src/%.c | $(SKELS) $(PROTO_HDRS) $(GEN_HDRS) $(OUT)/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
-$(OUT)/asan/%.o: src/%.c | $(SKELS) $(PROTO_HDRS) $(OUT)/.deps-ok
+$(OUT)/asan/%.o: src/%.c | $(SKELS) $(PROTO_HDRS) $(GEN_HDRS) $(OUT)/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
@@ -247,7 +258,7 @@ FUZZ_GEN_SEEDS_elf := $(FUZZ_ELF_SEEDS)
 FUZZ_GEN_SEEDS_unwind := $(FUZZ_ELF_SEEDS)
 FUZZ_GEN_SEEDS_procmaps := $(wildcard tests/unit/fixtures/*.maps)
 
-$(OUT)/fuzz/obj/%.o: src/%.c | $(SKELS) $(PROTO_HDRS) $(OUT)/.deps-ok
+$(OUT)/fuzz/obj/%.o: src/%.c | $(SKELS) $(PROTO_HDRS) $(GEN_HDRS) $(OUT)/.deps-ok
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 $(OUT)/fuzz/obj/%.pb-c.o: $(OUT)/%.pb-c.c

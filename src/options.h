@@ -42,6 +42,11 @@ struct options {
 	const char *record_dir;		/* --dir (record) */
 	size_t keep;			/* --keep (record): newest profiles kept; 0 = all */
 	const char *metrics_listen;	/* --metrics ADDRESS:PORT: serve Prometheus /metrics */
+	const char **suppressions;	/* --suppressions FILE, each given (into argv); owned array */
+	size_t nr_suppressions;
+	bool no_default_suppressions;	/* --no-default-suppressions */
+	size_t error_exitcode;		/* --error-exitcode N (1..255): exit N when anything is
+					 * outstanding at the end; 0 = off */
 	bool help;			/* -h: usage was requested (print options_usage() and exit 0) */
 	bool version;			/* -V */
 };

@@ -22,7 +22,7 @@ struct targets {
 	struct procview *pv;
 	pid_t command;		/* the command's pid; 0 for -p */
 	bool resumed;		/* the command runs */
-	bool command_exited;
+	struct report_exit command_exit;	/* ended: the command has exited */
 	struct follower *follower;
 	int sigchld_fd;		/* SIGCHLD, while the follower holds the command's tree */
 	struct discover *discover;	/* --cgroup, --unit, --comm: the processes they name */
@@ -201,22 +201,27 @@ static void on_exiting(void *ctx, pid_t pid)
 	procview__image(((struct targets *)ctx)->pv, pid, 0);
 }
 
-/* Says how the command ended when that was not a success. */
+/* Keeps how the command ended for the reports and the exit status; says so when it failed. */
 static void on_gone(void *ctx, pid_t pid, int status)
 {
 	struct targets *t = ctx;
+	const char *name = t->opts->command[0];
+	struct report_exit *e = &t->command_exit;
 
 	procset__exited(t->ps, pid);
 	if (pid != t->command)
 		return;
-	t->command_exited = true;
-	if (WIFSIGNALED(status))
-		log_warn("the command (pid %d) was killed by signal %d (%s)", pid, WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-	else if (WIFEXITED(status) && WEXITSTATUS(status))
-		log_warn("the command (pid %d) exited with status %d", pid, WEXITSTATUS(status));
+	e->ended = true;
+	e->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	e->code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+	if (e->signal)
+		log_warn("the command %s (pid %d) was killed by SIG%s (%s)", name, pid,
+			 sigabbrev_np(e->signal) ? sigabbrev_np(e->signal) : "?",
+			 strsignal(e->signal));
+	else if (e->code)
+		log_warn("the command %s (pid %d) exited with status %d", name, pid, e->code);
 	else
-		log_info("the command (pid %d) exited", pid);
+		log_info("the command %s (pid %d) exited", name, pid);
 }
 
 static const struct follow_ops follow_ops = {
@@ -291,6 +296,11 @@ int targets__watch(struct targets *t, struct loop *l)
 	return err;
 }
 
+const struct report_exit *targets__command_exit(const struct targets *t)
+{
+	return t->command ? &t->command_exit : NULL;
+}
+
 struct procset *targets__procs(const struct targets *t)
 {
 	return t->ps;
@@ -302,7 +312,7 @@ void targets__free(struct targets *t)
 		return;
 	if (t->command && !t->resumed)
 		launch_abort(t->command);
-	else if (t->command && !t->command_exited)
+	else if (t->command && !t->command_exit.ended)
 		log_warn("the command (pid %d) goes on running, no longer traced", t->command);
 	follower__free(t->follower);
 	discover__free(t->discover);

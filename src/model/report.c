@@ -6,31 +6,25 @@
 #include "base/array.h"
 #include "model/report.h"
 
-/* Inlined frames one return address can expand to; deeper inline chains keep their innermost. */
-#define MAX_FRAMES_PER_IP 8
-
 static void fill_unknown(struct sym_frame *frame, uint64_t addr)
 {
 	memset(frame, 0, sizeof(*frame));
 	frame->address = addr;
 }
 
-/* Symbolizes one stack into a malloc'ed array of exactly the frames found. */
-static int build_stack(struct report_stack *rs, struct symbolizer *sym, struct sym_frame *scratch)
+size_t report_stack_frames(struct symbolizer *sym, const struct stack_record *rec,
+			   struct sym_frame *scratch)
 {
-	const struct stack_record *rec = rs->rec;
 	uint32_t nr_ips = rec->nr_ips < LT_MAX_DEPTH ? rec->nr_ips : LT_MAX_DEPTH;
-	struct sym_frame *frames;
 	size_t n = 0, got;
-	uint32_t i;
 
-	for (i = 0; i < nr_ips; i++) {
+	for (uint32_t i = 0; i < nr_ips; i++) {
 		got = 0;
 		if (sym)
-			got = symbolizer__resolve(sym, rec->pid, rec->exec_id, rec->ips[i], true, scratch + n,
-						  MAX_FRAMES_PER_IP);
-		if (got > MAX_FRAMES_PER_IP)
-			got = MAX_FRAMES_PER_IP;
+			got = symbolizer__resolve(sym, rec->pid, rec->exec_id, rec->ips[i], true,
+						  scratch + n, REPORT_FRAMES_PER_IP);
+		if (got > REPORT_FRAMES_PER_IP)
+			got = REPORT_FRAMES_PER_IP;
 		if (!got) {
 			fill_unknown(&scratch[n], rec->ips[i]);
 			got = 1;
@@ -43,6 +37,15 @@ static int build_stack(struct report_stack *rs, struct symbolizer *sym, struct s
 			break;
 		n += got;
 	}
+	return n;
+}
+
+/* Symbolizes one stack into a malloc'ed array of exactly the frames found. */
+static int build_stack(struct report_stack *rs, struct symbolizer *sym, struct sym_frame *scratch)
+{
+	size_t n = report_stack_frames(sym, rs->rec, scratch);
+	struct sym_frame *frames;
+
 	if (!n)
 		return 0;
 	frames = malloc(n * sizeof(*frames));
@@ -118,6 +121,7 @@ int report_init(struct report *r, const struct snapshot *snap, struct symbolizer
 	r->mappings = NULL;
 	r->nr_mappings = 0;
 	r->sym = sym;
+	r->command_exit = NULL;
 	r->scratch = NULL;
 	r->owned = NULL;
 	if (!n)
@@ -145,8 +149,7 @@ int report_symbolize(struct report *r, size_t first, size_t n)
 			continue;
 		/* One stack's worth of frames at most; each stack keeps only what it used. */
 		if (!r->scratch) {
-			r->scratch = malloc((size_t)LT_MAX_DEPTH * MAX_FRAMES_PER_IP *
-					    sizeof(*r->scratch));
+			r->scratch = malloc(REPORT_MAX_FRAMES * sizeof(*r->scratch));
 			if (!r->scratch)
 				return -ENOMEM;
 		}

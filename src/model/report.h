@@ -45,6 +45,13 @@ struct report_proc_counts {
 	double gap_s;		/* the followed ones' gaps, summed */
 };
 
+/* How the command of a command-mode run ended. */
+struct report_exit {
+	bool ended;		/* false: it was still running when tracing ended */
+	int code;		/* its exit code, when it exited */
+	int signal;		/* the signal that killed it; 0 when it exited */
+};
+
 /* Everything a writer needs. Writers are pure functions of a report and a FILE*. */
 struct report {
 	const char *version;
@@ -63,6 +70,7 @@ struct report {
 	const struct report_mapping *mappings; /* where frames lie, sorted by (pid, start) */
 	size_t nr_mappings;
 	struct symbolizer *sym;		/* names the frames; NULL: addresses only */
+	const struct report_exit *command_exit;	/* command mode: how it ended; else NULL */
 	struct sym_frame *scratch;	/* report.c's own: one stack's worth of frames */
 };
 
@@ -75,6 +83,19 @@ struct report {
  * stacks); report_fini() frees what it allocated, in every case.
  */
 int report_init(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top);
+
+/* Inlined frames one return address can expand to; deeper inline chains keep their innermost. */
+#define REPORT_FRAMES_PER_IP 8
+/* The most frames one stack symbolizes to. */
+#define REPORT_MAX_FRAMES ((size_t)LT_MAX_DEPTH * REPORT_FRAMES_PER_IP)
+
+/*
+ * The frames of rec (innermost first, inlined frames expanded) into scratch, which has room for
+ * REPORT_MAX_FRAMES, by the one rule of every report: frames stop past a caller outside every
+ * mapping. sym may be NULL: each frame then has only its address. Returns how many.
+ */
+size_t report_stack_frames(struct symbolizer *sym, const struct stack_record *rec,
+			   struct sym_frame *scratch);
 
 /*
  * Symbolizes the stacks first .. first + n - 1 of r (those that are not yet; n is cut at the

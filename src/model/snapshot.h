@@ -31,6 +31,13 @@ struct snapshot_totals {
 	uint64_t alloc_bytes;
 };
 
+/* What suppressions took out of a reading (model/suppress.h): the stacks holding blocks. */
+struct snapshot_suppressed {
+	uint64_t stacks;
+	int64_t bytes;
+	int64_t allocs;
+};
+
 struct snapshot {
 	uint64_t taken_ns;		/* CLOCK_MONOTONIC time the snapshot was read */
 	double duration_s;		/* seconds since tracing began */
@@ -40,6 +47,7 @@ struct snapshot {
 	size_t nr_stacks;
 	size_t cap_stacks;		/* slots allocated in stacks; snapshot__add grows it */
 	uint64_t stacks_evicted;	/* stacks that held nothing, retired from the tables so far */
+	struct snapshot_suppressed suppressed;	/* not in stacks nor in totals' outstanding */
 };
 
 enum snapshot_sort {

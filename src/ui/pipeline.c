@@ -12,9 +12,18 @@
 struct snapshot *pipeline_read(const struct pipeline *p)
 {
 	struct snapshot *snap = collector__read(p->col, true, p->min_age_ns);
+	int err;
 
 	if (!snap)
 		return NULL;
+	/* Here, so that every output (reports, metrics, the view) agrees on what was dropped. */
+	err = suppressions__apply(p->sup, snap, p->sym);
+	if (err) {
+		log_error("cannot apply the suppressions: %s", strerror(-err));
+		snapshot__free(snap);
+		errno = -err;
+		return NULL;
+	}
 	snap->duration_s = (double)(snap->taken_ns - p->start_ns) / 1e9;
 	snapshot__sort(snap, SORT_BYTES);
 	return snap;
@@ -75,6 +84,7 @@ int pipeline_report(const struct pipeline *p, struct report *r, const struct sna
 	r->version = p->version;
 	r->sample_rate_bytes = p->sample_rate;
 	r->start_time_ns = p->start_time_ns;
+	r->command_exit = p->command_exit;
 	err = report_processes(p, r);
 	if (err) {
 		log_error("cannot build the report: %s", strerror(-err));
