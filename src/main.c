@@ -333,16 +333,16 @@ static int run_mode(struct run *r)
 }
 
 /*
- * The exit status of a run that went well, as valgrind's: --error-exitcode's N when anything is
- * outstanding at the end (after suppressions), else the command's own status (its exit code, or
- * 128 + the signal that killed it, as a shell reports it), else 0.
+ * The exit status of a run that went well, as valgrind's: in command mode, --error-exitcode's N
+ * when anything is outstanding at the end (after suppressions), else the command's own status
+ * (its exit code, or 128 + the signal that killed it, as a shell reports it); else 0.
  */
 static int run_status(struct run *r)
 {
 	const struct report_exit *e = targets__command_exit(r->targets);
 	const struct snapshot *last = r->plain.prev;
 
-	if (r->opts.error_exitcode && last &&
+	if (r->opts.error_exitcode && e && last &&
 	    (last->totals.outstanding_allocs > 0 || last->totals.outstanding_bytes > 0))
 		return (int)r->opts.error_exitcode;
 	if (e && e->ended)
