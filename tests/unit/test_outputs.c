@@ -728,6 +728,53 @@ static void test_text_variants(void **state)
 	free(out);
 }
 
+/* How the command ended, and what suppressions dropped: a line each in text, a field each in JSON. */
+static void test_command_and_suppressed(void **state)
+{
+	struct report_exit e = { .ended = true, .code = 3 };
+	struct report *r = fixture(false);
+	char *out;
+
+	r->command_exit = &e;
+	fx.snap.suppressed = (struct snapshot_suppressed){ .stacks = 2, .bytes = 8096, .allocs = 2 };
+	out = render(out_text_write, r, NULL);
+	assert_non_null(strstr(out, " traced for 5.0s\ncommand: exited with status 3\n"));
+	assert_non_null(strstr(out, " stacks\nsuppressed: 2 stacks, 7.9 KiB (8096 bytes) in 2 "
+				    "blocks, not shown\nsince attach: "));
+	free(out);
+	out = render(out_json_write, r, NULL);
+	assert_non_null(strstr(out, "\n  \"command_exit\": {\"code\": 3},\n  \"suppressed\": "
+				    "{\"stacks\": 2, \"bytes\": 8096, \"allocs\": 2},\n"));
+	free(out);
+
+	e = (struct report_exit){ .ended = true, .signal = 11 };
+	out = render(out_text_write, r, NULL);
+	assert_non_null(strstr(out, "\ncommand: killed by SIGSEGV (Segmentation fault)\n"));
+	free(out);
+	out = render(out_json_write, r, NULL);
+	assert_non_null(strstr(out, "\"command_exit\": {\"signal\": \"SIGSEGV\", \"signo\": 11},"));
+	free(out);
+
+	e = (struct report_exit){ .ended = false };
+	out = render(out_text_write, r, NULL);
+	assert_non_null(strstr(out, "\ncommand: still running when tracing ended\n"));
+	free(out);
+	out = render(out_json_write, r, NULL);
+	assert_non_null(strstr(out, "\"command_exit\": null,"));
+	free(out);
+
+	/* -p mode: no command line, no field. */
+	r->command_exit = NULL;
+	memset(&fx.snap.suppressed, 0, sizeof(fx.snap.suppressed));
+	out = render(out_text_write, r, NULL);
+	assert_null(strstr(out, "command:"));
+	assert_null(strstr(out, "suppressed:"));
+	free(out);
+	out = render(out_json_write, r, NULL);
+	assert_null(strstr(out, "command_exit"));
+	free(out);
+}
+
 static void test_human_units(void **state)
 {
 	static const struct {
@@ -940,7 +987,7 @@ int main(void)
 		cmocka_unit_test(test_json_empty),     cmocka_unit_test(test_json_doubles),
 		cmocka_unit_test(test_json_escaping),  cmocka_unit_test(test_folded),
 		cmocka_unit_test(test_text_exact),     cmocka_unit_test(test_text_losses),
-		cmocka_unit_test(test_text_variants),  cmocka_unit_test(test_human_units),
+		cmocka_unit_test(test_text_variants),  cmocka_unit_test(test_command_and_suppressed), cmocka_unit_test(test_human_units),
 		cmocka_unit_test(test_stream_errors),  cmocka_unit_test(test_format_table),
 		cmocka_unit_test(test_report_build),   cmocka_unit_test(test_report_build_symbolized),
 	};

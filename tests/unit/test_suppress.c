@@ -1,4 +1,4 @@
-/* test_suppress.c: LeakSanitizer's pattern syntax, the file format, frame matching and filtering. */
+/* test_suppress.c: LeakSanitizer's pattern syntax, the file format, matching and filtering. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
