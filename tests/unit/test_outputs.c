@@ -728,7 +728,7 @@ static void test_text_variants(void **state)
 	free(out);
 }
 
-/* How the command ended, and what suppressions dropped: a line each in text, a field each in JSON. */
+/* How the command ended, and what suppressions dropped: a line each in text, a field in JSON. */
 static void test_command_and_suppressed(void **state)
 {
 	struct report_exit e = { .ended = true, .code = 3 };
@@ -987,7 +987,8 @@ int main(void)
 		cmocka_unit_test(test_json_empty),     cmocka_unit_test(test_json_doubles),
 		cmocka_unit_test(test_json_escaping),  cmocka_unit_test(test_folded),
 		cmocka_unit_test(test_text_exact),     cmocka_unit_test(test_text_losses),
-		cmocka_unit_test(test_text_variants),  cmocka_unit_test(test_command_and_suppressed), cmocka_unit_test(test_human_units),
+		cmocka_unit_test(test_text_variants),  cmocka_unit_test(test_command_and_suppressed),
+		cmocka_unit_test(test_human_units),
 		cmocka_unit_test(test_stream_errors),  cmocka_unit_test(test_format_table),
 		cmocka_unit_test(test_report_build),   cmocka_unit_test(test_report_build_symbolized),
 	};
