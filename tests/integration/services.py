@@ -750,3 +750,24 @@ class Cgroup(_Owned):
                 wait_for(removed, 10, 'cgroup %s to be removable' % self.path)
         finally:
             self.path = None
+
+
+def run_orphaned_frozen_child(test, opts):
+    """leaktop OPTS -- clone_into GROUP with GROUP frozen: the command's child is born frozen and
+    its parent (the command) exits before the child has run at all. Checks the run goes on while
+    the child waits, thaws the group and checks the child runs to its end (exit 0: not left
+    stopped). Returns (root pid, child pid, leaktop's finished Run)."""
+    adopt_orphans(test)
+    cg = Cgroup(test)
+    cg.freeze()
+    t = test.start_tracer(target=[], opts=list(opts) + ['--', harness.workload('clone_into'), cg.path])
+    root = int(t.wait_stderr(r'the command \(pid (\d+)\) exited\n').group(1))
+    (child,) = cg.procs()
+    test.addCleanup(kill_orphan, child)
+    time.sleep(0.5)
+    test.assertIsNone(t.proc.poll(), 'leaktop ended before the child ran:\n' + tail(t.stderr()))
+    cg.freeze(False)
+    test.assertEqual(wait_exit(child, 10), 0)
+    r = t.stop(sig=None, timeout=30)
+    test.assertOk(r)
+    return root, child, r

@@ -9,8 +9,8 @@ import signal
 import tempfile
 import time
 
-from harness import LeaktopTestCase, Report, marker_line, run_command, tail, workload
-from services import Cgroup, adopt_orphans, kill_orphan, wait_exit
+from harness import LeaktopTestCase, Report, marker_line, run_command, workload
+from services import Cgroup, adopt_orphans, kill_orphan, run_orphaned_frozen_child, wait_exit
 
 # tests/workloads/tree.c, per process
 TREE_PARENT = {'tree_inherited': (7000, 1), 'tree_leak_parent': (12000, 3)}
@@ -204,19 +204,7 @@ class Follow(LeaktopTestCase):
         exits before the child has run at all. The run goes on while the child waits (it is of the
         command's tree); once thawed, it is traced from its first instruction (its exact figures),
         runs to its end (exit 0: not left stopped), and the run ends with it."""
-        adopt_orphans(self)
-        cg = Cgroup(self)
-        cg.freeze()
-        t = self.start_tracer(target=[], opts=['--', workload('clone_into'), cg.path])
-        root = int(t.wait_stderr(r'the command \(pid (\d+)\) exited\n').group(1))
-        (child,) = cg.procs()
-        self.addCleanup(kill_orphan, child)
-        time.sleep(0.5)
-        self.assertIsNone(t.proc.poll(), 'leaktop ended before the child ran:\n' + tail(t.stderr()))
-        cg.freeze(False)
-        self.assertEqual(wait_exit(child, 10), 0)
-        r = t.stop(sig=None, timeout=30)
-        self.assertOk(r)
+        root, child, r = run_orphaned_frozen_child(self, [])
         rep = r.report
         self.assertEqual(procs(rep)[child], {'pid': child, 'nspid': child, 'ppid': root,
                                              'comm': 'clone_into', 'state': 'exited',

@@ -10,8 +10,8 @@ import tempfile
 import time
 import uuid
 
-from harness import LeaktopTestCase, Report, Workload, run_command, run_leaktop, tail, workload
-from services import Cgroup, adopt_orphans, cgroup_of, kill_orphan, wait_exit
+from harness import LeaktopTestCase, Report, Workload, run_command, run_leaktop, workload
+from services import Cgroup, cgroup_of, run_orphaned_frozen_child
 
 # tests/workloads/simple.c, as seen from an attach before its allocation phase: 31500 B in 8
 # blocks; its 8 frees of blocks allocated before the attach are unmatched.
@@ -235,19 +235,7 @@ class Targets(LeaktopTestCase):
         its parent exits before the child has run at all. leaktop waits to let it go at its first
         stop (without the SIGSTOP the kernel queued for it when it was attached), so that once
         thawed it runs to its end, untraced (exit 0, not left stopped; not listed, no stack)."""
-        adopt_orphans(self)
-        cg = Cgroup(self)
-        cg.freeze()
-        t = self.start_tracer(target=[], opts=['--no-follow', '--', workload('clone_into'), cg.path])
-        root = int(t.wait_stderr(r'the command \(pid (\d+)\) exited\n').group(1))
-        (child,) = cg.procs()
-        self.addCleanup(kill_orphan, child)
-        time.sleep(0.5)
-        self.assertIsNone(t.proc.poll(), 'leaktop ended before the child ran:\n' + tail(t.stderr()))
-        cg.freeze(False)
-        self.assertEqual(wait_exit(child, 10), 0)
-        r = t.stop(sig=None, timeout=30)
-        self.assertOk(r)
+        root, child, r = run_orphaned_frozen_child(self, ['--no-follow'])
         rep = r.report
         self.assertEqual(procs(rep), {root: given(root, 'clone_into', 'exited')})
         self.assertEqual(rep.stacks, [])
