@@ -6,9 +6,13 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import tempfile
+import time
+import urllib.request
 
-from harness import LeaktopTestCase, run_command, run_leaktop, workload
+from harness import (CONFIG, LeaktopTestCase, check_stderr_clean, free_port, read_text, run_command,
+                     run_leaktop, workload)
 
 # tests/workloads/gate.c: what `gate leak` (and exit, segv) hold at exit, besides stdio's buffer
 LEAKS = {'leak_one': (4000, 1), 'leak_two': (300, 3)}
@@ -150,3 +154,45 @@ class Gate(LeaktopTestCase):
         r = run_leaktop(['--error-exitcode', '256'] + cmd)
         self.assertEqual(r.rc, 2, r.describe())
         self.assertFalse(os.path.exists(marker), 'the command ran despite bad input')
+
+    def test_attached_outputs_agree(self):
+        """With -p, one suppressions file drops the same stacks from --batch's frames, the metrics and
+        the final report, and each counts them; there is no command line."""
+        supp = self.supp('leak:^leak_one$\n')
+        port = free_port()
+        w = self.start_workload('gate', ['leak'])
+        frames, err, report = (os.path.join(self.dir, n) for n in ('frames', 'stderr', 'report'))
+        with open(frames, 'w') as fo, open(err, 'w') as fe:
+            proc = subprocess.Popen([CONFIG.leaktop, '-v', '--batch', '-i', '0.3', '--metrics',
+                                     '127.0.0.1:%d' % port, '--suppressions', supp, '-o', report,
+                                     '-p', str(w.pid)], stdin=subprocess.DEVNULL, stdout=fo, stderr=fe)
+        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
+        deadline = time.time() + 60
+        while 'probes attached' not in read_text(err):
+            self.assertIsNone(proc.poll(), read_text(err))
+            self.assertLess(time.time(), deadline, 'leaktop did not attach')
+            time.sleep(0.05)
+        w.trigger()
+        w.wait_done()
+        want = 'suppressed 2 stacks, 7.9 KiB'
+        metrics = ''
+        while want not in read_text(frames) or 'leaktop_suppressed_bytes 8096' not in metrics:
+            self.assertLess(time.time(), deadline, 'no frame or metrics with the suppressed stacks:\n%s\n%s'
+                            % (read_text(frames)[-3000:], metrics))
+            time.sleep(0.2)
+            with urllib.request.urlopen('http://127.0.0.1:%d/metrics' % port, timeout=5) as resp:
+                metrics = resp.read().decode()
+        last = read_text(frames).split('leaktop ')[-1]
+        self.assertIn('leak_two', last)
+        self.assertNotIn('leak_one', last)
+        self.assertIn('leaktop_suppressed_stacks 2\n', metrics)
+        self.assertRegex(metrics, r'leaktop_site_outstanding_bytes\{[^}]*site="leak_two \(gate\)"[^}]*\} 300\n')
+        self.assertNotIn('leak_one', metrics)
+        proc.send_signal(signal.SIGINT)
+        self.assertEqual(proc.wait(60), 0, read_text(err))
+        check_stderr_clean(read_text(err))
+        text = read_text(report)
+        self.assertIn('\nsuppressed: 2 stacks, 7.9 KiB (8096 bytes) in 2 blocks, not shown\n', text)
+        self.assertIn('\noutstanding: 300 B (300 bytes) in 3 blocks, 1 stack\n', text)
+        self.assertNotIn('command:', text)
+        self.assertNotIn('leak_one', text)
