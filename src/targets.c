@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "output/output.h"
 #include "proc/follow.h"
 #include "proc/discover.h"
 #include "proc/launch.h"
@@ -205,8 +206,8 @@ static void on_exiting(void *ctx, pid_t pid)
 static void on_gone(void *ctx, pid_t pid, int status)
 {
 	struct targets *t = ctx;
-	const char *name = t->opts->command[0];
 	struct report_exit *e = &t->command_exit;
+	char how[128];
 
 	procset__exited(t->ps, pid);
 	if (pid != t->command)
@@ -214,14 +215,8 @@ static void on_gone(void *ctx, pid_t pid, int status)
 	e->ended = true;
 	e->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	e->code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
-	if (e->signal)
-		log_warn("the command %s (pid %d) was killed by SIG%s (%s)", name, pid,
-			 sigabbrev_np(e->signal) ? sigabbrev_np(e->signal) : "?",
-			 strsignal(e->signal));
-	else if (e->code)
-		log_warn("the command %s (pid %d) exited with status %d", name, pid, e->code);
-	else
-		log_info("the command %s (pid %d) exited", name, pid);
+	log_msg(e->signal || e->code ? LOG_WARN : LOG_INFO, "the command %s (pid %d) %s",
+		t->opts->command[0], pid, output_command_exit(e, how, sizeof(how)));
 }
 
 static const struct follow_ops follow_ops = {

@@ -118,7 +118,7 @@ class Gate(LeaktopTestCase):
         r = self.gate(['segv'], rc=segv)
         self.assertEqual(r.report.data['command_exit'], {'signal': 'SIGSEGV', 'signo': 11})
         self.assertRegex(r.stderr,
-                         r'the command \S+/gate \(pid \d+\) was killed by SIGSEGV \(Segmentation fault\)\n')
+                         r'the command \S+/gate \(pid \d+\) killed by SIGSEGV \(Segmentation fault\)\n')
         self.assertSites(r.report, LEAKS)
         r = self.gate(['segv'], fmt='text', rc=segv)
         self.assertIn('\ncommand: killed by SIGSEGV (Segmentation fault)\n', r.output)

@@ -102,4 +102,4 @@ class Harmless(LeaktopTestCase):
         self.assertSites(r.report, THROWS, module=workload('throws'))
         self.assertNotIn('the command', r.stderr)
         r = run_command(['/bin/sh', '-c', 'kill -ABRT $$'], expect_rc=128 + signal.SIGABRT)
-        self.assertRegex(r.stderr, r'the command /bin/sh \(pid \d+\) was killed by SIGABRT \(Aborted\)')
+        self.assertRegex(r.stderr, r'the command /bin/sh \(pid \d+\) killed by SIGABRT \(Aborted\)')
