@@ -29,11 +29,7 @@ size_t report_stack_frames(struct symbolizer *sym, const struct stack_record *re
 			fill_unknown(&scratch[n], rec->ips[i]);
 			got = 1;
 		}
-		/*
-		 * A caller's return address outside every mapped object means the frame-pointer
-		 * walk ran into code built without frame pointers: what follows is not a stack.
-		 */
-		if (sym && i > 0 && !scratch[n].module)
+		if (sym && report_ends_stack(i, scratch[n].module))
 			break;
 		n += got;
 	}

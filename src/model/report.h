@@ -90,6 +90,16 @@ int report_init(struct report *r, const struct snapshot *snap, struct symbolizer
 #define REPORT_MAX_FRAMES ((size_t)LT_MAX_DEPTH * REPORT_FRAMES_PER_IP)
 
 /*
+ * Whether the stack ends before its return address i, whose first frame lies in a mapped object
+ * or not: a caller's return address outside every mapped object means the frame-pointer walk ran
+ * into code built without frame pointers, and what follows is not a stack.
+ */
+static inline bool report_ends_stack(uint32_t i, bool mapped)
+{
+	return i > 0 && !mapped;
+}
+
+/*
  * The frames of rec (innermost first, inlined frames expanded) into scratch, which has room for
  * REPORT_MAX_FRAMES, by the one rule of every report: frames stop past a caller outside every
  * mapping. sym may be NULL: each frame then has only its address. Returns how many.

@@ -13,13 +13,19 @@
 #include "model/report.h"
 #include "model/suppress.h"
 
-/* A stack's verdict, kept across readings: the rule that matched it, or -1. */
+/*
+ * The verdict on one return address of a process image, kept across readings: the first rule that
+ * matches one of the frames it names (inlined ones too), or -1, and whether it lies in a mapped
+ * object. Stacks share their return addresses, so a stack new to a reading costs a lookup per
+ * frame, not a symbolization and every pattern against every frame.
+ */
 struct verdict {
 	int pid;
 	uint32_t exec_id;
-	uint64_t stack_id;
+	uint64_t pc;
 	int rule;
-	uint64_t gen;		/* the last reading that had the stack */
+	bool mapped;
+	uint64_t gen;		/* the last reading that met the address */
 };
 
 struct suppressions {
@@ -27,9 +33,9 @@ struct suppressions {
 	size_t nr_rules, cap_rules;
 	struct verdict *verdicts;
 	size_t nr_verdicts, cap_verdicts;
-	struct hashtab *index;	/* hash of (pid, exec_id, stack_id) -> index into verdicts */
+	struct hashtab *index;	/* hash of (pid, exec_id, pc) -> index into verdicts */
 	uint64_t gen;
-	struct sym_frame *scratch;	/* one stack's frames (REPORT_MAX_FRAMES) */
+	struct sym_frame scratch[REPORT_FRAMES_PER_IP];	/* one address's frames */
 };
 
 struct suppressions *suppressions__new(void)
@@ -56,7 +62,6 @@ void suppressions__free(struct suppressions *s)
 	free(s->rules);
 	free(s->verdicts);
 	hashtab__free(s->index);
-	free(s->scratch);
 	free(s);
 }
 
@@ -247,15 +252,14 @@ int suppressions__match(const struct suppressions *s, const struct sym_frame *fr
 
 struct verdict_key {
 	const struct suppressions *s;
-	const struct stack_record *rec;
+	int pid;
+	uint32_t exec_id;
+	uint64_t pc;
 };
 
-static uint64_t verdict_hash(const struct stack_record *rec)
+static uint64_t verdict_hash(int pid, uint32_t exec_id, uint64_t pc)
 {
-	uint64_t h = fnv1a_u64(FNV1A_SEED, (uint64_t)(uint32_t)rec->pid);
-
-	h = fnv1a_u64(h, rec->exec_id);
-	return fnv1a_u64(h, rec->stack_id);
+	return fnv1a_u64(fnv1a_u64(fnv1a_u64(FNV1A_SEED, (uint32_t)pid), exec_id), pc);
 }
 
 static bool verdict_is(uint64_t value, const void *ctx)
@@ -263,55 +267,81 @@ static bool verdict_is(uint64_t value, const void *ctx)
 	const struct verdict_key *k = ctx;
 	const struct verdict *v = &k->s->verdicts[value];
 
-	return v->pid == k->rec->pid && v->exec_id == k->rec->exec_id &&
-	       v->stack_id == k->rec->stack_id;
+	return v->pid == k->pid && v->exec_id == k->exec_id && v->pc == k->pc;
 }
 
-/* The rule that matches rec (or -1), named once and then kept. 0 or -ENOMEM. */
-static int verdict_of(struct suppressions *s, const struct stack_record *rec,
-		      struct symbolizer *sym, int *rule)
+/* The verdict on return address pc of rec's process image, named once and then kept. NULL:
+ * ENOMEM. The pointer is good until the next call. */
+static const struct verdict *verdict_of(struct suppressions *s, const struct stack_record *rec,
+					uint64_t pc, struct symbolizer *sym)
 {
-	struct verdict_key key = { s, rec };
-	uint64_t h = verdict_hash(rec), *ix = hashtab__find_match(s->index, h, verdict_is, &key);
+	struct verdict_key key = { s, rec->pid, rec->exec_id, pc };
+	uint64_t h = verdict_hash(rec->pid, rec->exec_id, pc);
+	uint64_t *ix = hashtab__find_match(s->index, h, verdict_is, &key);
+	struct verdict *v;
 	size_t n;
 
 	if (ix) {
-		s->verdicts[*ix].gen = s->gen;
-		*rule = s->verdicts[*ix].rule;
-		return 0;
+		v = &s->verdicts[*ix];
+		v->gen = s->gen;
+		return v;
 	}
-	if (!s->scratch && !(s->scratch = malloc(REPORT_MAX_FRAMES * sizeof(*s->scratch))))
-		return -ENOMEM;
-	n = report_stack_frames(sym, rec, s->scratch);
-	*rule = suppressions__match(s, s->scratch, n);
 	if (array_reserve(&s->verdicts, &s->cap_verdicts, s->nr_verdicts, sizeof(*s->verdicts),
 			  256) ||
 	    hashtab__add(s->index, h, s->nr_verdicts))
-		return -ENOMEM;
-	s->verdicts[s->nr_verdicts++] = (struct verdict){ .pid = rec->pid, .exec_id = rec->exec_id,
-							  .stack_id = rec->stack_id,
-							  .rule = *rule, .gen = s->gen };
+		return NULL;
+	n = symbolizer__resolve(sym, rec->pid, rec->exec_id, pc, true, s->scratch,
+				REPORT_FRAMES_PER_IP);
+	if (n > REPORT_FRAMES_PER_IP)
+		n = REPORT_FRAMES_PER_IP;
+	v = &s->verdicts[s->nr_verdicts++];
+	*v = (struct verdict){ .pid = rec->pid, .exec_id = rec->exec_id, .pc = pc,
+			       .rule = n ? suppressions__match(s, s->scratch, n) : -1,
+			       .mapped = n && s->scratch[0].module, .gen = s->gen };
+	return v;
+}
+
+/*
+ * The first rule that matches a frame of rec, or -1: the frames the reports show
+ * (report_stack_frames()), address by address. 0 or -ENOMEM.
+ */
+static int stack_rule(struct suppressions *s, const struct stack_record *rec,
+		      struct symbolizer *sym, int *rule)
+{
+	uint32_t nr_ips = rec->nr_ips < LT_MAX_DEPTH ? rec->nr_ips : LT_MAX_DEPTH;
+
+	*rule = -1;
+	for (uint32_t i = 0; i < nr_ips; i++) {
+		const struct verdict *v = verdict_of(s, rec, rec->ips[i], sym);
+
+		if (!v)
+			return -ENOMEM;
+		if (report_ends_stack(i, v->mapped))
+			return 0;
+		if (v->rule >= 0) {
+			*rule = v->rule;
+			return 0;
+		}
+	}
 	return 0;
 }
 
-/* Forgets the verdicts of stacks that the last reading did not have, once they are many. */
-static void forget_gone(struct suppressions *s, size_t nr_stacks)
+/* Forgets the verdicts on addresses that the last reading did not meet, once they are many. */
+static void forget_gone(struct suppressions *s, size_t nr_met)
 {
 	size_t out = 0;
 
-	if (s->nr_verdicts <= 2 * nr_stacks + 4096)
+	if (s->nr_verdicts <= 2 * nr_met + 4096)
 		return;
 	hashtab__clear(s->index);
 	for (size_t i = 0; i < s->nr_verdicts; i++) {
-		if (s->verdicts[i].gen != s->gen)
+		const struct verdict *v = &s->verdicts[i];
+
+		if (v->gen != s->gen)
 			continue;
-		s->verdicts[out] = s->verdicts[i];
+		s->verdicts[out] = *v;
 		/* Cannot fail: the table keeps the room it had for more entries. */
-		hashtab__add(s->index,
-			     verdict_hash(&(struct stack_record){ .pid = s->verdicts[out].pid,
-								  .exec_id = s->verdicts[out].exec_id,
-								  .stack_id = s->verdicts[out].stack_id }),
-			     out);
+		hashtab__add(s->index, verdict_hash(v->pid, v->exec_id, v->pc), out);
 		out++;
 	}
 	s->nr_verdicts = out;
@@ -320,11 +350,12 @@ static void forget_gone(struct suppressions *s, size_t nr_stacks)
 int suppressions__apply(struct suppressions *s, struct snapshot *snap, struct symbolizer *sym)
 {
 	struct snapshot_suppressed add = { 0 };
+	size_t out = 0, met = 0;
 	bool *drop;
-	size_t out = 0;
 	int err = 0;
 
-	if (!s || !s->nr_rules || !snap->nr_stacks)
+	/* Without a symbolizer no frame has a name: nothing can match. */
+	if (!s || !s->nr_rules || !snap->nr_stacks || !sym)
 		return 0;
 	drop = calloc(snap->nr_stacks, sizeof(*drop));
 	if (!drop)
@@ -332,13 +363,11 @@ int suppressions__apply(struct suppressions *s, struct snapshot *snap, struct sy
 	s->gen++;
 	for (size_t i = 0; i < snap->nr_stacks && !err; i++) {
 		const struct stack_record *rec = &snap->stacks[i];
-		int rule = -1;
+		int rule;
 
-		/* The unknown stack has no frames to match. */
-		if (!rec->nr_ips)
-			continue;
-		err = verdict_of(s, rec, sym, &rule);
+		err = stack_rule(s, rec, sym, &rule);
 		drop[i] = rule >= 0;
+		met += rec->nr_ips;
 	}
 	if (err) {
 		free(drop);
@@ -366,6 +395,6 @@ int suppressions__apply(struct suppressions *s, struct snapshot *snap, struct sy
 	snap->suppressed.bytes += add.bytes;
 	snap->suppressed.allocs += add.allocs;
 	free(drop);
-	forget_gone(s, snap->nr_stacks);
+	forget_gone(s, met);
 	return 0;
 }

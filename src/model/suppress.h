@@ -55,12 +55,12 @@ bool suppress_pattern_match(const char *pattern, const char *str);
 int suppressions__match(const struct suppressions *s, const struct sym_frame *frames, size_t n);
 
 /*
- * Drops from snap every stack that a rule matches, named by sym with the reports' rule
- * (report_stack_frames()), keeping the order, and takes what they hold off snap's outstanding
- * totals into snap->suppressed (the stacks counted are those that hold a block). Each stack's
- * verdict is kept, so a stack is named once, not once per reading; verdicts of stacks gone from
- * the readings are forgotten. A list with no rules changes nothing. 0 or -ENOMEM (snap
- * unchanged).
+ * Drops from snap every stack that a rule matches in the frames the reports show, named by sym
+ * (report_stack_frames()'s rule), keeping the order, and takes what they hold off snap's
+ * outstanding totals into snap->suppressed (the stacks counted are those that hold a block). The
+ * verdict on each return address is kept, so an address is named and matched once, not once per
+ * stack and reading; verdicts on addresses gone from the readings are forgotten. A list with no
+ * rules, or no sym, changes nothing. 0 or -ENOMEM (snap unchanged).
  */
 int suppressions__apply(struct suppressions *s, struct snapshot *snap, struct symbolizer *sym);
 
