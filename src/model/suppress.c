@@ -163,6 +163,7 @@ int suppressions__load(struct suppressions *s, const char *path, char *err, size
 	}
 	/* The whole file as one string; a file of patterns is small. */
 	mem = open_memstream(&text, &len);
+	errno = 0;
 	if (mem) {
 		char buf[4096];
 		size_t got;
@@ -170,7 +171,8 @@ int suppressions__load(struct suppressions *s, const char *path, char *err, size
 		while ((got = fread(buf, 1, sizeof(buf), f)) > 0)
 			fwrite(buf, 1, got, mem);
 	}
-	ret = ferror(f) ? -EIO : 0;
+	/* A directory opens, and fails at the first read (EISDIR). */
+	ret = ferror(f) ? (errno ? -errno : -EIO) : 0;
 	if (ret)
 		parse_error(err, err_len, "cannot read the suppressions %s: %s", path,
 			    strerror(-ret));

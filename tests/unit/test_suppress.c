@@ -95,6 +95,8 @@ static void test_load(void **state)
 	assert_int_equal(suppressions__load(s, path, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, "No such file or directory"));
+	assert_int_equal(suppressions__load(s, "/tmp", err, sizeof(err)), -EISDIR);
+	assert_string_equal(err, "cannot read the suppressions /tmp: Is a directory");
 	suppressions__free(s);
 }
 
