@@ -26,12 +26,25 @@ const volatile __u32 log2_table[LT_LOG2_ENTRIES];
 /* Kernel 6.13+: entry and return of one call in one program (uprobe session links). */
 extern bool bpf_session_is_return(void) __ksym __weak;
 
-struct {
+/* One tier of the live-allocation table (see LT_ALLOC_TIERS); user space creates them. */
+struct alloc_tier_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1000000); /* --max-allocs */
-	__type(key, struct lt_alloc_key);
-	__type(value, struct lt_alloc);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, LT_ALLOC_TIER0);
+	/* Sizes, not types: libbpf 1.1 cannot size an inner map's key of a struct type. */
+	__uint(key_size, sizeof(struct lt_alloc_key));
+	__uint(value_size, sizeof(struct lt_alloc));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, LT_ALLOC_TIERS);
+	__type(key, __u32);
+	__array(values, struct alloc_tier_map);
 } allocs SEC(".maps");
+
+/* The tier new blocks go into; moved on here when it is full, read by user space. */
+volatile __u64 alloc_tier = 0;
 
 /* Not preallocated, these two: their kernel memory follows the stacks in use, not --max-stacks. */
 struct {
@@ -64,6 +77,7 @@ struct {
 /* Per traced process (tgid): the code of the object whose free() is probed. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 4096);
 	__type(key, __u32);
 	__type(value, struct lt_range);
@@ -389,6 +403,84 @@ static __always_inline void totals_add(struct lt_totals *t, const struct lt_allo
 }
 
 /*
+ * The record of key, looked for in the tiers in use, newest first; *tier is set to the tier that
+ * holds it. The tiers below the newest hold older blocks only: a free seldom looks further than
+ * the tier in use.
+ */
+static __always_inline struct lt_alloc *alloc_find(const struct lt_alloc_key *key, void **tier)
+{
+	__u32 cur = (__u32)alloc_tier;
+
+#pragma unroll
+	for (int i = 0; i < LT_ALLOC_TIERS; i++) {
+		__u32 n = cur - i;
+		void *m;
+		struct lt_alloc *a;
+
+		if (i > cur)
+			break;
+		m = bpf_map_lookup_elem(&allocs, &n);
+		if (!m)
+			continue;
+		a = bpf_map_lookup_elem(m, key);
+		if (a) {
+			*tier = m;
+			return a;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Adds a new record to the tier in use, or to the next one (then in use) when that is full.
+ * -EEXIST when the tier in use holds key already; *tier is set to the tier written, or tried.
+ */
+static __always_inline long alloc_insert(const struct lt_alloc_key *key, const struct lt_alloc *a,
+					 void **tier, __u32 *used)
+{
+	__u32 cur = (__u32)alloc_tier, next = cur + 1;
+	void *m = bpf_map_lookup_elem(&allocs, &cur);
+	long err;
+
+	if (!m)
+		return -E2BIG;
+	*tier = m;
+	*used = cur;
+	err = bpf_map_update_elem(m, key, a, BPF_NOEXIST);
+	if (err != -E2BIG)
+		return err;
+	m = bpf_map_lookup_elem(&allocs, &next);
+	if (!m)
+		return -E2BIG;
+	__sync_val_compare_and_swap(&alloc_tier, (__u64)cur, (__u64)next);
+	*tier = m;
+	*used = next;
+	return bpf_map_update_elem(m, key, a, BPF_NOEXIST);
+}
+
+/* Retires a stale record of key (its free never seen) from the tiers below `used`. */
+static __always_inline void alloc_retire_older(const struct lt_alloc_key *key, __u32 used)
+{
+#pragma unroll
+	for (int i = 0; i < LT_ALLOC_TIERS; i++) {
+		__u32 n = i;
+		void *m;
+		struct lt_alloc *old;
+
+		if (n >= used)
+			break;
+		m = bpf_map_lookup_elem(&allocs, &n);
+		if (!m)
+			continue;
+		old = bpf_map_lookup_elem(m, key);
+		if (old) {
+			totals_sub(old);
+			bpf_map_delete_elem(m, key);
+		}
+	}
+}
+
+/*
  * Records a block. stack_id: taken at an outer entry, or 0 to capture the stack now; ret_addr: the
  * call's return address when the probe sits inside the allocator (an exit probe), else 0.
  */
@@ -399,6 +491,8 @@ static __always_inline void record_alloc(struct pt_regs *ctx, __u64 addr, __u64 
 	struct lt_alloc a = { .size = size, .count = 1 };
 	struct lt_alloc *old;
 	struct lt_totals *t;
+	void *tier = NULL;
+	__u32 used = 0;
 	long err;
 
 	if (sample_rate)
@@ -411,14 +505,16 @@ static __always_inline void record_alloc(struct pt_regs *ctx, __u64 addr, __u64 
 		return;
 	}
 	a.ts_ns = bpf_ktime_get_ns();
-	err = bpf_map_update_elem(&allocs, &key, &a, BPF_NOEXIST);
-	if (err == -EEXIST) {
+	err = alloc_insert(&key, &a, &tier, &used);
+	if (err == -EEXIST && tier) {
 		/* The block's free was never seen (a path we do not probe): retire the stale record. */
-		old = bpf_map_lookup_elem(&allocs, &key);
+		old = bpf_map_lookup_elem(tier, &key);
 		if (old)
 			totals_sub(old);
-		err = bpf_map_update_elem(&allocs, &key, &a, BPF_ANY);
+		err = bpf_map_update_elem(tier, &key, &a, BPF_ANY);
 	}
+	if (!err && used)
+		alloc_retire_older(&key, used);
 	if (err) {
 		stat_inc(LT_STAT_DROPPED_ALLOCS);
 		return;
@@ -428,13 +524,13 @@ static __always_inline void record_alloc(struct pt_regs *ctx, __u64 addr, __u64 
 }
 
 /* Releases a found record; copies it to *saved when asked. */
-static __always_inline void release_found(struct lt_alloc_key *key, struct lt_alloc *a,
+static __always_inline void release_found(struct lt_alloc_key *key, struct lt_alloc *a, void *tier,
 					  struct lt_alloc *saved)
 {
 	totals_sub(a);
 	if (saved)
 		*saved = *a;
-	bpf_map_delete_elem(&allocs, key);
+	bpf_map_delete_elem(tier, key);
 	stat_inc(LT_STAT_FREES);
 }
 
@@ -443,8 +539,10 @@ static __always_inline void restore(__u64 addr, const struct lt_alloc *saved)
 {
 	struct lt_alloc_key key = { .addr = addr, .tgid = current_tgid() };
 	struct lt_totals *t;
+	void *tier = NULL;
+	__u32 used = 0;
 
-	if (bpf_map_update_elem(&allocs, &key, saved, BPF_NOEXIST))
+	if (alloc_insert(&key, saved, &tier, &used))
 		return;
 	/* Evicted while realloc ran, when this block was its last (released at realloc's entry). */
 	t = totals_get(saved->stack_id);
@@ -538,9 +636,11 @@ static __always_inline __u32 unmatched_stat(struct lt_alloc_key key)
 {
 	struct lt_proc *p = bpf_map_lookup_elem(&procs, &key.tgid);
 
+	void *tier;
+
 	if (p && p->parent) {
 		key.tgid = p->parent;
-		if (bpf_map_lookup_elem(&allocs, &key))
+		if (alloc_find(&key, &tier))
 			return LT_STAT_INHERITED_FREES;
 	}
 	return LT_STAT_UNMATCHED_FREES;
@@ -557,13 +657,14 @@ static __always_inline void on_free(struct pt_regs *ctx, __u64 cookie, __u64 sp)
 	struct lt_alloc_key key = { .addr = PT_REGS_PARM1(ctx), .tgid = current_tgid() };
 	bool outer = LT_COOKIE_OUTER(cookie);
 	struct thread_state *ts = NULL;
+	void *tier = NULL;
 	struct lt_alloc *a;
 
 	if (!key.addr)
 		return;
-	a = bpf_map_lookup_elem(&allocs, &key);
-	if (a) {
-		release_found(&key, a, NULL);
+	a = alloc_find(&key, &tier);
+	if (a && tier) {
+		release_found(&key, a, tier, NULL);
 	} else if (!sample_rate) {
 		ts = thread_state(false);
 		if (ts) {
@@ -621,10 +722,11 @@ static __always_inline __u64 call_size(struct pt_regs *ctx, __u32 kind, __u64 *p
 static __always_inline void release_old(struct call *c, __u64 ptr)
 {
 	struct lt_alloc_key key = { .addr = ptr, .tgid = current_tgid() };
-	struct lt_alloc *a = bpf_map_lookup_elem(&allocs, &key);
+	void *tier = NULL;
+	struct lt_alloc *a = alloc_find(&key, &tier);
 
-	if (a) {
-		release_found(&key, a, &c->old);
+	if (a && tier) {
+		release_found(&key, a, tier, &c->old);
 		c->recorded_old = 1;
 	} else if (!sample_rate) {
 		stat_inc(unmatched_stat(key));

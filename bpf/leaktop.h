@@ -83,6 +83,19 @@ struct lt_alloc_key {
 };
 _Static_assert(sizeof(struct lt_alloc_key) == 16, "lt_alloc_key layout");
 
+/*
+ * The live-allocation table grows with use: tiers of hash tables (no preallocation) in an array of
+ * maps, each LT_ALLOC_TIER_GROWTH times the size of the one before, from LT_ALLOC_TIER0 entries,
+ * together exactly --max-allocs. A hash table's buckets are allocated whole at its creation (16
+ * bytes each, for the table's size rounded up to a power of two), so one table sized for the limit
+ * would hold 16 MiB for a process with a dozen blocks. Blocks go into the newest tier that has
+ * room; a free looks through the tiers, newest first. User space keeps one tier ready beyond the
+ * one in use (tracer.c).
+ */
+#define LT_ALLOC_TIERS 8
+#define LT_ALLOC_TIER0 16384
+#define LT_ALLOC_TIER_GROWTH 4
+
 /* An address range [start, end). */
 struct lt_range {
 	__u64 start;

@@ -10,6 +10,7 @@ const volatile __u32 follow = 0;
 /* The traced processes, by tgid: those given, and those followed since. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, struct lt_proc);

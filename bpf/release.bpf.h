@@ -2,11 +2,12 @@
 #ifndef LT_RELEASE_BPF_H
 #define LT_RELEASE_BPF_H
 
-/* Included at the end of leaktop.bpf.c: it uses the allocation table and the stacks' totals. */
+/* Included at the end of leaktop.bpf.c: it uses the allocation table's tiers and the stacks' totals. */
 
 /* The exited processes (tgids) whose blocks lt_release releases; filled by user space. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 4096);
 	__type(key, __u32);
 	__type(value, __u8);
@@ -25,7 +26,7 @@ static long release_one(struct bpf_map *map, struct lt_alloc_key *key, struct lt
 	v = bpf_map_lookup_elem(&stats, &stat);
 	if (v)
 		*v += a->count;
-	bpf_map_delete_elem(&allocs, key);
+	bpf_map_delete_elem(map, key);
 	return 0;
 }
 
@@ -38,7 +39,14 @@ static long release_one(struct bpf_map *map, struct lt_alloc_key *key, struct lt
 SEC("syscall")
 int lt_release(void *ctx)
 {
-	bpf_for_each_map_elem(&allocs, release_one, NULL, 0);
+#pragma unroll
+	for (int i = 0; i < LT_ALLOC_TIERS; i++) {
+		__u32 n = i;
+		void *m = bpf_map_lookup_elem(&allocs, &n);
+
+		if (m)
+			bpf_for_each_map_elem(m, release_one, NULL, 0);
+	}
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "base/fmt.h"
 #include "bpf/leaktop.h"
 #include "map_memory.h"
+#include "trace/alloctab.h"
 
 /* Kernel memory of a preallocated BPF hash map (kernel/bpf/hashtab.c, htab_map_alloc): a 16-byte
  * bucket per entry rounded up to a power of 2, and entries + nr_cpus elements, each a 48-byte
@@ -28,8 +29,13 @@ static uint64_t mmapable_array_bytes(uint32_t entries, size_t value)
 uint64_t map_memory_bytes(uint32_t max_allocs, uint32_t max_stacks, uint32_t unwind_rows,
 			  unsigned int nr_cpus)
 {
-	return hash_map_bytes(max_allocs, sizeof(struct lt_alloc_key), sizeof(struct lt_alloc),
-			      nr_cpus) +
+	uint64_t allocs = 0;
+	uint32_t n;
+
+	for (unsigned int i = 0; (n = alloctab_tier_entries(max_allocs, i)); i++)
+		allocs += hash_map_bytes(n, sizeof(struct lt_alloc_key), sizeof(struct lt_alloc),
+					 nr_cpus);
+	return allocs +
 	       hash_map_bytes(max_stacks, sizeof(uint64_t), sizeof(struct lt_totals), nr_cpus) +
 	       hash_map_bytes(max_stacks, sizeof(uint64_t), sizeof(struct lt_stack), nr_cpus) +
 	       mmapable_array_bytes(unwind_rows, sizeof(struct lt_unwind_row));

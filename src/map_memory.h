@@ -19,7 +19,8 @@
  * Kernel memory, in bytes, of leaktop's BPF maps for these sizes (unwind_rows: the row table's
  * entries, 1 with --unwind fp) on a machine with nr_cpus possible CPUs, when every entry is in use:
  * each map's "memlock" as bpftool shows it for a preallocated map, less the map's own struct (under
- * 1 KiB). The stack tables are allocated on demand: the figure is their most. Pure.
+ * 1 KiB). The allocation table (its tiers: trace/alloctab.h) and the stack tables are allocated on
+ * demand: the figure is their most. Pure.
  */
 uint64_t map_memory_bytes(uint32_t max_allocs, uint32_t max_stacks, uint32_t unwind_rows,
 			  unsigned int nr_cpus);

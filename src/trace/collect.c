@@ -16,7 +16,8 @@
 
 struct collector {
 	struct evictor *ev;
-	int allocs_fd, totals_fd, unknown_fd, stacks_fd, stats_fd;
+	struct tracer *t;
+	int totals_fd, unknown_fd, stacks_fd, stats_fd;
 	int nr_cpus;
 	bool no_batch;			/* the kernel refused batch lookups once */
 	struct hashtab *stack_ix;	/* stack id -> index in stack_cache */
@@ -31,7 +32,7 @@ struct collector *collector__new(struct tracer *t, uint32_t max_stacks)
 	if (!c)
 		return NULL;
 	c->ev = evictor__new(t, max_stacks);
-	c->allocs_fd = tracer__allocs_fd(t);
+	c->t = t;
 	c->totals_fd = tracer__stack_totals_fd(t);
 	c->unknown_fd = tracer__unknown_totals_fd(t);
 	c->stacks_fd = tracer__stacks_fd(t);
@@ -205,7 +206,8 @@ static int apply_ages(struct collector *c, struct snapshot *snap, struct hashtab
 {
 	struct age_ctx ctx = { .snap = snap, .ix = ix, .zero_idx = -1, .now = now_ns(),
 			       .min_age_ns = min_age_ns };
-	size_t n = snap->nr_stacks;
+	size_t n = snap->nr_stacks, nr_fds;
+	const int *fds;
 	int err = -ENOMEM;
 
 	for (size_t i = 0; i < n; i++)
@@ -216,8 +218,11 @@ static int apply_ages(struct collector *c, struct snapshot *snap, struct hashtab
 	ctx.aged_allocs = calloc(n + 1, sizeof(*ctx.aged_allocs));
 	if (!ctx.oldest_ts || !ctx.aged_bytes || !ctx.aged_allocs)
 		goto out;
-	err = map_for_each(c, c->allocs_fd, sizeof(struct lt_alloc_key), sizeof(struct lt_alloc),
-			   add_age, &ctx);
+	err = 0;
+	nr_fds = tracer__alloc_fds(c->t, &fds);
+	for (size_t i = 0; i < nr_fds && !err; i++)
+		err = map_for_each(c, fds[i], sizeof(struct lt_alloc_key), sizeof(struct lt_alloc),
+				   add_age, &ctx);
 	if (err)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -449,7 +454,10 @@ fail:
 int collector__maintain(struct collector *c)
 {
 	struct snapshot *snap;
+	int err = tracer__grow_allocs(c->t);
 
+	if (err)
+		return err;
 	if (!evictor__due(c->ev, now_ns()))
 		return 0;
 	snap = collector__read(c, false, 0);

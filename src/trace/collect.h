@@ -27,8 +27,10 @@ struct collector *collector__new(struct tracer *t, uint32_t max_stacks);
 struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t min_age_ns);
 
 /*
- * A reading for the evictor's sake, when nothing else reads the maps (the plain modes between
- * reports), if the evictor is due: call it every COLLECT_MAINTAIN_NS. 0 or -errno.
+ * The tables' upkeep: a tier of the allocation table kept ready beyond the one in use
+ * (tracer__grow_allocs), and a reading for the evictor's sake, when nothing else reads the maps
+ * (the plain modes between reports), if the evictor is due. Call it every COLLECT_MAINTAIN_NS.
+ * 0 or -errno.
  */
 #define COLLECT_MAINTAIN_NS 100000000ull
 int collector__maintain(struct collector *c);

@@ -1,5 +1,6 @@
 /* tracer.c: the BPF skeleton's life: open, size the maps, load, attach probes, detach. */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "bpf/leaktop.h"
 #include "leaktop.skel.h"
 #include "base/log.h"
+#include "trace/alloctab.h"
 #include "trace/closer.h"
 #include "trace/tracer.h"
 
@@ -77,6 +79,7 @@ struct tracer {
 	struct bpf_link *life_links[3];	/* forks, execs, exits */
 	size_t nr_life_links;
 	struct closer *closer;		/* detaches a process's probes off the loop */
+	struct alloctab *allocs;	/* the live-allocation table's tiers */
 };
 
 /* Whether the kernel's BTF has a type of this name and kind (the feature probes below). */
@@ -157,7 +160,6 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	t->skel->rodata->fault = opts->fault;
 	t->skel->rodata->follow = opts->follow;
 	fill_sampling_tables(t->skel);
-	bpf_map__set_max_entries(t->skel->maps.allocs, opts->max_allocs);
 	bpf_map__set_max_entries(t->skel->maps.stack_totals, opts->max_stacks);
 	bpf_map__set_max_entries(t->skel->maps.stacks, opts->max_stacks);
 	t->skel->rodata->unwind_mode = opts->unwind_mode;
@@ -186,8 +188,10 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	bpf_program__set_autoload(p->lt_release, !opts->empty_programs);
 
 	err = leaktop_bpf__load(t->skel);
-	if (!err)
-		err = attach_life(t);
+	if (!err) {
+		t->allocs = alloctab__new(bpf_map__fd(t->skel->maps.allocs), opts->max_allocs);
+		err = t->allocs ? attach_life(t) : -errno;
+	}
 	if (err) {
 		if (err == -EPERM || err == -EACCES)
 			log_error("cannot load the BPF programs: %s (leaktop needs root, or "
@@ -450,9 +454,50 @@ unsigned int tracer__nr_links(const struct tracer *t)
 	return (unsigned int)t->nr_links + t->nr_multi_probes;
 }
 
-int tracer__allocs_fd(const struct tracer *t)
+size_t tracer__alloc_fds(const struct tracer *t, const int **fds)
 {
-	return bpf_map__fd(t->skel->maps.allocs);
+	return alloctab__fds(t->allocs, fds);
+}
+
+int tracer__grow_allocs(struct tracer *t)
+{
+	if (!t->skel->bss)
+		return -ENOTSUP;
+	return alloctab__grow(t->allocs, (uint32_t)t->skel->bss->alloc_tier);
+}
+
+/* The kernel memory of one map, as the kernel accounts it ("memlock" in its fdinfo). */
+static uint64_t map_memlock(int fd)
+{
+	char path[64], line[128];
+	uint64_t bytes = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %" SCNu64, &bytes) == 1)
+			break;
+	fclose(f);
+	return bytes;
+}
+
+uint64_t tracer__map_memory_bytes(const struct tracer *t)
+{
+	const struct bpf_map *map;
+	uint64_t total = 0;
+	const int *fds;
+	size_t n;
+
+	bpf_object__for_each_map(map, t->skel->obj)
+		if (bpf_map__fd(map) >= 0)
+			total += map_memlock(bpf_map__fd(map));
+	n = tracer__alloc_fds(t, &fds);
+	for (size_t i = 0; i < n; i++)
+		total += map_memlock(fds[i]);
+	return total;
 }
 
 int tracer__stack_totals_fd(const struct tracer *t)
@@ -527,6 +572,7 @@ void tracer__free(struct tracer *t)
 		multi_link_free(&t->link_fds[i]);
 	}
 	closer__free(t->closer);
+	alloctab__free(t->allocs);
 	free(t->links);
 	free(t->link_fds);
 	leaktop_bpf__destroy(t->skel);

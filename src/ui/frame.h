@@ -65,6 +65,7 @@ struct frame {
 	double bpf_ns_per_s, bpf_runs_per_s; /* NAN when the kernel's BPF statistics are off */
 	double self_cpu_frac;		/* leaktop's CPU time per second of the interval */
 	uint64_t self_rss_bytes;	/* 0 when unknown */
+	uint64_t map_bytes;		/* kernel memory of leaktop's BPF maps; 0 when unknown */
 
 	/* Set by frame_select(). */
 	struct frame_row *rows;		/* owned */

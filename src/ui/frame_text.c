@@ -256,6 +256,10 @@ static void header_cost(const struct frame *f, const struct frame_sink *sink)
 		putf(sink, FRAME_NORMAL, "; leaktop CPU %.1f%%", f->self_cpu_frac * 100);
 	if (f->self_rss_bytes)
 		putf(sink, FRAME_NORMAL, ", RSS %s", a);
+	if (f->map_bytes) {
+		fmt_bytes(a, sizeof(a), (double)f->map_bytes);
+		putf(sink, FRAME_NORMAL, ", BPF maps %s", a);
+	}
 	eol(sink);
 }
 

@@ -8,6 +8,7 @@
 #include "model/history.h"
 #include "proc/procinfo.h"
 #include "trace/bpfcost.h"
+#include "trace/tracer.h"
 #include "ui/live.h"
 
 /* The heap totals at one sample, for the header's change per second. */
@@ -18,6 +19,7 @@ struct totals_sample {
 
 struct live {
 	const struct pipeline *pipe;
+	const struct tracer *tracer;
 	struct history *hist;
 	struct bpfcost *cost;
 
@@ -41,6 +43,7 @@ struct live *live__new(const struct pipeline *p, const struct tracer *t, size_t 
 	if (!l)
 		return NULL;
 	l->pipe = p;
+	l->tracer = t;
 	l->window = window;
 	l->ring = calloc(window ? window : 1, sizeof(*l->ring));
 	l->hist = history__new(window);
@@ -142,7 +145,10 @@ static void set_window_rates(struct live *l, struct frame *f)
 	}
 }
 
-/* Calls, BPF run time and leaktop's CPU per second over the last interval; leaktop's RSS. */
+/*
+ * Calls, BPF run time and leaktop's CPU per second over the last interval; leaktop's RSS and the
+ * kernel memory of its maps.
+ */
 static void set_interval_rates(struct live *l, struct frame *f)
 {
 	double dt = (double)(f->snap->taken_ns - l->prev_ns) / 1e9;
@@ -169,6 +175,7 @@ static void set_interval_rates(struct live *l, struct frame *f)
 	}
 	if (!procinfo_mem(0, &self))
 		f->self_rss_bytes = self.rss_bytes;
+	f->map_bytes = tracer__map_memory_bytes(l->tracer);
 	l->prev_ns = f->snap->taken_ns;
 	l->prev_allocs = f->snap->stats[LT_STAT_ALLOCS];
 	l->prev_frees = f->snap->stats[LT_STAT_FREES];

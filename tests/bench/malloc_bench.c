@@ -1,6 +1,7 @@
 /* malloc_bench.c: ns per malloc+free pair, or hold N live blocks, for scripts/bench. */
 /*
- * malloc_bench pairs N        N malloc(64)+free pairs, best of 5 rounds; prints "ns_per_pair X"
+ * malloc_bench pairs N [LIVE] N malloc(64)+free pairs, best of 5 rounds; prints "ns_per_pair X";
+ *                             with LIVE, LIVE blocks of 32 bytes are allocated first and held
  * malloc_bench hold N         allocates N blocks of 32 bytes, prints "holding N", waits for a line
  *                             on stdin, then exits (the blocks stay live until then)
  */
@@ -62,14 +63,24 @@ static void hold(long n)
 
 int main(int argc, char **argv)
 {
-	long n = argc > 2 ? atol(argv[2]) : 0;
+	long n = argc > 2 ? atol(argv[2]) : 0, live = argc > 3 ? atol(argv[3]) : 0;
+	void **held = NULL;
 
-	if (argc < 3 || n <= 0) {
-		fprintf(stderr, "usage: malloc_bench pairs|hold N\n");
+	if (argc < 3 || n <= 0 || live < 0) {
+		fprintf(stderr, "usage: malloc_bench pairs N [LIVE] | hold N\n");
 		return 2;
 	}
-	if (!strcmp(argv[1], "pairs"))
+	if (!strcmp(argv[1], "pairs")) {
+		/* A large heap: the allocation table holds these while the pairs run. */
+		if (live)
+			held = malloc(live * sizeof(*held));
+		for (long i = 0; held && i < live; i++)
+			held[i] = site_alloc(32);
 		pairs(n);
+		for (long i = 0; held && i < live; i++)
+			free(held[i]);
+		free(held);
+	}
 	else
 		hold(n);
 	return 0;

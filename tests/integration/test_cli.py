@@ -101,7 +101,7 @@ class TableLimits(LeaktopTestCase):
                 self.assertEqual(r.stdout, '')
 
     def test_largest_max_allocs(self):
-        """2^27 live allocations: 14.1 GiB of kernel memory, too much to load in a test, but
+        """2^27 live allocations: at most 14.4 GiB of kernel memory, too much to fill in a test, but
         accepted where the machine has it."""
         mem = machine_memory_bytes()
         if mem < 16 << 30:

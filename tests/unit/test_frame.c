@@ -105,6 +105,7 @@ static struct frame *make_frame(void)
 	f->bpf_runs_per_s = 30000;
 	f->self_cpu_frac = 0.004;
 	f->self_rss_bytes = 10 << 20;
+	f->map_bytes = 14 << 20;
 	return f;
 }
 
@@ -175,7 +176,7 @@ static void test_header(void **state)
 		"unwind_not_ready 0, lost_events 0; pre-attach frees 11\n"
 		"rss    pid 42 4.0 MiB (anon 3.0 MiB), leaktop accounts for 2.0 MiB\n"
 		"cost   BPF 4.50 ms/s (0.45% of a CPU) in 30000 runs/s, 150 ns/run; "
-		"leaktop CPU 0.4%, RSS 10.0 MiB\n"
+		"leaktop CPU 0.4%, RSS 10.0 MiB, BPF maps 14.0 MiB\n"
 		"stacks 3 listed of 4, 1 leak suspect\n");
 	/* Only what is not zero is highlighted: the loss counter and the suspect count. */
 	assert_string_equal(m.alert, "missed_returns 3, 1 leak suspect");

@@ -18,27 +18,43 @@ static char err[256];
 	options_parse(o, sizeof((char *[]){ "leaktop", __VA_ARGS__ }) / sizeof(char *),      \
 		      (char *[]){ "leaktop", __VA_ARGS__, NULL }, err, sizeof(err))
 
+/* A tier of the allocation table, or a stack table, when every entry is in use: 16 bytes per
+ * bucket (the entries rounded up to a power of 2), and per entry and CPU 48 bytes of struct
+ * htab_elem, the key and the value. */
+static uint64_t table(uint64_t entries, uint64_t buckets, uint64_t kv, unsigned int cpus)
+{
+	return buckets * 16 + (48 + kv) * (entries + cpus);
+}
+
 /*
  * The kernel memory of the maps: bpftool's "memlock" for each map, less the 912 bytes of its struct
  * bpf_htab (hash maps), as measured on Linux 6.18 with 2 possible CPUs when all were preallocated
- * (allocs 112778320, unwind_rows 8392704 with the defaults; 113488 and 45056 with --max-allocs 1000
- * --unwind-rows 5000). The stack tables, allocated on demand since, count the same way when every
- * entry is used: 16 bytes per bucket, and per entry and CPU 48 + 8 + 40 bytes (stack_totals) or
- * 48 + 8 + 528 (stacks).
+ * (unwind_rows 8392704 with the defaults, 45056 with --unwind-rows 5000). The tables allocated on
+ * demand count when every entry is used: the allocation table's tiers (16384, 65536, 262144 and
+ * the rest of 1,000,000 entries; key and value 16 + 32 bytes), stack_totals (8 + 40) and stacks
+ * (8 + 528).
  */
 static void test_maps_bytes(void **state)
 {
 	assert_int_equal(map_memory_bytes(1000000, 65536, 1048576, 2),
-			 112778320 - 912 + (65536 * 16 + 96 * 65538) + (65536 * 16 + 584 * 65538) +
-				 8392704);
+			 table(16384, 16384, 48, 2) + table(65536, 65536, 48, 2) +
+				 table(262144, 262144, 48, 2) + table(655936, 1048576, 48, 2) +
+				 table(65536, 65536, 48, 2) + table(65536, 65536, 536, 2) + 8392704);
+	/* A table of 1,000 entries is one tier of 1,000. */
 	assert_int_equal(map_memory_bytes(1000, 3000, 5000, 2),
-			 113488 - 912 + (4096 * 16 + 96 * 3002) + (4096 * 16 + 584 * 3002) + 45056);
-	/* The largest hash maps: 2^27 buckets of 16 bytes, and elements of 96 bytes (allocs). */
+			 table(1000, 1024, 48, 2) + table(3000, 4096, 48, 2) +
+				 table(3000, 4096, 536, 2) + 45056);
+	/* The largest table: seven whole tiers (16384 x 4^n) and the rest of 2^27 in the eighth. */
+	uint64_t tiers = 0, size = 16384, before = 0;
+
+	for (int i = 0; i < 7; i++, before += size, size *= 4)
+		tiers += table(size, size, 48, 0);
+	tiers += table((1u << 27) - before, 1u << 26, 48, 0);
 	assert_int_equal(map_memory_bytes(1u << 27, 1, 1, 0),
-			 (1ull << 31) + 96ull * (1u << 27) + 16 + 96 + 16 + 584 + 4096 + 4096);
-	/* Each extra CPU adds one element to each hash map. */
-	assert_int_equal(map_memory_bytes(1, 1, 1, 3) - map_memory_bytes(1, 1, 1, 2),
-			 96 + 96 + 584);
+			 tiers + table(1, 1, 48, 0) + table(1, 1, 536, 0) + 4096 + 4096);
+	/* Each extra CPU adds one element to each hash map: 4 tiers for 1,000,000 entries. */
+	assert_int_equal(map_memory_bytes(1000000, 1, 1, 3) - map_memory_bytes(1000000, 1, 1, 2),
+			 4 * 96 + 96 + 584);
 }
 
 /* This machine's memory, when these tests were written: 6171023 pages of 4 KiB. */
@@ -55,13 +71,13 @@ static void test_check_memory(void **state)
 	assert_int_equal(map_memory_check(&o, 0, 2, err, sizeof(err)), 0);
 	options_free(&o);
 
-	/* The largest --max-allocs takes 14.1 GiB: it fits 23.5 GiB, not 8 GiB. */
+	/* The largest --max-allocs takes 14.4 GiB: it fits 23.5 GiB, not 8 GiB. */
 	assert_int_equal(PARSE(&o, "--max-allocs", "134217728", "-p", "1"), 0);
 	assert_int_equal(map_memory_check(&o, MEM_23_5_GIB, 2, err, sizeof(err)), 0);
 	assert_int_equal(map_memory_check(&o, 8ull << 30, 2, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "--max-allocs: '134217728' is too large for this machine: the BPF "
-				 "maps would take 14.1 GiB of kernel memory, it has 8.0 GiB "
-				 "(accepted: 1 to 67108864)");
+				 "maps would take 14.4 GiB of kernel memory, it has 8.0 GiB "
+				 "(accepted: 1 to 73992803)");
 	options_free(&o);
 
 	/* The range is the largest size that fits, the other options as given. */
@@ -69,10 +85,10 @@ static void test_check_memory(void **state)
 	assert_int_equal(map_memory_check(&o, MEM_23_5_GIB, 2, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "--max-stacks: '50000000' is too large for this machine: the BPF "
 				 "maps would take 33.8 GiB of kernel memory, it has 23.5 GiB "
-				 "(accepted: 1 to 33835081)");
-	o.max_stacks = 33835082;
+				 "(accepted: 1 to 33826984)");
+	o.max_stacks = 33826985;
 	assert_int_equal(map_memory_check(&o, MEM_23_5_GIB, 2, err, sizeof(err)), -EINVAL);
-	o.max_stacks = 33835081;
+	o.max_stacks = 33826984;
 	assert_int_equal(map_memory_check(&o, MEM_23_5_GIB, 2, err, sizeof(err)), 0);
 	options_free(&o);
 
@@ -80,8 +96,8 @@ static void test_check_memory(void **state)
 	assert_int_equal(PARSE(&o, "--unwind-rows", "268435456", "-p", "1"), 0);
 	assert_int_equal(map_memory_check(&o, 1ull << 30, 2, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "--unwind-rows: '268435456' is too large for this machine: the "
-				 "BPF maps would take 2.1 GiB of kernel memory, it has 1.0 GiB "
-				 "(accepted: 1 to 114287104)");
+				 "BPF maps would take 2.2 GiB of kernel memory, it has 1.0 GiB "
+				 "(accepted: 1 to 113598464)");
 	o.unwind_mode = LT_UNWIND_FP;
 	assert_int_equal(map_memory_check(&o, 1ull << 30, 2, err, sizeof(err)), 0);
 	options_free(&o);
@@ -90,7 +106,7 @@ static void test_check_memory(void **state)
 	assert_int_equal(PARSE(&o, "-p", "1"), 0);
 	assert_int_equal(map_memory_check(&o, 50000000, 2, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "--max-allocs: '1000000' is too large for this machine: the BPF "
-				 "maps would take 160.1 MiB of kernel memory, it has 47.7 MiB, and "
+				 "maps would take 165.3 MiB of kernel memory, it has 47.7 MiB, and "
 				 "the other tables alone take 52.5 MiB");
 	options_free(&o);
 }
