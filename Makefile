@@ -303,7 +303,7 @@ test: $(OUT)/leaktop $(OUT)/asan/leaktop $(UNIT_BINS) $(WORKLOADS) $(PG_LEAK) $(
 demo: $(OUT)/leaktop $(OUT)/workloads/demo
 	$(OUT)/leaktop -n 5 -- $(OUT)/workloads/demo 10
 
-bench: $(OUT)/leaktop $(OUT)/bench/malloc_bench $(OUT)/bench/new_bench
+bench: $(OUT)/leaktop $(OUT)/bench/malloc_bench $(OUT)/bench/new_bench $(OUT)/workloads/reach
 	scripts/bench $(OUT)
 
 # --- install: PREFIX (default /usr/local) and DESTDIR, as GNU packages honour them. The binary goes

@@ -21,6 +21,7 @@
 #include "symbol/symbolize.h"
 #include "trace/attach.h"
 #include "trace/collect.h"
+#include "trace/reachscan.h"
 #include "trace/tracer.h"
 #include "ui/batch.h"
 #include "ui/live.h"
@@ -63,6 +64,7 @@ struct run {
 	struct procview *pv;	/* the traced processes' code, for attach, symbolizer, unwinder */
 	struct symbolizer *sym;
 	struct collector *col;
+	struct reachscan *reach;	/* --reachability, or the view's key */
 	struct unwinder *unwinder;
 	struct metrics_server *metrics;
 	struct targets *targets;	/* the pids given or the command, and what they fork */
@@ -188,7 +190,8 @@ static int load(struct run *r)
 	r->pv = procview__new();
 	r->sym = r->pv ? symbolizer__new(r->pv) : NULL;
 	r->col = collector__new(r->tracer, o->max_stacks);
-	if (!r->sym || !r->col) {
+	r->reach = r->col ? reachscan__new(r->col) : NULL;
+	if (!r->sym || !r->col || !r->reach) {
 		log_error("out of memory");
 		return 1;
 	}
@@ -270,8 +273,12 @@ static int start_pipeline(struct run *r)
 		.procs = targets__procs(r->targets), .start_ns = now_ns(), .sup = r->sup,
 		.command_exit = targets__command_exit(r->targets),
 		.min_age_ns = (uint64_t)(o->min_age_s * 1e9), .sample_rate = o->sample_rate,
-		.max_allocs = o->max_allocs,
+		.max_allocs = o->max_allocs, .reach = r->reach,
+		.reach_hold = o->reachability == REACHABILITY_LIVE ? REACHSCAN_LIVE : REACHSCAN_FREEZE,
+		.reach_each = o->reachability && !o->command,
 	};
+	if (o->reachability && o->command)
+		targets__scan_at_exit(r->targets, r->reach);
 	if (!clock_gettime(CLOCK_REALTIME, &wall))
 		r->pipe.start_time_ns = (uint64_t)wall.tv_sec * 1000000000ull +
 					(uint64_t)wall.tv_nsec;
@@ -365,6 +372,7 @@ static int run_close(struct run *r, int ret)
 	if (!ret && (r->out == stdout || r->opts.batch))
 		ret = close_stdout(r->opts.batch ? "the frames" : "the report");
 	plain_fini(&r->plain);
+	reachscan__free(r->reach);
 	collector__free(r->col);
 	unwinder__free(r->unwinder);
 	symbolizer__free(r->sym);

@@ -43,6 +43,7 @@ enum {
 	OPT_SUPPRESSIONS,
 	OPT_NO_DEFAULT_SUPPRESSIONS,
 	OPT_ERROR_EXITCODE,
+	OPT_REACHABILITY,
 };
 
 /* "+" stops at the first non-option so that the command's own options stay its own; ":" reports a
@@ -55,6 +56,7 @@ static const struct option long_options[] = {
 	{ "unit", required_argument, NULL, OPT_UNIT },
 	{ "comm", required_argument, NULL, OPT_COMM },
 	{ "no-follow", no_argument, NULL, OPT_NO_FOLLOW },
+	{ "reachability", optional_argument, NULL, OPT_REACHABILITY },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "interval", required_argument, NULL, 'i' },
 	{ "format", required_argument, NULL, 'f' },
@@ -148,6 +150,13 @@ static const char usage_text[] =
 	"      --unwind-rows N     unwind table rows, 8 bytes each (default 1048576;\n"
 	"                          at most 268435456); 1 MB of code needs about\n"
 	"                          20000 to 40000\n"
+	"      --reachability[=live]\n"
+	"                          before each report, find which blocks nothing points\n"
+	"                          to any more (lost), only into (possibly lost), or\n"
+	"                          still does (reachable), per stack; each process is\n"
+	"                          paused while its memory is copied (=live: no pause,\n"
+	"                          an approximate answer). A command is scanned at its\n"
+	"                          exit, before its memory is gone\n"
 	"  -v, --verbose           more messages (twice: libbpf debug output too)\n"
 	"      --no-probe-shift    probe every entry point at its first instruction\n"
 	"                          (slower; for comparison)\n"
@@ -203,6 +212,8 @@ static const char usage_text[] =
 	"  Write a heap profile for go tool pprof, Pyroscope, Parca or Grafana:\n"
 	"      leaktop -d 30 -f pprof -o heap.pb.gz -p 1234\n"
 	"      go tool pprof -top heap.pb.gz\n"
+	"  Which of a program's blocks are lost at its exit, as memcheck would say:\n"
+	"      leaktop --reachability -f json -- ./server --selftest\n"
 	"  Draw a flame graph of outstanding bytes:\n"
 	"      leaktop -d 30 -n 0 -f folded -p 1234 > leaks.folded\n"
 	"      flamegraph.pl --countname=bytes leaks.folded > leaks.svg\n";
@@ -480,6 +491,12 @@ static int apply_option(struct options *opts, int c, int argc, char **argv, char
 		return set_unwind(opts, optarg, err, err_len);
 	case OPT_SUPPRESSIONS:
 		return add_suppressions(opts, optarg, err, err_len);
+	case OPT_REACHABILITY:
+		if (optarg && strcmp(optarg, "live"))
+			return argval_error(err, err_len, "--reachability takes no value or =live, not '%s'",
+					   optarg);
+		opts->reachability = optarg ? REACHABILITY_LIVE : REACHABILITY_PAUSED;
+		return 0;
 	case 'v':
 		opts->verbosity++;
 		return 0;
@@ -575,6 +592,9 @@ static int check_combinations(const struct options *o, char *err, size_t err_len
 		  "record writes pprof profiles into --dir: no -f, -o or --batch" },
 		{ o->iterations && !o->batch, "--iterations counts the frames of --batch: add it" },
 		{ o->batch && o->format_given, "--batch prints the view's text frames: no --format" },
+		/* A sampled block's extent is not known: its size is its weight. */
+		{ o->reachability && o->sample_rate,
+		  "--reachability needs every block: no --sample-rate" },
 	};
 
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)

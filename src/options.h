@@ -47,8 +47,16 @@ struct options {
 	bool no_default_suppressions;	/* --no-default-suppressions */
 	size_t error_exitcode;		/* --error-exitcode N (1..255): exit N when anything is
 					 * outstanding at the end; 0 = off */
+	uint32_t reachability;		/* --reachability: enum options_reach */
 	bool help;			/* -h: usage was requested (print options_usage() and exit 0) */
 	bool version;			/* -V */
+};
+
+/* --reachability: scan which blocks are still pointed to, before each report. */
+enum options_reach {
+	REACHABILITY_OFF,
+	REACHABILITY_PAUSED,	/* --reachability: each process paused while its memory is copied */
+	REACHABILITY_LIVE,	/* --reachability=live: no pause, an approximate answer */
 };
 
 /*

@@ -28,6 +28,7 @@ struct targets {
 	int sigchld_fd;		/* SIGCHLD, while the follower holds the command's tree */
 	struct discover *discover;	/* --cgroup, --unit, --comm: the processes they name */
 	bool waiting;		/* discovery has found nothing yet (said once) */
+	struct reachscan *reach;	/* scans each process of the command at its exit */
 };
 
 /* How often --cgroup, --unit and --comm look for new processes. */
@@ -199,7 +200,12 @@ static int on_exec(void *ctx, pid_t pid)
 /* A library mapped just before the exit is in the mappings still: read them one last time. */
 static void on_exiting(void *ctx, pid_t pid)
 {
-	procview__image(((struct targets *)ctx)->pv, pid, 0);
+	struct targets *t = ctx;
+
+	procview__image(t->pv, pid, 0);
+	/* A failure is logged; the report then has no split for the process. */
+	if (t->reach)
+		reachscan__run(t->reach, pid, REACHSCAN_STOPPED);
 }
 
 /* Keeps how the command ended for the reports and the exit status; says so when it failed. */
@@ -299,6 +305,11 @@ const struct report_exit *targets__command_exit(const struct targets *t)
 struct procset *targets__procs(const struct targets *t)
 {
 	return t->ps;
+}
+
+void targets__scan_at_exit(struct targets *t, struct reachscan *rs)
+{
+	t->reach = rs;
 }
 
 void targets__free(struct targets *t)

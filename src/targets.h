@@ -7,6 +7,7 @@
 #include "model/report.h"
 #include "options.h"
 #include "trace/procset.h"
+#include "trace/reachscan.h"
 #include "ui/loop.h"
 
 struct targets;
@@ -42,6 +43,10 @@ const struct report_exit *targets__command_exit(const struct targets *t);
 
 /* The processes of the run, for the reports. */
 struct procset *targets__procs(const struct targets *t);
+
+/* With rs, a command's process is scanned for reachability at its exit stop, its memory still
+ * there (rs outlives t). */
+void targets__scan_at_exit(struct targets *t, struct reachscan *rs);
 
 /*
  * Lets every process go on untraced (a command still running goes on, and says so) and frees t.

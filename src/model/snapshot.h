@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "bpf/leaktop.h"
+#include "model/reach.h"
 
 struct stack_record {
 	uint64_t stack_id;		/* BPF stack id (0 = stack unknown) */
@@ -21,6 +22,7 @@ struct stack_record {
 	double growth_bytes_per_s;	/* NAN when only one observation exists */
 	uint32_t nr_ips;
 	uint64_t ips[LT_MAX_DEPTH];	/* ips[0] is the allocation site (a return address) */
+	struct reach_split reach;	/* after a reachability scan (reach.valid): the split */
 };
 
 struct snapshot_totals {
@@ -48,6 +50,8 @@ struct snapshot {
 	size_t cap_stacks;		/* slots allocated in stacks; snapshot__add grows it */
 	uint64_t stacks_evicted;	/* stacks that held nothing, retired from the tables so far */
 	struct snapshot_suppressed suppressed;	/* not in stacks nor in totals' outstanding */
+	unsigned int reach_scans;	/* reachability scans so far (--reachability) */
+	bool reach_approximate;		/* one ran without pausing the process (--reachability=live) */
 };
 
 enum snapshot_sort {

@@ -171,6 +171,14 @@ static void write_stack(FILE *out, const struct report_stack *rs)
 		fputs("null", out);
 	fputs(", \"growth_bytes_per_s\": ", out);
 	json_double(out, rec->growth_bytes_per_s);
+	if (rec->reach.valid)
+		fprintf(out,
+			",\n     \"lost_bytes\": %" PRId64 ", \"lost_allocs\": %" PRId64
+			", \"possibly_lost_bytes\": %" PRId64 ", \"possibly_lost_allocs\": %" PRId64
+			", \"reachable_bytes\": %" PRId64 ", \"reachable_allocs\": %" PRId64,
+			rec->reach.bytes[REACH_LOST], rec->reach.allocs[REACH_LOST],
+			rec->reach.bytes[REACH_POSSIBLY], rec->reach.allocs[REACH_POSSIBLY],
+			rec->reach.bytes[REACH_REACHABLE], rec->reach.allocs[REACH_REACHABLE]);
 	fputs(", \"frames\": [", out);
 	for (i = 0; i < rs->nr_frames; i++) {
 		fputs(i ? ",\n      " : "\n      ", out);

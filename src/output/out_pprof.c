@@ -27,13 +27,27 @@ static const char *const sample_types[][2] = {
 	{ "alloc_space", "bytes" },
 	{ "inuse_objects", "count" },
 	{ "inuse_space", "bytes" },
+	/* after a reachability scan: inuse split (model/reach.h's order) */
+	{ "lost_objects", "count" },
+	{ "lost_space", "bytes" },
+	{ "possibly_lost_objects", "count" },
+	{ "possibly_lost_space", "bytes" },
+	{ "reachable_objects", "count" },
+	{ "reachable_space", "bytes" },
 };
 
 #define NR_VALUES (sizeof(sample_types) / sizeof(sample_types[0]))
+#define NR_PLAIN_VALUES 4
+
+/* The values of r's samples: the reachability split's too after a scan. */
+static size_t nr_values(const struct report *r)
+{
+	return r->snap && r->snap->reach_scans ? NR_VALUES : NR_PLAIN_VALUES;
+}
 #define DEFAULT_SAMPLE_TYPE "inuse_space"
 
 static int add_sample(struct pprof_tables *t, const struct report_stack *rs, pb_sample *smp,
-		      int64_t pid_key)
+		      int64_t pid_key, size_t n_values)
 {
 	const struct stack_record *rec = rs->rec;
 	pb_label *label;
@@ -42,7 +56,7 @@ static int add_sample(struct pprof_tables *t, const struct report_stack *rs, pb_
 
 	*smp = (pb_sample)PERFTOOLS__PROFILES__SAMPLE__INIT;
 	smp->location_id = pprof_tables__alloc(t, rs->nr_frames, sizeof(*smp->location_id));
-	smp->value = pprof_tables__alloc(t, NR_VALUES, sizeof(*smp->value));
+	smp->value = pprof_tables__alloc(t, n_values, sizeof(*smp->value));
 	smp->label = pprof_tables__alloc(t, 1, sizeof(*smp->label));
 	label = pprof_tables__alloc(t, 1, sizeof(*label));
 	if (!smp->location_id || !smp->value || !smp->label || !label)
@@ -69,7 +83,11 @@ static int add_sample(struct pprof_tables *t, const struct report_stack *rs, pb_
 	smp->value[1] = (int64_t)rec->alloc_bytes;
 	smp->value[2] = rec->outstanding_allocs;
 	smp->value[3] = rec->outstanding_bytes;
-	smp->n_value = NR_VALUES;
+	for (int k = 0; n_values > NR_PLAIN_VALUES && k < REACH_NR; k++) {
+		smp->value[NR_PLAIN_VALUES + 2 * k] = rec->reach.allocs[k];
+		smp->value[NR_PLAIN_VALUES + 2 * k + 1] = rec->reach.bytes[k];
+	}
+	smp->n_value = n_values;
 	*label = (pb_label)PERFTOOLS__PROFILES__LABEL__INIT;
 	label->key = pid_key;
 	label->num = rec->pid;
@@ -135,14 +153,14 @@ static int add_comments(struct pprof_tables *t, const struct report *r, pb_profi
 }
 
 /* The sample types, the period's type and the default sample type. -ENOMEM or 0. */
-static int add_types(struct pprof_tables *t, pb_profile *p)
+static int add_types(struct pprof_tables *t, pb_profile *p, size_t n_values)
 {
-	pb_value_type *types = pprof_tables__alloc(t, NR_VALUES, sizeof(*types));
+	pb_value_type *types = pprof_tables__alloc(t, n_values, sizeof(*types));
 	pb_value_type *period_type = pprof_tables__alloc(t, 1, sizeof(*period_type));
 
 	if (!types || !period_type)
 		return -ENOMEM;
-	for (size_t i = 0; i < NR_VALUES; i++) {
+	for (size_t i = 0; i < n_values; i++) {
 		types[i] = (pb_value_type)PERFTOOLS__PROFILES__VALUE_TYPE__INIT;
 		types[i].type = pprof_tables__string(t, sample_types[i][0]);
 		types[i].unit = pprof_tables__string(t, sample_types[i][1]);
@@ -154,8 +172,8 @@ static int add_types(struct pprof_tables *t, pb_profile *p)
 	period_type->unit = pprof_tables__string(t, "bytes");
 	if (period_type->type < 0 || period_type->unit < 0)
 		return -ENOMEM;
-	p->n_sample_type = NR_VALUES;
-	p->sample_type = (pb_value_type **)pprof_tables__pointers(t, types, NR_VALUES,
+	p->n_sample_type = n_values;
+	p->sample_type = (pb_value_type **)pprof_tables__pointers(t, types, n_values,
 								  sizeof(*types));
 	p->period_type = period_type;
 	return p->sample_type ? 0 : -ENOMEM;
@@ -168,7 +186,7 @@ static int build_profile(struct pprof_tables *t, const struct report *r, pb_prof
 	int err;
 
 	*p = (pb_profile)PERFTOOLS__PROFILES__PROFILE__INIT;
-	err = add_types(t, p);
+	err = add_types(t, p, nr_values(r));
 	if (err)
 		return err;
 	pid_key = pprof_tables__string(t, "pid");
@@ -176,7 +194,7 @@ static int build_profile(struct pprof_tables *t, const struct report *r, pb_prof
 	if (!samples || pid_key < 0 || default_ix < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < r->nr_stacks; i++) {
-		err = add_sample(t, &r->stacks[i], &samples[i], pid_key);
+		err = add_sample(t, &r->stacks[i], &samples[i], pid_key, nr_values(r));
 		if (err)
 			return err;
 	}

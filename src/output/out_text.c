@@ -78,6 +78,10 @@ static void write_header(const struct report *r, const struct snapshot *snap, FI
 			snap->suppressed.bytes, snap->suppressed.allocs,
 			snap->suppressed.allocs == 1 ? "" : "s");
 	}
+	if (snap->reach_scans)
+		fprintf(out, "reachability: %u scan%s%s\n", snap->reach_scans,
+			snap->reach_scans == 1 ? "" : "s",
+			snap->reach_approximate ? ", approximate (the process ran while scanned)" : "");
 	fprintf(out, "since attach: %" PRIu64 " allocs (", t->allocs);
 	put_fmt(out, fmt_bytes, (double)t->alloc_bytes);
 	fprintf(out, "), %" PRIu64 " frees", t->frees);
@@ -145,6 +149,13 @@ static void write_stack(const struct report_stack *rs, size_t rank, FILE *out)
 		put_fmt(out, fmt_rate, rec->growth_bytes_per_s);
 	}
 	fputc('\n', out);
+	if (rec->reach.valid)
+		fprintf(out,
+			"    lost %" PRId64 " bytes in %" PRId64 " blocks, possibly lost %" PRId64
+			" in %" PRId64 ", reachable %" PRId64 " in %" PRId64 "\n",
+			rec->reach.bytes[REACH_LOST], rec->reach.allocs[REACH_LOST],
+			rec->reach.bytes[REACH_POSSIBLY], rec->reach.allocs[REACH_POSSIBLY],
+			rec->reach.bytes[REACH_REACHABLE], rec->reach.allocs[REACH_REACHABLE]);
 	if (!rs->nr_frames)
 		fputs("    [stack not captured: see lost_stacks and stack_table_full]\n", out);
 	for (i = 0; i < rs->nr_frames; i++) {

@@ -451,6 +451,56 @@ fail:
 	return NULL;
 }
 
+struct blocks_ctx {
+	struct collector *c;
+	uint32_t pid;
+	struct reach_block *b;
+	size_t nr, cap;
+};
+
+static int add_block(const void *key, const void *value, void *ctx_)
+{
+	const struct lt_alloc_key *k = key;
+	const struct lt_alloc *a = value;
+	struct blocks_ctx *ctx = ctx_;
+	const struct lt_stack *st;
+	uint64_t id = a->stack_id;
+
+	if (k->tgid != ctx->pid)
+		return 0;
+	st = id ? stack_get(ctx->c, id) : NULL;
+	if (st && st->nr_ips)
+		id = lt_stack_hash(st->tgid, st->exec_id, 0, st->ips,
+				   st->nr_ips < LT_MAX_DEPTH ? st->nr_ips : LT_MAX_DEPTH);
+	if (array_reserve(&ctx->b, &ctx->cap, ctx->nr, sizeof(*ctx->b), 1024))
+		return -ENOMEM;
+	ctx->b[ctx->nr++] = (struct reach_block){
+		.addr = k->addr, .size = a->size, .stack_id = id, .alloc_ns = a->ts_ns
+	};
+	return 0;
+}
+
+int collector__blocks(struct collector *c, int pid, struct reach_block **blocks, size_t *nr)
+{
+	struct blocks_ctx ctx = { .c = c, .pid = (uint32_t)pid };
+	const int *fds;
+	size_t nr_fds = tracer__alloc_fds(c->t, &fds);
+	int err = 0;
+
+	/* every tier of the table: a block is in one */
+	for (size_t i = 0; i < nr_fds && !err; i++)
+		err = map_for_each(c, fds[i], sizeof(struct lt_alloc_key), sizeof(struct lt_alloc),
+				   add_block, &ctx);
+
+	if (err) {
+		free(ctx.b);
+		return err;
+	}
+	*blocks = ctx.b;
+	*nr = ctx.nr;
+	return 0;
+}
+
 int collector__maintain(struct collector *c)
 {
 	struct snapshot *snap;

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "model/reach.h"
 #include "model/snapshot.h"
 #include "trace/tracer.h"
 
@@ -34,6 +35,13 @@ struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t m
  */
 #define COLLECT_MAINTAIN_NS 100000000ull
 int collector__maintain(struct collector *c);
+
+/*
+ * The live blocks of process pid from the allocation table (batch lookups), each with its stack's
+ * id as the readings name it (epoch 0), unsorted. *blocks is malloc'ed (the caller frees it; NULL
+ * when none). 0 or -errno.
+ */
+int collector__blocks(struct collector *c, int pid, struct reach_block **blocks, size_t *nr);
 
 void collector__free(struct collector *c);
 

@@ -208,6 +208,7 @@ static void add_to_sum(const struct frame *f, size_t i, struct stack_record *sum
 	sum->outstanding_allocs += rec->outstanding_allocs;
 	sum->allocs += rec->allocs;
 	sum->alloc_bytes += rec->alloc_bytes;
+	reach_split_add(&sum->reach, &rec->reach);
 	if (rec->oldest_age_s > sum->oldest_age_s)
 		sum->oldest_age_s = rec->oldest_age_s;
 	if (rec->last_alloc_ns > sum->last_alloc_ns)

@@ -296,13 +296,15 @@ void frame_render_header(const struct frame *f, const struct frame_sink *sink)
 
 /* Which columns a width affords. */
 struct layout {
-	bool pid, procs, blocks, growth, age;
+	bool pid, procs, blocks, growth, age, lost;
 };
 
 /* Cell formats, shared by the titles and the rows so that they line up. */
 #define FMT_LEAD "%7s "	/* PID or PROCS */
 #define LEAD_WIDTH 8
 #define FMT_BYTES "%10s"
+#define FMT_LOST " %10s"
+#define LOST_WIDTH 11
 #define FMT_BLOCKS " %9s"
 #define FMT_GROWTH " %12s"
 #define FMT_TREND "  %-6s"
@@ -313,10 +315,14 @@ struct layout {
 /* The leading column stays, whatever the width: it says whose stack a row is. */
 static struct layout layout_for(const struct frame *f, int width)
 {
-	struct layout l = { f->show_pid && !f->merged, f->merged, true, true, true };
+	struct layout l = { f->show_pid && !f->merged, f->merged, true, true, true,
+			    f->snap->reach_scans > 0 };
 
 	if (width > 0 && (l.pid || l.procs))
 		width = width > LEAD_WIDTH ? width - LEAD_WIDTH : 1;
+	/* LOST, after a scan, stays where BLOCKS, OLDEST and GROWTH go */
+	if (width > 0 && l.lost)
+		width = width > LOST_WIDTH ? width - LOST_WIDTH : 1;
 	if (width > 0 && width < 64)
 		l.blocks = l.age = false;
 	if (width > 0 && width < 44)
@@ -335,6 +341,8 @@ void frame_render_titles(const struct frame *f, const struct frame_sink *sink, i
 	putf(sink, FRAME_TITLE, FMT_BYTES, "BYTES");
 	if (l.blocks)
 		putf(sink, FRAME_TITLE, FMT_BLOCKS, "BLOCKS");
+	if (l.lost)
+		putf(sink, FRAME_TITLE, FMT_LOST, "LOST");
 	if (l.growth)
 		putf(sink, FRAME_TITLE, FMT_GROWTH, "GROWTH");
 	putf(sink, FRAME_TITLE, FMT_TREND, "TREND");
@@ -380,6 +388,14 @@ void frame_render_row(const struct frame *f, size_t row, const struct frame_sink
 		snprintf(a, sizeof(a), "%" PRId64, rec->outstanding_allocs);
 		putf(sink, style, FMT_BLOCKS, a);
 	}
+	if (l.lost) {
+		/* a stack the scan did not see (allocated since, or its process not scanned) */
+		if (rec->reach.valid)
+			fmt_bytes(a, sizeof(a), (double)rec->reach.bytes[REACH_LOST]);
+		else
+			snprintf(a, sizeof(a), "-");
+		putf(sink, style, FMT_LOST, a);
+	}
 	if (l.growth) {
 		put_rate(a, sizeof(a), r->trend->growth_bytes_per_s);
 		putf(sink, style, FMT_GROWTH, a);
@@ -418,6 +434,15 @@ static void stack_summary(const struct stack_record *rec, const struct history_t
 	putf(sink, FRAME_NORMAL, "%" PRIu64 " allocations (%s) since attach; stack %#" PRIx64,
 	     rec->allocs, a, rec->stack_id);
 	eol(sink);
+	if (rec->reach.valid) {
+		putf(sink, FRAME_NORMAL,
+		     "last scan: lost %" PRId64 " bytes in %" PRId64 " blocks, possibly lost %" PRId64
+		     " in %" PRId64 ", reachable %" PRId64 " in %" PRId64,
+		     rec->reach.bytes[REACH_LOST], rec->reach.allocs[REACH_LOST],
+		     rec->reach.bytes[REACH_POSSIBLY], rec->reach.allocs[REACH_POSSIBLY],
+		     rec->reach.bytes[REACH_REACHABLE], rec->reach.allocs[REACH_REACHABLE]);
+		eol(sink);
+	}
 }
 
 static void stack_frames(const struct report_stack *rs, const struct frame_sink *sink)

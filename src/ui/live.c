@@ -206,6 +206,9 @@ struct frame *live__sample(struct live *l, double interval_s)
 
 	if (!f)
 		return NULL;
+	/* A scan that failed (logged) leaves the frame without its LOST column, not without a frame. */
+	if (l->pipe->reach_each)
+		pipeline_scan(l->pipe);
 	f->snap = pipeline_read(l->pipe);
 	if (!f->snap) {
 		err = -errno;

@@ -25,8 +25,22 @@ struct snapshot *pipeline_read(const struct pipeline *p)
 		return NULL;
 	}
 	snap->duration_s = (double)(snap->taken_ns - p->start_ns) / 1e9;
+	if (p->reach)
+		reachscan__apply(p->reach, snap);
 	snapshot__sort(snap, SORT_BYTES);
 	return snap;
+}
+
+void pipeline_scan(const struct pipeline *p)
+{
+	size_t n = p->procs ? procset__nr(p->procs) : 0;
+
+	for (size_t i = 0; p->reach && i < n; i++) {
+		const struct procset_proc *pp = procset__proc(p->procs, i);
+
+		if (pp->state == PROCSET_TRACED)
+			reachscan__run(p->reach, pp->pid, p->reach_hold);
+	}
 }
 
 static int cmp_int(const void *a, const void *b)

@@ -13,6 +13,7 @@
 #include "symbol/symbolize.h"
 #include "trace/collect.h"
 #include "trace/procset.h"
+#include "trace/reachscan.h"
 #include "ui/loop.h"
 #include "unwind/unwind_maps.h"
 
@@ -35,6 +36,9 @@ struct pipeline {
 	uint64_t min_age_ns;		/* --min-age */
 	uint64_t sample_rate;		/* --sample-rate */
 	uint32_t max_allocs;		/* --max-allocs; 0: exited processes' blocks are never released */
+	struct reachscan *reach;	/* reachability scans; NULL: no scan ran nor will */
+	enum reachscan_hold reach_hold;	/* how pipeline_scan() holds a process (FREEZE or LIVE) */
+	bool reach_each;		/* --reachability: a scan before each report and frame */
 };
 
 /* How often the blocks of exited processes are considered for release (procset.h). */
@@ -46,6 +50,13 @@ struct pipeline {
  * outstanding bytes; duration_s counts from start_ns. NULL and errno (logged).
  */
 struct snapshot *pipeline_read(const struct pipeline *p);
+
+/*
+ * A reachability scan of every traced process that runs (those a ptrace of leaktop's already
+ * holds, a command's, are scanned at their exit instead): their split per stack goes into the
+ * readings that follow. A scan that fails is logged, and its process keeps its last split.
+ */
+void pipeline_scan(const struct pipeline *p);
 
 /*
  * The report over the first `top` stacks of snap (0 = all), with the run's fields (version, the

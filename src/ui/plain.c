@@ -62,10 +62,14 @@ static int write_report(struct plain *pl, const struct report *r)
 /* A report, and the metrics of the same reading. */
 static int report_and_metrics(struct plain *pl, bool metrics)
 {
-	struct snapshot *snap = pipeline_read(pl->pipe);
+	struct snapshot *snap;
 	struct report r;
 	int err;
 
+	/* A scan that failed (logged) leaves the report without its split, not without a report. */
+	if (pl->pipe->reach_each)
+		pipeline_scan(pl->pipe);
+	snap = pipeline_read(pl->pipe);
 	if (!snap)
 		return -errno;
 	snapshot__set_growth(snap, pl->prev);

@@ -175,7 +175,7 @@ static int on_input(void *ctx, int event)
 
 int tui_run(struct pipeline *p, struct live *live, struct loop *l, double interval_s)
 {
-	struct tui t = { .saved_stderr = -1, .held_stderr = -1, .live = live, .loop = l,
+	struct tui t = { .saved_stderr = -1, .held_stderr = -1, .live = live, .pipe = p, .loop = l,
 			 .interval_s = interval_s, .sort = FRAME_SORT_BYTES };
 	uint64_t step = (uint64_t)(interval_s * 1e9);
 	int err;

@@ -16,6 +16,9 @@ static const char *const help_lines[] = {
 	"  b g c a      sort by bytes, growth, blocks, age of the oldest block; s: next",
 	"  m            one row per site for all processes (PROCS), or one per stack again",
 	"  p, Space     pause / resume the display (tracing and the history go on)",
+	"  r            reachability scan: each process paused while its memory is copied",
+	"               (with --reachability=live: not paused); LOST then shows per row",
+	"               the bytes nothing points to any more",
 	"  + -          refresh interval longer / shorter (the window is 9 refreshes)",
 	"  h, ?         this help",
 	"  q            quit; the final report goes to stderr, or to -o PATH",
@@ -24,6 +27,7 @@ static const char *const help_lines[] = {
 	"TREND LEAK? marks sustained, near-monotonic growth over the window (a suspect);",
 	"grow, flat, shrink otherwise; OLDEST: age of the oldest live block;",
 	"SITE: the function that called the allocator, its module, file:line.",
+	"LOST (after r): bytes of blocks no pointer reaches, as of the last scan.",
 	"PID: the stack's process, when more than one process is shown. Merged (m): PROCS,",
 	"the processes with a stack of the row's frames (Enter lists them).",
 	"",
@@ -124,7 +128,7 @@ static void draw_status(struct tui *t)
 	snprintf(line, sizeof(line), "%s%s", t->paused ? "PAUSED  " : "",
 		 t->mode == MODE_STACK ? "Esc back  Up/Down scroll  q quit  h help"
 				       : "q quit  h help  Enter stack  / filter  b g c a sort"
-					 "  m merge  +/- refresh  p pause");
+					 "  m merge  r scan  +/- refresh  p pause");
 	put_line(t, y, A_REVERSE, true, line);
 	if (t->paused)
 		mvchgat(y, 0, 6, A_REVERSE | tui_style_attr(t, FRAME_ALERT), t->colors ? PAIR_ALERT : 0,

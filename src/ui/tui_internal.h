@@ -24,6 +24,7 @@ struct tui {
 	int saved_stderr;	/* the real stderr while held_stderr stands in; -1 when not */
 	int held_stderr;
 	struct live *live;
+	struct pipeline *pipe;	/* r: a reachability scan through it */
 	struct loop *loop;
 	struct loop_job *sampler;	/* the frame job: its period follows interval_s */
 	struct frame *shown;	/* the frame on screen */

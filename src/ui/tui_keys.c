@@ -2,6 +2,7 @@
 #include <curses.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "ui/tui_internal.h"
 
@@ -106,6 +107,15 @@ static int change_interval(struct tui *t, int ch)
 	t->sampler->period_ns = (uint64_t)(t->interval_s * 1e9);
 	if (t->sampler->last_ns)
 		t->sampler->next_ns = t->sampler->last_ns + t->sampler->period_ns;
+	return 0;
+}
+
+/* A reachability scan of every traced process, then a frame at once to show its LOST column. A
+ * scan that fails is logged, and the view goes on. */
+static int scan(struct tui *t, int ch)
+{
+	pipeline_scan(t->pipe);
+	t->sampler->next_ns = now_ns();
 	return 0;
 }
 
@@ -281,6 +291,7 @@ static const struct key_binding bindings[] = {
 	{ 's', ON_LIST, sort_by },
 	{ '\t', ON_LIST, sort_by },
 	{ 'm', ON_LIST, toggle_merge },
+	{ 'r', ON_VIEWS, scan },
 
 	{ KEY_ESC, ON_STACK, close_stack },
 	{ KEY_LEFT, ON_STACK, close_stack },

@@ -658,6 +658,25 @@ static void test_gate_options(void **state)
 		     "--no-default-suppressions=1", "--", "ls");
 }
 
+static void test_reachability(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "-p", "1"), 0);
+	assert_int_equal(o.reachability, REACHABILITY_OFF);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "--reachability", "-p", "1"), 0);
+	assert_int_equal(o.reachability, REACHABILITY_PAUSED);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "--reachability=live", "--", "ls"), 0);
+	assert_int_equal(o.reachability, REACHABILITY_LIVE);
+	options_free(&o);
+	ASSERT_USAGE("--reachability takes no value or =live, not 'now'", "--reachability=now", "-p",
+		     "1");
+	ASSERT_USAGE("--reachability needs every block: no --sample-rate", "--reachability",
+		     "--sample-rate", "512K", "-p", "1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -672,6 +691,7 @@ int main(void)
 		cmocka_unit_test(test_view_options), cmocka_unit_test(test_pprof_needs_a_file),
 		cmocka_unit_test(test_unwind),
 		cmocka_unit_test(test_targets),		 cmocka_unit_test(test_no_follow),
+		cmocka_unit_test(test_reachability),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -509,6 +509,39 @@ static void test_json_doubles(void **state)
 	free(out);
 }
 
+/* After a reachability scan: the split of the stacks it saw, in JSON and text; none elsewhere. */
+static void test_reach_split(void **state)
+{
+	struct report *r = fixture(false);
+	char *out;
+	size_t len;
+
+	fx.snap.reach_scans = 1;
+	fx.recs[0].reach = (struct reach_split){ .bytes = { 1000, 48576, 1000000 },
+						 .allocs = { 1, 0, 1 },
+						 .valid = true };
+	out = render(out_json_write, r, &len);
+	assert_true(json_valid(out, len));
+	assert_non_null(strstr(out, "\"growth_bytes_per_s\": 2048,\n     \"lost_bytes\": 1000, "
+				    "\"lost_allocs\": 1, \"possibly_lost_bytes\": 48576, "
+				    "\"possibly_lost_allocs\": 0, \"reachable_bytes\": 1000000, "
+				    "\"reachable_allocs\": 1, \"frames\": ["));
+	assert_true(python_accepts(out, "s = d['stacks']\n"
+					"assert s[0]['lost_bytes'] == 1000\n"
+					"assert 'lost_bytes' not in s[1]\n"));
+	free(out);
+	out = render(out_text_write, r, &len);
+	assert_non_null(strstr(out, "reachability: 1 scan\n"));
+	assert_non_null(strstr(out, "\n    lost 1000 bytes in 1 blocks, possibly lost 48576 in 0, "
+				    "reachable 1000000 in 1\n"));
+	free(out);
+	fx.snap.reach_approximate = true;
+	out = render(out_text_write, r, &len);
+	assert_non_null(strstr(out, "reachability: 1 scan, approximate (the process ran while "
+				    "scanned)\n"));
+	free(out);
+}
+
 /* Names are bytes from the traced program's files: any of them must still give valid JSON. */
 static const struct sym_frame nasty_frame = {
 	0x401000,
@@ -984,7 +1017,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_checker_itself), cmocka_unit_test(test_json_exact),
-		cmocka_unit_test(test_json_empty),     cmocka_unit_test(test_json_doubles),
+		cmocka_unit_test(test_json_empty),     cmocka_unit_test(test_json_doubles), cmocka_unit_test(test_reach_split),
 		cmocka_unit_test(test_json_escaping),  cmocka_unit_test(test_folded),
 		cmocka_unit_test(test_text_exact),     cmocka_unit_test(test_text_losses),
 		cmocka_unit_test(test_text_variants),  cmocka_unit_test(test_command_and_suppressed),
