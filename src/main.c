@@ -341,7 +341,7 @@ static int run_mode(struct run *r)
 
 /*
  * The exit status of a run that went well, as valgrind's: in command mode, --error-exitcode's N
- * when anything is outstanding at the end (after suppressions), else the command's own status
+ * when the end's reading holds a leak (snapshot__has_leaks()), else the command's own status
  * (its exit code, or 128 + the signal that killed it, as a shell reports it); else 0.
  */
 static int run_status(struct run *r)
@@ -349,8 +349,7 @@ static int run_status(struct run *r)
 	const struct report_exit *e = targets__command_exit(r->targets);
 	const struct snapshot *last = r->plain.prev;
 
-	if (r->opts.error_exitcode && e && last &&
-	    (last->totals.outstanding_allocs > 0 || last->totals.outstanding_bytes > 0))
+	if (r->opts.error_exitcode && e && last && snapshot__has_leaks(last))
 		return (int)r->opts.error_exitcode;
 	if (e && e->ended)
 		return e->signal ? 128 + e->signal : e->code;

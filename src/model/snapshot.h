@@ -83,6 +83,14 @@ int snapshot_cmp(const struct stack_record *a, const struct stack_record *b, enu
 void snapshot__drop_empty(struct snapshot *snap);
 
 /*
+ * Whether snap holds a leak, as valgrind's --error-exitcode counts them: a block outstanding (in
+ * a stack not suppressed); after a reachability scan, a block lost or possibly lost (memcheck's
+ * default --errors-for-leak-kinds), reachable ones not (a stack the scan did not split counts
+ * whole).
+ */
+bool snapshot__has_leaks(const struct snapshot *snap);
+
+/*
  * Sets growth_bytes_per_s of every stack in cur from the same stack (pid and stack_id) in prev:
  * (cur.outstanding - prev.outstanding) / (cur.taken_ns - prev.taken_ns) in seconds. A stack absent
  * from prev grew from 0 if prev was taken after tracing began. Every growth is NAN when prev is

@@ -125,6 +125,18 @@ class Gate(LeaktopTestCase):
         # leaks found win over the signal, as with valgrind
         self.gate(['segv'], ['--error-exitcode', str(GATE_RC)], rc=GATE_RC)
 
+    def test_reachability_gate(self):
+        """With --reachability the gate counts what valgrind's --error-exitcode counts: lost and
+        possibly lost blocks, not reachable ones. gate.c's leaks hang off a global: reachable, the
+        gate passes; reach.c drops a list: lost, it fails."""
+        r = self.gate(['leak'], ['--error-exitcode', str(GATE_RC), '--reachability'], rc=0)
+        self.assertSites(r.report, LEAKS)
+        self.assertEqual([(s['reachable_bytes'], s['lost_bytes'], s['possibly_lost_bytes'])
+                          for s in r.report.stacks], [(4000, 0, 0), (300, 0, 0)])
+        r = run_command([workload('reach')], opts=['--error-exitcode', str(GATE_RC), '--reachability'],
+                        expect_rc=GATE_RC)
+        self.assertEqual(r.report.site('list_node_new').stacks[0]['lost_bytes'], 480)
+
     def test_cxx_runtime_suppressed(self):
         """libstdc++'s emergency exception pool (72704 B, from its static initializer) is no leak of
         the program's: the default list drops it, and counts it."""
