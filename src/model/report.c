@@ -12,7 +12,15 @@ static void fill_unknown(struct sym_frame *frame, uint64_t addr)
 	frame->address = addr;
 }
 
-size_t report_stack_frames(struct symbolizer *sym, const struct stack_record *rec,
+/* The most frames one stack symbolizes to. */
+#define REPORT_MAX_FRAMES ((size_t)LT_MAX_DEPTH * REPORT_FRAMES_PER_IP)
+
+/*
+ * The frames of rec (innermost first, inlined frames expanded) into scratch, which has room for
+ * REPORT_MAX_FRAMES, ending where report_ends_stack() says. sym may be NULL: each frame then has
+ * only its address. Returns how many.
+ */
+static size_t stack_frames(struct symbolizer *sym, const struct stack_record *rec,
 			   struct sym_frame *scratch)
 {
 	uint32_t nr_ips = rec->nr_ips < LT_MAX_DEPTH ? rec->nr_ips : LT_MAX_DEPTH;
@@ -39,7 +47,7 @@ size_t report_stack_frames(struct symbolizer *sym, const struct stack_record *re
 /* Symbolizes one stack into a malloc'ed array of exactly the frames found. */
 static int build_stack(struct report_stack *rs, struct symbolizer *sym, struct sym_frame *scratch)
 {
-	size_t n = report_stack_frames(sym, rs->rec, scratch);
+	size_t n = stack_frames(sym, rs->rec, scratch);
 	struct sym_frame *frames;
 
 	if (!n)

@@ -86,8 +86,6 @@ int report_init(struct report *r, const struct snapshot *snap, struct symbolizer
 
 /* Inlined frames one return address can expand to; deeper inline chains keep their innermost. */
 #define REPORT_FRAMES_PER_IP 8
-/* The most frames one stack symbolizes to. */
-#define REPORT_MAX_FRAMES ((size_t)LT_MAX_DEPTH * REPORT_FRAMES_PER_IP)
 
 /*
  * Whether the stack ends before its return address i, whose first frame lies in a mapped object
@@ -98,14 +96,6 @@ static inline bool report_ends_stack(uint32_t i, bool mapped)
 {
 	return i > 0 && !mapped;
 }
-
-/*
- * The frames of rec (innermost first, inlined frames expanded) into scratch, which has room for
- * REPORT_MAX_FRAMES, by the one rule of every report: frames stop past a caller outside every
- * mapping. sym may be NULL: each frame then has only its address. Returns how many.
- */
-size_t report_stack_frames(struct symbolizer *sym, const struct stack_record *rec,
-			   struct sym_frame *scratch);
 
 /*
  * Symbolizes the stacks first .. first + n - 1 of r (those that are not yet; n is cut at the

@@ -304,8 +304,8 @@ static const struct verdict *verdict_of(struct suppressions *s, const struct sta
 }
 
 /*
- * The first rule that matches a frame of rec, or -1: the frames the reports show
- * (report_stack_frames()), address by address. 0 or -ENOMEM.
+ * The first rule that matches a frame of rec, or -1: the frames the reports show, address by
+ * address. 0 or -ENOMEM.
  */
 static int stack_rule(struct suppressions *s, const struct stack_record *rec,
 		      struct symbolizer *sym, int *rule)

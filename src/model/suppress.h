@@ -56,7 +56,7 @@ int suppressions__match(const struct suppressions *s, const struct sym_frame *fr
 
 /*
  * Drops from snap every stack that a rule matches in the frames the reports show, named by sym
- * (report_stack_frames()'s rule), keeping the order, and takes what they hold off snap's
+ * (ending where report_ends_stack() says), keeping the order, and takes what they hold off snap's
  * outstanding totals into snap->suppressed (the stacks counted are those that hold a block). The
  * verdict on each return address is kept, so an address is named and matched once, not once per
  * stack and reading; verdicts on addresses gone from the readings are forgotten. A list with no
