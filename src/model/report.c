@@ -12,25 +12,20 @@ static void fill_unknown(struct sym_frame *frame, uint64_t addr)
 	frame->address = addr;
 }
 
-/* The most frames one stack symbolizes to. */
-#define REPORT_MAX_FRAMES ((size_t)LT_MAX_DEPTH * REPORT_FRAMES_PER_IP)
-
-/*
- * The frames of rec (innermost first, inlined frames expanded) into scratch, which has room for
- * REPORT_MAX_FRAMES, ending where report_ends_stack() says. sym may be NULL: each frame then has
- * only its address. Returns how many.
- */
-static size_t stack_frames(struct symbolizer *sym, const struct stack_record *rec,
-			   struct sym_frame *scratch)
+/* Symbolizes one stack into a malloc'ed array of exactly the frames found. */
+static int build_stack(struct report_stack *rs, struct symbolizer *sym, struct sym_frame *scratch)
 {
+	const struct stack_record *rec = rs->rec;
 	uint32_t nr_ips = rec->nr_ips < LT_MAX_DEPTH ? rec->nr_ips : LT_MAX_DEPTH;
+	struct sym_frame *frames;
 	size_t n = 0, got;
+	uint32_t i;
 
-	for (uint32_t i = 0; i < nr_ips; i++) {
+	for (i = 0; i < nr_ips; i++) {
 		got = 0;
 		if (sym)
-			got = symbolizer__resolve(sym, rec->pid, rec->exec_id, rec->ips[i], true,
-						  scratch + n, REPORT_FRAMES_PER_IP);
+			got = symbolizer__resolve(sym, rec->pid, rec->exec_id, rec->ips[i], true, scratch + n,
+						  REPORT_FRAMES_PER_IP);
 		if (got > REPORT_FRAMES_PER_IP)
 			got = REPORT_FRAMES_PER_IP;
 		if (!got) {
@@ -41,15 +36,6 @@ static size_t stack_frames(struct symbolizer *sym, const struct stack_record *re
 			break;
 		n += got;
 	}
-	return n;
-}
-
-/* Symbolizes one stack into a malloc'ed array of exactly the frames found. */
-static int build_stack(struct report_stack *rs, struct symbolizer *sym, struct sym_frame *scratch)
-{
-	size_t n = stack_frames(sym, rs->rec, scratch);
-	struct sym_frame *frames;
-
 	if (!n)
 		return 0;
 	frames = malloc(n * sizeof(*frames));
@@ -153,7 +139,8 @@ int report_symbolize(struct report *r, size_t first, size_t n)
 			continue;
 		/* One stack's worth of frames at most; each stack keeps only what it used. */
 		if (!r->scratch) {
-			r->scratch = malloc(REPORT_MAX_FRAMES * sizeof(*r->scratch));
+			r->scratch = malloc((size_t)LT_MAX_DEPTH * REPORT_FRAMES_PER_IP *
+					    sizeof(*r->scratch));
 			if (!r->scratch)
 				return -ENOMEM;
 		}
