@@ -27,6 +27,9 @@ OBJS += $(patsubst proto/%.proto,$(OUT)/obj/%.pb-c.o,$(PROTOS))
 LIB_OBJS += $(patsubst proto/%.proto,$(OUT)/obj/%.pb-c.o,$(PROTOS))
 SAN_OBJS += $(PROTO_SAN_OBJS)
 
+# Text compiled in: the default suppressions (src/model/default.supp), as a C string.
+GEN_HDRS := $(OUT)/model/default_supp.h
+
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 
@@ -49,20 +52,27 @@ WORKLOADS := $(patsubst tests/workloads/%.c,$(OUT)/workloads/%,$(WL_C) $(WL_STAT
 # Workloads keep frame pointers and no optimisation, so every allocation site is a frame of its own.
 WL_FLAGS := -O0 -g -fno-omit-frame-pointer -fno-inline -pthread
 
-.PHONY: all deps test unit-test integration-test demo bench clean format fuzz workloads
+.PHONY: all deps test unit-test integration-test demo bench clean format fuzz workloads install \
+	uninstall
 .DELETE_ON_ERROR:
 .SECONDARY:
 
 all: $(OUT)/leaktop
 
-deps: $(OUT)/.deps-ok
-$(OUT)/.deps-ok: scripts/install-deps
+# scripts/install-deps: the build set for build/leaktop, the test set (which holds the build set)
+# for the workloads, unit tests, fuzzing, the demo and the benchmarks.
+deps: $(OUT)/.deps-test-ok
+$(OUT)/.deps-build-ok: scripts/install-deps
 	@mkdir -p $(OUT)
-	scripts/install-deps
+	scripts/install-deps build
+	@touch $@
+$(OUT)/.deps-test-ok: scripts/install-deps
+	@mkdir -p $(OUT)
+	scripts/install-deps test
 	@touch $@
 
 # --- BPF: clang, then bpftool gen object (links and strips DWARF), then the skeleton header.
-$(OUT)/%.tmp.bpf.o: bpf/%.bpf.c bpf/leaktop.h $(wildcard bpf/*.bpf.h) vmlinux/$(ARCH)/vmlinux.h | $(OUT)/.deps-ok
+$(OUT)/%.tmp.bpf.o: bpf/%.bpf.c bpf/leaktop.h $(wildcard bpf/*.bpf.h) vmlinux/$(ARCH)/vmlinux.h | $(OUT)/.deps-build-ok
 	@mkdir -p $(@D)
 	$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf -c $< -o $@
 $(OUT)/%.bpf.o: $(OUT)/%.tmp.bpf.o
@@ -71,7 +81,7 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
 # --- protobuf: generated C, then compiled like our own
-$(OUT)/%.pb-c.c $(OUT)/%.pb-c.h: proto/%.proto | $(OUT)/.deps-ok
+$(OUT)/%.pb-c.c $(OUT)/%.pb-c.h: proto/%.proto | $(OUT)/.deps-build-ok
 	@mkdir -p $(@D)
 	$(PROTOC_C) --c_out=$(OUT) --proto_path=proto $<
 $(OUT)/obj/%.pb-c.o: $(OUT)/%.pb-c.c
@@ -82,18 +92,25 @@ $(OUT)/asan/%.pb-c.o: $(OUT)/%.pb-c.c
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
 # --- the HTML report's page (src/output/report_html.tmpl), built into the binary as a C array
-$(OUT)/output/report_html.h: src/output/report_html.tmpl | $(OUT)/.deps-ok
+$(OUT)/output/report_html.h: src/output/report_html.tmpl | $(OUT)/.deps-build-ok
 	@mkdir -p $(@D)
 	cd src/output && xxd -i report_html.tmpl > $(CURDIR)/$@.tmp
 	mv $@.tmp $@
 $(OUT)/obj/output/out_html.o $(OUT)/asan/output/out_html.o $(OUT)/fuzz/obj/output/out_html.o: \
 	$(OUT)/output/report_html.h
+# --- text compiled in: each line a C string literal, backslashes and quotes escaped
+$(OUT)/model/default_supp.h: src/model/default.supp
+	@mkdir -p $(@D)
+	{ echo '/* Generated from $< by the Makefile. */'; \
+	  echo 'static const char suppress_default_text[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t"/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } > $@
 
 # --- user space (every object waits for the skeletons and generated headers; -MMD tracks the rest)
-$(OUT)/obj/%.o: src/%.c | $(SKELS) $(PROTO_HDRS) $(OUT)/.deps-ok
+$(OUT)/obj/%.o: src/%.c | $(SKELS) $(PROTO_HDRS) $(GEN_HDRS) $(OUT)/.deps-build-ok
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
-$(OUT)/asan/%.o: src/%.c | $(SKELS) $(PROTO_HDRS) $(OUT)/.deps-ok
+$(OUT)/asan/%.o: src/%.c | $(SKELS) $(PROTO_HDRS) $(GEN_HDRS) $(OUT)/.deps-build-ok
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
@@ -106,7 +123,7 @@ $(OUT)/libleaktop.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 # --- unit tests: cmocka, no root, no BPF
-$(OUT)/tests/%: tests/unit/%.c
+$(OUT)/tests/%: tests/unit/%.c | $(OUT)/.deps-test-ok
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests/unit $< $(patsubst src/%.c,$(OUT)/asan/%.o,$(LIB_SRCS)) \
 		$(PROTO_SAN_OBJS) -lcmocka $(LDLIBS) -o $@
@@ -194,34 +211,34 @@ $(OUT)/tests/test_pprof $(OUT)/tests/test_unwind $(OUT)/tests/test_frame: $(FX_F
 # --- end of unit-test ELF fixtures
 
 # --- workloads
-$(OUT)/workloads/%: tests/workloads/%.c | $(OUT)/.deps-ok
+$(OUT)/workloads/%: tests/workloads/%.c | $(OUT)/.deps-test-ok
 	@mkdir -p $(@D)
 	$(CC) $(WL_FLAGS) $< -o $@ -ldl
-$(OUT)/workloads/%: tests/workloads/%.cc | $(OUT)/.deps-ok
+$(OUT)/workloads/%: tests/workloads/%.cc | $(OUT)/.deps-test-ok
 	@mkdir -p $(@D)
 	$(CXX) $(WL_FLAGS) $< -o $@ -ldl
-$(OUT)/workloads/%.so: tests/workloads/%.c | $(OUT)/.deps-ok
+$(OUT)/workloads/%.so: tests/workloads/%.c | $(OUT)/.deps-test-ok
 	@mkdir -p $(@D)
 	$(CC) $(WL_FLAGS) -shared -fPIC $< -o $@
-$(OUT)/workloads/%_nofp.so: tests/workloads/%_nofp.c | $(OUT)/.deps-ok
+$(OUT)/workloads/%_nofp.so: tests/workloads/%_nofp.c | $(OUT)/.deps-test-ok
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fomit-frame-pointer -shared -fPIC $< -o $@
-$(OUT)/workloads/%_static: tests/workloads/%_static.c | $(OUT)/.deps-ok
+$(OUT)/workloads/%_static: tests/workloads/%_static.c | $(OUT)/.deps-test-ok
 	@mkdir -p $(@D)
 	$(CC) $(WL_FLAGS) -static $< -o $@
-$(OUT)/workloads/%_nofp: tests/workloads/%_nofp.c | $(OUT)/.deps-ok
+$(OUT)/workloads/%_nofp: tests/workloads/%_nofp.c | $(OUT)/.deps-test-ok
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fomit-frame-pointer -pthread $< -o $@
 # The same source with frame pointers: the reference stack of the unwinding tests.
-$(OUT)/workloads/%_withfp: tests/workloads/%_nofp.c | $(OUT)/.deps-ok
+$(OUT)/workloads/%_withfp: tests/workloads/%_nofp.c | $(OUT)/.deps-test-ok
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fno-omit-frame-pointer -pthread $< -o $@
-$(OUT)/workloads/%_nofp: tests/workloads/%_nofp.cc | $(OUT)/.deps-ok
+$(OUT)/workloads/%_nofp: tests/workloads/%_nofp.cc | $(OUT)/.deps-test-ok
 	@mkdir -p $(@D)
 	$(CXX) -O2 -g -fomit-frame-pointer -pthread $< -o $@
 
 # Go workloads (Debian's golang-go): std only, offline, caches under build/.
-$(OUT)/workloads/%: tests/workloads/%.go | $(OUT)/.deps-ok
+$(OUT)/workloads/%: tests/workloads/%.go | $(OUT)/.deps-test-ok
 	@mkdir -p $(@D)
 	GOCACHE=$(abspath $(OUT))/go/cache GOPATH=$(abspath $(OUT))/go/path GOTOOLCHAIN=local \
 		GO111MODULE=off GOFLAGS= go build -o $@ $<
@@ -233,7 +250,7 @@ PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PG_LEAK_SRC := tests/workloads/pg_leak
 PG_LEAK := $(OUT)/workloads/pg_leak/pg_leak.so
 $(PG_LEAK): $(PG_LEAK_SRC)/pg_leak.c $(PG_LEAK_SRC)/Makefile $(PG_LEAK_SRC)/pg_leak.control \
-	    $(PG_LEAK_SRC)/pg_leak--1.0.sql | $(OUT)/.deps-ok
+	    $(PG_LEAK_SRC)/pg_leak--1.0.sql | $(OUT)/.deps-test-ok
 	@mkdir -p $(@D)
 	$(MAKE) -C $(@D) -f $(CURDIR)/$(PG_LEAK_SRC)/Makefile PG_CONFIG=$(PG_CONFIG) with_llvm=no
 	cp $(PG_LEAK_SRC)/pg_leak.control $(PG_LEAK_SRC)/pg_leak--1.0.sql $(@D)/
@@ -262,7 +279,7 @@ FUZZ_GEN_SEEDS_elf := $(FUZZ_ELF_SEEDS)
 FUZZ_GEN_SEEDS_unwind := $(FUZZ_ELF_SEEDS)
 FUZZ_GEN_SEEDS_procmaps := $(wildcard tests/unit/fixtures/*.maps)
 
-$(OUT)/fuzz/obj/%.o: src/%.c | $(SKELS) $(PROTO_HDRS) $(OUT)/.deps-ok
+$(OUT)/fuzz/obj/%.o: src/%.c | $(SKELS) $(PROTO_HDRS) $(GEN_HDRS) $(OUT)/.deps-test-ok
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 $(OUT)/fuzz/obj/%.pb-c.o: $(OUT)/%.pb-c.c
@@ -303,6 +320,35 @@ demo: $(OUT)/leaktop $(OUT)/workloads/demo
 bench: $(OUT)/leaktop $(OUT)/bench/malloc_bench $(OUT)/bench/new_bench $(OUT)/workloads/reach
 	scripts/bench $(OUT)
 
+# --- install: PREFIX (default /usr/local) and DESTDIR, as GNU packages honour them. The binary goes
+# to sbin: it needs root (or CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE), like bpftool, and its man page
+# is in section 8, system administration. The unit's ExecStart is rewritten to that path.
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share/leaktop
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# The binary installed (the install test gives the one it tests)
+INSTALL_BIN ?= $(OUT)/leaktop
+
+install: $(INSTALL_BIN)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR) \
+		$(DESTDIR)$(BASHCOMPDIR)
+	install -m 0755 $(INSTALL_BIN) $(DESTDIR)$(SBINDIR)/leaktop
+	install -m 0644 docs/leaktop.8 $(DESTDIR)$(MANDIR)/man8/leaktop.8
+	install -m 0644 scripts/leaktop.bash-completion $(DESTDIR)$(BASHCOMPDIR)/leaktop
+	install -m 0644 src/model/default.supp $(DESTDIR)$(DATADIR)/default.supp
+	install -m 0644 scripts/leaktop.rules.yml $(DESTDIR)$(DATADIR)/leaktop.rules.yml
+	sed 's|/usr/local/sbin/leaktop|$(SBINDIR)/leaktop|g' scripts/leaktop-record.service \
+		> $(DESTDIR)$(DATADIR)/leaktop-record.service
+	chmod 0644 $(DESTDIR)$(DATADIR)/leaktop-record.service
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/leaktop $(DESTDIR)$(MANDIR)/man8/leaktop.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/leaktop $(DESTDIR)$(DATADIR)/default.supp \
+		$(DESTDIR)$(DATADIR)/leaktop.rules.yml $(DESTDIR)$(DATADIR)/leaktop-record.service
+	-rmdir $(DESTDIR)$(DATADIR)
+
 format:
 	clang-format -i src/*.[ch] src/*/*.[ch] bpf/*.[ch] tests/unit/*.[ch] tests/workloads/*.c tests/workloads/*/*.c \
 		tests/workloads/*.cc
@@ -319,9 +365,9 @@ $(OUT)/bench/probecost: tests/bench/probecost.c $(OUT)/probecost.skel.h $(OUT)/o
 	$(CC) $(ALL_CFLAGS) $< $(OUT)/obj/trace/probepoint.o -lbpf -lelf -lz -lcapstone -ldl -o $@
 -include $(wildcard $(OUT)/bench/*.d)
 # --- bench workloads
-$(OUT)/bench/malloc_bench: tests/bench/malloc_bench.c | $(OUT)/.deps-ok
+$(OUT)/bench/malloc_bench: tests/bench/malloc_bench.c | $(OUT)/.deps-test-ok
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fno-omit-frame-pointer $< -o $@
-$(OUT)/bench/new_bench: tests/bench/new_bench.cc | $(OUT)/.deps-ok
+$(OUT)/bench/new_bench: tests/bench/new_bench.cc | $(OUT)/.deps-test-ok
 	@mkdir -p $(@D)
 	$(CXX) -O2 -g -fno-omit-frame-pointer $< -o $@

@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "map_memory.h"
+#include "model/suppress.h"
 #include "bpf/leaktop.h"
 #include "options.h"
 #include "targets.h"
@@ -70,6 +71,7 @@ struct run {
 	struct unwinder *unwinder;
 	struct metrics_server *metrics;
 	struct targets *targets;	/* the pids given or the command, and what they fork */
+	struct suppressions *sup;	/* --suppressions and the default list */
 	bool view;		/* the live view, on this terminal */
 	FILE *out;		/* the reports: stdout, stderr, -o PATH; NULL: none, record */
 	const char *out_name;
@@ -138,6 +140,29 @@ static uint32_t fault_from_env(void)
 		return LT_FAULT_EVENTS;
 	log_warn("LEAKTOP_FAULT=%s: no such fault, ignored", name);
 	return LT_FAULT_NONE;
+}
+
+/* The suppressions, read before anything starts: a bad file is bad input. -1, 1 or 2. */
+static int open_suppressions(struct run *r)
+{
+	const struct options *o = &r->opts;
+	char err[512];
+	int ret = 0;
+
+	r->sup = suppressions__new();
+	if (!r->sup) {
+		log_error("out of memory");
+		return 1;
+	}
+	if (!o->no_default_suppressions)
+		ret = suppressions__add_defaults(r->sup);
+	for (size_t i = 0; !ret && i < o->nr_suppressions; i++)
+		ret = suppressions__load(r->sup, o->suppressions[i], err, sizeof(err));
+	if (ret == -ENOMEM)
+		log_error("out of memory");
+	else if (ret)
+		log_error("%s", err);
+	return !ret ? -1 : ret == -ENOMEM ? 1 : 2;
 }
 
 /* The traced processes, checked before loading anything: a wrong pid is bad input. -1, 1 or 2. */
@@ -261,7 +286,8 @@ static int start_pipeline(struct run *r)
 		.version = LEAKTOP_VERSION, .col = r->col, .track = r->track, .all = o->all,
 		.sym = r->sym,
 		.unwinder = r->unwinder, .metrics = r->metrics,
-		.procs = targets__procs(r->targets), .start_ns = now_ns(),
+		.procs = targets__procs(r->targets), .start_ns = now_ns(), .sup = r->sup,
+		.command_exit = targets__command_exit(r->targets),
 		.min_age_ns = (uint64_t)(o->min_age_s * 1e9), .sample_rate = o->sample_rate,
 		.max_allocs = o->max_allocs, .reach = r->reach,
 		.reach_hold = o->reachability == REACHABILITY_LIVE ? REACHSCAN_LIVE : REACHSCAN_FREEZE,
@@ -321,10 +347,10 @@ static int run_mode(struct run *r)
 	else
 		err = plain_run(&r->plain, &l, r->opts.interval_s);
 	/* The final report, with the processes' last events; record's last profile covers the
-	 * interval SIGTERM cut short. */
-	if (!err && (r->out || r->opts.record))
+	 * interval SIGTERM cut short. --error-exitcode reads it even where nothing is written. */
+	if (!err && (r->out || r->opts.record || r->opts.error_exitcode))
 		err = procset__settle(targets__procs(r->targets));
-	if (!err && (r->out || r->opts.record))
+	if (!err && (r->out || r->opts.record || r->opts.error_exitcode))
 		err = plain_report(&r->plain);
 	return err ? 1 : 0;
 }
@@ -351,6 +377,27 @@ static int report_stored(struct run *r)
 	return err == -EINVAL ? 2 : err ? 1 : 0;
 }
 
+/*
+ * The exit status of a run that went well, as valgrind's: in command mode, --error-exitcode's N
+ * when the end's reading holds a leak (snapshot__has_leaks()), else the command's own status
+ * (its exit code, or 128 + the signal that killed it, as a shell reports it); in the other modes,
+ * N when the final report holds a leak suspect; else 0.
+ */
+static int run_status(struct run *r)
+{
+	const struct report_exit *e = targets__command_exit(r->targets);
+	const struct snapshot *last = r->plain.prev;
+
+	if (r->opts.error_exitcode && e && last && snapshot__has_leaks(last))
+		return (int)r->opts.error_exitcode;
+	/* Not a command's run (-p, a discovery target): a leak suspect in the final report. */
+	if (r->opts.error_exitcode && !e && r->plain.suspects)
+		return (int)r->opts.error_exitcode;
+	if (e && e->ended)
+		return e->signal ? 128 + e->signal : e->code;
+	return 0;
+}
+
 /* Frees everything r holds; probes first. Returns ret, or 1 when what was written fails now. */
 static int run_close(struct run *r, int ret)
 {
@@ -372,18 +419,23 @@ static int run_close(struct run *r, int ret)
 	unwinder__free(r->unwinder);
 	symbolizer__free(r->sym);
 	procview__free(r->pv);
+	suppressions__free(r->sup);
 	options_free(&r->opts);
 	return ret;
 }
 
-/* Exit codes: 0 success, 1 runtime failure, 2 usage error or bad input. */
+/*
+ * Exit codes: 0 success, 1 runtime failure, 2 usage error or bad input; after a run that went
+ * well, run_status()'s.
+ */
 int main(int argc, char **argv)
 {
 	static int (*const steps[])(struct run *) = {
-		open_targets, load, attach_all, open_outputs, start_pipeline, resume,
+		open_suppressions, open_targets, load, attach_all, open_outputs, start_pipeline,
+		resume,
 	};
 	struct run r = { 0 };
-	int ret = parse(&r.opts, argc, argv);
+	int ret = parse(&r.opts, argc, argv), status;
 
 	if (ret >= 0) {
 		options_free(&r.opts);
@@ -398,5 +450,7 @@ int main(int argc, char **argv)
 		ret = steps[i](&r);
 	if (ret < 0)
 		ret = run_mode(&r);
-	return run_close(&r, ret);
+	status = ret ? 0 : run_status(&r);
+	ret = run_close(&r, ret);
+	return ret ? ret : status;
 }

@@ -43,6 +43,9 @@ enum {
 	OPT_NO_FOLLOW,
 	OPT_TRACK,
 	OPT_BASE,
+	OPT_SUPPRESSIONS,
+	OPT_NO_DEFAULT_SUPPRESSIONS,
+	OPT_ERROR_EXITCODE,
 	OPT_REACHABILITY,
 };
 
@@ -82,6 +85,9 @@ static const struct option long_options[] = {
 	{ "unwind", required_argument, NULL, OPT_UNWIND },
 	{ "unwind-rows", required_argument, NULL, OPT_UNWIND_ROWS },
 	{ "base", required_argument, NULL, OPT_BASE },
+	{ "suppressions", required_argument, NULL, OPT_SUPPRESSIONS },
+	{ "no-default-suppressions", no_argument, NULL, OPT_NO_DEFAULT_SUPPRESSIONS },
+	{ "error-exitcode", required_argument, NULL, OPT_ERROR_EXITCODE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -176,6 +182,15 @@ static const char usage_text[] =
 	"      --iterations N      with --batch: stop after N frames\n"
 	"      --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 	"                          (ADDR defaults to 127.0.0.1; give 0.0.0.0 to expose)\n"
+	"      --suppressions FILE drop the stacks that FILE's rules match, in\n"
+	"                          LeakSanitizer's syntax (leak:PATTERN a line, # a\n"
+	"                          comment); repeatable. Reports count what was dropped\n"
+	"      --no-default-suppressions  do not apply the built-in rules for what the\n"
+	"                          C and C++ runtimes hold until exit (stdio buffers,\n"
+	"                          libstdc++'s exception pool, ...)\n"
+	"      --error-exitcode N  exit N (1 to 255) when anything is outstanding at the\n"
+	"                          end, after suppressions (a leak check, as valgrind's);\n"
+	"                          with another target than a command: a leak suspect\n"
 	"  -h, --help              show this help\n"
 	"  -V, --version           show the version\n"
 	"\n"
@@ -190,7 +205,12 @@ static const char usage_text[] =
 	"                          newest of --dir, stack by stack (grown first)\n"
 	"\n"
 	"Every loss (allocation table full, stack lost, missed probe) is counted and\n"
-	"shown in the report. Exit status: 0 success, 1 runtime failure, 2 usage error.\n"
+	"shown in the report.\n"
+	"\n"
+	"Exit status: 0 success, 1 runtime failure, 2 usage error or bad input; with\n"
+	"--error-exitcode N, N when anything is outstanding (a command) or a stack is a\n"
+	"leak suspect (the other targets); else, with a command, the\n"
+	"command's own: its exit code, or 128 + the signal that killed it.\n"
 	"\n"
 	"EXAMPLES\n"
 	"  Which process, and which code in it, makes memory resident (any allocator):\n"
@@ -210,6 +230,8 @@ static const char usage_text[] =
 	"      leaktop -d 60 -i 10 -p 1234\n"
 	"  Run a test binary traced from its start; report what it holds at exit:\n"
 	"      leaktop -- ./build/tests/test_parser --verbose\n"
+	"  The same as a CI gate: exit 1 on a leak, known ones suppressed:\n"
+	"      leaktop --error-exitcode 1 --suppressions known.supp -- ./test_parser\n"
 	"  Write a JSON report to a file after 30 seconds:\n"
 	"      leaktop -d 30 -f json -o leaks.json -p 1234\n"
 	"  Profile a service continuously, sampled, with Prometheus metrics:\n"
@@ -317,6 +339,9 @@ void options_free(struct options *opts)
 	free(opts->pids);
 	opts->pids = NULL;
 	opts->nr_pids = 0;
+	free(opts->suppressions);
+	opts->suppressions = NULL;
+	opts->nr_suppressions = 0;
 }
 
 /* Options alike: a value of one kind, stored in one field of struct options. */
@@ -363,6 +388,10 @@ static const struct value_option {
 	{ OPT_EMPTY_PROGRAMS, NULL, VALUE_FLAG, FIELD(empty_programs, bool), 0, 0 },
 	{ OPT_NO_SESSION, NULL, VALUE_FLAG, FIELD(no_session, bool), 0, 0 },
 	{ OPT_NO_FOLLOW, NULL, VALUE_FLAG, FIELD(no_follow, bool), 0, 0 },
+	{ OPT_NO_DEFAULT_SUPPRESSIONS, NULL, VALUE_FLAG, FIELD(no_default_suppressions, bool), 0,
+	  0 },
+	{ OPT_ERROR_EXITCODE, "--error-exitcode", VALUE_COUNT, FIELD(error_exitcode, size_t), 1,
+	  255 },
 	{ OPT_CGROUP, "--cgroup", VALUE_TARGET, FIELD(cgroup, const char *), 0, 0 },
 	{ OPT_UNIT, "--unit", VALUE_TARGET, FIELD(unit, const char *), 0, 0 },
 	{ OPT_COMM, "--comm", VALUE_TARGET, FIELD(comm, const char *), 0, 0 },
@@ -442,6 +471,22 @@ static int set_output(struct options *opts, const char *arg, char *err, size_t e
 	return 0;
 }
 
+static int add_suppressions(struct options *opts, const char *arg, char *err, size_t err_len)
+{
+	const char **files;
+
+	if (!arg[0])
+		return argval_error(err, err_len, "--suppressions: empty path");
+	files = realloc(opts->suppressions, (opts->nr_suppressions + 1) * sizeof(*files));
+	if (!files) {
+		argval_error(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	files[opts->nr_suppressions++] = arg;
+	opts->suppressions = files;
+	return 0;
+}
+
 static int set_unwind(struct options *opts, const char *arg, char *err, size_t err_len)
 {
 	static const struct {
@@ -510,6 +555,8 @@ static int apply_option(struct options *opts, int c, int argc, char **argv, char
 	case 'a':
 		opts->all = true;
 		return 0;
+	case OPT_SUPPRESSIONS:
+		return add_suppressions(opts, optarg, err, err_len);
 	case OPT_REACHABILITY:
 		if (optarg && strcmp(optarg, "live"))
 			return argval_error(err, err_len, "--reachability takes no value or =live, not '%s'",

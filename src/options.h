@@ -46,6 +46,11 @@ struct options {
 	const char *metrics_listen;	/* --metrics ADDRESS:PORT: serve Prometheus /metrics */
 	bool report;			/* `leaktop report`: the profiles in --dir, as one report */
 	const char *base_path;		/* --base FILE (report): the profile to subtract */
+	const char **suppressions;	/* --suppressions FILE, each given (into argv); owned array */
+	size_t nr_suppressions;
+	bool no_default_suppressions;	/* --no-default-suppressions */
+	size_t error_exitcode;		/* --error-exitcode N (1..255): exit N when anything is
+					 * outstanding at the end; 0 = off */
 	uint32_t reachability;		/* --reachability: enum options_reach */
 	bool help;			/* -h: usage was requested (print options_usage() and exit 0) */
 	bool version;			/* -V */

@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "output/output.h"
 #include "proc/follow.h"
 #include "proc/discover.h"
 #include "proc/launch.h"
@@ -22,7 +23,7 @@ struct targets {
 	struct procview *pv;
 	pid_t command;		/* the command's pid; 0 for -p */
 	bool resumed;		/* the command runs */
-	bool command_exited;
+	struct report_exit command_exit;	/* ended: the command has exited */
 	struct follower *follower;
 	int sigchld_fd;		/* SIGCHLD, while the follower holds the command's tree */
 	struct discover *discover;	/* --cgroup, --unit, --comm: the processes they name */
@@ -210,22 +211,21 @@ static void on_exiting(void *ctx, pid_t pid)
 		reachscan__run(t->reach, pid, REACHSCAN_STOPPED);
 }
 
-/* Says how the command ended when that was not a success. */
+/* Keeps how the command ended for the reports and the exit status; says so when it failed. */
 static void on_gone(void *ctx, pid_t pid, int status)
 {
 	struct targets *t = ctx;
+	struct report_exit *e = &t->command_exit;
+	char how[128];
 
 	procset__exited(t->ps, pid);
 	if (pid != t->command)
 		return;
-	t->command_exited = true;
-	if (WIFSIGNALED(status))
-		log_warn("the command (pid %d) was killed by signal %d (%s)", pid, WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-	else if (WIFEXITED(status) && WEXITSTATUS(status))
-		log_warn("the command (pid %d) exited with status %d", pid, WEXITSTATUS(status));
-	else
-		log_info("the command (pid %d) exited", pid);
+	e->ended = true;
+	e->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	e->code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+	log_msg(e->signal || e->code ? LOG_WARN : LOG_INFO, "the command %s (pid %d) %s",
+		t->opts->command[0], pid, output_command_exit(e, how, sizeof(how)));
 }
 
 static const struct follow_ops follow_ops = {
@@ -300,6 +300,11 @@ int targets__watch(struct targets *t, struct loop *l)
 	return err;
 }
 
+const struct report_exit *targets__command_exit(const struct targets *t)
+{
+	return t->command ? &t->command_exit : NULL;
+}
+
 struct procset *targets__procs(const struct targets *t)
 {
 	return t->ps;
@@ -316,7 +321,7 @@ void targets__free(struct targets *t)
 		return;
 	if (t->command && !t->resumed)
 		launch_abort(t->command);
-	else if (t->command && !t->command_exited)
+	else if (t->command && !t->command_exit.ended)
 		log_warn("the command (pid %d) goes on running, no longer traced", t->command);
 	follower__free(t->follower);
 	discover__free(t->discover);

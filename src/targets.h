@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "model/report.h"
 #include "options.h"
 #include "trace/procset.h"
 #include "trace/reachscan.h"
@@ -33,6 +34,12 @@ int targets__resume(struct targets *t);
  * the end of the run once nothing traced is left alive. 0 or -ENOSPC.
  */
 int targets__watch(struct targets *t, struct loop *l);
+
+/*
+ * How the command ended, kept up to date as its exit is seen (the reports point to it); NULL
+ * when the run has no command.
+ */
+const struct report_exit *targets__command_exit(const struct targets *t);
 
 /* The processes of the run, for the reports. */
 struct procset *targets__procs(const struct targets *t);

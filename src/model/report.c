@@ -6,9 +6,6 @@
 #include "base/array.h"
 #include "model/report.h"
 
-/* Inlined frames one return address can expand to; deeper inline chains keep their innermost. */
-#define MAX_FRAMES_PER_IP 8
-
 static void fill_unknown(struct sym_frame *frame, uint64_t addr)
 {
 	memset(frame, 0, sizeof(*frame));
@@ -28,18 +25,14 @@ static int build_stack(struct report_stack *rs, struct symbolizer *sym, struct s
 		got = 0;
 		if (sym)
 			got = symbolizer__resolve(sym, rec->pid, rec->exec_id, rec->ips[i], true, scratch + n,
-						  MAX_FRAMES_PER_IP);
-		if (got > MAX_FRAMES_PER_IP)
-			got = MAX_FRAMES_PER_IP;
+						  REPORT_FRAMES_PER_IP);
+		if (got > REPORT_FRAMES_PER_IP)
+			got = REPORT_FRAMES_PER_IP;
 		if (!got) {
 			fill_unknown(&scratch[n], rec->ips[i]);
 			got = 1;
 		}
-		/*
-		 * A caller's return address outside every mapped object means the frame-pointer
-		 * walk ran into code built without frame pointers: what follows is not a stack.
-		 */
-		if (sym && i > 0 && !scratch[n].module)
+		if (sym && report_ends_stack(i, scratch[n].module))
 			break;
 		n += got;
 	}
@@ -167,6 +160,7 @@ int report_init(struct report *r, const struct snapshot *snap, struct symbolizer
 	r->mappings = NULL;
 	r->nr_mappings = 0;
 	r->sym = sym;
+	r->command_exit = NULL;
 	r->scratch = NULL;
 	r->owned = NULL;
 	r->self_cpu_s = 0;
@@ -222,7 +216,7 @@ int report_symbolize(struct report *r, size_t first, size_t n)
 			continue;
 		/* One stack's worth of frames at most; each stack keeps only what it used. */
 		if (!r->scratch) {
-			r->scratch = malloc((size_t)LT_MAX_DEPTH * MAX_FRAMES_PER_IP *
+			r->scratch = malloc((size_t)LT_MAX_DEPTH * REPORT_FRAMES_PER_IP *
 					    sizeof(*r->scratch));
 			if (!r->scratch)
 				return -ENOMEM;

@@ -52,6 +52,13 @@ struct report_proc_counts {
 	double gap_s;		/* the followed ones' gaps, summed */
 };
 
+/* How the command of a command-mode run ended. */
+struct report_exit {
+	bool ended;		/* false: it was still running when tracing ended */
+	int code;		/* its exit code, when it exited */
+	int signal;		/* the signal that killed it; 0 when it exited */
+};
+
 /* Everything a writer needs. Writers are pure functions of a report and a FILE*. */
 struct report {
 	const char *version;
@@ -85,6 +92,7 @@ struct report {
 	size_t nr_readings;		/* readings in the window, the first (at start) included */
 	bool judged;			/* nr_readings >= HISTORY_MIN_SAMPLES: trends are set */
 	size_t nr_suspects;		/* suspects among all the reading's stacks, listed or not */
+	const struct report_exit *command_exit;	/* command mode: how it ended; else NULL */
 	struct sym_frame *scratch;	/* report.c's own: one stack's worth of frames */
 };
 
@@ -105,6 +113,19 @@ struct report {
  */
 int report_init(struct report *r, const struct snapshot *snap, struct symbolizer *sym, size_t top,
 		const struct history *hist);
+
+/* Inlined frames one return address can expand to; deeper inline chains keep their innermost. */
+#define REPORT_FRAMES_PER_IP 8
+
+/*
+ * Whether the stack ends before its return address i, whose first frame lies in a mapped object
+ * or not: a caller's return address outside every mapped object means the frame-pointer walk ran
+ * into code built without frame pointers, and what follows is not a stack.
+ */
+static inline bool report_ends_stack(uint32_t i, bool mapped)
+{
+	return i > 0 && !mapped;
+}
 
 /*
  * Symbolizes the stacks first .. first + n - 1 of r (those that are not yet; n is cut at the

@@ -256,3 +256,18 @@ void snapshot__free(struct snapshot *snap)
 	free(snap->stacks);
 	free(snap);
 }
+
+bool snapshot__has_leaks(const struct snapshot *snap)
+{
+	if (!snap->reach_scans)
+		return snap->totals.outstanding_allocs > 0 || snap->totals.outstanding_bytes > 0;
+	for (size_t i = 0; i < snap->nr_stacks; i++) {
+		const struct stack_record *rec = &snap->stacks[i];
+		const struct reach_split *r = &rec->reach;
+
+		if (r->valid ? r->allocs[REACH_LOST] + r->allocs[REACH_POSSIBLY] > 0
+			     : rec->outstanding_allocs > 0)
+			return true;
+	}
+	return false;
+}

@@ -34,6 +34,13 @@ struct snapshot_totals {
 	uint64_t alloc_bytes;
 };
 
+/* What suppressions took out of a reading (model/suppress.h): the stacks holding blocks. */
+struct snapshot_suppressed {
+	uint64_t stacks;
+	int64_t bytes;
+	int64_t allocs;
+};
+
 struct snapshot {
 	uint64_t taken_ns;		/* CLOCK_MONOTONIC time the snapshot was read */
 	double duration_s;		/* seconds since tracing began */
@@ -43,6 +50,7 @@ struct snapshot {
 	size_t nr_stacks;
 	size_t cap_stacks;		/* slots allocated in stacks; snapshot__add grows it */
 	uint64_t stacks_evicted;	/* stacks that held nothing, retired from the tables so far */
+	struct snapshot_suppressed suppressed;	/* not in stacks nor in totals' outstanding */
 	unsigned int reach_scans;	/* reachability scans so far (--reachability) */
 	bool reach_approximate;		/* one ran without pausing the process (--reachability=live) */
 };
@@ -74,6 +82,14 @@ int snapshot_cmp(const struct stack_record *a, const struct stack_record *b, enu
 
 /* Drops stacks with no outstanding allocation (outstanding_allocs <= 0), keeping the order. */
 void snapshot__drop_empty(struct snapshot *snap);
+
+/*
+ * Whether snap holds a leak, as valgrind's --error-exitcode counts them: a block outstanding (in
+ * a stack not suppressed); after a reachability scan, a block lost or possibly lost (memcheck's
+ * default --errors-for-leak-kinds), reachable ones not (a stack the scan did not split counts
+ * whole).
+ */
+bool snapshot__has_leaks(const struct snapshot *snap);
 
 void snapshot__free(struct snapshot *snap);
 

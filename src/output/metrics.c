@@ -259,6 +259,11 @@ static void write_globals(FILE *out, const struct report *r, const struct metric
 	header(out, "leaktop_sample_rate_bytes", "gauge",
 	       "Mean bytes between sampled allocations; 0 when every allocation is recorded.");
 	fprintf(out, "leaktop_sample_rate_bytes %" PRIu64 "\n", r->sample_rate_bytes);
+	header(out, "leaktop_suppressed_stacks", "gauge",
+	       "Stacks holding memory that suppressions leave out of every other series.");
+	fprintf(out, "leaktop_suppressed_stacks %" PRIu64 "\n", snap ? snap->suppressed.stacks : 0);
+	header(out, "leaktop_suppressed_bytes", "gauge", "Outstanding bytes of those stacks.");
+	fprintf(out, "leaktop_suppressed_bytes %" PRId64 "\n", snap ? snap->suppressed.bytes : 0);
 	header(out, "leaktop_cpu_seconds_total", "counter", "CPU time leaktop itself has used.");
 	fprintf(out, "leaktop_cpu_seconds_total %.6f\n", self ? self->cpu_ns / 1e9 : 0.0);
 	header(out, "leaktop_resident_memory_bytes", "gauge", "leaktop's own resident memory.");

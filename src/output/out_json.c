@@ -235,6 +235,22 @@ static void write_processes(const struct report *r, FILE *out)
 	fputs(r->nr_procs ? "\n  ],\n" : "],\n", out);
 }
 
+/* "command_exit": {"code": N}, {"signal": "SIGSEGV"}, or null while the command runs on. */
+static void write_command_exit(const struct report_exit *e, FILE *out)
+{
+	char sig[32];
+
+	fputs("  \"command_exit\": ", out);
+	if (!e->ended) {
+		fputs("null,\n", out);
+	} else if (e->signal) {
+		output_signal_name(e->signal, sig, sizeof(sig));
+		fprintf(out, "{\"signal\": \"%s\", \"signo\": %d},\n", sig, e->signal);
+	} else {
+		fprintf(out, "{\"code\": %d},\n", e->code);
+	}
+}
+
 int out_json_write(const struct report *r, FILE *out)
 {
 	static const struct snapshot empty;
@@ -264,6 +280,12 @@ int out_json_write(const struct report *r, FILE *out)
 	json_double(out, r->nr_readings ? r->window_s : NAN);
 	fprintf(out, ", \"window_samples\": %zu, \"too_few_samples\": %s, \"suspects\": %zu,\n",
 		r->nr_readings, r->judged ? "false" : "true", r->nr_suspects);
+	if (r->command_exit)
+		write_command_exit(r->command_exit, out);
+	fprintf(out,
+		"  \"suppressed\": {\"stacks\": %" PRIu64 ", \"bytes\": %" PRId64
+		", \"allocs\": %" PRId64 "},\n",
+		snap->suppressed.stacks, snap->suppressed.bytes, snap->suppressed.allocs);
 	fprintf(out,
 		"  \"totals\": {\"outstanding_bytes\": %" PRId64
 		", \"outstanding_allocs\": %" PRId64 ", \"allocs\": %" PRIu64

@@ -129,7 +129,8 @@ static int add_comment(struct pprof_tables *t, pb_profile *p, size_t cap, const 
 /* Says what the samples do not: what wrote them, what --top left out, and every loss. */
 static int add_comments(struct pprof_tables *t, const struct report *r, pb_profile *p)
 {
-	size_t cap = 3 + LT_STAT_MAX;
+	size_t cap = 5 + LT_STAT_MAX;
+	char how[128];
 	int s, err;
 
 	p->comment = pprof_tables__alloc(t, cap, sizeof(*p->comment));
@@ -148,6 +149,15 @@ static int add_comments(struct pprof_tables *t, const struct report *r, pb_profi
 	if (!err && r->nr_stacks < r->nr_stacks_total)
 		err = add_comment(t, p, cap, "stacks: %zu of %zu (the rest cut by --top)",
 				  r->nr_stacks, r->nr_stacks_total);
+	if (!err && r->snap && r->snap->suppressed.stacks)
+		err = add_comment(t, p, cap,
+				  "suppressed: %" PRIu64 " stacks, %" PRId64 " bytes in %" PRId64
+				  " blocks",
+				  r->snap->suppressed.stacks, r->snap->suppressed.bytes,
+				  r->snap->suppressed.allocs);
+	if (!err && r->command_exit)
+		err = add_comment(t, p, cap, "command: %s",
+				  output_command_exit(r->command_exit, how, sizeof(how)));
 	for (s = 0; !err && r->snap && s < LT_STAT_MAX; s++) {
 		if (s == LT_STAT_ALLOCS || s == LT_STAT_FREES || !r->snap->stats[s])
 			continue;

@@ -63,6 +63,11 @@ static void write_header(const struct report *r, const struct snapshot *snap, FI
 	fputs(" traced for ", out);
 	put_fmt(out, fmt_duration, r->duration_s);
 	fputc('\n', out);
+	if (r->command_exit) {
+		char how[128];
+
+		fprintf(out, "command: %s\n", output_command_exit(r->command_exit, how, sizeof(how)));
+	}
 	write_processes(r, out);
 	if (r->source) {
 		fputs("from ", out);
@@ -75,6 +80,14 @@ static void write_header(const struct report *r, const struct snapshot *snap, FI
 	fprintf(out, " (%" PRId64 " bytes) in %" PRId64 " block%s, %zu stack%s\n",
 		t->outstanding_bytes, t->outstanding_allocs, t->outstanding_allocs == 1 ? "" : "s",
 		r->nr_stacks_total, r->nr_stacks_total == 1 ? "" : "s");
+	if (snap->suppressed.stacks) {
+		fprintf(out, "suppressed: %" PRIu64 " stack%s, ", snap->suppressed.stacks,
+			snap->suppressed.stacks == 1 ? "" : "s");
+		put_fmt(out, fmt_bytes, (double)snap->suppressed.bytes);
+		fprintf(out, " (%" PRId64 " bytes) in %" PRId64 " block%s, not shown\n",
+			snap->suppressed.bytes, snap->suppressed.allocs,
+			snap->suppressed.allocs == 1 ? "" : "s");
+	}
 	if (snap->reach_scans)
 		fprintf(out, "reachability: %u scan%s%s\n", snap->reach_scans,
 			snap->reach_scans == 1 ? "" : "s",

@@ -16,6 +16,31 @@ static const struct output_format formats[] = {
 
 #define NR_FORMATS (sizeof(formats) / sizeof(formats[0]))
 
+void output_signal_name(int signo, char *buf, size_t len)
+{
+	const char *abbrev = sigabbrev_np(signo);
+
+	if (abbrev)
+		snprintf(buf, len, "SIG%s", abbrev);
+	else
+		snprintf(buf, len, "SIG%d", signo);
+}
+
+const char *output_command_exit(const struct report_exit *e, char *buf, size_t len)
+{
+	char sig[32];
+
+	if (!e->ended) {
+		snprintf(buf, len, "still running when tracing ended");
+	} else if (e->signal) {
+		output_signal_name(e->signal, sig, sizeof(sig));
+		snprintf(buf, len, "killed by %s (%s)", sig, strsignal(e->signal));
+	} else {
+		snprintf(buf, len, "exited with status %d", e->code);
+	}
+	return buf;
+}
+
 const struct output_format *output_format_find(const char *name)
 {
 	size_t i;

@@ -36,6 +36,15 @@ int output_error(FILE *out, int err);
 /* The last component of a module path, for the human formats; path itself when it has no '/'. */
 const char *output_basename(const char *path);
 
+/* A signal's name as kill -l spells it with SIG in front ("SIGSEGV"; "SIG42" when unnamed). */
+void output_signal_name(int signo, char *buf, size_t len);
+
+/*
+ * How the command ended, in words: "exited with status 3", "killed by SIGSEGV (Segmentation
+ * fault)", "still running when tracing ended". Returns buf.
+ */
+const char *output_command_exit(const struct report_exit *e, char *buf, size_t len);
+
 /* Where the human formats write their text: len bytes of text, no newline. */
 typedef void (*output_put_fn)(void *ctx, const char *text, size_t len);
 

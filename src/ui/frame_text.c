@@ -168,6 +168,11 @@ static void header_heap(const struct frame *f, const struct snapshot *snap,
 		     f->frees_per_s);
 	else
 		put(sink, FRAME_NORMAL, "; - allocs/s, - frees/s");
+	if (snap->suppressed.stacks) {
+		fmt_bytes(a, sizeof(a), (double)snap->suppressed.bytes);
+		putf(sink, FRAME_NORMAL, "; suppressed %" PRIu64 " stack%s, %s",
+		     snap->suppressed.stacks, snap->suppressed.stacks == 1 ? "" : "s", a);
+	}
 	eol(sink);
 }
 

@@ -9,26 +9,45 @@
 #include "proc/procinfo.h"
 #include "ui/pipeline.h"
 
-struct snapshot *pipeline_read(const struct pipeline *p)
+/* A reading with ages or without (the trends' readings between reports walk no live blocks). */
+static struct snapshot *read_maps(const struct pipeline *p, bool with_ages)
 {
-	struct snapshot *snap = collector__read(p->col, true, p->min_age_ns);
+	struct snapshot *snap = collector__read(p->col, with_ages, p->min_age_ns);
+	int err;
 
 	if (!snap)
 		return NULL;
 	if (p->track) {
-		int err = track__read(p->track, snap);
-
+		err = track__read(p->track, snap);
 		if (err) {
 			snapshot__free(snap);
 			errno = -err;
 			return NULL;
 		}
 	}
+	/* Here, so that every output (reports, metrics, the view) agrees on what was dropped. */
+	err = suppressions__apply(p->sup, snap, p->sym);
+	if (err) {
+		log_error("cannot apply the suppressions: %s", strerror(-err));
+		snapshot__free(snap);
+		errno = -err;
+		return NULL;
+	}
 	snap->duration_s = (double)(snap->taken_ns - p->start_ns) / 1e9;
 	if (p->reach)
 		reachscan__apply(p->reach, snap);
 	snapshot__sort(snap, SORT_BYTES);
 	return snap;
+}
+
+struct snapshot *pipeline_read(const struct pipeline *p)
+{
+	return read_maps(p, true);
+}
+
+struct snapshot *pipeline_read_trend(const struct pipeline *p)
+{
+	return read_maps(p, p->min_age_ns > 0);
 }
 
 void pipeline_scan(const struct pipeline *p)
@@ -112,6 +131,7 @@ int pipeline_report(const struct pipeline *p, struct report *r, const struct sna
 	r->self_cpu_s = (double)procinfo_self_cpu_ns() / 1e9;
 	if (!procinfo_mem(0, &mem))
 		r->self_rss_bytes = mem.rss_bytes;
+	r->command_exit = p->command_exit;
 	err = report_processes(p, r);
 	if (err) {
 		log_error("cannot build the report: %s", strerror(-err));

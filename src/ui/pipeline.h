@@ -9,6 +9,7 @@
 #include "model/history.h"
 #include "model/report.h"
 #include "model/snapshot.h"
+#include "model/suppress.h"
 #include "output/metrics.h"
 #include "symbol/symbolize.h"
 #include "trace/collect.h"
@@ -32,6 +33,8 @@ struct pipeline {
 	struct unwinder *unwinder;	/* NULL with --unwind fp */
 	struct metrics_server *metrics;	/* NULL without --metrics */
 	struct procset *procs;		/* the processes of the run */
+	struct suppressions *sup;	/* stacks every output drops; NULL: none */
+	const struct report_exit *command_exit;	/* command mode: how the command ended */
 	uint64_t start_ns;		/* CLOCK_MONOTONIC when tracing began */
 	uint64_t start_time_ns;		/* the same moment on the wall clock (0 = unknown) */
 	uint64_t min_age_ns;		/* --min-age */
@@ -48,10 +51,15 @@ struct pipeline {
 #define RELEASE_CHECK_NS 1000000000ull
 
 /*
- * One reading of the maps: every stack (those that hold nothing too), with the age of its oldest
- * block, sorted by outstanding bytes; duration_s counts from start_ns. NULL and errno (logged).
+ * One reading of the maps: every stack (those that hold nothing too) but those suppressed (taken
+ * off the totals and counted in snap->suppressed), with the age of its oldest block, sorted by
+ * outstanding bytes; duration_s counts from start_ns. NULL and errno (logged).
  */
 struct snapshot *pipeline_read(const struct pipeline *p);
+
+/* pipeline_read() without the ages of the blocks (unless --min-age needs them): the trends'
+ * readings between reports. */
+struct snapshot *pipeline_read_trend(const struct pipeline *p);
 
 /*
  * A reachability scan of every traced process that runs (those a ptrace of leaktop's already

@@ -57,6 +57,9 @@ static int write_report(struct plain *pl, const struct report *r)
 				    (uint64_t)wall.tv_sec * 1000000000ULL + (uint64_t)wall.tv_nsec,
 				    pl->keep);
 	}
+	/* A reading only, for --error-exitcode (--batch without -o writes no final report). */
+	if (!pl->out)
+		return 0;
 	/* Writers flush before they return: a full disk shows here, not at exit. */
 	err = output_error(pl->out, pl->fmt->write(r, pl->out));
 	if (err)
@@ -124,7 +127,7 @@ static int sample_job(void *ctx)
 {
 	struct plain *pl = ctx;
 	const struct pipeline *p = pl->pipe;
-	struct snapshot *snap = collector__read(p->col, p->min_age_ns > 0, p->min_age_ns);
+	struct snapshot *snap = pipeline_read_trend(p);
 	int err;
 
 	if (!snap)

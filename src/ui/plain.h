@@ -16,12 +16,13 @@
 struct plain {
 	struct pipeline *pipe;
 	const struct output_format *fmt;
-	FILE *out;			/* the reports; NULL in record mode */
+	FILE *out;			/* the reports; NULL in record mode, or none written */
 	const char *out_name;		/* out in messages: its path, or "standard output" */
 	size_t top;			/* -n */
 	const char *record_dir;		/* leaktop record: profiles go there (out is NULL) */
 	size_t keep;			/* record: the newest profiles kept; 0 = all */
-	struct snapshot *prev;		/* the last report's reading; owned */
+	struct snapshot *prev;		/* the last report's reading (growth baseline; the final
+					 * figures, after plain_report()); owned */
 	struct history *history;	/* the run's readings (pipe->history); owned */
 	size_t suspects;		/* leak suspects in the last report (report.nr_suspects) */
 };

@@ -170,7 +170,8 @@ def run_leaktop(args, timeout=120, env=None, stdin=subprocess.DEVNULL):
 
 
 def run_command(argv, opts=(), fmt='json', timeout=120, env=None, expect_rc=0):
-    """leaktop -f FMT -n 0 -o OUT OPTS -- ARGV; returns Run with .report (json) or .output (other formats)."""
+    """leaktop -f FMT -n 0 -o OUT OPTS -- ARGV; returns Run with .report (json) or .output (other formats).
+    EXPECT_RC: leaktop's exit status, which is the command's own (or --error-exitcode's)."""
     out = _tmpfile('.' + fmt)
     try:
         top = [] if '-n' in opts else ['-n', '0']
@@ -180,7 +181,8 @@ def run_command(argv, opts=(), fmt='json', timeout=120, env=None, expect_rc=0):
             raise AssertionError('leaktop -- %s: expected exit %d, got %s' % (' '.join(argv), expect_rc,
                                                                            r.describe()))
         r.output = read_text(out)
-        if fmt == 'json' and r.rc == 0:
+        # A report is written whatever the command's status (which leaktop's exit status is)
+        if fmt == 'json' and r.output.strip():
             r.report = parse_report(r.output, r.stderr)
         return r
     finally:

@@ -761,7 +761,7 @@ def run_orphaned_frozen_child(test, opts):
     cg = Cgroup(test)
     cg.freeze()
     t = test.start_tracer(target=[], opts=list(opts) + ['--', harness.workload('clone_into'), cg.path])
-    root = int(t.wait_stderr(r'the command \(pid (\d+)\) exited\n').group(1))
+    root = int(t.wait_stderr(r'the command .* \(pid (\d+)\) exited with status \d+\n').group(1))
     (child,) = cg.procs()
     test.addCleanup(kill_orphan, child)
     time.sleep(0.5)

@@ -250,7 +250,7 @@ class Follow(LeaktopTestCase):
         cg.freeze(False)
         self.assertEqual(wait_exit(child, 10), 0)
         rep = r.report
-        root = int(re.search(r'the command \(pid (\d+)\) exited\n', r.stderr).group(1))
+        root = int(re.search(r'the command .* \(pid (\d+)\) exited with status \d+\n', r.stderr).group(1))
         self.assertEqual(procs(rep)[child], {'pid': child, 'nspid': child, 'ppid': root,
                                              'comm': 'clone_into', 'state': 'traced',
                                              'followed': True, 'execs': 0, 'gap_s': 0})

@@ -96,14 +96,16 @@ class Suspects(LeaktopTestCase):
         """-p with -d 9 and no -i: readings every 2 s (the view's refresh), 6 in all with the first
         at the start and the last at the end (5 if a stall of the machine pushed the one at 8 s
         past the end). JSON keeps its bytes order; the leak's growth is its bytes over the
-        window, exactly, as the cache's."""
+        window, exactly, as the cache's. With --error-exitcode 5, the suspect makes leaktop exit
+        5 (-p: a suspect, not anything outstanding, fails the check)."""
         w = self.start_workload('demo', ['6'])
-        t = self.start_tracer([w.pid], ['-d', '9'])
+        t = self.start_tracer([w.pid], ['-d', '9', '--error-exitcode', '5'])
         t.wait_attached()
         w.trigger()
         w.wait_done()
         r = t.stop(sig=None)
-        self.assertOk(r)
+        self.assertEqual(r.rc, 5, r.describe())
+        r.report = parse_report(r.output, r.stderr)
         d = r.report.data
         self.assertIn(d['window_samples'], (5, 6), r.output[:600])
         self.assertEqual((d['too_few_samples'], d['suspects']), (False, 1), r.output[:600])
@@ -118,6 +120,20 @@ class Suspects(LeaktopTestCase):
             # Both grew from nothing at the start of tracing to what they hold now.
             self.assertAlmostEqual(s['growth_bytes_per_s'], s['outstanding_bytes'] / d['window_s'],
                                    delta=1e-6 * s['outstanding_bytes'])
+        w.finish()
+
+    def test_no_suspect_passes_the_check(self):
+        """-p -d 2 --error-exitcode 5 on the demo: 1 MiB of cache and a leak outstanding, but the
+        run is too short to judge, so no suspect: exit 0."""
+        w = self.start_workload('demo', ['1'])
+        t = self.start_tracer([w.pid], ['-d', '2', '--error-exitcode', '5'])
+        t.wait_attached()
+        w.trigger()
+        w.wait_done()
+        r = t.stop(sig=None)
+        self.assertOk(r)
+        self.assertEqual((r.report.data['too_few_samples'], r.report.data['suspects']), (True, 0))
+        self.assertSites(r.report, {'session_leak': leak(1), 'cache_fill': CACHE})
         w.finish()
 
     def test_too_short(self):

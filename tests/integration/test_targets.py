@@ -224,7 +224,7 @@ class Targets(LeaktopTestCase):
         sh = list(p)[0]
         self.assertEqual(p[sh], given(sh, 'sh', 'exited'))
         self.assertEqual(rep.data['pids'], [sh])
-        self.assertIn('leaktop: the command (pid %d) exited\n' % sh, r.stderr)
+        self.assertIn('leaktop: the command sh (pid %d) exited with status 0\n' % sh, r.stderr)
         self.assertEqual(r.stderr.count(') traced'), 1, r.stderr)
         self.assertEqual({s['pid'] for s in rep.stacks} - {sh}, set())
         self.assertNotIn('leaky_leak', rep.sites())

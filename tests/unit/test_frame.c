@@ -181,7 +181,7 @@ static void test_kinds_and_processes(void **state)
 	for (size_t i = 0; i < 3; i++)
 		assert_int_equal(snapshot__add(f->snap, &recs[i]), 0);
 	snapshot__sum_totals(f->snap);
-	assert_int_equal(report_init(&f->report, f->snap, NULL, 0), 0);
+	assert_int_equal(report_init(&f->report, f->snap, NULL, 0, NULL), 0);
 	f->trends = calloc(3, sizeof(*f->trends));
 	assert_non_null(f->trends);
 	for (size_t i = 0; i < 3; i++)

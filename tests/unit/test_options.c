@@ -656,6 +656,35 @@ static void test_no_follow(void **state)
 	options_free(&o);
 }
 
+static void test_gate_options(void **state)
+{
+	struct options o;
+
+	/* Off by default: the default suppressions on, no gate. */
+	assert_int_equal(PARSE(&o, "--", "ls"), 0);
+	assert_int_equal(o.error_exitcode, 0);
+	assert_int_equal(o.nr_suppressions, 0);
+	assert_false(o.no_default_suppressions);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "--error-exitcode", "42", "--suppressions", "a.supp",
+			       "--suppressions=b.supp", "--no-default-suppressions", "--", "ls"),
+			 0);
+	assert_int_equal(o.error_exitcode, 42);
+	assert_int_equal(o.nr_suppressions, 2);
+	assert_string_equal(o.suppressions[0], "a.supp");
+	assert_string_equal(o.suppressions[1], "b.supp");
+	assert_true(o.no_default_suppressions);
+	options_free(&o);
+	assert_null(o.suppressions);
+	assert_int_equal(PARSE(&o, "--error-exitcode", "255", "--", "ls"), 0);
+	assert_int_equal(o.error_exitcode, 255);
+	options_free(&o);
+	ASSERT_USAGE("--error-exitcode: must be at least 1", "--error-exitcode", "0", "--", "ls");
+	ASSERT_USAGE("--suppressions: empty path", "--suppressions", "", "--", "ls");
+	ASSERT_USAGE("option '--no-default-suppressions' takes no argument",
+		     "--no-default-suppressions=1", "--", "ls");
+}
+
 static void test_reachability(void **state)
 {
 	struct options o;
@@ -679,6 +708,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),	 cmocka_unit_test(test_every_option),
+		cmocka_unit_test(test_gate_options),
 		cmocka_unit_test(test_pid_lists),	 cmocka_unit_test(test_command),
 		cmocka_unit_test(test_no_arguments),	 cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_formats),		 cmocka_unit_test(test_bad_options),

@@ -374,6 +374,7 @@ static const char expected_json[] =
 	"  \"duration_s\": 5.02,\n"
 	"  \"sample_rate_bytes\": 0,\n"
 	"  \"window_s\": 5, \"window_samples\": 6, \"too_few_samples\": false, \"suspects\": 1,\n"
+	"  \"suppressed\": {\"stacks\": 0, \"bytes\": 0, \"allocs\": 0},\n"
 	"  \"totals\": {\"outstanding_bytes\": 2306967, \"outstanding_allocs\": 9, \"allocs\": 10, "
 	"\"frees\": 7, \"alloc_bytes\": 2000000},\n"
 	"  \"stats\": {\"dropped_allocs\": 1, \"unmatched_frees\": 2, \"lost_stacks\": 3, "
@@ -462,6 +463,7 @@ static void test_json_empty(void **state)
 			    "  \"sample_rate_bytes\": 0,\n"
 			    "  \"window_s\": null, \"window_samples\": 0, "
 			    "\"too_few_samples\": true, \"suspects\": 0,\n"
+			    "  \"suppressed\": {\"stacks\": 0, \"bytes\": 0, \"allocs\": 0},\n"
 			    "  \"totals\": {\"outstanding_bytes\": 0, \"outstanding_allocs\": 0, "
 			    "\"allocs\": 0, \"frees\": 0, \"alloc_bytes\": 0},\n"
 			    "  \"stats\": {\"dropped_allocs\": 0, \"unmatched_frees\": 0, "
@@ -864,6 +866,53 @@ static void test_text_variants(void **state)
 	free(out);
 }
 
+/* How the command ended, and what suppressions dropped: a line each in text, a field in JSON. */
+static void test_command_and_suppressed(void **state)
+{
+	struct report_exit e = { .ended = true, .code = 3 };
+	struct report *r = fixture(false);
+	char *out;
+
+	r->command_exit = &e;
+	fx.snap.suppressed = (struct snapshot_suppressed){ .stacks = 2, .bytes = 8096, .allocs = 2 };
+	out = render(out_text_write, r, NULL);
+	assert_non_null(strstr(out, " traced for 5.0s\ncommand: exited with status 3\n"));
+	assert_non_null(strstr(out, " stacks\nsuppressed: 2 stacks, 7.9 KiB (8096 bytes) in 2 "
+				    "blocks, not shown\nsince attach: "));
+	free(out);
+	out = render(out_json_write, r, NULL);
+	assert_non_null(strstr(out, "\n  \"command_exit\": {\"code\": 3},\n  \"suppressed\": "
+				    "{\"stacks\": 2, \"bytes\": 8096, \"allocs\": 2},\n"));
+	free(out);
+
+	e = (struct report_exit){ .ended = true, .signal = 11 };
+	out = render(out_text_write, r, NULL);
+	assert_non_null(strstr(out, "\ncommand: killed by SIGSEGV (Segmentation fault)\n"));
+	free(out);
+	out = render(out_json_write, r, NULL);
+	assert_non_null(strstr(out, "\"command_exit\": {\"signal\": \"SIGSEGV\", \"signo\": 11},"));
+	free(out);
+
+	e = (struct report_exit){ .ended = false };
+	out = render(out_text_write, r, NULL);
+	assert_non_null(strstr(out, "\ncommand: still running when tracing ended\n"));
+	free(out);
+	out = render(out_json_write, r, NULL);
+	assert_non_null(strstr(out, "\"command_exit\": null,"));
+	free(out);
+
+	/* -p mode: no command line, no field. */
+	r->command_exit = NULL;
+	memset(&fx.snap.suppressed, 0, sizeof(fx.snap.suppressed));
+	out = render(out_text_write, r, NULL);
+	assert_null(strstr(out, "command:"));
+	assert_null(strstr(out, "suppressed:"));
+	free(out);
+	out = render(out_json_write, r, NULL);
+	assert_null(strstr(out, "command_exit"));
+	free(out);
+}
+
 static void test_human_units(void **state)
 {
 	static const struct {
@@ -1166,7 +1215,8 @@ int main(void)
 		cmocka_unit_test(test_json_escaping),  cmocka_unit_test(test_folded),
 		cmocka_unit_test(test_html),
 		cmocka_unit_test(test_text_exact),     cmocka_unit_test(test_text_losses),
-		cmocka_unit_test(test_text_variants),  cmocka_unit_test(test_human_units),
+		cmocka_unit_test(test_text_variants),  cmocka_unit_test(test_command_and_suppressed),
+		cmocka_unit_test(test_human_units),
 		cmocka_unit_test(test_stream_errors),  cmocka_unit_test(test_format_table),
 		cmocka_unit_test(test_report_build),   cmocka_unit_test(test_report_build_symbolized),
 		cmocka_unit_test(test_report_trends),

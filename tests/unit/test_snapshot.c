@@ -195,6 +195,34 @@ static void test_drop_empty(void **state)
 	snapshot__free(snap);
 }
 
+/* --error-exitcode's question: every block counts, unless a reachability scan split them. */
+static void test_has_leaks(void **state)
+{
+	struct snapshot *snap = snapshot__new();
+	struct stack_record rec = { .stack_id = 1, .outstanding_bytes = 100, .outstanding_allocs = 2 };
+
+	assert_non_null(snap);
+	assert_false(snapshot__has_leaks(snap));
+	assert_int_equal(snapshot__add(snap, &rec), 0);
+	snapshot__sum_totals(snap);
+	assert_true(snapshot__has_leaks(snap));
+	/* After a scan: reachable blocks are no leak; lost or possibly lost ones are. */
+	snap->reach_scans = 1;
+	snap->stacks[0].reach = (struct reach_split){ .valid = true,
+						      .allocs = { [REACH_REACHABLE] = 2 } };
+	assert_false(snapshot__has_leaks(snap));
+	snap->stacks[0].reach.allocs[REACH_POSSIBLY] = 1;
+	assert_true(snapshot__has_leaks(snap));
+	snap->stacks[0].reach = (struct reach_split){ .valid = true,
+						      .allocs = { [REACH_LOST] = 1 } };
+	assert_true(snapshot__has_leaks(snap));
+	/* A stack the scan did not split counts whole. */
+	snap->stacks[0].reach.valid = false;
+	snap->stacks[0].reach.allocs[REACH_LOST] = 0;
+	assert_true(snapshot__has_leaks(snap));
+	snapshot__free(snap);
+}
+
 static void test_stat_names(void **state)
 {
 	int s;
@@ -237,7 +265,7 @@ int main(void)
 		cmocka_unit_test(test_add_grows),	cmocka_unit_test(test_add_to_hand_built),
 		cmocka_unit_test(test_sum_totals),	cmocka_unit_test(test_sort_bytes_ties),
 		cmocka_unit_test(test_sort_other_keys), cmocka_unit_test(test_drop_empty),
-		cmocka_unit_test(test_stat_names),
+		cmocka_unit_test(test_stat_names),	cmocka_unit_test(test_has_leaks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
