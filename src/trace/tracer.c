@@ -540,12 +540,12 @@ int tracer__unwind_procs_fd(const struct tracer *t)
 	return bpf_map__fd(t->skel->maps.unwind_procs);
 }
 
-size_t tracer__prog_fds(const struct tracer *t, int *fds, size_t max)
+size_t bpf_object_prog_fds(const struct bpf_object *obj, int *fds, size_t max)
 {
 	struct bpf_program *prog;
 	size_t n = 0;
 
-	bpf_object__for_each_program(prog, t->skel->obj) {
+	bpf_object__for_each_program(prog, obj) {
 		int fd = bpf_program__fd(prog);
 
 		if (fd < 0)
@@ -555,6 +555,11 @@ size_t tracer__prog_fds(const struct tracer *t, int *fds, size_t max)
 		n++;
 	}
 	return n;
+}
+
+size_t tracer__prog_fds(const struct tracer *t, int *fds, size_t max)
+{
+	return bpf_object_prog_fds(t->skel->obj, fds, max);
 }
 
 void tracer__free(struct tracer *t)

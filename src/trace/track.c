@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "bpf/leaktop.h"
+#include "trace/tracer.h"
 #include "trace/track.h"
 #include "track.skel.h"
 
@@ -208,19 +209,7 @@ int track__read(struct track *t, struct snapshot *snap)
 
 size_t track__prog_fds(const struct track *t, int *fds, size_t max)
 {
-	struct bpf_program *prog;
-	size_t n = 0;
-
-	bpf_object__for_each_program(prog, t->skel->obj) {
-		int fd = bpf_program__fd(prog);
-
-		if (fd < 0)
-			continue;
-		if (n < max)
-			fds[n] = fd;
-		n++;
-	}
-	return n;
+	return bpf_object_prog_fds(t->skel->obj, fds, max);
 }
 
 void track__free(struct track *t)
