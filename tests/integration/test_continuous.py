@@ -31,6 +31,37 @@ def http_get(url, timeout=5):
         return resp.status, resp.headers.get('Content-Type', ''), resp.read().decode()
 
 
+def start_prometheus(test, target, rule_files=()):
+    """Debian's Prometheus, in a temporary directory, scraping TARGET (host:port) and evaluating
+    RULE_FILES every second; stopped at TEST's cleanup. Returns (its port, the path of its log)."""
+    tmp = tempfile.mkdtemp(prefix='leaktop-prom-')
+    test.addCleanup(shutil.rmtree, tmp, True)
+    port = free_port()
+    config = os.path.join(tmp, 'prometheus.yml')
+    with open(config, 'w') as f:
+        f.write('global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n'
+                'rule_files: [%s]\n'
+                'scrape_configs:\n  - job_name: leaktop\n    static_configs:\n'
+                '      - targets: ["%s"]\n' % (', '.join('"%s"' % r for r in rule_files), target))
+    log_path = os.path.join(tmp, 'prometheus.log')
+    log = open(log_path, 'w')
+    prom = subprocess.Popen(['prometheus', '--config.file=' + config,
+                             '--storage.tsdb.path=' + os.path.join(tmp, 'data'),
+                             '--web.listen-address=127.0.0.1:%d' % port],
+                            stdout=log, stderr=subprocess.STDOUT)
+
+    def stop():
+        prom.terminate()
+        try:
+            prom.wait(30)
+        except subprocess.TimeoutExpired:
+            prom.kill()
+            prom.wait()
+        log.close()
+    test.addCleanup(stop)
+    return port, log_path
+
+
 def parse_exposition(text):
     """{(name, frozenset(labels.items())): value} of Prometheus text exposition."""
     out = {}
@@ -187,29 +218,7 @@ class Metrics(LeaktopTestCase):
         w, d, url = self.start()
         self.scrape_until(url, lambda p: series(p, 'leaktop_outstanding_bytes', pid=str(w.pid)) ==
                           [TOTAL_BYTES])
-        tmp = tempfile.mkdtemp(prefix='leaktop-prom-')
-        self.addCleanup(shutil.rmtree, tmp, True)
-        prom_port = free_port()
-        target = url.split('//')[1].split('/')[0]
-        with open(os.path.join(tmp, 'prometheus.yml'), 'w') as f:
-            f.write('global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n'
-                    'scrape_configs:\n  - job_name: leaktop\n    static_configs:\n'
-                    '      - targets: ["%s"]\n' % target)
-        log = open(os.path.join(tmp, 'prometheus.log'), 'w')
-        prom = subprocess.Popen(['prometheus', '--config.file=' + os.path.join(tmp, 'prometheus.yml'),
-                                 '--storage.tsdb.path=' + os.path.join(tmp, 'data'),
-                                 '--web.listen-address=127.0.0.1:%d' % prom_port],
-                                stdout=log, stderr=subprocess.STDOUT)
-
-        def stop_prom():
-            prom.terminate()
-            try:
-                prom.wait(30)
-            except subprocess.TimeoutExpired:
-                prom.kill()
-                prom.wait()
-            log.close()
-        self.addCleanup(stop_prom)
+        prom_port, prom_log = start_prometheus(self, url.split('//')[1].split('/')[0])
         query = 'http://127.0.0.1:%d/api/v1/query?query=%s' % (
             prom_port, urllib.parse.quote('leaktop_outstanding_bytes{pid="%d"}' % w.pid))
         deadline = time.monotonic() + 60
@@ -226,7 +235,7 @@ class Metrics(LeaktopTestCase):
                 pass
             time.sleep(0.5)
         self.assertEqual(got, TOTAL_BYTES, 'Prometheus query result; its log:\n%s' % tail(
-            read_text(os.path.join(tmp, 'prometheus.log'))))
+            read_text(prom_log)))
         rc, err = d.stop()
         self.assertEqual(rc, 0, err)
         w.finish()

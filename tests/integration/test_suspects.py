@@ -12,17 +12,15 @@ with fewer readings than the rule needs (5, the first at the start) says so and 
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import unittest
 import urllib.parse
 
 from harness import (CONFIG, LeaktopTestCase, free_port, marker_line, parse_report, read_text,
                      run_command, tail, workload)
-from test_continuous import Daemon, http_get
+from test_continuous import Daemon, http_get, start_prometheus
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, '..', '..'))
@@ -174,29 +172,7 @@ class AlertRules(LeaktopTestCase):
         self.addCleanup(d.close)
         d.wait_attached()
         w.trigger()
-        tmp = tempfile.mkdtemp(prefix='leaktop-prom-')
-        self.addCleanup(shutil.rmtree, tmp, True)
-        prom_port = free_port()
-        with open(os.path.join(tmp, 'prometheus.yml'), 'w') as f:
-            f.write('global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n'
-                    'rule_files: ["%s"]\n'
-                    'scrape_configs:\n  - job_name: leaktop\n    static_configs:\n'
-                    '      - targets: ["127.0.0.1:%d"]\n' % (RULES, port))
-        log = open(os.path.join(tmp, 'prometheus.log'), 'w')
-        self.addCleanup(log.close)
-        prom = subprocess.Popen(['prometheus', '--config.file=' + os.path.join(tmp, 'prometheus.yml'),
-                                 '--storage.tsdb.path=' + os.path.join(tmp, 'data'),
-                                 '--web.listen-address=127.0.0.1:%d' % prom_port],
-                                stdout=log, stderr=subprocess.STDOUT)
-
-        def stop_prom():
-            prom.terminate()
-            try:
-                prom.wait(30)
-            except subprocess.TimeoutExpired:
-                prom.kill()
-                prom.wait()
-        self.addCleanup(stop_prom)
+        prom_port, prom_log = start_prometheus(self, '127.0.0.1:%d' % port, [RULES])
         url = 'http://127.0.0.1:%d/api/v1/alerts' % prom_port
         deadline = time.monotonic() + 60
         alerts = []
@@ -212,8 +188,7 @@ class AlertRules(LeaktopTestCase):
         got = [(a['labels'].get('alertname'), a['labels'].get('site'), a['labels'].get('pid'),
                 a['state']) for a in alerts]
         self.assertEqual(got, [('LeaktopLeakSuspect', 'session_leak (demo)', str(w.pid), 'pending')],
-                         'alerts; Prometheus log:\n%s' % tail(read_text(os.path.join(tmp,
-                                                                                  'prometheus.log'))))
+                         'alerts; Prometheus log:\n%s' % tail(read_text(prom_log)))
         # The series behind it, as Prometheus scraped them.
         q = 'http://127.0.0.1:%d/api/v1/query?query=%s' % (prom_port, urllib.parse.quote(
             'leaktop_site_leak_suspect{pid="%d"}' % w.pid))
