@@ -43,32 +43,12 @@ struct lt_unwind_page *unwind_pages__build(const struct lt_unwind_row *rows, siz
 	return pages;
 }
 
-const struct lt_unwind_row *unwind_pages__find(const struct lt_unwind_row *rows, size_t nr,
-					       const struct lt_unwind_page *pages, uint32_t base,
-					       size_t nr_pages, uint64_t pc)
+/* The first of rows[lo..hi) whose pc lies above pc; hi when none does. */
+static uint64_t first_above(const struct lt_unwind_row *rows, uint64_t lo, uint64_t hi,
+			    uint64_t pc)
 {
-	uint64_t page = pc >> LT_UNWIND_PAGE_SHIFT, lo, hi, mid;
+	uint64_t mid;
 
-	if (!nr || page < base)
-		return NULL;
-	if (!nr_pages) {
-		/* No index: the whole table. */
-		lo = 0;
-		hi = nr;
-		while (lo < hi) {
-			mid = (lo + hi) / 2;
-			if (rows[mid].pc <= pc)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		return lo ? &rows[lo - 1] : NULL;
-	}
-	if (page - base >= nr_pages)
-		return &rows[nr - 1];
-	/* rows[pages.lo].pc <= pc unless pc lies below the first row: checked at the end. */
-	lo = pages[page - base].lo + 1;
-	hi = pages[page - base].hi;
 	while (lo < hi) {
 		mid = (lo + hi) / 2;
 		if (rows[mid].pc <= pc)
@@ -76,5 +56,25 @@ const struct lt_unwind_row *unwind_pages__find(const struct lt_unwind_row *rows,
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+const struct lt_unwind_row *unwind_pages__find(const struct lt_unwind_row *rows, size_t nr,
+					       const struct lt_unwind_page *pages, uint32_t base,
+					       size_t nr_pages, uint64_t pc)
+{
+	uint64_t page = pc >> LT_UNWIND_PAGE_SHIFT, lo;
+
+	if (!nr || page < base)
+		return NULL;
+	if (!nr_pages) {
+		/* No index: the whole table. */
+		lo = first_above(rows, 0, nr, pc);
+		return lo ? &rows[lo - 1] : NULL;
+	}
+	if (page - base >= nr_pages)
+		return &rows[nr - 1];
+	/* rows[pages.lo].pc <= pc unless pc lies below the first row: checked at the end. */
+	lo = first_above(rows, pages[page - base].lo + 1, pages[page - base].hi, pc);
 	return rows[lo - 1].pc <= pc ? &rows[lo - 1] : NULL;
 }
