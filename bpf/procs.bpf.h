@@ -7,14 +7,7 @@
 /* Set by user space before load: follow the processes that traced processes fork. */
 const volatile __u32 follow = 0;
 
-/* The traced processes, by tgid: those given, and those followed since. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, struct lt_proc);
-} procs SEC(".maps");
+#include "procs_map.bpf.h"
 
 /* Forks, execs and exits of traced processes, for user space. */
 struct {

@@ -49,19 +49,14 @@ const volatile __u32 kinds = 0;		/* LT_TRACK_BIT()s */
 /* A release range longer than this (in pages) is swept through the page table instead. */
 #define RANGE_LOOP_MAX 65536
 
+/* The traced processes: user space reuses the heap tracer's map (it follows forks there). */
+#include "procs_map.bpf.h"
+
 /*
- * The traced processes (user space reuses the heap tracer's map: it follows forks there). The
- * tables grow with use (no preallocation), but for those the kernel kind writes at kmalloc: an
- * insert that allocates would be traced in turn (user space preallocates the stacks and totals
- * only when --track kernel is asked).
+ * The tables below grow with use (no preallocation), but for those the kernel kind writes at
+ * kmalloc: an insert that allocates would be traced in turn (user space preallocates the stacks
+ * and totals only when --track kernel is asked).
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, struct lt_proc);
-} procs SEC(".maps");
 
 /* Processes with something recorded: their generation and program break. */
 struct {
