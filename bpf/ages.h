@@ -9,8 +9,8 @@
  * A stack's live blocks are counted in slots by allocation time, so that OLDEST and --min-age
  * come from a stack's totals alone, whatever the number of its live blocks. The slots are aligned
  * on absolute time (bpf_ktime_get_ns) in levels, each coarser than the one before: level k has
- * lt_age_slots[k] slots, each a window of 2^lt_age_shift[k] ns, used as a ring (the window w
- * in slot w % slots). A slot keeps the time of its first block (first_ns, its earliest), which
+ * LT_AGE_RING slots, each a window of 2^lt_age_shift[k] ns, used as a ring (the window w in slot
+ * w % LT_AGE_RING). A slot keeps the time of its first block (first_ns, its earliest), which
  * also says which window it holds. When a window's slot is wanted for a later window, its blocks
  * are carried into the next level's slot of their time (which may carry that slot's blocks on in
  * turn), and past the last level into the overflow slot. So young blocks sit in narrow windows and
@@ -37,17 +37,19 @@
  */
 
 #define LT_AGE_LEVELS 7
-#define LT_AGE_SLOTS 16		/* the levels' slots (15), then the overflow */
+#define LT_AGE_SLOTS 15		/* the levels' slots (14), then the overflow */
 #define LT_AGE_OVERFLOW (LT_AGE_SLOTS - 1)
 
 /*
- * Windows: 0.27 s, 1.07 s, 4.3 s, 34 s, 4.6 min, 37 min, 4.9 h. A level holds its blocks until
- * its ring comes round: with two slots a level keeps a block at least one window of its own, so a
- * block reaches level k + 1 only when older than level k's window (level 0: two of its windows).
+ * Windows: 0.27 s, 1.07 s, 4.3 s, 34 s, 4.6 min, 37 min, 4.9 h, two slots each (a power of two:
+ * a division in a probe costs more than the rest of this arithmetic). A level keeps a block until
+ * its ring comes round, so a block reaches level k + 1 only when older than level k's window:
+ * a slot of level k + 1 holds blocks at least that old, in a window 4 (levels 1, 2) or 8 times
+ * as wide. Past 4.9 h, the overflow.
  */
 static const unsigned int lt_age_shift[LT_AGE_LEVELS] = { 28, 30, 32, 35, 38, 41, 44 };
-static const unsigned int lt_age_slots[LT_AGE_LEVELS] = { 3, 2, 2, 2, 2, 2, 2 };
-static const unsigned int lt_age_base[LT_AGE_LEVELS] = { 0, 3, 5, 7, 9, 11, 13 };
+#define LT_AGE_RING 2
+static const unsigned int lt_age_base[LT_AGE_LEVELS] = { 0, 2, 4, 6, 8, 10, 12 };
 
 struct lt_age_slot {
 	__u64 first_ns;	/* the earliest block counted here since the slot was empty; 0: never used */
@@ -60,21 +62,15 @@ struct lt_ages {
 };
 
 #ifdef __bpf__
-/*
- * The verifier tracks no range through a modulo: the index is masked (a no-op, as LT_AGE_SLOTS is
- * a power of two above every index), behind a barrier the compiler cannot see through.
- */
-#define LT_AGE_INDEX(i) ({ unsigned int __i = (i); asm volatile("" : "+r"(__i)); __i & (LT_AGE_SLOTS - 1); })
 #define LT_AGE_UNROLL _Pragma("unroll")
 #else
-#define LT_AGE_INDEX(i) (i)
 #define LT_AGE_UNROLL
 #endif
 
 /* The slot of level k for time t_ns. */
 static inline unsigned int lt_age_slot(unsigned int k, __u64 t_ns)
 {
-	return LT_AGE_INDEX(lt_age_base[k] + (unsigned int)((t_ns >> lt_age_shift[k]) % lt_age_slots[k]));
+	return lt_age_base[k] + (unsigned int)((t_ns >> lt_age_shift[k]) & (LT_AGE_RING - 1));
 }
 
 /*
@@ -112,7 +108,7 @@ static inline void lt_ages_add(struct lt_ages *a, __u64 t_ns, __s64 bytes, __s64
 			return;
 		t_ns = f;
 	}
-	i = LT_AGE_INDEX(LT_AGE_OVERFLOW);
+	i = LT_AGE_OVERFLOW;
 	f = a->s[i].first_ns;
 	if (!f || t_ns < f || a->s[i].allocs <= 0)
 		a->s[i].first_ns = t_ns;
@@ -133,7 +129,6 @@ static inline void lt_ages_sub(struct lt_ages *a, __u64 t_ns, __s64 bytes, __s64
 			break;
 		}
 	}
-	i = LT_AGE_INDEX(i);
 	__sync_fetch_and_add(&a->s[i].bytes, -bytes);
 	__sync_fetch_and_add(&a->s[i].allocs, -allocs);
 }

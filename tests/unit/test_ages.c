@@ -24,7 +24,7 @@ static unsigned int level_of(unsigned int i)
 {
 	unsigned int k = 0;
 
-	while (k < LT_AGE_LEVELS && i >= lt_age_base[k] + lt_age_slots[k])
+	while (k < LT_AGE_LEVELS && i >= lt_age_base[k] + LT_AGE_RING)
 		k++;
 	return k;
 }
@@ -46,23 +46,23 @@ static void assert_empty_but(const struct lt_ages *a, unsigned int keep1, unsign
 		}
 }
 
-/* The geometry: 15 slots in 7 levels, then the overflow; windows grow with the levels. */
+/* The geometry: 14 slots in 7 levels, then the overflow; windows grow with the levels. */
 static void test_geometry(void **state)
 {
 	unsigned int n = 0;
 
 	for (unsigned int k = 0; k < LT_AGE_LEVELS; k++) {
 		assert_int_equal(lt_age_base[k], n);
-		n += lt_age_slots[k];
+		n += LT_AGE_RING;
 		if (k)
 			assert_true(lt_age_shift[k] > lt_age_shift[k - 1]);
 	}
 	assert_int_equal(n, LT_AGE_OVERFLOW);
 	assert_int_equal(level_of(LT_AGE_OVERFLOW), LT_AGE_LEVELS);
-	assert_int_equal(sizeof(struct lt_heap_totals), 40 + 384);
+	assert_int_equal(sizeof(struct lt_heap_totals), 40 + 360);
 	/* T0 begins a window of every level but the last two. */
 	assert_int_equal(lt_age_slot(0, T0), 0);
-	assert_int_equal(lt_age_slot(1, T0), 3);
+	assert_int_equal(lt_age_slot(1, T0), 2);
 }
 
 /* Blocks of one window share its slot; its first block's time is the oldest. */
@@ -97,7 +97,7 @@ static void test_place(void **state)
 static void test_carry(void **state)
 {
 	struct lt_ages a = { 0 };
-	__u64 t1 = T0 + 3 * width(0) + 9; /* level 0's slot 0 again, three windows on */
+	__u64 t1 = T0 + 2 * width(0) + 9; /* level 0's slot 0 again, two windows on */
 
 	lt_ages_add(&a, T0 + 5, 100, 1);
 	lt_ages_add(&a, T0 + 6, 20, 1);
@@ -167,7 +167,7 @@ static void test_cascade_and_overflow(void **state)
 static void test_later_window(void **state)
 {
 	struct lt_ages a = { 0 };
-	__u64 late = T0 + 3 * width(0);
+	__u64 late = T0 + 2 * width(0);
 
 	lt_ages_add(&a, late, 1, 1);	/* slot 0 holds a later window than T0's */
 	lt_ages_add(&a, T0 + 2, 4, 1);	/* another CPU's clock, a little behind */
