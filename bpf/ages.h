@@ -1,4 +1,4 @@
-/* ages.h: per-stack age buckets: where a block counts by its allocation time, and what they answer. */
+/* ages.h: per-stack age slots by allocation time: where a block counts, and what they answer. */
 #ifndef LT_AGES_H
 #define LT_AGES_H
 
@@ -20,10 +20,16 @@
  * block's window (the block was carried past the others, or skipped them), else the overflow.
  *
  * Answers: a stack's oldest block was allocated at the first_ns of its earliest slot with blocks:
- * exact while that slot's first block lives; else a little early, by less than the slot's window
- * (every block of a slot lies in [first_ns, end of its window)). --min-age S counts a slot whose
- * first_ns is at least S old: never a block younger than S by a window or more, and every block
- * at least S old.
+ * exact while that slot's first block lives; else early, by less than the slot's window (every
+ * block of a slot lies in [first_ns, end of its window)). A slot past level 0 holds only blocks
+ * older than the window of the level before, and is 4 or 8 times that wide: the error is
+ * relative to the age. The overflow has no window: once its first block is freed, its time is a
+ * bound only. --min-age S counts a slot whose first_ns is at least S old: every block at least S
+ * old, and no block younger than S by a window or more.
+ *
+ * The slots are kept where the stack's totals are, and changed where they are: no map lookup of
+ * their own, two atomic adds per allocation and per free, and a carry (a compare-and-exchange and
+ * two exchanges per level) when an allocation lands on a slot of an earlier window.
  *
  * Concurrency: the figures are changed only by atomic adds and exchanges, and a carry moves what
  * it takes out of a slot (an exchange) into another, so the slots always add up to the stack's
@@ -36,8 +42,8 @@
  * a few ns later than the slot's first block.
  */
 
-#define LT_AGE_LEVELS 7
-#define LT_AGE_SLOTS 15		/* the levels' slots (14), then the overflow */
+#define LT_AGE_LEVELS	7
+#define LT_AGE_SLOTS	15 /* the levels' slots (14), then the overflow */
 #define LT_AGE_OVERFLOW (LT_AGE_SLOTS - 1)
 
 /*
@@ -52,7 +58,7 @@ static const unsigned int lt_age_shift[LT_AGE_LEVELS] = { 28, 30, 32, 35, 38, 41
 static const unsigned int lt_age_base[LT_AGE_LEVELS] = { 0, 2, 4, 6, 8, 10, 12 };
 
 struct lt_age_slot {
-	__u64 first_ns;	/* the earliest block counted here since the slot was empty; 0: never used */
+	__u64 first_ns; /* the earliest block here since the slot was empty; 0: never used */
 	__s64 bytes;
 	__s64 allocs;
 };
@@ -97,7 +103,7 @@ static inline void lt_ages_add(struct lt_ages *a, __u64 t_ns, __s64 bytes, __s64
 		if (f > t_ns)
 			continue;
 		if (__sync_val_compare_and_swap(&a->s[i].first_ns, f, t_ns) != f) {
-			/* Another CPU took the slot first: counted here, in a neighbouring window. */
+			/* Another CPU took the slot first: counted here, a window off. */
 			__sync_fetch_and_add(&a->s[i].bytes, bytes);
 			__sync_fetch_and_add(&a->s[i].allocs, allocs);
 			return;
@@ -139,7 +145,8 @@ static inline __u64 lt_ages_oldest(const struct lt_ages *a)
 	__u64 oldest = 0;
 
 	for (unsigned int i = 0; i < LT_AGE_SLOTS; i++)
-		if (a->s[i].allocs > 0 && a->s[i].first_ns && (!oldest || a->s[i].first_ns < oldest))
+		if (a->s[i].allocs > 0 && a->s[i].first_ns &&
+		    (!oldest || a->s[i].first_ns < oldest))
 			oldest = a->s[i].first_ns;
 	return oldest;
 }

@@ -1,4 +1,4 @@
-/* test_ages.c: the per-stack age slots (bpf/ages.h): placement, carries, frees, OLDEST, --min-age. */
+/* test_ages.c: the age slots of bpf/ages.h: placement, carries, frees, OLDEST, --min-age. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -128,8 +128,8 @@ static void test_cascade_and_overflow(void **state)
 	struct lt_ages a = { 0 };
 	__u64 t = T0;
 
-	/* One block in each of level 0's windows for 2 level-1 windows and more: each carry of level
-	 * 0 lands in level 1, whose ring of 2 in turn carries into level 2. */
+	/* A block in each of level 0's windows for 20 windows: each carry of level 0 lands in
+	 * level 1, whose ring of 2 in turn carries into level 2. */
 	for (unsigned int i = 0; i < 20; i++, t += width(0))
 		lt_ages_add(&a, t, 1, 1);
 	__s64 sum = 0;
@@ -159,7 +159,7 @@ static void test_cascade_and_overflow(void **state)
 	sum = b.s[LT_AGE_OVERFLOW].bytes;
 	lt_ages_sub(&b, T0, 5, 1);
 	assert_int_equal(b.s[LT_AGE_OVERFLOW].bytes, sum - 5);
-	/* Its first block gone, the overflow's time is before its oldest block (unbounded there). */
+	/* Its first block gone, the overflow's time is before its oldest block (no bound there). */
 	assert_int_equal(lt_ages_oldest(&b), T0);
 }
 
@@ -185,7 +185,8 @@ static void test_min_age(void **state)
 
 	lt_ages_add(&a, T0, 8192, 4);		  /* group A */
 	lt_ages_add(&a, T0 + 2 * S, 15360, 5);	  /* group B, 2 s later */
-	lt_ages_before(&a, T0 + 2 * S + 1000 - 1 * S, &bytes, &allocs); /* --min-age 1, just after B */
+	/* --min-age 1, just after B */
+	lt_ages_before(&a, T0 + 2 * S + 1000 - 1 * S, &bytes, &allocs);
 	assert_int_equal(bytes, 8192);
 	assert_int_equal(allocs, 4);
 	/* Ten minutes on, both are older than a minute. */
