@@ -38,8 +38,8 @@
  * added to a slot a carry empties next; a slot taken by another CPU between the look and the
  * exchange): then one slot holds a little less, even below zero, and another a little more.
  * Nothing is ever lost from the totals. first_ns is set by a compare-and-exchange when a slot is
- * taken for a later window; lowering it within its window is a plain store, which a race may leave
- * a few ns later than the slot's first block.
+ * taken for a later window; within its window (lowered, or set anew when the slot is empty) by a
+ * plain store, which a race may leave a few ns later than the slot's first block.
  */
 
 #define LT_AGE_LEVELS	7
