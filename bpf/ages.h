@@ -48,8 +48,8 @@
 
 /*
  * Windows: 0.27 s, 1.07 s, 4.3 s, 34 s, 4.6 min, 37 min, 4.9 h, two slots each (a power of two:
- * a division in a probe costs more than the rest of this arithmetic). A level keeps a block until
- * its ring comes round, so a block reaches level k + 1 only when older than level k's window:
+ * the probes divide nothing; x86 has no cheap division). A level keeps a block until its ring
+ * comes round, so a block reaches level k + 1 only when older than level k's window:
  * a slot of level k + 1 holds blocks at least that old, in a window 4 (levels 1, 2) or 8 times
  * as wide. Past 4.9 h, the overflow.
  */
