@@ -127,7 +127,6 @@ out:
 
 struct totals_ctx {
 	struct snapshot *snap;
-	struct hashtab *ix;	/* stack id -> index in snap */
 	uint64_t now_ns;	/* the reading's time, for the ages */
 	uint64_t min_age_ns;	/* --min-age: outstanding figures of the blocks this old only */
 };
@@ -149,7 +148,6 @@ static int add_totals(const void *key, const void *value, void *ctx_)
 	struct stack_record rec = { 0 };
 	uint64_t oldest = lt_ages_oldest(&v->ages);
 	__s64 bytes, allocs;
-	int err;
 
 	rec.stack_id = *(const uint64_t *)key;
 	rec.last_alloc_ns = t->last_alloc_ns;
@@ -169,13 +167,7 @@ static int add_totals(const void *key, const void *value, void *ctx_)
 		if (rec.outstanding_allocs <= 0)
 			rec.oldest_age_s = -1;
 	}
-	err = snapshot__add(ctx->snap, &rec);
-	if (err)
-		return err;
-	/* Stack id 0 (stack unknown) has no entry of its own in the maps: kept out of the index. */
-	if (rec.stack_id)
-		return hashtab__put(ctx->ix, rec.stack_id, ctx->snap->nr_stacks - 1);
-	return 0;
+	return snapshot__add(ctx->snap, &rec);
 }
 
 /* The unknown stack's totals, when it ever had a block. */
@@ -341,18 +333,16 @@ static int merge_epochs(struct snapshot *snap)
 struct snapshot *collector__read(struct collector *c, uint64_t min_age_ns)
 {
 	struct snapshot *snap = snapshot__new();
-	struct hashtab *ix = hashtab__new(1024);
 	struct totals_ctx tctx;
 	int err = -ENOMEM;
 
-	if (!snap || !ix)
+	if (!snap)
 		goto fail;
 	snap->taken_ns = now_ns();
 	err = read_stats(c, snap);
 	if (err)
 		goto fail;
 	tctx.snap = snap;
-	tctx.ix = ix;
 	tctx.now_ns = snap->taken_ns;
 	tctx.min_age_ns = min_age_ns;
 	err = map_for_each(c, c->totals_fd, sizeof(uint64_t), sizeof(struct lt_heap_totals),
@@ -386,11 +376,9 @@ struct snapshot *collector__read(struct collector *c, uint64_t min_age_ns)
 	snap->totals.alloc_bytes += evictor__evicted_bytes(c->ev);
 	snap->totals.frees = snap->stats[LT_STAT_FREES];
 	snap->stacks_evicted = evictor__nr_evicted(c->ev);
-	hashtab__free(ix);
 	return snap;
 fail:
 	log_error("cannot read the BPF maps: %s", strerror(-err));
-	hashtab__free(ix);
 	snapshot__free(snap);
 	errno = -err;
 	return NULL;
