@@ -182,8 +182,9 @@ class CommandModeFigures(LeaktopTestCase):
         old = rep.site('aging_old').stacks[0]['oldest_age_s']
         mixed = rep.site('aging_mixed').stacks[0]['oldest_age_s']
         # The workload reads its clock just before a set's first malloc; the probe's time is the
-        # malloc's return, microseconds later. A window is 268 ms.
-        self.assertAlmostEqual(old - mixed, t['mixed'] - t['old'], delta=0.02)
+        # malloc's return, microseconds later (more if the workload is preempted in between). Ages
+        # from the windows' starts would differ by 268 ms, the true ones by about 78.
+        self.assertAlmostEqual(old - mixed, t['mixed'] - t['old'], delta=0.1)
         self.assertGreaterEqual(old, t['end'] - t['old'])
         self.assertLess(old, t['end'] - t['old'] + 30)
 
