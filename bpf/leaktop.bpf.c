@@ -90,13 +90,30 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
-/* Too large for the BPF stack; one per CPU is enough because uprobe programs do not nest. */
+/*
+ * A stack being captured: too large for the BPF stack, so one per CPU. Every task on the CPU shares
+ * it, and a uprobe program runs with migration disabled but not preemption: with full preemption
+ * (CONFIG_PREEMPT, preempt=full or lazy) a task can be preempted inside a capture and another
+ * task's probe run on the same CPU (kernel/trace/bpf_trace.c, uprobe_prog_run(); trace_uprobe.c,
+ * bpf_prog_run_array_uprobe(): migrate_disable() and RCU only). `busy` is taken by an atomic
+ * exchange for the whole capture, the unwinder and its per-CPU cache included (unwind.bpf.h uses
+ * them nowhere else); a probe that finds it taken records its block under the unknown stack, in
+ * scratch_busy. Without the exchange, the two stacks could come out mixed, under either id.
+ */
+struct stack_scratch {
+	__u64 busy;
+	struct lt_stack st;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct lt_stack);
+	__type(value, struct stack_scratch);
 } stack_scratch SEC(".maps");
+
+/* Set by user space before load: enum lt_fault (tests only). */
+const volatile __u32 fault = LT_FAULT_NONE;
 
 /*
  * One allocator call in flight, from its entry probe to its return (or exit) probe. entry_sp is the
@@ -362,20 +379,29 @@ static __always_inline __u32 walk_frames(struct pt_regs *ctx, struct lt_stack *s
 static __always_inline __u64 stack_capture(struct pt_regs *ctx, __u32 tgid, __u64 ret_addr)
 {
 	__u32 zero = 0;
-	struct lt_stack *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	struct stack_scratch *s = bpf_map_lookup_elem(&stack_scratch, &zero);
+	struct lt_stack *st;
 	__u32 nr = 0;
 	__u64 id = 0;
 
-	if (st) {
-		if (unwind_mode != LT_UNWIND_FP)
-			nr = unwind_walk(ctx, st, tgid, ret_addr != 0);
-		if (!nr) {
-			nr = walk_frames(ctx, st);
-			if (ret_addr)
-				st->ips[0] = ret_addr;
-		}
-		id = stack_store(st, nr, tgid);
+	if (!s)
+		goto out;
+	/* The fault leaves the word alone: the scratch only looks taken. */
+	if (fault == LT_FAULT_SCRATCH_BUSY || __sync_lock_test_and_set(&s->busy, 1)) {
+		stat_inc(LT_STAT_SCRATCH_BUSY);
+		goto out;
 	}
+	st = &s->st;
+	if (unwind_mode != LT_UNWIND_FP)
+		nr = unwind_walk(ctx, st, tgid, ret_addr != 0);
+	if (!nr) {
+		nr = walk_frames(ctx, st);
+		if (ret_addr)
+			st->ips[0] = ret_addr;
+	}
+	id = stack_store(st, nr, tgid);
+	s->busy = 0;
+out:
 	if (!id)
 		stat_inc(LT_STAT_LOST_STACKS);
 	return id;
@@ -554,9 +580,6 @@ static __always_inline void restore(__u64 addr, const struct lt_alloc *saved)
 	__sync_fetch_and_add(&t->t.outstanding_allocs, saved->count);
 	lt_ages_add(&t->ages, saved->ts_ns, saved->size, saved->count);
 }
-
-/* Set by user space before load: enum lt_fault (tests only). */
-const volatile __u32 fault = LT_FAULT_NONE;
 
 #include "procs.bpf.h"
 

@@ -79,6 +79,7 @@ enum lt_stat {
 	LT_STAT_TRACK_VMA_BUSY,	    /* a fault whose mapping could not be looked at (lock busy) */
 	LT_STAT_TRACK_EXITS_LOST,   /* an exit not told: its process's figures stay */
 	LT_STAT_TRACK_MOVES_CUT,    /* pages of an mremap beyond what one call moves: left behind */
+	LT_STAT_SCRATCH_BUSY,	    /* a stack not taken: the CPU's stack scratch was another task's */
 	LT_STAT_MAX,
 };
 
@@ -242,6 +243,7 @@ enum lt_fault {
 	LT_FAULT_NONE = 0,
 	LT_FAULT_THREAD_STATE, /* no thread ever gets its per-thread state */
 	LT_FAULT_EVENTS,       /* no fork, exec or exit reaches user space */
+	LT_FAULT_SCRATCH_BUSY, /* every stack capture finds the CPU's stack scratch taken */
 };
 
 /* What happened to a traced process, for user space (the events ring buffer). */

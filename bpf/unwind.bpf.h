@@ -33,7 +33,9 @@ struct {
  * tables, and the stack words it reads (return addresses, saved rbp values): when the registers
  * and the tables' generation are the same, and each word it read holds the same value again, the
  * walk would give the same stack. Those words lie above sp: one read of the span they cover
- * checks them all, at a fraction of the cost of the searches a walk makes per frame.
+ * checks them all, at a fraction of the cost of the searches a walk makes per frame. Read and
+ * written only by a walk, inside a capture that holds the CPU's stack scratch (stack_capture): no
+ * other task's walk can meet an entry half written.
  */
 #define LT_UNWIND_CACHE_WAYS 8	    /* entries per CPU, found by a hash of ip and sp */
 #define LT_UNWIND_CACHE_SPAN 4096   /* the reads must lie within this many bytes above sp */
@@ -42,7 +44,6 @@ struct {
 struct lt_unwind_cached {
 	__u64 ip, sp, bp;   /* the probe's registers (bp only counts when needs_bp) */
 	__u64 generation;   /* lt_unwind_proc.generation of the tables walked */
-	__u64 tag;	    /* the filler's, checked before it publishes (tasks may switch) */
 	__u32 tgid, exec_id;
 	__u32 at_entry;
 	__u16 bp_src;	    /* while filled: where the walk's rbp came from (LT_BP_*, a read) */
@@ -86,7 +87,6 @@ struct lt_walk {
 	__u64 ip, sp, bp;
 	__u64 sp0;		     /* the probe's sp: cached reads are kept relative to it */
 	struct lt_unwind_cached *fill; /* the cache entry that records this walk */
-	__u64 tag;		     /* fill's tag while this walk fills it */
 	__u32 tgid, exec_id;
 	struct lt_stack *st;
 	struct lt_unwind_proc *proc;
@@ -426,7 +426,6 @@ static __always_inline bool cache_hit(struct lt_unwind_cached *c, const struct l
 {
 	const struct lt_unwind_span *buf;
 	__u32 zero = 0, span = c->span, nr_reads = c->nr_reads;
-	__u64 tag = c->tag;
 	__u16 off;
 
 	if (!c->nr || c->ip != s->ip || c->sp != s->sp || (c->needs_bp && c->bp != s->bp) ||
@@ -449,8 +448,7 @@ static __always_inline bool cache_hit(struct lt_unwind_cached *c, const struct l
 	}
 	/* Every slot, whatever nr: a loop bounded by nr gives the verifier a path per length. */
 	__builtin_memcpy(s->st->ips, c->ips, sizeof(c->ips));
-	/* Another task on this CPU may have taken the entry meanwhile: its tag changed then. */
-	return c->tag == tag && c->nr;
+	return true;
 }
 
 /*
@@ -464,7 +462,8 @@ static __always_inline bool cache_hit(struct lt_unwind_cached *c, const struct l
 __noinline __u32 lt_unwind_walk(struct pt_regs *ctx, __u32 tgid, __u32 at_entry)
 {
 	__u32 zero = 0;
-	struct lt_stack *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	struct stack_scratch *scratch = bpf_map_lookup_elem(&stack_scratch, &zero);
+	struct lt_stack *st = scratch ? &scratch->st : NULL;
 	struct lt_unwind_cached *c;
 	struct lt_walk s = {
 	    .ip = PT_REGS_IP(ctx),
@@ -496,9 +495,7 @@ __noinline __u32 lt_unwind_walk(struct pt_regs *ctx, __u32 tgid, __u32 at_entry)
 	if (cache_hit(c, &s))
 		return c->nr;
 	/* The entry is emptied, records the walk's reads, and holds its stack if it is whole. */
-	s.tag = bpf_get_prandom_u32() | ((__u64)tgid << 32);
 	c->nr = 0;
-	c->tag = s.tag;
 	c->ip = s.ip;
 	c->sp = s.sp;
 	c->bp = s.bp;
@@ -518,8 +515,7 @@ __noinline __u32 lt_unwind_walk(struct pt_regs *ctx, __u32 tgid, __u32 at_entry)
 		stat_inc(s.stat);
 		return s.nr;
 	}
-	/* The tag: no other task took the entry meanwhile (this one may have been preempted). */
-	if (s.nr && c->nr_reads <= LT_UNWIND_CACHE_READS && c->tag == s.tag) {
+	if (s.nr && c->nr_reads <= LT_UNWIND_CACHE_READS) {
 		__builtin_memcpy(c->ips, st->ips, sizeof(c->ips));
 		c->nr = s.nr;
 	}

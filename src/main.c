@@ -138,6 +138,8 @@ static uint32_t fault_from_env(void)
 		return LT_FAULT_THREAD_STATE;
 	if (!strcmp(name, "events"))
 		return LT_FAULT_EVENTS;
+	if (!strcmp(name, "scratch_busy"))
+		return LT_FAULT_SCRATCH_BUSY;
 	log_warn("LEAKTOP_FAULT=%s: no such fault, ignored", name);
 	return LT_FAULT_NONE;
 }

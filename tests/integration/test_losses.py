@@ -1,5 +1,6 @@
-"""test_losses.py: every loss counter can become non-zero, with the exact count its cause gives (one
-fault is made on purpose: a thread without per-thread state, which the kernel alone can cause); the
+"""test_losses.py: every loss counter can become non-zero, with the exact count its cause gives (two
+faults are made on purpose: a thread without per-thread state, which the kernel alone can cause, and
+a stack scratch another task holds, which needs a preemption at the right instant); the
 stack tables follow the live set (a late leak after a flood of transient stacks is found); frees the
 allocator makes of its own blocks are told apart from frees of blocks allocated before attach."""
 import glob
@@ -81,6 +82,21 @@ class Losses(LeaktopTestCase):
         rep = self.recursion(['1', '5'], [], env=env).report
         self.assertEqual(rep.stats['thread_state_full'], 5, rep.summary())
         self.assertNoSite(rep, 'bottom')
+
+    def test_scratch_busy(self):
+        """Every capture finds the CPU's stack scratch taken (a fault the BPF side makes on
+        purpose: on a kernel with full preemption, a task preempted inside a capture holds it),
+        with frame and DWARF unwinding: the 5 blocks are counted under the unknown stack, in
+        scratch_busy and lost_stacks, none dropped."""
+        env = dict(os.environ)
+        env['LEAKTOP_FAULT'] = 'scratch_busy'
+        for unwind in ('fp', 'dwarf'):
+            with self.subTest(unwind=unwind):
+                rep = self.recursion(['1', '5'], ['--unwind', unwind], env=env).report
+                self.assertEqual((rep.stats['scratch_busy'], rep.stats['lost_stacks']), (5, 5),
+                                 rep.summary())
+                self.assertEqual(rep.stats['dropped_allocs'], 0)
+                self.assertSites(rep, {None: (5 * BLOCK, 5)})
 
     def test_unwind_cuts_by_cause(self):
         """With the CFI tables, 4 allocations under a trampoline without CFI, one whose CFA is in
