@@ -281,6 +281,9 @@ static void write_globals(FILE *out, const struct report *r, const struct metric
 	fprintf(out, "leaktop_cpu_seconds_total %.6f\n", self ? self->cpu_ns / 1e9 : 0.0);
 	header(out, "leaktop_resident_memory_bytes", "gauge", "leaktop's own resident memory.");
 	fprintf(out, "leaktop_resident_memory_bytes %" PRIu64 "\n", self ? self->rss_bytes : 0);
+	header(out, "leaktop_bpf_map_bytes", "gauge",
+	       "Kernel memory of the BPF maps leaktop holds (each map's memlock).");
+	fprintf(out, "leaktop_bpf_map_bytes %" PRIu64 "\n", self ? self->bpf_map_bytes : 0);
 }
 
 char *metrics_format(const struct report *r, const struct metrics_process *procs, size_t nr_procs,

@@ -17,10 +17,12 @@ struct metrics_process {
 	size_t leak_suspects;	/* its stacks marked as leak suspects (report_stack.trend) */
 };
 
-/* What leaktop itself costs, for leaktop_cpu_seconds_total and leaktop_resident_memory_bytes. */
+/* What leaktop itself costs: leaktop_cpu_seconds_total, leaktop_resident_memory_bytes and
+ * leaktop_bpf_map_bytes. */
 struct metrics_self {
 	uint64_t cpu_ns;
 	uint64_t rss_bytes;
+	uint64_t bpf_map_bytes;	/* kernel memory of the BPF maps it holds */
 };
 
 /*
@@ -29,7 +31,7 @@ struct metrics_self {
  * allocation sites, the suspects first, then the others by outstanding bytes (stacks with the
  * same site summed; the site label is "function (module)"), with their bytes, blocks, growth over
  * the report's window (the stacks' growths summed; no series while unknown) and whether one of
- * their stacks is a suspect; the window; every loss counter; leaktop's own CPU time and RSS.
+ * their stacks is a suspect; the window; every loss counter; leaktop's own CPU time, RSS and BPF map memory.
  * Pure. Returns a malloc'ed string, or NULL and errno (ENOMEM).
  */
 char *metrics_format(const struct report *r, const struct metrics_process *procs, size_t nr_procs,

@@ -1,9 +1,12 @@
-/* procinfo.c: what /proc says about a process: its command name, its resident memory, CPU time. */
+/* procinfo.c: what /proc says about a process: its command name, its resident memory, CPU time, BPF maps. */
+#include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "proc/procinfo.h"
 
@@ -123,4 +126,75 @@ uint64_t procinfo_self_cpu_ns(void)
 	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts))
 		return 0;
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* The id and memlock of the BPF map behind /proc/DIR/fdinfo/NAME; false when it is no map. */
+static bool map_fdinfo(const char *dir, const char *name, uint32_t *id, uint64_t *memlock)
+{
+	char path[96], line[128];
+	int found = 0;
+	FILE *f;
+
+	if (snprintf(path, sizeof(path), "/proc/%s/fdinfo/%s", dir, name) >= (int)sizeof(path))
+		return false;
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (found != 3 && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "map_id: %" SCNu32, id) == 1)
+			found |= 1;
+		else if (sscanf(line, "memlock: %" SCNu64, memlock) == 1)
+			found |= 2;
+	}
+	fclose(f);
+	return found == 3;
+}
+
+uint64_t procinfo_bpf_map_bytes(int pid)
+{
+	char dir[32], path[96], link[32];
+	uint32_t *ids = NULL, id, *grown;
+	size_t n = 0, cap = 0, i;
+	uint64_t total = 0, memlock;
+	struct dirent *e;
+	ssize_t len;
+	DIR *d;
+
+	if (pid)
+		snprintf(dir, sizeof(dir), "%d", pid);
+	else
+		snprintf(dir, sizeof(dir), "self");
+	snprintf(path, sizeof(path), "/proc/%s/fd", dir);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' ||
+		    snprintf(path, sizeof(path), "/proc/%s/fd/%s", dir, e->d_name) >= (int)sizeof(path))
+			continue;
+		/* The link names the kind of fd: one readlink spares the fdinfo of the others. */
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		if (strcmp(link, "anon_inode:bpf-map") || !map_fdinfo(dir, e->d_name, &id, &memlock))
+			continue;
+		/* A map shared by two objects (--track reuses the tracer's procs) has two fds. */
+		for (i = 0; i < n && ids[i] != id; i++)
+			;
+		if (i < n)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			grown = realloc(ids, cap * sizeof(*ids));
+			if (!grown)
+				break;
+			ids = grown;
+		}
+		ids[n++] = id;
+		total += memlock;
+	}
+	closedir(d);
+	free(ids);
+	return total;
 }

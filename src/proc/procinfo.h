@@ -1,4 +1,4 @@
-/* procinfo.h: what /proc says about a process: its command name, its resident memory, CPU time. */
+/* procinfo.h: what /proc says about a process: its command name, its resident memory, CPU time, BPF maps. */
 #ifndef LT_PROCINFO_H
 #define LT_PROCINFO_H
 
@@ -29,5 +29,12 @@ int procinfo_nspid(int pid);
 
 /* CPU time this process has used (user + system), in ns. */
 uint64_t procinfo_self_cpu_ns(void);
+
+/*
+ * Kernel memory of the BPF maps pid holds (pid 0: this process), in bytes, as the kernel accounts
+ * it: the memlock of each map behind one of its fds, once per map (by map id), whichever object
+ * created it. 0 when there are none, or the fds cannot be read.
+ */
+uint64_t procinfo_bpf_map_bytes(int pid);
 
 #endif

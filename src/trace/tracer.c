@@ -466,40 +466,6 @@ int tracer__grow_allocs(struct tracer *t)
 	return alloctab__grow(t->allocs, (uint32_t)t->skel->bss->alloc_tier);
 }
 
-/* The kernel memory of one map, as the kernel accounts it ("memlock" in its fdinfo). */
-static uint64_t map_memlock(int fd)
-{
-	char path[64], line[128];
-	uint64_t bytes = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "memlock: %" SCNu64, &bytes) == 1)
-			break;
-	fclose(f);
-	return bytes;
-}
-
-uint64_t tracer__map_memory_bytes(const struct tracer *t)
-{
-	const struct bpf_map *map;
-	uint64_t total = 0;
-	const int *fds;
-	size_t n;
-
-	bpf_object__for_each_map(map, t->skel->obj)
-		if (bpf_map__fd(map) >= 0)
-			total += map_memlock(bpf_map__fd(map));
-	n = tracer__alloc_fds(t, &fds);
-	for (size_t i = 0; i < n; i++)
-		total += map_memlock(fds[i]);
-	return total;
-}
-
 int tracer__stack_totals_fd(const struct tracer *t)
 {
 	return bpf_map__fd(t->skel->maps.stack_totals);

@@ -104,9 +104,6 @@ size_t tracer__alloc_fds(const struct tracer *t, const int **fds);
 /* Keeps a tier of the allocation table ready beyond the one in use (alloctab__grow). 0 or -errno. */
 int tracer__grow_allocs(struct tracer *t);
 
-/* Kernel memory the BPF maps hold now, in bytes, as the kernel accounts it (each map's memlock). */
-uint64_t tracer__map_memory_bytes(const struct tracer *t);
-
 /* Map file descriptors for the collector. */
 int tracer__stack_totals_fd(const struct tracer *t);
 int tracer__stacks_fd(const struct tracer *t);

@@ -177,7 +177,7 @@ static void set_interval_rates(struct live *l, struct frame *f)
 	}
 	if (!procinfo_mem(0, &self))
 		f->self_rss_bytes = self.rss_bytes;
-	f->map_bytes = tracer__map_memory_bytes(l->tracer);
+	f->map_bytes = procinfo_bpf_map_bytes(0);
 	l->prev_ns = f->snap->taken_ns;
 	l->prev_allocs = f->snap->stats[LT_STAT_ALLOCS];
 	l->prev_frees = f->snap->stats[LT_STAT_FREES];

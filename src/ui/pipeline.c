@@ -181,6 +181,7 @@ int pipeline_metrics(const struct pipeline *p, struct report *r)
 
 		if (!procinfo_mem(0, &mem))
 			self.rss_bytes = mem.rss_bytes;
+		self.bpf_map_bytes = procinfo_bpf_map_bytes(0);
 		/* The processes traced now: those gone have no memory to show. */
 		for (size_t i = 0; i < r->nr_procs; i++)
 			if (!strcmp(r->procs[i].state, "traced"))

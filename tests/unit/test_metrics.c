@@ -172,13 +172,18 @@ static const char expected[] =
 	"leaktop_cpu_seconds_total 1.500000\n"
 	"# HELP leaktop_resident_memory_bytes leaktop's own resident memory.\n"
 	"# TYPE leaktop_resident_memory_bytes gauge\n"
-	"leaktop_resident_memory_bytes 4096\n";
+	"leaktop_resident_memory_bytes 4096\n"
+	"# HELP leaktop_bpf_map_bytes Kernel memory of the BPF maps leaktop holds (each map's "
+	"memlock).\n"
+	"# TYPE leaktop_bpf_map_bytes gauge\n"
+	"leaktop_bpf_map_bytes 1048576\n";
 
 static void test_format_exact(void **state)
 {
 	struct fixture fx;
 	struct metrics_process procs[] = { { 100, "srv \"x\"", 1 }, { 200, NULL, 0 } };
-	struct metrics_self self = { .cpu_ns = 1500000000, .rss_bytes = 4096 };
+	struct metrics_self self = { .cpu_ns = 1500000000, .rss_bytes = 4096,
+				      .bpf_map_bytes = 1048576 };
 	char *text;
 
 	build(&fx);
