@@ -147,6 +147,7 @@ static const char expected[] =
 	"leaktop_losses_total{kind=\"track_vma_busy\"} 0\n"
 	"leaktop_losses_total{kind=\"track_exits_lost\"} 0\n"
 	"leaktop_losses_total{kind=\"track_moves_cut\"} 0\n"
+	"leaktop_losses_total{kind=\"track_calls_lost\"} 0\n"
 	"# HELP leaktop_growth_window_seconds The window of the growth and suspect series: the run "
 	"so far, read every refresh interval.\n"
 	"# TYPE leaktop_growth_window_seconds gauge\n"
