@@ -756,7 +756,8 @@ static __always_inline void in_call(void)
 	__u32 tid = (__u32)id;
 	long nr, err;
 
-	if (!regs)
+	/* A kernel thread's or an io_uring worker's frame is no user-mode entry. */
+	if (!regs || (regs->cs & 3) != 3)
 		return;
 	nr = regs->orig_ax;
 	/* Page faults (orig_ax -1) and the other calls leave at once. */
