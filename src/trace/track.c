@@ -70,8 +70,9 @@ struct track *track__new(const struct track_opts *o)
 
 		bpf_program__set_autoload(s->progs.lt_track_sys_exit, calls && !task_work);
 		bpf_program__set_autoload(s->progs.lt_track_mmap_lock, calls && task_work);
-		bpf_program__set_autoload(s->progs.lt_track_rss, calls && task_work);
-		bpf_program__set_autoload(s->progs.lt_track_tlb, calls && task_work);
+		/* madvise's, which only faults' pages care for */
+		bpf_program__set_autoload(s->progs.lt_track_rss, faults && task_work);
+		bpf_program__set_autoload(s->progs.lt_track_tlb, faults && task_work);
 		log_debug("--track: the ends of mapping calls seen %s",
 			  task_work ? "by task work" : "at every syscall's exit");
 	}
