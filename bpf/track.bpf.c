@@ -685,7 +685,7 @@ static __always_inline void call_ended(void *ctx, struct task_struct *task, stru
 
 /*
  * Kernels without BPF task work (before 6.18): every syscall's exit, a test of its number. This
- * puts every task of the machine on the syscalls' slow path: redis loses about 8% of its
+ * puts every task of the machine on the syscalls' slow path: redis loses about 9% of its
  * throughput (README, "--track").
  */
 SEC("tp_btf/sys_exit")
@@ -711,7 +711,7 @@ int BPF_PROG(lt_track_sys_exit, struct pt_regs *regs, long ret)
  */
 struct track_call {
 	struct bpf_task_work tw;
-	__u64 ip, sp;	/* at the call: a signal handler entered on its way out moves them */
+	__u64 ip, sp;	/* at the call: another entry's, should the task work run at its end */
 };
 
 /* Per thread (its id) that made such a call; a thread's exit deletes its own. */
@@ -737,8 +737,12 @@ static int call_end(struct bpf_map *map, void *tid, void *value)
 	if (!regs)
 		return 0;
 	nr = regs->orig_ax;
+	/*
+	 * The kernel runs task work before it sets up a signal frame (get_signal()), so regs are the
+	 * call's own; unless the task work was queued (an irq_work) only after the call returned,
+	 * and runs at a later entry's end.
+	 */
 	if (regs->ip != c->ip || regs->sp != c->sp || !mapping_call(nr)) {
-		/* A signal handler's frame, or a restart: the call's result is not in regs. */
 		stat_inc(LT_STAT_TRACK_CALLS_LOST);
 		return 0;
 	}
