@@ -126,6 +126,9 @@ int tracer__unwind_procs_fd(const struct tracer *t);
  * of them to fds and returns how many there are. */
 size_t tracer__prog_fds(const struct tracer *t, int *fds, size_t max);
 
+/* Whether the kernel's BTF has a type of this name and kind (BTF_KIND_*): a feature probe. */
+bool kernel_btf_has(const char *name, int kind);
+
 /* The fds of obj's loaded programs: as many as fit in fds (max); returns how many there are. */
 struct bpf_object;
 size_t bpf_object_prog_fds(const struct bpf_object *obj, int *fds, size_t max);
