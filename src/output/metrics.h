@@ -31,8 +31,8 @@ struct metrics_self {
  * allocation sites, the suspects first, then the others by outstanding bytes (stacks with the
  * same site summed; the site label is "function (module)"), with their bytes, blocks, growth over
  * the report's window (the stacks' growths summed; no series while unknown) and whether one of
- * their stacks is a suspect; the window; every loss counter; leaktop's own CPU time, RSS and BPF map memory.
- * Pure. Returns a malloc'ed string, or NULL and errno (ENOMEM).
+ * their stacks is a suspect; the window; every loss counter; leaktop's own CPU time, RSS and
+ * BPF map memory. Pure. Returns a malloc'ed string, or NULL and errno (ENOMEM).
  */
 char *metrics_format(const struct report *r, const struct metrics_process *procs, size_t nr_procs,
 		     const struct metrics_self *self, size_t top_sites);

@@ -1,4 +1,4 @@
-/* procinfo.c: what /proc says about a process: its command name, its resident memory, CPU time, BPF maps. */
+/* procinfo.c: what /proc says about a process: its command name, resident memory, CPU time, BPF maps. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -187,8 +187,10 @@ uint64_t procinfo_bpf_map_bytes(int pid)
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			grown = realloc(ids, cap * sizeof(*ids));
-			if (!grown)
+			if (!grown) {
+				total = 0;
 				break;
+			}
 			ids = grown;
 		}
 		ids[n++] = id;

@@ -1,4 +1,4 @@
-/* procinfo.h: what /proc says about a process: its command name, its resident memory, CPU time, BPF maps. */
+/* procinfo.h: what /proc says about a process: its command name, resident memory, CPU time, BPF maps. */
 #ifndef LT_PROCINFO_H
 #define LT_PROCINFO_H
 
@@ -33,7 +33,7 @@ uint64_t procinfo_self_cpu_ns(void);
 /*
  * Kernel memory of the BPF maps pid holds (pid 0: this process), in bytes, as the kernel accounts
  * it: the memlock of each map behind one of its fds, once per map (by map id), whichever object
- * created it. 0 when there are none, or the fds cannot be read.
+ * created it. 0 when there are none, or the fds cannot be read (or no memory to list them).
  */
 uint64_t procinfo_bpf_map_bytes(int pid);
 
