@@ -1,4 +1,4 @@
-/* procinfo.c: what /proc says about a process: its command name, resident memory, CPU time, BPF maps. */
+/* procinfo.c: what /proc says of a process: command name, resident memory, CPU time, BPF maps. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>

@@ -1,4 +1,4 @@
-/* procinfo.h: what /proc says about a process: its command name, resident memory, CPU time, BPF maps. */
+/* procinfo.h: what /proc says of a process: command name, resident memory, CPU time, BPF maps. */
 #ifndef LT_PROCINFO_H
 #define LT_PROCINFO_H
 
