@@ -156,7 +156,9 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	p = &t->skel->progs;
 	t->skel->rodata->min_size = opts->min_size;
 	t->skel->rodata->max_size = opts->max_size ? opts->max_size : ~0ULL;
-	t->skel->rodata->sample_rate = opts->sample_rate;
+	t->skel->bss->sample_rate = opts->sample_rate;
+	t->skel->rodata->sampling = opts->sample_rate || opts->budget;
+	t->skel->rodata->budget = opts->budget;
 	t->skel->rodata->fault = opts->fault;
 	t->skel->rodata->follow = opts->follow;
 	fill_sampling_tables(t->skel);
@@ -560,6 +562,58 @@ size_t bpf_object_prog_fds(const struct bpf_object *obj, int *fds, size_t max)
 size_t tracer__prog_fds(const struct tracer *t, int *fds, size_t max)
 {
 	return bpf_object_prog_fds(t->skel->obj, fds, max);
+}
+
+size_t tracer__probe_prog_fds(const struct tracer *t, int *fds, size_t max)
+{
+	struct bpf_program *prog;
+	size_t n = 0;
+
+	bpf_object__for_each_program(prog, t->skel->obj) {
+		int fd = bpf_program__fd(prog);
+
+		/* uprobes are of the kprobe type; the life tracepoints and lt_release are not */
+		if (fd < 0 || bpf_program__type(prog) != BPF_PROG_TYPE_KPROBE)
+			continue;
+		if (n < max)
+			fds[n] = fd;
+		n++;
+	}
+	return n;
+}
+
+int tracer__set_sample_rate(struct tracer *t, uint64_t rate)
+{
+	if (!t->skel->bss)
+		return -ENOTSUP;
+	/* One aligned 8-byte store: a program reads the old rate or the new one, never a mix. */
+	__atomic_store_n(&t->skel->bss->sample_rate, rate, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int tracer__budget_counts(const struct tracer *t, uint64_t counts[LT_BUDGET_MAX])
+{
+	int fd = bpf_map__fd(t->skel->maps.budget_counts), ncpu = libbpf_num_possible_cpus();
+	uint64_t *v;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	v = calloc((size_t)ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < LT_BUDGET_MAX; k++) {
+		counts[k] = 0;
+		if (bpf_map_lookup_elem(fd, &k, v)) {
+			int err = -errno;
+
+			free(v);
+			return err;
+		}
+		for (int c = 0; c < ncpu; c++)
+			counts[k] += v[c];
+	}
+	free(v);
+	return 0;
 }
 
 void tracer__free(struct tracer *t)
