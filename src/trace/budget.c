@@ -95,7 +95,8 @@ static bool decide(struct budget *b, const struct budget_period *a)
 	b->entry_traps_ever_over |= b->entry_traps_over;
 	if (!b->rate)
 		b->full_tracking_seen = true;
-	if (a->runs >= B0_MIN_RUNS) {
+	/* Only where nearly every run is an unsampled one's: at full tracking, runs walk stacks. */
+	if (a->runs >= B0_MIN_RUNS && a->samples * 10 <= a->runs) {
 		double per_run = (double)a->bpf_ns / (double)a->runs;
 
 		if (b->b0_ns < 0 || per_run < b->b0_ns)
@@ -111,6 +112,9 @@ static bool decide(struct budget *b, const struct budget_period *a)
 	    (!b->rate || b->overhead >= KEEP_LOW * b->max_overhead))
 		return false;
 	target = AIM * b->max_overhead * own;
+	/* Little room above the floor: aim halfway between it and the budget. */
+	if (fixed >= target && fixed < b->max_overhead * own)
+		target = (fixed + b->max_overhead * own) / 2;
 	if (fixed >= target)
 		r = b->rate ? clamp_rate((double)b->rate * BUDGET_STEP_UP) : BUDGET_START_RATE;
 	else if (b->sample_ns > 0)

@@ -9,10 +9,10 @@
 #define BUDGET_START_RATE (64 * 1024)
 /* The highest rate it sets: LT_MAX_SAMPLE_RATE, where hardly a block is sampled. */
 #define BUDGET_MAX_RATE (1ULL << 36)
-/* A decision waits for this much CPU time of the traced processes (their clock ticks are 10 ms)... */
-#define BUDGET_MIN_CPU_NS 200000000ull
+/* A decision waits for this much CPU time of the traced processes... */
+#define BUDGET_MIN_CPU_NS 100000000ull
 /* ...or this much wall time, whichever comes first. */
-#define BUDGET_MAX_WAIT_NS 3000000000ull
+#define BUDGET_MAX_WAIT_NS 2000000000ull
 /* The rate moves by at most these factors per decision: up (cheaper) fast, down slowly. */
 #define BUDGET_STEP_UP 64
 #define BUDGET_STEP_DOWN 8

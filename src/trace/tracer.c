@@ -274,11 +274,33 @@ static void multi_link_free(struct multi_link *l)
 	free(l->cookies);
 }
 
+int uprobe_multi_link_create(int prog_fd, bool session, int pid, const char *path,
+			     const uint64_t *offsets, const uint64_t *cookies, size_t n)
+{
+	struct link_create_uprobe_multi attr;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_fd = prog_fd;
+	attr.attach_type = session ? LT_BPF_TRACE_UPROBE_SESSION : LT_BPF_TRACE_UPROBE_MULTI;
+	attr.path = (uint64_t)(uintptr_t)path;
+	attr.offsets = (uint64_t)(uintptr_t)offsets;
+	attr.cookies = (uint64_t)(uintptr_t)cookies;
+	attr.cnt = n;
+	attr.pid = pid;
+	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	return fd < 0 ? -errno : fd;
+}
+
+void uprobe_prog_set_session(struct bpf_program *prog)
+{
+	bpf_program__set_expected_attach_type(prog, LT_BPF_TRACE_UPROBE_SESSION);
+}
+
 /* One uprobe_multi or session link (attach_type) of prog over n offsets of one object. */
 static int link_multi(struct tracer *t, struct bpf_program *prog, uint32_t attach_type, int pid,
 		      const char *path, const uint64_t *offsets, const uint64_t *cookies, size_t n)
 {
-	struct link_create_uprobe_multi attr;
 	struct multi_link l = { .pid = pid, .prog = prog, .attach_type = attach_type, .n = n };
 	int fd;
 
@@ -293,20 +315,12 @@ static int link_multi(struct tracer *t, struct bpf_program *prog, uint32_t attac
 	}
 	memcpy(l.offsets, offsets, n * sizeof(*offsets));
 	memcpy(l.cookies, cookies, n * sizeof(*cookies));
-	memset(&attr, 0, sizeof(attr));
-	attr.prog_fd = bpf_program__fd(prog);
-	attr.attach_type = attach_type;
-	attr.path = (uint64_t)(uintptr_t)path;
-	attr.offsets = (uint64_t)(uintptr_t)offsets;
-	attr.cookies = (uint64_t)(uintptr_t)cookies;
-	attr.cnt = n;
-	attr.pid = pid;
-	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	fd = uprobe_multi_link_create(bpf_program__fd(prog),
+				      attach_type == LT_BPF_TRACE_UPROBE_SESSION, pid, path, offsets,
+				      cookies, n);
 	if (fd < 0) {
-		int err = -errno;
-
 		multi_link_free(&l);
-		return err;
+		return fd;
 	}
 	l.fd = fd;
 	t->link_fds[t->nr_link_fds++] = l;

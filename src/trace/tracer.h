@@ -144,6 +144,17 @@ int tracer__set_sample_rate(struct tracer *t, uint64_t rate);
 /* The budget counters (enum lt_budget_count) summed over CPUs: 0 or -errno. */
 int tracer__budget_counts(const struct tracer *t, uint64_t counts[LT_BUDGET_MAX]);
 
+/*
+ * A uprobe_multi link (or a session link) of prog_fd over n offsets of the object at path, for
+ * pid, with a raw bpf(BPF_LINK_CREATE): libbpf 1.1.2 predates both. Its fd, or -errno.
+ */
+int uprobe_multi_link_create(int prog_fd, bool session, int pid, const char *path,
+			     const uint64_t *offsets, const uint64_t *cookies, size_t n);
+
+/* Makes prog, before its load, a program for session links. */
+struct bpf_program;
+void uprobe_prog_set_session(struct bpf_program *prog);
+
 /* The fds of obj's loaded programs: as many as fit in fds (max); returns how many there are. */
 struct bpf_object;
 size_t bpf_object_prog_fds(const struct bpf_object *obj, int *fds, size_t max);

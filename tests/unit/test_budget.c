@@ -182,8 +182,8 @@ static void test_waits_for_cpu_time(void **state)
 	struct budget b;
 
 	budget_init(&b, 0.01, 400, 400, 0);
-	/* 10 ms of CPU a period: a decision after 200 ms of it, the 20th. */
-	for (int i = 0; i < 19; i++)
+	/* 10 ms of CPU a period: a decision after BUDGET_MIN_CPU_NS of it. */
+	for (uint64_t i = 1; i < BUDGET_MIN_CPU_NS / d.cpu_ns; i++)
 		assert_false(budget_update(&b, &d));
 	assert_false(b.measured);
 	budget_update(&b, &d);

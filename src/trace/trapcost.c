@@ -1,0 +1,160 @@
+/* trapcost.c: what the kernel spends per uprobe hit beside the BPF program, measured at start-up. */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "base/log.h"
+#include "proc/procmaps.h"
+#include "trace/tracer.h"
+#include "trace/trapcost.h"
+
+#include "probecost.skel.h"
+
+/*
+ * The function probed: its first instruction is a push, which the kernel emulates, as it does at
+ * the probe points leaktop chooses (probepoint.c); a return probe there is a return probe
+ * anywhere. Called through a volatile pointer so that every call happens.
+ */
+/* clang-format off */
+__asm__(".text\n.globl lt_trapcost_fn\n.type lt_trapcost_fn,@function\n.p2align 4\n"
+	"lt_trapcost_fn:\npush %rbp\npop %rbp\nret\n.size lt_trapcost_fn, .-lt_trapcost_fn\n");
+/* clang-format on */
+void lt_trapcost_fn(void);
+static void (*volatile trapcost_fn)(void) = lt_trapcost_fn;
+
+#define CALLS 4000
+#define ROUNDS 5
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* ns per call, the best of ROUNDS rounds. */
+static double time_calls(void)
+{
+	double best = 0;
+
+	for (int r = 0; r < ROUNDS; r++) {
+		double t0 = now_ns(), t;
+
+		for (int i = 0; i < CALLS; i++)
+			trapcost_fn();
+		t = (now_ns() - t0) / CALLS;
+		if (!r || t < best)
+			best = t;
+	}
+	return best;
+}
+
+/* The empty program's own run time per run, from the kernel's statistics (0 when they are off). */
+static double prog_ns_per_run(const struct bpf_program *prog)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) || !info.run_cnt)
+		return 0;
+	return (double)info.run_time_ns / (double)info.run_cnt;
+}
+
+/* A probe on the function, of the kind leaktop's entry points get; an fd (closed by the caller). */
+static int attach(struct bpf_program *prog, const char *path, uint64_t offset, bool sessions,
+		  bool retprobe)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = retprobe);
+	struct bpf_link *link;
+	uint64_t cookie = 0;
+	int fd;
+
+	if (sessions)
+		return uprobe_multi_link_create(bpf_program__fd(prog), true, getpid(), path,
+						&offset, &cookie, 1);
+	link = bpf_program__attach_uprobe_opts(prog, getpid(), path, offset, &uo);
+	if (!link)
+		return -errno;
+	/* The link's own fd, kept past the link's handle: closing it detaches the probe. */
+	fd = dup(bpf_link__fd(link));
+	bpf_link__destroy(link);
+	return fd < 0 ? -errno : fd;
+}
+
+int trapcost_measure(struct trapcost *out, bool sessions)
+{
+	struct probecost_bpf *skel = NULL;
+	struct procmaps *pm = procmaps__read(getpid());
+	const struct procmap *map = NULL;
+	double base, with_entry, with_both;
+	int stats_fd = -1, entry = -1, both = -1, err;
+	uint64_t offset;
+
+	memset(out, 0, sizeof(*out));
+	if (!pm || !procmaps__file_offset(pm, (uint64_t)(uintptr_t)lt_trapcost_fn, &map, &offset)) {
+		err = pm ? -ENOENT : -errno;
+		goto out;
+	}
+	skel = probecost_bpf__open();
+	if (!skel) {
+		err = -errno;
+		goto out;
+	}
+	if (sessions) {
+		uprobe_prog_set_session(skel->progs.probecost);
+		uprobe_prog_set_session(skel->progs.probecost_entry);
+	}
+	err = probecost_bpf__load(skel);
+	if (err)
+		goto out;
+	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	base = time_calls();
+	/* An entry alone: a session program that declines the return, or a classic uprobe. */
+	entry = attach(skel->progs.probecost_entry, map->path, offset, sessions, false);
+	if (entry < 0) {
+		err = entry;
+		goto out;
+	}
+	with_entry = time_calls();
+	/* And its return: a session program that asks for it, or a uretprobe beside the uprobe. */
+	if (sessions) {
+		close(entry);
+		entry = -1;
+	}
+	both = attach(skel->progs.probecost, map->path, offset, sessions, !sessions);
+	if (both < 0) {
+		err = both;
+		goto out;
+	}
+	with_both = time_calls();
+	out->entry_ns = with_entry - base - prog_ns_per_run(skel->progs.probecost_entry);
+	/* With sessions, both runs of the call are probecost's; without, one is probecost_entry's. */
+	out->return_ns = with_both - with_entry - prog_ns_per_run(skel->progs.probecost);
+	if (sessions)
+		out->return_ns = with_both - base - 2 * prog_ns_per_run(skel->progs.probecost) -
+				 out->entry_ns;
+	if (out->entry_ns < 0)
+		out->entry_ns = 0;
+	if (out->return_ns < 0)
+		out->return_ns = 0;
+	err = 0;
+out:
+	if (err)
+		log_error("cannot measure what a probe costs: %s", strerror(-err));
+	/* Each probe takes a grace period or two to go: tens of ms, once. */
+	if (both >= 0)
+		close(both);
+	if (entry >= 0)
+		close(entry);
+	probecost_bpf__destroy(skel);
+	if (stats_fd >= 0)
+		close(stats_fd);
+	procmaps__free(pm);
+	return err;
+}
