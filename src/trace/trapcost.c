@@ -27,7 +27,7 @@ void lt_trapcost_fn(void);
 static void (*volatile trapcost_fn)(void) = lt_trapcost_fn;
 
 #define CALLS 4000
-#define ROUNDS 5
+#define ROUNDS 9
 
 static double now_ns(void)
 {
