@@ -137,7 +137,7 @@ struct call {
 	__u8 recorded_old;	/* realloc: the old block was released at entry (restored on failure) */
 	__u8 unwound;		/* an exception or longjmp began inside the call */
 	__u8 pad[2];
-	__u64 rate;		/* sampled: the sample rate its decision was made at (its weight's) */
+	__u64 rate;		/* sampled: the rate its decision was made at (its weight's) */
 	struct lt_alloc old;	/* realloc: the released block, for that restore */
 };
 

@@ -90,7 +90,7 @@ enum lt_stat {
 enum lt_budget_count {
 	LT_BUDGET_RETURNS,	/* return probes hit (their trap costs as an entry's does) */
 	LT_BUDGET_SAMPLES,	/* blocks recorded */
-	LT_BUDGET_EST_ALLOCS,	/* the recorded blocks' weighted counts: allocations, estimated */
+	LT_BUDGET_EST_ALLOCS,	/* the recorded blocks' weighted counts: allocations estimated */
 	LT_BUDGET_EST_BYTES,	/* their weighted sizes: bytes allocated, estimated */
 	LT_BUDGET_MAX,
 };

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* probecost.bpf.c: empty uprobes, so that what the kernel spends on a probe can be measured alone. */
+/* probecost.bpf.c: empty uprobes, so that what the kernel spends on a probe is measured alone. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 

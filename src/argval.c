@@ -64,8 +64,9 @@ int argval_percent(const char *opt, const char *arg, double *out, char *err, siz
 		return argval_error(err, err_len, "%s: '%s' is not a percentage", opt, arg);
 	v = strtod(arg, &end);
 	if (end != arg + len || !isfinite(v) || v <= 0 || v > MAX_PERCENT)
-		return argval_error(err, err_len, "%s: '%s' is not a percentage above 0, at most %.0f",
-				   opt, arg, MAX_PERCENT);
+		return argval_error(err, err_len,
+				    "%s: '%s' is not a percentage above 0, at most %.0f", opt, arg,
+				    MAX_PERCENT);
 	*out = v;
 	return 0;
 }

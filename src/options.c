@@ -682,7 +682,8 @@ static int check_combinations(const struct options *o, char *err, size_t err_len
 		/* A sampled block's extent is not known: its size is its weight. */
 		{ o->reachability && (o->sample_rate || o->max_overhead_pct > 0),
 		  "--reachability needs every block: no --sample-rate or --max-overhead" },
-		{ o->max_overhead_pct > 0 && (o->empty_programs || !(o->track & LT_TRACK_BIT(LT_TRACK_HEAP))),
+		{ o->max_overhead_pct > 0 &&
+			  (o->empty_programs || !(o->track & LT_TRACK_BIT(LT_TRACK_HEAP))),
 		  "--max-overhead sets the sample rate of the heap's probes: --track with heap" },
 	};
 

@@ -65,10 +65,10 @@ struct report_exit {
  */
 struct report_budget {
 	double max_overhead;
-	bool measured;			/* a decision has been made: the figures below are set */
+	bool measured;			/* a decision was made: the figures below are set */
 	double overhead;		/* the probes' cost */
 	double entry_probes;		/* the entry probes' traps alone */
-	bool entry_probes_over;		/* entry_probes > max_overhead at the last decision */
+	bool entry_probes_over;		/* entry_probes > max_overhead, at the last decision */
 	bool entry_probes_ever_over;	/* ... at any decision of the run */
 	double trap_entry_ns, trap_return_ns;	/* measured at start-up */
 	uint64_t min_rate_bytes, max_rate_bytes;	/* the rates in force while sampling */

@@ -53,14 +53,16 @@ static void write_processes(const struct report *r, FILE *out)
 /* --max-overhead: the rates the budget led to, and what the probes cost at the last decision. */
 static void write_budget(const struct report *r, const struct report_budget *b, FILE *out)
 {
-	fprintf(out, "overhead budget %.3g%% of the traced processes' CPU: ", b->max_overhead * 100);
+	fprintf(out, "overhead budget %.3g%% of the traced processes' CPU: ",
+		b->max_overhead * 100);
 	if (b->measured)
-		fprintf(out, "the probes cost %.2f%% (entry probes alone %.2f%%)", b->overhead * 100,
-			b->entry_probes * 100);
+		fprintf(out, "the probes cost %.2f%% (entry probes alone %.2f%%)",
+			b->overhead * 100, b->entry_probes * 100);
 	else
 		fputs("not measured yet", out);
 	if (r->sample_rate_bytes)
-		fprintf(out, "; one allocation sampled per %" PRIu64 " bytes now", r->sample_rate_bytes);
+		fprintf(out, "; one allocation sampled per %" PRIu64 " bytes now",
+			r->sample_rate_bytes);
 	else
 		fputs("; every allocation recorded now", out);
 	fprintf(out, "; rates %" PRIu64 " to %" PRIu64 " bytes%s, %" PRIu64 " change%s; "

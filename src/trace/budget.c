@@ -1,4 +1,4 @@
-/* budget.c: --max-overhead's controller: the probes' cost as measured, and the sample rate to set. */
+/* budget.c: --max-overhead's controller: the probes' cost measured, and the sample rate to set. */
 #include <math.h>
 #include <string.h>
 
@@ -42,7 +42,10 @@ static uint64_t clamp_rate(double r)
 	return r < 1 ? 1 : (uint64_t)llround(r);
 }
 
-/* The rate that gives `affordable` samples (0: every block fits) where the period gave a->samples at b->rate. */
+/*
+ * The rate that gives `affordable` samples where the period gave a->samples at b->rate; 0 when
+ * every block fits.
+ */
 static uint64_t rate_for(const struct budget *b, const struct budget_period *a, double affordable)
 {
 	double r;

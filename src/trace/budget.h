@@ -1,4 +1,4 @@
-/* budget.h: --max-overhead's controller: the probes' cost as measured, and the sample rate to set. */
+/* budget.h: --max-overhead's controller: the probes' cost measured, and the sample rate to set. */
 #ifndef LT_BUDGET_H
 #define LT_BUDGET_H
 
@@ -54,10 +54,11 @@ struct budget {
 
 /*
  * A controller for max_overhead (a fraction: 0.05 for 5%), with the measured trap costs. It starts
- * at start_rate (--sample-rate), or at BUDGET_START_RATE when that is 0, never at full tracking: the budget holds from the first moment (full
- * tracking of a process that allocates all the time can cost it many times its own CPU before the
- * first decision), and the rate comes down, to full tracking when that fits, within a few
- * decisions (BUDGET_STEP_DOWN each).
+ * at start_rate (--sample-rate), or at BUDGET_START_RATE when that is 0, never at full tracking:
+ * the budget holds from the first moment (full tracking of a process that allocates all the time
+ * can cost it many times its own CPU before the first decision), and the rate comes down to full
+ * tracking at the first decision where that fits (BUDGET_STEP_DOWN bounds only the steps between
+ * two rates).
  */
 void budget_init(struct budget *b, double max_overhead, double trap_entry_ns,
 		 double trap_return_ns, uint64_t start_rate);

@@ -1,4 +1,4 @@
-/* overhead.c: --max-overhead at run time: the readings the controller needs, and the rate it sets. */
+/* overhead.c: --max-overhead at run time: the readings the controller needs, the rate it sets. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* overhead.h: --max-overhead at run time: the readings the controller needs, and the rate it sets. */
+/* overhead.h: --max-overhead at run time: the readings the controller needs, the rate it sets. */
 #ifndef LT_OVERHEAD_H
 #define LT_OVERHEAD_H
 

@@ -1,4 +1,4 @@
-/* trapcost.c: what the kernel spends per uprobe hit beside the BPF program, measured at start-up. */
+/* trapcost.c: what the kernel spends per uprobe hit beside the BPF program, measured at start. */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
