@@ -21,6 +21,7 @@
 #include "proc/procview.h"
 #include "symbol/symbolize.h"
 #include "trace/attach.h"
+#include "trace/budget.h"
 #include "trace/collect.h"
 #include "trace/reachscan.h"
 #include "trace/tracer.h"
@@ -188,6 +189,10 @@ static int load(struct run *r)
 		.unwind_rows = o->unwind_rows,	.fault = fault_from_env(),
 		.budget = o->max_overhead_pct > 0,
 	};
+
+	/* A budget starts at a rate (budget.h): from the first probe attached, not at its first poll. */
+	if (topts.budget && !topts.sample_rate)
+		topts.sample_rate = BUDGET_START_RATE;
 
 	r->tracer = tracer__new(&topts);
 	if (!r->tracer)

@@ -174,6 +174,22 @@ static void test_within_band_is_kept(void **state)
 	assert_true(b.decisions > 0);
 }
 
+static void test_little_room_above_the_floor(void **state)
+{
+	struct plant p = busy;
+	struct budget b;
+
+	/* 20,000 allocs/s: the floor is 1.84%, full tracking 3.56%; a budget of 2.1% leaves 0.26%
+	 * above the floor, less than 0.8 x the budget: the controller aims halfway, and samples. */
+	p.allocs_per_s = 20000;
+	budget_init(&b, 0.021, 400, 400, 0);
+	run(&p, &b, 20);
+	assert_true(b.rate > 0 && b.rate < BUDGET_MAX_RATE);
+	assert_true(overhead(&p, &b) <= 0.021);
+	assert_true(overhead(&p, &b) > 0.0184);
+	assert_false(b.entry_traps_over);
+}
+
 static void test_waits_for_cpu_time(void **state)
 {
 	struct budget_period d = { .wall_ns = 100000000, .cpu_ns = 10000000, .bpf_ns = 9000000,
@@ -205,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_entry_traps_over_budget),
 		cmocka_unit_test(test_steps_down_are_bounded),
 		cmocka_unit_test(test_within_band_is_kept),
+		cmocka_unit_test(test_little_room_above_the_floor),
 		cmocka_unit_test(test_waits_for_cpu_time),
 	};
 
