@@ -95,33 +95,6 @@ static void json_string(FILE *out, const char *s)
  * The shortest of %.15g..%.17g that reads back as v, so 5.02 stays "5.02". JSON has no NaN or
  * infinity: those become null.
  */
-static void json_double(FILE *out, double v);
-
-/* --max-overhead: the budget and what the controller measured (percentages: null before). */
-static void write_budget(const struct report_budget *b, FILE *out)
-{
-	const char *yes[] = { "false", "true" };
-
-	fputs("  \"overhead_budget\": {\"max_overhead_pct\": ", out);
-	json_double(out, b->max_overhead * 100);
-	fputs(", \"overhead_pct\": ", out);
-	json_double(out, b->measured ? b->overhead * 100 : NAN);
-	fputs(", \"entry_probes_pct\": ", out);
-	json_double(out, b->measured ? b->entry_probes * 100 : NAN);
-	fprintf(out, ", \"entry_probes_over_budget\": %s, \"entry_probes_ever_over_budget\": %s",
-		yes[b->entry_probes_over], yes[b->entry_probes_ever_over]);
-	fputs(",\n    \"trap_entry_ns\": ", out);
-	json_double(out, b->trap_entry_ns);
-	fputs(", \"trap_return_ns\": ", out);
-	json_double(out, b->trap_return_ns);
-	fprintf(out,
-		", \"min_sample_rate_bytes\": %" PRIu64 ", \"max_sample_rate_bytes\": %" PRIu64
-		", \"full_tracking\": %s, \"decisions\": %" PRIu64 ", \"rate_changes\": %" PRIu64
-		"},\n",
-		b->min_rate_bytes, b->max_rate_bytes, yes[b->full_tracking], b->decisions,
-		b->rate_changes);
-}
-
 static void json_double(FILE *out, double v)
 {
 	char buf[64];
@@ -153,6 +126,31 @@ static void json_double(FILE *out, double v)
 			in_point = true;
 		}
 	}
+}
+
+/* --max-overhead: the budget and what the controller measured (percentages: null before). */
+static void write_budget(const struct report_budget *b, FILE *out)
+{
+	const char *yes[] = { "false", "true" };
+
+	fputs("  \"overhead_budget\": {\"max_overhead_pct\": ", out);
+	json_double(out, b->max_overhead * 100);
+	fputs(", \"overhead_pct\": ", out);
+	json_double(out, b->measured ? b->overhead * 100 : NAN);
+	fputs(", \"entry_probes_pct\": ", out);
+	json_double(out, b->measured ? b->entry_probes * 100 : NAN);
+	fprintf(out, ", \"entry_probes_over_budget\": %s, \"entry_probes_ever_over_budget\": %s",
+		yes[b->entry_probes_over], yes[b->entry_probes_ever_over]);
+	fputs(",\n    \"trap_entry_ns\": ", out);
+	json_double(out, b->trap_entry_ns);
+	fputs(", \"trap_return_ns\": ", out);
+	json_double(out, b->trap_return_ns);
+	fprintf(out,
+		", \"min_sample_rate_bytes\": %" PRIu64 ", \"max_sample_rate_bytes\": %" PRIu64
+		", \"full_tracking\": %s, \"decisions\": %" PRIu64 ", \"rate_changes\": %" PRIu64
+		"},\n",
+		b->min_rate_bytes, b->max_rate_bytes, yes[b->full_tracking], b->decisions,
+		b->rate_changes);
 }
 
 static void json_hex(FILE *out, uint64_t v)

@@ -39,7 +39,7 @@ def workload_counts(stdout):
 class Budget(LeaktopTestCase):
 
     def test_rate_follows_the_allocation_rate(self):
-        r = run_command([workload('phases'), '800', '1500'],
+        r = run_command([workload('phases'), '500', '1000'],
                         opts=['--max-overhead', '6', '--sample-rate', '4K'])
         rep = r.report
         b = rep.data['overhead_budget']
@@ -57,10 +57,11 @@ class Budget(LeaktopTestCase):
         self.assertGreaterEqual(b['decisions'], 3, info)
         self.assertEqual(b['max_sample_rate_bytes'], 4096, info)
         self.assertLess(b['min_sample_rate_bytes'], 4096, info)
-        # Within the budget at the last decision, and not over it by the entry probes alone.
+        # The entry probes alone stayed within the budget: a rate could meet it. (The cost at the
+        # last decision may be above the budget: that decision then moved the rate.)
         self.assertFalse(b['entry_probes_ever_over_budget'], info)
+        self.assertLess(b['entry_probes_pct'], 6.0, info)
         self.assertLessEqual(b['entry_probes_pct'], b['overhead_pct'], info)
-        self.assertLessEqual(b['overhead_pct'], 6.0, info)
         rate = b['max_sample_rate_bytes']
         for site, (n, s) in counts.items():
             p = -math.expm1(-s / rate)
@@ -77,7 +78,7 @@ class Budget(LeaktopTestCase):
 
     def test_entry_probes_over_budget_said(self):
         # Nothing but malloc in a loop: the entry probe alone costs many times the loop's work.
-        r = run_command([workload('phases'), '0', '600', '0'],
+        r = run_command([workload('phases'), '0', '400', '0'],
                         opts=['--max-overhead', '2', '--sample-rate', '4K'])
         b = r.report.data['overhead_budget']
         info = 'budget %s\nstderr:\n%s' % (b, r.stderr)
