@@ -70,7 +70,8 @@ struct report_budget {
 	double entry_probes;		/* the entry probes' traps alone */
 	bool entry_probes_over;		/* entry_probes > max_overhead, at the last decision */
 	bool entry_probes_ever_over;	/* ... at any decision of the run */
-	double trap_entry_ns, trap_return_ns;	/* measured at start-up */
+	double trap_entry_ns, trap_return_ns;	/* measured at start-up, hits close together */
+	double trap_entry_sparse_ns;		/* an entry's, hits far apart */
 	uint64_t min_rate_bytes, max_rate_bytes;	/* the rates in force while sampling */
 	bool full_tracking;		/* rate 0 (every block) was in force at some point */
 	uint64_t decisions, rate_changes;

@@ -145,6 +145,8 @@ static void write_budget(const struct report_budget *b, FILE *out)
 	json_double(out, b->trap_entry_ns);
 	fputs(", \"trap_return_ns\": ", out);
 	json_double(out, b->trap_return_ns);
+	fputs(", \"trap_entry_sparse_ns\": ", out);
+	json_double(out, b->trap_entry_sparse_ns);
 	fprintf(out,
 		", \"min_sample_rate_bytes\": %" PRIu64 ", \"max_sample_rate_bytes\": %" PRIu64
 		", \"full_tracking\": %s, \"decisions\": %" PRIu64 ", \"rate_changes\": %" PRIu64

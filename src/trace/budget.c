@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "trace/budget.h"
+#include "trace/trapcost.h"
 
 /* Where a new rate aims, as a share of the budget; and the band in which a rate is kept. */
 #define AIM 0.8
@@ -15,12 +16,27 @@ void budget_init(struct budget *b, double max_overhead, double trap_entry_ns,
 {
 	memset(b, 0, sizeof(*b));
 	b->max_overhead = max_overhead;
-	b->trap_entry_ns = trap_entry_ns;
+	b->trap_entry_ns = b->trap_entry_sparse_ns = trap_entry_ns;
 	b->trap_return_ns = trap_return_ns;
 	b->rate = start_rate ? start_rate : BUDGET_START_RATE;
 	b->min_rate = b->max_rate = b->rate;
 	b->b0_ns = -1;
 	b->sample_ns = -1;
+}
+
+void budget_set_sparse(struct budget *b, double trap_entry_ns)
+{
+	b->trap_entry_sparse_ns = trap_entry_ns;
+}
+
+/* Where between dense (0) and sparse (1) hits lie that are ns apart. */
+static double sparseness(double ns)
+{
+	if (ns <= TRAPCOST_DENSE_NS)
+		return 0;
+	if (ns >= TRAPCOST_SPARSE_NS)
+		return 1;
+	return log(ns / TRAPCOST_DENSE_NS) / log(TRAPCOST_SPARSE_NS / TRAPCOST_DENSE_NS);
 }
 
 static void add(struct budget_period *a, const struct budget_period *d)
@@ -80,9 +96,10 @@ static uint64_t bounded(const struct budget *b, uint64_t r)
 static bool decide(struct budget *b, const struct budget_period *a)
 {
 	double entries = (double)(a->runs - a->returns);
-	double traps = b->trap_entry_ns * entries + b->trap_return_ns * (double)a->returns;
-	double cost = (double)a->bpf_ns + traps, own = (double)a->cpu_ns - cost;
-	double fixed, target;
+	double w = sparseness((double)a->cpu_ns / (double)a->runs);
+	double te = b->trap_entry_ns + w * (b->trap_entry_sparse_ns - b->trap_entry_ns);
+	double cost = (double)a->bpf_ns + te * entries + b->trap_return_ns * (double)a->returns;
+	double own = (double)a->cpu_ns - cost, fixed, target;
 	uint64_t r;
 
 	/* Cost beyond the CPU measured: the trap estimate is off; the processes did something. */
@@ -93,7 +110,8 @@ static bool decide(struct budget *b, const struct budget_period *a)
 	b->measured = true;
 	b->decisions++;
 	b->overhead = cost / own;
-	b->entry_traps = b->trap_entry_ns * entries / own;
+	b->entry_traps = te * entries / own;
+	b->hit_entry_ns = te;
 	b->entry_traps_over = b->entry_traps > b->max_overhead;
 	b->entry_traps_ever_over |= b->entry_traps_over;
 	if (!b->rate)
@@ -105,7 +123,7 @@ static bool decide(struct budget *b, const struct budget_period *a)
 		if (b->b0_ns < 0 || per_run < b->b0_ns)
 			b->b0_ns = per_run;
 	}
-	fixed = entries * (b->trap_entry_ns + (b->b0_ns > 0 ? b->b0_ns : 0));
+	fixed = entries * (te + (b->b0_ns > 0 ? b->b0_ns : 0));
 	if (fixed > cost)
 		fixed = cost;
 	if (a->samples)

@@ -34,6 +34,7 @@ struct budget {
 	double max_overhead;	/* the budget: probe time / the processes' own CPU time */
 	double trap_entry_ns;	/* what the kernel spends per entry probe hit, BPF program aside */
 	double trap_return_ns;	/* per return probe hit */
+	double trap_entry_sparse_ns;	/* when entries are far apart (trapcost.h) */
 
 	/* state */
 	uint64_t rate;		/* bytes; 0: every block recorded */
@@ -45,6 +46,7 @@ struct budget {
 	bool measured;		/* a decision has been made */
 	double overhead;	/* the probes' cost */
 	double entry_traps;	/* the entry probes' traps alone, which no rate removes */
+	double hit_entry_ns;	/* an entry's trap, as the hits' spacing made it */
 	bool entry_traps_over;	/* entry_traps > max_overhead: the budget cannot be met */
 	bool entry_traps_ever_over;
 	uint64_t decisions, changes;
@@ -69,7 +71,8 @@ void budget_init(struct budget *b, double max_overhead, double trap_entry_ns,
  * the budget stays), sets b->rate so that the cost lands at 0.8 x the budget. Returns true when
  * b->rate changed.
  *
- * The model: cost = BPF run time + trap_entry x entry hits + trap_return x return hits, over the
+ * The model: cost = BPF run time + trap_entry x entry hits + trap_return x return hits (each trap
+ * as costly as the hits' spacing makes it, budget_set_sparse()), over the
  * processes' own CPU time (theirs minus that cost). The floor no rate removes is every entry's
  * trap plus an unsampled run (b0_ns); the rest is paid per recorded block. The samples a rate
  * gives are inversely proportional to it (exactly so for blocks much smaller than the rate), so
@@ -78,5 +81,12 @@ void budget_init(struct budget *b, double max_overhead, double trap_entry_ns,
  * the step allows and entry_traps_over says whether the entry traps alone are the reason.
  */
 bool budget_update(struct budget *b, const struct budget_period *d);
+
+/*
+ * An entry's trap cost when hits are TRAPCOST_SPARSE_NS apart or more (budget_init's is that of
+ * hits closer than TRAPCOST_DENSE_NS). A decision takes, for the period's mean CPU time per hit,
+ * the cost between the two (on a log scale of the spacing).
+ */
+void budget_set_sparse(struct budget *b, double trap_entry_ns);
 
 #endif

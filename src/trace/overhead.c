@@ -94,9 +94,11 @@ struct overhead *overhead__new(struct tracer *t, const struct procset *ps, doubl
 	err = trapcost_measure(&traps, tracer__sessions(t));
 	if (err)
 		goto fail;
-	log_info("a probe's trap costs %.0f ns at an entry, %.0f ns at a return", traps.entry_ns,
-		 traps.return_ns);
+	log_info("a probe's trap costs %.0f ns at an entry (%.0f ns with entries %.0f us apart), "
+		 "%.0f ns at a return", traps.entry_ns, traps.entry_sparse_ns,
+		 TRAPCOST_SPARSE_NS / 1000, traps.return_ns);
 	budget_init(&o->budget, max_overhead, traps.entry_ns, traps.return_ns, start_rate);
+	budget_set_sparse(&o->budget, traps.entry_sparse_ns);
 	err = tracer__set_sample_rate(t, o->budget.rate);
 	if (!err)
 		err = read_now(o, &o->last);
@@ -174,6 +176,7 @@ const struct report_budget *overhead__report(struct overhead *o)
 		.entry_probes_ever_over = b->entry_traps_ever_over,
 		.trap_entry_ns = b->trap_entry_ns,
 		.trap_return_ns = b->trap_return_ns,
+		.trap_entry_sparse_ns = b->trap_entry_sparse_ns,
 		.min_rate_bytes = b->min_rate,
 		.max_rate_bytes = b->max_rate,
 		.full_tracking = b->full_tracking_seen || !b->rate,

@@ -875,6 +875,7 @@ static void test_budget(void **state)
 				   .entry_probes = 0.0125,
 				   .trap_entry_ns = 560,
 				   .trap_return_ns = 310.5,
+				   .trap_entry_sparse_ns = 900,
 				   .min_rate_bytes = 600,
 				   .max_rate_bytes = 65536,
 				   .full_tracking = true,
@@ -900,6 +901,7 @@ static void test_budget(void **state)
 				    "\"entry_probes_over_budget\": false, "
 				    "\"entry_probes_ever_over_budget\": false,\n"
 				    "    \"trap_entry_ns\": 560, \"trap_return_ns\": 310.5, "
+				    "\"trap_entry_sparse_ns\": 900, "
 				    "\"min_sample_rate_bytes\": 600, \"max_sample_rate_bytes\": 65536, "
 				    "\"full_tracking\": true, \"decisions\": 12, \"rate_changes\": 3},\n"));
 	free(out);
