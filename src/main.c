@@ -190,7 +190,7 @@ static int load(struct run *r)
 		.budget = o->max_overhead_pct > 0,
 	};
 
-	/* A budget starts at a rate (budget.h): from the first probe attached, not at its first poll. */
+	/* A budget starts at a rate (budget.h): from the first probe on, not from its first poll. */
 	if (topts.budget && !topts.sample_rate)
 		topts.sample_rate = BUDGET_START_RATE;
 

@@ -70,8 +70,8 @@ static void write_budget(const struct report *r, const struct report_budget *b, 
 		b->min_rate_bytes, b->max_rate_bytes, b->full_tracking ? " and full tracking" : "",
 		b->rate_changes, b->rate_changes == 1 ? "" : "s");
 	if (b->entry_probes_ever_over)
-		fputs("over budget: the entry probes alone cost more than the budget; no sample rate "
-		      "can meet it\n",
+		fputs("over budget: the entry probes alone cost more than the budget; no sample "
+		      "rate can meet it\n",
 		      out);
 }
 

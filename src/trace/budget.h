@@ -39,7 +39,7 @@ struct budget {
 	/* state */
 	uint64_t rate;		/* bytes; 0: every block recorded */
 	struct budget_period acc; /* since the last decision */
-	double b0_ns;		/* least BPF run time per run seen: an unsampled probe's; < 0 unknown */
+	double b0_ns;		/* least BPF run time per run seen (an unsampled probe's); < 0: none */
 	double sample_ns;	/* cost per recorded block beyond the floor; < 0 unknown */
 
 	/* the last decision's figures (fractions of the processes' own CPU time), and the run's */

@@ -36,7 +36,7 @@ static int read_now(struct overhead *o, struct reading *r)
 	r->t_ns = now_ns();
 	err = bpfcost__read(o->cost, &r->bpf_ns, &r->runs);
 	if (err == -ENODATA)
-		log_error("--max-overhead needs the kernel's BPF run-time statistics, which are off");
+		log_error("--max-overhead needs the kernel's BPF statistics, which are off");
 	if (!err)
 		err = tracer__budget_counts(o->tracer, r->counts);
 	if (err && err != -ENODATA)
@@ -131,7 +131,7 @@ int overhead__poll(struct overhead *o)
 			      o->last.counts[LT_BUDGET_EST_ALLOCS],
 		.est_bytes = now.counts[LT_BUDGET_EST_BYTES] - o->last.counts[LT_BUDGET_EST_BYTES],
 	};
-	/* Returns counted in a period whose runs were read before them: never more than the runs. */
+	/* Returns counted after the runs were read: never more than the runs. */
 	if (d.returns > d.runs)
 		d.returns = d.runs;
 	o->last = now;
@@ -144,14 +144,14 @@ int overhead__poll(struct overhead *o)
 			log_error("cannot set the sample rate: %s", strerror(-err));
 			return err;
 		}
-		log_info("overhead %.2f%% of the traced processes' CPU (budget %.2f%%): sample rate "
-			 "now %llu bytes", o->budget.overhead * 100, o->budget.max_overhead * 100,
+		log_info("overhead %.2f%% of the traced processes' CPU (budget %.2f%%): sample "
+			 "rate now %llu bytes", o->budget.overhead * 100, o->budget.max_overhead * 100,
 			 (unsigned long long)o->budget.rate);
 	}
 	if (o->budget.entry_traps_over && !o->said_over) {
 		o->said_over = true;
-		log_warn("the entry probes alone cost %.1f%% of the traced processes' CPU, over the "
-			 "budget of %.1f%% (--max-overhead): no sample rate can meet it",
+		log_warn("the entry probes alone cost %.1f%% of the traced processes' CPU, over "
+			 "the budget of %.1f%% (--max-overhead): no sample rate can meet it",
 			 o->budget.entry_traps * 100, o->budget.max_overhead * 100);
 	}
 	return 0;

@@ -212,7 +212,7 @@ int trapcost_measure(struct trapcost *out, bool sessions)
 	}
 	with_both = time_calls();
 	out->entry_ns = with_entry - base - prog_ns_per_run(skel->progs.probecost_entry);
-	/* With sessions, both runs of the call are probecost's; without, one is probecost_entry's. */
+	/* With sessions both runs of a call are probecost's; without, one is probecost_entry's. */
 	out->return_ns = with_both - with_entry - prog_ns_per_run(skel->progs.probecost);
 	if (sessions)
 		out->return_ns = with_both - base - 2 * prog_ns_per_run(skel->progs.probecost) -

@@ -15,7 +15,7 @@
 #define TRAPCOST_SPARSE_NS 20000.0
 
 struct trapcost {
-	double entry_ns;	/* an entry probe's hit at an emulated instruction (a push), dense */
+	double entry_ns;	/* an entry's hit at an emulated instruction (a push), dense */
 	double return_ns;	/* a return probe's hit, dense */
 	double entry_sparse_ns;	/* an entry's, TRAPCOST_SPARSE_NS apart (a return follows its entry
 				 * closely: its trap finds the path warm) */
@@ -26,10 +26,11 @@ struct trapcost {
  * (sessions: a session link, else a classic uprobe and uretprobe): calls timed without probes,
  * with an empty entry probe, then with its return as well (dense: best of 9 rounds of 4000 calls
  * back to back; sparse, an entry alone: the medians of 400 calls between stretches of work,
- * against an unprobed twin), less the empty programs' own run time. Costs about 50 ms, and the probes' removal a
- * grace period or two. The kernel's path is the same for every process, so the figures are the traced
- * processes' too, for probes the kernel emulates (leaktop puts its entry probes on such instructions; an exit
- * probe on a `ret` is single-stepped, and costs 30 times more). 0 or -errno (logged).
+ * against an unprobed twin), less the empty programs' own run time. The calls take about 100 ms,
+ * and the probes' removal grace periods: leaktop starts 0.3 to 0.5 s later with --max-overhead. The kernel's path is the same for every process, so the
+ * figures are the traced processes' too, for probes the kernel emulates (leaktop puts its entry
+ * probes on such instructions; an exit probe on a `ret` is single-stepped, and costs 30 times
+ * more). 0 or -errno (logged).
  */
 int trapcost_measure(struct trapcost *out, bool sessions);
 
