@@ -190,6 +190,32 @@ static void test_little_room_above_the_floor(void **state)
 	assert_false(b.entry_traps_over);
 }
 
+static void test_trap_cost_by_spacing(void **state)
+{
+	struct plant sparse = busy, mid = busy;
+	struct budget b;
+
+	/* 4M probe runs a second of CPU: 250 ns apart, the dense cost. */
+	budget_init(&b, 10.0, 400, 300, 0);
+	budget_set_sparse(&b, 900);
+	run(&busy, &b, 1);
+	assert_true(b.measured);
+	assert_true(b.hit_entry_ns == 400);
+	/* 2,000 runs a second: 500 us apart, the sparse cost. */
+	sparse.allocs_per_s = 1000;
+	budget_init(&b, 10.0, 400, 300, 0);
+	budget_set_sparse(&b, 900);
+	run(&sparse, &b, 1);
+	assert_true(b.hit_entry_ns == 900);
+	/* Between them on a log scale: a hit every sqrt(2.5 x 20) = 7.07 us, halfway. */
+	mid.allocs_per_s = 1e9 / (2 * 7071.07);
+	mid.cpu_frac = 0.9;
+	budget_init(&b, 10.0, 400, 300, 0);
+	budget_set_sparse(&b, 900);
+	run(&mid, &b, 1);
+	assert_true(b.hit_entry_ns > 600 && b.hit_entry_ns < 700);
+}
+
 static void test_waits_for_cpu_time(void **state)
 {
 	struct budget_period d = { .wall_ns = 100000000, .cpu_ns = 10000000, .bpf_ns = 9000000,
@@ -222,6 +248,7 @@ int main(void)
 		cmocka_unit_test(test_steps_down_are_bounded),
 		cmocka_unit_test(test_within_band_is_kept),
 		cmocka_unit_test(test_little_room_above_the_floor),
+		cmocka_unit_test(test_trap_cost_by_spacing),
 		cmocka_unit_test(test_waits_for_cpu_time),
 	};
 
