@@ -79,6 +79,7 @@ enum lt_stat {
 	LT_STAT_TRACK_VMA_BUSY,	    /* a fault whose mapping could not be looked at (lock busy) */
 	LT_STAT_TRACK_EXITS_LOST,   /* an exit not told: its process's figures stay */
 	LT_STAT_TRACK_MOVES_CUT,    /* pages of an mremap beyond what one call moves: left behind */
+	LT_STAT_TRACK_CALLS_LOST,   /* a mapping call whose end was not seen: its releases missed */
 	LT_STAT_MAX,
 };
 

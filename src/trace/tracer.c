@@ -82,8 +82,7 @@ struct tracer {
 	struct alloctab *allocs;	/* the live-allocation table's tiers */
 };
 
-/* Whether the kernel's BTF has a type of this name and kind (the feature probes below). */
-static bool kernel_has(const char *name, int kind)
+bool kernel_btf_has(const char *name, int kind)
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf();
 	bool found;
@@ -169,8 +168,8 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	bpf_map__set_max_entries(t->skel->maps.unwind_rows,
 				 opts->unwind_mode == LT_UNWIND_FP ? 1 : opts->unwind_rows);
 
-	t->sessions = !opts->no_session && kernel_has("bpf_session_is_return", BTF_KIND_FUNC);
-	t->multi = !opts->empty_programs && kernel_has("bpf_uprobe_multi_link", BTF_KIND_STRUCT);
+	t->sessions = !opts->no_session && kernel_btf_has("bpf_session_is_return", BTF_KIND_FUNC);
+	t->multi = !opts->empty_programs && kernel_btf_has("bpf_uprobe_multi_link", BTF_KIND_STRUCT);
 	if (!opts->no_session && !t->sessions)
 		log_warn("this kernel has no uprobe session links: using uprobe + uretprobe pairs");
 	/* The classic programs always load: they are the fallback should a session link fail. */

@@ -155,6 +155,9 @@ int uprobe_multi_link_create(int prog_fd, bool session, int pid, const char *pat
 struct bpf_program;
 void uprobe_prog_set_session(struct bpf_program *prog);
 
+/* Whether the kernel's BTF has a type of this name and kind (BTF_KIND_*): a feature probe. */
+bool kernel_btf_has(const char *name, int kind);
+
 /* The fds of obj's loaded programs: as many as fit in fds (max); returns how many there are. */
 struct bpf_object;
 size_t bpf_object_prog_fds(const struct bpf_object *obj, int *fds, size_t max);
