@@ -85,6 +85,19 @@ enum lt_stat {
 };
 
 /*
+ * What --max-overhead's controller reads each period, one slot each in the per-CPU `budget_counts`
+ * array (counted only with --max-overhead). The estimated figures sum the recorded blocks'
+ * weights: unbiased estimates of every allocation's, sampled or not.
+ */
+enum lt_budget_count {
+	LT_BUDGET_RETURNS,	/* return probes hit (their trap costs as an entry's does) */
+	LT_BUDGET_SAMPLES,	/* blocks recorded */
+	LT_BUDGET_EST_ALLOCS,	/* the recorded blocks' weighted counts: allocations estimated */
+	LT_BUDGET_EST_BYTES,	/* their weighted sizes: bytes allocated, estimated */
+	LT_BUDGET_MAX,
+};
+
+/*
  * --track: what a stack's figures count. heap: the allocator's blocks (uprobes, leaktop.bpf.c);
  * the others come from bpf/track.bpf.c. The order is that of the JSON "kind" names.
  */

@@ -128,6 +128,16 @@ uint64_t procinfo_self_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t procinfo_cpu_ns(int pid)
+{
+	struct timespec ts;
+	clockid_t clk;
+
+	if (clock_getcpuclockid(pid, &clk) || clock_gettime(clk, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 /* The id and memlock of the BPF map behind /proc/DIR/fdinfo/NAME; false when it is no map. */
 static bool map_fdinfo(const char *dir, const char *name, uint32_t *id, uint64_t *memlock)
 {

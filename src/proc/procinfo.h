@@ -31,6 +31,12 @@ int procinfo_nspid(int pid);
 uint64_t procinfo_self_cpu_ns(void);
 
 /*
+ * CPU time process pid has used (user + system, its exited threads too), in ns, from its CPU
+ * clock (the scheduler's count, not /proc/PID/stat's ticks of 10 ms). 0 when it is gone.
+ */
+uint64_t procinfo_cpu_ns(int pid);
+
+/*
  * Kernel memory of the BPF maps pid holds (pid 0: this process), in bytes, as the kernel accounts
  * it: the memlock of each map behind one of its fds, once per map (by map id), whichever object
  * created it. 0 when there are none, or the fds cannot be read (or no memory to list them).

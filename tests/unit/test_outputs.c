@@ -869,6 +869,68 @@ static void test_text_variants(void **state)
 	free(out);
 }
 
+/* --max-overhead: the budget's line in text, its object in JSON, the rate in force in both. */
+static void test_budget(void **state)
+{
+	struct report_budget b = { .max_overhead = 0.03,
+				   .measured = true,
+				   .overhead = 0.025,
+				   .entry_probes = 0.0125,
+				   .trap_entry_ns = 560,
+				   .trap_return_ns = 310.5,
+				   .trap_entry_sparse_ns = 900,
+				   .min_rate_bytes = 600,
+				   .max_rate_bytes = 65536,
+				   .full_tracking = true,
+				   .decisions = 12,
+				   .rate_changes = 3 };
+	struct report *r = fixture(false);
+	char *out;
+
+	r->budget = &b;
+	r->sample_rate_bytes = 600;
+	out = render(out_text_write, r, NULL);
+	assert_non_null(strstr(out, "overhead budget 3% of the traced processes' CPU: the probes "
+				    "cost 2.50% (entry probes alone 1.25%); one allocation sampled "
+				    "per 600 bytes now; rates 600 to 65536 bytes and full tracking, "
+				    "3 changes; figures are estimates\nno losses\n"));
+	assert_null(strstr(out, "sampled:"));
+	assert_null(strstr(out, "over budget"));
+	free(out);
+	out = render(out_json_write, r, NULL);
+	assert_non_null(strstr(out, "  \"sample_rate_bytes\": 600,\n"
+				    "  \"overhead_budget\": {\"max_overhead_pct\": 3, "
+				    "\"overhead_pct\": 2.5, \"entry_probes_pct\": 1.25, "
+				    "\"entry_probes_over_budget\": false, "
+				    "\"entry_probes_ever_over_budget\": false,\n"
+				    "    \"trap_entry_ns\": 560, \"trap_return_ns\": 310.5, "
+				    "\"trap_entry_sparse_ns\": 900, "
+				    "\"min_sample_rate_bytes\": 600, \"max_sample_rate_bytes\": 65536, "
+				    "\"full_tracking\": true, \"decisions\": 12, \"rate_changes\": 3},\n"));
+	free(out);
+
+	/* Before the first decision, no figure; over the budget by the entry probes alone: said. */
+	b.measured = false;
+	r->sample_rate_bytes = 0;
+	out = render(out_json_write, r, NULL);
+	assert_non_null(strstr(out, "\"overhead_pct\": null, \"entry_probes_pct\": null,"));
+	free(out);
+	out = render(out_text_write, r, NULL);
+	assert_non_null(strstr(out, "CPU: not measured yet; every allocation recorded now;"));
+	free(out);
+	b.measured = true;
+	b.entry_probes = 0.5;
+	b.entry_probes_over = b.entry_probes_ever_over = true;
+	out = render(out_text_write, r, NULL);
+	assert_non_null(strstr(out, "\nover budget: the entry probes alone cost more than the "
+				    "budget; no sample rate can meet it\n"));
+	free(out);
+	out = render(out_json_write, r, NULL);
+	assert_non_null(strstr(out, "\"entry_probes_over_budget\": true, "
+				    "\"entry_probes_ever_over_budget\": true,"));
+	free(out);
+}
+
 /* How the command ended, and what suppressions dropped: a line each in text, a field in JSON. */
 static void test_command_and_suppressed(void **state)
 {
@@ -1219,7 +1281,7 @@ int main(void)
 		cmocka_unit_test(test_html),
 		cmocka_unit_test(test_text_exact),     cmocka_unit_test(test_text_losses),
 		cmocka_unit_test(test_text_variants),  cmocka_unit_test(test_command_and_suppressed),
-		cmocka_unit_test(test_human_units),
+		cmocka_unit_test(test_human_units),    cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_stream_errors),  cmocka_unit_test(test_format_table),
 		cmocka_unit_test(test_report_build),   cmocka_unit_test(test_report_build_symbolized),
 		cmocka_unit_test(test_report_trends),
