@@ -188,7 +188,7 @@ static void header_losses(const struct snapshot *snap, const struct frame_sink *
 
 			if (!snapshot_stat_loss((enum lt_stat)s) || (pass == 0) != (v != 0))
 				continue;
-			/* --track's counters are named once they count something. */
+			/* --track's counters and scratch_busy (after them) are named once they count. */
 			if (!v && s >= LT_STAT_TRACK_LOST_STACKS)
 				continue;
 			putf(sink, v ? FRAME_ALERT : FRAME_NORMAL, "%s%s %" PRIu64, k++ ? ", " : "",
