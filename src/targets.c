@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/yield.h"
 #include "output/output.h"
 #include "proc/follow.h"
 #include "proc/discover.h"
@@ -33,6 +34,8 @@ struct targets {
 
 /* How often --cgroup, --unit and --comm look for new processes. */
 #define DISCOVER_PERIOD_NS 500000000ull
+/* How long long work on the loop may keep a fork's probes waiting (base/yield.h). */
+#define TARGETS_URGENT_NS 2000000ull
 
 /* Whether any pid given is alive; names those that are not (skipped). */
 static bool any_alive(const struct options *o)
@@ -286,10 +289,17 @@ static bool alive(void *ctx)
 	return procset__nr_alive(t->ps) > 0;
 }
 
+/* From inside long work on the loop: the probes of processes just forked (procset__urgent()). */
+static void urgent(void *ctx)
+{
+	procset__urgent(ctx);
+}
+
 int targets__watch(struct targets *t, struct loop *l)
 {
 	int err = loop_add_source(l, procset__fd(t->ps), on_events, t);
 
+	yield_set(urgent, t->ps, TARGETS_URGENT_NS);
 	if (!err && t->follower)
 		err = loop_add_source(l, t->sigchld_fd, on_sigchld, t);
 	if (!err && t->discover &&
@@ -325,6 +335,7 @@ void targets__free(struct targets *t)
 		log_warn("the command (pid %d) goes on running, no longer traced", t->command);
 	follower__free(t->follower);
 	discover__free(t->discover);
+	yield_set(NULL, NULL, 0);
 	procset__free(t->ps);
 	if (t->sigchld_fd >= 0)
 		close(t->sigchld_fd);

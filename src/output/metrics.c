@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -238,6 +239,19 @@ static void write_sites(FILE *out, const struct site *sites, size_t nr_sites,
 	}
 }
 
+/* The counters other than allocs and frees: the losses, or the rest. */
+static void put_stats(FILE *out, const struct snapshot *snap, const char *metric, bool losses)
+{
+	for (int s = 0; s < LT_STAT_MAX; s++) {
+		if (s == LT_STAT_ALLOCS || s == LT_STAT_FREES ||
+		    !snapshot_stat_loss((enum lt_stat)s) != !losses)
+			continue;
+		fprintf(out, "%s{", metric);
+		put_label(out, "kind", snapshot_stat_name((enum lt_stat)s));
+		fprintf(out, "} %" PRIu64 "\n", snap ? snap->stats[s] : 0);
+	}
+}
+
 /* The loss counters, the sample rate, and what leaktop itself costs. */
 static void write_globals(FILE *out, const struct report *r, const struct metrics_self *self)
 {
@@ -245,13 +259,12 @@ static void write_globals(FILE *out, const struct report *r, const struct metric
 
 	header(out, "leaktop_losses_total", "counter",
 	       "Events leaktop could not account for, by kind (see the README).");
-	for (int s = 0; s < LT_STAT_MAX; s++) {
-		if (s == LT_STAT_ALLOCS || s == LT_STAT_FREES)
-			continue;
-		fputs("leaktop_losses_total{", out);
-		put_label(out, "kind", snapshot_stat_name((enum lt_stat)s));
-		fprintf(out, "} %" PRIu64 "\n", snap ? snap->stats[s] : 0);
-	}
+	put_stats(out, snap, "leaktop_losses_total", true);
+	header(out, "leaktop_events_total", "counter",
+	       "Events that lose nothing, by kind: frees of blocks allocated before attach, "
+	       "by the allocator itself or of a parent's copy, calls left by an exception, "
+	       "blocks of exited processes released (see the README).");
+	put_stats(out, snap, "leaktop_events_total", false);
 	header(out, "leaktop_growth_window_seconds", "gauge",
 	       "The window of the growth and suspect series: the run so far, read every refresh "
 	       "interval.");

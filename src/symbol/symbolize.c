@@ -9,6 +9,7 @@
 
 #include "base/hashtab.h"
 #include "base/log.h"
+#include "base/yield.h"
 #include "base/strpool.h"
 #include "proc/elf_file.h"
 #include "proc/procview.h"
@@ -230,6 +231,8 @@ size_t symbolizer__resolve(struct symbolizer *s, int pid, uint32_t exec_id, uint
 	struct sym_frame base = {.address = addr};
 	const struct procmap *m;
 	const struct call_site *site;
+
+	yield_point();
 	struct procfile *file = NULL;
 	struct object *o;
 	uint64_t pc;

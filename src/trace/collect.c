@@ -13,6 +13,7 @@
 #include "trace/collect.h"
 #include "trace/evict.h"
 #include "base/log.h"
+#include "base/yield.h"
 
 struct collector {
 	struct evictor *ev;
@@ -95,6 +96,7 @@ static int map_for_each(struct collector *c, int fd, size_t key_size, size_t val
 		for (uint32_t i = 0; i < count; i++) {
 			int rc = fn(keys + i * key_size, values + i * value_size, ctx);
 
+			yield_point();
 			if (rc) {
 				err = rc;
 				goto out;

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -43,6 +46,16 @@ struct procset {
 	unsigned int nr_unreleased;	/* exited, blocks not released (not held) */
 	uint64_t swept_ns;
 	int err;			/* out of memory in an event handler */
+	/* Read ahead by procset__urgent(): the events, each a uint64_t size and its bytes padded
+	 * to 8, for the next procset__service(); and the children whose probes it put in. */
+	unsigned char *ahead;
+	size_t ahead_len, ahead_cap;
+	struct early { int pid; uint64_t gap_ns; } *early;
+	size_t nr_early, cap_early;
+	int ahead_fd;			/* an eventfd, readable while events wait in ahead */
+	int epoll_fd;			/* the ring's and ahead_fd: procset__fd() */
+	bool urgent;			/* on_event reads ahead */
+	unsigned int busy;		/* inside service or add: procset__urgent() waits */
 };
 
 static struct proc *find(const struct procset *ps, int pid)
@@ -138,13 +151,14 @@ static struct proc *proc_new(struct procset *ps, int pid)
  * A child of a traced parent runs its parent's image: the parent's probes are its probes, made
  * again for its pid without a plan (which takes milliseconds). 0 or -errno: then it gets its own.
  */
-static int clone_parent(struct procset *ps, struct proc *child, const struct proc *parent)
+static int clone_parent(struct procset *ps, struct proc *child, const struct proc *parent,
+			bool cloned)
 {
 	int pid = child->pub.pid, err;
 
 	if (!parent || parent->pub.state != PROCSET_TRACED || parent->exec_ns)
 		return -ENOENT;
-	err = tracer__clone_pid(ps->o.tracer, parent->pub.pid, pid);
+	err = cloned ? 0 : tracer__clone_pid(ps->o.tracer, parent->pub.pid, pid);
 	for (size_t i = 0; !err && i < parent->nr_probed; i++)
 		err = probed(child, parent->probed[i]);
 	if (err)
@@ -156,13 +170,47 @@ static int clone_parent(struct procset *ps, struct proc *child, const struct pro
 	return 0;
 }
 
+/* Whether procset__urgent() put pid's probes in (then forgotten there), and its gap then. */
+static struct early *find_early(struct procset *ps, int pid)
+{
+	for (size_t i = 0; i < ps->nr_early; i++)
+		if (ps->early[i].pid == pid)
+			return &ps->early[i];
+	return NULL;
+}
+
+static bool take_early(struct procset *ps, int pid, uint64_t *gap_ns)
+{
+	struct early *e = find_early(ps, pid);
+
+	if (!e)
+		return false;
+	*gap_ns = e->gap_ns;
+	*e = ps->early[--ps->nr_early];
+	return true;
+}
+
+static int add(struct procset *ps, int pid, int ppid, uint64_t fork_ns);
+
 int procset__add(struct procset *ps, int pid, int ppid, uint64_t fork_ns)
+{
+	int err;
+
+	ps->busy++;
+	err = add(ps, pid, ppid, fork_ns);
+	ps->busy--;
+	return err;
+}
+
+static int add(struct procset *ps, int pid, int ppid, uint64_t fork_ns)
 {
 	struct lt_proc bp = { .since_ns = fork_ns, .parent = (uint32_t)ppid,
 			      .flags = (ppid ? LT_PROC_FOLLOWED : 0) |
 				       (ps->o.held ? 0 : LT_PROC_EXIT_MAPS) };
 	uint32_t key = (uint32_t)pid;
 	struct proc *p = find(ps, pid);
+	uint64_t early_gap_ns = 0;
+	bool early = take_early(ps, pid, &early_gap_ns);
 	int err;
 
 	if (p && p->pub.state == PROCSET_TRACED)
@@ -185,9 +233,12 @@ int procset__add(struct procset *ps, int pid, int ppid, uint64_t fork_ns)
 	}
 	p->pub.state = PROCSET_TRACED;
 	ps->nr_alive++;
-	err = ppid ? clone_parent(ps, p, find(ps, ppid)) : -ENOENT;
-	if (err)
+	err = ppid ? clone_parent(ps, p, find(ps, ppid), early) : -ENOENT;
+	if (err) {
+		if (early)
+			tracer__detach_pid(ps->o.tracer, pid);
 		err = attach_image(ps, p);
+	}
 	if (err) {
 		bpf_map_delete_elem(ps->procs_fd, &key);
 		set_state(ps, p, PROCSET_REFUSED, err);
@@ -195,7 +246,7 @@ int procset__add(struct procset *ps, int pid, int ppid, uint64_t fork_ns)
 		return err;
 	}
 	if (ppid && !ps->o.held && fork_ns)
-		p->pub.gap_ns = now_ns() - fork_ns;
+		p->pub.gap_ns = early ? early_gap_ns : now_ns() - fork_ns;
 	log_info("pid %d (%s) traced%s", pid, p->pub.comm, ppid ? ", forked by a traced one" : "");
 	return 0;
 }
@@ -276,12 +327,52 @@ static void on_exit_map(struct procset *ps, const struct lt_map_event *e)
 		log_debug("pid %d: %s mapped at its exit, not before", (int)e->pid, path);
 }
 
+/*
+ * procset__urgent(): a fork's probes put in at once, as procset__add() would from its parent's;
+ * the rest of its tracing (and every other event) waits for procset__service().
+ */
+static void early_clone(struct procset *ps, int pid, int ppid, uint64_t fork_ns)
+{
+	const struct proc *parent = find(ps, ppid), *p = find(ps, pid);
+
+	if (ps->o.held || !parent || parent->pub.state != PROCSET_TRACED || parent->exec_ns ||
+	    (p && p->pub.state == PROCSET_TRACED) || find_early(ps, pid))
+		return;
+	if (array_reserve(&ps->early, &ps->cap_early, ps->nr_early, sizeof(*ps->early), 8) ||
+	    tracer__clone_pid(ps->o.tracer, ppid, pid))
+		return;
+	ps->early[ps->nr_early++] = (struct early){ .pid = pid, .gap_ns = now_ns() - fork_ns };
+}
+
+static int read_ahead(struct procset *ps, const void *data, size_t size)
+{
+	size_t need = sizeof(uint64_t) + ((size + 7) & ~(size_t)7);
+	const struct lt_event *e = data;
+
+	while (ps->ahead_cap < ps->ahead_len + need) {
+		/* nr = cap: grows it (doubling) */
+		if (array_reserve(&ps->ahead, &ps->ahead_cap, ps->ahead_cap, 1, 4096))
+			return -ENOMEM; /* stops the read: the rest stays in the ring */
+	}
+	/* The loop waits for the ring, which is read now: it waits for this too. */
+	if (!ps->ahead_len && write(ps->ahead_fd, &(uint64_t){ 1 }, sizeof(uint64_t)) < 0)
+		log_debug("cannot wake the loop: %s", strerror(errno));
+	memcpy(ps->ahead + ps->ahead_len, &(uint64_t){ size }, sizeof(uint64_t));
+	memcpy(ps->ahead + ps->ahead_len + sizeof(uint64_t), data, size);
+	ps->ahead_len += need;
+	if (size >= sizeof(*e) && e->type == LT_EV_FORK)
+		early_clone(ps, (int)e->pid, (int)e->ppid, e->ts_ns);
+	return 0;
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct procset *ps = ctx;
 	const struct lt_event *e = data;
 	int err;
 
+	if (ps->urgent)
+		return read_ahead(ps, data, size);
 	if (size < sizeof(*e))
 		return 0;
 	switch (e->type) {
@@ -304,6 +395,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static int service(struct procset *ps);
+
 /* Processes thought alive that are gone or zombies: their exit's event was lost. */
 static void sweep(struct procset *ps)
 {
@@ -315,10 +408,50 @@ static void sweep(struct procset *ps)
 	}
 }
 
+void procset__urgent(struct procset *ps)
+{
+	if (ps->busy || ps->o.held)
+		return;
+	ps->urgent = true;
+	if (ring_buffer__consume(ps->rb) < 0 && errno != EINTR && errno != ENOMEM)
+		log_debug("cannot read the processes' events: %s", strerror(errno));
+	ps->urgent = false;
+}
+
+/* The events procset__urgent() read ahead, in their order. */
+static void replay_ahead(struct procset *ps)
+{
+	uint64_t n;
+
+	if (!ps->ahead_len)
+		return;
+	if (read(ps->ahead_fd, &n, sizeof(n)) < 0)
+		log_debug("cannot read the loop's wake-up: %s", strerror(errno));
+	for (size_t pos = 0; pos < ps->ahead_len;) {
+		uint64_t size;
+
+		memcpy(&size, ps->ahead + pos, sizeof(size));
+		on_event(ps, ps->ahead + pos + sizeof(size), size);
+		pos += sizeof(size) + ((size + 7) & ~(size_t)7);
+	}
+	ps->ahead_len = 0;
+}
+
 int procset__service(struct procset *ps)
+{
+	int err;
+
+	ps->busy++;
+	err = service(ps);
+	ps->busy--;
+	return err;
+}
+
+static int service(struct procset *ps)
 {
 	uint64_t now = now_ns();
 
+	replay_ahead(ps);
 	if (ring_buffer__consume(ps->rb) < 0 && errno != EINTR)
 		log_debug("cannot read the processes' events: %s", strerror(errno));
 	for (size_t i = 0; ps->nr_pending && i < ps->nr; i++)
@@ -384,8 +517,14 @@ struct procset *procset__new(const struct procset_opts *o)
 	ps->o = *o;
 	ps->procs_fd = tracer__procs_fd(o->tracer);
 	ps->index = hashtab__new(16);
+	ps->ahead_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ps->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	ps->rb = ring_buffer__new(tracer__events_fd(o->tracer), on_event, ps, NULL);
-	if (!ps->index || !ps->rb) {
+	if (!ps->index || !ps->rb || ps->ahead_fd < 0 || ps->epoll_fd < 0 ||
+	    epoll_ctl(ps->epoll_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(ps->rb),
+		      &(struct epoll_event){ .events = EPOLLIN }) ||
+	    epoll_ctl(ps->epoll_fd, EPOLL_CTL_ADD, ps->ahead_fd,
+		      &(struct epoll_event){ .events = EPOLLIN })) {
 		int err = errno ? errno : ENOMEM;
 
 		procset__free(ps);
@@ -398,7 +537,7 @@ struct procset *procset__new(const struct procset_opts *o)
 
 int procset__fd(const struct procset *ps)
 {
-	return ring_buffer__epoll_fd(ps->rb);
+	return ps->epoll_fd;
 }
 
 unsigned int procset__nr_alive(const struct procset *ps)
@@ -455,9 +594,15 @@ void procset__free(struct procset *ps)
 	if (!ps)
 		return;
 	ring_buffer__free(ps->rb);
+	if (ps->epoll_fd >= 0)
+		close(ps->epoll_fd);
+	if (ps->ahead_fd >= 0)
+		close(ps->ahead_fd);
 	for (size_t i = 0; i < ps->nr; i++)
 		free(ps->procs[i].probed);
 	free(ps->procs);
+	free(ps->ahead);
+	free(ps->early);
 	hashtab__free(ps->index);
 	free(ps);
 }

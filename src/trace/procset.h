@@ -90,6 +90,15 @@ void procset__exited(struct procset *ps, int pid);
  */
 int procset__service(struct procset *ps);
 
+/*
+ * Called from inside long work on the main loop (base/yield.h): puts in at once the probes of
+ * the processes traced ones have forked since, from their parents' (a child's allocations go
+ * unseen until then). Every event it reads is handled, in order, by the next procset__service().
+ * Nothing when called from inside procset__service() or procset__add(), or when new processes
+ * are held (they wait for their probes anyway).
+ */
+void procset__urgent(struct procset *ps);
+
 /* Whether processes have exited whose blocks procset__release_exited() would release. */
 bool procset__releasable(const struct procset *ps);
 

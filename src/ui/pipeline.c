@@ -216,7 +216,8 @@ int pipeline_metrics(const struct pipeline *p, struct report *r)
 static int refresh_unwind(void *ctx)
 {
 	struct pipeline *p = ctx;
-	int err = unwinder__refresh(p->unwinder, UNWIND_REREAD_NS);
+	int err = unwinder__refresh(p->unwinder, UNWIND_REREAD_NS,
+				    UNWIND_REFRESH_BUDGET_NS);
 
 	if (err)
 		log_error("cannot refresh the unwind tables: %s", strerror(-err));

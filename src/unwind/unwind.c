@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/array.h"
+#include "base/yield.h"
 #include "proc/elf_file.h"
 #include "unwind/cfi.h"
 #include "unwind/unwind.h"
@@ -250,6 +251,7 @@ static int section_rows(struct builder *b, const struct cfi_section *sec, Dwarf_
 		return 0;
 	}
 	while (!err && (ret = cfi_section__next_fde(sec, &pos, &lo, &len)) != 1) {
+		yield_point();
 		if (ret) {
 			b->t->nr_skipped_fdes++;
 			continue;

@@ -50,6 +50,7 @@ struct unwinder {
 	struct hashtab *obj_index; /* struct procfile * -> index in objs */
 	struct uw_pid *pids;
 	size_t nr_pids, cap_pids;
+	size_t refresh_pos;	/* where the last refresh stopped, in pids */
 	struct lt_unwind_proc *scratch; /* too large for the stack */
 };
 
@@ -275,9 +276,13 @@ int unwinder__add_pid(struct unwinder *u, int pid)
 	return err;
 }
 
-int unwinder__refresh(struct unwinder *u, uint64_t max_age_ns)
+int unwinder__refresh(struct unwinder *u, uint64_t max_age_ns, uint64_t budget_ns)
 {
-	for (size_t i = 0; i < u->nr_pids;) {
+	uint64_t start = now_ns();
+	size_t i = u->refresh_pos < u->nr_pids ? u->refresh_pos : 0;
+
+	/* Each process once at most, from where the last call stopped. */
+	for (size_t todo = u->nr_pids; todo > 0 && u->nr_pids; todo--) {
 		struct uw_pid *p = &u->pids[i];
 		uint32_t key = (uint32_t)p->pid;
 		uint64_t misses = p->misses;
@@ -291,17 +296,22 @@ int unwinder__refresh(struct unwinder *u, uint64_t max_age_ns)
 		img = procview__image(u->pv, p->pid, misses != p->misses ? 0 : max_age_ns);
 		p->misses = misses;
 		if (!img || img->gone) {
-			/* Gone: its entry goes, and so does its slot here. */
+			/* Gone: its entry goes, and its slot takes the last process (looked at next). */
 			bpf_map_delete_elem(u->procs_fd, &key);
 			u->pids[i] = u->pids[--u->nr_pids];
-			continue;
+		} else {
+			if (img->generation != p->generation)
+				err = publish(u, p, img);
+			if (err == -ENOMEM)
+				return err;
+			i++;
 		}
-		if (img->generation != p->generation)
-			err = publish(u, p, img);
-		if (err == -ENOMEM)
-			return err;
-		i++;
+		if (i >= u->nr_pids)
+			i = 0;
+		if (now_ns() - start >= budget_ns)
+			break;
 	}
+	u->refresh_pos = i;
 	return 0;
 }
 

@@ -13,6 +13,11 @@ struct unwinder;
  */
 #define UNWIND_CHECK_NS 250000000ull
 #define UNWIND_REREAD_NS 2000000000ull
+/*
+ * The longest one refresh may keep the main loop: a fork's probes wait for the loop, so the
+ * re-reads of many processes are spread over several checks.
+ */
+#define UNWIND_REFRESH_BUDGET_NS 5000000ull
 
 struct procview;
 
@@ -36,9 +41,10 @@ int unwinder__add_pid(struct unwinder *u, int pid);
  * Re-reads the mappings of each added process whose stacks met code outside its known mappings
  * (dlopen), or that the view last read more than max_age_ns ago, and republishes those whose
  * mappings changed (whoever read them).
- * Processes that have exited are dropped. 0 or -ENOMEM.
+ * Processes that have exited are dropped. Once budget_ns has passed, it stops after the process
+ * it is at, and the next call goes on from the next one. 0 or -ENOMEM.
  */
-int unwinder__refresh(struct unwinder *u, uint64_t max_age_ns);
+int unwinder__refresh(struct unwinder *u, uint64_t max_age_ns, uint64_t budget_ns);
 
 /* Rows written so far, of max_rows. */
 size_t unwinder__rows_used(const struct unwinder *u);

@@ -10,6 +10,7 @@ import argparse
 import fnmatch
 import os
 import sys
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,6 +33,15 @@ class CountingResult(unittest.TextTestResult):
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.failed_ids = set()
+        self.durations = {}
+
+    def startTest(self, test):
+        self.started = time.monotonic()
+        super().startTest(test)
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        self.durations[test.id()] = time.monotonic() - self.started
 
     def addFailure(self, test, err):
         super().addFailure(test, err)
@@ -72,6 +82,10 @@ def main():
     sys.stdout.flush()
     result = runner.run(unittest.TestSuite(tests))
 
+    # make test has a time budget: the slowest tests are where to look first
+    slowest = sorted(result.durations.items(), key=lambda kv: -kv[1])[:8]
+    if len(tests) > 1:
+        print('slowest: ' + ', '.join('%s %.1fs' % (k.split('.')[-1], v) for k, v in slowest))
     failed = len(result.failed_ids)
     skipped = len({t.id() for t, _ in result.skipped} - result.failed_ids)
     passed = result.testsRun - failed - skipped

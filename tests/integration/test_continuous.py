@@ -198,7 +198,7 @@ class Metrics(LeaktopTestCase):
                              [nblocks], site)
         # simple_malloc freed 2 of its 6; the realloc source block was released by realloc
         self.assertEqual(series(p, 'leaktop_frees_total', pid=str(w.pid)), [3])
-        self.assertEqual(series(p, 'leaktop_losses_total', kind='unmatched_frees'), [8])
+        self.assertEqual(series(p, 'leaktop_events_total', kind='unmatched_frees'), [8])
         self.assertEqual(len(series(p, 'leaktop_cpu_seconds_total')), 1)
         self.assertGreater(series(p, 'leaktop_resident_memory_bytes')[0], 0)
         self.check_self_figures(url, d.proc.pid)
