@@ -95,6 +95,34 @@ const char *snapshot_stat_loss(enum lt_stat stat)
 	return stat_info[stat].loss;
 }
 
+struct stack_ips *stack_ips__new(const uint64_t *ips, uint32_t nr)
+{
+	struct stack_ips *s = malloc(sizeof(*s) + (size_t)nr * sizeof(s->ips[0]));
+
+	if (!s) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	s->refs = 1;
+	s->nr = nr;
+	if (nr)
+		memcpy(s->ips, ips, (size_t)nr * sizeof(s->ips[0]));
+	return s;
+}
+
+struct stack_ips *stack_ips__get(struct stack_ips *s)
+{
+	if (s)
+		s->refs++;
+	return s;
+}
+
+void stack_ips__put(struct stack_ips *s)
+{
+	if (s && !--s->refs)
+		free(s);
+}
+
 struct snapshot *snapshot__new(void)
 {
 	struct snapshot *snap = calloc(1, sizeof(*snap));
@@ -121,6 +149,7 @@ int snapshot__add(struct snapshot *snap, const struct stack_record *rec)
 		snap->cap_stacks = cap;
 	}
 	snap->stacks[snap->nr_stacks++] = *rec;
+	stack_ips__get(rec->shared);
 	return 0;
 }
 
@@ -240,8 +269,10 @@ void snapshot__drop_empty(struct snapshot *snap)
 	size_t i, kept = 0;
 
 	for (i = 0; i < snap->nr_stacks; i++) {
-		if (snap->stacks[i].outstanding_allocs <= 0)
+		if (snap->stacks[i].outstanding_allocs <= 0) {
+			stack_ips__put(snap->stacks[i].shared);
 			continue;
+		}
 		if (kept != i)
 			snap->stacks[kept] = snap->stacks[i];
 		kept++;
@@ -253,6 +284,8 @@ void snapshot__free(struct snapshot *snap)
 {
 	if (!snap)
 		return;
+	for (size_t i = 0; i < snap->nr_stacks; i++)
+		stack_ips__put(snap->stacks[i].shared);
 	free(snap->stacks);
 	free(snap);
 }

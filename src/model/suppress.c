@@ -389,6 +389,7 @@ int suppressions__apply(struct suppressions *s, struct snapshot *snap, struct sy
 			add.bytes += rec->outstanding_bytes;
 			add.allocs += rec->outstanding_allocs;
 		}
+		stack_ips__put(rec->shared);
 	}
 	snap->nr_stacks = out;
 	snap->totals.outstanding_bytes -= add.bytes;

@@ -1003,6 +1003,7 @@ static void test_report_build(void **state)
 {
 	struct snapshot *snap = snapshot__new();
 	struct stack_record rec;
+	uint64_t ips[3][2];
 	struct report r = { .version = "9", .pids = one_pid, .nr_pids = 1, .sample_rate_bytes = 7 };
 	size_t i;
 	char *out;
@@ -1018,8 +1019,9 @@ static void test_report_build(void **state)
 		rec.oldest_age_s = -1;
 		rec.growth_bytes_per_s = NAN;
 		rec.nr_ips = (uint32_t)i; /* 0, 1 and 2 frames */
-		rec.ips[0] = 0x1000 + i;
-		rec.ips[1] = 0x2000 + i;
+		ips[i][0] = 0x1000 + i;
+		ips[i][1] = 0x2000 + i;
+		rec.ips = ips[i];
 		assert_int_equal(snapshot__add(snap, &rec), 0);
 	}
 	snapshot__sum_totals(snap);
@@ -1171,6 +1173,7 @@ static void test_report_build_symbolized(void **state)
 	struct snapshot *snap = snapshot__new();
 	struct report r = { 0 };
 	struct stack_record rec;
+	uint64_t ips[2];
 	const struct sym_frame *f;
 	char *out;
 
@@ -1184,9 +1187,10 @@ static void test_report_build_symbolized(void **state)
 	rec.outstanding_bytes = 64;
 	rec.outstanding_allocs = 1;
 	rec.nr_ips = 2;
+	rec.ips = ips;
 	/* Captured addresses are return addresses: one byte past a call still names its caller. */
-	rec.ips[0] = (uint64_t)(uintptr_t)report_probe_target + 1;
-	rec.ips[1] = 0x10; /* never mapped */
+	ips[0] = (uint64_t)(uintptr_t)report_probe_target + 1;
+	ips[1] = 0x10; /* never mapped */
 	assert_int_equal(snapshot__add(snap, &rec), 0);
 
 	assert_int_equal(report_build(&r, snap, sym, 20, NULL), 0);
