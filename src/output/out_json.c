@@ -179,7 +179,8 @@ static void write_stack(FILE *out, const struct report *r, size_t i_stack)
 {
 	const struct report_stack *rs = &r->stacks[i_stack];
 	const struct stack_record *rec = rs->rec;
-	size_t i;
+	const struct sym_frame *frames;
+	size_t i, n;
 
 	fprintf(out,
 		"{\"pid\": %d, \"outstanding_bytes\": %" PRId64 ", \"outstanding_allocs\": %" PRId64
@@ -204,11 +205,13 @@ static void write_stack(FILE *out, const struct report *r, size_t i_stack)
 			rec->reach.bytes[REACH_POSSIBLY], rec->reach.allocs[REACH_POSSIBLY],
 			rec->reach.bytes[REACH_REACHABLE], rec->reach.allocs[REACH_REACHABLE]);
 	fputs(", \"frames\": [", out);
-	for (i = 0; i < rs->nr_frames; i++) {
+	/* Named as written when the report was not: one stack's frames in memory at a time. */
+	n = report_frames(r, i_stack, &frames);
+	for (i = 0; i < n; i++) {
 		fputs(i ? ",\n      " : "\n      ", out);
-		write_frame(out, &rs->frames[i]);
+		write_frame(out, &frames[i]);
 	}
-	fputs(rs->nr_frames ? "\n    ]}" : "]}", out);
+	fputs(n ? "\n    ]}" : "]}", out);
 }
 
 /* Every process of the run: its pids (here and in its own namespace), origin and fate. */

@@ -206,6 +206,20 @@ static void test_apply(void **state)
 	assert_int_equal(snap->suppressed.allocs, 1);
 	snapshot__free(snap);
 
+	/* The next reading finds each stack's verdict kept: the same stacks go. */
+	snap = snapshot__new();
+	assert_non_null(snap);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(snapshot__add(snap, &recs[i]), 0);
+	snapshot__sum_totals(snap);
+	assert_int_equal(suppressions__apply(s, snap, sym), 0);
+	assert_int_equal(snap->nr_stacks, 2);
+	assert_int_equal(snap->stacks[0].stack_id, 2);
+	assert_int_equal(snap->stacks[1].stack_id, 0);
+	assert_int_equal(snap->suppressed.stacks, 1);
+	assert_int_equal(snap->suppressed.bytes, 4096);
+	snapshot__free(snap);
+
 	/* A frame past a caller outside every mapping is no frame (the reports end the stack
 	 * there): it cannot make a match. Before it, the first frame may be unmapped. */
 	snap = snapshot__new();
