@@ -135,23 +135,27 @@ static void json_double(FILE *out, double v)
 }
 
 /*
- * The doubles of the timelines, formatted once: every stack's samples fall on the run's readings,
- * so the same times come back stack after stack. Direct-mapped by the value's bits.
+ * What a report repeats, made once per report: the timelines' times (every stack's samples fall
+ * on the run's readings, so the same times come back stack after stack), and the strings that
+ * need no escaping among the frames' names (interned: the same pointer each time). Both
+ * direct-mapped, by the value's bits and by the pointer.
  */
-#define DOUBLE_CACHE_SIZE 256
-struct double_cache {
-	uint64_t bits[DOUBLE_CACHE_SIZE];
-	bool used[DOUBLE_CACHE_SIZE];
-	char text[DOUBLE_CACHE_SIZE][64];
+#define JSON_CACHE_SIZE 256
+struct json_cache {
+	uint64_t bits[JSON_CACHE_SIZE];
+	bool used[JSON_CACHE_SIZE];
+	char text[JSON_CACHE_SIZE][64];
+	const char *plain[JSON_CACHE_SIZE];	/* a string with nothing to escape */
+	size_t plain_len[JSON_CACHE_SIZE];
 };
 
-static const char *cached_double(struct double_cache *c, double v)
+static const char *cached_double(struct json_cache *c, double v)
 {
 	uint64_t bits;
 	size_t slot;
 
 	memcpy(&bits, &v, sizeof(bits));
-	slot = (bits ^ bits >> 29 ^ bits >> 47) % DOUBLE_CACHE_SIZE;
+	slot = (bits ^ bits >> 29 ^ bits >> 47) % JSON_CACHE_SIZE;
 	if (!c->used[slot] || c->bits[slot] != bits) {
 		format_double(c->text[slot], v);
 		c->bits[slot] = bits;
@@ -163,6 +167,7 @@ static const char *cached_double(struct double_cache *c, double v)
 /* A frame's text is made in a buffer and written at once: reports hold millions of frames. */
 struct frame_buf {
 	FILE *out;
+	struct json_cache *cache;
 	char *p;
 	char buf[4096];
 };
@@ -227,9 +232,18 @@ static void frame_hex(struct frame_buf *b, uint64_t v)
 static void frame_string(struct frame_buf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	size_t slot = ((uintptr_t)s >> 3 ^ (uintptr_t)s >> 11) % JSON_CACHE_SIZE;
 
 	if (!s) {
 		FRAME_PUT(b, "null");
+		return;
+	}
+	if (b->cache->plain[slot] == s) {
+		frame_room(b, b->cache->plain_len[slot] + 2);
+		*b->p++ = '"';
+		memcpy(b->p, s, b->cache->plain_len[slot]);
+		b->p += b->cache->plain_len[slot];
+		*b->p++ = '"';
 		return;
 	}
 	while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
@@ -239,6 +253,8 @@ static void frame_string(struct frame_buf *b, const char *s)
 		json_string(b->out, s);
 		return;
 	}
+	b->cache->plain[slot] = s;
+	b->cache->plain_len[slot] = (size_t)(p - (const unsigned char *)s);
 	frame_room(b, (size_t)(p - (const unsigned char *)s) + 2);
 	*b->p++ = '"';
 	memcpy(b->p, s, (size_t)(p - (const unsigned char *)s));
@@ -275,7 +291,7 @@ static void write_frame(struct frame_buf *b, const struct sym_frame *f)
 }
 
 /* Stack i's samples in the run's history, for a timeline: times and bytes. Nothing without one. */
-static void write_timeline(FILE *out, const struct report *r, size_t i, struct double_cache *dc)
+static void write_timeline(FILE *out, const struct report *r, size_t i, struct json_cache *cache)
 {
 	double t_s[HISTORY_MAX_WINDOW];
 	int64_t bytes[HISTORY_MAX_WINDOW];
@@ -286,7 +302,7 @@ static void write_timeline(FILE *out, const struct report *r, size_t i, struct d
 	fputs(",\n     \"timeline_s\": [", out);
 	for (size_t j = 0; j < n; j++) {
 		fputs(j ? ", " : "", out);
-		fputs(cached_double(dc, t_s[j]), out);
+		fputs(cached_double(cache, t_s[j]), out);
 	}
 	fputs("], \"timeline_bytes\": [", out);
 	for (size_t j = 0; j < n; j++)
@@ -294,7 +310,7 @@ static void write_timeline(FILE *out, const struct report *r, size_t i, struct d
 	fputc(']', out);
 }
 
-static void write_stack(FILE *out, const struct report *r, size_t i_stack, struct double_cache *dc)
+static void write_stack(FILE *out, const struct report *r, size_t i_stack, struct json_cache *cache)
 {
 	const struct report_stack *rs = &r->stacks[i_stack];
 	const struct stack_record *rec = rs->rec;
@@ -315,7 +331,7 @@ static void write_stack(FILE *out, const struct report *r, size_t i_stack, struc
 	json_double(out, rs->trend.growth_bytes_per_s);
 	fprintf(out, ", \"kind\": \"%s\"", snapshot_kind_name(rec->kind));
 	fprintf(out, ", \"suspect\": %s", rs->trend.suspect ? "true" : "false");
-	write_timeline(out, r, i_stack, dc);
+	write_timeline(out, r, i_stack, cache);
 	if (rec->reach.valid)
 		fprintf(out,
 			",\n     \"lost_bytes\": %" PRId64 ", \"lost_allocs\": %" PRId64
@@ -328,6 +344,7 @@ static void write_stack(FILE *out, const struct report *r, size_t i_stack, struc
 	/* Named as written when the report was not: one stack's frames in memory at a time. */
 	n = report_frames(r, i_stack, &frames);
 	fb.out = out;
+	fb.cache = cache;
 	fb.p = fb.buf;
 	for (i = 0; i < n; i++) {
 		if (i)
@@ -384,7 +401,7 @@ int out_json_write(const struct report *r, FILE *out)
 	static const struct snapshot empty;
 	const struct snapshot *snap = r->snap ? r->snap : &empty;
 	const struct snapshot_totals *t = &snap->totals;
-	struct double_cache *dc;
+	struct json_cache *cache;
 	bool first = true;
 	size_t i;
 	int s;
@@ -430,14 +447,14 @@ int out_json_write(const struct report *r, FILE *out)
 		first = false;
 	}
 	fprintf(out, "},\n  \"stacks_total\": %zu,\n  \"stacks\": [", r->nr_stacks_total);
-	dc = r->nr_stacks ? calloc(1, sizeof(*dc)) : NULL;
-	if (r->nr_stacks && !dc)
+	cache = r->nr_stacks ? calloc(1, sizeof(*cache)) : NULL;
+	if (r->nr_stacks && !cache)
 		return -ENOMEM;
 	for (i = 0; i < r->nr_stacks; i++) {
 		fputs(i ? ",\n    " : "\n    ", out);
-		write_stack(out, r, i, dc);
+		write_stack(out, r, i, cache);
 	}
-	free(dc);
+	free(cache);
 	fputs(r->nr_stacks ? "\n  ]\n}\n" : "]\n}\n", out);
 	if (fflush(out) || ferror(out))
 		return -EIO;
