@@ -223,20 +223,33 @@ static void evict(struct history *h)
 int history__update(struct history *h, const struct snapshot *snap)
 {
 	size_t unknown = 0;
+	uint64_t *found;
 	int err;
 
 	if (h->started && snap->taken_ns <= h->last_ns)
 		return -EINVAL;
+	/* Each stack's entry, looked up once; UINT64_MAX for a new one. */
+	found = malloc((snap->nr_stacks ? snap->nr_stacks : 1) * sizeof(*found));
+	if (!found)
+		return -ENOMEM;
 	/* Counted first so that the arrays grow only by the stacks that are really new. */
-	for (size_t i = 0; i < snap->nr_stacks; i++)
-		unknown += !index_of(h, snap->stacks[i].pid, snap->stacks[i].stack_id);
+	for (size_t i = 0; i < snap->nr_stacks; i++) {
+		uint64_t *have = index_of(h, snap->stacks[i].pid, snap->stacks[i].stack_id);
+
+		found[i] = have ? *have : UINT64_MAX;
+		unknown += !have;
+	}
 	err = reserve(h, h->nr + unknown);
-	if (err)
+	if (err) {
+		free(found);
 		return err;
+	}
 	h->gen++;
 	for (size_t i = 0; i < snap->nr_stacks; i++) {
 		const struct stack_record *rec = &snap->stacks[i];
-		uint64_t *have = index_of(h, rec->pid, rec->stack_id);
+		/* A stack listed twice in one snapshot was new the first time only. */
+		uint64_t *have = found[i] != UINT64_MAX ? &found[i]
+							: index_of(h, rec->pid, rec->stack_id);
 		size_t idx = have ? *have : h->nr;
 		struct entry *e = &h->entries[idx];
 
@@ -255,6 +268,7 @@ int history__update(struct history *h, const struct snapshot *snap)
 		e->gen = h->gen;
 		push(h, idx, snap->taken_ns, rec->outstanding_bytes, rec->allocs);
 	}
+	free(found);
 	evict(h);
 	if (!h->started)
 		h->first_ns = snap->taken_ns;

@@ -256,12 +256,70 @@ int snapshot_cmp(const struct stack_record *a, const struct stack_record *b, enu
 	return cmp_of(key)(a, b);
 }
 
+/* What the bytes order compares, apart from the records: 24 bytes to move instead of a record. */
+struct bytes_key {
+	int64_t bytes;
+	int pid;
+	uint32_t idx;
+	uint64_t stack_id;
+};
+
+static int cmp_bytes_key(const void *pa, const void *pb)
+{
+	const struct bytes_key *a = pa, *b = pb;
+
+	if (a->bytes != b->bytes)
+		return a->bytes > b->bytes ? -1 : 1;
+	if (a->pid != b->pid)
+		return a->pid < b->pid ? -1 : 1;
+	if (a->stack_id != b->stack_id)
+		return a->stack_id < b->stack_id ? -1 : 1;
+	return 0;
+}
+
+/*
+ * The bytes order of every reading: the keys sorted, then the records moved once into their
+ * places. false when out of memory (nothing changed).
+ */
+static bool sort_bytes_by_keys(struct snapshot *snap)
+{
+	size_t n = snap->nr_stacks;
+	struct bytes_key *keys = n <= UINT32_MAX ? malloc(n * sizeof(*keys)) : NULL;
+	struct stack_record *sorted = keys ? malloc(n * sizeof(*sorted)) : NULL;
+
+	if (!sorted) {
+		free(keys);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++)
+		keys[i] = (struct bytes_key){ .bytes = snap->stacks[i].outstanding_bytes,
+					      .pid = snap->stacks[i].pid, .idx = (uint32_t)i,
+					      .stack_id = snap->stacks[i].stack_id };
+	qsort(keys, n, sizeof(*keys), cmp_bytes_key);
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = snap->stacks[keys[i].idx];
+	free(keys);
+	/* An array filled by hand (cap_stacks short of it) stays the caller's. */
+	if (snap->cap_stacks < n) {
+		memcpy(snap->stacks, sorted, n * sizeof(*sorted));
+		free(sorted);
+		return true;
+	}
+	free(snap->stacks);
+	snap->stacks = sorted;
+	snap->cap_stacks = n;
+	return true;
+}
+
 void snapshot__sort(struct snapshot *snap, enum snapshot_sort key)
 {
 	int (*cmp)(const void *, const void *) = cmp_of(key);
 
-	if (snap->nr_stacks > 1)
-		qsort(snap->stacks, snap->nr_stacks, sizeof(*snap->stacks), cmp);
+	if (snap->nr_stacks <= 1)
+		return;
+	if (key == SORT_BYTES && sort_bytes_by_keys(snap))
+		return;
+	qsort(snap->stacks, snap->nr_stacks, sizeof(*snap->stacks), cmp);
 }
 
 void snapshot__drop_empty(struct snapshot *snap)
