@@ -15,6 +15,7 @@ struct entry {
 	uint32_t count;
 	uint32_t stride;	/* covering: updates between two samples kept */
 	uint32_t steps;		/* covering: updates since the last sample on the stride */
+	struct history_trend trend;	/* over its samples as of the update that last saw it */
 };
 
 struct history {
@@ -220,7 +221,25 @@ static void evict(struct history *h)
 		index_add(h, i);
 }
 
+/* The trend of entry idx over its samples, kept in the entry. */
+static void set_trend(struct history *h, size_t idx)
+{
+	struct history_sample lin[HISTORY_MAX_WINDOW];
+	const struct entry *e = &h->entries[idx];
+	const struct history_sample *ring = &h->samples[idx * h->window];
+
+	for (uint32_t i = 0; i < e->count; i++)
+		lin[i] = ring[(e->head + i) % h->window];
+	history_trend_of(lin, e->count, &h->entries[idx].trend);
+}
+
 int history__update(struct history *h, const struct snapshot *snap)
+{
+	return history__update_trends(h, snap, NULL);
+}
+
+int history__update_trends(struct history *h, const struct snapshot *snap,
+			   struct history_trend *trends)
 {
 	size_t unknown = 0;
 	uint64_t *found;
@@ -263,10 +282,13 @@ int history__update(struct history *h, const struct snapshot *snap)
 				push(h, idx, h->last_ns, 0, 0);
 		}
 		/* A stack listed twice in one snapshot keeps one sample for this update. */
-		if (e->gen == h->gen)
-			continue;
-		e->gen = h->gen;
-		push(h, idx, snap->taken_ns, rec->outstanding_bytes, rec->allocs);
+		if (e->gen != h->gen) {
+			e->gen = h->gen;
+			push(h, idx, snap->taken_ns, rec->outstanding_bytes, rec->allocs);
+			set_trend(h, idx);
+		}
+		if (trends)
+			trends[i] = e->trend;
 	}
 	free(found);
 	evict(h);
@@ -296,11 +318,14 @@ size_t history__samples(const struct history *h, int pid, uint64_t stack_id,
 
 bool history__trend(const struct history *h, int pid, uint64_t stack_id, struct history_trend *out)
 {
-	struct history_sample lin[HISTORY_MAX_WINDOW];
-	size_t n = history__samples(h, pid, stack_id, lin);
+	uint64_t *idx = index_of(h, pid, stack_id);
 
-	history_trend_of(lin, n, out);
-	return n > 0;
+	if (!idx) {
+		history_trend_of(NULL, 0, out);
+		return false;
+	}
+	*out = h->entries[*idx].trend;
+	return true;
 }
 
 void history__span(const struct history *h, struct history_span *out)
