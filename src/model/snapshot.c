@@ -278,36 +278,39 @@ static int cmp_bytes_key(const void *pa, const void *pb)
 }
 
 /*
- * The bytes order of every reading: the keys sorted, then the records moved once into their
- * places. false when out of memory (nothing changed).
+ * The bytes order of every reading: the keys sorted, then each record moved once into its place,
+ * cycle by cycle (no second array of records). false when out of memory (nothing changed).
  */
 static bool sort_bytes_by_keys(struct snapshot *snap)
 {
 	size_t n = snap->nr_stacks;
 	struct bytes_key *keys = n <= UINT32_MAX ? malloc(n * sizeof(*keys)) : NULL;
-	struct stack_record *sorted = keys ? malloc(n * sizeof(*sorted)) : NULL;
+	struct stack_record *st = snap->stacks, held;
 
-	if (!sorted) {
-		free(keys);
+	if (!keys)
 		return false;
-	}
 	for (size_t i = 0; i < n; i++)
-		keys[i] = (struct bytes_key){ .bytes = snap->stacks[i].outstanding_bytes,
-					      .pid = snap->stacks[i].pid, .idx = (uint32_t)i,
-					      .stack_id = snap->stacks[i].stack_id };
+		keys[i] = (struct bytes_key){ .bytes = st[i].outstanding_bytes, .pid = st[i].pid,
+					      .idx = (uint32_t)i, .stack_id = st[i].stack_id };
 	qsort(keys, n, sizeof(*keys), cmp_bytes_key);
-	for (size_t i = 0; i < n; i++)
-		sorted[i] = snap->stacks[keys[i].idx];
-	free(keys);
-	/* An array filled by hand (cap_stacks short of it) stays the caller's. */
-	if (snap->cap_stacks < n) {
-		memcpy(snap->stacks, sorted, n * sizeof(*sorted));
-		free(sorted);
-		return true;
+	/* Place j takes the record keys[j].idx names; a place done names itself. */
+	for (size_t i = 0; i < n; i++) {
+		size_t j = i;
+
+		if (keys[i].idx == i)
+			continue;
+		held = st[i];
+		while (keys[j].idx != i) {
+			size_t from = keys[j].idx;
+
+			st[j] = st[from];
+			keys[j].idx = (uint32_t)j;
+			j = from;
+		}
+		st[j] = held;
+		keys[j].idx = (uint32_t)j;
 	}
-	free(snap->stacks);
-	snap->stacks = sorted;
-	snap->cap_stacks = n;
+	free(keys);
 	return true;
 }
 

@@ -187,6 +187,41 @@ static void test_sort_other_keys(void **state)
 	snapshot__free(snap);
 }
 
+/* Many records with ties: the bytes order holds throughout, and every record is still there once. */
+static void test_sort_bytes_many(void **state)
+{
+	struct snapshot *snap = snapshot__new();
+	static int64_t bytes[5001];
+	static int pids[5001];
+	uint64_t ids = 0, seen = 0;
+
+	assert_non_null(snap);
+	srand(7);
+	for (uint64_t i = 1; i <= 5000; i++) {
+		struct stack_record r = rec(rand() % 3, i, rand() % 50, 1);
+
+		bytes[i] = r.outstanding_bytes;
+		pids[i] = r.pid;
+		ids += i;
+		assert_int_equal(snapshot__add(snap, &r), 0);
+	}
+	snapshot__sort(snap, SORT_BYTES);
+	assert_int_equal(snap->nr_stacks, 5000);
+	for (size_t i = 0; i < snap->nr_stacks; i++) {
+		const struct stack_record *r = &snap->stacks[i];
+
+		seen += r->stack_id;
+		/* Each record moved whole. */
+		assert_int_equal(r->outstanding_bytes, bytes[r->stack_id]);
+		assert_int_equal(r->pid, pids[r->stack_id]);
+		assert_int_equal(r->alloc_bytes, (uint64_t)bytes[r->stack_id] * 2);
+		if (i)
+			assert_true(snapshot_cmp(&snap->stacks[i - 1], &snap->stacks[i], SORT_BYTES) < 0);
+	}
+	assert_int_equal(seen, ids);
+	snapshot__free(snap);
+}
+
 static void test_drop_empty(void **state)
 {
 	const struct stack_record recs[] = {
@@ -285,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_add_grows),	cmocka_unit_test(test_add_to_hand_built),
 		cmocka_unit_test(test_sum_totals),	cmocka_unit_test(test_sort_bytes_ties),
 		cmocka_unit_test(test_sort_other_keys), cmocka_unit_test(test_drop_empty),
+		cmocka_unit_test(test_sort_bytes_many),
 		cmocka_unit_test(test_stat_names),	cmocka_unit_test(test_has_leaks),
 	};
 
