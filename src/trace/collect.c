@@ -22,6 +22,9 @@ struct cached_stack {
 	uint32_t tgid, exec_id, epoch;
 };
 
+/* The evictor reads the maps itself when no other reading came for this long. */
+#define MAINTAIN_READ_NS (3 * EVICT_PERIOD_NS)
+
 struct collector {
 	struct evictor *ev;
 	struct tracer *t;
@@ -540,10 +543,12 @@ int collector__maintain(struct collector *c)
 	if (!evictor__due(c->ev, now))
 		return 0;
 	/*
-	 * The modes' readings run the evictor when it is due: a reading of its own only where none
-	 * came within its period, or for the deletions a new epoch left (the tables are filling).
+	 * The modes' readings run the evictor when it is due: a reading of its own only for the
+	 * deletions a new epoch left (the tables are filling), or where no reading came for
+	 * MAINTAIN_READ_NS. Readings every second or two (the view, -i, the plain modes' trend
+	 * readings) are then never doubled by one of the evictor's, which costs as much.
 	 */
-	if (c->last_read_ns && now - c->last_read_ns < EVICT_PERIOD_NS && !evictor__pending(c->ev))
+	if (c->last_read_ns && now - c->last_read_ns < MAINTAIN_READ_NS && !evictor__pending(c->ev))
 		return 0;
 	snap = collector__read(c, false, 0);
 	if (!snap)

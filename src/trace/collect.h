@@ -30,8 +30,8 @@ struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t m
 /*
  * The tables' upkeep: a tier of the allocation table kept ready beyond the one in use
  * (tracer__grow_allocs), and a reading for the evictor's sake, if the evictor is due and no
- * other reading came within EVICT_PERIOD_NS (the plain modes between reports), or at once when a
- * new epoch left entries to delete. Call it every COLLECT_MAINTAIN_NS.
+ * other reading came for 3 evictor periods (the plain modes between long intervals' reports), or
+ * at once when a new epoch left entries to delete. Call it every COLLECT_MAINTAIN_NS.
  * 0 or -errno.
  */
 #define COLLECT_MAINTAIN_NS 100000000ull
