@@ -12,7 +12,7 @@ static void fill_unknown(struct sym_frame *frame, uint64_t addr)
 	frame->address = addr;
 }
 
-/* Names one stack's frames into scratch (room for LT_MAX_DEPTH * REPORT_FRAMES_PER_IP). How many. */
+/* Names one stack's frames into scratch (LT_MAX_DEPTH * REPORT_FRAMES_PER_IP of them). How many. */
 static size_t name_stack(const struct stack_record *rec, struct symbolizer *sym,
 			 struct sym_frame *scratch)
 {

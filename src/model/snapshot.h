@@ -19,7 +19,7 @@ struct stack_ips {
 	uint64_t ips[];		/* ips[0] is the allocation site (a return address) */
 };
 
-/* A stack_ips of nr addresses copied from ips, with one reference (the caller's). NULL and errno. */
+/* A stack_ips of nr addresses copied from ips, with one reference (the caller's). NULL, errno. */
 struct stack_ips *stack_ips__new(const uint64_t *ips, uint32_t nr);
 
 /* Another reference to s (NULL-safe): returns s. */

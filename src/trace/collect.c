@@ -357,7 +357,8 @@ static int evict(struct collector *c, const struct stack_entry *entries, size_t 
 
 /*
  * One stack has an entry per epoch it allocated in: reports show it once, under its id in epoch 0
- * (the records' stack_id by now), with the entries' figures summed (the oldest block's age, the latest allocation).
+ * (the records' stack_id by now), with the entries' figures summed (the oldest block's age, the
+ * latest allocation).
  */
 static int merge_epochs(struct snapshot *snap)
 {

@@ -232,7 +232,8 @@ static void test_apply(void **state)
 					 .ips = (const uint64_t[]){ 0x9000020, 0x1030 } };
 	/* Another process's same addresses are its own: no mapping there. */
 	recs[2] = (struct stack_record){ .pid = 101, .stack_id = 9, .outstanding_bytes = 40,
-					 .outstanding_allocs = 4, .nr_ips = 1, .ips = (const uint64_t[]){ 0x1010 } };
+					 .outstanding_allocs = 4, .nr_ips = 1,
+					 .ips = (const uint64_t[]){ 0x1010 } };
 	for (size_t i = 0; i < 3; i++)
 		assert_int_equal(snapshot__add(snap, &recs[i]), 0);
 	snapshot__sum_totals(snap);
