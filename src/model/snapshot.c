@@ -132,6 +132,23 @@ struct snapshot *snapshot__new(void)
 	return snap;
 }
 
+int snapshot__reserve(struct snapshot *snap, size_t n)
+{
+	struct stack_record *stacks;
+
+	/* cap_stacks < nr_stacks when a caller filled stacks by hand: trust only nr_stacks then. */
+	if (n <= snap->cap_stacks || n <= snap->nr_stacks)
+		return 0;
+	if (n > SIZE_MAX / sizeof(*stacks))
+		return -ENOMEM;
+	stacks = realloc(snap->stacks, n * sizeof(*stacks));
+	if (!stacks)
+		return -ENOMEM;
+	snap->stacks = stacks;
+	snap->cap_stacks = n;
+	return 0;
+}
+
 int snapshot__add(struct snapshot *snap, const struct stack_record *rec)
 {
 	struct stack_record *stacks;

@@ -90,6 +90,9 @@ enum snapshot_sort {
 /* A snapshot with no stacks. NULL and errno on no memory. */
 struct snapshot *snapshot__new(void);
 
+/* Room for n stacks in all, so that adding them moves nothing. 0 or -ENOMEM. */
+int snapshot__reserve(struct snapshot *snap, size_t n);
+
 /* Appends a copy of rec, with a reference to rec->shared. 0 or -ENOMEM. */
 int snapshot__add(struct snapshot *snap, const struct stack_record *rec);
 

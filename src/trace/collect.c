@@ -32,6 +32,7 @@ struct collector {
 	int nr_cpus;
 	bool no_batch;			/* the kernel refused batch lookups once */
 	uint64_t last_read_ns;		/* the latest reading (collector__read) */
+	size_t last_nr_stacks;		/* the stacks it read */
 	struct hashtab *stack_ix;	/* stack id -> index in stack_cache */
 	struct cached_stack *stack_cache;
 	size_t nr_cached, cap_cached;
@@ -411,7 +412,10 @@ struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t m
 		goto fail;
 	snap->taken_ns = now_ns();
 	c->last_read_ns = snap->taken_ns;
-	err = read_stats(c, snap);
+	/* Room for as many stacks as last time, and some: a reading grows its array only rarely. */
+	err = snapshot__reserve(snap, c->last_nr_stacks + c->last_nr_stacks / 8 + 64);
+	if (!err)
+		err = read_stats(c, snap);
 	if (err)
 		goto fail;
 	tctx.snap = snap;
@@ -472,6 +476,7 @@ struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t m
 	snap->totals.alloc_bytes += evictor__evicted_bytes(c->ev);
 	snap->totals.frees = snap->stats[LT_STAT_FREES];
 	snap->stacks_evicted = evictor__nr_evicted(c->ev);
+	c->last_nr_stacks = snap->nr_stacks;
 	hashtab__free(ix);
 	free(entries);
 	return snap;
