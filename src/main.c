@@ -1,6 +1,5 @@
 /* main.c: wiring only: parse options, build the pieces, run the loop, report, clean up. */
 #include <errno.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -436,16 +435,7 @@ int main(int argc, char **argv)
 		resume,
 	};
 	struct run r = { 0 };
-	int ret, status;
-
-	/*
-	 * Every refresh allocates arrays of its stacks (megabytes at 100,000 stacks) and frees them:
-	 * kept in the heap for the next refresh rather than mapped anew each time, whose page faults
-	 * cost more than the refresh's own work (8,400 a refresh at 1,000,000 live blocks).
-	 */
-	mallopt(M_MMAP_THRESHOLD, 64 << 20);
-	mallopt(M_TRIM_THRESHOLD, 128 << 20);
-	ret = parse(&r.opts, argc, argv);
+	int ret = parse(&r.opts, argc, argv), status;
 
 	if (ret >= 0) {
 		options_free(&r.opts);
