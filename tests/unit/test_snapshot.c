@@ -92,6 +92,28 @@ static void test_add_grows(void **state)
 	snapshot__free(NULL);
 }
 
+/* Room reserved: adding that many stacks moves none. */
+static void test_reserve(void **state)
+{
+	struct snapshot *snap = snapshot__new();
+	const struct stack_record *first;
+
+	assert_non_null(snap);
+	assert_int_equal(snapshot__reserve(snap, 500), 0);
+	assert_int_equal(snap->cap_stacks, 500);
+	first = snap->stacks;
+	for (uint64_t i = 1; i <= 500; i++) {
+		struct stack_record r = rec(1, i, 10, 1);
+
+		assert_int_equal(snapshot__add(snap, &r), 0);
+	}
+	assert_ptr_equal(snap->stacks, first);
+	/* Less than it holds changes nothing. */
+	assert_int_equal(snapshot__reserve(snap, 10), 0);
+	assert_int_equal(snap->cap_stacks, 500);
+	snapshot__free(snap);
+}
+
 /* A snapshot whose stacks were set by hand (cap_stacks left 0) must still grow safely. */
 static void test_add_to_hand_built(void **state)
 {
@@ -320,7 +342,7 @@ int main(void)
 		cmocka_unit_test(test_add_grows),	cmocka_unit_test(test_add_to_hand_built),
 		cmocka_unit_test(test_sum_totals),	cmocka_unit_test(test_sort_bytes_ties),
 		cmocka_unit_test(test_sort_other_keys), cmocka_unit_test(test_drop_empty),
-		cmocka_unit_test(test_sort_bytes_many),
+		cmocka_unit_test(test_sort_bytes_many), cmocka_unit_test(test_reserve),
 		cmocka_unit_test(test_stat_names),	cmocka_unit_test(test_has_leaks),
 	};
 
