@@ -72,7 +72,7 @@ $(OUT)/.deps-test-ok: scripts/install-deps
 	@touch $@
 
 # --- BPF: clang, then bpftool gen object (links and strips DWARF), then the skeleton header.
-$(OUT)/%.tmp.bpf.o: bpf/%.bpf.c bpf/leaktop.h $(wildcard bpf/*.bpf.h) vmlinux/$(ARCH)/vmlinux.h | $(OUT)/.deps-build-ok
+$(OUT)/%.tmp.bpf.o: bpf/%.bpf.c bpf/leaktop.h bpf/ages.h $(wildcard bpf/*.bpf.h) vmlinux/$(ARCH)/vmlinux.h | $(OUT)/.deps-build-ok
 	@mkdir -p $(@D)
 	$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf -c $< -o $@
 $(OUT)/%.bpf.o: $(OUT)/%.tmp.bpf.o

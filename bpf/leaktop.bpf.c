@@ -52,7 +52,7 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536); /* --max-stacks */
 	__type(key, __u64);
-	__type(value, struct lt_totals);
+	__type(value, struct lt_heap_totals);
 } stack_totals SEC(".maps");
 
 struct {
@@ -71,7 +71,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct lt_totals);
+	__type(value, struct lt_heap_totals);
 } unknown_totals SEC(".maps");
 
 /* Per traced process (tgid): the code of the object whose free() is probed. */
@@ -262,7 +262,7 @@ static __always_inline bool sample_decide(struct thread_state *ts, __u64 size)
 }
 
 /* The totals of a stack, NULL when it has none (yet, or any more). */
-static __always_inline struct lt_totals *totals_of(__u64 stack_id)
+static __always_inline struct lt_heap_totals *totals_of(__u64 stack_id)
 {
 	__u32 zero = 0;
 
@@ -271,10 +271,10 @@ static __always_inline struct lt_totals *totals_of(__u64 stack_id)
 	return bpf_map_lookup_elem(&stack_totals, &stack_id);
 }
 
-static __always_inline struct lt_totals *totals_get(__u64 stack_id)
+static __always_inline struct lt_heap_totals *totals_get(__u64 stack_id)
 {
-	static const struct lt_totals zero;
-	struct lt_totals *t = totals_of(stack_id);
+	static const struct lt_heap_totals zero;
+	struct lt_heap_totals *t = totals_of(stack_id);
 
 	if (t)
 		return t;
@@ -383,23 +383,25 @@ static __always_inline __u64 stack_capture(struct pt_regs *ctx, __u32 tgid, __u6
 
 static __always_inline void totals_sub(const struct lt_alloc *a)
 {
-	struct lt_totals *t = totals_of(a->stack_id);
+	struct lt_heap_totals *t = totals_of(a->stack_id);
 
 	/* Never missing: a stack that holds a block is never evicted. */
 	if (!t)
 		return;
-	__sync_fetch_and_add(&t->outstanding_bytes, -(__s64)a->size);
-	__sync_fetch_and_add(&t->outstanding_allocs, -(__s64)a->count);
+	__sync_fetch_and_add(&t->t.outstanding_bytes, -(__s64)a->size);
+	__sync_fetch_and_add(&t->t.outstanding_allocs, -(__s64)a->count);
+	lt_ages_sub(&t->ages, a->ts_ns, a->size, a->count);
 }
 
 /* Adds a newly recorded block to its stack's totals. */
-static __always_inline void totals_add(struct lt_totals *t, const struct lt_alloc *a)
+static __always_inline void totals_add(struct lt_heap_totals *t, const struct lt_alloc *a)
 {
-	t->last_alloc_ns = a->ts_ns;
-	__sync_fetch_and_add(&t->outstanding_bytes, a->size);
-	__sync_fetch_and_add(&t->outstanding_allocs, a->count);
-	__sync_fetch_and_add(&t->allocs, a->count);
-	__sync_fetch_and_add(&t->alloc_bytes, a->size);
+	t->t.last_alloc_ns = a->ts_ns;
+	__sync_fetch_and_add(&t->t.outstanding_bytes, a->size);
+	__sync_fetch_and_add(&t->t.outstanding_allocs, a->count);
+	__sync_fetch_and_add(&t->t.allocs, a->count);
+	__sync_fetch_and_add(&t->t.alloc_bytes, a->size);
+	lt_ages_add(&t->ages, a->ts_ns, a->size, a->count);
 }
 
 /*
@@ -490,7 +492,7 @@ static __always_inline void record_alloc(struct pt_regs *ctx, __u64 addr, __u64 
 	struct lt_alloc_key key = { .addr = addr, .tgid = current_tgid() };
 	struct lt_alloc a = { .size = size, .count = 1 };
 	struct lt_alloc *old;
-	struct lt_totals *t;
+	struct lt_heap_totals *t;
 	void *tier = NULL;
 	__u32 used = 0;
 	long err;
@@ -538,7 +540,7 @@ static __always_inline void release_found(struct lt_alloc_key *key, struct lt_al
 static __always_inline void restore(__u64 addr, const struct lt_alloc *saved)
 {
 	struct lt_alloc_key key = { .addr = addr, .tgid = current_tgid() };
-	struct lt_totals *t;
+	struct lt_heap_totals *t;
 	void *tier = NULL;
 	__u32 used = 0;
 
@@ -548,8 +550,9 @@ static __always_inline void restore(__u64 addr, const struct lt_alloc *saved)
 	t = totals_get(saved->stack_id);
 	if (!t)
 		return;
-	__sync_fetch_and_add(&t->outstanding_bytes, saved->size);
-	__sync_fetch_and_add(&t->outstanding_allocs, saved->count);
+	__sync_fetch_and_add(&t->t.outstanding_bytes, saved->size);
+	__sync_fetch_and_add(&t->t.outstanding_allocs, saved->count);
+	lt_ages_add(&t->ages, saved->ts_ns, saved->size, saved->count);
 }
 
 /* Set by user space before load: enum lt_fault (tests only). */

@@ -189,6 +189,19 @@ struct lt_totals {
 };
 _Static_assert(sizeof(struct lt_totals) == 40, "lt_totals layout");
 
+#include "ages.h"
+
+/*
+ * A heap stack's value (stack_totals, unknown_totals): its totals, and its outstanding figures
+ * again by allocation time (ages.h), which add up to t.outstanding_*. They give OLDEST and
+ * --min-age without a look at the live blocks.
+ */
+struct lt_heap_totals {
+	struct lt_totals t;
+	struct lt_ages ages;
+};
+_Static_assert(sizeof(struct lt_heap_totals) == 40 + 24 * LT_AGE_SLOTS, "lt_heap_totals layout");
+
 /*
  * A captured user stack, keyed by stack id: a hash of (tgid, image, epoch, ips), FNV-1a as
  * lt_stack_hash computes it. ips[0] is the allocation site. The epoch is the stack_epoch global when the stack

@@ -36,7 +36,8 @@ uint64_t map_memory_bytes(uint32_t max_allocs, uint32_t max_stacks, uint32_t unw
 		allocs += hash_map_bytes(n, sizeof(struct lt_alloc_key), sizeof(struct lt_alloc),
 					 nr_cpus);
 	return allocs +
-	       hash_map_bytes(max_stacks, sizeof(uint64_t), sizeof(struct lt_totals), nr_cpus) +
+	       hash_map_bytes(max_stacks, sizeof(uint64_t), sizeof(struct lt_heap_totals),
+			      nr_cpus) +
 	       hash_map_bytes(max_stacks, sizeof(uint64_t), sizeof(struct lt_stack), nr_cpus) +
 	       mmapable_array_bytes(unwind_rows, sizeof(struct lt_unwind_row));
 }

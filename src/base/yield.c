@@ -26,6 +26,11 @@ void yield_set(void (*fn)(void *ctx), void *ctx, uint64_t period_ns)
 	set_here = fn != NULL;
 }
 
+void yield_restart(void)
+{
+	y.next_ns = now_ns() + y.period_ns;
+}
+
 void yield_point(void)
 {
 	uint64_t now;

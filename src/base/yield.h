@@ -15,6 +15,9 @@
  */
 void yield_set(void (*fn)(void *ctx), void *ctx, uint64_t period_ns);
 
+/* The work starts now (the loop has just looked at everything): the period counts from here. */
+void yield_restart(void);
+
 /* Called between the steps of long work (a stack, a map chunk, an object): cheap when not due. */
 void yield_point(void);
 

@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "base/log.h"
+#include "base/yield.h"
 #include "proc/elf_file.h"
 #include "symbol/debugfile.h"
 
@@ -40,6 +41,7 @@ static int file_crc32(const char *path, uint32_t *crc)
 			break;
 		}
 		c = crc32(c, buf, (uInt)r);
+		yield_point();
 	}
 	free(buf);
 	close(fd);

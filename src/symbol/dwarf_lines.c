@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/array.h"
+#include "base/yield.h"
 #include "symbol/dwarf_lines.h"
 #include "symbol/symtab.h"
 
@@ -67,6 +68,7 @@ static void build_cu_table(struct dwarf_lines *dl)
 		Dwarf_Addr base, lo, hi;
 		ptrdiff_t off = 0;
 
+		yield_point();
 		if (unit_type == DW_UT_type || unit_type == DW_UT_split_type)
 			continue;
 		while ((off = dwarf_ranges(&cudie, off, &base, &lo, &hi)) > 0) {

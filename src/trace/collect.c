@@ -141,15 +141,27 @@ out:
 
 struct totals_ctx {
 	struct snapshot *snap;
-	struct hashtab *ix; /* stack id -> index in snap */
+	uint64_t now_ns;	/* the reading's time, for the ages */
+	uint64_t min_age_ns;	/* --min-age: outstanding figures of the blocks this old only */
 };
 
+static int64_t clamp(int64_t v, int64_t max)
+{
+	return v < 0 ? 0 : v < max ? v : max;
+}
+
+/*
+ * A stack's record from its value: the totals, its oldest block's age and, with --min-age, the
+ * outstanding figures of its blocks that old, from its age slots (bpf/ages.h) alone.
+ */
 static int add_totals(const void *key, const void *value, void *ctx_)
 {
 	struct totals_ctx *ctx = ctx_;
-	const struct lt_totals *t = value;
+	const struct lt_heap_totals *v = value;
+	const struct lt_totals *t = &v->t;
 	struct stack_record rec = { 0 };
-	int err;
+	uint64_t oldest = lt_ages_oldest(&v->ages);
+	__s64 bytes, allocs;
 
 	rec.stack_id = *(const uint64_t *)key;
 	rec.last_alloc_ns = t->last_alloc_ns;
@@ -157,107 +169,33 @@ static int add_totals(const void *key, const void *value, void *ctx_)
 	rec.outstanding_allocs = t->outstanding_allocs;
 	rec.allocs = t->allocs;
 	rec.alloc_bytes = t->alloc_bytes;
-	rec.oldest_age_s = -1;
+	rec.oldest_age_s = oldest && oldest <= ctx->now_ns ? (ctx->now_ns - oldest) / 1e9 : -1;
 	rec.growth_bytes_per_s = NAN;
-	err = snapshot__add(ctx->snap, &rec);
-	if (err)
-		return err;
-	/* Stack id 0 (stack unknown) has no entry of its own in the maps: kept out of the index. */
-	if (rec.stack_id)
-		return hashtab__put(ctx->ix, rec.stack_id, ctx->snap->nr_stacks - 1);
-	return 0;
+	if (ctx->min_age_ns) {
+		lt_ages_before(&v->ages,
+			       ctx->now_ns > ctx->min_age_ns ? ctx->now_ns - ctx->min_age_ns : 0,
+			       &bytes, &allocs);
+		/* Racing CPUs may leave a block in a neighbouring slot (ages.h): kept in range. */
+		rec.outstanding_bytes = clamp(bytes, t->outstanding_bytes);
+		rec.outstanding_allocs = clamp(allocs, t->outstanding_allocs);
+		if (rec.outstanding_allocs <= 0)
+			rec.oldest_age_s = -1;
+	}
+	return snapshot__add(ctx->snap, &rec);
 }
 
 /* The unknown stack's totals, when it ever had a block. */
 static int add_unknown(struct collector *c, struct totals_ctx *tctx)
 {
-	struct lt_totals t;
+	struct lt_heap_totals v;
 	uint32_t zero = 0;
 	uint64_t id = 0;
 
-	if (bpf_map_lookup_elem(c->unknown_fd, &zero, &t))
+	if (bpf_map_lookup_elem(c->unknown_fd, &zero, &v))
 		return -errno;
-	if (!t.allocs && !t.outstanding_allocs)
+	if (!v.t.allocs && !v.t.outstanding_allocs)
 		return 0;
-	return add_totals(&id, &t, tctx);
-}
-
-struct age_ctx {
-	struct snapshot *snap;
-	struct hashtab *ix;
-	ssize_t zero_idx;	/* the record of stack 0, or -1 */
-	uint64_t now, min_age_ns;
-	uint64_t *oldest_ts;	/* per record */
-	int64_t *aged_bytes, *aged_allocs;
-};
-
-static int add_age(const void *key, const void *value, void *ctx_)
-{
-	struct age_ctx *ctx = ctx_;
-	const struct lt_alloc *a = value;
-	uint64_t idx, *slot;
-
-	(void)key;
-	if (a->stack_id) {
-		slot = hashtab__find(ctx->ix, a->stack_id);
-		if (!slot)
-			return 0;
-		idx = *slot;
-	} else {
-		if (ctx->zero_idx < 0)
-			return 0;
-		idx = ctx->zero_idx;
-	}
-	if (!ctx->oldest_ts[idx] || a->ts_ns < ctx->oldest_ts[idx])
-		ctx->oldest_ts[idx] = a->ts_ns;
-	if (ctx->min_age_ns && ctx->now >= a->ts_ns && ctx->now - a->ts_ns >= ctx->min_age_ns) {
-		ctx->aged_bytes[idx] += a->size;
-		ctx->aged_allocs[idx] += a->count;
-	}
-	return 0;
-}
-
-static int apply_ages(struct collector *c, struct snapshot *snap, struct hashtab *ix,
-		      uint64_t min_age_ns)
-{
-	struct age_ctx ctx = { .snap = snap, .ix = ix, .zero_idx = -1, .now = now_ns(),
-			       .min_age_ns = min_age_ns };
-	size_t n = snap->nr_stacks, nr_fds;
-	const int *fds;
-	int err = -ENOMEM;
-
-	for (size_t i = 0; i < n; i++)
-		if (!snap->stacks[i].stack_id)
-			ctx.zero_idx = i;
-	ctx.oldest_ts = calloc(n + 1, sizeof(*ctx.oldest_ts));
-	ctx.aged_bytes = calloc(n + 1, sizeof(*ctx.aged_bytes));
-	ctx.aged_allocs = calloc(n + 1, sizeof(*ctx.aged_allocs));
-	if (!ctx.oldest_ts || !ctx.aged_bytes || !ctx.aged_allocs)
-		goto out;
-	err = 0;
-	nr_fds = tracer__alloc_fds(c->t, &fds);
-	for (size_t i = 0; i < nr_fds && !err; i++)
-		err = map_for_each(c, fds[i], sizeof(struct lt_alloc_key), sizeof(struct lt_alloc),
-				   add_age, &ctx);
-	if (err)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		struct stack_record *r = &snap->stacks[i];
-
-		if (ctx.oldest_ts[i] && ctx.now >= ctx.oldest_ts[i])
-			r->oldest_age_s = (ctx.now - ctx.oldest_ts[i]) / 1e9;
-		if (min_age_ns) {
-			r->outstanding_bytes = ctx.aged_bytes[i];
-			r->outstanding_allocs = ctx.aged_allocs[i];
-			if (!ctx.aged_allocs[i])
-				r->oldest_age_s = -1;
-		}
-	}
-out:
-	free(ctx.oldest_ts);
-	free(ctx.aged_bytes);
-	free(ctx.aged_allocs);
-	return err;
+	return add_totals(&id, &v, tctx);
 }
 
 /* The stack of id, from the cache or else the map (then cached: stacks never change). */
@@ -398,17 +336,16 @@ static int merge_epochs(struct snapshot *snap)
 	return 0;
 }
 
-struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t min_age_ns)
+struct snapshot *collector__read(struct collector *c, uint64_t min_age_ns)
 {
 	struct snapshot *snap = snapshot__new();
-	struct hashtab *ix = hashtab__new(1024);
 	struct stack_entry *entries = NULL;
 	size_t nr_entries = 0, moved = 0;
 	struct totals_ctx tctx;
 	int err = -ENOMEM;
 	bool due;
 
-	if (!snap || !ix)
+	if (!snap)
 		goto fail;
 	snap->taken_ns = now_ns();
 	c->last_read_ns = snap->taken_ns;
@@ -419,18 +356,14 @@ struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t m
 	if (err)
 		goto fail;
 	tctx.snap = snap;
-	tctx.ix = ix;
-	err = map_for_each(c, c->totals_fd, sizeof(uint64_t), sizeof(struct lt_totals), add_totals,
-			   &tctx);
+	tctx.now_ns = snap->taken_ns;
+	tctx.min_age_ns = min_age_ns;
+	err = map_for_each(c, c->totals_fd, sizeof(uint64_t), sizeof(struct lt_heap_totals),
+			   add_totals, &tctx);
 	if (!err)
 		err = add_unknown(c, &tctx);
 	if (err)
 		goto fail;
-	if (with_ages || min_age_ns) {
-		err = apply_ages(c, snap, ix, min_age_ns);
-		if (err)
-			goto fail;
-	}
 	due = evictor__due(c->ev, snap->taken_ns);
 	if (due) {
 		entries = malloc((snap->nr_stacks + 1) * sizeof(*entries));
@@ -477,12 +410,10 @@ struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t m
 	snap->totals.frees = snap->stats[LT_STAT_FREES];
 	snap->stacks_evicted = evictor__nr_evicted(c->ev);
 	c->last_nr_stacks = snap->nr_stacks;
-	hashtab__free(ix);
 	free(entries);
 	return snap;
 fail:
 	log_error("cannot read the BPF maps: %s", strerror(-err));
-	hashtab__free(ix);
 	free(entries);
 	snapshot__free(snap);
 	errno = -err;
@@ -556,7 +487,7 @@ int collector__maintain(struct collector *c)
 	 */
 	if (c->last_read_ns && now - c->last_read_ns < MAINTAIN_READ_NS && !evictor__pending(c->ev))
 		return 0;
-	snap = collector__read(c, false, 0);
+	snap = collector__read(c, 0);
 	if (!snap)
 		return -errno;
 	snapshot__free(snap);

@@ -21,11 +21,12 @@ struct collector *collector__new(struct tracer *t, uint32_t max_stacks);
  * Reads one snapshot: per-stack totals and stacks, stats summed over CPUs, and totals. Each stack
  * is reported once, under its id in epoch 0, whatever epochs it allocated in. Runs the evictor
  * (evict.h) over the reading, at most once per EVICT_PERIOD_NS.
- * With with_ages, also walks the live-allocation table (O(live allocations)) to set each stack's
- * oldest_age_s; with min_age_ns > 0, the outstanding figures then count only allocations at least
- * that old. growth_bytes_per_s is left NAN. NULL and errno on failure.
+ * Each stack's oldest_age_s comes from its age slots (bpf/ages.h: exact while the first block of
+ * its oldest slot lives, else too old by less than that slot's window), and with min_age_ns > 0
+ * the outstanding figures count only the slots whose first block is at least that old: no
+ * reading looks at the live blocks. growth_bytes_per_s is left NAN. NULL and errno on failure.
  */
-struct snapshot *collector__read(struct collector *c, bool with_ages, uint64_t min_age_ns);
+struct snapshot *collector__read(struct collector *c, uint64_t min_age_ns);
 
 /*
  * The tables' upkeep: a tier of the allocation table kept ready beyond the one in use

@@ -8,6 +8,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/yield.h"
 #include "ui/loop.h"
 
 int loop_add_source(struct loop *l, int fd, int (*ready)(void *ctx), void *ctx)
@@ -101,6 +102,7 @@ static int run_due(struct loop *l, uint64_t now, bool *ran)
 
 		if (!j->next_ns || now < j->next_ns)
 			continue;
+		yield_restart();
 		ret = j->run(j->ctx);
 		j->last_ns = now_ns();
 		if (!j->period_ns) {

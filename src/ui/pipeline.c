@@ -9,10 +9,9 @@
 #include "proc/procinfo.h"
 #include "ui/pipeline.h"
 
-/* A reading with ages or without (the trends' readings between reports walk no live blocks). */
-static struct snapshot *read_maps(const struct pipeline *p, bool with_ages)
+struct snapshot *pipeline_read(const struct pipeline *p)
 {
-	struct snapshot *snap = collector__read(p->col, with_ages, p->min_age_ns);
+	struct snapshot *snap = collector__read(p->col, p->min_age_ns);
 	int err;
 
 	if (!snap)
@@ -38,16 +37,6 @@ static struct snapshot *read_maps(const struct pipeline *p, bool with_ages)
 		reachscan__apply(p->reach, snap);
 	snapshot__sort(snap, SORT_BYTES);
 	return snap;
-}
-
-struct snapshot *pipeline_read(const struct pipeline *p)
-{
-	return read_maps(p, true);
-}
-
-struct snapshot *pipeline_read_trend(const struct pipeline *p)
-{
-	return read_maps(p, p->min_age_ns > 0);
 }
 
 void pipeline_scan(const struct pipeline *p)
@@ -234,7 +223,7 @@ static int maintain(void *ctx)
 
 /*
  * Room for the live processes: when processes have exited (-p, discovery), a reading of the
- * totals (no walk of the live blocks) tells whether the table is half full, and their blocks go.
+ * totals tells whether the table is half full, and their blocks go.
  * Only a failed reading fails the run; a failed release is logged and not tried again.
  */
 static int release_exited(void *ctx)
@@ -244,7 +233,7 @@ static int release_exited(void *ctx)
 
 	if (!procset__releasable(p->procs))
 		return 0;
-	snap = collector__read(p->col, false, 0);
+	snap = collector__read(p->col, 0);
 	if (!snap)
 		return -errno;
 	procset__release_exited(p->procs, (uint64_t)snap->totals.outstanding_allocs, p->max_allocs);

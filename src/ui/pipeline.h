@@ -57,10 +57,6 @@ struct pipeline {
  */
 struct snapshot *pipeline_read(const struct pipeline *p);
 
-/* pipeline_read() without the ages of the blocks (unless --min-age needs them): the trends'
- * readings between reports. */
-struct snapshot *pipeline_read_trend(const struct pipeline *p);
-
 /*
  * A reachability scan of every traced process that runs (those a ptrace of leaktop's already
  * holds, a command's, are scanned at their exit instead): their split per stack goes into the

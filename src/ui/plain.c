@@ -123,12 +123,12 @@ static int metrics_job(void *ctx)
 	return err;
 }
 
-/* A reading for the trends only, between reports: no ages to walk unless --min-age needs them. */
+/* A reading for the trends only, between reports. */
 static int sample_job(void *ctx)
 {
 	struct plain *pl = ctx;
 	const struct pipeline *p = pl->pipe;
-	struct snapshot *snap = pipeline_read_trend(p);
+	struct snapshot *snap = pipeline_read(p);
 	int err;
 
 	if (!snap)

@@ -3,9 +3,10 @@
 The expected figures are the ones each workload's header comment states (tests/workloads/*.c).
 """
 import os
+import re
 import unittest
 
-from harness import LeaktopTestCase, Report, marker_line, run_command, workload
+from harness import LeaktopTestCase, Report, marker_line, run_command, run_leaktop, workload
 
 BASIC = {
     'leak_malloc': (5000, 5),
@@ -165,14 +166,40 @@ class CommandModeFigures(LeaktopTestCase):
                                                                                  'SITE:static_leak'))})
 
     def test_min_age(self):
-        """aging: 4 blocks, 3 s, 5 blocks, exit. With --min-age 2 only the old set counts."""
-        rep = run_command([workload('aging'), '3'], opts=['--min-age', '2']).report
-        self.assertSites(rep, {'aging_old': (8192, 4), 'aging_young': (0, 0)}, module=workload('aging'))
-        old = rep.site('aging_old').stacks[0]
-        self.assertGreaterEqual(old['oldest_age_s'], 2.5)
-        self.assertLess(old['oldest_age_s'], 30)
-        rep = run_command([workload('aging'), '3']).report
-        self.assertSites(rep, {'aging_old': (8192, 4), 'aging_young': (15360, 5)})
+        """aging 2: sets of blocks 2 s apart, aging_mixed's on one stack both times; read at exit from
+        the stacks' age slots (no reading looks at the live blocks: bpf/ages.h). --min-age 1 counts
+        exactly the sets from before the gap: 3 of aging_mixed's 5 blocks. OLDEST is exact while a
+        stack's first block lives: aging_old's set lies late in one slot window and aging_mixed's
+        early in the next, and their ages in one reading differ by the time between them, as the
+        workload's clock tells it, not by a window."""
+        r = run_command([workload('aging'), '2'], opts=['--min-age', '1'])
+        rep = r.report
+        t = {m.group(1): int(m.group(2)) / 1e9 for m in re.finditer(r'(?m)^aging: (\w+) (\d+)$', r.stderr)}
+        self.assertSites(rep, {'aging_old': (8192, 4), 'aging_mixed': (3072, 3), 'aging_young': (0, 0),
+                               'aging_gone': (0, 0)}, module=workload('aging'))
+        self.assertSite(rep, 'aging_mixed', 3072, 3, total_allocs=5)
+        self.assertEqual(len(rep.site('aging_mixed').stacks), 1)
+        old = rep.site('aging_old').stacks[0]['oldest_age_s']
+        mixed = rep.site('aging_mixed').stacks[0]['oldest_age_s']
+        # The workload reads its clock just before a set's first malloc; the probe's time is the
+        # malloc's return, microseconds later (more if the workload is preempted in between). Ages
+        # from the windows' starts would differ by 268 ms, the true ones by about 78.
+        self.assertAlmostEqual(old - mixed, t['mixed'] - t['old'], delta=0.1)
+        self.assertGreaterEqual(old, t['end'] - t['old'])
+        self.assertLess(old, t['end'] - t['old'] + 30)
+
+    def test_freed_stack_has_no_age(self):
+        """aging 0 1000 in --batch frames: once aging_gone's blocks are freed its row shows 0 B, 0
+        blocks and no OLDEST; the stacks that hold blocks show theirs."""
+        r = run_leaktop(['--batch', '-i', '0.3', '--', workload('aging'), '0', '1000'], timeout=60)
+        self.assertEqual(r.rc, 0, r.describe())
+        last = r.stdout.split('\nleaktop ')[-1]
+        rows = {m.group(6): m.groups() for m in re.finditer(
+            r'(?m)^\s+(\S+ \S*B)\s+(\d+)\s+(\S+ \S+)\s+(\S+)\s+(\S+)\s+(aging_\w+) ', last)}
+        self.assertEqual(rows['aging_gone'][:2], ('0 B', '0'), last)
+        self.assertEqual(rows['aging_gone'][4], '-', last)
+        self.assertEqual(rows['aging_old'][:2], ('8.0 KiB', '4'), last)
+        self.assertRegex(rows['aging_old'][4], r'^\d\.\ds$', last)
 
     def test_size_filters(self):
         """--min-size 50 --max-size 5000 keeps only blocks of 50..5000 bytes."""

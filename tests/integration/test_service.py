@@ -77,9 +77,13 @@ class Services(LeaktopTestCase):
     def test_postgres_connection_per_transaction(self):
         """pgbench -C: a new connection, so a new backend forked and one exiting, for each of 2 x 20
         transactions. Detaching an exited backend's probes waits for the kernel's grace periods;
-        done off the loop, it never delays the probes of the next backend: every leak is counted.
-        Each backend loads pg_leak.so itself at its first call and exits milliseconds later, often
-        before leaktop has read its mappings again: the mappings told at its exit name the site."""
+        done off the loop, it never delays the probes of the next backend, nor does long work on
+        the loop (a reading, symbolization): a fork's probes go in from inside it. Each backend
+        loads pg_leak.so itself at its first call and exits milliseconds later, often before
+        leaktop has read its mappings again: the mappings told at its exit name the site.
+        Each backend calls pg_leak 100 ms after its fork or later. Every backend is accounted for:
+        all its 10 blocks are counted, or leaktop reports the gap that missed them (100 ms or
+        more, or not traced: gone before its probes were in); none is counted in part."""
         pg = Postgres(self)
         t = self.start_tracer([pg.postmaster_pid] + pg.child_pids())
         t.wait_attached()
@@ -93,13 +97,24 @@ class Services(LeaktopTestCase):
         self.assertOk(run)
         rep = run.report
         site = rep.site(PG_LEAK_SITE)
-        self.assertEqual((site.bytes, site.allocs),
-                         (clients * transactions * units * PG_LEAK_BYTES,
-                          clients * transactions * units), rep.summary())
-        backends = {st['pid'] for st in site.stacks}
-        self.assertEqual(len(backends), clients * transactions)
+        counted = {}
+        for st in site.stacks:
+            b, n = counted.get(st['pid'], (0, 0))
+            counted[st['pid']] = (b + st['outstanding_bytes'], n + st['outstanding_allocs'])
+        self.assertEqual(set(counted.values()), {(units * PG_LEAK_BYTES, units)}, rep.summary())
         procs = {p['pid']: p for p in rep.data['processes']}
-        for pid in backends:
+        late = set()
+        for p in procs.values():
+            if not p['followed'] or p['pid'] in counted:
+                continue
+            if p['state'] == 'not traced' or p['gap_s'] >= 0.1:
+                late.add(p['pid'])
+        # (late may also hold another child of the postmaster's, an autovacuum worker)
+        self.assertLessEqual(len(counted), clients * transactions)
+        self.assertGreaterEqual(len(counted) + len(late), clients * transactions,
+                                'every backend counted, or its gap reported: %d counted, %d '
+                                'late; %s' % (len(counted), len(late), rep.summary()))
+        for pid in counted:
             self.assertEqual((procs[pid]['followed'], procs[pid]['state']), (True, 'exited'))
             self.assertGreater(procs[pid]['gap_s'], 0, 'the gap is measured')
         for st in site.stacks:
