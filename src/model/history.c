@@ -15,7 +15,6 @@ struct entry {
 	uint32_t count;
 	uint32_t stride;	/* covering: updates between two samples kept */
 	uint32_t steps;		/* covering: updates since the last sample on the stride */
-	struct history_trend trend;	/* over its samples as of the update that last saw it */
 };
 
 struct history {
@@ -221,8 +220,8 @@ static void evict(struct history *h)
 		index_add(h, i);
 }
 
-/* The trend of entry idx over its samples, kept in the entry. */
-static void set_trend(struct history *h, size_t idx)
+/* The trend of entry idx over its samples. */
+static void trend_of_entry(const struct history *h, size_t idx, struct history_trend *out)
 {
 	struct history_sample lin[HISTORY_MAX_WINDOW];
 	const struct entry *e = &h->entries[idx];
@@ -230,7 +229,7 @@ static void set_trend(struct history *h, size_t idx)
 
 	for (uint32_t i = 0; i < e->count; i++)
 		lin[i] = ring[(e->head + i) % h->window];
-	history_trend_of(lin, e->count, &h->entries[idx].trend);
+	history_trend_of(lin, e->count, out);
 }
 
 int history__update(struct history *h, const struct snapshot *snap)
@@ -285,10 +284,9 @@ int history__update_trends(struct history *h, const struct snapshot *snap,
 		if (e->gen != h->gen) {
 			e->gen = h->gen;
 			push(h, idx, snap->taken_ns, rec->outstanding_bytes, rec->allocs);
-			set_trend(h, idx);
 		}
 		if (trends)
-			trends[i] = e->trend;
+			trend_of_entry(h, idx, &trends[i]);
 	}
 	free(found);
 	evict(h);
@@ -324,7 +322,7 @@ bool history__trend(const struct history *h, int pid, uint64_t stack_id, struct 
 		history_trend_of(NULL, 0, out);
 		return false;
 	}
-	*out = h->entries[*idx].trend;
+	trend_of_entry(h, *idx, out);
 	return true;
 }
 

@@ -79,10 +79,7 @@ int history__update(struct history *h, const struct snapshot *snap);
 int history__update_trends(struct history *h, const struct snapshot *snap,
 			   struct history_trend *trends);
 
-/*
- * The trend of one stack over the window, as of the last update (computed then, once). false
- * when the stack is not in the history.
- */
+/* The trend of one stack over the window. false when the stack is not in the history. */
 bool history__trend(const struct history *h, int pid, uint64_t stack_id, struct history_trend *out);
 
 /*
