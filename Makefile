@@ -94,7 +94,7 @@ $(OUT)/asan/%.pb-c.o: $(OUT)/%.pb-c.c
 # --- the HTML report's page (src/output/report_html.tmpl), built into the binary as a C array
 $(OUT)/output/report_html.h: src/output/report_html.tmpl | $(OUT)/.deps-build-ok
 	@mkdir -p $(@D)
-	cd src/output && xxd -i report_html.tmpl > $(CURDIR)/$@.tmp
+	cd src/output && xxd -i report_html.tmpl > $(abspath $@).tmp
 	mv $@.tmp $@
 $(OUT)/obj/output/out_html.o $(OUT)/asan/output/out_html.o $(OUT)/fuzz/obj/output/out_html.o: \
 	$(OUT)/output/report_html.h

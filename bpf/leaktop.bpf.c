@@ -18,8 +18,18 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u64 min_size = 0;
 const volatile __u64 max_size = ~0ULL;
 const volatile __u64 page_size = 4096;
-/* Mean bytes between samples; 0 records every allocation. */
-const volatile __u64 sample_rate = 0;
+/*
+ * Whether blocks may go unrecorded for sampling (--sample-rate or --max-overhead): a free that
+ * finds no record is then no loss. Set before load.
+ */
+const volatile bool sampling = false;
+/*
+ * Mean bytes between samples, 0 to record every allocation: set before load, and written by user
+ * space while the programs run (--max-overhead). Read once per decision (see sampling below).
+ */
+volatile __u64 sample_rate = 0;
+/* --max-overhead: count what the budget needs in budget_counts. Set before load. */
+const volatile bool budget = false;
 const volatile __u32 g_table[LT_G_ENTRIES];
 const volatile __u32 log2_table[LT_LOG2_ENTRIES];
 
@@ -90,6 +100,14 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+/* enum lt_budget_count, per CPU: only with --max-overhead (budget). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LT_BUDGET_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} budget_counts SEC(".maps");
+
 /* Too large for the BPF stack; one per CPU is enough because uprobe programs do not nest. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -119,6 +137,7 @@ struct call {
 	__u8 recorded_old;	/* realloc: the old block was released at entry (restored on failure) */
 	__u8 unwound;		/* an exception or longjmp began inside the call */
 	__u8 pad[2];
+	__u64 rate;		/* sampled: the rate its decision was made at (its weight's) */
 	struct lt_alloc old;	/* realloc: the released block, for that restore */
 };
 
@@ -133,8 +152,7 @@ struct thread_state {
 	__u64 deleted_ptr;	/* the pointer the last operator delete released... */
 	__u64 deleted_sp;	/* ...and its entry stack pointer: its inner free() is not counted again */
 	__s64 until_sample;	/* bytes this thread may still allocate before the next sample */
-	__u32 sampler_ready;	/* until_sample holds a drawn interval */
-	__u32 pad;
+	__u64 gap_rate;		/* the mean until_sample was drawn with; 0: none drawn yet */
 };
 
 /* Task-local: no hashing on the hot path, and the kernel frees it when the thread exits. */
@@ -151,6 +169,18 @@ static __always_inline void stat_inc(__u32 stat)
 
 	if (v)
 		*v += 1;
+}
+
+/* --max-overhead's counters; nothing without it (the verifier drops the code). */
+static __always_inline void budget_add(__u32 which, __u64 n)
+{
+	__u64 *v;
+
+	if (!budget)
+		return;
+	v = bpf_map_lookup_elem(&budget_counts, &which);
+	if (v)
+		*v += n;
 }
 
 static __always_inline __u32 current_tgid(void)
@@ -170,6 +200,21 @@ static __always_inline __u32 current_tgid(void)
  * g is smooth (g(0) = 1, g(x) -> x), so a table at steps of 1/256 with linear interpolation gives it
  * to about 1e-6; fractional weights are rounded up or down at random with the matching odds, which
  * keeps the integers in the maps unbiased.
+ *
+ * The rate may change while the programs run (--max-overhead: user space writes sample_rate). A
+ * decision reads it once; the block's weight is computed with that same rate at its record (the
+ * call keeps it), never with a rate written in between. A thread's pending gap was drawn with the
+ * mean in force then (gap_rate). When the rate differs at the next decision, the gap is drawn
+ * anew with the new mean before the block is counted against it: the point process is memoryless,
+ * so throwing away the rest of a gap and drawing a fresh exponential one starts a Poisson process
+ * of the new rate from this block on, whatever happened before. Each block is then sampled with
+ * p(s) = 1 - e^(-s/R) for the R its decision read, independently of every other block's fate,
+ * and R is fixed before the block's outcome (the controller's choice depends only on earlier
+ * outcomes): each block's term s * 1{sampled} / p(s) has expectation s given all that came before,
+ * so the sums stay unbiased however the rate moves. Only the variance depends on the rates:
+ * sum of s^2 (1 - p) / p over the blocks, each with its own p. (Keeping the old gap would not do:
+ * its remainder is exponential with the old mean, so the blocks until the next point would be
+ * sampled with the old rate's odds and weighted with the new one's.)
  */
 static __always_inline __u64 round_random(__u64 q20)
 {
@@ -178,7 +223,8 @@ static __always_inline __u64 round_random(__u64 q20)
 	return whole + ((bpf_get_prandom_u32() & ((1U << 20) - 1)) < frac ? 1 : 0);
 }
 
-static __always_inline void sample_weights(__u64 size, __u64 *bytes, __u64 *count)
+static __always_inline void sample_weights(__u64 sample_rate, __u64 size, __u64 *bytes,
+					   __u64 *count)
 {
 	__u64 xq, idx, frac, g, bytes_q20;
 	__s64 lo, hi;
@@ -220,7 +266,7 @@ static __always_inline __u32 ilog2(__u64 v)
 }
 
 /* An exponential gap with mean sample_rate: -ln(U) * rate, U uniform in (0, 1]. */
-static __always_inline __s64 draw_gap(void)
+static __always_inline __s64 draw_gap(__u64 sample_rate)
 {
 	__u64 v = (__u64)bpf_get_prandom_u32() + 1; /* U = v / 2^32 */
 	__u32 n = ilog2(v), idx;
@@ -241,23 +287,30 @@ static __always_inline __s64 draw_gap(void)
 	return (__s64)((sample_rate * (neg_ln_q24 >> 8)) >> 16);
 }
 
-/* Counts size against the thread's sampling budget; true when this allocation is sampled. */
-static __always_inline bool sample_decide(struct thread_state *ts, __u64 size)
+/*
+ * Counts size against the thread's sampling budget; true when this allocation is sampled. *rate is
+ * set to the rate the decision was made at (0: every block is recorded), for the block's weight.
+ */
+static __always_inline bool sample_decide(struct thread_state *ts, __u64 size, __u64 *rate)
 {
-	if (!sample_rate)
+	__u64 r = sample_rate;
+
+	*rate = r;
+	if (!r)
 		return true;
 	/* p(0) = 0: an empty block is never a sample point's home. */
 	if (!size)
 		return false;
-	if (!ts->sampler_ready) {
-		ts->until_sample = draw_gap();
-		ts->sampler_ready = 1;
+	/* No gap yet, or one drawn at another rate: a fresh one (see above). */
+	if (ts->gap_rate != r) {
+		ts->until_sample = draw_gap(r);
+		ts->gap_rate = r;
 	}
 	ts->until_sample -= size;
 	if (ts->until_sample > 0)
 		return false;
 	/* Memoryless: the next point lies an exponential gap past the end of this block. */
-	ts->until_sample = draw_gap();
+	ts->until_sample = draw_gap(r);
 	return true;
 }
 
@@ -484,10 +537,11 @@ static __always_inline void alloc_retire_older(const struct lt_alloc_key *key, _
 
 /*
  * Records a block. stack_id: taken at an outer entry, or 0 to capture the stack now; ret_addr: the
- * call's return address when the probe sits inside the allocator (an exit probe), else 0.
+ * call's return address when the probe sits inside the allocator (an exit probe), else 0; rate:
+ * the sample rate its sampling decision read (0: not sampled, recorded whole).
  */
 static __always_inline void record_alloc(struct pt_regs *ctx, __u64 addr, __u64 size,
-					 __u64 stack_id, __u64 ret_addr)
+					 __u64 stack_id, __u64 ret_addr, __u64 rate)
 {
 	struct lt_alloc_key key = { .addr = addr, .tgid = current_tgid() };
 	struct lt_alloc a = { .size = size, .count = 1 };
@@ -497,8 +551,8 @@ static __always_inline void record_alloc(struct pt_regs *ctx, __u64 addr, __u64 
 	__u32 used = 0;
 	long err;
 
-	if (sample_rate)
-		sample_weights(size, &a.size, &a.count);
+	if (rate)
+		sample_weights(rate, size, &a.size, &a.count);
 	a.stack_id = stack_id ? stack_id : stack_capture(ctx, key.tgid, ret_addr);
 	/* No room for the stack's totals (the kernel's memory): the block is not recorded. */
 	t = totals_get(a.stack_id);
@@ -523,6 +577,9 @@ static __always_inline void record_alloc(struct pt_regs *ctx, __u64 addr, __u64 
 	}
 	totals_add(t, &a);
 	stat_inc(LT_STAT_ALLOCS);
+	budget_add(LT_BUDGET_SAMPLES, 1);
+	budget_add(LT_BUDGET_EST_ALLOCS, a.count);
+	budget_add(LT_BUDGET_EST_BYTES, a.size);
 }
 
 /* Releases a found record; copies it to *saved when asked. */
@@ -668,7 +725,7 @@ static __always_inline void on_free(struct pt_regs *ctx, __u64 cookie, __u64 sp)
 	a = alloc_find(&key, &tier);
 	if (a && tier) {
 		release_found(&key, a, tier, NULL);
-	} else if (!sample_rate) {
+	} else if (!sampling) {
 		ts = thread_state(false);
 		if (ts) {
 			/* Inside (or tail-called from) an allocator call in flight: it accounts. */
@@ -731,19 +788,20 @@ static __always_inline void release_old(struct call *c, __u64 ptr)
 	if (a && tier) {
 		release_found(&key, a, tier, &c->old);
 		c->recorded_old = 1;
-	} else if (!sample_rate) {
+	} else if (!sampling) {
 		stat_inc(unmatched_stat(key));
 	}
 }
 
 /* Fills c for a call that begins: its state lives until its return or exit probe. */
 static __always_inline void call_begin(struct pt_regs *ctx, struct call *c, __u64 cookie, __u64 sp,
-				       __u64 size, __u64 ptr, bool sampled)
+				       __u64 size, __u64 ptr, bool sampled, __u64 rate)
 {
 	if (bpf_probe_read_user(&c->ret_addr, sizeof(c->ret_addr), (void *)sp))
 		c->ret_addr = 0;
 	c->outer = LT_COOKIE_OUTER(cookie);
 	c->sampled = sampled;
+	c->rate = rate;
 	c->unwound = 0;
 	c->inner_sp = 0;
 	c->stack_id = 0;
@@ -763,15 +821,16 @@ static __always_inline int on_entry_xnew(struct pt_regs *ctx, struct thread_stat
 					 __u64 cookie, __u64 sp)
 {
 	struct call *c = &ts->xnew;
-	__u64 size = PT_REGS_PARM1(ctx);
+	__u64 size = PT_REGS_PARM1(ctx), rate = 0;
+	bool sampled;
 
 	if (c->entry_sp) {
 		if (call_alive(c, sp) && !(sp == c->entry_sp && LT_COOKIE_FN(cookie) == c->fn))
 			return 1;
 		retire(c);
 	}
-	call_begin(ctx, c, cookie, sp, size, 0,
-		   size >= min_size && size <= max_size && sample_decide(ts, size));
+	sampled = size >= min_size && size <= max_size && sample_decide(ts, size, &rate);
+	call_begin(ctx, c, cookie, sp, size, 0, sampled, rate);
 	return 1;
 }
 
@@ -786,7 +845,7 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u64 cookie)
 	__u64 sp = PT_REGS_SP(ctx) + LT_COOKIE_SP_ADJ(cookie);
 	struct thread_state *ts;
 	struct call *c;
-	__u64 size, ptr = 0;
+	__u64 size, ptr = 0, rate = 0;
 	bool sampled;
 
 	if (kind == LT_FREE) {
@@ -827,7 +886,7 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u64 cookie)
 	c->recorded_old = 0;
 	if ((kind == LT_REALLOC || kind == LT_REALLOCARRAY) && ptr)
 		release_old(c, ptr);
-	sampled = size >= min_size && size <= max_size && sample_decide(ts, size);
+	sampled = size >= min_size && size <= max_size && sample_decide(ts, size, &rate);
 	/*
 	 * These never call another entry point, so an unsampled call needs no state and no return:
 	 * with session links, all it costs is this entry probe.
@@ -836,7 +895,7 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u64 cookie)
 	    (kind == LT_MALLOC || kind == LT_CALLOC || kind == LT_POSIX_MEMALIGN ||
 	     kind == LT_PVALLOC))
 		return 1;
-	call_begin(ctx, c, cookie, sp, size, ptr, sampled);
+	call_begin(ctx, c, cookie, sp, size, ptr, sampled, rate);
 	if (!outer)
 		return 0;
 	/*
@@ -881,6 +940,8 @@ static __always_inline void on_return(struct pt_regs *ctx)
 	__u64 addr, ret = PT_REGS_RC(ctx), sp = PT_REGS_SP(ctx);
 	struct call *c;
 
+	/* Every return probe's hit, whatever it finds: its trap is part of the cost. */
+	budget_add(LT_BUDGET_RETURNS, 1);
 	if (!ts || !ts->cur.entry_sp)
 		return;
 	c = &ts->cur;
@@ -900,7 +961,7 @@ static __always_inline void on_return(struct pt_regs *ctx)
 		addr = call_block(c, ret);
 	}
 	if (addr && c->sampled)
-		record_alloc(ctx, addr, c->size, c->stack_id, 0);
+		record_alloc(ctx, addr, c->size, c->stack_id, 0, c->rate);
 }
 
 /*
@@ -922,7 +983,7 @@ static __always_inline void on_exit(struct pt_regs *ctx)
 	}
 	addr = call_block(c, PT_REGS_RC(ctx));
 	if (addr && c->sampled)
-		record_alloc(ctx, addr, c->size, 0, c->ret_addr);
+		record_alloc(ctx, addr, c->size, 0, c->ret_addr, c->rate);
 }
 
 

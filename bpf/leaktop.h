@@ -79,7 +79,21 @@ enum lt_stat {
 	LT_STAT_TRACK_VMA_BUSY,	    /* a fault whose mapping could not be looked at (lock busy) */
 	LT_STAT_TRACK_EXITS_LOST,   /* an exit not told: its process's figures stay */
 	LT_STAT_TRACK_MOVES_CUT,    /* pages of an mremap beyond what one call moves: left behind */
+	LT_STAT_TRACK_CALLS_LOST,   /* a mapping call whose end was not seen: its releases missed */
 	LT_STAT_MAX,
+};
+
+/*
+ * What --max-overhead's controller reads each period, one slot each in the per-CPU `budget_counts`
+ * array (counted only with --max-overhead). The estimated figures sum the recorded blocks'
+ * weights: unbiased estimates of every allocation's, sampled or not.
+ */
+enum lt_budget_count {
+	LT_BUDGET_RETURNS,	/* return probes hit (their trap costs as an entry's does) */
+	LT_BUDGET_SAMPLES,	/* blocks recorded */
+	LT_BUDGET_EST_ALLOCS,	/* the recorded blocks' weighted counts: allocations estimated */
+	LT_BUDGET_EST_BYTES,	/* their weighted sizes: bytes allocated, estimated */
+	LT_BUDGET_MAX,
 };
 
 /*

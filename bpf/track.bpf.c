@@ -129,10 +129,14 @@ struct {
 	__type(value, __u64);
 } track_stats SEC(".maps");
 
-/* A stack is too large for the BPF stack. Tracepoint programs do not nest on one CPU. */
+/*
+ * A stack is too large for the BPF stack. Tracepoint programs do not nest on one CPU; the end of
+ * a mapping call (call_end(), in task context) has a slot of its own.
+ */
+#define SCRATCH_CALL 2
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);	/* [1]: the user half of a kernel stack */
+	__uint(max_entries, 3);	/* [1]: the user half of a kernel stack */
 	__type(key, __u32);
 	__type(value, struct lt_track_stack);
 } track_scratch SEC(".maps");
@@ -206,23 +210,27 @@ static __always_inline __u64 store_stack(struct lt_track_stack *st)
 
 /*
  * The current task's user stack as a stack id of kind, stored with its figures; the kind itself
- * (the unknown stack of that kind) when it cannot be taken or stored. first, when not 0, replaces
- * ips[0]: the faulting instruction + 1 (so that the symbolizer's return-address rule, which looks
- * up address - 1, names that very instruction), or, at a syscall's exit, the return address at
- * the user stack pointer (libc's wrappers keep no frame: ips[0] is in the wrapper, and the frame
+ * (the unknown stack of that kind) when it cannot be taken or stored. ctx: a tracepoint's; NULL at
+ * the end of a mapping call (call_end()), which has none. first, when not 0, replaces ips[0]: the
+ * faulting instruction + 1 (so that the symbolizer's return-address rule, which looks up
+ * address - 1, names that very instruction), or, at a syscall's end, the return address at the
+ * user stack pointer (libc's wrappers keep no frame: ips[0] is in the wrapper, and the frame
  * pointer walk goes on from the wrapper's caller's caller).
  */
 static __always_inline __u64 stack_of(void *ctx, struct task_struct *task, __u32 tgid, __u32 gen,
 				      __u32 kind, __u64 first)
 {
 	struct lt_track_stack *st;
-	__u32 zero = 0;
+	__u32 slot = ctx ? 0 : SCRATCH_CALL;
 	long n;
 
-	st = bpf_map_lookup_elem(&track_scratch, &zero);
+	st = bpf_map_lookup_elem(&track_scratch, &slot);
 	if (!st)
 		return kind;
-	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
+	if (ctx)
+		n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
+	else
+		n = bpf_get_task_stack(task, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
 	if (n <= 0) {
 		stat_inc(LT_STAT_TRACK_LOST_STACKS);
 		return kind;
@@ -581,36 +589,50 @@ static __always_inline void maps_remap(void *ctx, struct pt_regs *regs, __u32 tg
 	map_add(tgid, gen, to, newlen, stack_of(ctx, task, tgid, gen, LT_TRACK_MMAP, caller_at(regs)));
 }
 
-/*
- * The calls that map and unmap memory, seen at their return (their arguments are still in the
- * registers there): mmap, munmap, madvise dropping pages, brk, mremap.
- */
-SEC("tp_btf/sys_exit")
-int BPF_PROG(lt_track_sys_exit, struct pt_regs *regs, long ret)
+/* The calls whose end is seen: they map and unmap memory, or drop pages (madvise). */
+static __always_inline bool mapping_call(long nr)
 {
-	long nr = regs->orig_ax;
-	struct task_struct *task;
+	return nr == NR_MMAP || nr == NR_MUNMAP || nr == NR_MADVISE || nr == NR_BRK ||
+	       nr == NR_MREMAP;
+}
+
+/*
+ * Whether the end of call nr of the process matters: a process is recorded from its first fault
+ * (faults) or mapping (mmap) on; a madvise matters when it drops pages, an mmap without MAP_FIXED
+ * to mmap only.
+ */
+static __always_inline bool call_matters(__u32 tgid, struct pt_regs *regs, long nr)
+{
+	__u64 advice = regs->dx;
+
+	if (nr == NR_MADVISE)
+		return FAULTS &&
+		       (advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_REMOVE ||
+			advice == MADV_DONTNEED_LOCKED) &&
+		       bpf_map_lookup_elem(&track_procs, &tgid);
+	if (nr == NR_MMAP && !MMAPS && !(regs->r10 & MAP_FIXED))
+		return false;
+	if (bpf_map_lookup_elem(&track_procs, &tgid))
+		return true;
+	return MMAPS && nr != NR_MUNMAP && traced(tgid);
+}
+
+/*
+ * The end of a call that maps or unmaps memory (mapping_call()), with its result: its arguments
+ * are still in regs. ctx: the tracepoint's, or NULL in task context (call_end()).
+ */
+static __always_inline void call_ended(void *ctx, struct task_struct *task, struct pt_regs *regs,
+				       long nr, long ret)
+{
 	struct lt_track_proc *p;
 	__u64 a0, a1, a2, oldlen, newlen;
-	__u32 tgid;
+	__u32 tgid = task->tgid;
 
-	if (nr != NR_MMAP && nr != NR_MUNMAP && nr != NR_MADVISE && nr != NR_BRK &&
-	    nr != NR_MREMAP)
-		return 0;
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	p = bpf_map_lookup_elem(&track_procs, &tgid);
+	p = proc_of(tgid, task);
 	if (!p) {
-		/* A process is recorded from its first fault (faults) or mapping (mmap) on. */
-		if (!MMAPS || nr == NR_MUNMAP || nr == NR_MADVISE || !traced(tgid))
-			return 0;
-		task = bpf_get_current_task_btf();
-		p = proc_of(tgid, task);
-		if (!p) {
-			stat_inc(LT_STAT_TRACK_TABLE_FULL);
-			return 0;
-		}
+		stat_inc(LT_STAT_TRACK_TABLE_FULL);
+		return;
 	}
-	task = bpf_get_current_task_btf();
 	a0 = regs->di;
 	a1 = regs->si;
 	a2 = regs->dx;
@@ -631,9 +653,7 @@ int BPF_PROG(lt_track_sys_exit, struct pt_regs *regs, long ret)
 			unmapped(tgid, p->gen, a0, a0 + page_up(a1));
 		break;
 	case NR_MADVISE:
-		if (FAULTS && !ret &&
-		    (a2 == MADV_DONTNEED || a2 == MADV_FREE || a2 == MADV_REMOVE ||
-		     a2 == MADV_DONTNEED_LOCKED))
+		if (!ret)
 			release_range(tgid, p->gen, a0, a0 + page_up(a1));
 		break;
 	case NR_BRK:
@@ -661,6 +681,131 @@ int BPF_PROG(lt_track_sys_exit, struct pt_regs *regs, long ret)
 			maps_remap(ctx, regs, tgid, p->gen, a0, oldlen, ret, newlen);
 		break;
 	}
+}
+
+/*
+ * Kernels without BPF task work (before 6.18): every syscall's exit, a test of its number. This
+ * puts every task of the machine on the syscalls' slow path: redis loses about 9% of its
+ * throughput (README, "--track").
+ */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(lt_track_sys_exit, struct pt_regs *regs, long ret)
+{
+	long nr = regs->orig_ax;
+	__u32 tgid;
+
+	if (!mapping_call(nr))
+		return 0;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (call_matters(tgid, regs, nr))
+		call_ended(ctx, bpf_get_current_task_btf(), regs, nr, ret);
+	return 0;
+}
+
+/*
+ * The end of a call, without the syscall tracepoints: tracepoints inside the calls (mmap_lock's,
+ * which mmap, munmap, brk and mremap take, and madvise when it does not lock the one mapping
+ * alone; rss_stat, as MADV_DONTNEED drops pages; tlb_flush, as MADV_FREE cleans them) schedule a
+ * task work on the calling thread, which runs as it returns to user space, the call done and its
+ * result in its registers: what sys_exit would see, at a cost only to these calls.
+ */
+struct track_call {
+	struct bpf_task_work tw;
+	__u64 ip, sp;	/* at the call: another entry's, should the task work run at its end */
+};
+
+/* Per thread (its id) that made such a call; a thread's exit deletes its own. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct track_call);
+} track_calls SEC(".maps");
+
+extern int bpf_task_work_schedule_resume_impl(struct task_struct *task, struct bpf_task_work *tw,
+					      void *map__map, bpf_task_work_callback_t callback,
+					      void *aux__prog) __ksym __weak;
+
+static int call_end(struct bpf_map *map, void *tid, void *value)
+{
+	struct track_call *c = value;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	long nr;
+
+	if (!regs)
+		return 0;
+	nr = regs->orig_ax;
+	/*
+	 * The kernel runs task work before it sets up a signal frame (get_signal()), so regs are the
+	 * call's own; unless the task work was queued (an irq_work) only after the call returned,
+	 * and runs at a later entry's end.
+	 */
+	if (regs->ip != c->ip || regs->sp != c->sp || !mapping_call(nr)) {
+		stat_inc(LT_STAT_TRACK_CALLS_LOST);
+		return 0;
+	}
+	call_ended(NULL, task, regs, nr, regs->ax);
+	return 0;
+}
+
+/* Inside a call of the current thread: its end is seen, once, when it is one that matters. */
+static __always_inline void in_call(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	struct track_call *c, nc = {};
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	long nr, err;
+
+	/* A kernel thread's or an io_uring worker's frame is no user-mode entry. */
+	if (!regs || (regs->cs & 3) != 3)
+		return;
+	nr = regs->orig_ax;
+	/* Page faults (orig_ax -1) and the other calls leave at once. */
+	if (!mapping_call(nr) || !call_matters(id >> 32, regs, nr))
+		return;
+	c = bpf_map_lookup_elem(&track_calls, &tid);
+	if (!c) {
+		bpf_map_update_elem(&track_calls, &tid, &nc, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&track_calls, &tid);
+		if (!c) {
+			stat_inc(LT_STAT_TRACK_CALLS_LOST);
+			return;
+		}
+	}
+	c->ip = regs->ip;
+	c->sp = regs->sp;
+	err = bpf_task_work_schedule_resume_impl(task, &c->tw, &track_calls, call_end, NULL);
+	/* -EBUSY: already scheduled, by this call's earlier tracepoint */
+	if (err && err != -EBUSY)
+		stat_inc(LT_STAT_TRACK_CALLS_LOST);
+}
+
+SEC("tp_btf/mmap_lock_acquire_returned")
+int BPF_PROG(lt_track_mmap_lock, struct mm_struct *mm, bool write, bool success)
+{
+	if (success)
+		in_call();
+	return 0;
+}
+
+SEC("tp_btf/rss_stat")
+int BPF_PROG(lt_track_rss, struct mm_struct *mm, int member)
+{
+	in_call();
+	return 0;
+}
+
+SEC("tp_btf/tlb_flush")
+int BPF_PROG(lt_track_tlb, int reason, unsigned long pages)
+{
+	/* This CPU's own flushes (a context switch's or another CPU's are not a call of current) */
+	if (reason == TLB_LOCAL_SHOOTDOWN || reason == TLB_LOCAL_MM_SHOOTDOWN ||
+	    reason == TLB_REMOTE_SEND_IPI)
+		in_call();
 	return 0;
 }
 
@@ -682,6 +827,9 @@ static __always_inline void gone(__u32 tgid)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(lt_track_exit, struct task_struct *task, bool group_dead)
 {
+	__u32 tid = task->pid;
+
+	bpf_map_delete_elem(&track_calls, &tid);
 	if (group_dead)
 		gone(task->tgid);
 	return 0;

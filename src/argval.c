@@ -52,6 +52,25 @@ int argval_seconds(const char *opt, const char *arg, double *out, char *err, siz
 	return 0;
 }
 
+int argval_percent(const char *opt, const char *arg, double *out, char *err, size_t err_len)
+{
+	size_t len = strlen(arg);
+	char *end;
+	double v;
+
+	if (len && arg[len - 1] == '%')
+		len--;
+	if (!len || strspn(arg, "0123456789.") < len)
+		return argval_error(err, err_len, "%s: '%s' is not a percentage", opt, arg);
+	v = strtod(arg, &end);
+	if (end != arg + len || !isfinite(v) || v <= 0 || v > MAX_PERCENT)
+		return argval_error(err, err_len,
+				    "%s: '%s' is not a percentage above 0, at most %.0f", opt, arg,
+				    MAX_PERCENT);
+	*out = v;
+	return 0;
+}
+
 int argval_entries(const char *opt, const char *arg, uint32_t max, uint32_t *out, char *err,
 		   size_t err_len)
 {

@@ -23,6 +23,11 @@ bool argval_digits(const char *s, size_t len);
  * "nan", hex or blanks). */
 int argval_seconds(const char *opt, const char *arg, double *out, char *err, size_t err_len);
 
+/* A percentage above 0: a plain decimal number, an optional '%' after it, at most MAX_PERCENT (a
+ * budget of probe time may be many times the traced processes' own). */
+#define MAX_PERCENT 1e6
+int argval_percent(const char *opt, const char *arg, double *out, char *err, size_t err_len);
+
 /* A size in bytes: decimal digits and an optional suffix, B, K, M, G, KiB, MiB, GiB (powers of
  * 1024, any case), that fits a uint64_t. */
 int argval_size(const char *opt, const char *arg, uint64_t *out, char *err, size_t err_len);

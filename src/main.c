@@ -21,6 +21,7 @@
 #include "proc/procview.h"
 #include "symbol/symbolize.h"
 #include "trace/attach.h"
+#include "trace/budget.h"
 #include "trace/collect.h"
 #include "trace/reachscan.h"
 #include "trace/tracer.h"
@@ -67,6 +68,7 @@ struct run {
 	struct symbolizer *sym;
 	struct collector *col;
 	struct track *track;	/* --track's kinds beyond heap; NULL: heap only */
+	struct overhead *overhead; /* --max-overhead; NULL: none */
 	struct reachscan *reach;	/* --reachability, or the view's key */
 	struct unwinder *unwinder;
 	struct metrics_server *metrics;
@@ -185,7 +187,12 @@ static int load(struct run *r)
 		.sample_rate = o->sample_rate,	.no_session = o->no_session,
 		.empty_programs = o->empty_programs, .unwind_mode = o->unwind_mode,
 		.unwind_rows = o->unwind_rows,	.fault = fault_from_env(),
+		.budget = o->max_overhead_pct > 0,
 	};
+
+	/* A budget starts at a rate (budget.h): from the first probe on, not from its first poll. */
+	if (topts.budget && !topts.sample_rate)
+		topts.sample_rate = BUDGET_START_RATE;
 
 	r->tracer = tracer__new(&topts);
 	if (!r->tracer)
@@ -295,6 +302,13 @@ static int start_pipeline(struct run *r)
 	};
 	if (o->reachability && o->command)
 		targets__scan_at_exit(r->targets, r->reach);
+	if (o->max_overhead_pct > 0) {
+		r->overhead = overhead__new(r->tracer, r->pipe.procs, o->max_overhead_pct / 100,
+					    o->sample_rate);
+		if (!r->overhead)
+			return 1;
+		r->pipe.overhead = r->overhead;
+	}
 	if (!clock_gettime(CLOCK_REALTIME, &wall))
 		r->pipe.start_time_ns = (uint64_t)wall.tv_sec * 1000000000ull +
 					(uint64_t)wall.tv_nsec;
@@ -403,6 +417,7 @@ static int run_close(struct run *r, int ret)
 {
 	/* Probes go first, so nothing of ours is left in a process that outlives us. */
 	track__free(r->track);
+	overhead__free(r->overhead);
 	tracer__free(r->tracer);
 	targets__free(r->targets);
 	metrics_server__stop(r->metrics);

@@ -29,6 +29,7 @@ enum {
 	OPT_NO_PROBE_SHIFT,
 	OPT_EMPTY_PROGRAMS,
 	OPT_SAMPLE_RATE,
+	OPT_MAX_OVERHEAD,
 	OPT_NO_SESSION,
 	OPT_BATCH,
 	OPT_ITERATIONS,
@@ -76,6 +77,7 @@ static const struct option long_options[] = {
 	{ "no-probe-shift", no_argument, NULL, OPT_NO_PROBE_SHIFT },
 	{ "empty-programs", no_argument, NULL, OPT_EMPTY_PROGRAMS },
 	{ "sample-rate", required_argument, NULL, OPT_SAMPLE_RATE },
+	{ "max-overhead", required_argument, NULL, OPT_MAX_OVERHEAD },
 	{ "no-session", no_argument, NULL, OPT_NO_SESSION },
 	{ "batch", no_argument, NULL, OPT_BATCH },
 	{ "dir", required_argument, NULL, OPT_DIR },
@@ -158,6 +160,9 @@ static const char usage_text[] =
 	"      --sample-rate BYTES sample one allocation per BYTES allocated, on average\n"
 	"                          (e.g. 512K); figures become unbiased estimates.\n"
 	"                          0 (default) records every allocation\n"
+	"      --max-overhead PCT  keep the probes' cost within PCT percent of the traced\n"
+	"                          processes' CPU time: the sample rate follows it\n"
+	"                          (starting at --sample-rate, or 64K)\n"
 	"      --no-session        attach uprobe + uretprobe pairs even where the\n"
 	"                          kernel has uprobe session links\n"
 	"      --unwind MODE       how stacks are walked: fp (frame pointers only),\n"
@@ -350,6 +355,7 @@ enum value_kind {
 	VALUE_STRING,	/* const char *, the argument itself */
 	VALUE_TARGET,	/* const char *, the argument itself: not empty, given once */
 	VALUE_SECONDS,	/* double */
+	VALUE_PERCENT,	/* double, > 0 */
 	VALUE_SIZE,	/* uint64_t bytes, with suffixes; at most max */
 	VALUE_ENTRIES,	/* uint32_t, 1..max: a BPF map's size */
 	VALUE_COUNT,	/* size_t, min..max */
@@ -378,6 +384,8 @@ static const struct value_option {
 	{ OPT_MAX_SIZE, "--max-size", VALUE_SIZE, FIELD(max_size, uint64_t), 0, UINT64_MAX },
 	{ OPT_SAMPLE_RATE, "--sample-rate", VALUE_SIZE, FIELD(sample_rate, uint64_t), 0,
 	  LT_MAX_SAMPLE_RATE },
+	{ OPT_MAX_OVERHEAD, "--max-overhead", VALUE_PERCENT, FIELD(max_overhead_pct, double), 0,
+	  0 },
 	{ OPT_MAX_ALLOCS, "--max-allocs", VALUE_ENTRIES, FIELD(max_allocs, uint32_t), 1,
 	  MAP_MAX_HASH_ENTRIES },
 	{ OPT_MAX_STACKS, "--max-stacks", VALUE_ENTRIES, FIELD(max_stacks, uint32_t), 1,
@@ -426,6 +434,8 @@ static int set_value(struct options *opts, const struct value_option *vo, const 
 		return 0;
 	case VALUE_SECONDS:
 		return argval_seconds(vo->name, arg, (double *)field, err, err_len);
+	case VALUE_PERCENT:
+		return argval_percent(vo->name, arg, (double *)field, err, err_len);
 	case VALUE_ENTRIES:
 		return argval_entries(vo->name, arg, (uint32_t)vo->max, (uint32_t *)field, err,
 				     err_len);
@@ -670,8 +680,11 @@ static int check_combinations(const struct options *o, char *err, size_t err_len
 		{ o->all && (o->track & LT_TRACK_BIT(LT_TRACK_HEAP)),
 		  "-a traces the whole system: give --track faults, mmap or kernel, without heap" },
 		/* A sampled block's extent is not known: its size is its weight. */
-		{ o->reachability && o->sample_rate,
-		  "--reachability needs every block: no --sample-rate" },
+		{ o->reachability && (o->sample_rate || o->max_overhead_pct > 0),
+		  "--reachability needs every block: no --sample-rate or --max-overhead" },
+		{ o->max_overhead_pct > 0 &&
+			  (o->empty_programs || !(o->track & LT_TRACK_BIT(LT_TRACK_HEAP))),
+		  "--max-overhead sets the sample rate of the heap's probes: --track with heap" },
 	};
 
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)

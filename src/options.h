@@ -33,6 +33,7 @@ struct options {
 	int verbosity;			/* -v count */
 	bool no_probe_shift;		/* --no-probe-shift: probe every function at its first instruction */
 	uint64_t sample_rate;		/* --sample-rate, bytes; 0 = record every allocation */
+	double max_overhead_pct;	/* --max-overhead, percent; 0 = none */
 	bool no_session;		/* --no-session: classic uprobe + uretprobe pairs */
 	uint32_t unwind_mode;		/* --unwind fp|dwarf|auto: enum lt_unwind_mode; default auto */
 	uint32_t unwind_rows;		/* --unwind-rows: table rows; default 1,048,576 (to 2^28) */

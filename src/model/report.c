@@ -186,6 +186,7 @@ int report_init(struct report *r, const struct snapshot *snap, struct symbolizer
 	r->self_cpu_s = 0;
 	r->self_rss_bytes = 0;
 	r->source = NULL;
+	r->budget = NULL;
 	set_window(r, hist);
 	if (!snap->nr_stacks)
 		return 0;

@@ -59,6 +59,24 @@ struct report_exit {
 	int signal;		/* the signal that killed it; 0 when it exited */
 };
 
+/*
+ * --max-overhead: the budget, the rate in force, and what the controller measured at its last
+ * decision (fractions of the traced processes' own CPU time).
+ */
+struct report_budget {
+	double max_overhead;
+	bool measured;			/* a decision was made: the figures below are set */
+	double overhead;		/* the probes' cost */
+	double entry_probes;		/* the entry probes' traps alone */
+	bool entry_probes_over;		/* entry_probes > max_overhead, at the last decision */
+	bool entry_probes_ever_over;	/* ... at any decision of the run */
+	double trap_entry_ns, trap_return_ns;	/* measured at start-up, hits close together */
+	double trap_entry_sparse_ns;		/* an entry's, hits far apart */
+	uint64_t min_rate_bytes, max_rate_bytes;	/* the rates in force while sampling */
+	bool full_tracking;		/* rate 0 (every block) was in force at some point */
+	uint64_t decisions, rate_changes;
+};
+
 /* Everything a writer needs. Writers are pure functions of a report and a FILE*. */
 struct report {
 	const char *version;
@@ -68,7 +86,8 @@ struct report {
 	size_t nr_procs;
 	void *owned;			/* freed by report_fini(): what the caller put there */
 	double duration_s;
-	uint64_t sample_rate_bytes;
+	uint64_t sample_rate_bytes;	/* in force now (--max-overhead moves it) */
+	const struct report_budget *budget; /* --max-overhead; NULL without */
 	const struct snapshot *snap;	/* totals and stats */
 	const struct report_stack *stacks; /* already sorted and limited to --top */
 	size_t nr_stacks;

@@ -69,6 +69,9 @@ static const struct {
 							   "pages stay counted" },
 	[LT_STAT_TRACK_MOVES_CUT] = { "track_moves_cut", "pages of a large mremap left under "
 							 "their old address" },
+	[LT_STAT_TRACK_CALLS_LOST] = { "track_calls_lost", "mmap, munmap, madvise, brk or "
+							   "mremap calls whose end was not seen: "
+							   "their releases missed" },
 };
 
 static const char *const kind_names[LT_TRACK_MAX] = {

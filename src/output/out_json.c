@@ -134,6 +134,33 @@ static void json_double(FILE *out, double v)
 	fputs(buf, out);
 }
 
+/* --max-overhead: the budget and what the controller measured (percentages: null before). */
+static void write_budget(const struct report_budget *b, FILE *out)
+{
+	const char *yes[] = { "false", "true" };
+
+	fputs("  \"overhead_budget\": {\"max_overhead_pct\": ", out);
+	json_double(out, b->max_overhead * 100);
+	fputs(", \"overhead_pct\": ", out);
+	json_double(out, b->measured ? b->overhead * 100 : NAN);
+	fputs(", \"entry_probes_pct\": ", out);
+	json_double(out, b->measured ? b->entry_probes * 100 : NAN);
+	fprintf(out, ", \"entry_probes_over_budget\": %s, \"entry_probes_ever_over_budget\": %s",
+		yes[b->entry_probes_over], yes[b->entry_probes_ever_over]);
+	fputs(",\n    \"trap_entry_ns\": ", out);
+	json_double(out, b->trap_entry_ns);
+	fputs(", \"trap_return_ns\": ", out);
+	json_double(out, b->trap_return_ns);
+	fputs(", \"trap_entry_sparse_ns\": ", out);
+	json_double(out, b->trap_entry_sparse_ns);
+	fprintf(out,
+		", \"min_sample_rate_bytes\": %" PRIu64 ", \"max_sample_rate_bytes\": %" PRIu64
+		", \"full_tracking\": %s, \"decisions\": %" PRIu64 ", \"rate_changes\": %" PRIu64
+		"},\n",
+		b->min_rate_bytes, b->max_rate_bytes, yes[b->full_tracking], b->decisions,
+		b->rate_changes);
+}
+
 /*
  * What a report repeats, made once per report: the timelines' times (every stack's samples fall
  * on the run's readings, so the same times come back stack after stack), and the strings that
@@ -421,6 +448,8 @@ int out_json_write(const struct report *r, FILE *out)
 	fputs("  \"duration_s\": ", out);
 	json_double(out, r->duration_s);
 	fprintf(out, ",\n  \"sample_rate_bytes\": %" PRIu64 ",\n", r->sample_rate_bytes);
+	if (r->budget)
+		write_budget(r->budget, out);
 	/* The window of growth and suspects; too few samples: every growth is null. */
 	fputs("  \"window_s\": ", out);
 	json_double(out, r->nr_readings ? r->window_s : NAN);

@@ -50,6 +50,31 @@ static void write_processes(const struct report *r, FILE *out)
 	fputc('\n', out);
 }
 
+/* --max-overhead: the rates the budget led to, and what the probes cost at the last decision. */
+static void write_budget(const struct report *r, const struct report_budget *b, FILE *out)
+{
+	fprintf(out, "overhead budget %.3g%% of the traced processes' CPU: ",
+		b->max_overhead * 100);
+	if (b->measured)
+		fprintf(out, "the probes cost %.2f%% (entry probes alone %.2f%%)",
+			b->overhead * 100, b->entry_probes * 100);
+	else
+		fputs("not measured yet", out);
+	if (r->sample_rate_bytes)
+		fprintf(out, "; one allocation sampled per %" PRIu64 " bytes now",
+			r->sample_rate_bytes);
+	else
+		fputs("; every allocation recorded now", out);
+	fprintf(out, "; rates %" PRIu64 " to %" PRIu64 " bytes%s, %" PRIu64 " change%s; "
+		     "figures are estimates\n",
+		b->min_rate_bytes, b->max_rate_bytes, b->full_tracking ? " and full tracking" : "",
+		b->rate_changes, b->rate_changes == 1 ? "" : "s");
+	if (b->entry_probes_ever_over)
+		fputs("over budget: the entry probes alone cost more than the budget; no sample "
+		      "rate can meet it\n",
+		      out);
+}
+
 static void write_header(const struct report *r, const struct snapshot *snap, FILE *out)
 {
 	const struct snapshot_totals *t = &snap->totals;
@@ -108,7 +133,9 @@ static void write_header(const struct report *r, const struct snapshot *snap, FI
 		fprintf(out, ", %" PRIu64 " blocks of exited processes released to make room",
 			snap->stats[LT_STAT_EXITED_RELEASED]);
 	fputc('\n', out);
-	if (r->sample_rate_bytes)
+	if (r->budget)
+		write_budget(r, r->budget, out);
+	else if (r->sample_rate_bytes)
 		fprintf(out, "sampled: one allocation per %" PRIu64 " bytes; %s\n",
 			r->sample_rate_bytes, "figures are estimates");
 }

@@ -30,4 +30,10 @@ int procinfo_nspid(int pid);
 /* CPU time this process has used (user + system), in ns. */
 uint64_t procinfo_self_cpu_ns(void);
 
+/*
+ * CPU time process pid has used (user + system, its exited threads too), in ns, from its CPU
+ * clock (the scheduler's count, not /proc/PID/stat's ticks of 10 ms). 0 when it is gone.
+ */
+uint64_t procinfo_cpu_ns(int pid);
+
 #endif

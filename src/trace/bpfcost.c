@@ -32,19 +32,30 @@ static bool sysctl_on(void)
 	return v != 0;
 }
 
-struct bpfcost *bpfcost__new(const struct tracer *t)
+static struct bpfcost *cost_new(const struct tracer *t, bool probes_only)
 {
 	struct bpfcost *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
-	c->nr_progs = tracer__prog_fds(t, c->prog_fds, MAX_PROGS);
+	c->nr_progs = probes_only ? tracer__probe_prog_fds(t, c->prog_fds, MAX_PROGS)
+				  : tracer__prog_fds(t, c->prog_fds, MAX_PROGS);
 	if (c->nr_progs > MAX_PROGS)
 		c->nr_progs = MAX_PROGS;
 	c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	if (c->stats_fd < 0)
 		log_info("cannot turn on BPF run-time statistics: %s", strerror(errno));
 	return c;
+}
+
+struct bpfcost *bpfcost__new(const struct tracer *t)
+{
+	return cost_new(t, false);
+}
+
+struct bpfcost *bpfcost__new_probes(const struct tracer *t)
+{
+	return cost_new(t, true);
 }
 
 void bpfcost__add_track(struct bpfcost *c, const struct track *track)

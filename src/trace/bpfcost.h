@@ -16,6 +16,9 @@ struct bpfcost;
  */
 struct bpfcost *bpfcost__new(const struct tracer *t);
 
+/* The same, counting only the programs that run at the traced processes' probes (the uprobes). */
+struct bpfcost *bpfcost__new_probes(const struct tracer *t);
+
 struct track;
 
 /* Counts the --track programs (track: NULL-safe) with the tracer's from now on. */

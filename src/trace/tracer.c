@@ -82,8 +82,7 @@ struct tracer {
 	struct alloctab *allocs;	/* the live-allocation table's tiers */
 };
 
-/* Whether the kernel's BTF has a type of this name and kind (the feature probes below). */
-static bool kernel_has(const char *name, int kind)
+bool kernel_btf_has(const char *name, int kind)
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf();
 	bool found;
@@ -156,7 +155,9 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	p = &t->skel->progs;
 	t->skel->rodata->min_size = opts->min_size;
 	t->skel->rodata->max_size = opts->max_size ? opts->max_size : ~0ULL;
-	t->skel->rodata->sample_rate = opts->sample_rate;
+	t->skel->bss->sample_rate = opts->sample_rate;
+	t->skel->rodata->sampling = opts->sample_rate || opts->budget;
+	t->skel->rodata->budget = opts->budget;
 	t->skel->rodata->fault = opts->fault;
 	t->skel->rodata->follow = opts->follow;
 	fill_sampling_tables(t->skel);
@@ -167,8 +168,8 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	bpf_map__set_max_entries(t->skel->maps.unwind_rows,
 				 opts->unwind_mode == LT_UNWIND_FP ? 1 : opts->unwind_rows);
 
-	t->sessions = !opts->no_session && kernel_has("bpf_session_is_return", BTF_KIND_FUNC);
-	t->multi = !opts->empty_programs && kernel_has("bpf_uprobe_multi_link", BTF_KIND_STRUCT);
+	t->sessions = !opts->no_session && kernel_btf_has("bpf_session_is_return", BTF_KIND_FUNC);
+	t->multi = !opts->empty_programs && kernel_btf_has("bpf_uprobe_multi_link", BTF_KIND_STRUCT);
 	if (!opts->no_session && !t->sessions)
 		log_warn("this kernel has no uprobe session links: using uprobe + uretprobe pairs");
 	/* The classic programs always load: they are the fallback should a session link fail. */
@@ -272,11 +273,33 @@ static void multi_link_free(struct multi_link *l)
 	free(l->cookies);
 }
 
+int uprobe_multi_link_create(int prog_fd, bool session, int pid, const char *path,
+			     const uint64_t *offsets, const uint64_t *cookies, size_t n)
+{
+	struct link_create_uprobe_multi attr;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_fd = prog_fd;
+	attr.attach_type = session ? LT_BPF_TRACE_UPROBE_SESSION : LT_BPF_TRACE_UPROBE_MULTI;
+	attr.path = (uint64_t)(uintptr_t)path;
+	attr.offsets = (uint64_t)(uintptr_t)offsets;
+	attr.cookies = (uint64_t)(uintptr_t)cookies;
+	attr.cnt = n;
+	attr.pid = pid;
+	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	return fd < 0 ? -errno : fd;
+}
+
+void uprobe_prog_set_session(struct bpf_program *prog)
+{
+	bpf_program__set_expected_attach_type(prog, LT_BPF_TRACE_UPROBE_SESSION);
+}
+
 /* One uprobe_multi or session link (attach_type) of prog over n offsets of one object. */
 static int link_multi(struct tracer *t, struct bpf_program *prog, uint32_t attach_type, int pid,
 		      const char *path, const uint64_t *offsets, const uint64_t *cookies, size_t n)
 {
-	struct link_create_uprobe_multi attr;
 	struct multi_link l = { .pid = pid, .prog = prog, .attach_type = attach_type, .n = n };
 	int fd;
 
@@ -291,20 +314,12 @@ static int link_multi(struct tracer *t, struct bpf_program *prog, uint32_t attac
 	}
 	memcpy(l.offsets, offsets, n * sizeof(*offsets));
 	memcpy(l.cookies, cookies, n * sizeof(*cookies));
-	memset(&attr, 0, sizeof(attr));
-	attr.prog_fd = bpf_program__fd(prog);
-	attr.attach_type = attach_type;
-	attr.path = (uint64_t)(uintptr_t)path;
-	attr.offsets = (uint64_t)(uintptr_t)offsets;
-	attr.cookies = (uint64_t)(uintptr_t)cookies;
-	attr.cnt = n;
-	attr.pid = pid;
-	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	fd = uprobe_multi_link_create(bpf_program__fd(prog),
+				      attach_type == LT_BPF_TRACE_UPROBE_SESSION, pid, path, offsets,
+				      cookies, n);
 	if (fd < 0) {
-		int err = -errno;
-
 		multi_link_free(&l);
-		return err;
+		return fd;
 	}
 	l.fd = fd;
 	t->link_fds[t->nr_link_fds++] = l;
@@ -560,6 +575,58 @@ size_t bpf_object_prog_fds(const struct bpf_object *obj, int *fds, size_t max)
 size_t tracer__prog_fds(const struct tracer *t, int *fds, size_t max)
 {
 	return bpf_object_prog_fds(t->skel->obj, fds, max);
+}
+
+size_t tracer__probe_prog_fds(const struct tracer *t, int *fds, size_t max)
+{
+	struct bpf_program *prog;
+	size_t n = 0;
+
+	bpf_object__for_each_program(prog, t->skel->obj) {
+		int fd = bpf_program__fd(prog);
+
+		/* uprobes are of the kprobe type; the life tracepoints and lt_release are not */
+		if (fd < 0 || bpf_program__type(prog) != BPF_PROG_TYPE_KPROBE)
+			continue;
+		if (n < max)
+			fds[n] = fd;
+		n++;
+	}
+	return n;
+}
+
+int tracer__set_sample_rate(struct tracer *t, uint64_t rate)
+{
+	if (!t->skel->bss)
+		return -ENOTSUP;
+	/* One aligned 8-byte store: a program reads the old rate or the new one, never a mix. */
+	__atomic_store_n(&t->skel->bss->sample_rate, rate, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int tracer__budget_counts(const struct tracer *t, uint64_t counts[LT_BUDGET_MAX])
+{
+	int fd = bpf_map__fd(t->skel->maps.budget_counts), ncpu = libbpf_num_possible_cpus();
+	uint64_t *v;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	v = calloc((size_t)ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < LT_BUDGET_MAX; k++) {
+		counts[k] = 0;
+		if (bpf_map_lookup_elem(fd, &k, v)) {
+			int err = -errno;
+
+			free(v);
+			return err;
+		}
+		for (int c = 0; c < ncpu; c++)
+			counts[k] += v[c];
+	}
+	free(v);
+	return 0;
 }
 
 void tracer__free(struct tracer *t)

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bpf/leaktop.h"
+
 struct tracer_opts {
 	uint32_t max_allocs;	/* entries of the live-allocation table */
 	uint32_t max_stacks;	/* entries of the stack and per-stack totals tables */
@@ -18,6 +20,7 @@ struct tracer_opts {
 	uint32_t unwind_rows;	/* entries of the unwind row table (unused with LT_UNWIND_FP) */
 	uint32_t fault;		/* enum lt_fault: a fault the programs make on purpose (tests) */
 	bool follow;		/* follow the processes traced processes fork */
+	bool budget;		/* --max-overhead: the rate changes at run time; count for it */
 };
 
 struct tracer;
@@ -128,6 +131,32 @@ int tracer__unwind_procs_fd(const struct tracer *t);
 /* File descriptors of the loaded BPF programs (for their run-time statistics): writes at most max
  * of them to fds and returns how many there are. */
 size_t tracer__prog_fds(const struct tracer *t, int *fds, size_t max);
+
+/* The same, of the uprobe programs only: those that run at the traced processes' probes. */
+size_t tracer__probe_prog_fds(const struct tracer *t, int *fds, size_t max);
+
+/*
+ * Sets the sample rate of the decisions from now on (bytes; 0: record every block). Blocks keep
+ * the weight of the rate their decision read. 0 or -ENOTSUP.
+ */
+int tracer__set_sample_rate(struct tracer *t, uint64_t rate);
+
+/* The budget counters (enum lt_budget_count) summed over CPUs: 0 or -errno. */
+int tracer__budget_counts(const struct tracer *t, uint64_t counts[LT_BUDGET_MAX]);
+
+/*
+ * A uprobe_multi link (or a session link) of prog_fd over n offsets of the object at path, for
+ * pid, with a raw bpf(BPF_LINK_CREATE): libbpf 1.1.2 predates both. Its fd, or -errno.
+ */
+int uprobe_multi_link_create(int prog_fd, bool session, int pid, const char *path,
+			     const uint64_t *offsets, const uint64_t *cookies, size_t n);
+
+/* Makes prog, before its load, a program for session links. */
+struct bpf_program;
+void uprobe_prog_set_session(struct bpf_program *prog);
+
+/* Whether the kernel's BTF has a type of this name and kind (BTF_KIND_*): a feature probe. */
+bool kernel_btf_has(const char *name, int kind);
 
 /* The fds of obj's loaded programs: as many as fit in fds (max); returns how many there are. */
 struct bpf_object;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "base/log.h"
@@ -59,7 +60,22 @@ struct track *track__new(const struct track_opts *o)
 	bpf_map__set_max_entries(s->maps.track_kallocs, kernel ? o->max_entries : 1);
 	bpf_program__set_autoload(s->progs.lt_fault_user, faults);
 	bpf_program__set_autoload(s->progs.lt_fault_kernel, faults);
-	bpf_program__set_autoload(s->progs.lt_track_sys_exit, faults || mmaps);
+	/*
+	 * The ends of the calls that map and unmap memory: through a task work scheduled from inside
+	 * those calls where the kernel has BPF task work (6.18), else at every syscall's exit.
+	 */
+	{
+		bool calls = faults || mmaps;
+		bool task_work = kernel_btf_has("bpf_task_work_schedule_resume_impl", BTF_KIND_FUNC);
+
+		bpf_program__set_autoload(s->progs.lt_track_sys_exit, calls && !task_work);
+		bpf_program__set_autoload(s->progs.lt_track_mmap_lock, calls && task_work);
+		/* madvise's, which only faults' pages care for */
+		bpf_program__set_autoload(s->progs.lt_track_rss, faults && task_work);
+		bpf_program__set_autoload(s->progs.lt_track_tlb, faults && task_work);
+		log_debug("--track: the ends of mapping calls seen %s",
+			  task_work ? "by task work" : "at every syscall's exit");
+	}
 	{
 		struct bpf_program *kprogs[] = {
 			s->progs.lt_kmalloc,	     s->progs.lt_kfree,

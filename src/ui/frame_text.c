@@ -273,6 +273,28 @@ static void header_rss(const struct frame *f, const struct frame_sink *sink)
 	eol(sink);
 }
 
+/* --max-overhead, on the cost line: the probes' cost against the budget, the rate it led to. */
+static void header_budget(const struct report *r, const struct frame_sink *sink)
+{
+	const struct report_budget *b = r->budget;
+	char a[FMT_LEN];
+
+	if (!b)
+		return;
+	putf(sink, FRAME_NORMAL, "; budget %.3g%%: ", b->max_overhead * 100);
+	if (b->entry_probes_over)
+		putf(sink, FRAME_ALERT, "OVER, entry probes alone %.1f%%", b->entry_probes * 100);
+	else if (b->measured)
+		putf(sink, FRAME_NORMAL, "probes %.2f%%", b->overhead * 100);
+	else
+		put(sink, FRAME_NORMAL, "not measured yet");
+	fmt_bytes(a, sizeof(a), (double)r->sample_rate_bytes);
+	if (r->sample_rate_bytes)
+		putf(sink, FRAME_NORMAL, ", sampling 1 per %s", a);
+	else
+		put(sink, FRAME_NORMAL, ", every block");
+}
+
 /* 5: what leaktop itself costs */
 static void header_cost(const struct frame *f, const struct frame_sink *sink)
 {
@@ -297,6 +319,7 @@ static void header_cost(const struct frame *f, const struct frame_sink *sink)
 		fmt_bytes(a, sizeof(a), (double)f->map_bytes);
 		putf(sink, FRAME_NORMAL, ", BPF maps %s", a);
 	}
+	header_budget(&f->report, sink);
 	eol(sink);
 }
 

@@ -116,6 +116,10 @@ int pipeline_report(const struct pipeline *p, struct report *r, const struct sna
 	}
 	r->version = p->version;
 	r->sample_rate_bytes = p->sample_rate;
+	if (p->overhead) {
+		r->sample_rate_bytes = overhead__rate(p->overhead);
+		r->budget = overhead__report(p->overhead);
+	}
 	r->start_time_ns = p->start_time_ns;
 	r->self_cpu_s = (double)procinfo_self_cpu_ns() / 1e9;
 	if (!procinfo_mem(0, &mem))
@@ -241,6 +245,14 @@ static int release_exited(void *ctx)
 	return 0;
 }
 
+/* overhead__poll() has logged a failure. */
+static int poll_overhead(void *ctx)
+{
+	struct pipeline *p = ctx;
+
+	return overhead__poll(p->overhead);
+}
+
 int pipeline_run(struct pipeline *p, struct loop *l)
 {
 	uint64_t now = now_ns();
@@ -249,7 +261,9 @@ int pipeline_run(struct pipeline *p, struct loop *l)
 				      UNWIND_CHECK_NS)) ||
 	    !loop_add(l, maintain, p, now + COLLECT_MAINTAIN_NS, COLLECT_MAINTAIN_NS) ||
 	    (p->procs && p->max_allocs &&
-	     !loop_add(l, release_exited, p, now + RELEASE_CHECK_NS, RELEASE_CHECK_NS)))
+	     !loop_add(l, release_exited, p, now + RELEASE_CHECK_NS, RELEASE_CHECK_NS)) ||
+	    (p->overhead &&
+	     !loop_add(l, poll_overhead, p, now + OVERHEAD_POLL_NS, OVERHEAD_POLL_NS)))
 		return -ENOSPC;
 	return loop_run(l);
 }

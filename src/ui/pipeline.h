@@ -13,6 +13,7 @@
 #include "output/metrics.h"
 #include "symbol/symbolize.h"
 #include "trace/collect.h"
+#include "trace/overhead.h"
 #include "trace/procset.h"
 #include "trace/track.h"
 #include "trace/reachscan.h"
@@ -45,6 +46,7 @@ struct pipeline {
 	bool reach_each;		/* --reachability: a scan before each report and frame */
 	struct history *history;	/* the run's readings, one per refresh interval (plain.c
 					 * owns it): the reports' trends; NULL: none */
+	struct overhead *overhead;	/* --max-overhead: sets the sample rate; NULL: none */
 };
 
 /* How often the blocks of exited processes are considered for release (procset.h). */
@@ -91,7 +93,8 @@ int pipeline_metrics(const struct pipeline *p, struct report *r);
  * Runs l after adding the upkeep every mode needs: the unwind tables follow code mapped since
  * (dlopen) every UNWIND_CHECK_NS, stacks that hold nothing are evicted every
  * COLLECT_MAINTAIN_NS (a no-op when a reading did it), and the blocks of exited processes are
- * released when the table is half full (checked every RELEASE_CHECK_NS). The mode has added its own jobs first.
+ * released when the table is half full (checked every RELEASE_CHECK_NS), and --max-overhead's
+ * controller gets its figures every OVERHEAD_POLL_NS. The mode has added its own jobs first.
  * What loop_run() returns; -ENOSPC when the job table is full.
  */
 int pipeline_run(struct pipeline *p, struct loop *l);

@@ -1,6 +1,6 @@
 """test_track.py: --track faults (pages of anonymous memory made resident, per stack): exact pages per
-function on the real kernel, their release by munmap, madvise and exit, a Go program, and heap and
-faults side by side."""
+function on the real kernel, their release by munmap, madvise (through libc and a raw syscall) and
+exit, a Go program, and heap and faults side by side."""
 import os
 import re
 import signal
@@ -45,12 +45,15 @@ class TrackFaults(LeaktopTestCase):
         return r.report if fmt == 'json' else t
 
     def test_pages_made_resident(self):
-        """PAGES pages written in touch_pages, PAGES / 2 in touch_advised: exactly those, in those
-        functions (and their lines); the PAGES pages only read are the zero page: nothing."""
+        """PAGES pages written in touch_pages, PAGES / 2 in touch_advised, PAGES / 4 in touch_freed
+        and in touch_spanned: exactly those, in those functions (and their lines); the PAGES pages
+        only read are the zero page: nothing."""
         rep = self.trace_faults(False)
         sites = kind_sites(rep, 'faults')
         self.assertEqual(sites.get('touch_pages'), (PAGES * PAGE, PAGES), rep.summary())
         self.assertEqual(sites.get('touch_advised'), (PAGES // 2 * PAGE, PAGES // 2), rep.summary())
+        self.assertEqual(sites.get('touch_freed'), (PAGES // 4 * PAGE, PAGES // 4), rep.summary())
+        self.assertEqual(sites.get('touch_spanned'), (PAGES // 4 * PAGE, PAGES // 4), rep.summary())
         self.assertNotIn('read_pages', sites, rep.summary())
         st = next(s for s in rep.stacks if s['frames'] and s['frames'][0]['function'] == 'touch_pages')
         self.assertEqual(st['frames'][0]['line'], marker_line('faults.c', 'SITE:touch_pages'))
@@ -71,11 +74,17 @@ class TrackFaults(LeaktopTestCase):
         self.assertEqual(sites.get('touch_pages'), (PAGES * PAGE, PAGES), r.report.summary())
 
     def test_released(self):
-        """munmap of the first mapping and madvise(MADV_DONTNEED) of the second: both back to 0."""
+        """munmap of the first mapping, madvise(MADV_DONTNEED) of the second through libc,
+        MADV_FREE of the third through a raw syscall, MADV_DONTNEED over two mappings: all back to
+        0. Each end is seen from inside the call (mmap_lock's tracepoint, rss_stat's, tlb_flush's,
+        mmap_lock's again, as a madvise over two mappings locks the map: bpf/track.bpf.c)."""
         rep = self.trace_faults(True)
         sites = kind_sites(rep, 'faults')
         self.assertEqual(sites.get('touch_pages', (0, 0)), (0, 0), rep.summary())
         self.assertEqual(sites.get('touch_advised', (0, 0)), (0, 0), rep.summary())
+        self.assertEqual(sites.get('touch_freed', (0, 0)), (0, 0), rep.summary())
+        self.assertEqual(sites.get('touch_spanned', (0, 0)), (0, 0), rep.summary())
+        self.assertEqual(rep.stats['track_calls_lost'], 0)
 
     def test_exit_releases(self):
         """Command mode: at the process's exit its memory is gone, and so are its pages."""

@@ -142,6 +142,7 @@ static const char expected[] =
 	"leaktop_losses_total{kind=\"track_vma_busy\"} 0\n"
 	"leaktop_losses_total{kind=\"track_exits_lost\"} 0\n"
 	"leaktop_losses_total{kind=\"track_moves_cut\"} 0\n"
+	"leaktop_losses_total{kind=\"track_calls_lost\"} 0\n"
 	"# HELP leaktop_events_total Events that lose nothing, by kind: frees of blocks allocated "
 	"before attach, by the allocator itself or of a parent's copy, calls left by an exception, "
 	"blocks of exited processes released (see the README).\n"

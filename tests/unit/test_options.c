@@ -700,8 +700,32 @@ static void test_reachability(void **state)
 	options_free(&o);
 	ASSERT_USAGE("--reachability takes no value or =live, not 'now'", "--reachability=now", "-p",
 		     "1");
-	ASSERT_USAGE("--reachability needs every block: no --sample-rate", "--reachability",
-		     "--sample-rate", "512K", "-p", "1");
+	ASSERT_USAGE("--reachability needs every block: no --sample-rate or --max-overhead",
+		     "--reachability", "--sample-rate", "512K", "-p", "1");
+	ASSERT_USAGE("--reachability needs every block: no --sample-rate or --max-overhead",
+		     "--reachability", "--max-overhead", "5", "-p", "1");
+}
+
+static void test_max_overhead(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "-p", "1"), 0);
+	assert_true(o.max_overhead_pct == 0);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "--max-overhead", "5", "-p", "1"), 0);
+	assert_true(o.max_overhead_pct == 5);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "--max-overhead", "2.5%", "--sample-rate", "1M", "-p", "1"), 0);
+	assert_true(o.max_overhead_pct == 2.5);
+	assert_int_equal(o.sample_rate, 1 << 20);
+	options_free(&o);
+	ASSERT_USAGE("--max-overhead: '0' is not a percentage above 0, at most 1000000",
+		     "--max-overhead", "0", "-p", "1");
+	ASSERT_USAGE("--max-overhead: '5x' is not a percentage", "--max-overhead", "5x", "-p", "1");
+	ASSERT_USAGE("--max-overhead: '%' is not a percentage", "--max-overhead", "%", "-p", "1");
+	ASSERT_USAGE("--max-overhead sets the sample rate of the heap's probes: --track with heap",
+		     "--max-overhead", "5", "--track", "faults", "-p", "1");
 }
 
 int main(void)
@@ -718,7 +742,7 @@ int main(void)
 		cmocka_unit_test(test_view_options), cmocka_unit_test(test_pprof_needs_a_file),
 		cmocka_unit_test(test_unwind),		 cmocka_unit_test(test_track),
 		cmocka_unit_test(test_targets),		 cmocka_unit_test(test_no_follow),
-		cmocka_unit_test(test_reachability),
+		cmocka_unit_test(test_reachability),	 cmocka_unit_test(test_max_overhead),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -384,7 +384,8 @@ static const char expected_json[] =
 	"\"unwind_not_ready\": 13, \"unwound_calls\": 14, \"allocator_frees\": 15, "
 	"\"lost_events\": 16, \"inherited_frees\": 17, \"exited_released\": 18, "
 	"\"track_lost_stacks\": 19, \"track_stack_full\": 20, \"track_table_full\": 21, "
-	"\"track_vma_busy\": 22, \"track_exits_lost\": 23, \"track_moves_cut\": 24},\n"
+	"\"track_vma_busy\": 22, \"track_exits_lost\": 23, \"track_moves_cut\": 24, "
+	"\"track_calls_lost\": 25},\n"
 	"  \"stacks_total\": 5,\n"
 	"  \"stacks\": [\n"
 	"    {\"pid\": 1234, \"outstanding_bytes\": 1048576, \"outstanding_allocs\": 2, "
@@ -429,7 +430,7 @@ static void test_json_exact(void **state)
 		     " 'unwind_not_ready', 'unwound_calls', 'allocator_frees', 'lost_events',"
 		     " 'inherited_frees', 'exited_released', 'track_lost_stacks',"
 		     " 'track_stack_full', 'track_table_full', 'track_vma_busy',"
-		     " 'track_exits_lost', 'track_moves_cut'])\n"
+		     " 'track_exits_lost', 'track_moves_cut', 'track_calls_lost'])\n"
 		     "p = d['processes']\n"
 		     "assert [(x['pid'], x['state']) for x in p] == [(1234, 'traced'), (5678, 'exited'),"
 		     " (9999, 'not traced')]\n"
@@ -478,7 +479,8 @@ static void test_json_empty(void **state)
 			    "\"inherited_frees\": 0, \"exited_released\": 0, "
 			    "\"track_lost_stacks\": 0, \"track_stack_full\": 0, "
 			    "\"track_table_full\": 0, \"track_vma_busy\": 0, "
-			    "\"track_exits_lost\": 0, \"track_moves_cut\": 0},\n"
+			    "\"track_exits_lost\": 0, \"track_moves_cut\": 0, "
+			    "\"track_calls_lost\": 0},\n"
 			    "  \"stacks_total\": 0,\n"
 			    "  \"stacks\": []\n"
 			    "}\n");
@@ -863,6 +865,68 @@ static void test_text_variants(void **state)
 				    "    a\"b\\c????" "/? \xc3\xa9 \xff \xc0\xaf \xed\xa0\x80 "
 				    "\xf0\x9f\x98\x80 \xe2\x82 ;end+0x1 (lib x;y.so) "
 				    "src/\xe2\x82\xac.c\n\n"));
+	free(out);
+}
+
+/* --max-overhead: the budget's line in text, its object in JSON, the rate in force in both. */
+static void test_budget(void **state)
+{
+	struct report_budget b = { .max_overhead = 0.03,
+				   .measured = true,
+				   .overhead = 0.025,
+				   .entry_probes = 0.0125,
+				   .trap_entry_ns = 560,
+				   .trap_return_ns = 310.5,
+				   .trap_entry_sparse_ns = 900,
+				   .min_rate_bytes = 600,
+				   .max_rate_bytes = 65536,
+				   .full_tracking = true,
+				   .decisions = 12,
+				   .rate_changes = 3 };
+	struct report *r = fixture(false);
+	char *out;
+
+	r->budget = &b;
+	r->sample_rate_bytes = 600;
+	out = render(out_text_write, r, NULL);
+	assert_non_null(strstr(out, "overhead budget 3% of the traced processes' CPU: the probes "
+				    "cost 2.50% (entry probes alone 1.25%); one allocation sampled "
+				    "per 600 bytes now; rates 600 to 65536 bytes and full tracking, "
+				    "3 changes; figures are estimates\nno losses\n"));
+	assert_null(strstr(out, "sampled:"));
+	assert_null(strstr(out, "over budget"));
+	free(out);
+	out = render(out_json_write, r, NULL);
+	assert_non_null(strstr(out, "  \"sample_rate_bytes\": 600,\n"
+				    "  \"overhead_budget\": {\"max_overhead_pct\": 3, "
+				    "\"overhead_pct\": 2.5, \"entry_probes_pct\": 1.25, "
+				    "\"entry_probes_over_budget\": false, "
+				    "\"entry_probes_ever_over_budget\": false,\n"
+				    "    \"trap_entry_ns\": 560, \"trap_return_ns\": 310.5, "
+				    "\"trap_entry_sparse_ns\": 900, "
+				    "\"min_sample_rate_bytes\": 600, \"max_sample_rate_bytes\": 65536, "
+				    "\"full_tracking\": true, \"decisions\": 12, \"rate_changes\": 3},\n"));
+	free(out);
+
+	/* Before the first decision, no figure; over the budget by the entry probes alone: said. */
+	b.measured = false;
+	r->sample_rate_bytes = 0;
+	out = render(out_json_write, r, NULL);
+	assert_non_null(strstr(out, "\"overhead_pct\": null, \"entry_probes_pct\": null,"));
+	free(out);
+	out = render(out_text_write, r, NULL);
+	assert_non_null(strstr(out, "CPU: not measured yet; every allocation recorded now;"));
+	free(out);
+	b.measured = true;
+	b.entry_probes = 0.5;
+	b.entry_probes_over = b.entry_probes_ever_over = true;
+	out = render(out_text_write, r, NULL);
+	assert_non_null(strstr(out, "\nover budget: the entry probes alone cost more than the "
+				    "budget; no sample rate can meet it\n"));
+	free(out);
+	out = render(out_json_write, r, NULL);
+	assert_non_null(strstr(out, "\"entry_probes_over_budget\": true, "
+				    "\"entry_probes_ever_over_budget\": true,"));
 	free(out);
 }
 
@@ -1262,7 +1326,7 @@ int main(void)
 		cmocka_unit_test(test_html),
 		cmocka_unit_test(test_text_exact),     cmocka_unit_test(test_text_losses),
 		cmocka_unit_test(test_text_variants),  cmocka_unit_test(test_command_and_suppressed),
-		cmocka_unit_test(test_human_units),
+		cmocka_unit_test(test_human_units),    cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_stream_errors),  cmocka_unit_test(test_format_table),
 		cmocka_unit_test(test_report_build),   cmocka_unit_test(test_report_build_symbolized),
 		cmocka_unit_test(test_json_names_as_it_writes),
