@@ -317,7 +317,8 @@ test: $(OUT)/leaktop $(OUT)/asan/leaktop $(UNIT_BINS) $(WORKLOADS) $(PG_LEAK) $(
 demo: $(OUT)/leaktop $(OUT)/workloads/demo
 	$(OUT)/leaktop -n 5 -- $(OUT)/workloads/demo 10
 
-bench: $(OUT)/leaktop $(OUT)/bench/malloc_bench $(OUT)/bench/new_bench $(OUT)/workloads/reach
+bench: $(OUT)/leaktop $(OUT)/bench/malloc_bench $(OUT)/bench/new_bench $(OUT)/workloads/reach \
+       $(OUT)/bench/stacks_bench
 	scripts/bench $(OUT)
 
 # --- install: PREFIX (default /usr/local) and DESTDIR, as GNU packages honour them. The binary goes
@@ -368,6 +369,9 @@ $(OUT)/bench/probecost: tests/bench/probecost.c $(OUT)/probecost.skel.h $(OUT)/o
 $(OUT)/bench/malloc_bench: tests/bench/malloc_bench.c | $(OUT)/.deps-test-ok
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fno-omit-frame-pointer $< -o $@
+$(OUT)/bench/stacks_bench: tests/bench/stacks_bench.c | $(OUT)/.deps-test-ok
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -fno-ipa-icf $< -o $@
 $(OUT)/bench/new_bench: tests/bench/new_bench.cc | $(OUT)/.deps-test-ok
 	@mkdir -p $(@D)
 	$(CXX) -O2 -g -fno-omit-frame-pointer $< -o $@

@@ -220,23 +220,54 @@ static void evict(struct history *h)
 		index_add(h, i);
 }
 
+/* The trend of entry idx over its samples. */
+static void trend_of_entry(const struct history *h, size_t idx, struct history_trend *out)
+{
+	struct history_sample lin[HISTORY_MAX_WINDOW];
+	const struct entry *e = &h->entries[idx];
+	const struct history_sample *ring = &h->samples[idx * h->window];
+
+	for (uint32_t i = 0; i < e->count; i++)
+		lin[i] = ring[(e->head + i) % h->window];
+	history_trend_of(lin, e->count, out);
+}
+
 int history__update(struct history *h, const struct snapshot *snap)
 {
+	return history__update_trends(h, snap, NULL);
+}
+
+int history__update_trends(struct history *h, const struct snapshot *snap,
+			   struct history_trend *trends)
+{
 	size_t unknown = 0;
+	uint64_t *found;
 	int err;
 
 	if (h->started && snap->taken_ns <= h->last_ns)
 		return -EINVAL;
+	/* Each stack's entry, looked up once; UINT64_MAX for a new one. */
+	found = malloc((snap->nr_stacks ? snap->nr_stacks : 1) * sizeof(*found));
+	if (!found)
+		return -ENOMEM;
 	/* Counted first so that the arrays grow only by the stacks that are really new. */
-	for (size_t i = 0; i < snap->nr_stacks; i++)
-		unknown += !index_of(h, snap->stacks[i].pid, snap->stacks[i].stack_id);
+	for (size_t i = 0; i < snap->nr_stacks; i++) {
+		uint64_t *have = index_of(h, snap->stacks[i].pid, snap->stacks[i].stack_id);
+
+		found[i] = have ? *have : UINT64_MAX;
+		unknown += !have;
+	}
 	err = reserve(h, h->nr + unknown);
-	if (err)
+	if (err) {
+		free(found);
 		return err;
+	}
 	h->gen++;
 	for (size_t i = 0; i < snap->nr_stacks; i++) {
 		const struct stack_record *rec = &snap->stacks[i];
-		uint64_t *have = index_of(h, rec->pid, rec->stack_id);
+		/* A stack listed twice in one snapshot was new the first time only. */
+		uint64_t *have = found[i] != UINT64_MAX ? &found[i]
+							: index_of(h, rec->pid, rec->stack_id);
 		size_t idx = have ? *have : h->nr;
 		struct entry *e = &h->entries[idx];
 
@@ -250,11 +281,14 @@ int history__update(struct history *h, const struct snapshot *snap)
 				push(h, idx, h->last_ns, 0, 0);
 		}
 		/* A stack listed twice in one snapshot keeps one sample for this update. */
-		if (e->gen == h->gen)
-			continue;
-		e->gen = h->gen;
-		push(h, idx, snap->taken_ns, rec->outstanding_bytes, rec->allocs);
+		if (e->gen != h->gen) {
+			e->gen = h->gen;
+			push(h, idx, snap->taken_ns, rec->outstanding_bytes, rec->allocs);
+		}
+		if (trends)
+			trend_of_entry(h, idx, &trends[i]);
 	}
+	free(found);
 	evict(h);
 	if (!h->started)
 		h->first_ns = snap->taken_ns;
@@ -282,11 +316,14 @@ size_t history__samples(const struct history *h, int pid, uint64_t stack_id,
 
 bool history__trend(const struct history *h, int pid, uint64_t stack_id, struct history_trend *out)
 {
-	struct history_sample lin[HISTORY_MAX_WINDOW];
-	size_t n = history__samples(h, pid, stack_id, lin);
+	uint64_t *idx = index_of(h, pid, stack_id);
 
-	history_trend_of(lin, n, out);
-	return n > 0;
+	if (!idx) {
+		history_trend_of(NULL, 0, out);
+		return false;
+	}
+	trend_of_entry(h, *idx, out);
+	return true;
 }
 
 void history__span(const struct history *h, struct history_span *out)

@@ -72,6 +72,13 @@ struct history *history__new_covering(size_t window);
  */
 int history__update(struct history *h, const struct snapshot *snap);
 
+/*
+ * history__update(), and the trend of each stack of snap after it into trends[i] (room for
+ * snap->nr_stacks; NULL: none), without looking the stacks up again.
+ */
+int history__update_trends(struct history *h, const struct snapshot *snap,
+			   struct history_trend *trends);
+
 /* The trend of one stack over the window. false when the stack is not in the history. */
 bool history__trend(const struct history *h, int pid, uint64_t stack_id, struct history_trend *out);
 

@@ -12,12 +12,11 @@ static void fill_unknown(struct sym_frame *frame, uint64_t addr)
 	frame->address = addr;
 }
 
-/* Symbolizes one stack into a malloc'ed array of exactly the frames found. */
-static int build_stack(struct report_stack *rs, struct symbolizer *sym, struct sym_frame *scratch)
+/* Names one stack's frames into scratch (LT_MAX_DEPTH * REPORT_FRAMES_PER_IP of them). How many. */
+static size_t name_stack(const struct stack_record *rec, struct symbolizer *sym,
+			 struct sym_frame *scratch)
 {
-	const struct stack_record *rec = rs->rec;
 	uint32_t nr_ips = rec->nr_ips < LT_MAX_DEPTH ? rec->nr_ips : LT_MAX_DEPTH;
-	struct sym_frame *frames;
 	size_t n = 0, got;
 	uint32_t i;
 
@@ -36,6 +35,15 @@ static int build_stack(struct report_stack *rs, struct symbolizer *sym, struct s
 			break;
 		n += got;
 	}
+	return n;
+}
+
+/* Symbolizes one stack into a malloc'ed array of exactly the frames found. */
+static int build_stack(struct report_stack *rs, struct symbolizer *sym, struct sym_frame *scratch)
+{
+	size_t n = name_stack(rs->rec, sym, scratch);
+	struct sym_frame *frames;
+
 	if (!n)
 		return 0;
 	frames = malloc(n * sizeof(*frames));
@@ -45,6 +53,18 @@ static int build_stack(struct report_stack *rs, struct symbolizer *sym, struct s
 	rs->frames = frames;
 	rs->nr_frames = n;
 	return 0;
+}
+
+size_t report_frames(const struct report *r, size_t i, const struct sym_frame **frames)
+{
+	const struct report_stack *rs = &r->stacks[i];
+
+	if (report_stack_symbolized(rs)) {
+		*frames = rs->frames;
+		return rs->nr_frames;
+	}
+	*frames = r->scratch;
+	return r->scratch ? name_stack(rs->rec, r->sym, r->scratch) : 0;
 }
 
 static int mapping_cmp(const void *pa, const void *pb)
@@ -170,6 +190,10 @@ int report_init(struct report *r, const struct snapshot *snap, struct symbolizer
 	set_window(r, hist);
 	if (!snap->nr_stacks)
 		return 0;
+	/* One stack's worth of frames at most; each stack keeps only what it used. */
+	r->scratch = malloc((size_t)LT_MAX_DEPTH * REPORT_FRAMES_PER_IP * sizeof(*r->scratch));
+	if (!r->scratch)
+		return -ENOMEM;
 	picked = malloc(snap->nr_stacks * sizeof(*picked));
 	if (!picked)
 		return -ENOMEM;
@@ -215,13 +239,6 @@ int report_symbolize(struct report *r, size_t first, size_t n)
 	for (size_t i = first; i < end; i++) {
 		if (report_stack_symbolized(&stacks[i]))
 			continue;
-		/* One stack's worth of frames at most; each stack keeps only what it used. */
-		if (!r->scratch) {
-			r->scratch = malloc((size_t)LT_MAX_DEPTH * REPORT_FRAMES_PER_IP *
-					    sizeof(*r->scratch));
-			if (!r->scratch)
-				return -ENOMEM;
-		}
 		err = build_stack(&stacks[i], r->sym, r->scratch);
 		if (err)
 			return err;
@@ -238,8 +255,6 @@ int report_build(struct report *r, const struct snapshot *snap, struct symbolize
 		err = report_symbolize(r, 0, r->nr_stacks);
 	if (!err && sym)
 		err = collect_mappings(r, sym);
-	free(r->scratch);
-	r->scratch = NULL;
 	if (err)
 		report_fini(r);
 	return err;

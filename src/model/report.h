@@ -112,7 +112,8 @@ struct report {
 	bool judged;			/* nr_readings >= HISTORY_MIN_SAMPLES: trends are set */
 	size_t nr_suspects;		/* suspects among all the reading's stacks, listed or not */
 	const struct report_exit *command_exit;	/* command mode: how it ended; else NULL */
-	struct sym_frame *scratch;	/* report.c's own: one stack's worth of frames */
+	struct sym_frame *scratch;	/* report.c's own: one stack's worth of frames (a report
+					 * with stacks has it from report_init()) */
 };
 
 /*
@@ -159,6 +160,13 @@ static inline bool report_stack_symbolized(const struct report_stack *rs)
 {
 	return rs->frames || !rs->rec->nr_ips;
 }
+
+/*
+ * The frames of stack i: its own when symbolized, else named now into r's scratch, which the next
+ * call overwrites. So a writer of a report of many stacks from report_init() holds one stack's
+ * frames at a time. How many (0 for a stack not captured).
+ */
+size_t report_frames(const struct report *r, size_t i, const struct sym_frame **frames);
 
 /*
  * report_init(), every stack symbolized, and the mappings the frames lie in (with sym): what the

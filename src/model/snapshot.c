@@ -101,6 +101,34 @@ const char *snapshot_stat_loss(enum lt_stat stat)
 	return stat_info[stat].loss;
 }
 
+struct stack_ips *stack_ips__new(const uint64_t *ips, uint32_t nr)
+{
+	struct stack_ips *s = malloc(sizeof(*s) + (size_t)nr * sizeof(s->ips[0]));
+
+	if (!s) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	s->refs = 1;
+	s->nr = nr;
+	if (nr)
+		memcpy(s->ips, ips, (size_t)nr * sizeof(s->ips[0]));
+	return s;
+}
+
+struct stack_ips *stack_ips__get(struct stack_ips *s)
+{
+	if (s)
+		s->refs++;
+	return s;
+}
+
+void stack_ips__put(struct stack_ips *s)
+{
+	if (s && !--s->refs)
+		free(s);
+}
+
 struct snapshot *snapshot__new(void)
 {
 	struct snapshot *snap = calloc(1, sizeof(*snap));
@@ -108,6 +136,23 @@ struct snapshot *snapshot__new(void)
 	if (!snap)
 		errno = ENOMEM;
 	return snap;
+}
+
+int snapshot__reserve(struct snapshot *snap, size_t n)
+{
+	struct stack_record *stacks;
+
+	/* cap_stacks < nr_stacks when a caller filled stacks by hand: trust only nr_stacks then. */
+	if (n <= snap->cap_stacks || n <= snap->nr_stacks)
+		return 0;
+	if (n > SIZE_MAX / sizeof(*stacks))
+		return -ENOMEM;
+	stacks = realloc(snap->stacks, n * sizeof(*stacks));
+	if (!stacks)
+		return -ENOMEM;
+	snap->stacks = stacks;
+	snap->cap_stacks = n;
+	return 0;
 }
 
 int snapshot__add(struct snapshot *snap, const struct stack_record *rec)
@@ -127,6 +172,7 @@ int snapshot__add(struct snapshot *snap, const struct stack_record *rec)
 		snap->cap_stacks = cap;
 	}
 	snap->stacks[snap->nr_stacks++] = *rec;
+	stack_ips__get(rec->shared);
 	return 0;
 }
 
@@ -233,12 +279,73 @@ int snapshot_cmp(const struct stack_record *a, const struct stack_record *b, enu
 	return cmp_of(key)(a, b);
 }
 
+/* What the bytes order compares, apart from the records: 24 bytes to move instead of a record. */
+struct bytes_key {
+	int64_t bytes;
+	int pid;
+	uint32_t idx;
+	uint64_t stack_id;
+};
+
+static int cmp_bytes_key(const void *pa, const void *pb)
+{
+	const struct bytes_key *a = pa, *b = pb;
+
+	if (a->bytes != b->bytes)
+		return a->bytes > b->bytes ? -1 : 1;
+	if (a->pid != b->pid)
+		return a->pid < b->pid ? -1 : 1;
+	if (a->stack_id != b->stack_id)
+		return a->stack_id < b->stack_id ? -1 : 1;
+	return 0;
+}
+
+/*
+ * The bytes order of every reading: the keys sorted, then each record moved once into its place,
+ * cycle by cycle (no second array of records). false when out of memory (nothing changed).
+ */
+static bool sort_bytes_by_keys(struct snapshot *snap)
+{
+	size_t n = snap->nr_stacks;
+	struct bytes_key *keys = n <= UINT32_MAX ? malloc(n * sizeof(*keys)) : NULL;
+	struct stack_record *st = snap->stacks, held;
+
+	if (!keys)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		keys[i] = (struct bytes_key){ .bytes = st[i].outstanding_bytes, .pid = st[i].pid,
+					      .idx = (uint32_t)i, .stack_id = st[i].stack_id };
+	qsort(keys, n, sizeof(*keys), cmp_bytes_key);
+	/* Place j takes the record keys[j].idx names; a place done names itself. */
+	for (size_t i = 0; i < n; i++) {
+		size_t j = i;
+
+		if (keys[i].idx == i)
+			continue;
+		held = st[i];
+		while (keys[j].idx != i) {
+			size_t from = keys[j].idx;
+
+			st[j] = st[from];
+			keys[j].idx = (uint32_t)j;
+			j = from;
+		}
+		st[j] = held;
+		keys[j].idx = (uint32_t)j;
+	}
+	free(keys);
+	return true;
+}
+
 void snapshot__sort(struct snapshot *snap, enum snapshot_sort key)
 {
 	int (*cmp)(const void *, const void *) = cmp_of(key);
 
-	if (snap->nr_stacks > 1)
-		qsort(snap->stacks, snap->nr_stacks, sizeof(*snap->stacks), cmp);
+	if (snap->nr_stacks <= 1)
+		return;
+	if (key == SORT_BYTES && sort_bytes_by_keys(snap))
+		return;
+	qsort(snap->stacks, snap->nr_stacks, sizeof(*snap->stacks), cmp);
 }
 
 void snapshot__drop_empty(struct snapshot *snap)
@@ -246,8 +353,10 @@ void snapshot__drop_empty(struct snapshot *snap)
 	size_t i, kept = 0;
 
 	for (i = 0; i < snap->nr_stacks; i++) {
-		if (snap->stacks[i].outstanding_allocs <= 0)
+		if (snap->stacks[i].outstanding_allocs <= 0) {
+			stack_ips__put(snap->stacks[i].shared);
 			continue;
+		}
 		if (kept != i)
 			snap->stacks[kept] = snap->stacks[i];
 		kept++;
@@ -259,6 +368,8 @@ void snapshot__free(struct snapshot *snap)
 {
 	if (!snap)
 		return;
+	for (size_t i = 0; i < snap->nr_stacks; i++)
+		stack_ips__put(snap->stacks[i].shared);
 	free(snap->stacks);
 	free(snap);
 }

@@ -9,6 +9,25 @@
 #include "bpf/leaktop.h"
 #include "model/reach.h"
 
+/*
+ * A stack's return addresses, stored once (as long as the stack, not 64 slots) and shared by the
+ * cache they were read into and every reading that lists the stack: counted references.
+ */
+struct stack_ips {
+	uint32_t refs;
+	uint32_t nr;
+	uint64_t ips[];		/* ips[0] is the allocation site (a return address) */
+};
+
+/* A stack_ips of nr addresses copied from ips, with one reference (the caller's). NULL, errno. */
+struct stack_ips *stack_ips__new(const uint64_t *ips, uint32_t nr);
+
+/* Another reference to s (NULL-safe): returns s. */
+struct stack_ips *stack_ips__get(struct stack_ips *s);
+
+/* Drops a reference; the last one frees s. NULL-safe. */
+void stack_ips__put(struct stack_ips *s);
+
 struct stack_record {
 	uint64_t stack_id;		/* BPF stack id (0 = stack unknown) */
 	int pid;			/* process the stack belongs to (tgid) */
@@ -21,8 +40,14 @@ struct stack_record {
 	double oldest_age_s;		/* age of the oldest live block; < 0 when unknown */
 	uint64_t last_alloc_ns;		/* CLOCK_MONOTONIC of the latest allocation */
 	double growth_bytes_per_s;	/* NAN as read: growth is the history's (history_trend) */
-	uint32_t nr_ips;
-	uint64_t ips[LT_MAX_DEPTH];	/* ips[0] is the allocation site (a return address) */
+	uint32_t nr_ips;		/* at most LT_MAX_DEPTH */
+	/*
+	 * nr_ips return addresses, ips[0] the allocation site: shared's, or storage the record's
+	 * maker keeps alive as long as the record.
+	 */
+	const uint64_t *ips;
+	struct stack_ips *shared;	/* a snapshot holds a reference to it (snapshot__add takes
+					 * one, snapshot__free and the filters drop theirs); NULL */
 	struct reach_split reach;	/* after a reachability scan (reach.valid): the split */
 };
 
@@ -65,7 +90,10 @@ enum snapshot_sort {
 /* A snapshot with no stacks. NULL and errno on no memory. */
 struct snapshot *snapshot__new(void);
 
-/* Appends a copy of rec. 0 or -ENOMEM. */
+/* Room for n stacks in all, so that adding them moves nothing. 0 or -ENOMEM. */
+int snapshot__reserve(struct snapshot *snap, size_t n);
+
+/* Appends a copy of rec, with a reference to rec->shared. 0 or -ENOMEM. */
 int snapshot__add(struct snapshot *snap, const struct stack_record *rec);
 
 /* Recomputes totals.outstanding_* / allocs / alloc_bytes from the stacks (frees comes from stats). */

@@ -28,12 +28,26 @@ struct verdict {
 	uint64_t gen;		/* the last reading that met the address */
 };
 
+/*
+ * The verdict on a whole stack, which its addresses' verdicts decide once for all: a reading
+ * looks each stack up once instead of each of its addresses.
+ */
+struct stack_verdict {
+	int pid;
+	uint64_t stack_id;
+	int rule;
+	uint64_t gen;		/* the last reading that met the stack */
+};
+
 struct suppressions {
 	char **rules;		/* the patterns, owned */
 	size_t nr_rules, cap_rules;
 	struct verdict *verdicts;
 	size_t nr_verdicts, cap_verdicts;
 	struct hashtab *index;	/* hash of (pid, exec_id, pc) -> index into verdicts */
+	struct stack_verdict *stacks;
+	size_t nr_stacks, cap_stacks;
+	struct hashtab *stack_index;	/* hash of (pid, stack id) -> index into stacks */
 	uint64_t gen;
 	struct sym_frame scratch[REPORT_FRAMES_PER_IP];	/* one address's frames */
 };
@@ -45,7 +59,10 @@ struct suppressions *suppressions__new(void)
 	if (!s)
 		return NULL;
 	s->index = hashtab__new(1024);
-	if (!s->index) {
+	s->stack_index = hashtab__new(1024);
+	if (!s->index || !s->stack_index) {
+		hashtab__free(s->index);
+		hashtab__free(s->stack_index);
 		free(s);
 		errno = ENOMEM;
 		return NULL;
@@ -62,6 +79,8 @@ void suppressions__free(struct suppressions *s)
 	free(s->rules);
 	free(s->verdicts);
 	hashtab__free(s->index);
+	free(s->stacks);
+	hashtab__free(s->stack_index);
 	free(s);
 }
 
@@ -328,6 +347,75 @@ static int stack_rule(struct suppressions *s, const struct stack_record *rec,
 	return 0;
 }
 
+struct stack_key {
+	const struct suppressions *s;
+	int pid;
+	uint64_t stack_id;
+};
+
+static uint64_t stack_hash(int pid, uint64_t stack_id)
+{
+	return fnv1a_u64(fnv1a_u64(FNV1A_SEED, (uint32_t)pid), stack_id);
+}
+
+static bool stack_is(uint64_t value, const void *ctx)
+{
+	const struct stack_key *k = ctx;
+	const struct stack_verdict *v = &k->s->stacks[value];
+
+	return v->pid == k->pid && v->stack_id == k->stack_id;
+}
+
+/*
+ * stack_rule() of rec, kept by (pid, stack id) for the next readings: a stack id is a hash of
+ * the process, its image and the addresses (the unknown stack, 0, has none). 0 or -ENOMEM.
+ */
+static int stack_verdict(struct suppressions *s, const struct stack_record *rec,
+			 struct symbolizer *sym, int *rule)
+{
+	struct stack_key key = { s, rec->pid, rec->stack_id };
+	uint64_t h = stack_hash(rec->pid, rec->stack_id);
+	uint64_t *ix = hashtab__find_match(s->stack_index, h, stack_is, &key);
+	int err;
+
+	if (ix) {
+		s->stacks[*ix].gen = s->gen;
+		*rule = s->stacks[*ix].rule;
+		return 0;
+	}
+	err = stack_rule(s, rec, sym, rule);
+	if (err)
+		return err;
+	if (array_reserve(&s->stacks, &s->cap_stacks, s->nr_stacks, sizeof(*s->stacks), 256) ||
+	    hashtab__add(s->stack_index, h, s->nr_stacks))
+		return -ENOMEM;
+	s->stacks[s->nr_stacks++] = (struct stack_verdict){
+		.pid = rec->pid, .stack_id = rec->stack_id, .rule = *rule, .gen = s->gen
+	};
+	return 0;
+}
+
+/* Forgets the verdicts on stacks that the last reading did not meet, once they are many. */
+static void forget_gone_stacks(struct suppressions *s, size_t nr_met)
+{
+	size_t out = 0;
+
+	if (s->nr_stacks <= 2 * nr_met + 4096)
+		return;
+	hashtab__clear(s->stack_index);
+	for (size_t i = 0; i < s->nr_stacks; i++) {
+		const struct stack_verdict *v = &s->stacks[i];
+
+		if (v->gen != s->gen)
+			continue;
+		s->stacks[out] = *v;
+		/* Cannot fail: the table keeps the room it had for more entries. */
+		hashtab__add(s->stack_index, stack_hash(v->pid, v->stack_id), out);
+		out++;
+	}
+	s->nr_stacks = out;
+}
+
 /* Forgets the verdicts on addresses that the last reading did not meet, once they are many. */
 static void forget_gone(struct suppressions *s, size_t nr_met)
 {
@@ -367,7 +455,7 @@ int suppressions__apply(struct suppressions *s, struct snapshot *snap, struct sy
 		const struct stack_record *rec = &snap->stacks[i];
 		int rule;
 
-		err = stack_rule(s, rec, sym, &rule);
+		err = stack_verdict(s, rec, sym, &rule);
 		drop[i] = rule >= 0;
 		met += rec->nr_ips;
 	}
@@ -389,6 +477,7 @@ int suppressions__apply(struct suppressions *s, struct snapshot *snap, struct sy
 			add.bytes += rec->outstanding_bytes;
 			add.allocs += rec->outstanding_allocs;
 		}
+		stack_ips__put(rec->shared);
 	}
 	snap->nr_stacks = out;
 	snap->totals.outstanding_bytes -= add.bytes;
@@ -398,5 +487,6 @@ int suppressions__apply(struct suppressions *s, struct snapshot *snap, struct sy
 	snap->suppressed.allocs += add.allocs;
 	free(drop);
 	forget_gone(s, met);
+	forget_gone_stacks(s, snap->nr_stacks + add.stacks);
 	return 0;
 }

@@ -92,40 +92,46 @@ static void json_string(FILE *out, const char *s)
 }
 
 /*
- * The shortest of %.15g..%.17g that reads back as v, so 5.02 stays "5.02". JSON has no NaN or
- * infinity: those become null.
+ * The shortest of %.15g..%.17g that reads back as v, so 5.02 stays "5.02", into buf (64 bytes).
+ * JSON has no NaN or infinity: those become null.
  */
-static void json_double(FILE *out, double v)
+static void format_double(char *buf, double v)
 {
-	char buf[64];
+	char tmp[64];
 	int prec, n = -1;
 	const char *p;
 	bool in_point = false;
 
-	if (!isfinite(v)) {
-		fputs("null", out);
+	strcpy(buf, "null");
+	if (!isfinite(v))
 		return;
-	}
 	for (prec = 15; prec <= 17; prec++) {
-		n = snprintf(buf, sizeof(buf), "%.*g", prec, v);
-		if (n < 0 || (size_t)n >= sizeof(buf) || strtod(buf, NULL) == v)
+		n = snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+		if (n < 0 || (size_t)n >= sizeof(tmp) || strtod(tmp, NULL) == v)
 			break;
 	}
-	if (n < 0 || (size_t)n >= sizeof(buf)) {
-		fputs("null", out);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return;
-	}
 	/* Under a locale such as de_DE (set for the TUI) printf writes "5,02": any decimal point,
 	 * whatever its bytes, becomes one '.'. */
-	for (p = buf; *p; p++) {
+	for (p = tmp; *p; p++) {
 		if (strchr("0123456789+-eE", *p)) {
-			fputc(*p, out);
+			*buf++ = *p;
 			in_point = false;
 		} else if (!in_point) {
-			fputc('.', out);
+			*buf++ = '.';
 			in_point = true;
 		}
 	}
+	*buf = '\0';
+}
+
+static void json_double(FILE *out, double v)
+{
+	char buf[64];
+
+	format_double(buf, v);
+	fputs(buf, out);
 }
 
 /* --max-overhead: the budget and what the controller measured (percentages: null before). */
@@ -155,35 +161,164 @@ static void write_budget(const struct report_budget *b, FILE *out)
 		b->rate_changes);
 }
 
-static void json_hex(FILE *out, uint64_t v)
+/*
+ * What a report repeats, made once per report: the timelines' times (every stack's samples fall
+ * on the run's readings, so the same times come back stack after stack), and the strings that
+ * need no escaping among the frames' names (interned: the same pointer each time). Both
+ * direct-mapped, by the value's bits and by the pointer.
+ */
+#define JSON_CACHE_SIZE 256
+struct json_cache {
+	uint64_t bits[JSON_CACHE_SIZE];
+	bool used[JSON_CACHE_SIZE];
+	char text[JSON_CACHE_SIZE][64];
+	const char *plain[JSON_CACHE_SIZE];	/* a string with nothing to escape */
+	size_t plain_len[JSON_CACHE_SIZE];
+};
+
+static const char *cached_double(struct json_cache *c, double v)
 {
-	fprintf(out, "\"0x%" PRIx64 "\"", v);
+	uint64_t bits;
+	size_t slot;
+
+	memcpy(&bits, &v, sizeof(bits));
+	slot = (bits ^ bits >> 29 ^ bits >> 47) % JSON_CACHE_SIZE;
+	if (!c->used[slot] || c->bits[slot] != bits) {
+		format_double(c->text[slot], v);
+		c->bits[slot] = bits;
+		c->used[slot] = true;
+	}
+	return c->text[slot];
 }
 
-static void write_frame(FILE *out, const struct sym_frame *f)
+/* A frame's text is made in a buffer and written at once: reports hold millions of frames. */
+struct frame_buf {
+	FILE *out;
+	struct json_cache *cache;
+	char *p;
+	char buf[4096];
+};
+
+/* Writes out what the buffer holds; p starts over. */
+static void frame_flush(struct frame_buf *b)
 {
-	fputs("{\"address\": ", out);
-	json_hex(out, f->address);
-	fputs(", \"function\": ", out);
-	json_string(out, f->function);
-	fprintf(out, ", \"offset\": %" PRIu64 ", \"module\": ", f->function ? f->offset : 0);
-	json_string(out, f->module);
-	fputs(", \"module_offset\": ", out);
+	fwrite_unlocked(b->buf, 1, (size_t)(b->p - b->buf), b->out);
+	b->p = b->buf;
+}
+
+/* Room for len more bytes (less than the buffer). */
+static void frame_room(struct frame_buf *b, size_t len)
+{
+	if ((size_t)(b->buf + sizeof(b->buf) - b->p) < len)
+		frame_flush(b);
+}
+
+static void frame_put(struct frame_buf *b, const char *s, size_t len)
+{
+	frame_room(b, len);
+	memcpy(b->p, s, len);
+	b->p += len;
+}
+
+#define FRAME_PUT(b, lit) frame_put(b, lit, sizeof(lit) - 1)
+
+static void frame_u64(struct frame_buf *b, uint64_t v)
+{
+	char digits[20];
+	size_t n = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	frame_room(b, n);
+	while (n)
+		*b->p++ = digits[--n];
+}
+
+static void frame_hex(struct frame_buf *b, uint64_t v)
+{
+	static const char hex[] = "0123456789abcdef";
+	char digits[16];
+	size_t n = 0;
+
+	do {
+		digits[n++] = hex[v & 15];
+		v >>= 4;
+	} while (v);
+	frame_room(b, n + 4);
+	*b->p++ = '"';
+	*b->p++ = '0';
+	*b->p++ = 'x';
+	while (n)
+		*b->p++ = digits[--n];
+	*b->p++ = '"';
+}
+
+/* json_string(), copied whole when nothing in s needs escaping (the common case). */
+static void frame_string(struct frame_buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t slot = ((uintptr_t)s >> 3 ^ (uintptr_t)s >> 11) % JSON_CACHE_SIZE;
+
+	if (!s) {
+		FRAME_PUT(b, "null");
+		return;
+	}
+	if (b->cache->plain[slot] == s) {
+		frame_room(b, b->cache->plain_len[slot] + 2);
+		*b->p++ = '"';
+		memcpy(b->p, s, b->cache->plain_len[slot]);
+		b->p += b->cache->plain_len[slot];
+		*b->p++ = '"';
+		return;
+	}
+	while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+		p++;
+	if (*p || (size_t)(p - (const unsigned char *)s) + 2 > sizeof(b->buf)) {
+		frame_flush(b);
+		json_string(b->out, s);
+		return;
+	}
+	b->cache->plain[slot] = s;
+	b->cache->plain_len[slot] = (size_t)(p - (const unsigned char *)s);
+	frame_room(b, (size_t)(p - (const unsigned char *)s) + 2);
+	*b->p++ = '"';
+	memcpy(b->p, s, (size_t)(p - (const unsigned char *)s));
+	b->p += p - (const unsigned char *)s;
+	*b->p++ = '"';
+}
+
+static void write_frame(struct frame_buf *b, const struct sym_frame *f)
+{
+	FRAME_PUT(b, "{\"address\": ");
+	frame_hex(b, f->address);
+	FRAME_PUT(b, ", \"function\": ");
+	frame_string(b, f->function);
+	FRAME_PUT(b, ", \"offset\": ");
+	frame_u64(b, f->function ? f->offset : 0);
+	FRAME_PUT(b, ", \"module\": ");
+	frame_string(b, f->module);
+	FRAME_PUT(b, ", \"module_offset\": ");
 	if (f->module)
-		json_hex(out, f->module_offset);
+		frame_hex(b, f->module_offset);
 	else
-		fputs("null", out);
-	fputs(", \"file\": ", out);
-	json_string(out, f->file);
+		FRAME_PUT(b, "null");
+	FRAME_PUT(b, ", \"file\": ");
+	frame_string(b, f->file);
+	FRAME_PUT(b, ", \"line\": ");
 	if (f->line)
-		fprintf(out, ", \"line\": %" PRIu32, f->line);
+		frame_u64(b, f->line);
 	else
-		fputs(", \"line\": null", out);
-	fprintf(out, ", \"inlined\": %s}", f->inlined ? "true" : "false");
+		FRAME_PUT(b, "null");
+	if (f->inlined)
+		FRAME_PUT(b, ", \"inlined\": true}");
+	else
+		FRAME_PUT(b, ", \"inlined\": false}");
 }
 
 /* Stack i's samples in the run's history, for a timeline: times and bytes. Nothing without one. */
-static void write_timeline(FILE *out, const struct report *r, size_t i)
+static void write_timeline(FILE *out, const struct report *r, size_t i, struct json_cache *cache)
 {
 	double t_s[HISTORY_MAX_WINDOW];
 	int64_t bytes[HISTORY_MAX_WINDOW];
@@ -194,7 +329,7 @@ static void write_timeline(FILE *out, const struct report *r, size_t i)
 	fputs(",\n     \"timeline_s\": [", out);
 	for (size_t j = 0; j < n; j++) {
 		fputs(j ? ", " : "", out);
-		json_double(out, t_s[j]);
+		fputs(cached_double(cache, t_s[j]), out);
 	}
 	fputs("], \"timeline_bytes\": [", out);
 	for (size_t j = 0; j < n; j++)
@@ -202,11 +337,13 @@ static void write_timeline(FILE *out, const struct report *r, size_t i)
 	fputc(']', out);
 }
 
-static void write_stack(FILE *out, const struct report *r, size_t i_stack)
+static void write_stack(FILE *out, const struct report *r, size_t i_stack, struct json_cache *cache)
 {
 	const struct report_stack *rs = &r->stacks[i_stack];
 	const struct stack_record *rec = rs->rec;
-	size_t i;
+	const struct sym_frame *frames;
+	struct frame_buf fb;
+	size_t i, n;
 
 	fprintf(out,
 		"{\"pid\": %d, \"outstanding_bytes\": %" PRId64 ", \"outstanding_allocs\": %" PRId64
@@ -221,7 +358,7 @@ static void write_stack(FILE *out, const struct report *r, size_t i_stack)
 	json_double(out, rs->trend.growth_bytes_per_s);
 	fprintf(out, ", \"kind\": \"%s\"", snapshot_kind_name(rec->kind));
 	fprintf(out, ", \"suspect\": %s", rs->trend.suspect ? "true" : "false");
-	write_timeline(out, r, i_stack);
+	write_timeline(out, r, i_stack, cache);
 	if (rec->reach.valid)
 		fprintf(out,
 			",\n     \"lost_bytes\": %" PRId64 ", \"lost_allocs\": %" PRId64
@@ -231,11 +368,19 @@ static void write_stack(FILE *out, const struct report *r, size_t i_stack)
 			rec->reach.bytes[REACH_POSSIBLY], rec->reach.allocs[REACH_POSSIBLY],
 			rec->reach.bytes[REACH_REACHABLE], rec->reach.allocs[REACH_REACHABLE]);
 	fputs(", \"frames\": [", out);
-	for (i = 0; i < rs->nr_frames; i++) {
-		fputs(i ? ",\n      " : "\n      ", out);
-		write_frame(out, &rs->frames[i]);
+	/* Named as written when the report was not: one stack's frames in memory at a time. */
+	n = report_frames(r, i_stack, &frames);
+	fb.out = out;
+	fb.cache = cache;
+	fb.p = fb.buf;
+	for (i = 0; i < n; i++) {
+		if (i)
+			FRAME_PUT(&fb, ",");
+		FRAME_PUT(&fb, "\n      ");
+		write_frame(&fb, &frames[i]);
 	}
-	fputs(rs->nr_frames ? "\n    ]}" : "]}", out);
+	frame_flush(&fb);
+	fputs(n ? "\n    ]}" : "]}", out);
 }
 
 /* Every process of the run: its pids (here and in its own namespace), origin and fate. */
@@ -283,6 +428,7 @@ int out_json_write(const struct report *r, FILE *out)
 	static const struct snapshot empty;
 	const struct snapshot *snap = r->snap ? r->snap : &empty;
 	const struct snapshot_totals *t = &snap->totals;
+	struct json_cache *cache;
 	bool first = true;
 	size_t i;
 	int s;
@@ -330,10 +476,14 @@ int out_json_write(const struct report *r, FILE *out)
 		first = false;
 	}
 	fprintf(out, "},\n  \"stacks_total\": %zu,\n  \"stacks\": [", r->nr_stacks_total);
+	cache = r->nr_stacks ? calloc(1, sizeof(*cache)) : NULL;
+	if (r->nr_stacks && !cache)
+		return -ENOMEM;
 	for (i = 0; i < r->nr_stacks; i++) {
 		fputs(i ? ",\n    " : "\n    ", out);
-		write_stack(out, r, i);
+		write_stack(out, r, i, cache);
 	}
+	free(cache);
 	fputs(r->nr_stacks ? "\n  ]\n}\n" : "]\n}\n", out);
 	if (fflush(out) || ferror(out))
 		return -EIO;

@@ -7,11 +7,11 @@
 #include "output/output.h"
 
 static const struct output_format formats[] = {
-	{ "text", out_text_write },
-	{ "json", out_json_write },
-	{ "folded", out_folded_write },
-	{ "pprof", out_pprof_write },
-	{ "html", out_html_write },
+	{ "text", out_text_write, false },
+	{ "json", out_json_write, true },
+	{ "folded", out_folded_write, false },
+	{ "pprof", out_pprof_write, false },
+	{ "html", out_html_write, false },
 };
 
 #define NR_FORMATS (sizeof(formats) / sizeof(formats[0]))

@@ -19,6 +19,9 @@ int out_html_write(const struct report *r, FILE *out);
 struct output_format {
 	const char *name;
 	report_writer_fn write;
+	/* The writer names each stack as it writes it (report_frames()): a report from
+	 * report_init() will do, and only one stack's frames are held at a time. */
+	bool names_stacks;
 };
 
 /* The format table; NULL when name is unknown. */

@@ -275,6 +275,7 @@ static int build(const pb_profile *pb, struct profile *p, struct owned *own, cha
 	int vi[4] = {value_index(pb, "inuse_space"), value_index(pb, "inuse_objects"),
 		     value_index(pb, "alloc_space"), value_index(pb, "alloc_objects")};
 	int64_t vals[4];
+	uint64_t ips[LT_MAX_DEPTH];
 	size_t total = 0, used = 0;
 	const char *bad = check_ids(pb);
 
@@ -320,10 +321,14 @@ static int build(const pb_profile *pb, struct profile *p, struct owned *own, cha
 			const pb_location *loc = pb->location[s->location_id[j] - 1];
 
 			if (rec->nr_ips < LT_MAX_DEPTH)
-				rec->ips[rec->nr_ips++] = loc->address;
+				ips[rec->nr_ips++] = loc->address;
 			ps->nr_frames += fill_frames(pb, loc, ps->frames + ps->nr_frames);
 		}
 		used += ps->nr_frames;
+		rec->shared = stack_ips__new(ips, rec->nr_ips);
+		if (!rec->shared)
+			return -ENOMEM;
+		rec->ips = rec->shared->ips;
 		rec->stack_id = stack_identity(rec->pid, rec->ips, rec->nr_ips);
 	}
 	read_comments(pb, p);
@@ -419,6 +424,8 @@ void profile_free(struct profile *p)
 		free(own->frames);
 		free(own);
 	}
+	for (size_t i = 0; p->stacks && i < p->nr_stacks; i++)
+		stack_ips__put(p->stacks[i].rec.shared);
 	free(p->stacks);
 	free(p);
 }

@@ -15,14 +15,26 @@
 #include "base/log.h"
 #include "base/yield.h"
 
+/* A stack read from the stacks map once: its return addresses, shared with the readings. */
+struct cached_stack {
+	struct stack_ips *ips;	/* one reference */
+	uint64_t id0;		/* its id in epoch 0, which the readings name it by */
+	uint32_t tgid, exec_id, epoch;
+};
+
+/* The evictor reads the maps itself when no other reading came for this long. */
+#define MAINTAIN_READ_NS (3 * EVICT_PERIOD_NS)
+
 struct collector {
 	struct evictor *ev;
 	struct tracer *t;
 	int totals_fd, unknown_fd, stacks_fd, stats_fd;
 	int nr_cpus;
 	bool no_batch;			/* the kernel refused batch lookups once */
+	uint64_t last_read_ns;		/* the latest reading (collector__read) */
+	size_t last_nr_stacks;		/* the stacks it read */
 	struct hashtab *stack_ix;	/* stack id -> index in stack_cache */
-	struct lt_stack *stack_cache;
+	struct cached_stack *stack_cache;
 	size_t nr_cached, cap_cached;
 };
 
@@ -54,6 +66,8 @@ void collector__free(struct collector *c)
 		return;
 	evictor__free(c->ev);
 	hashtab__free(c->stack_ix);
+	for (size_t i = 0; i < c->nr_cached; i++)
+		stack_ips__put(c->stack_cache[i].ips);
 	free(c->stack_cache);
 	free(c);
 }
@@ -185,10 +199,12 @@ static int add_unknown(struct collector *c, struct totals_ctx *tctx)
 }
 
 /* The stack of id, from the cache or else the map (then cached: stacks never change). */
-static const struct lt_stack *stack_get(struct collector *c, uint64_t id)
+static const struct cached_stack *stack_get(struct collector *c, uint64_t id)
 {
 	uint64_t *slot = hashtab__find(c->stack_ix, id);
+	struct cached_stack *cs;
 	struct lt_stack st;
+	uint32_t nr;
 
 	if (slot)
 		return &c->stack_cache[*slot];
@@ -197,10 +213,21 @@ static const struct lt_stack *stack_get(struct collector *c, uint64_t id)
 	if (array_reserve(&c->stack_cache, &c->cap_cached, c->nr_cached, sizeof(*c->stack_cache),
 			  256))
 		return NULL;
-	c->stack_cache[c->nr_cached] = st;
-	if (hashtab__put(c->stack_ix, id, c->nr_cached))
+	nr = st.nr_ips < LT_MAX_DEPTH ? st.nr_ips : LT_MAX_DEPTH;
+	cs = &c->stack_cache[c->nr_cached];
+	cs->ips = stack_ips__new((const uint64_t *)st.ips, nr);
+	if (!cs->ips)
 		return NULL;
-	return &c->stack_cache[c->nr_cached++];
+	if (hashtab__put(c->stack_ix, id, c->nr_cached)) {
+		stack_ips__put(cs->ips);
+		return NULL;
+	}
+	cs->tgid = st.tgid;
+	cs->exec_id = st.exec_id;
+	cs->epoch = st.epoch;
+	cs->id0 = nr ? lt_stack_hash(st.tgid, st.exec_id, 0, st.ips, nr) : id;
+	c->nr_cached++;
+	return cs;
 }
 
 static int read_stats(struct collector *c, struct snapshot *snap)
@@ -240,8 +267,10 @@ static int uncache(struct collector *c, const uint64_t *ids, size_t n)
 		hashtab__delete(c->stack_ix, ids[i]);
 	}
 	for (size_t i = 0; i < c->nr_cached; i++) {
-		if (to[i] == SIZE_MAX)
+		if (to[i] == SIZE_MAX) {
+			stack_ips__put(c->stack_cache[i].ips);
 			continue;
+		}
 		to[i] = out;
 		c->stack_cache[out++] = c->stack_cache[i];
 	}
@@ -252,44 +281,23 @@ static int uncache(struct collector *c, const uint64_t *ids, size_t n)
 	return 0;
 }
 
-/*
- * The eviction pass over one reading: each record with its stack still has its BPF id here, and
- * the epoch is its stack's.
- */
-static int evict(struct collector *c, const struct snapshot *snap)
+/* The eviction pass over one reading's entries, when the evictor is due. */
+static int evict(struct collector *c, const struct stack_entry *entries, size_t n, uint64_t now)
 {
-	struct stack_entry *entries = calloc(snap->nr_stacks + 1, sizeof(*entries));
 	uint64_t *deleted = NULL;
-	size_t n = 0, nr_deleted;
-	int err;
+	size_t nr_deleted;
+	int err = evictor__run(c->ev, entries, n, now, &deleted, &nr_deleted);
 
-	if (!entries)
-		return -ENOMEM;
-	for (size_t i = 0; i < snap->nr_stacks; i++) {
-		const struct stack_record *r = &snap->stacks[i];
-		uint64_t *slot = r->stack_id ? hashtab__find(c->stack_ix, r->stack_id) : NULL;
-
-		if (!slot)
-			continue;
-		entries[n++] = (struct stack_entry){
-			.id = r->stack_id,
-			.epoch = c->stack_cache[*slot].epoch,
-			.empty = r->outstanding_allocs == 0 && r->outstanding_bytes == 0,
-			.allocs = r->allocs,
-			.alloc_bytes = r->alloc_bytes,
-		};
-	}
-	err = evictor__run(c->ev, entries, n, snap->taken_ns, &deleted, &nr_deleted);
 	if (!err)
 		err = uncache(c, deleted, nr_deleted);
 	free(deleted);
-	free(entries);
 	return err;
 }
 
 /*
- * One stack has an entry per epoch it allocated in: reports show it once, under its id in epoch 0,
- * with the entries' figures summed (the oldest block's age, the latest allocation).
+ * One stack has an entry per epoch it allocated in: reports show it once, under its id in epoch 0
+ * (the records' stack_id by now), with the entries' figures summed (the oldest block's age, the
+ * latest allocation).
  */
 static int merge_epochs(struct snapshot *snap)
 {
@@ -302,9 +310,6 @@ static int merge_epochs(struct snapshot *snap)
 		struct stack_record *r = &snap->stacks[i];
 		uint64_t *slot;
 
-		if (r->stack_id && r->nr_ips)
-			r->stack_id = lt_stack_hash(r->pid, r->exec_id, 0, (const __u64 *)r->ips,
-						    r->nr_ips);
 		slot = r->stack_id ? hashtab__find(seen, r->stack_id) : NULL;
 		if (slot) {
 			struct stack_record *into = &snap->stacks[*slot];
@@ -317,6 +322,7 @@ static int merge_epochs(struct snapshot *snap)
 				into->oldest_age_s = r->oldest_age_s;
 			if (r->last_alloc_ns > into->last_alloc_ns)
 				into->last_alloc_ns = r->last_alloc_ns;
+			stack_ips__put(r->shared);
 			continue;
 		}
 		if (r->stack_id && hashtab__put(seen, r->stack_id, out)) {
@@ -333,13 +339,20 @@ static int merge_epochs(struct snapshot *snap)
 struct snapshot *collector__read(struct collector *c, uint64_t min_age_ns)
 {
 	struct snapshot *snap = snapshot__new();
+	struct stack_entry *entries = NULL;
+	size_t nr_entries = 0, moved = 0;
 	struct totals_ctx tctx;
 	int err = -ENOMEM;
+	bool due;
 
 	if (!snap)
 		goto fail;
 	snap->taken_ns = now_ns();
-	err = read_stats(c, snap);
+	c->last_read_ns = snap->taken_ns;
+	/* Room for as many stacks as last time, and some: a reading grows its array only rarely. */
+	err = snapshot__reserve(snap, c->last_nr_stacks + c->last_nr_stacks / 8 + 64);
+	if (!err)
+		err = read_stats(c, snap);
 	if (err)
 		goto fail;
 	tctx.snap = snap;
@@ -351,22 +364,42 @@ struct snapshot *collector__read(struct collector *c, uint64_t min_age_ns)
 		err = add_unknown(c, &tctx);
 	if (err)
 		goto fail;
+	due = evictor__due(c->ev, snap->taken_ns);
+	if (due) {
+		entries = malloc((snap->nr_stacks + 1) * sizeof(*entries));
+		if (!entries) {
+			err = -ENOMEM;
+			goto fail;
+		}
+	}
 	for (size_t i = 0; i < snap->nr_stacks; i++) {
 		struct stack_record *r = &snap->stacks[i];
-		const struct lt_stack *st = r->stack_id ? stack_get(c, r->stack_id) : NULL;
+		const struct cached_stack *st = r->stack_id ? stack_get(c, r->stack_id) : NULL;
 
 		/* Its stack retired while a block came back to it (realloc failing): unknown now. */
 		if (!st && r->stack_id)
 			snap->stats[LT_STAT_LOST_STACKS] += r->allocs;
 		if (!st)
 			continue;
+		if (due)
+			entries[nr_entries++] = (struct stack_entry){
+				.id = r->stack_id,
+				.epoch = st->epoch,
+				.empty = r->outstanding_allocs == 0 && r->outstanding_bytes == 0,
+				.allocs = r->allocs,
+				.alloc_bytes = r->alloc_bytes,
+			};
+		/* Only a stack with an entry of a later epoch can have two. */
+		moved += r->stack_id != st->id0;
+		r->stack_id = st->id0;
 		r->pid = st->tgid;
 		r->exec_id = st->exec_id;
-		r->nr_ips = st->nr_ips < LT_MAX_DEPTH ? st->nr_ips : LT_MAX_DEPTH;
-		memcpy(r->ips, st->ips, r->nr_ips * sizeof(r->ips[0]));
+		r->nr_ips = st->ips->nr;
+		r->ips = st->ips->ips;
+		r->shared = stack_ips__get(st->ips);
 	}
-	err = evict(c, snap);
-	if (!err)
+	err = due ? evict(c, entries, nr_entries, snap->taken_ns) : 0;
+	if (!err && moved)
 		err = merge_epochs(snap);
 	if (err)
 		goto fail;
@@ -376,9 +409,12 @@ struct snapshot *collector__read(struct collector *c, uint64_t min_age_ns)
 	snap->totals.alloc_bytes += evictor__evicted_bytes(c->ev);
 	snap->totals.frees = snap->stats[LT_STAT_FREES];
 	snap->stacks_evicted = evictor__nr_evicted(c->ev);
+	c->last_nr_stacks = snap->nr_stacks;
+	free(entries);
 	return snap;
 fail:
 	log_error("cannot read the BPF maps: %s", strerror(-err));
+	free(entries);
 	snapshot__free(snap);
 	errno = -err;
 	return NULL;
@@ -396,15 +432,14 @@ static int add_block(const void *key, const void *value, void *ctx_)
 	const struct lt_alloc_key *k = key;
 	const struct lt_alloc *a = value;
 	struct blocks_ctx *ctx = ctx_;
-	const struct lt_stack *st;
+	const struct cached_stack *st;
 	uint64_t id = a->stack_id;
 
 	if (k->tgid != ctx->pid)
 		return 0;
 	st = id ? stack_get(ctx->c, id) : NULL;
-	if (st && st->nr_ips)
-		id = lt_stack_hash(st->tgid, st->exec_id, 0, st->ips,
-				   st->nr_ips < LT_MAX_DEPTH ? st->nr_ips : LT_MAX_DEPTH);
+	if (st)
+		id = st->id0;
 	if (array_reserve(&ctx->b, &ctx->cap, ctx->nr, sizeof(*ctx->b), 1024))
 		return -ENOMEM;
 	ctx->b[ctx->nr++] = (struct reach_block){
@@ -437,11 +472,20 @@ int collector__blocks(struct collector *c, int pid, struct reach_block **blocks,
 int collector__maintain(struct collector *c)
 {
 	struct snapshot *snap;
+	uint64_t now = now_ns();
 	int err = tracer__grow_allocs(c->t);
 
 	if (err)
 		return err;
-	if (!evictor__due(c->ev, now_ns()))
+	if (!evictor__due(c->ev, now))
+		return 0;
+	/*
+	 * The modes' readings run the evictor when it is due: a reading of its own only for the
+	 * deletions a new epoch left (the tables are filling), or where no reading came for
+	 * MAINTAIN_READ_NS. Readings every second or two (the view, -i, the plain modes' trend
+	 * readings) are then never doubled by one of the evictor's, which costs as much.
+	 */
+	if (c->last_read_ns && now - c->last_read_ns < MAINTAIN_READ_NS && !evictor__pending(c->ev))
 		return 0;
 	snap = collector__read(c, 0);
 	if (!snap)

@@ -30,8 +30,9 @@ struct snapshot *collector__read(struct collector *c, uint64_t min_age_ns);
 
 /*
  * The tables' upkeep: a tier of the allocation table kept ready beyond the one in use
- * (tracer__grow_allocs), and a reading for the evictor's sake, when nothing else reads the maps
- * (the plain modes between reports), if the evictor is due. Call it every COLLECT_MAINTAIN_NS.
+ * (tracer__grow_allocs), and a reading for the evictor's sake, if the evictor is due and no
+ * other reading came for 3 evictor periods (the plain modes between long intervals' reports), or
+ * at once when a new epoch left entries to delete. Call it every COLLECT_MAINTAIN_NS.
  * 0 or -errno.
  */
 #define COLLECT_MAINTAIN_NS 100000000ull

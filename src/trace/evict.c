@@ -67,6 +67,11 @@ bool evictor__due(const struct evictor *e, uint64_t now_ns)
 	return e->pending && now_ns - e->epoch_ns >= EVICT_GRACE_NS;
 }
 
+bool evictor__pending(const struct evictor *e)
+{
+	return e->pending;
+}
+
 /* Whether to start a new epoch: enough of the current one's entries hold nothing to gain room. */
 static bool want_epoch(const struct evictor *e, size_t n, size_t empty_now, uint64_t now_ns)
 {

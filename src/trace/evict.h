@@ -46,6 +46,9 @@ bool evictor__due(const struct evictor *e, uint64_t now_ns);
 int evictor__run(struct evictor *e, const struct stack_entry *entries, size_t n, uint64_t now_ns,
 		 uint64_t **deleted, size_t *nr_deleted);
 
+/* Whether a new epoch left entries to delete (they are due EVICT_GRACE_NS after it). */
+bool evictor__pending(const struct evictor *e);
+
 /* Allocations, and their bytes, that entries since deleted had counted. */
 uint64_t evictor__evicted_allocs(const struct evictor *e);
 uint64_t evictor__evicted_bytes(const struct evictor *e);

@@ -175,9 +175,13 @@ static int read_stacks(struct track *t, struct snapshot *snap)
 		rec.exec_id = st.exec_id;
 		rec.kind = st.kind;
 		rec.nr_ips = st.nr_ips < LT_MAX_DEPTH ? st.nr_ips : LT_MAX_DEPTH;
-		memcpy(rec.ips, st.ips, rec.nr_ips * sizeof(rec.ips[0]));
+		rec.shared = stack_ips__new((const uint64_t *)st.ips, rec.nr_ips);
+		if (!rec.shared)
+			return -ENOMEM;
+		rec.ips = rec.shared->ips;
 		add_figures(snap, &rec, &v);
 		err = snapshot__add(snap, &rec);
+		stack_ips__put(rec.shared);
 		if (err)
 			return err;
 	}

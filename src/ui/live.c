@@ -188,17 +188,12 @@ static void set_interval_rates(struct live *l, struct frame *f)
 static int set_trends(struct live *l, struct frame *f)
 {
 	const struct snapshot *snap = f->snap;
-	int err = history__update(l->hist, snap);
+	int err = history__update_trends(l->hist, snap, f->trends);
 
-	if (err) {
+	if (err)
 		log_error("cannot keep the history of %zu stacks: %s", snap->nr_stacks,
 			  strerror(-err));
-		return err;
-	}
-	for (size_t i = 0; i < snap->nr_stacks; i++)
-		history__trend(l->hist, snap->stacks[i].pid, snap->stacks[i].stack_id,
-			       &f->trends[i]);
-	return 0;
+	return err;
 }
 
 struct frame *live__sample(struct live *l, double interval_s)

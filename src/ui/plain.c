@@ -87,7 +87,8 @@ static int report_and_metrics(struct plain *pl, bool metrics)
 	if (!err) {
 		/* The reports list the stacks that hold memory; the metrics count them all. */
 		snapshot__drop_empty(snap);
-		err = pipeline_report(pl->pipe, &r, snap, pl->record_dir ? 0 : pl->top, true);
+		err = pipeline_report(pl->pipe, &r, snap, pl->record_dir ? 0 : pl->top,
+				      pl->record_dir || !pl->fmt || !pl->fmt->names_stacks);
 		if (!err) {
 			pl->suspects = r.nr_suspects;
 			err = write_report(pl, &r);

@@ -56,13 +56,15 @@ static void mem_eol(void *ctx)
 static struct frame *make_frame(void)
 {
 	struct frame *f = calloc(1, sizeof(*f));
+	/* The records point at their addresses, which must outlive the frame. */
+	static const uint64_t ips[] = { 0x1000, 0x2000, 0x3000 };
 	struct stack_record recs[] = {
 		{ .stack_id = 1, .pid = 42, .outstanding_bytes = 6400, .outstanding_allocs = 100,
-		  .allocs = 100, .oldest_age_s = 4, .nr_ips = 1, .ips = { 0x1000 } },
+		  .allocs = 100, .oldest_age_s = 4, .nr_ips = 1, .ips = &ips[0] },
 		{ .stack_id = 2, .pid = 42, .outstanding_bytes = 0, .outstanding_allocs = 0,
-		  .allocs = 90000, .oldest_age_s = -1, .nr_ips = 1, .ips = { 0x2000 } },
+		  .allocs = 90000, .oldest_age_s = -1, .nr_ips = 1, .ips = &ips[1] },
 		{ .stack_id = 3, .pid = 42, .outstanding_bytes = 0, .outstanding_allocs = 0,
-		  .allocs = 7, .oldest_age_s = -1, .nr_ips = 1, .ips = { 0x3000 } },
+		  .allocs = 7, .oldest_age_s = -1, .nr_ips = 1, .ips = &ips[2] },
 		{ .stack_id = 4, .pid = 42, .outstanding_bytes = 2097152, .outstanding_allocs = 512,
 		  .allocs = 512, .oldest_age_s = 65, .nr_ips = 0 },
 	};
@@ -162,13 +164,13 @@ static void test_kinds_and_processes(void **state)
 	struct stack_record recs[] = {
 		{ .stack_id = 11, .pid = 7, .kind = LT_TRACK_FAULTS, .outstanding_bytes = 1000,
 		  .outstanding_allocs = 1, .allocs = 1, .oldest_age_s = -1, .nr_ips = 1,
-		  .ips = { 0x1000 } },
+		  .ips = (const uint64_t[]){ 0x1000 } },
 		{ .stack_id = 12, .pid = 8, .kind = LT_TRACK_HEAP, .outstanding_bytes = 900,
 		  .outstanding_allocs = 9, .allocs = 9, .oldest_age_s = 2, .nr_ips = 1,
-		  .ips = { 0x2000 } },
+		  .ips = (const uint64_t[]){ 0x2000 } },
 		{ .stack_id = 13, .pid = 7, .kind = LT_TRACK_FAULTS, .outstanding_bytes = 100,
 		  .outstanding_allocs = 1, .allocs = 1, .oldest_age_s = -1, .nr_ips = 1,
-		  .ips = { 0x3000 } },
+		  .ips = (const uint64_t[]){ 0x3000 } },
 	};
 	struct history_trend trend = { .nr_samples = 2, .window_s = 1, .growth_bytes_per_s = 0,
 				       .active = true };
@@ -307,8 +309,9 @@ static void test_filter_stops_past_unmapped_caller(void **state)
 	struct symbolizer *sym = symbolizer__new(NULL);
 	struct frame *f = calloc(1, sizeof(*f));
 	struct history_trend trend = { .nr_samples = 2, .active = true };
+	uint64_t ips[3];
 	struct stack_record rec = { .stack_id = 1, .pid = getpid(), .outstanding_bytes = 64,
-				    .outstanding_allocs = 1, .allocs = 1, .nr_ips = 3 };
+				    .outstanding_allocs = 1, .allocs = 1, .nr_ips = 3, .ips = ips };
 	struct mem_sink m = { 0 };
 	struct frame_sink sink = SINK(&m);
 
@@ -317,9 +320,9 @@ static void test_filter_stops_past_unmapped_caller(void **state)
 	assert_int_equal(filter_site_fn(1) + filter_needle_fn(1), 17);
 	assert_int_equal(symbolizer__add_pid(sym, getpid()), 0);
 	/* Return addresses: one byte past a call still names its caller. */
-	rec.ips[0] = (uint64_t)(uintptr_t)filter_site_fn + 1;
-	rec.ips[1] = 0x10; /* never mapped */
-	rec.ips[2] = (uint64_t)(uintptr_t)filter_needle_fn + 1;
+	ips[0] = (uint64_t)(uintptr_t)filter_site_fn + 1;
+	ips[1] = 0x10; /* never mapped */
+	ips[2] = (uint64_t)(uintptr_t)filter_needle_fn + 1;
 	f->snap = snapshot__new();
 	assert_non_null(f->snap);
 	assert_int_equal(snapshot__add(f->snap, &rec), 0);
@@ -417,6 +420,9 @@ static struct frame *make_multi(struct symbolizer **sym, size_t nr_procs)
 	f->trends = calloc(NR_MULTI, sizeof(*f->trends));
 	f->procs = calloc(3, sizeof(*f->procs));
 	assert_true(f->snap && f->trends && f->procs);
+	/* The records point at their addresses: kept as long as the frame. */
+	static uint64_t ips[NR_MULTI][2];
+
 	for (size_t i = 0; i < NR_MULTI; i++) {
 		uint64_t base = multi_base[st[i].proc];
 		struct stack_record rec = {
@@ -425,9 +431,11 @@ static struct frame *make_multi(struct symbolizer **sym, size_t nr_procs)
 			.allocs = (uint64_t)st[i].blocks + 1,
 			.alloc_bytes = (uint64_t)st[i].bytes + 10,
 			.oldest_age_s = st[i].age, .nr_ips = st[i].site == 2 ? 1 : 2,
-			.ips = { base + (st[i].site == 2 ? deep : outer),
-				 base + (st[i].site == 1 ? main_inl : main_outer) },
+			.ips = ips[i],
 		};
+
+		ips[i][0] = base + (st[i].site == 2 ? deep : outer);
+		ips[i][1] = base + (st[i].site == 1 ? main_inl : main_outer);
 
 		assert_int_equal(snapshot__add(f->snap, &rec), 0);
 		f->trends[i] = (struct history_trend){ .nr_samples = 10, .window_s = 9,

@@ -191,6 +191,40 @@ static void test_new_stack_starts_from_zero(void **state)
 	history__free(h);
 }
 
+/* The trends an update gives are those history__trend() gives after it, stack for stack. */
+static void test_update_trends(void **state)
+{
+	struct history *h = history__new_covering(HISTORY_RUN_WINDOW);
+	uint64_t ids[] = { 7, 8, 7 };
+	struct history_trend got[3], want;
+
+	assert_non_null(h);
+	update(h, 1, NULL, NULL, 0);
+	for (int k = 1; k <= 40; k++) {
+		/* 7 grows at every update (listed twice: one sample); 8 goes up and down. */
+		int64_t bytes[] = { 100 * k, k % 2 ? 5000 : 10, 100 * k };
+		struct snapshot *snap = snap_at(1 + k, ids, bytes, 3);
+
+		assert_int_equal(history__update_trends(h, snap, got), 0);
+		for (size_t i = 0; i < 3; i++) {
+			assert_true(history__trend(h, 42, ids[i], &want));
+			assert_int_equal(got[i].nr_samples, want.nr_samples);
+			assert_true(got[i].window_s == want.window_s);
+			assert_true(got[i].growth_bytes_per_s == want.growth_bytes_per_s ||
+				    (isnan(got[i].growth_bytes_per_s) &&
+				     isnan(want.growth_bytes_per_s)));
+			assert_int_equal(got[i].suspect, want.suspect);
+			assert_int_equal(got[i].active, want.active);
+		}
+		snapshot__free(snap);
+	}
+	/* 40 updates, halved to 17..32 samples: 7 is a suspect, 8 is not. */
+	assert_true(got[0].suspect);
+	assert_false(got[1].suspect);
+	assert_true(got[0].growth_bytes_per_s == 100.0);
+	history__free(h);
+}
+
 static void test_window_is_bounded(void **state)
 {
 	struct history *h = history__new(HISTORY_WINDOW);
@@ -398,6 +432,7 @@ int main(void)
 		cmocka_unit_test(test_shrinking),
 		cmocka_unit_test(test_active),
 		cmocka_unit_test(test_new_stack_starts_from_zero),
+		cmocka_unit_test(test_update_trends),
 		cmocka_unit_test(test_window_is_bounded),
 		cmocka_unit_test(test_vanished_stacks_are_evicted),
 		cmocka_unit_test(test_many_stacks),

@@ -1068,6 +1068,7 @@ static void test_report_build(void **state)
 {
 	struct snapshot *snap = snapshot__new();
 	struct stack_record rec;
+	uint64_t ips[3][2];
 	struct report r = { .version = "9", .pids = one_pid, .nr_pids = 1, .sample_rate_bytes = 7 };
 	size_t i;
 	char *out;
@@ -1083,8 +1084,9 @@ static void test_report_build(void **state)
 		rec.oldest_age_s = -1;
 		rec.growth_bytes_per_s = NAN;
 		rec.nr_ips = (uint32_t)i; /* 0, 1 and 2 frames */
-		rec.ips[0] = 0x1000 + i;
-		rec.ips[1] = 0x2000 + i;
+		ips[i][0] = 0x1000 + i;
+		ips[i][1] = 0x2000 + i;
+		rec.ips = ips[i];
 		assert_int_equal(snapshot__add(snap, &rec), 0);
 	}
 	snapshot__sum_totals(snap);
@@ -1236,6 +1238,7 @@ static void test_report_build_symbolized(void **state)
 	struct snapshot *snap = snapshot__new();
 	struct report r = { 0 };
 	struct stack_record rec;
+	uint64_t ips[2];
 	const struct sym_frame *f;
 	char *out;
 
@@ -1249,9 +1252,10 @@ static void test_report_build_symbolized(void **state)
 	rec.outstanding_bytes = 64;
 	rec.outstanding_allocs = 1;
 	rec.nr_ips = 2;
+	rec.ips = ips;
 	/* Captured addresses are return addresses: one byte past a call still names its caller. */
-	rec.ips[0] = (uint64_t)(uintptr_t)report_probe_target + 1;
-	rec.ips[1] = 0x10; /* never mapped */
+	ips[0] = (uint64_t)(uintptr_t)report_probe_target + 1;
+	ips[1] = 0x10; /* never mapped */
 	assert_int_equal(snapshot__add(snap, &rec), 0);
 
 	assert_int_equal(report_build(&r, snap, sym, 20, NULL), 0);
@@ -1272,6 +1276,48 @@ static void test_report_build_symbolized(void **state)
 	symbolizer__free(sym);
 }
 
+/* JSON names each stack as it writes it: a report left unnamed writes the same document. */
+static void test_json_names_as_it_writes(void **state)
+{
+	struct symbolizer *sym = symbolizer__new(NULL);
+	struct snapshot *snap = snapshot__new();
+	struct report built = { 0 }, lazy = { 0 };
+	uint64_t ips[2][2] = { { (uint64_t)(uintptr_t)report_probe_target + 1, 0x10 },
+			       { 0x20, (uint64_t)(uintptr_t)report_probe_target + 1 } };
+	const struct sym_frame *frames;
+	char *want, *got;
+
+	assert_non_null(sym);
+	assert_non_null(snap);
+	assert_int_equal(symbolizer__add_pid(sym, getpid()), 0);
+	for (int i = 0; i < 2; i++) {
+		struct stack_record rec = { .pid = getpid(), .stack_id = 1 + i,
+					    .outstanding_bytes = 64 - i, .outstanding_allocs = 1,
+					    .oldest_age_s = -1, .growth_bytes_per_s = NAN,
+					    .nr_ips = 2, .ips = ips[i] };
+
+		assert_int_equal(snapshot__add(snap, &rec), 0);
+	}
+	snapshot__sum_totals(snap);
+	assert_int_equal(report_build(&built, snap, sym, 0, NULL), 0);
+	assert_int_equal(report_init(&lazy, snap, sym, 0, NULL), 0);
+	want = render(out_json_write, &built, NULL);
+	got = render(out_json_write, &lazy, NULL);
+	assert_string_equal(got, want);
+	assert_non_null(strstr(got, "\"function\": \"report_probe_target\""));
+	/* Named into the report's scratch, not kept: the stacks are still unnamed. */
+	assert_null(lazy.stacks[0].frames);
+	assert_int_equal(report_frames(&lazy, 1, &frames), 2);
+	assert_int_equal(frames[0].address, 0x20);
+	assert_string_equal(frames[1].function, "report_probe_target");
+	free(want);
+	free(got);
+	report_fini(&built);
+	report_fini(&lazy);
+	snapshot__free(snap);
+	symbolizer__free(sym);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1284,6 +1330,7 @@ int main(void)
 		cmocka_unit_test(test_human_units),    cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_stream_errors),  cmocka_unit_test(test_format_table),
 		cmocka_unit_test(test_report_build),   cmocka_unit_test(test_report_build_symbolized),
+		cmocka_unit_test(test_json_names_as_it_writes),
 		cmocka_unit_test(test_report_trends),
 	};
 

@@ -590,8 +590,10 @@ static void test_symbolized_fixture(void **state)
 	char *path = fixture_path("prog"), hex[128];
 	struct elf_file *ef = elf_file__open(path);
 	struct symbolizer *sym = symbolizer__new(NULL);
+	uint64_t ips[2];
 	struct stack_record rec = { .stack_id = 1, .pid = FAKE_PID, .outstanding_bytes = 4096,
-				    .outstanding_allocs = 1, .allocs = 3, .alloc_bytes = 12288 };
+				    .outstanding_allocs = 1, .allocs = 3, .alloc_bytes = 12288,
+				    .ips = ips };
 	struct snapshot snap = { .stacks = &rec, .nr_stacks = 1, .duration_s = 2 };
 	const uint8_t *id;
 	size_t id_len, i;
@@ -608,8 +610,8 @@ static void test_symbolized_fixture(void **state)
 		sprintf(hex + 2 * i, "%02x", id[i]);
 	assert_int_equal(symbolizer__add_mapping(sym, FAKE_PID, BASE, BASE + MAP_LEN, 0, path), 0);
 	/* fx_inl_deep and fx_inl_mid inlined into fx_deep_caller; then fx_outer */
-	rec.ips[0] = BASE + call_return(ef, "fx_deep_caller", "fx_sink");
-	rec.ips[1] = BASE + call_return(ef, "fx_outer", "fx_sink");
+	ips[0] = BASE + call_return(ef, "fx_deep_caller", "fx_sink");
+	ips[1] = BASE + call_return(ef, "fx_outer", "fx_sink");
 	rec.nr_ips = 2;
 
 	assert_int_equal(report_build(&r, &snap, sym, 0, NULL), 0);

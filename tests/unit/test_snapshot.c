@@ -25,8 +25,6 @@ static struct stack_record rec(int pid, uint64_t stack_id, int64_t bytes, int64_
 	r.alloc_bytes = (uint64_t)bytes * 2;
 	r.oldest_age_s = -1;
 	r.growth_bytes_per_s = NAN;
-	r.nr_ips = 1;
-	r.ips[0] = 0x1000 + stack_id;
 	return r;
 }
 
@@ -68,20 +66,52 @@ static void test_add_grows(void **state)
 	assert_int_equal(snap->nr_stacks, 0);
 	assert_null(snap->stacks);
 	for (i = 0; i < 1000; i++) {
+		uint64_t ips[LT_MAX_DEPTH] = { 0 };
+
+		ips[LT_MAX_DEPTH - 1] = i;
 		r = rec(1, i + 1, (int64_t)i, 1);
-		r.nr_ips = LT_MAX_DEPTH;
-		r.ips[LT_MAX_DEPTH - 1] = i;
+		r.shared = stack_ips__new(ips, LT_MAX_DEPTH);
+		assert_non_null(r.shared);
+		r.nr_ips = r.shared->nr;
+		r.ips = r.shared->ips;
 		assert_int_equal(snapshot__add(snap, &r), 0);
+		/* The snapshot holds its own reference: the addresses outlive the maker's. */
+		assert_int_equal(r.shared->refs, 2);
+		stack_ips__put(r.shared);
 	}
 	assert_int_equal(snap->nr_stacks, 1000);
 	assert_true(snap->cap_stacks >= 1000);
 	for (i = 0; i < 1000; i++) {
 		assert_int_equal(snap->stacks[i].stack_id, i + 1);
 		assert_int_equal(snap->stacks[i].outstanding_bytes, i);
+		assert_int_equal(snap->stacks[i].nr_ips, LT_MAX_DEPTH);
 		assert_int_equal(snap->stacks[i].ips[LT_MAX_DEPTH - 1], i);
+		assert_int_equal(snap->stacks[i].shared->refs, 1);
 	}
 	snapshot__free(snap);
 	snapshot__free(NULL);
+}
+
+/* Room reserved: adding that many stacks moves none. */
+static void test_reserve(void **state)
+{
+	struct snapshot *snap = snapshot__new();
+	const struct stack_record *first;
+
+	assert_non_null(snap);
+	assert_int_equal(snapshot__reserve(snap, 500), 0);
+	assert_int_equal(snap->cap_stacks, 500);
+	first = snap->stacks;
+	for (uint64_t i = 1; i <= 500; i++) {
+		struct stack_record r = rec(1, i, 10, 1);
+
+		assert_int_equal(snapshot__add(snap, &r), 0);
+	}
+	assert_ptr_equal(snap->stacks, first);
+	/* Less than it holds changes nothing. */
+	assert_int_equal(snapshot__reserve(snap, 10), 0);
+	assert_int_equal(snap->cap_stacks, 500);
+	snapshot__free(snap);
 }
 
 /* A snapshot whose stacks were set by hand (cap_stacks left 0) must still grow safely. */
@@ -179,6 +209,41 @@ static void test_sort_other_keys(void **state)
 	snapshot__free(snap);
 }
 
+/* Many records with ties: the bytes order holds throughout, and every record is there once. */
+static void test_sort_bytes_many(void **state)
+{
+	struct snapshot *snap = snapshot__new();
+	static int64_t bytes[5001];
+	static int pids[5001];
+	uint64_t ids = 0, seen = 0;
+
+	assert_non_null(snap);
+	srand(7);
+	for (uint64_t i = 1; i <= 5000; i++) {
+		struct stack_record r = rec(rand() % 3, i, rand() % 50, 1);
+
+		bytes[i] = r.outstanding_bytes;
+		pids[i] = r.pid;
+		ids += i;
+		assert_int_equal(snapshot__add(snap, &r), 0);
+	}
+	snapshot__sort(snap, SORT_BYTES);
+	assert_int_equal(snap->nr_stacks, 5000);
+	for (size_t i = 0; i < snap->nr_stacks; i++) {
+		const struct stack_record *r = &snap->stacks[i];
+
+		seen += r->stack_id;
+		/* Each record moved whole. */
+		assert_int_equal(r->outstanding_bytes, bytes[r->stack_id]);
+		assert_int_equal(r->pid, pids[r->stack_id]);
+		assert_int_equal(r->alloc_bytes, (uint64_t)bytes[r->stack_id] * 2);
+		if (i)
+			assert_true(snapshot_cmp(&snap->stacks[i - 1], r, SORT_BYTES) < 0);
+	}
+	assert_int_equal(seen, ids);
+	snapshot__free(snap);
+}
+
 static void test_drop_empty(void **state)
 {
 	const struct stack_record recs[] = {
@@ -186,13 +251,25 @@ static void test_drop_empty(void **state)
 		rec(1, 4, 40, 2), rec(1, 5, 8, -1), rec(1, 6, 0, 0),
 	};
 	struct snapshot *snap = make(recs, 6);
+	uint64_t ip = 0x1000;
+	struct stack_ips *kept = stack_ips__new(&ip, 1), *dropped = stack_ips__new(&ip, 1);
 
+	assert_non_null(kept);
+	assert_non_null(dropped);
+	snap->stacks[0].shared = stack_ips__get(dropped);
+	snap->stacks[1].shared = stack_ips__get(kept);
 	snapshot__drop_empty(snap);
 	assert_string_equal(order(snap), "1:2 1:4");
+	/* A stack dropped lets go of its addresses; one kept holds them still. */
+	assert_int_equal(dropped->refs, 1);
+	assert_int_equal(kept->refs, 2);
 	/* Still usable for adding after shrinking. */
 	assert_int_equal(snapshot__add(snap, &recs[0]), 0);
 	assert_string_equal(order(snap), "1:2 1:4 1:1");
 	snapshot__free(snap);
+	assert_int_equal(kept->refs, 1);
+	stack_ips__put(kept);
+	stack_ips__put(dropped);
 }
 
 /* --error-exitcode's question: every block counts, unless a reachability scan split them. */
@@ -265,6 +342,7 @@ int main(void)
 		cmocka_unit_test(test_add_grows),	cmocka_unit_test(test_add_to_hand_built),
 		cmocka_unit_test(test_sum_totals),	cmocka_unit_test(test_sort_bytes_ties),
 		cmocka_unit_test(test_sort_other_keys), cmocka_unit_test(test_drop_empty),
+		cmocka_unit_test(test_sort_bytes_many), cmocka_unit_test(test_reserve),
 		cmocka_unit_test(test_stat_names),	cmocka_unit_test(test_has_leaks),
 	};
 

@@ -160,12 +160,19 @@ static void test_match_fields(void **state)
 	suppressions__free(s);
 }
 
+/* The records' addresses: a record points at its own, which must outlive it. */
+static uint64_t record_ips[64];
+static size_t nr_record_ips;
+
 static struct stack_record record(int pid, uint64_t id, int64_t bytes, int64_t allocs,
 				  uint64_t ip)
 {
+	uint64_t *ips = &record_ips[nr_record_ips++ % 64];
+
+	*ips = ip;
 	return (struct stack_record){ .pid = pid, .stack_id = id, .outstanding_bytes = bytes,
 				      .outstanding_allocs = allocs, .nr_ips = ip ? 1 : 0,
-				      .ips = { ip } };
+				      .ips = ips };
 }
 
 /* A reading loses the stacks a rule matches, and its totals what they held. */
@@ -199,19 +206,34 @@ static void test_apply(void **state)
 	assert_int_equal(snap->suppressed.allocs, 1);
 	snapshot__free(snap);
 
+	/* The next reading finds each stack's verdict kept: the same stacks go. */
+	snap = snapshot__new();
+	assert_non_null(snap);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(snapshot__add(snap, &recs[i]), 0);
+	snapshot__sum_totals(snap);
+	assert_int_equal(suppressions__apply(s, snap, sym), 0);
+	assert_int_equal(snap->nr_stacks, 2);
+	assert_int_equal(snap->stacks[0].stack_id, 2);
+	assert_int_equal(snap->stacks[1].stack_id, 0);
+	assert_int_equal(snap->suppressed.stacks, 1);
+	assert_int_equal(snap->suppressed.bytes, 4096);
+	snapshot__free(snap);
+
 	/* A frame past a caller outside every mapping is no frame (the reports end the stack
 	 * there): it cannot make a match. Before it, the first frame may be unmapped. */
 	snap = snapshot__new();
 	assert_int_equal(symbolizer__add_mapping(sym, 100, 0x3000, 0x4000, 0, "/bin/false"), 0);
 	recs[0] = (struct stack_record){ .pid = 100, .stack_id = 7, .outstanding_bytes = 10,
 					 .outstanding_allocs = 1, .nr_ips = 3,
-					 .ips = { 0x3010, 0x9000020, 0x1010 } };
+					 .ips = (const uint64_t[]){ 0x3010, 0x9000020, 0x1010 } };
 	recs[1] = (struct stack_record){ .pid = 100, .stack_id = 8, .outstanding_bytes = 20,
 					 .outstanding_allocs = 2, .nr_ips = 2,
-					 .ips = { 0x9000020, 0x1030 } };
+					 .ips = (const uint64_t[]){ 0x9000020, 0x1030 } };
 	/* Another process's same addresses are its own: no mapping there. */
 	recs[2] = (struct stack_record){ .pid = 101, .stack_id = 9, .outstanding_bytes = 40,
-					 .outstanding_allocs = 4, .nr_ips = 1, .ips = { 0x1010 } };
+					 .outstanding_allocs = 4, .nr_ips = 1,
+					 .ips = (const uint64_t[]){ 0x1010 } };
 	for (size_t i = 0; i < 3; i++)
 		assert_int_equal(snapshot__add(snap, &recs[i]), 0);
 	snapshot__sum_totals(snap);
