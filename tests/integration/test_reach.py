@@ -283,21 +283,31 @@ class ReachChurn(LeaktopTestCase):
         t.wait_attached()
         w.trigger()
         w.wait_done()
-        time.sleep(2)
+
+        def read_splits():
+            with open(t.out) as f:
+                text = f.read()
+            dec = json.JSONDecoder()
+            pos, found = 0, []
+            while pos < len(text):
+                if text[pos].isspace():
+                    pos += 1
+                    continue
+                try:
+                    obj, pos = dec.raw_decode(text, pos)
+                except ValueError:
+                    break  # a report being written
+                split = leaktop_split(Report(obj)).get('churn_block')
+                if split:
+                    found.append(split)
+            return found
+        # 4 scans, however long each takes on a loaded machine (the ASan build scans slower)
+        deadline = time.monotonic() + 60
+        while len(read_splits()) < 4 and time.monotonic() < deadline:
+            time.sleep(0.2)
         t.proc.send_signal(signal.SIGINT)
         self.assertEqual(t.proc.wait(60), 0, t.stderr())
-        with open(t.out) as f:
-            text = f.read()
-        dec = json.JSONDecoder()
-        pos, splits = 0, []
-        while pos < len(text):
-            if text[pos].isspace():
-                pos += 1
-                continue
-            obj, pos = dec.raw_decode(text, pos)
-            split = leaktop_split(Report(obj)).get('churn_block')
-            if split:
-                splits.append(split)
+        splits = read_splits()
         self.assertGreaterEqual(len(splits), 4, t.stderr())
         for split in splits:
             self.assertEqual((split[0], split[1]), ([0, 0], [0, 0]), splits)
