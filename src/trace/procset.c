@@ -234,6 +234,13 @@ static int add(struct procset *ps, int pid, int ppid, uint64_t fork_ns)
 	p->pub.state = PROCSET_TRACED;
 	ps->nr_alive++;
 	err = ppid ? clone_parent(ps, p, find(ps, ppid), early) : -ENOENT;
+	if (ppid && !ps->o.held && fork_ns)
+		p->pub.gap_ns = early ? early_gap_ns : now_ns() - fork_ns;
+	if (err == -ESRCH) {
+		/* Gone while its parent's probes went in for it: what they saw until then stays. */
+		procset__exited(ps, pid);
+		return 0;
+	}
 	if (err) {
 		if (early)
 			tracer__detach_pid(ps->o.tracer, pid);
@@ -245,8 +252,6 @@ static int add(struct procset *ps, int pid, int ppid, uint64_t fork_ns)
 		tracer__detach_pid(ps->o.tracer, pid);
 		return err;
 	}
-	if (ppid && !ps->o.held && fork_ns)
-		p->pub.gap_ns = early ? early_gap_ns : now_ns() - fork_ns;
 	log_info("pid %d (%s) traced%s", pid, p->pub.comm, ppid ? ", forked by a traced one" : "");
 	return 0;
 }

@@ -31,19 +31,26 @@ class Services(LeaktopTestCase):
         rep = run.report
         name, site = sites_by_bytes(rep)[0]
         self.assertEqual(name, PG_LEAK_SITE, rep.summary())
-        self.assertEqual((site.bytes, site.allocs),
-                         (clients * transactions * units * PG_LEAK_BYTES, clients * transactions * units))
-        # four backends, each followed, each with its share
+        # four backends, each followed, each with its share: every call of pg_leak whole, all
+        # of them when its probes were in within the 100 ms before its first; else (the four
+        # forks come together and their probes go in one after the other: under load that can
+        # take longer) without those its reported gap missed, and only those
         backends = {st['pid'] for st in site.stacks}
         self.assertEqual(len(backends), clients)
         procs = {p['pid']: p for p in rep.data['processes']}
+        call = units * PG_LEAK_BYTES
         for pid in backends:
             self.assertTrue(procs[pid]['followed'], procs[pid])
             self.assertEqual(procs[pid]['ppid'], pg.postmaster_pid)
             self.assertEqual(procs[pid]['state'], 'exited')
             mine = sum(st['outstanding_bytes'] for st in site.stacks if st['pid'] == pid)
-            self.assertEqual(mine, transactions * units * PG_LEAK_BYTES)
-            self.assertGreater(procs[pid]['gap_s'], 0, 'the gap is measured')
+            gap = procs[pid]['gap_s']
+            self.assertGreater(gap, 0, 'the gap is measured')
+            self.assertEqual(mine % call, 0, 'whole calls')
+            missed = transactions - mine // call
+            self.assertLessEqual(missed, 0 if gap < 0.1 else int(gap / 0.1) + 1,
+                                 'pid %d: %d calls missed with a gap of %.3f s' % (pid, missed, gap))
+        self.assertEqual(site.allocs * PG_LEAK_BYTES, site.bytes)
         f = site.stacks[0]['frames'][0]
         self.assertTrue((f.get('file') or '').endswith('pg_leak.c'), f)
         self.assertEqual(f.get('module'), pg.extension_so)
