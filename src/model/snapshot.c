@@ -233,15 +233,6 @@ static int cmp_bytes(const void *pa, const void *pb)
 	return cmp_ties(pa, pb);
 }
 
-static int cmp_growth(const void *pa, const void *pb)
-{
-	const struct stack_record *a = pa, *b = pb;
-	int c = cmp_desc_known(a->growth_bytes_per_s, !isnan(a->growth_bytes_per_s),
-			       b->growth_bytes_per_s, !isnan(b->growth_bytes_per_s));
-
-	return c ? c : cmp_ties(a, b);
-}
-
 static int cmp_allocs(const void *pa, const void *pb)
 {
 	const struct stack_record *a = pa, *b = pb;
@@ -262,8 +253,6 @@ static int cmp_age(const void *pa, const void *pb)
 static int (*cmp_of(enum snapshot_sort key))(const void *, const void *)
 {
 	switch (key) {
-	case SORT_GROWTH:
-		return cmp_growth;
 	case SORT_ALLOCS:
 		return cmp_allocs;
 	case SORT_AGE:

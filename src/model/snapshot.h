@@ -39,7 +39,6 @@ struct stack_record {
 	uint64_t alloc_bytes;		/* bytes allocated since attach */
 	double oldest_age_s;		/* age of the oldest live block; < 0 when unknown */
 	uint64_t last_alloc_ns;		/* CLOCK_MONOTONIC of the latest allocation */
-	double growth_bytes_per_s;	/* NAN as read: growth is the history's (history_trend) */
 	uint32_t nr_ips;		/* at most LT_MAX_DEPTH */
 	/*
 	 * nr_ips return addresses, ips[0] the allocation site: shared's, or storage the record's
@@ -82,7 +81,6 @@ struct snapshot {
 
 enum snapshot_sort {
 	SORT_BYTES,	/* outstanding_bytes */
-	SORT_GROWTH,	/* growth_bytes_per_s; unknown (NAN) last */
 	SORT_ALLOCS,	/* outstanding_allocs: live blocks */
 	SORT_AGE,	/* oldest_age_s; unknown (< 0) last */
 };

@@ -307,7 +307,6 @@ static int build(const pb_profile *pb, struct profile *p, struct owned *own, cha
 		rec->alloc_bytes = vals[2] > 0 ? (uint64_t)vals[2] : 0;
 		rec->allocs = vals[3] > 0 ? (uint64_t)vals[3] : 0;
 		rec->oldest_age_s = -1;
-		rec->growth_bytes_per_s = NAN;
 		for (size_t l = 0; l < s->n_label; l++) {
 			const char *key = str_at(pb, s->label[l]->key);
 

@@ -170,7 +170,6 @@ static int add_totals(const void *key, const void *value, void *ctx_)
 	rec.allocs = t->allocs;
 	rec.alloc_bytes = t->alloc_bytes;
 	rec.oldest_age_s = oldest && oldest <= ctx->now_ns ? (ctx->now_ns - oldest) / 1e9 : -1;
-	rec.growth_bytes_per_s = NAN;
 	if (ctx->min_age_ns) {
 		lt_ages_before(&v->ages,
 			       ctx->now_ns > ctx->min_age_ns ? ctx->now_ns - ctx->min_age_ns : 0,

@@ -24,7 +24,7 @@ struct collector *collector__new(struct tracer *t, uint32_t max_stacks);
  * Each stack's oldest_age_s comes from its age slots (bpf/ages.h: exact while the first block of
  * its oldest slot lives, else too old by less than that slot's window), and with min_age_ns > 0
  * the outstanding figures count only the slots whose first block is at least that old: no
- * reading looks at the live blocks. growth_bytes_per_s is left NAN. NULL and errno on failure.
+ * reading looks at the live blocks (growth is the history's). NULL and errno on failure.
  */
 struct snapshot *collector__read(struct collector *c, uint64_t min_age_ns);
 

@@ -145,7 +145,6 @@ static void add_figures(struct snapshot *snap, struct stack_record *rec, const s
 	rec->alloc_bytes = v->alloc_bytes;
 	rec->last_alloc_ns = v->last_alloc_ns;
 	rec->oldest_age_s = -1;
-	rec->growth_bytes_per_s = NAN;
 	snap->totals.outstanding_bytes += v->outstanding_bytes;
 	snap->totals.outstanding_allocs += v->outstanding_allocs;
 	snap->totals.allocs += v->allocs;

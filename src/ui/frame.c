@@ -251,7 +251,6 @@ static void add_to_sum(const struct frame *f, size_t i, struct stack_record *sum
 		sum->oldest_age_s = rec->oldest_age_s;
 	if (rec->last_alloc_ns > sum->last_alloc_ns)
 		sum->last_alloc_ns = rec->last_alloc_ns;
-	sum->growth_bytes_per_s = add_known(sum->growth_bytes_per_s, rec->growth_bytes_per_s);
 	t->growth_bytes_per_s = add_known(t->growth_bytes_per_s, rt->growth_bytes_per_s);
 	if (rt->nr_samples > t->nr_samples)
 		t->nr_samples = rt->nr_samples;

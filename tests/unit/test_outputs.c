@@ -305,16 +305,14 @@ static struct report *fixture(bool losses)
 					    .outstanding_allocs = 2,
 					    .allocs = 4,
 					    .alloc_bytes = 2097152,
-					    .oldest_age_s = 4.25,
-					    .growth_bytes_per_s = 2048 };
+					    .oldest_age_s = 4.25 };
 	fx.recs[1] = (struct stack_record){ .stack_id = 0,
 					    .pid = 5678,
 					    .outstanding_bytes = 100,
 					    .outstanding_allocs = 1,
 					    .allocs = 5,
 					    .alloc_bytes = 500,
-					    .oldest_age_s = -1,
-					    .growth_bytes_per_s = NAN };
+					    .oldest_age_s = -1 };
 	fx.stacks[0] = (struct report_stack){ .rec = &fx.recs[0], .frames = frames_a,
 					      .nr_frames = 4 };
 	fx.stacks[1] = (struct report_stack){ .rec = &fx.recs[1], .frames = NULL, .nr_frames = 0 };
@@ -1082,7 +1080,6 @@ static void test_report_build(void **state)
 		rec.outstanding_bytes = 300 - (int64_t)i * 100;
 		rec.outstanding_allocs = 1;
 		rec.oldest_age_s = -1;
-		rec.growth_bytes_per_s = NAN;
 		rec.nr_ips = (uint32_t)i; /* 0, 1 and 2 frames */
 		ips[i][0] = 0x1000 + i;
 		ips[i][1] = 0x2000 + i;
@@ -1293,7 +1290,7 @@ static void test_json_names_as_it_writes(void **state)
 	for (int i = 0; i < 2; i++) {
 		struct stack_record rec = { .pid = getpid(), .stack_id = 1 + i,
 					    .outstanding_bytes = 64 - i, .outstanding_allocs = 1,
-					    .oldest_age_s = -1, .growth_bytes_per_s = NAN,
+					    .oldest_age_s = -1,
 					    .nr_ips = 2, .ips = ips[i] };
 
 		assert_int_equal(snapshot__add(snap, &rec), 0);

@@ -24,7 +24,6 @@ static struct stack_record rec(int pid, uint64_t stack_id, int64_t bytes, int64_
 	r.allocs = (uint64_t)blocks * 2;
 	r.alloc_bytes = (uint64_t)bytes * 2;
 	r.oldest_age_s = -1;
-	r.growth_bytes_per_s = NAN;
 	return r;
 }
 
@@ -188,19 +187,12 @@ static void test_sort_other_keys(void **state)
 	};
 	struct snapshot *snap;
 
-	recs[0].growth_bytes_per_s = 2.5;
-	recs[1].growth_bytes_per_s = -1;
-	recs[2].growth_bytes_per_s = 2.5;
-	recs[4].growth_bytes_per_s = 1000;
 	recs[0].oldest_age_s = 3;
 	recs[1].oldest_age_s = 0;
 	recs[3].oldest_age_s = 3;
 	recs[4].oldest_age_s = 0.5;
 	snap = make(recs, 5);
 
-	/* Unknown growth (NAN) sorts last; equal growth falls back on bytes. */
-	snapshot__sort(snap, SORT_GROWTH);
-	assert_string_equal(order(snap), "1:5 1:3 1:1 1:2 1:4");
 	snapshot__sort(snap, SORT_ALLOCS);
 	assert_string_equal(order(snap), "1:5 1:3 1:1 1:4 1:2");
 	/* Unknown age (< 0) sorts last; a known age of 0 does not. */
