@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "proc/procmaps.h"
 #include "trace/tracer.h"
@@ -37,14 +38,6 @@ static void (*volatile trapcost_ref)(void) = lt_trapcost_ref;
 /* Paced: calls of each function, and the work before and after each, in ns. */
 #define PACED_CALLS 400
 #define PACED_GAP_NS TRAPCOST_SPARSE_NS
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 /* ns per call, the best of ROUNDS rounds. */
 static double time_calls(void)
