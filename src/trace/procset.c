@@ -151,12 +151,18 @@ static struct proc *proc_new(struct procset *ps, int pid)
  * A child of a traced parent runs its parent's image: the parent's probes are its probes, made
  * again for its pid without a plan (which takes milliseconds). 0 or -errno: then it gets its own.
  */
+/* Whether parent's probes are its children's: traced, and not between an exec and its probes. */
+static bool probes_for_children(const struct proc *parent)
+{
+	return parent && parent->pub.state == PROCSET_TRACED && !parent->exec_ns;
+}
+
 static int clone_parent(struct procset *ps, struct proc *child, const struct proc *parent,
 			bool cloned)
 {
 	int pid = child->pub.pid, err;
 
-	if (!parent || parent->pub.state != PROCSET_TRACED || parent->exec_ns)
+	if (!probes_for_children(parent))
 		return -ENOENT;
 	err = cloned ? 0 : tracer__clone_pid(ps->o.tracer, parent->pub.pid, pid);
 	for (size_t i = 0; !err && i < parent->nr_probed; i++)
@@ -340,8 +346,8 @@ static void early_clone(struct procset *ps, int pid, int ppid, uint64_t fork_ns)
 {
 	const struct proc *parent = find(ps, ppid), *p = find(ps, pid);
 
-	if (ps->o.held || !parent || parent->pub.state != PROCSET_TRACED || parent->exec_ns ||
-	    (p && p->pub.state == PROCSET_TRACED) || find_early(ps, pid))
+	if (!probes_for_children(parent) || (p && p->pub.state == PROCSET_TRACED) ||
+	    find_early(ps, pid))
 		return;
 	if (array_reserve(&ps->early, &ps->cap_early, ps->nr_early, sizeof(*ps->early), 8) ||
 	    tracer__clone_pid(ps->o.tracer, ppid, pid))
@@ -349,9 +355,15 @@ static void early_clone(struct procset *ps, int pid, int ppid, uint64_t fork_ns)
 	ps->early[ps->nr_early++] = (struct early){ .pid = pid, .gap_ns = now_ns() - fork_ns };
 }
 
+/* The room an event of size bytes takes in ahead: its size, then its bytes padded to 8. */
+static size_t ahead_room(size_t size)
+{
+	return sizeof(uint64_t) + ((size + 7) & ~(size_t)7);
+}
+
 static int read_ahead(struct procset *ps, const void *data, size_t size)
 {
-	size_t need = sizeof(uint64_t) + ((size + 7) & ~(size_t)7);
+	size_t need = ahead_room(size);
 	const struct lt_event *e = data;
 
 	while (ps->ahead_cap < ps->ahead_len + need) {
@@ -437,7 +449,7 @@ static void replay_ahead(struct procset *ps)
 
 		memcpy(&size, ps->ahead + pos, sizeof(size));
 		on_event(ps, ps->ahead + pos + sizeof(size), size);
-		pos += sizeof(size) + ((size + 7) & ~(size_t)7);
+		pos += ahead_room(size);
 	}
 	ps->ahead_len = 0;
 }
