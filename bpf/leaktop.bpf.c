@@ -74,6 +74,19 @@ struct {
 } stacks SEC(".maps");
 
 /*
+ * The ids of the stacks whose totals changed, each once per generation: user space moves
+ * changed_gen on before it drains the ring, then reads those entries alone. A full ring sets
+ * changed_lost, and user space reads every entry instead.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} changed SEC(".maps");
+
+volatile __u64 changed_gen = 0;
+volatile __u32 changed_lost = 0;
+
+/*
  * The totals of stack 0 (stack unknown), apart: an allocation whose stack finds no room in a full
  * stack table is still counted there, never dropped for want of a totals entry.
  */
@@ -460,6 +473,21 @@ out:
 	return id;
 }
 
+/*
+ * Tells user space that the totals of stack_id changed (after the change: the atomics before are
+ * full barriers, so a reading that follows the generation's move sees it). Stack 0 is read always.
+ */
+static __always_inline void totals_changed(struct lt_heap_totals *t, __u64 stack_id)
+{
+	__u64 gen = changed_gen;
+
+	if (t->changed_gen == gen || !stack_id)
+		return;
+	t->changed_gen = gen;
+	if (bpf_ringbuf_output(&changed, &stack_id, sizeof(stack_id), 0))
+		changed_lost = 1;
+}
+
 static __always_inline void totals_sub(const struct lt_alloc *a)
 {
 	struct lt_heap_totals *t = totals_of(a->stack_id);
@@ -470,6 +498,7 @@ static __always_inline void totals_sub(const struct lt_alloc *a)
 	__sync_fetch_and_add(&t->t.outstanding_bytes, -(__s64)a->size);
 	__sync_fetch_and_add(&t->t.outstanding_allocs, -(__s64)a->count);
 	lt_ages_sub(&t->ages, a->ts_ns, a->size, a->count);
+	totals_changed(t, a->stack_id);
 }
 
 /* Adds a newly recorded block to its stack's totals. */
@@ -481,6 +510,7 @@ static __always_inline void totals_add(struct lt_heap_totals *t, const struct lt
 	__sync_fetch_and_add(&t->t.allocs, a->count);
 	__sync_fetch_and_add(&t->t.alloc_bytes, a->size);
 	lt_ages_add(&t->ages, a->ts_ns, a->size, a->count);
+	totals_changed(t, a->stack_id);
 }
 
 /*
@@ -636,6 +666,7 @@ static __always_inline void restore(__u64 addr, const struct lt_alloc *saved)
 	__sync_fetch_and_add(&t->t.outstanding_bytes, saved->size);
 	__sync_fetch_and_add(&t->t.outstanding_allocs, saved->count);
 	lt_ages_add(&t->ages, saved->ts_ns, saved->size, saved->count);
+	totals_changed(t, saved->stack_id);
 }
 
 #include "procs.bpf.h"

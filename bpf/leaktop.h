@@ -213,9 +213,14 @@ _Static_assert(sizeof(struct lt_totals) == 40, "lt_totals layout");
  */
 struct lt_heap_totals {
 	struct lt_totals t;
+	/*
+	 * The changed_gen global when the entry last changed: its id goes to the changed ring once
+	 * per generation, so that user space re-reads only the stacks that changed (collect.c).
+	 */
+	__u64 changed_gen;
 	struct lt_ages ages;
 };
-_Static_assert(sizeof(struct lt_heap_totals) == 40 + 24 * LT_AGE_SLOTS, "lt_heap_totals layout");
+_Static_assert(sizeof(struct lt_heap_totals) == 48 + 24 * LT_AGE_SLOTS, "lt_heap_totals layout");
 
 /*
  * A captured user stack, keyed by stack id: a hash of (tgid, image, epoch, ips), FNV-1a as

@@ -120,6 +120,15 @@ int tracer__events_fd(const struct tracer *t);
 
 /* The totals of stack 0 (stack unknown): a one-entry array, key 0. */
 int tracer__unknown_totals_fd(const struct tracer *t);
+
+/*
+ * The ring of the stack ids whose totals changed (each once per generation: bpf/leaktop.bpf.c's
+ * totals_changed), and the move to a new generation before the ring is drained: returns whether
+ * the ring filled since the last move (ids were lost: read every entry), and clears that. false
+ * and -ENOTSUP from the fd when the programs have no such ring.
+ */
+int tracer__changed_fd(const struct tracer *t);
+bool tracer__changed_next(struct tracer *t);
 int tracer__stats_fd(const struct tracer *t);
 /* The unwind tables (see unwind_maps.h): the row table and the per-process mappings. */
 int tracer__unwind_rows_fd(const struct tracer *t);
