@@ -377,13 +377,19 @@ static __always_inline __u64 stack_store(struct lt_stack *st, __u32 nr, __u32 tg
 {
 	__u32 epoch = stack_epoch;
 	__u32 exec_id = (__u32)bpf_get_current_task_btf()->self_exec_id;
-	__u64 hash = lt_stack_hash(tgid, exec_id, epoch, st->ips, nr);
+	__u64 hash;
 	long err;
 
+	/*
+	 * The count, read back from the scratch: the frame-pointer walk leaves one of LT_MAX_DEPTH
+	 * known counts, and the verifier would check the hash loop and all that follows once for each.
+	 */
+	st->nr_ips = nr;
+	nr = *(volatile __u32 *)&st->nr_ips;
+	hash = lt_stack_hash(tgid, exec_id, epoch, st->ips, nr);
 	if (bpf_map_lookup_elem(&stacks, &hash))
 		return hash;
 	st->tgid = tgid;
-	st->nr_ips = nr;
 	st->epoch = epoch;
 	st->exec_id = exec_id;
 	/* -EEXIST: another CPU stored the same stack first, which is as good. */
@@ -440,9 +446,10 @@ static __always_inline __u32 walk_frames(struct pt_regs *ctx, struct lt_stack *s
  * At a return probe the walk starts at the allocation site itself. At an entry or exit probe
  * (ret_addr set) it starts inside the allocator, whose frame is not set up or already torn down:
  * the CFI tables know its frame at the probe point and step over it; the frame-pointer walk
- * replaces the first frame by the return address.
+ * replaces the first frame by the return address. A global function: the verifier checks it once
+ * per program, not again for each path of its callers (record_alloc, on_entry) that reaches it.
  */
-static __always_inline __u64 stack_capture(struct pt_regs *ctx, __u32 tgid, __u64 ret_addr)
+__noinline __u64 lt_stack_capture(struct pt_regs *ctx, __u32 tgid, __u64 ret_addr)
 {
 	__u32 zero = 0;
 	struct stack_scratch *s = bpf_map_lookup_elem(&stack_scratch, &zero);
@@ -450,7 +457,7 @@ static __always_inline __u64 stack_capture(struct pt_regs *ctx, __u32 tgid, __u6
 	__u32 nr = 0;
 	__u64 id = 0;
 
-	if (!s)
+	if (!s || !ctx)
 		goto out;
 	/* The fault leaves the word alone: the scratch only looks taken. */
 	if (fault == LT_FAULT_SCRATCH_BUSY || __sync_lock_test_and_set(&s->busy, 1)) {
@@ -609,7 +616,7 @@ static __always_inline void record_alloc(struct pt_regs *ctx, __u64 addr, __u64 
 
 	if (rate)
 		sample_weights(rate, size, &a.size, &a.count);
-	a.stack_id = stack_id ? stack_id : stack_capture(ctx, key.tgid, ret_addr);
+	a.stack_id = stack_id ? stack_id : lt_stack_capture(ctx, key.tgid, ret_addr);
 	/* No room for the stack's totals (the kernel's memory): the block is not recorded. */
 	t = totals_get(a.stack_id);
 	if (!t) {
@@ -957,7 +964,7 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u64 cookie)
 	 * own return address is never replaced.
 	 */
 	if (sampled)
-		c->stack_id = stack_capture(ctx, current_tgid(), c->ret_addr);
+		c->stack_id = lt_stack_capture(ctx, current_tgid(), c->ret_addr);
 	return 1;
 }
 

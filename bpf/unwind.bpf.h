@@ -48,7 +48,7 @@ struct lt_unwind_cached {
 	__u32 at_entry;
 	__u16 bp_src;	    /* while filled: where the walk's rbp came from (LT_BP_*, a read) */
 	__u8 needs_bp;	    /* the walk used the register's rbp (as a frame pointer, a CFA) */
-	__u8 pad;
+	__u8 stat;	    /* while filled: the loss that ended the walk; LT_STAT_MAX when none */
 	__u32 nr;	    /* ips; 0: the entry holds nothing */
 	__u32 nr_reads;
 	__u32 span;	    /* bytes above sp that hold every word read */
@@ -92,7 +92,6 @@ struct lt_walk {
 	struct lt_unwind_proc *proc;
 	__u32 nr;      /* ips stored */
 	__u32 skip;    /* frames still to leave out (an entry probe's own function) */
-	__u32 stat;    /* the loss that ended the walk; LT_STAT_MAX when none */
 	__u8 at_entry; /* the current frame is at an entry probe: its frame is not set up */
 	__u8 exact_pc; /* ip is not a return address (frame 0, or below a signal frame) */
 };
@@ -161,51 +160,50 @@ static __always_inline int row_search(const struct lt_unwind_mapping *m, __u64 v
 }
 
 /*
- * The last row of m's table at or below the object's address vaddr; NULL below the first. The
- * page index gives the few rows among which it lies (struct lt_unwind_page): a page of up to
- * 2^LT_UNWIND_PAGE_STEPS rows takes that many steps, a denser one the full search.
+ * The index in unwind_rows, plus one, of the last row of m's table at or below the object's address
+ * vaddr; 0 below the first. The page index gives the few rows among which it lies (struct
+ * lt_unwind_page): a page of up to 2^LT_UNWIND_PAGE_STEPS rows takes that many steps, a denser one
+ * the full search. A global function, like lt_unwind_walk: the verifier checks its searches once,
+ * not again for each path of each step of the walk that reaches them.
  */
-static __always_inline struct lt_unwind_row *unwind_row(const struct lt_unwind_mapping *m,
-							__u64 vaddr)
+__noinline __u32 lt_unwind_row(const struct lt_unwind_mapping *m, __u64 vaddr)
 {
 	__u64 page = vaddr >> LT_UNWIND_PAGE_SHIFT, lo, hi;
 	struct lt_unwind_page *pg;
 	struct lt_unwind_row *r;
 	__u32 idx;
 
-	if (vaddr > 0xffffffffULL || !m->row_count || page < m->page_base)
-		return NULL;
+	if (!m || vaddr > 0xffffffffULL || !m->row_count || page < m->page_base)
+		return 0;
 	if (!m->page_count) {
 		/* No index (code spread too thin for one): the whole table. */
 		lo = 0;
 		hi = m->row_count;
 		if (!row_search(m, vaddr, &lo, &hi, LT_UNWIND_ROW_STEPS + 1) || !lo)
-			return NULL;
-		idx = m->row_first + (__u32)lo - 1;
-		return bpf_map_lookup_elem(&unwind_rows, &idx);
+			return 0;
+		return m->row_first + (__u32)lo;
 	}
 	page -= m->page_base;
 	if (page >= m->page_count) {
 		/* Past the last row's page: the last row holds. */
-		idx = m->row_first + m->row_count - 1;
-		return bpf_map_lookup_elem(&unwind_rows, &idx);
+		return m->row_first + m->row_count;
 	}
 	idx = m->page_first + (__u32)page;
 	pg = bpf_map_lookup_elem(&unwind_rows, &idx);
 	if (!pg)
-		return NULL;
+		return 0;
 	/* Row pg->lo is at or below vaddr, unless vaddr lies below the table's first row. */
 	lo = (__u64)pg->lo + 1;
 	hi = pg->hi;
 	if (hi <= lo + (1 << LT_UNWIND_PAGE_STEPS) - 1) {
 		if (!row_search(m, vaddr, &lo, &hi, LT_UNWIND_PAGE_STEPS))
-			return NULL;
+			return 0;
 	} else if (!row_search(m, vaddr, &lo, &hi, LT_UNWIND_ROW_STEPS + 1)) {
-		return NULL;
+		return 0;
 	}
 	idx = m->row_first + (__u32)lo - 1;
 	r = bpf_map_lookup_elem(&unwind_rows, &idx);
-	return r && r->pc <= vaddr ? r : NULL;
+	return r && r->pc <= vaddr ? idx + 1 : 0;
 }
 
 /*
@@ -218,6 +216,16 @@ static __always_inline struct lt_unwind_row *unwind_row(const struct lt_unwind_m
 static __always_inline void walk_spoil(struct lt_walk *s)
 {
 	s->fill->nr_reads = LT_UNWIND_UNCACHEABLE;
+}
+
+/*
+ * The loss that ends the walk, kept in the entry too: in the walk's state the verifier would take
+ * each loss for a state of its own at every step (stats is indexed by it, so the verifier tracks
+ * the value exactly), and check the steps again for each.
+ */
+static __always_inline void walk_lost(struct lt_walk *s, __u32 stat)
+{
+	s->fill->stat = stat;
 }
 
 /*
@@ -277,7 +285,7 @@ static __always_inline int unwind_fp_step(struct lt_walk *s)
 	if (!s->bp || (s->bp & 7))
 		return 1; /* the chain's end, as walk_frames sees it */
 	if (bpf_probe_read_user(frame, sizeof(frame), (void *)s->bp)) {
-		s->stat = LT_STAT_UNWIND_READ_FAILED;
+		walk_lost(s, LT_STAT_UNWIND_READ_FAILED);
 		return 1;
 	}
 	walk_note(s, s->bp + 8, frame[1], false);
@@ -312,7 +320,7 @@ static __always_inline int unwind_cfi_step(struct lt_walk *s, const struct lt_un
 		walk_spoil(s);
 		if (bpf_probe_read_user(regs, sizeof(regs), (void *)(s->sp + LT_SIGFRAME_RSP)) ||
 		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(s->sp + LT_SIGFRAME_RBP))) {
-			s->stat = LT_STAT_UNWIND_READ_FAILED;
+			walk_lost(s, LT_STAT_UNWIND_READ_FAILED);
 			return 1;
 		}
 		if (!regs[1])
@@ -325,19 +333,19 @@ static __always_inline int unwind_cfi_step(struct lt_walk *s, const struct lt_un
 	case LT_CFA_END:
 		return 1;
 	case LT_CFA_NONE:
-		s->stat = LT_STAT_UNWIND_NO_CFI;
+		walk_lost(s, LT_STAT_UNWIND_NO_CFI);
 		return 1;
 	default:
-		s->stat = LT_STAT_UNWIND_STOP_ROW;
+		walk_lost(s, LT_STAT_UNWIND_STOP_ROW);
 		return 1;
 	}
 	/* The stack grows down: a caller's frame lies above. */
 	if (cfa <= s->sp) {
-		s->stat = LT_STAT_UNWIND_READ_FAILED;
+		walk_lost(s, LT_STAT_UNWIND_READ_FAILED);
 		return 1;
 	}
 	if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8))) {
-		s->stat = LT_STAT_UNWIND_READ_FAILED;
+		walk_lost(s, LT_STAT_UNWIND_READ_FAILED);
 		return 1;
 	}
 	walk_note(s, cfa - 8, ra, false);
@@ -345,7 +353,7 @@ static __always_inline int unwind_cfi_step(struct lt_walk *s, const struct lt_un
 	case LT_RBP_AT_CFA:
 		if (bpf_probe_read_user(&bp, sizeof(bp),
 					(void *)(cfa + ((__s64)r->rbp_off << 3)))) {
-			s->stat = LT_STAT_UNWIND_READ_FAILED;
+			walk_lost(s, LT_STAT_UNWIND_READ_FAILED);
 			return 1;
 		}
 		walk_note(s, cfa + ((__s64)r->rbp_off << 3), bp, true);
@@ -373,13 +381,14 @@ static long unwind_step(__u32 i, void *data)
 	struct lt_unwind_mapping *m;
 	struct lt_unwind_row *r;
 	__u64 pc;
+	__u32 idx;
 
 	if (s->skip) {
 		s->skip--;
 	} else {
 		/* A frame beyond the last slot: the stack is cut here. */
 		if (s->nr >= LT_MAX_DEPTH) {
-			s->stat = LT_STAT_TRUNCATED_STACKS;
+			walk_lost(s, LT_STAT_TRUNCATED_STACKS);
 			return 1;
 		}
 		s->st->ips[s->nr & (LT_MAX_DEPTH - 1)] = s->ip;
@@ -394,19 +403,20 @@ static long unwind_step(__u32 i, void *data)
 		walk_spoil(s);
 		if (unwind_mode == LT_UNWIND_AUTO && !s->at_entry)
 			return unwind_fp_step(s);
-		s->stat = LT_STAT_UNWIND_NO_MAPPING;
+		walk_lost(s, LT_STAT_UNWIND_NO_MAPPING);
 		return 1;
 	}
 	if (unwind_mode == LT_UNWIND_AUTO && (m->flags & LT_MAP_HAS_FP) && !s->at_entry)
 		return unwind_fp_step(s);
 	s->at_entry = 0;
 	if (!(m->flags & LT_MAP_HAS_TABLE)) {
-		s->stat = LT_STAT_UNWIND_NO_TABLE;
+		walk_lost(s, LT_STAT_UNWIND_NO_TABLE);
 		return 1;
 	}
-	r = unwind_row(m, pc - m->bias);
+	idx = lt_unwind_row(m, pc - m->bias) - 1;
+	r = idx != ~0U ? bpf_map_lookup_elem(&unwind_rows, &idx) : NULL;
 	if (!r) {
-		s->stat = LT_STAT_UNWIND_NO_CFI;
+		walk_lost(s, LT_STAT_UNWIND_NO_CFI);
 		return 1;
 	}
 	return unwind_cfi_step(s, r);
@@ -426,7 +436,7 @@ static __always_inline bool cache_hit(struct lt_unwind_cached *c, const struct l
 {
 	const struct lt_unwind_span *buf;
 	__u32 zero = 0, span = c->span, nr_reads = c->nr_reads;
-	__u16 off;
+	__u64 off, diff = 0;
 
 	if (!c->nr || c->ip != s->ip || c->sp != s->sp || (c->needs_bp && c->bp != s->bp) ||
 	    c->tgid != s->tgid ||
@@ -441,11 +451,16 @@ static __always_inline bool cache_hit(struct lt_unwind_cached *c, const struct l
 	for (__u32 i = 0; i < LT_UNWIND_CACHE_READS; i++) {
 		if (i >= nr_reads)
 			break;
+		/*
+		 * Without a branch: one per word would have the verifier walk each way of each. A
+		 * saved rbp the walk did not use (LT_READ_UNUSED) is masked out.
+		 */
 		off = c->read_off[i];
-		if (!(off & LT_READ_UNUSED) &&
-		    buf->words[off & (LT_UNWIND_CACHE_SPAN / 8 - 1)] != c->read_val[i])
-			return false;
+		diff |= (buf->words[off & (LT_UNWIND_CACHE_SPAN / 8 - 1)] ^ c->read_val[i]) &
+			(((off >> 15) & 1) - 1);
 	}
+	if (diff)
+		return false;
 	/* Every slot, whatever nr: a loop bounded by nr gives the verifier a path per length. */
 	__builtin_memcpy(s->st->ips, c->ips, sizeof(c->ips));
 	return true;
@@ -461,7 +476,7 @@ static __always_inline bool cache_hit(struct lt_unwind_cached *c, const struct l
  */
 __noinline __u32 lt_unwind_walk(struct pt_regs *ctx, __u32 tgid, __u32 at_entry)
 {
-	__u32 zero = 0;
+	__u32 zero = 0, stat;
 	struct stack_scratch *scratch = bpf_map_lookup_elem(&stack_scratch, &zero);
 	struct lt_stack *st = scratch ? &scratch->st : NULL;
 	struct lt_unwind_cached *c;
@@ -471,7 +486,6 @@ __noinline __u32 lt_unwind_walk(struct pt_regs *ctx, __u32 tgid, __u32 at_entry)
 	    .bp = PT_REGS_FP(ctx),
 	    .st = st,
 	    .skip = at_entry ? 1 : 0,
-	    .stat = LT_STAT_MAX,
 	    .at_entry = at_entry,
 	    .exact_pc = 1,
 	};
@@ -507,12 +521,14 @@ __noinline __u32 lt_unwind_walk(struct pt_regs *ctx, __u32 tgid, __u32 at_entry)
 	c->generation = s.proc->generation;
 	c->nr_reads = 0;
 	c->span = 0;
+	c->stat = LT_STAT_MAX;
 	s.fill = c;
 	/* The skipped frame, every slot, and one more step that tells whether the stack goes on. */
 	bpf_loop(LT_MAX_DEPTH + 2, unwind_step, &s, 0);
-	if (s.stat < LT_STAT_MAX) {
+	stat = c->stat;
+	if (stat < LT_STAT_MAX) {
 		/* A stack cut short is not cached: its loss counts each time. */
-		stat_inc(s.stat);
+		stat_inc(stat);
 		return s.nr;
 	}
 	if (s.nr && c->nr_reads <= LT_UNWIND_CACHE_READS) {
