@@ -15,6 +15,7 @@ struct entry {
 	uint32_t count;
 	uint32_t stride;	/* covering: updates between two samples kept */
 	uint32_t steps;		/* covering: updates since the last sample on the stride */
+	struct history_trend trend;	/* over its samples, as of its last sample */
 };
 
 struct history {
@@ -29,6 +30,13 @@ struct history {
 	struct history_sample *samples; /* entry i's ring is samples[i * window ...] */
 	size_t nr, cap;
 	struct hashtab *index;	/* hash of (pid, stack id) -> entry index */
+	/*
+	 * The entry of each record of the last update's snapshot, by position: a reading lists its
+	 * stacks in the same order as the last one unless they moved, so this finds most entries
+	 * without a look in the index.
+	 */
+	uint32_t *order;
+	size_t nr_order, cap_order;
 };
 
 void history_trend_of(const struct history_sample *s, size_t n, struct history_trend *out)
@@ -80,6 +88,22 @@ static uint64_t *index_of(const struct history *h, int pid, uint64_t stack_id)
 	struct key k = {h, pid, stack_id};
 
 	return hashtab__find_match(h->index, key_hash(pid, stack_id), key_match, &k);
+}
+
+/* The entry of rec, the record at position i of a snapshot; NULL when it has none. */
+static const uint64_t *entry_of(const struct history *h, size_t i, const struct stack_record *rec,
+				uint64_t *tmp)
+{
+	const struct entry *e;
+
+	if (i < h->nr_order && h->order[i] < h->nr) {
+		e = &h->entries[h->order[i]];
+		if (e->pid == rec->pid && e->stack_id == rec->stack_id) {
+			*tmp = h->order[i];
+			return tmp;
+		}
+	}
+	return index_of(h, rec->pid, rec->stack_id);
 }
 
 /* Files entry idx in the index; the room was reserved, so this cannot fail. */
@@ -149,6 +173,22 @@ static int reserve(struct history *h, size_t need)
 	return hashtab__reserve(h->index, need);
 }
 
+static int reserve_order(struct history *h, size_t n)
+{
+	uint32_t *order;
+
+	if (n <= h->cap_order)
+		return 0;
+	if (n > UINT32_MAX)
+		return -ENOMEM;
+	order = realloc(h->order, n * sizeof(*order));
+	if (!order)
+		return -ENOMEM;
+	h->order = order;
+	h->cap_order = n;
+	return 0;
+}
+
 /*
  * A covering entry's samples are ring[0 .. count - 1], oldest first. A full window keeps every
  * other sample from the oldest on, and the newest: the window is even, so the newest lies between
@@ -200,9 +240,15 @@ static void push(struct history *h, size_t idx, uint64_t t_ns, int64_t bytes, ui
 /* Drops the entries this update did not see: their stacks have vanished from the kernel's table. */
 static void evict(struct history *h)
 {
+	uint32_t *to = NULL;
 	size_t kept = 0;
 
+	for (size_t i = 0; i < h->nr && !to; i++)
+		if (h->entries[i].gen != h->gen)
+			to = malloc(h->nr * sizeof(*to));
 	for (size_t i = 0; i < h->nr; i++) {
+		if (to)
+			to[i] = (uint32_t)kept;
 		if (h->entries[i].gen != h->gen)
 			continue;
 		if (kept != i) {
@@ -214,22 +260,31 @@ static void evict(struct history *h)
 	}
 	if (kept == h->nr)
 		return;
+	/* The last update's records are all kept: their entries moved down. */
+	for (size_t i = 0; i < h->nr_order; i++)
+		h->order[i] = to ? to[h->order[i]] : UINT32_MAX;
+	free(to);
 	h->nr = kept;
 	hashtab__clear(h->index);
 	for (size_t i = 0; i < h->nr; i++)
 		index_add(h, i);
 }
 
-/* The trend of entry idx over its samples. */
-static void trend_of_entry(const struct history *h, size_t idx, struct history_trend *out)
+/* The trend of entry idx over its samples, kept in it. */
+static void trend_of_entry(struct history *h, size_t idx)
 {
 	struct history_sample lin[HISTORY_MAX_WINDOW];
-	const struct entry *e = &h->entries[idx];
+	struct entry *e = &h->entries[idx];
 	const struct history_sample *ring = &h->samples[idx * h->window];
 
+	/* A covering ring is in order; a sliding one in order until it fills. */
+	if (e->head == 0) {
+		history_trend_of(ring, e->count, &e->trend);
+		return;
+	}
 	for (uint32_t i = 0; i < e->count; i++)
 		lin[i] = ring[(e->head + i) % h->window];
-	history_trend_of(lin, e->count, out);
+	history_trend_of(lin, e->count, &e->trend);
 }
 
 int history__update(struct history *h, const struct snapshot *snap)
@@ -252,12 +307,15 @@ int history__update_trends(struct history *h, const struct snapshot *snap,
 		return -ENOMEM;
 	/* Counted first so that the arrays grow only by the stacks that are really new. */
 	for (size_t i = 0; i < snap->nr_stacks; i++) {
-		uint64_t *have = index_of(h, snap->stacks[i].pid, snap->stacks[i].stack_id);
+		uint64_t tmp;
+		const uint64_t *have = entry_of(h, i, &snap->stacks[i], &tmp);
 
 		found[i] = have ? *have : UINT64_MAX;
 		unknown += !have;
 	}
 	err = reserve(h, h->nr + unknown);
+	if (!err)
+		err = reserve_order(h, snap->nr_stacks);
 	if (err) {
 		free(found);
 		return err;
@@ -284,10 +342,13 @@ int history__update_trends(struct history *h, const struct snapshot *snap,
 		if (e->gen != h->gen) {
 			e->gen = h->gen;
 			push(h, idx, snap->taken_ns, rec->outstanding_bytes, rec->allocs);
+			trend_of_entry(h, idx);
 		}
 		if (trends)
-			trend_of_entry(h, idx, &trends[i]);
+			trends[i] = e->trend;
+		h->order[i] = (uint32_t)idx;
 	}
+	h->nr_order = snap->nr_stacks;
 	free(found);
 	evict(h);
 	if (!h->started)
@@ -322,8 +383,22 @@ bool history__trend(const struct history *h, int pid, uint64_t stack_id, struct 
 		history_trend_of(NULL, 0, out);
 		return false;
 	}
-	trend_of_entry(h, *idx, out);
+	*out = h->entries[*idx].trend;
 	return true;
+}
+
+void history__trends(const struct history *h, const struct snapshot *snap,
+		     struct history_trend *trends)
+{
+	for (size_t i = 0; i < snap->nr_stacks; i++) {
+		uint64_t tmp;
+		const uint64_t *idx = entry_of(h, i, &snap->stacks[i], &tmp);
+
+		if (idx)
+			trends[i] = h->entries[*idx].trend;
+		else
+			history_trend_of(NULL, 0, &trends[i]);
+	}
 }
 
 void history__span(const struct history *h, struct history_span *out)
@@ -341,7 +416,7 @@ size_t history__nr_stacks(const struct history *h)
 size_t history__mem_bytes(const struct history *h)
 {
 	return sizeof(*h) + h->cap * (sizeof(*h->entries) + h->window * sizeof(*h->samples)) +
-	       hashtab__mem_bytes(h->index);
+	       h->cap_order * sizeof(*h->order) + hashtab__mem_bytes(h->index);
 }
 
 void history__free(struct history *h)
@@ -350,6 +425,7 @@ void history__free(struct history *h)
 		return;
 	free(h->entries);
 	free(h->samples);
+	free(h->order);
 	hashtab__free(h->index);
 	free(h);
 }

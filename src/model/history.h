@@ -83,6 +83,13 @@ int history__update_trends(struct history *h, const struct snapshot *snap,
 bool history__trend(const struct history *h, int pid, uint64_t stack_id, struct history_trend *out);
 
 /*
+ * The trend of each stack of snap into trends[i] (room for snap->nr_stacks), as history__trend()
+ * gives it: quicker when snap lists its stacks as the last update's snapshot did.
+ */
+void history__trends(const struct history *h, const struct snapshot *snap,
+		     struct history_trend *trends);
+
+/*
  * The samples of one stack over the window, oldest first, into out (room for HISTORY_MAX_WINDOW):
  * what its trend is computed from, for a timeline. t_ns is CLOCK_MONOTONIC, as a snapshot's
  * taken_ns. How many; 0 when the stack is not in the history.
