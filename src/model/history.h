@@ -49,8 +49,8 @@ struct history;
  * sliding window (the live view's). NULL and errno (EINVAL, ENOMEM). */
 struct history *history__new(size_t window);
 
-/* Samples per stack of a history that covers a whole run (the reports'): 768 bytes a stack. */
-#define HISTORY_RUN_WINDOW 32
+/* Samples per stack of a history that covers a whole run (the reports'): 256 bytes a stack. */
+#define HISTORY_RUN_WINDOW 16
 
 /*
  * An empty history whose window covers every update since the stack's first, with at most
