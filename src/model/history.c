@@ -15,6 +15,15 @@ struct entry {
 	uint32_t count;
 	uint32_t stride;	/* covering: updates between two samples kept */
 	uint32_t steps;		/* covering: updates since the last sample on the stride */
+	/* covering: the allocations of its first sample and its last (the samples keep none) */
+	uint64_t first_allocs, last_allocs;
+	struct history_trend trend;	/* over its samples, as of its last sample */
+};
+
+/* A sample as kept: its allocations apart (what a trend needs of them is the first and last). */
+struct kept_sample {
+	uint64_t t_ns;
+	int64_t bytes;
 };
 
 struct history {
@@ -26,9 +35,17 @@ struct history {
 	bool started;
 	bool covering;		/* history__new_covering() */
 	struct entry *entries;
-	struct history_sample *samples; /* entry i's ring is samples[i * window ...] */
+	struct kept_sample *samples;	/* entry i's ring is samples[i * window ...] */
+	uint64_t *allocs;		/* sliding: the samples' allocations, rings as samples */
 	size_t nr, cap;
 	struct hashtab *index;	/* hash of (pid, stack id) -> entry index */
+	/*
+	 * The entry of each record of the last update's snapshot, by position: a reading lists its
+	 * stacks in the same order as the last one unless they moved, so this finds most entries
+	 * without a look in the index.
+	 */
+	uint32_t *order;
+	size_t nr_order, cap_order;
 };
 
 void history_trend_of(const struct history_sample *s, size_t n, struct history_trend *out)
@@ -82,6 +99,22 @@ static uint64_t *index_of(const struct history *h, int pid, uint64_t stack_id)
 	return hashtab__find_match(h->index, key_hash(pid, stack_id), key_match, &k);
 }
 
+/* The entry of rec, the record at position i of a snapshot; NULL when it has none. */
+static const uint64_t *entry_of(const struct history *h, size_t i, const struct stack_record *rec,
+				uint64_t *tmp)
+{
+	const struct entry *e;
+
+	if (i < h->nr_order && h->order[i] < h->nr) {
+		e = &h->entries[h->order[i]];
+		if (e->pid == rec->pid && e->stack_id == rec->stack_id) {
+			*tmp = h->order[i];
+			return tmp;
+		}
+	}
+	return index_of(h, rec->pid, rec->stack_id);
+}
+
 /* Files entry idx in the index; the room was reserved, so this cannot fail. */
 static void index_add(struct history *h, size_t idx)
 {
@@ -130,7 +163,8 @@ static int reserve(struct history *h, size_t need)
 	if (need > h->cap) {
 		size_t cap = h->cap ? h->cap : 64;
 		struct entry *entries;
-		struct history_sample *samples;
+		struct kept_sample *samples;
+		uint64_t *allocs;
 
 		while (cap < need)
 			cap *= 2;
@@ -144,9 +178,31 @@ static int reserve(struct history *h, size_t need)
 		if (!samples)
 			return -ENOMEM;
 		h->samples = samples;
+		if (!h->covering) {
+			allocs = realloc(h->allocs, cap * h->window * sizeof(*allocs));
+			if (!allocs)
+				return -ENOMEM;
+			h->allocs = allocs;
+		}
 		h->cap = cap;
 	}
 	return hashtab__reserve(h->index, need);
+}
+
+static int reserve_order(struct history *h, size_t n)
+{
+	uint32_t *order;
+
+	if (n <= h->cap_order)
+		return 0;
+	if (n > UINT32_MAX)
+		return -ENOMEM;
+	order = realloc(h->order, n * sizeof(*order));
+	if (!order)
+		return -ENOMEM;
+	h->order = order;
+	h->cap_order = n;
+	return 0;
 }
 
 /*
@@ -154,7 +210,7 @@ static int reserve(struct history *h, size_t need)
  * other sample from the oldest on, and the newest: the window is even, so the newest lies between
  * two samples of the doubled stride, and stays only until the next update replaces it.
  */
-static void halve(struct entry *e, struct history_sample *ring)
+static void halve(struct entry *e, struct kept_sample *ring)
 {
 	uint32_t n = 0;
 
@@ -166,9 +222,12 @@ static void halve(struct entry *e, struct history_sample *ring)
 	e->count = n;
 }
 
-static void push_covering(struct history *h, struct entry *e, struct history_sample *ring,
-			  struct history_sample s)
+static void push_covering(struct history *h, struct entry *e, struct kept_sample *ring,
+			  struct kept_sample s, uint64_t allocs)
 {
+	if (!e->count)
+		e->first_allocs = allocs;
+	e->last_allocs = allocs;
 	if (!e->steps && e->count == h->window)
 		halve(e, ring);
 	/* The newest sample off the stride gives way to this one. */
@@ -183,53 +242,98 @@ static void push_covering(struct history *h, struct entry *e, struct history_sam
 static void push(struct history *h, size_t idx, uint64_t t_ns, int64_t bytes, uint64_t allocs)
 {
 	struct entry *e = &h->entries[idx];
-	struct history_sample *ring = &h->samples[idx * h->window];
-	struct history_sample s = { .t_ns = t_ns, .bytes = bytes, .allocs = allocs };
+	struct kept_sample *ring = &h->samples[idx * h->window];
+	struct kept_sample s = { .t_ns = t_ns, .bytes = bytes };
+	size_t slot;
 
 	if (h->covering) {
-		push_covering(h, e, ring, s);
-	} else if (e->count < h->window) {
-		ring[(e->head + e->count) % h->window] = s;
+		push_covering(h, e, ring, s, allocs);
+		return;
+	}
+	if (e->count < h->window) {
+		slot = (e->head + e->count) % h->window;
 		e->count++;
 	} else {
-		ring[e->head] = s;
+		slot = e->head;
 		e->head = (e->head + 1) % h->window;
 	}
+	ring[slot] = s;
+	h->allocs[idx * h->window + slot] = allocs;
 }
 
 /* Drops the entries this update did not see: their stacks have vanished from the kernel's table. */
 static void evict(struct history *h)
 {
+	uint32_t *to = NULL;
 	size_t kept = 0;
 
+	for (size_t i = 0; i < h->nr && !to; i++)
+		if (h->entries[i].gen != h->gen)
+			to = malloc(h->nr * sizeof(*to));
 	for (size_t i = 0; i < h->nr; i++) {
+		if (to)
+			to[i] = (uint32_t)kept;
 		if (h->entries[i].gen != h->gen)
 			continue;
 		if (kept != i) {
 			h->entries[kept] = h->entries[i];
 			memcpy(&h->samples[kept * h->window], &h->samples[i * h->window],
 			       h->window * sizeof(*h->samples));
+			if (h->allocs)
+				memcpy(&h->allocs[kept * h->window], &h->allocs[i * h->window],
+				       h->window * sizeof(*h->allocs));
 		}
 		kept++;
 	}
 	if (kept == h->nr)
 		return;
+	/* The last update's records are all kept: their entries moved down. */
+	for (size_t i = 0; i < h->nr_order; i++)
+		h->order[i] = to ? to[h->order[i]] : UINT32_MAX;
+	free(to);
 	h->nr = kept;
 	hashtab__clear(h->index);
 	for (size_t i = 0; i < h->nr; i++)
 		index_add(h, i);
 }
 
-/* The trend of entry idx over its samples. */
-static void trend_of_entry(const struct history *h, size_t idx, struct history_trend *out)
+/*
+ * Entry idx's samples, oldest first, into out (room for the window). A covering history keeps the
+ * allocations of the first and the last only; with ends_only, so does this (a trend needs no
+ * more): those between read 0.
+ */
+static uint32_t entry_samples(const struct history *h, size_t idx, struct history_sample *out,
+			      bool ends_only)
+{
+	const struct entry *e = &h->entries[idx];
+	const struct kept_sample *ring = &h->samples[idx * h->window];
+	const uint64_t *allocs = h->allocs ? &h->allocs[idx * h->window] : NULL;
+	size_t slot = e->head;
+
+	for (uint32_t i = 0; i < e->count; i++) {
+		out[i] = (struct history_sample){ .t_ns = ring[slot].t_ns, .bytes = ring[slot].bytes,
+						  .allocs = allocs && !ends_only ? allocs[slot] : 0 };
+		if (++slot == h->window)
+			slot = 0;
+	}
+	if (!e->count)
+		return 0;
+	if (!allocs) {
+		out[0].allocs = e->first_allocs;
+		out[e->count - 1].allocs = e->last_allocs;
+	} else if (ends_only) {
+		out[0].allocs = allocs[e->head];
+		out[e->count - 1].allocs = allocs[(e->head + e->count - 1) % h->window];
+	}
+	return e->count;
+}
+
+/* The trend of entry idx over its samples, kept in it. */
+static void trend_of_entry(struct history *h, size_t idx)
 {
 	struct history_sample lin[HISTORY_MAX_WINDOW];
-	const struct entry *e = &h->entries[idx];
-	const struct history_sample *ring = &h->samples[idx * h->window];
 
-	for (uint32_t i = 0; i < e->count; i++)
-		lin[i] = ring[(e->head + i) % h->window];
-	history_trend_of(lin, e->count, out);
+	history_trend_of(lin, entry_samples(h, idx, lin, true), &h->entries[idx].trend);
 }
 
 int history__update(struct history *h, const struct snapshot *snap)
@@ -252,12 +356,16 @@ int history__update_trends(struct history *h, const struct snapshot *snap,
 		return -ENOMEM;
 	/* Counted first so that the arrays grow only by the stacks that are really new. */
 	for (size_t i = 0; i < snap->nr_stacks; i++) {
-		uint64_t *have = index_of(h, snap->stacks[i].pid, snap->stacks[i].stack_id);
+		uint64_t tmp;
+		const uint64_t *have = entry_of(h, i, &snap->stacks[i], &tmp);
 
 		found[i] = have ? *have : UINT64_MAX;
 		unknown += !have;
 	}
 	err = reserve(h, h->nr + unknown);
+	/* As many as the entries' room at least: it grows as they do, not at every new stack. */
+	if (!err)
+		err = reserve_order(h, snap->nr_stacks > h->cap ? snap->nr_stacks : h->cap);
 	if (err) {
 		free(found);
 		return err;
@@ -284,10 +392,13 @@ int history__update_trends(struct history *h, const struct snapshot *snap,
 		if (e->gen != h->gen) {
 			e->gen = h->gen;
 			push(h, idx, snap->taken_ns, rec->outstanding_bytes, rec->allocs);
+			trend_of_entry(h, idx);
 		}
 		if (trends)
-			trend_of_entry(h, idx, &trends[i]);
+			trends[i] = e->trend;
+		h->order[i] = (uint32_t)idx;
 	}
+	h->nr_order = snap->nr_stacks;
 	free(found);
 	evict(h);
 	if (!h->started)
@@ -301,17 +412,9 @@ int history__update_trends(struct history *h, const struct snapshot *snap,
 size_t history__samples(const struct history *h, int pid, uint64_t stack_id,
 			struct history_sample *out)
 {
-	const struct history_sample *ring;
-	const struct entry *e;
 	uint64_t *idx = index_of(h, pid, stack_id);
 
-	if (!idx)
-		return 0;
-	e = &h->entries[*idx];
-	ring = &h->samples[*idx * h->window];
-	for (uint32_t i = 0; i < e->count; i++)
-		out[i] = ring[(e->head + i) % h->window];
-	return e->count;
+	return idx ? entry_samples(h, *idx, out, false) : 0;
 }
 
 bool history__trend(const struct history *h, int pid, uint64_t stack_id, struct history_trend *out)
@@ -322,8 +425,22 @@ bool history__trend(const struct history *h, int pid, uint64_t stack_id, struct 
 		history_trend_of(NULL, 0, out);
 		return false;
 	}
-	trend_of_entry(h, *idx, out);
+	*out = h->entries[*idx].trend;
 	return true;
+}
+
+void history__trends(const struct history *h, const struct snapshot *snap,
+		     struct history_trend *trends)
+{
+	for (size_t i = 0; i < snap->nr_stacks; i++) {
+		uint64_t tmp;
+		const uint64_t *idx = entry_of(h, i, &snap->stacks[i], &tmp);
+
+		if (idx)
+			trends[i] = h->entries[*idx].trend;
+		else
+			history_trend_of(NULL, 0, &trends[i]);
+	}
 }
 
 void history__span(const struct history *h, struct history_span *out)
@@ -341,7 +458,8 @@ size_t history__nr_stacks(const struct history *h)
 size_t history__mem_bytes(const struct history *h)
 {
 	return sizeof(*h) + h->cap * (sizeof(*h->entries) + h->window * sizeof(*h->samples)) +
-	       hashtab__mem_bytes(h->index);
+	       (h->allocs ? h->cap * h->window * sizeof(*h->allocs) : 0) +
+	       h->cap_order * sizeof(*h->order) + hashtab__mem_bytes(h->index);
 }
 
 void history__free(struct history *h)
@@ -350,6 +468,8 @@ void history__free(struct history *h)
 		return;
 	free(h->entries);
 	free(h->samples);
+	free(h->allocs);
+	free(h->order);
 	hashtab__free(h->index);
 	free(h);
 }

@@ -49,8 +49,8 @@ struct history;
  * sliding window (the live view's). NULL and errno (EINVAL, ENOMEM). */
 struct history *history__new(size_t window);
 
-/* Samples per stack of a history that covers a whole run (the reports'): 768 bytes a stack. */
-#define HISTORY_RUN_WINDOW 32
+/* Samples per stack of a history that covers a whole run (the reports'): 256 bytes a stack. */
+#define HISTORY_RUN_WINDOW 16
 
 /*
  * An empty history whose window covers every update since the stack's first, with at most
@@ -81,6 +81,13 @@ int history__update_trends(struct history *h, const struct snapshot *snap,
 
 /* The trend of one stack over the window. false when the stack is not in the history. */
 bool history__trend(const struct history *h, int pid, uint64_t stack_id, struct history_trend *out);
+
+/*
+ * The trend of each stack of snap into trends[i] (room for snap->nr_stacks), as history__trend()
+ * gives it: quicker when snap lists its stacks as the last update's snapshot did.
+ */
+void history__trends(const struct history *h, const struct snapshot *snap,
+		     struct history_trend *trends);
 
 /*
  * The samples of one stack over the window, oldest first, into out (room for HISTORY_MAX_WINDOW):

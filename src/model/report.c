@@ -201,12 +201,9 @@ int report_init(struct report *r, const struct snapshot *snap, struct symbolizer
 		trends = malloc(snap->nr_stacks * sizeof(*trends));
 		if (!trends)
 			goto out;
-		for (size_t i = 0; i < snap->nr_stacks; i++) {
-			const struct stack_record *rec = &snap->stacks[i];
-
-			history__trend(hist, rec->pid, rec->stack_id, &trends[i]);
+		history__trends(hist, snap, trends);
+		for (size_t i = 0; i < snap->nr_stacks; i++)
 			r->nr_suspects += trends[i].suspect;
-		}
 	}
 	n = pick(snap, trends, top, picked);
 	stacks = calloc(n, sizeof(*stacks));

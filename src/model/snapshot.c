@@ -332,6 +332,13 @@ void snapshot__sort(struct snapshot *snap, enum snapshot_sort key)
 
 	if (snap->nr_stacks <= 1)
 		return;
+	/* The collector lists a reading's stacks in the bytes order already: only a check then. */
+	for (size_t i = 1; i < snap->nr_stacks; i++) {
+		if (cmp(&snap->stacks[i - 1], &snap->stacks[i]) > 0)
+			break;
+		if (i == snap->nr_stacks - 1)
+			return;
+	}
 	if (key == SORT_BYTES && sort_bytes_by_keys(snap))
 		return;
 	qsort(snap->stacks, snap->nr_stacks, sizeof(*snap->stacks), cmp);
@@ -360,6 +367,7 @@ void snapshot__free(struct snapshot *snap)
 	for (size_t i = 0; i < snap->nr_stacks; i++)
 		stack_ips__put(snap->stacks[i].shared);
 	free(snap->stacks);
+	free(snap->reach_splits);
 	free(snap);
 }
 
@@ -369,9 +377,9 @@ bool snapshot__has_leaks(const struct snapshot *snap)
 		return snap->totals.outstanding_allocs > 0 || snap->totals.outstanding_bytes > 0;
 	for (size_t i = 0; i < snap->nr_stacks; i++) {
 		const struct stack_record *rec = &snap->stacks[i];
-		const struct reach_split *r = &rec->reach;
+		const struct reach_split *r = rec->reach;
 
-		if (r->valid ? r->allocs[REACH_LOST] + r->allocs[REACH_POSSIBLY] > 0
+		if (r ? r->allocs[REACH_LOST] + r->allocs[REACH_POSSIBLY] > 0
 			     : rec->outstanding_allocs > 0)
 			return true;
 	}

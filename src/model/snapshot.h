@@ -47,7 +47,8 @@ struct stack_record {
 	const uint64_t *ips;
 	struct stack_ips *shared;	/* a snapshot holds a reference to it (snapshot__add takes
 					 * one, snapshot__free and the filters drop theirs); NULL */
-	struct reach_split reach;	/* after a reachability scan (reach.valid): the split */
+	/* after a reachability scan that saw the stack: the split (the snapshot's); else NULL */
+	const struct reach_split *reach;
 };
 
 struct snapshot_totals {
@@ -76,6 +77,7 @@ struct snapshot {
 	uint64_t stacks_evicted;	/* stacks that held nothing, retired from the tables so far */
 	struct snapshot_suppressed suppressed;	/* not in stacks nor in totals' outstanding */
 	unsigned int reach_scans;	/* reachability scans so far (--reachability) */
+	struct reach_split *reach_splits;	/* owned: what the records' reach point to */
 	bool reach_approximate;		/* one ran without pausing the process (--reachability=live) */
 };
 

@@ -48,6 +48,12 @@ struct suppressions {
 	struct stack_verdict *stacks;
 	size_t nr_stacks, cap_stacks;
 	struct hashtab *stack_index;	/* hash of (pid, stack id) -> index into stacks */
+	/*
+	 * The verdict of each stack of the last reading, by its position: a reading lists its stacks
+	 * as the last one did unless they moved, so most are found here without a look-up.
+	 */
+	uint32_t *order;
+	size_t nr_order, cap_order;
 	uint64_t gen;
 	struct sym_frame scratch[REPORT_FRAMES_PER_IP];	/* one address's frames */
 };
@@ -80,6 +86,7 @@ void suppressions__free(struct suppressions *s)
 	free(s->verdicts);
 	hashtab__free(s->index);
 	free(s->stacks);
+	free(s->order);
 	hashtab__free(s->stack_index);
 	free(s);
 }
@@ -370,25 +377,35 @@ static bool stack_is(uint64_t value, const void *ctx)
  * stack_rule() of rec, kept by (pid, stack id) for the next readings: a stack id is a hash of
  * the process, its image and the addresses (the unknown stack, 0, has none). 0 or -ENOMEM.
  */
-static int stack_verdict(struct suppressions *s, const struct stack_record *rec,
+static int stack_verdict(struct suppressions *s, size_t pos, const struct stack_record *rec,
 			 struct symbolizer *sym, int *rule)
 {
 	struct stack_key key = { s, rec->pid, rec->stack_id };
-	uint64_t h = stack_hash(rec->pid, rec->stack_id);
-	uint64_t *ix = hashtab__find_match(s->stack_index, h, stack_is, &key);
+	uint64_t h, *ix;
+	uint32_t at = pos < s->nr_order ? s->order[pos] : UINT32_MAX;
 	int err;
 
+	if (at < s->nr_stacks && stack_is(at, &key)) {
+		s->stacks[at].gen = s->gen;
+		*rule = s->stacks[at].rule;
+		return 0;
+	}
+	h = stack_hash(rec->pid, rec->stack_id);
+	ix = hashtab__find_match(s->stack_index, h, stack_is, &key);
 	if (ix) {
 		s->stacks[*ix].gen = s->gen;
 		*rule = s->stacks[*ix].rule;
+		s->order[pos] = (uint32_t)*ix;
 		return 0;
 	}
 	err = stack_rule(s, rec, sym, rule);
 	if (err)
 		return err;
-	if (array_reserve(&s->stacks, &s->cap_stacks, s->nr_stacks, sizeof(*s->stacks), 256) ||
+	if (s->nr_stacks >= UINT32_MAX ||
+	    array_reserve(&s->stacks, &s->cap_stacks, s->nr_stacks, sizeof(*s->stacks), 256) ||
 	    hashtab__add(s->stack_index, h, s->nr_stacks))
 		return -ENOMEM;
+	s->order[pos] = (uint32_t)s->nr_stacks;
 	s->stacks[s->nr_stacks++] = (struct stack_verdict){
 		.pid = rec->pid, .stack_id = rec->stack_id, .rule = *rule, .gen = s->gen
 	};
@@ -402,6 +419,7 @@ static void forget_gone_stacks(struct suppressions *s, size_t nr_met)
 
 	if (s->nr_stacks <= 2 * nr_met + 4096)
 		return;
+	s->nr_order = 0;	/* the verdicts move */
 	hashtab__clear(s->stack_index);
 	for (size_t i = 0; i < s->nr_stacks; i++) {
 		const struct stack_verdict *v = &s->stacks[i];
@@ -450,15 +468,29 @@ int suppressions__apply(struct suppressions *s, struct snapshot *snap, struct sy
 	drop = calloc(snap->nr_stacks, sizeof(*drop));
 	if (!drop)
 		return -ENOMEM;
+	if (snap->nr_stacks > s->cap_order) {
+		uint32_t *order = realloc(s->order, snap->nr_stacks * sizeof(*order));
+
+		if (!order) {
+			free(drop);
+			return -ENOMEM;
+		}
+		s->order = order;
+		s->cap_order = snap->nr_stacks;
+	}
+	/* Positions past the last reading's hold nothing yet. */
+	for (size_t i = s->nr_order; i < snap->nr_stacks; i++)
+		s->order[i] = UINT32_MAX;
 	s->gen++;
 	for (size_t i = 0; i < snap->nr_stacks && !err; i++) {
 		const struct stack_record *rec = &snap->stacks[i];
 		int rule;
 
-		err = stack_verdict(s, rec, sym, &rule);
+		err = stack_verdict(s, i, rec, sym, &rule);
 		drop[i] = rule >= 0;
 		met += rec->nr_ips;
 	}
+	s->nr_order = err ? 0 : snap->nr_stacks;
 	if (err) {
 		free(drop);
 		return err;

@@ -359,14 +359,14 @@ static void write_stack(FILE *out, const struct report *r, size_t i_stack, struc
 	fprintf(out, ", \"kind\": \"%s\"", snapshot_kind_name(rec->kind));
 	fprintf(out, ", \"suspect\": %s", rs->trend.suspect ? "true" : "false");
 	write_timeline(out, r, i_stack, cache);
-	if (rec->reach.valid)
+	if (rec->reach)
 		fprintf(out,
 			",\n     \"lost_bytes\": %" PRId64 ", \"lost_allocs\": %" PRId64
 			", \"possibly_lost_bytes\": %" PRId64 ", \"possibly_lost_allocs\": %" PRId64
 			", \"reachable_bytes\": %" PRId64 ", \"reachable_allocs\": %" PRId64,
-			rec->reach.bytes[REACH_LOST], rec->reach.allocs[REACH_LOST],
-			rec->reach.bytes[REACH_POSSIBLY], rec->reach.allocs[REACH_POSSIBLY],
-			rec->reach.bytes[REACH_REACHABLE], rec->reach.allocs[REACH_REACHABLE]);
+			rec->reach->bytes[REACH_LOST], rec->reach->allocs[REACH_LOST],
+			rec->reach->bytes[REACH_POSSIBLY], rec->reach->allocs[REACH_POSSIBLY],
+			rec->reach->bytes[REACH_REACHABLE], rec->reach->allocs[REACH_REACHABLE]);
 	fputs(", \"frames\": [", out);
 	/* Named as written when the report was not: one stack's frames in memory at a time. */
 	n = report_frames(r, i_stack, &frames);

@@ -85,8 +85,8 @@ static int add_sample(struct pprof_tables *t, const struct report_stack *rs, pb_
 	smp->value[2] = rec->outstanding_allocs;
 	smp->value[3] = rec->outstanding_bytes;
 	for (int k = 0; n_values > NR_PLAIN_VALUES && k < REACH_NR; k++) {
-		smp->value[NR_PLAIN_VALUES + 2 * k] = rec->reach.allocs[k];
-		smp->value[NR_PLAIN_VALUES + 2 * k + 1] = rec->reach.bytes[k];
+		smp->value[NR_PLAIN_VALUES + 2 * k] = rec->reach ? rec->reach->allocs[k] : 0;
+		smp->value[NR_PLAIN_VALUES + 2 * k + 1] = rec->reach ? rec->reach->bytes[k] : 0;
 	}
 	smp->n_value = n_values;
 	*label = (pb_label)PERFTOOLS__PROFILES__LABEL__INIT;

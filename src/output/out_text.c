@@ -206,13 +206,13 @@ static void write_stack(const struct report_stack *rs, size_t rank, FILE *out)
 		put_fmt(out, fmt_rate, rs->trend.growth_bytes_per_s);
 	}
 	fputc('\n', out);
-	if (rec->reach.valid)
+	if (rec->reach)
 		fprintf(out,
 			"    lost %" PRId64 " bytes in %" PRId64 " blocks, possibly lost %" PRId64
 			" in %" PRId64 ", reachable %" PRId64 " in %" PRId64 "\n",
-			rec->reach.bytes[REACH_LOST], rec->reach.allocs[REACH_LOST],
-			rec->reach.bytes[REACH_POSSIBLY], rec->reach.allocs[REACH_POSSIBLY],
-			rec->reach.bytes[REACH_REACHABLE], rec->reach.allocs[REACH_REACHABLE]);
+			rec->reach->bytes[REACH_LOST], rec->reach->allocs[REACH_LOST],
+			rec->reach->bytes[REACH_POSSIBLY], rec->reach->allocs[REACH_POSSIBLY],
+			rec->reach->bytes[REACH_REACHABLE], rec->reach->allocs[REACH_REACHABLE]);
 	if (!rs->nr_frames)
 		fputs("    [stack not captured: see lost_stacks and stack_table_full]\n", out);
 	for (i = 0; i < rs->nr_frames; i++) {

@@ -15,21 +15,33 @@
 #include "base/log.h"
 #include "base/yield.h"
 
+/* No entry: the end of a group's chain. */
+#define NONE UINT32_MAX
+
 /*
- * A stack of the tables, as the collector knows it: its return addresses, read from the stacks map
- * once and shared with the readings, and its totals as they were when they last changed. The
- * collector re-reads only the stacks whose ids the programs put in the changed ring since the last
- * reading; every stack on the first reading, when the ring filled, and with --min-age.
+ * An entry of the stack tables, as the collector knows it: its stack's return addresses, read from
+ * the stacks map once and shared with the readings, and its totals as they were when they last
+ * changed. The collector re-reads only the entries the programs put in the changed ring since the
+ * last reading; every entry on the first reading, with --min-age, or when the ring filled.
+ * A stack has an entry per epoch it allocated in (evict.h): the entries of one stack (one id in
+ * epoch 0) make a group, chained from its head (the first of them in the cache), which the
+ * readings list once, with the entries' figures summed.
  */
 struct cached_stack {
 	struct stack_ips *ips;	/* one reference; NULL: the stacks map had no entry for the id */
 	uint64_t id;		/* its id in the tables */
 	uint64_t id0;		/* its id in epoch 0, which the readings name it by */
 	uint32_t tgid, exec_id, epoch;
-	bool in_totals;		/* the totals map has its entry: the readings list it */
+	uint32_t head;		/* the head of its group (itself for a head) */
+	uint32_t next;		/* the next entry of its group, NONE */
+	bool in_totals;		/* the totals map has the entry */
+	bool queued;		/* a head whose group changed in the reading under way */
 	uint64_t full_read;	/* the full read that last saw it */
 	struct lt_totals t;
 	uint64_t oldest_ns;	/* its oldest block's time (lt_ages_oldest); 0: none */
+	/* A listed head's: its group's figures (group_figures), as they were when it was placed. */
+	struct lt_totals group;
+	uint64_t group_oldest_ns;
 };
 
 /* The evictor reads the maps itself when no other reading came for this long. */
@@ -41,15 +53,23 @@ struct collector {
 	int totals_fd, unknown_fd, stacks_fd, stats_fd;
 	int nr_cpus;
 	bool no_batch;			/* the kernel refused batch lookups once */
-	struct ring_buffer *changed;	/* the ids of the stacks that changed; NULL: read them all */
+	struct ring_buffer *changed;	/* the ids of the entries that changed; NULL: read them all */
 	uint64_t *changed_ids;		/* drained from it, for the reading under way */
 	size_t nr_changed, cap_changed;
 	uint64_t full_reads;		/* readings that read every entry */
 	uint64_t last_read_ns;		/* the latest reading (collector__read) */
 	size_t last_nr_stacks;		/* the stacks it read */
 	struct hashtab *stack_ix;	/* stack id -> index in stack_cache */
+	struct hashtab *groups;		/* id in epoch 0 -> index of the group's head */
 	struct cached_stack *stack_cache;
 	size_t nr_cached, cap_cached;
+	/*
+	 * The listed groups (with addresses, an entry in the totals), as their heads' indexes, in
+	 * the bytes order (snapshot__sort's): a reading lists them so, and only the groups that
+	 * changed move. The heads of the groups changed in the reading under way, to be placed again.
+	 */
+	uint32_t *order, *requeue;
+	size_t nr_order, cap_order, nr_requeue, cap_requeue;
 };
 
 static int on_changed(void *ctx, void *data, size_t size)
@@ -79,9 +99,10 @@ struct collector *collector__new(struct tracer *t, uint32_t max_stacks)
 	c->stats_fd = tracer__stats_fd(t);
 	c->nr_cpus = libbpf_num_possible_cpus();
 	c->stack_ix = hashtab__new(1024);
+	c->groups = hashtab__new(1024);
 	if (tracer__changed_fd(t) >= 0)
 		c->changed = ring_buffer__new(tracer__changed_fd(t), on_changed, c, NULL);
-	if (!c->ev || c->nr_cpus <= 0 || !c->stack_ix) {
+	if (!c->ev || c->nr_cpus <= 0 || !c->stack_ix || !c->groups) {
 		collector__free(c);
 		errno = ENOMEM;
 		return NULL;
@@ -97,9 +118,12 @@ void collector__free(struct collector *c)
 	ring_buffer__free(c->changed);
 	free(c->changed_ids);
 	hashtab__free(c->stack_ix);
+	hashtab__free(c->groups);
 	for (size_t i = 0; i < c->nr_cached; i++)
 		stack_ips__put(c->stack_cache[i].ips);
 	free(c->stack_cache);
+	free(c->order);
+	free(c->requeue);
 	free(c);
 }
 
@@ -170,6 +194,7 @@ out:
 	return err;
 }
 
+
 static int64_t clamp(int64_t v, int64_t max)
 {
 	return v < 0 ? 0 : v < max ? v : max;
@@ -201,6 +226,25 @@ static void keep_min_age(struct stack_record *rec, const struct lt_ages *ages, u
 		rec->oldest_age_s = -1;
 }
 
+/* Puts entry idx in its group: the head of a new one, or the second of its group's chain. */
+static int link_entry(struct collector *c, uint32_t idx)
+{
+	struct cached_stack *cs = &c->stack_cache[idx];
+	uint64_t *head;
+
+	cs->head = idx;
+	cs->next = NONE;
+	if (!cs->ips)
+		return 0;
+	head = hashtab__find(c->groups, cs->id0);
+	if (!head)
+		return hashtab__put(c->groups, cs->id0, idx) ? -ENOMEM : 0;
+	cs->head = (uint32_t)*head;
+	cs->next = c->stack_cache[*head].next;
+	c->stack_cache[*head].next = idx;
+	return 0;
+}
+
 /*
  * The cache's entry of id; with create, made when missing, its stack read from the stacks map (an
  * entry without one when the map has none). NULL when missing, or no memory.
@@ -214,8 +258,9 @@ static struct cached_stack *cache_entry(struct collector *c, uint64_t id, bool c
 
 	if (slot)
 		return &c->stack_cache[*slot];
-	if (!create || array_reserve(&c->stack_cache, &c->cap_cached, c->nr_cached,
-				     sizeof(*c->stack_cache), 256))
+	if (!create || c->nr_cached >= NONE ||
+	    array_reserve(&c->stack_cache, &c->cap_cached, c->nr_cached, sizeof(*c->stack_cache),
+			  256))
 		return NULL;
 	cs = &c->stack_cache[c->nr_cached];
 	*cs = (struct cached_stack){ .id = id, .id0 = id };
@@ -231,6 +276,11 @@ static struct cached_stack *cache_entry(struct collector *c, uint64_t id, bool c
 		cs->id0 = nr ? lt_stack_hash(st.tgid, st.exec_id, 0, st.ips, nr) : id;
 	}
 	if (hashtab__put(c->stack_ix, id, c->nr_cached)) {
+		stack_ips__put(cs->ips);
+		return NULL;
+	}
+	if (link_entry(c, (uint32_t)c->nr_cached)) {
+		hashtab__delete(c->stack_ix, id);
 		stack_ips__put(cs->ips);
 		return NULL;
 	}
@@ -254,6 +304,41 @@ static void keep_totals(struct cached_stack *cs, const struct lt_heap_totals *v)
 }
 
 /*
+ * A group's figures, its entries' in the totals summed (its oldest block's time, its latest
+ * allocation); false when none of them is in the totals.
+ */
+static bool group_figures(const struct collector *c, uint32_t head, struct lt_totals *t,
+			  uint64_t *oldest_ns)
+{
+	bool any = false;
+
+	*t = (struct lt_totals){ 0 };
+	*oldest_ns = 0;
+	for (uint32_t i = head; i != NONE; i = c->stack_cache[i].next) {
+		const struct cached_stack *cs = &c->stack_cache[i];
+
+		if (!cs->in_totals)
+			continue;
+		any = true;
+		t->outstanding_bytes += cs->t.outstanding_bytes;
+		t->outstanding_allocs += cs->t.outstanding_allocs;
+		t->allocs += cs->t.allocs;
+		t->alloc_bytes += cs->t.alloc_bytes;
+		if (cs->t.last_alloc_ns > t->last_alloc_ns)
+			t->last_alloc_ns = cs->t.last_alloc_ns;
+		if (cs->oldest_ns && (!*oldest_ns || cs->oldest_ns < *oldest_ns))
+			*oldest_ns = cs->oldest_ns;
+	}
+	return any;
+}
+
+/* A stack retired while a block came back to it (realloc failing): its allocations are lost. */
+static void snap_lost(struct snapshot *snap, uint64_t allocs)
+{
+	snap->stats[LT_STAT_LOST_STACKS] += allocs;
+}
+
+/*
  * Adds a stack's record (its figures in rec) to snap, named by its stack: under its id in epoch
  * 0 (*moved when that is another id). A stack whose entry is gone counts its allocations lost.
  */
@@ -261,8 +346,7 @@ static int add_stack(struct snapshot *snap, const struct cached_stack *cs,
 		     struct stack_record *rec, bool *moved)
 {
 	if (!cs->ips) {
-		/* Its stack retired while a block came back to it (realloc failing): unknown now. */
-		snap->stats[LT_STAT_LOST_STACKS] += rec->allocs;
+		snap_lost(snap, rec->allocs);
 		return 0;
 	}
 	*moved |= cs->id != cs->id0;
@@ -279,8 +363,8 @@ struct reading {
 	struct collector *c;
 	struct snapshot *snap;
 	uint64_t now;
-	uint64_t min_age;	/* --min-age: the records are made as the entries are read */
-	bool moved;		/* a record's stack id is not the one in the tables */
+	uint64_t min_age;	/* --min-age: a record per entry, made as the entries are read */
+	bool moved;		/* a record's stack id is not its entry's */
 };
 
 /* An entry of a full read: kept in the cache; with --min-age, its record made. */
@@ -302,12 +386,27 @@ static int take_totals(const void *key, const void *value, void *ctx)
 	return add_stack(r->snap, cs, &rec, &r->moved);
 }
 
-/* Re-reads the entries of the stacks that changed, as the ring named them. */
+/* The group of entry idx is to be placed again in the order. */
+static int requeue(struct collector *c, uint32_t idx)
+{
+	struct cached_stack *head = &c->stack_cache[c->stack_cache[idx].head];
+
+	if (head->queued)
+		return 0;
+	if (array_reserve(&c->requeue, &c->cap_requeue, c->nr_requeue, sizeof(*c->requeue), 256))
+		return -ENOMEM;
+	head->queued = true;
+	c->requeue[c->nr_requeue++] = c->stack_cache[idx].head;
+	return 0;
+}
+
+/* Re-reads the entries the ring named, and queues their groups. */
 static int read_changed(struct collector *c)
 {
 	struct lt_heap_totals v;
 	struct cached_stack *cs;
 
+	c->nr_requeue = 0;
 	for (size_t i = 0; i < c->nr_changed; i++) {
 		uint64_t id = c->changed_ids[i];
 
@@ -323,14 +422,102 @@ static int read_changed(struct collector *c)
 		} else {
 			return -errno;
 		}
+		if (cs && requeue(c, (uint32_t)(cs - c->stack_cache)))
+			return -ENOMEM;
 		yield_point();
 	}
 	return 0;
 }
 
+/* snapshot__sort's bytes order (largest first; then pid, then the stack's id in epoch 0). */
+static int cmp_order(const void *pa, const void *pb, void *ctx)
+{
+	const struct cached_stack *cache = ctx;
+	const struct cached_stack *a = &cache[*(const uint32_t *)pa];
+	const struct cached_stack *b = &cache[*(const uint32_t *)pb];
+
+	if (a->group.outstanding_bytes != b->group.outstanding_bytes)
+		return a->group.outstanding_bytes > b->group.outstanding_bytes ? -1 : 1;
+	if (a->tgid != b->tgid)
+		return a->tgid < b->tgid ? -1 : 1;
+	if (a->id0 != b->id0)
+		return a->id0 < b->id0 ? -1 : 1;
+	return 0;
+}
+
+/* Whether head's group is listed; its figures kept in the head then. */
+static bool listed(struct collector *c, uint32_t head)
+{
+	struct cached_stack *cs = &c->stack_cache[head];
+
+	return cs->ips && cs->head == head &&
+	       group_figures(c, head, &cs->group, &cs->group_oldest_ns);
+}
+
+/* Room for n in the order. */
+static int reserve_order(struct collector *c, size_t n)
+{
+	while (c->cap_order < n)
+		if (array_reserve(&c->order, &c->cap_order, c->cap_order, sizeof(*c->order), 1024))
+			return -ENOMEM;
+	return 0;
+}
+
+/* The order made anew: every listed group, sorted. */
+static int order_all(struct collector *c)
+{
+	int err = reserve_order(c, c->nr_cached);
+
+	if (err)
+		return err;
+	c->nr_order = 0;
+	for (size_t i = 0; i < c->nr_cached; i++)
+		if (listed(c, (uint32_t)i))
+			c->order[c->nr_order++] = (uint32_t)i;
+	qsort_r(c->order, c->nr_order, sizeof(*c->order), cmp_order, c->stack_cache);
+	return 0;
+}
+
 /*
- * Brings the cache's totals up to date: the entries the changed ring names, or every entry (the
- * first reading, --min-age, a ring that filled, or none).
+ * The queued groups placed again: taken out of the order, sorted among themselves (those still
+ * listed), and merged back in. The others kept their figures, so they keep their order.
+ */
+static int order_changed(struct collector *c)
+{
+	size_t kept = 0, k = 0, i, j, out;
+	int err;
+
+	if (!c->nr_requeue)
+		return 0;
+	for (i = 0; i < c->nr_order; i++)
+		if (!c->stack_cache[c->order[i]].queued)
+			c->order[kept++] = c->order[i];
+	for (i = 0; i < c->nr_requeue; i++) {
+		c->stack_cache[c->requeue[i]].queued = false;
+		if (listed(c, c->requeue[i]))
+			c->requeue[k++] = c->requeue[i];
+	}
+	err = reserve_order(c, kept + k);
+	if (err)
+		return err;
+	qsort_r(c->requeue, k, sizeof(*c->requeue), cmp_order, c->stack_cache);
+	/* Merged from the back, into the room past the kept ones. */
+	i = kept;
+	j = k;
+	out = kept + k;
+	while (j > 0) {
+		if (i > 0 && cmp_order(&c->order[i - 1], &c->requeue[j - 1], c->stack_cache) > 0)
+			c->order[--out] = c->order[--i];
+		else
+			c->order[--out] = c->requeue[--j];
+	}
+	c->nr_order = kept + k;
+	return 0;
+}
+
+/*
+ * Brings the cache's totals and order up to date: the entries the changed ring names, or every
+ * entry (the first reading, --min-age, a ring that filled, or no ring).
  */
 static int update_totals(struct collector *c, struct reading *r)
 {
@@ -344,8 +531,10 @@ static int update_totals(struct collector *c, struct reading *r)
 		if (ring_buffer__consume(c->changed) < 0)
 			return -ENOMEM;
 	}
-	if (!full)
-		return read_changed(c);
+	if (!full) {
+		err = read_changed(c);
+		return err ? err : order_changed(c);
+	}
 	c->full_reads++;
 	err = map_for_each(c, c->totals_fd, sizeof(uint64_t), sizeof(struct lt_heap_totals),
 			   take_totals, r);
@@ -354,42 +543,64 @@ static int update_totals(struct collector *c, struct reading *r)
 	for (size_t i = 0; i < c->nr_cached; i++)
 		if (c->stack_cache[i].full_read != c->full_reads)
 			c->stack_cache[i].in_totals = false;
-	return 0;
+	return order_all(c);
 }
 
-/* The records of the cache's stacks that have entries (their figures as last read). */
-static int add_cached(struct collector *c, struct reading *r)
-{
-	for (size_t i = 0; i < c->nr_cached; i++) {
-		const struct cached_stack *cs = &c->stack_cache[i];
-		struct stack_record rec = { 0 };
-		int err;
-
-		if (!cs->in_totals)
-			continue;
-		set_figures(&rec, &cs->t, cs->oldest_ns, r->now);
-		err = add_stack(r->snap, cs, &rec, &r->moved);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-/* The unknown stack's totals, when it ever had a block. */
-static int add_unknown(struct collector *c, struct reading *r)
+/* The unknown stack's record into *rec; *has is false when it never had a block. 0 or -errno. */
+static int read_unknown(struct collector *c, struct reading *r, struct stack_record *rec,
+			bool *has)
 {
 	struct lt_heap_totals v;
-	struct stack_record rec = { 0 };
 	uint32_t zero = 0;
 
+	*has = false;
 	if (bpf_map_lookup_elem(c->unknown_fd, &zero, &v))
 		return -errno;
 	if (!v.t.allocs && !v.t.outstanding_allocs)
 		return 0;
-	set_figures(&rec, &v.t, lt_ages_oldest(&v.ages), r->now);
+	*rec = (struct stack_record){ 0 };
+	set_figures(rec, &v.t, lt_ages_oldest(&v.ages), r->now);
 	if (r->min_age)
-		keep_min_age(&rec, &v.ages, r->now, r->min_age);
-	return snapshot__add(r->snap, &rec);
+		keep_min_age(rec, &v.ages, r->now, r->min_age);
+	*has = true;
+	return 0;
+}
+
+/*
+ * The records of the listed groups (their figures as last read), in the bytes order, the unknown
+ * stack's in its place (first among equal bytes: pid 0, stack 0); the allocations of the entries
+ * in the totals whose addresses are gone, counted lost. With --min-age, where the records were
+ * made as the entries were read, the unknown stack's last.
+ */
+static int add_records(struct collector *c, struct reading *r)
+{
+	struct stack_record rec, unknown;
+	bool has_unknown, merged;
+	int err = read_unknown(c, r, &unknown, &has_unknown);
+
+	for (size_t i = 0; i < c->nr_order && !err && !r->min_age; i++) {
+		const struct cached_stack *cs = &c->stack_cache[c->order[i]];
+
+		if (has_unknown && unknown.outstanding_bytes >= cs->group.outstanding_bytes) {
+			err = snapshot__add(r->snap, &unknown);
+			has_unknown = false;
+			if (err)
+				break;
+		}
+		rec = (struct stack_record){ 0 };
+		set_figures(&rec, &cs->group, cs->group_oldest_ns, r->now);
+		/* Its group is one record already. */
+		err = add_stack(r->snap, cs, &rec, &merged);
+	}
+	if (!err && has_unknown)
+		err = snapshot__add(r->snap, &unknown);
+	for (size_t i = 0; i < c->nr_cached && !err && !r->min_age; i++) {
+		const struct cached_stack *cs = &c->stack_cache[i];
+
+		if (cs->in_totals && !cs->ips)
+			snap_lost(r->snap, cs->t.allocs);
+	}
+	return err;
 }
 
 static int read_stats(struct collector *c, struct snapshot *snap)
@@ -409,15 +620,20 @@ static int read_stats(struct collector *c, struct snapshot *snap)
 	return 0;
 }
 
-/* Forgets the cached stacks of deleted ids: the cache follows the tables. */
+/*
+ * Forgets the deleted entries (ids): the cache follows the tables. The entries left keep their
+ * order in the cache, and a group's head is always its first entry there, so a group whose head
+ * went is listed under its next entry; the deleted entries held nothing, so the order stands.
+ */
 static int uncache(struct collector *c, const uint64_t *ids, size_t n)
 {
-	size_t *to, out = 0, pos = 0;
+	size_t *to, out = 0, pos = 0, kept = 0;
 	uint64_t *slot;
+	int err = 0;
 
 	if (!n)
 		return 0;
-	/* Where each cached stack moves to; SIZE_MAX for those that go. */
+	/* Where each cached entry moves to; SIZE_MAX for those that go. */
 	to = calloc(c->nr_cached ? c->nr_cached : 1, sizeof(*to));
 	if (!to)
 		return -ENOMEM;
@@ -428,19 +644,35 @@ static int uncache(struct collector *c, const uint64_t *ids, size_t n)
 		to[*slot] = SIZE_MAX;
 		hashtab__delete(c->stack_ix, ids[i]);
 	}
+	for (size_t i = 0; i < c->nr_cached; i++)
+		if (to[i] != SIZE_MAX)
+			to[i] = out++;
+	/* Through the chains as they are, before the entries move: each group's first one left. */
+	for (size_t i = 0; i < c->nr_order; i++) {
+		size_t head = SIZE_MAX;
+
+		for (uint32_t m = c->order[i]; m != NONE; m = c->stack_cache[m].next)
+			if (to[m] < head)
+				head = to[m];
+		if (head != SIZE_MAX)
+			c->order[kept++] = (uint32_t)head;
+	}
+	c->nr_order = kept;
+	out = 0;
 	for (size_t i = 0; i < c->nr_cached; i++) {
-		if (to[i] == SIZE_MAX) {
+		if (to[i] == SIZE_MAX)
 			stack_ips__put(c->stack_cache[i].ips);
-			continue;
-		}
-		to[i] = out;
-		c->stack_cache[out++] = c->stack_cache[i];
+		else
+			c->stack_cache[out++] = c->stack_cache[i];
 	}
 	while (hashtab__next(c->stack_ix, &pos, NULL, &slot))
 		*slot = to[*slot];
 	c->nr_cached = out;
 	free(to);
-	return 0;
+	hashtab__clear(c->groups);
+	for (size_t i = 0; i < c->nr_cached && !err; i++)
+		err = link_entry(c, (uint32_t)i);
+	return err;
 }
 
 /* The eviction pass over the cache's entries, when the evictor is due. */
@@ -532,10 +764,8 @@ struct snapshot *collector__read(struct collector *c, uint64_t min_age_ns)
 		err = read_stats(c, snap);
 	if (!err)
 		err = update_totals(c, &r);
-	if (!err && !min_age_ns)
-		err = add_cached(c, &r);
 	if (!err)
-		err = add_unknown(c, &r);
+		err = add_records(c, &r);
 	if (!err && evictor__due(c->ev, snap->taken_ns))
 		err = evict(c, snap->taken_ns);
 	if (!err && r.moved)

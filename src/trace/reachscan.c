@@ -322,15 +322,26 @@ out:
 	return err;
 }
 
-void reachscan__apply(const struct reachscan *rs, struct snapshot *snap)
+int reachscan__apply(const struct reachscan *rs, struct snapshot *snap)
 {
+	size_t n = 0;
+
 	snap->reach_scans = rs->scans;
 	snap->reach_approximate = rs->live;
+	if (!rs->scans || !snap->nr_stacks)
+		return 0;
+	free(snap->reach_splits);
+	snap->reach_splits = malloc(snap->nr_stacks * sizeof(*snap->reach_splits));
+	if (!snap->reach_splits)
+		return -ENOMEM;
 	for (size_t i = 0; i < snap->nr_stacks; i++) {
 		struct stack_record *r = &snap->stacks[i];
 		uint64_t *slot = hashtab__find(rs->ix, r->stack_id);
 
-		if (slot)
-			r->reach = rs->entries[*slot].split;
+		if (slot && rs->entries[*slot].split.valid) {
+			snap->reach_splits[n] = rs->entries[*slot].split;
+			r->reach = &snap->reach_splits[n++];
+		}
 	}
+	return 0;
 }

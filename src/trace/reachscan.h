@@ -32,7 +32,7 @@ struct reachscan *reachscan__new(struct collector *c);
 int reachscan__run(struct reachscan *rs, pid_t pid, enum reachscan_hold hold);
 
 /* Sets the split of every stack of snap that a scan has seen, and snap's scan fields. */
-void reachscan__apply(const struct reachscan *rs, struct snapshot *snap);
+int reachscan__apply(const struct reachscan *rs, struct snapshot *snap);
 
 void reachscan__free(struct reachscan *rs);
 

@@ -82,6 +82,15 @@ static int cmp_growth(const void *pa, const void *pb)
 	return cmp_bytes(a, b);
 }
 
+/* Whether rows are in cmp's order already (the bytes order of a reading is). */
+static bool sorted(const struct frame_row *rows, size_t n, int (*cmp)(const void *, const void *))
+{
+	for (size_t i = 1; i < n; i++)
+		if (cmp(&rows[i - 1], &rows[i]) > 0)
+			return false;
+	return true;
+}
+
 static int (*const cmps[FRAME_SORT_MAX])(const void *, const void *) = {
 	[FRAME_SORT_BYTES] = cmp_bytes,
 	[FRAME_SORT_GROWTH] = cmp_growth,
@@ -235,9 +244,9 @@ static double add_known(double a, double b)
 	return isfinite(b) ? a + b : a;
 }
 
-/* Adds the figures of stack i to the merged row's record and trend. */
+/* Adds the figures of stack i to the merged row's record, split (the record's) and trend. */
 static void add_to_sum(const struct frame *f, size_t i, struct stack_record *sum,
-		       struct history_trend *t)
+		       struct reach_split *split, struct history_trend *t)
 {
 	const struct stack_record *rec = &f->snap->stacks[i];
 	const struct history_trend *rt = &f->trends[i];
@@ -246,7 +255,10 @@ static void add_to_sum(const struct frame *f, size_t i, struct stack_record *sum
 	sum->outstanding_allocs += rec->outstanding_allocs;
 	sum->allocs += rec->allocs;
 	sum->alloc_bytes += rec->alloc_bytes;
-	reach_split_add(&sum->reach, &rec->reach);
+	if (rec->reach) {
+		reach_split_add(split, rec->reach);
+		sum->reach = split;
+	}
 	if (rec->oldest_age_s > sum->oldest_age_s)
 		sum->oldest_age_s = rec->oldest_age_s;
 	if (rec->last_alloc_ns > sum->last_alloc_ns)
@@ -285,11 +297,15 @@ static void merged_row(struct frame *f, size_t s, const size_t *members, size_t 
 {
 	struct stack_record *sum = &f->sums[s];
 	struct history_trend *t = &f->sum_trends[s];
+	struct reach_split *split = &f->sum_reach[s];
 
 	*sum = f->snap->stacks[members[0]];
 	*t = f->trends[members[0]];
+	*split = sum->reach ? *sum->reach : (struct reach_split){ 0 };
+	if (sum->reach)
+		sum->reach = split;
 	for (size_t k = 1; k < n; k++)
-		add_to_sum(f, members[k], sum, t);
+		add_to_sum(f, members[k], sum, split, t);
 	f->rows[s] = (struct frame_row){ .rec = sum, .trend = t, .stack = members[0],
 					 .members = members, .nr_members = n,
 					 .nr_procs = count_procs(f, members, n, pids) };
@@ -321,7 +337,8 @@ static int merge_rows(struct frame *f)
 	err = -ENOMEM;
 	f->sums = malloc(nr_sites * sizeof(*f->sums));
 	f->sum_trends = malloc(nr_sites * sizeof(*f->sum_trends));
-	if (!f->sums || !f->sum_trends)
+	f->sum_reach = malloc(nr_sites * sizeof(*f->sum_reach));
+	if (!f->sums || !f->sum_trends || !f->sum_reach)
 		goto out;
 	/* A counting sort by site: end[s] is where site s's stacks end once they are placed. */
 	for (size_t k = 0; k < n; k++)
@@ -392,10 +409,12 @@ static void drop_rows(struct frame *f)
 	free(f->members);
 	free(f->sums);
 	free(f->sum_trends);
+	free(f->sum_reach);
 	f->rows = NULL;
 	f->members = NULL;
 	f->sums = NULL;
 	f->sum_trends = NULL;
+	f->sum_reach = NULL;
 	f->nr_rows = f->nr_listed = f->nr_matched = f->nr_suspects = 0;
 }
 
@@ -435,7 +454,7 @@ int frame_select(struct frame *f, enum frame_sort sort, const char *filter, bool
 	f->show_pid |= !merge && many_pids;
 	if (!merge && many_pids && f->all)
 		err = rank_processes(f);
-	else if (f->nr_rows > 1)
+	else if (f->nr_rows > 1 && !sorted(f->rows, f->nr_rows, cmps[f->sort]))
 		qsort(f->rows, f->nr_rows, sizeof(*f->rows), cmps[f->sort]);
 	if (err)
 		drop_rows(f);

@@ -83,6 +83,7 @@ struct frame {
 	size_t *members;		/* owned; the rows' members */
 	struct stack_record *sums;	/* owned; merged rows' records */
 	struct history_trend *sum_trends; /* owned; merged rows' trends */
+	struct reach_split *sum_reach;	/* owned; merged rows' reachability splits */
 };
 
 /*

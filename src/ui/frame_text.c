@@ -458,8 +458,8 @@ void frame_render_row(const struct frame *f, size_t row, const struct frame_sink
 	}
 	if (l.lost) {
 		/* a stack the scan did not see (allocated since, or its process not scanned) */
-		if (rec->reach.valid)
-			fmt_bytes(a, sizeof(a), (double)rec->reach.bytes[REACH_LOST]);
+		if (rec->reach)
+			fmt_bytes(a, sizeof(a), (double)rec->reach->bytes[REACH_LOST]);
 		else
 			snprintf(a, sizeof(a), "-");
 		putf(sink, style, FMT_LOST, a);
@@ -502,13 +502,13 @@ static void stack_summary(const struct stack_record *rec, const struct history_t
 	putf(sink, FRAME_NORMAL, "%" PRIu64 " allocations (%s) since attach; stack %#" PRIx64,
 	     rec->allocs, a, rec->stack_id);
 	eol(sink);
-	if (rec->reach.valid) {
+	if (rec->reach) {
 		putf(sink, FRAME_NORMAL,
 		     "last scan: lost %" PRId64 " bytes in %" PRId64 " blocks, possibly lost %" PRId64
 		     " in %" PRId64 ", reachable %" PRId64 " in %" PRId64,
-		     rec->reach.bytes[REACH_LOST], rec->reach.allocs[REACH_LOST],
-		     rec->reach.bytes[REACH_POSSIBLY], rec->reach.allocs[REACH_POSSIBLY],
-		     rec->reach.bytes[REACH_REACHABLE], rec->reach.allocs[REACH_REACHABLE]);
+		     rec->reach->bytes[REACH_LOST], rec->reach->allocs[REACH_LOST],
+		     rec->reach->bytes[REACH_POSSIBLY], rec->reach->allocs[REACH_POSSIBLY],
+		     rec->reach->bytes[REACH_REACHABLE], rec->reach->allocs[REACH_REACHABLE]);
 		eol(sink);
 	}
 }

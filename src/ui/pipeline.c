@@ -33,8 +33,13 @@ struct snapshot *pipeline_read(const struct pipeline *p)
 		return NULL;
 	}
 	snap->duration_s = (double)(snap->taken_ns - p->start_ns) / 1e9;
-	if (p->reach)
-		reachscan__apply(p->reach, snap);
+	err = p->reach ? reachscan__apply(p->reach, snap) : 0;
+	if (err) {
+		log_error("cannot apply the reachability scan: %s", strerror(-err));
+		snapshot__free(snap);
+		errno = -err;
+		return NULL;
+	}
 	snapshot__sort(snap, SORT_BYTES);
 	return snap;
 }

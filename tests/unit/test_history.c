@@ -218,7 +218,7 @@ static void test_update_trends(void **state)
 		}
 		snapshot__free(snap);
 	}
-	/* 40 updates, halved to 17..32 samples: 7 is a suspect, 8 is not. */
+	/* 40 updates, halved to 9..16 samples: 7 is a suspect, 8 is not. */
 	assert_true(got[0].suspect);
 	assert_false(got[1].suspect);
 	assert_true(got[0].growth_bytes_per_s == 100.0);

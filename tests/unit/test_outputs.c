@@ -537,13 +537,14 @@ static void test_json_doubles(void **state)
 static void test_reach_split(void **state)
 {
 	struct report *r = fixture(false);
+	static const struct reach_split split = { .bytes = { 1000, 48576, 1000000 },
+						  .allocs = { 1, 0, 1 },
+						  .valid = true };
 	char *out;
 	size_t len;
 
 	fx.snap.reach_scans = 1;
-	fx.recs[0].reach = (struct reach_split){ .bytes = { 1000, 48576, 1000000 },
-						 .allocs = { 1, 0, 1 },
-						 .valid = true };
+	fx.recs[0].reach = &split;
 	out = render(out_json_write, r, &len);
 	assert_true(json_valid(out, len));
 	assert_non_null(strstr(out, "\"growth_bytes_per_s\": 2048, \"kind\": \"heap\", \"suspect\": false,\n"

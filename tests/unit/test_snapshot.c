@@ -269,6 +269,7 @@ static void test_has_leaks(void **state)
 {
 	struct snapshot *snap = snapshot__new();
 	struct stack_record rec = { .stack_id = 1, .outstanding_bytes = 100, .outstanding_allocs = 2 };
+	struct reach_split split;
 
 	assert_non_null(snap);
 	assert_false(snapshot__has_leaks(snap));
@@ -277,17 +278,15 @@ static void test_has_leaks(void **state)
 	assert_true(snapshot__has_leaks(snap));
 	/* After a scan: reachable blocks are no leak; lost or possibly lost ones are. */
 	snap->reach_scans = 1;
-	snap->stacks[0].reach = (struct reach_split){ .valid = true,
-						      .allocs = { [REACH_REACHABLE] = 2 } };
+	split = (struct reach_split){ .valid = true, .allocs = { [REACH_REACHABLE] = 2 } };
+	snap->stacks[0].reach = &split;
 	assert_false(snapshot__has_leaks(snap));
-	snap->stacks[0].reach.allocs[REACH_POSSIBLY] = 1;
+	split.allocs[REACH_POSSIBLY] = 1;
 	assert_true(snapshot__has_leaks(snap));
-	snap->stacks[0].reach = (struct reach_split){ .valid = true,
-						      .allocs = { [REACH_LOST] = 1 } };
+	split = (struct reach_split){ .valid = true, .allocs = { [REACH_LOST] = 1 } };
 	assert_true(snapshot__has_leaks(snap));
 	/* A stack the scan did not split counts whole. */
-	snap->stacks[0].reach.valid = false;
-	snap->stacks[0].reach.allocs[REACH_LOST] = 0;
+	snap->stacks[0].reach = NULL;
 	assert_true(snapshot__has_leaks(snap));
 	snapshot__free(snap);
 }

@@ -1,8 +1,9 @@
 /* libltfault.c: not a workload: preloaded into leaktop by tests, a fatal error on demand. */
 /*
  * With LT_FAULT_AFTER_S=SECONDS in the environment, leaktop's BPF map reads (libbpf's
- * bpf_map_lookup_batch and bpf_map_get_next_key) fail with EIO once SECONDS have passed since the
- * first one: the collector then fails as it would if the kernel refused, and leaktop must end
+ * bpf_map_lookup_batch and bpf_map_get_next_key, and bpf_map_lookup_elem of the heap stacks'
+ * totals, which a reading makes for the stacks that changed) fail with EIO once SECONDS have
+ * passed since the first one: the collector then fails as it would if the kernel refused, and leaktop must end
  * with exit 1, its terminal restored. With LT_FAULT_MAP_UPDATE=NAME, every update of the BPF map
  * of that name fails with EIO (unwind_procs: a process's unwind tables cannot be published).
  * With LT_FAULT_CRASH=segv as well, the map read that would fail crashes leaktop instead, with a
@@ -88,17 +89,38 @@ int bpf_map_get_next_key(int fd, const void *key, void *next_key)
 }
 
 typedef int (*update_fn)(int, const void *, const void *, __u64);
+typedef int (*lookup_fn)(int, const void *, void *);
 int bpf_obj_get_info_by_fd(int fd, void *info, __u32 *info_len);
+
+/* Whether fd is the BPF map of that name. */
+static int map_named(int fd, const char *name)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	return !bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, name);
+}
+
+int bpf_map_lookup_elem(int fd, const void *key, void *value)
+{
+	lookup_fn real = (lookup_fn)dlsym(RTLD_NEXT, "bpf_map_lookup_elem");
+
+	if (!real || (getenv("LT_FAULT_AFTER_S") &&
+		       (map_named(fd, "stack_totals") || map_named(fd, "unknown_totals")) &&
+		       failing())) {
+		errno = EIO;
+		return -EIO;
+	}
+	return real(fd, key, value);
+}
 
 int bpf_map_update_elem(int fd, const void *key, const void *value, __u64 flags)
 {
 	update_fn real = (update_fn)dlsym(RTLD_NEXT, "bpf_map_update_elem");
 	const char *name = getenv("LT_FAULT_MAP_UPDATE");
-	struct bpf_map_info info;
-	__u32 len = sizeof(info);
 
-	memset(&info, 0, sizeof(info));
-	if (!real || (name && !bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, name))) {
+	if (!real || (name && map_named(fd, name))) {
 		errno = EIO;
 		return -EIO;
 	}
