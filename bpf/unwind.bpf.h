@@ -82,18 +82,33 @@ struct {
  */
 __u32 lt_unknown_zero = 0;
 
-/* The walk's state, on the caller's stack, handed to each bpf_loop step. */
-struct lt_walk {
+/* The walk's registers and counts, which each step moves on. */
+struct lt_walk_regs {
 	__u64 ip, sp, bp;
-	__u64 sp0;		     /* the probe's sp: cached reads are kept relative to it */
-	struct lt_unwind_cached *fill; /* the cache entry that records this walk */
-	__u32 tgid, exec_id;
-	struct lt_stack *st;
-	struct lt_unwind_proc *proc;
+	__u64 sp0;     /* the probe's sp: cached reads are kept relative to it */
 	__u32 nr;      /* ips stored */
 	__u32 skip;    /* frames still to leave out (an entry probe's own function) */
 	__u8 at_entry; /* the current frame is at an entry probe: its frame is not set up */
 	__u8 exact_pc; /* ip is not a return address (frame 0, or below a signal frame) */
+};
+
+/* A step's view of the walk: its registers, and the maps it reads and writes. */
+struct lt_walk {
+	struct lt_walk_regs *r;
+	struct lt_unwind_cached *fill; /* the cache entry that records this walk */
+	struct lt_stack *st;
+	struct lt_unwind_proc *proc;
+};
+
+/*
+ * The walk's state, on lt_unwind_walk's stack, handed to each bpf_loop step. The pointers lie
+ * outside the registers: a global function's verifier forgets what memory it was handed held.
+ */
+struct lt_walk_loop {
+	struct lt_walk_regs r;
+	struct lt_unwind_cached *fill;
+	struct lt_stack *st;
+	struct lt_unwind_proc *proc;
 };
 
 /*
@@ -253,7 +268,7 @@ static __always_inline void walk_uses_bp(struct lt_walk *s)
 static __always_inline void walk_note(struct lt_walk *s, __u64 addr, __u64 val, bool saved_bp)
 {
 	struct lt_unwind_cached *c = s->fill;
-	__u64 off = addr - s->sp0;
+	__u64 off = addr - s->r->sp0;
 	__u32 i;
 
 	if (c->nr_reads >= LT_UNWIND_CACHE_READS)
@@ -282,53 +297,53 @@ static __always_inline int unwind_fp_step(struct lt_walk *s)
 	__u64 frame[2];
 
 	walk_uses_bp(s);
-	if (!s->bp || (s->bp & 7))
+	if (!s->r->bp || (s->r->bp & 7))
 		return 1; /* the chain's end, as walk_frames sees it */
-	if (bpf_probe_read_user(frame, sizeof(frame), (void *)s->bp)) {
+	if (bpf_probe_read_user(frame, sizeof(frame), (void *)s->r->bp)) {
 		walk_lost(s, LT_STAT_UNWIND_READ_FAILED);
 		return 1;
 	}
-	walk_note(s, s->bp + 8, frame[1], false);
-	walk_note(s, s->bp, frame[0], true);
-	if (!frame[1] || s->bp + 16 <= s->sp)
+	walk_note(s, s->r->bp + 8, frame[1], false);
+	walk_note(s, s->r->bp, frame[0], true);
+	if (!frame[1] || s->r->bp + 16 <= s->r->sp)
 		return 1;
-	s->sp = s->bp + 16;
-	s->ip = frame[1];
-	s->bp = frame[0];
-	s->exact_pc = 0;
+	s->r->sp = s->r->bp + 16;
+	s->r->ip = frame[1];
+	s->r->bp = frame[0];
+	s->r->exact_pc = 0;
 	return 0;
 }
 
 /* One CFI step with the row that holds at the current frame. */
 static __always_inline int unwind_cfi_step(struct lt_walk *s, const struct lt_unwind_row *r)
 {
-	__u64 cfa, ra, bp = s->bp, regs[2];
+	__u64 cfa, ra, bp = s->r->bp, regs[2];
 
 	switch (LT_ROW_CFA_KIND(r)) {
 	case LT_CFA_SP:
-		cfa = s->sp + ((__u64)r->cfa_off << 3);
+		cfa = s->r->sp + ((__u64)r->cfa_off << 3);
 		break;
 	case LT_CFA_FP:
 		walk_uses_bp(s);
-		cfa = s->bp + ((__u64)r->cfa_off << 3);
+		cfa = s->r->bp + ((__u64)r->cfa_off << 3);
 		break;
 	case LT_CFA_PLT:
-		cfa = s->sp + 8 + ((s->ip & 15) >= r->cfa_off ? 8 : 0);
+		cfa = s->r->sp + 8 + ((s->r->ip & 15) >= r->cfa_off ? 8 : 0);
 		break;
 	case LT_CFA_SIGNAL:
 		/* The interrupted context: rsp and rip, then rbp, from the ucontext. Not cached. */
 		walk_spoil(s);
-		if (bpf_probe_read_user(regs, sizeof(regs), (void *)(s->sp + LT_SIGFRAME_RSP)) ||
-		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(s->sp + LT_SIGFRAME_RBP))) {
+		if (bpf_probe_read_user(regs, sizeof(regs), (void *)(s->r->sp + LT_SIGFRAME_RSP)) ||
+		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(s->r->sp + LT_SIGFRAME_RBP))) {
 			walk_lost(s, LT_STAT_UNWIND_READ_FAILED);
 			return 1;
 		}
 		if (!regs[1])
 			return 1;
-		s->sp = regs[0];
-		s->ip = regs[1];
-		s->bp = bp;
-		s->exact_pc = 1;
+		s->r->sp = regs[0];
+		s->r->ip = regs[1];
+		s->r->bp = bp;
+		s->r->exact_pc = 1;
 		return 0;
 	case LT_CFA_END:
 		return 1;
@@ -340,7 +355,7 @@ static __always_inline int unwind_cfi_step(struct lt_walk *s, const struct lt_un
 		return 1;
 	}
 	/* The stack grows down: a caller's frame lies above. */
-	if (cfa <= s->sp) {
+	if (cfa <= s->r->sp) {
 		walk_lost(s, LT_STAT_UNWIND_READ_FAILED);
 		return 1;
 	}
@@ -367,48 +382,55 @@ static __always_inline int unwind_cfi_step(struct lt_walk *s, const struct lt_un
 	}
 	if (!ra)
 		return 1;
-	s->sp = cfa;
-	s->ip = ra;
-	s->bp = bp;
-	s->exact_pc = 0;
+	s->r->sp = cfa;
+	s->r->ip = ra;
+	s->r->bp = bp;
+	s->r->exact_pc = 0;
 	return 0;
 }
 
-/* bpf_loop body: stores the current frame's ip, then steps to its caller. 1 ends the walk. */
-static long unwind_step(__u32 i, void *data)
+/*
+ * One step: stores the current frame's ip, then steps to its caller. 1 ends the walk. A global
+ * function: the verifier checks it once, on its own, and not again for each iteration of the
+ * loop (a bpf_loop callback is checked again until its states repeat).
+ */
+__noinline int lt_unwind_step(struct lt_walk_regs *regs, struct lt_unwind_cached *fill,
+			      struct lt_stack *st, struct lt_unwind_proc *proc)
 {
-	struct lt_walk *s = data;
+	struct lt_walk w = { .r = regs, .fill = fill, .st = st, .proc = proc }, *s = &w;
 	struct lt_unwind_mapping *m;
 	struct lt_unwind_row *r;
 	__u64 pc;
 	__u32 idx;
 
-	if (s->skip) {
-		s->skip--;
+	if (!regs || !fill || !st || !proc)
+		return 1;
+	if (s->r->skip) {
+		s->r->skip--;
 	} else {
 		/* A frame beyond the last slot: the stack is cut here. */
-		if (s->nr >= LT_MAX_DEPTH) {
+		if (s->r->nr >= LT_MAX_DEPTH) {
 			walk_lost(s, LT_STAT_TRUNCATED_STACKS);
 			return 1;
 		}
-		s->st->ips[s->nr & (LT_MAX_DEPTH - 1)] = s->ip;
-		s->nr++;
+		s->st->ips[s->r->nr & (LT_MAX_DEPTH - 1)] = s->r->ip;
+		s->r->nr++;
 	}
 	/* A return address may lie past its function's end (a call to a noreturn function). */
-	pc = s->exact_pc ? s->ip : s->ip - 1;
+	pc = s->r->exact_pc ? s->r->ip : s->r->ip - 1;
 	m = unwind_mapping(s->proc, pc);
 	if (!m) {
 		/* Code mapped after the tables were loaded: user space re-reads the mappings. */
 		__sync_fetch_and_add(&s->proc->misses, 1);
 		walk_spoil(s);
-		if (unwind_mode == LT_UNWIND_AUTO && !s->at_entry)
+		if (unwind_mode == LT_UNWIND_AUTO && !s->r->at_entry)
 			return unwind_fp_step(s);
 		walk_lost(s, LT_STAT_UNWIND_NO_MAPPING);
 		return 1;
 	}
-	if (unwind_mode == LT_UNWIND_AUTO && (m->flags & LT_MAP_HAS_FP) && !s->at_entry)
+	if (unwind_mode == LT_UNWIND_AUTO && (m->flags & LT_MAP_HAS_FP) && !s->r->at_entry)
 		return unwind_fp_step(s);
-	s->at_entry = 0;
+	s->r->at_entry = 0;
 	if (!(m->flags & LT_MAP_HAS_TABLE)) {
 		walk_lost(s, LT_STAT_UNWIND_NO_TABLE);
 		return 1;
@@ -422,6 +444,14 @@ static long unwind_step(__u32 i, void *data)
 	return unwind_cfi_step(s, r);
 }
 
+/* bpf_loop body: one step. 1 ends the walk. */
+static long unwind_step(__u32 i, void *data)
+{
+	struct lt_walk_loop *l = data;
+
+	return lt_unwind_step(&l->r, l->fill, l->st, l->proc) ? 1 : 0;
+}
+
 /* The cache entry for these registers: the one to check, and the one a walk refills. */
 static __always_inline struct lt_unwind_cached *cache_slot(__u64 ip, __u64 sp)
 {
@@ -432,21 +462,21 @@ static __always_inline struct lt_unwind_cached *cache_slot(__u64 ip, __u64 sp)
 }
 
 /* Whether c holds the walk from these registers, checked word by word; if so, the ips go to st. */
-static __always_inline bool cache_hit(struct lt_unwind_cached *c, const struct lt_walk *s)
+static __always_inline bool cache_hit(struct lt_unwind_cached *c, const struct lt_walk_loop *s,
+				      __u32 tgid, __u32 exec_id)
 {
 	const struct lt_unwind_span *buf;
 	__u32 zero = 0, span = c->span, nr_reads = c->nr_reads;
 	__u64 off, diff = 0;
 
-	if (!c->nr || c->ip != s->ip || c->sp != s->sp || (c->needs_bp && c->bp != s->bp) ||
-	    c->tgid != s->tgid ||
-	    c->exec_id != s->exec_id || c->at_entry != s->at_entry ||
+	if (!c->nr || c->ip != s->r.ip || c->sp != s->r.sp || (c->needs_bp && c->bp != s->r.bp) ||
+	    c->tgid != tgid || c->exec_id != exec_id || c->at_entry != s->r.at_entry ||
 	    c->generation != s->proc->generation)
 		return false;
 	buf = bpf_map_lookup_elem(&unwind_span, &zero);
 	if (!buf || span > LT_UNWIND_CACHE_SPAN || nr_reads > LT_UNWIND_CACHE_READS)
 		return false;
-	if (span && bpf_probe_read_user((void *)buf, span, (void *)s->sp))
+	if (span && bpf_probe_read_user((void *)buf, span, (void *)s->r.sp))
 		return false;
 	for (__u32 i = 0; i < LT_UNWIND_CACHE_READS; i++) {
 		if (i >= nr_reads)
@@ -476,26 +506,27 @@ static __always_inline bool cache_hit(struct lt_unwind_cached *c, const struct l
  */
 __noinline __u32 lt_unwind_walk(struct pt_regs *ctx, __u32 tgid, __u32 at_entry)
 {
-	__u32 zero = 0, stat;
+	__u32 zero = 0, stat, exec_id;
 	struct stack_scratch *scratch = bpf_map_lookup_elem(&stack_scratch, &zero);
 	struct lt_stack *st = scratch ? &scratch->st : NULL;
 	struct lt_unwind_cached *c;
-	struct lt_walk s = {
-	    .ip = PT_REGS_IP(ctx),
-	    .sp = PT_REGS_SP(ctx),
-	    .bp = PT_REGS_FP(ctx),
+	struct lt_walk_loop s = {
+	    .r = {
+		.ip = PT_REGS_IP(ctx),
+		.sp = PT_REGS_SP(ctx),
+		.bp = PT_REGS_FP(ctx),
+		.skip = at_entry ? 1 : 0,
+		.at_entry = at_entry,
+		.exact_pc = 1,
+	    },
 	    .st = st,
-	    .skip = at_entry ? 1 : 0,
-	    .at_entry = at_entry,
-	    .exact_pc = 1,
 	};
 
 	if (!ctx || !st)
 		return 0;
-	s.sp0 = s.sp;
-	s.nr = lt_unknown_zero;
-	s.tgid = tgid;
-	s.exec_id = (__u32)bpf_get_current_task_btf()->self_exec_id;
+	s.r.sp0 = s.r.sp;
+	s.r.nr = lt_unknown_zero;
+	exec_id = (__u32)bpf_get_current_task_btf()->self_exec_id;
 	s.proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
 	if (!s.proc) {
 		stat_inc(LT_STAT_UNWIND_NOT_READY);
@@ -503,18 +534,18 @@ __noinline __u32 lt_unwind_walk(struct pt_regs *ctx, __u32 tgid, __u32 at_entry)
 	}
 	if (unwind_mode == LT_UNWIND_AUTO && s.proc->all_fp && !at_entry)
 		return 0;
-	c = cache_slot(s.ip, s.sp);
+	c = cache_slot(s.r.ip, s.r.sp);
 	if (!c)
 		return 0;
-	if (cache_hit(c, &s))
+	if (cache_hit(c, &s, tgid, exec_id))
 		return c->nr;
 	/* The entry is emptied, records the walk's reads, and holds its stack if it is whole. */
 	c->nr = 0;
-	c->ip = s.ip;
-	c->sp = s.sp;
-	c->bp = s.bp;
+	c->ip = s.r.ip;
+	c->sp = s.r.sp;
+	c->bp = s.r.bp;
 	c->tgid = tgid;
-	c->exec_id = s.exec_id;
+	c->exec_id = exec_id;
 	c->at_entry = at_entry;
 	c->bp_src = LT_BP_REG;
 	c->needs_bp = 0;
@@ -529,13 +560,13 @@ __noinline __u32 lt_unwind_walk(struct pt_regs *ctx, __u32 tgid, __u32 at_entry)
 	if (stat < LT_STAT_MAX) {
 		/* A stack cut short is not cached: its loss counts each time. */
 		stat_inc(stat);
-		return s.nr;
+		return s.r.nr;
 	}
-	if (s.nr && c->nr_reads <= LT_UNWIND_CACHE_READS) {
+	if (s.r.nr && c->nr_reads <= LT_UNWIND_CACHE_READS) {
 		__builtin_memcpy(c->ips, st->ips, sizeof(c->ips));
-		c->nr = s.nr;
+		c->nr = s.r.nr;
 	}
-	return s.nr;
+	return s.r.nr;
 }
 
 /* st: the stack scratch, which lt_unwind_walk() fills. */
