@@ -100,20 +100,23 @@ struct {
 	__type(value, struct lt_map_event);
 } map_scratch SEC(".maps");
 
-/* A path walk, from a file's dentry up to its mount namespace's root. */
+/*
+ * A path walk, from a file's dentry up to its mount namespace's root. The count of components
+ * seen is the event's nr_names: in the walk's state the verifier would track it exactly (names
+ * is indexed by it) and check the step once for each count.
+ */
 struct path_walk {
 	__u64 d, mnt;	/* struct dentry *, struct mount * (read, never dereferenced here) */
-	__u32 n;	/* components seen */
 };
 
-/* One step of the walk (a bpf_loop callback: verified once): a component, or a mount crossed. */
+/* One step of the walk (a bpf_loop callback): a component, or a mount crossed. */
 static long path_step(__u32 i, void *data)
 {
 	struct path_walk *w = data;
 	struct dentry *d = (struct dentry *)w->d, *parent;
 	struct mount *mnt = (struct mount *)w->mnt, *up;
 	struct lt_map_event *e;
-	__u32 zero = 0, n = w->n;
+	__u32 zero = 0, n;
 
 	if (d == BPF_CORE_READ(mnt, mnt.mnt_root)) {
 		up = BPF_CORE_READ(mnt, mnt_parent);
@@ -127,9 +130,12 @@ static long path_step(__u32 i, void *data)
 	if (parent == d)
 		return 1;
 	e = bpf_map_lookup_elem(&map_scratch, &zero);
-	if (e && n < LT_MAP_NAMES)
+	if (!e)
+		return 1;
+	n = e->nr_names;
+	if (n < LT_MAP_NAMES)
 		bpf_probe_read_kernel_str(e->names[n], LT_MAP_NAME_LEN, BPF_CORE_READ(d, d_name.name));
-	w->n = n + 1;
+	e->nr_names = n + 1;
 	w->d = (__u64)parent;
 	return 0;
 }
@@ -168,9 +174,8 @@ static __always_inline void emit_maps(struct task_struct *p, __u32 tgid)
 		e->dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
 		w.d = (__u64)BPF_CORE_READ(f, f_path.dentry);
 		w.mnt = (__u64)container_of(BPF_CORE_READ(f, f_path.mnt), struct mount, mnt);
-		w.n = 0;
+		e->nr_names = 0;
 		bpf_loop(LT_PATH_STEPS, path_step, &w, 0);
-		e->nr_names = w.n;
 		if (bpf_ringbuf_output(&events, e, sizeof(*e), 0)) {
 			stat_inc(LT_STAT_LOST_EVENTS);
 			break;
