@@ -136,6 +136,7 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 {
 	struct tracer *t = calloc(1, sizeof(*t));
 	__typeof__(t->skel->progs) *p;
+	struct btf *vmlinux;
 	int err;
 
 	if (!t)
@@ -168,8 +169,13 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	bpf_map__set_max_entries(t->skel->maps.unwind_rows,
 				 opts->unwind_mode == LT_UNWIND_FP ? 1 : opts->unwind_rows);
 
-	t->sessions = !opts->no_session && kernel_btf_has("bpf_session_is_return", BTF_KIND_FUNC);
-	t->multi = !opts->empty_programs && kernel_btf_has("bpf_uprobe_multi_link", BTF_KIND_STRUCT);
+	/* One read of the kernel's BTF for both (about 10 ms each). */
+	vmlinux = btf__load_vmlinux_btf();
+	t->sessions = !opts->no_session && vmlinux &&
+		      btf__find_by_name_kind(vmlinux, "bpf_session_is_return", BTF_KIND_FUNC) > 0;
+	t->multi = !opts->empty_programs && vmlinux &&
+		   btf__find_by_name_kind(vmlinux, "bpf_uprobe_multi_link", BTF_KIND_STRUCT) > 0;
+	btf__free(vmlinux);
 	if (!opts->no_session && !t->sessions)
 		log_warn("this kernel has no uprobe session links: using uprobe + uretprobe pairs");
 	/* The classic programs always load: they are the fallback should a session link fail. */
