@@ -32,16 +32,14 @@ struct cached_stack {
 	uint64_t id;		/* its id in the tables */
 	uint64_t id0;		/* its id in epoch 0, which the readings name it by */
 	uint32_t tgid, exec_id, epoch;
-	uint32_t head;		/* the head of its group (itself for a head) */
+	uint32_t head;		/* the head of its group (itself for a head); NONE: not linked yet */
 	uint32_t next;		/* the next entry of its group, NONE */
 	bool in_totals;		/* the totals map has the entry */
 	bool queued;		/* a head whose group changed in the reading under way */
-	uint64_t full_read;	/* the full read that last saw it */
+	uint32_t full_read;	/* the full read that last saw it */
 	struct lt_totals t;
 	uint64_t oldest_ns;	/* its oldest block's time (lt_ages_oldest); 0: none */
-	/* A listed head's: its group's figures (group_figures), as they were when it was placed. */
-	struct lt_totals group;
-	uint64_t group_oldest_ns;
+	int64_t group_bytes;	/* a listed head's: its group's bytes when it was placed */
 };
 
 /* The evictor reads the maps itself when no other reading came for this long. */
@@ -56,11 +54,15 @@ struct collector {
 	struct ring_buffer *changed;	/* the ids of the entries that changed; NULL: read them all */
 	uint64_t *changed_ids;		/* drained from it, for the reading under way */
 	size_t nr_changed, cap_changed;
-	uint64_t full_reads;		/* readings that read every entry */
+	uint32_t full_reads;		/* readings that read every entry */
 	uint64_t last_read_ns;		/* the latest reading (collector__read) */
 	size_t last_nr_stacks;		/* the stacks it read */
 	struct hashtab *stack_ix;	/* stack id -> index in stack_cache */
-	struct hashtab *groups;		/* id in epoch 0 -> index of the group's head */
+	/*
+	 * Id in epoch 0 -> index of the group's head, for the heads that are not their stack's
+	 * entry of epoch 0 (stack_ix finds those); few.
+	 */
+	struct hashtab *groups;
 	struct cached_stack *stack_cache;
 	size_t nr_cached, cap_cached;
 	/*
@@ -226,22 +228,34 @@ static void keep_min_age(struct stack_record *rec, const struct lt_ages *ages, u
 		rec->oldest_age_s = -1;
 }
 
-/* Puts entry idx in its group: the head of a new one, or the second of its group's chain. */
+/*
+ * Puts entry idx in its group: the head of a new one, or the second of its group's chain. The
+ * group's head is its stack's entry of epoch 0 when that is linked already, else the groups
+ * table says.
+ */
 static int link_entry(struct collector *c, uint32_t idx)
 {
 	struct cached_stack *cs = &c->stack_cache[idx];
-	uint64_t *head;
+	uint64_t *slot;
+	uint32_t head;
 
 	cs->head = idx;
 	cs->next = NONE;
 	if (!cs->ips)
 		return 0;
-	head = hashtab__find(c->groups, cs->id0);
-	if (!head)
-		return hashtab__put(c->groups, cs->id0, idx) ? -ENOMEM : 0;
-	cs->head = (uint32_t)*head;
-	cs->next = c->stack_cache[*head].next;
-	c->stack_cache[*head].next = idx;
+	slot = hashtab__find(c->stack_ix, cs->id0);
+	if (slot && *slot != idx && c->stack_cache[*slot].ips &&
+	    c->stack_cache[*slot].head != NONE) {
+		head = c->stack_cache[*slot].head;
+	} else if ((slot = hashtab__find(c->groups, cs->id0))) {
+		head = (uint32_t)*slot;
+	} else {
+		/* A head; one of another epoch is found through the groups table. */
+		return cs->id != cs->id0 && hashtab__put(c->groups, cs->id0, idx) ? -ENOMEM : 0;
+	}
+	cs->head = head;
+	cs->next = c->stack_cache[head].next;
+	c->stack_cache[head].next = idx;
 	return 0;
 }
 
@@ -436,8 +450,8 @@ static int cmp_order(const void *pa, const void *pb, void *ctx)
 	const struct cached_stack *a = &cache[*(const uint32_t *)pa];
 	const struct cached_stack *b = &cache[*(const uint32_t *)pb];
 
-	if (a->group.outstanding_bytes != b->group.outstanding_bytes)
-		return a->group.outstanding_bytes > b->group.outstanding_bytes ? -1 : 1;
+	if (a->group_bytes != b->group_bytes)
+		return a->group_bytes > b->group_bytes ? -1 : 1;
 	if (a->tgid != b->tgid)
 		return a->tgid < b->tgid ? -1 : 1;
 	if (a->id0 != b->id0)
@@ -445,13 +459,17 @@ static int cmp_order(const void *pa, const void *pb, void *ctx)
 	return 0;
 }
 
-/* Whether head's group is listed; its figures kept in the head then. */
+/* Whether head's group is listed; its bytes kept in the head then. */
 static bool listed(struct collector *c, uint32_t head)
 {
 	struct cached_stack *cs = &c->stack_cache[head];
+	struct lt_totals t;
+	uint64_t oldest;
 
-	return cs->ips && cs->head == head &&
-	       group_figures(c, head, &cs->group, &cs->group_oldest_ns);
+	if (!cs->ips || cs->head != head || !group_figures(c, head, &t, &oldest))
+		return false;
+	cs->group_bytes = t.outstanding_bytes;
+	return true;
 }
 
 /* Room for n in the order. */
@@ -575,20 +593,25 @@ static int read_unknown(struct collector *c, struct reading *r, struct stack_rec
 static int add_records(struct collector *c, struct reading *r)
 {
 	struct stack_record rec, unknown;
+	struct lt_totals t;
+	uint64_t oldest;
 	bool has_unknown, merged;
 	int err = read_unknown(c, r, &unknown, &has_unknown);
 
 	for (size_t i = 0; i < c->nr_order && !err && !r->min_age; i++) {
 		const struct cached_stack *cs = &c->stack_cache[c->order[i]];
 
-		if (has_unknown && unknown.outstanding_bytes >= cs->group.outstanding_bytes) {
+		if (has_unknown && unknown.outstanding_bytes >= cs->group_bytes) {
 			err = snapshot__add(r->snap, &unknown);
 			has_unknown = false;
 			if (err)
 				break;
 		}
 		rec = (struct stack_record){ 0 };
-		set_figures(&rec, &cs->group, cs->group_oldest_ns, r->now);
+		if (cs->next == NONE)
+			set_figures(&rec, &cs->t, cs->oldest_ns, r->now);
+		else if (group_figures(c, c->order[i], &t, &oldest))
+			set_figures(&rec, &t, oldest, r->now);
 		/* Its group is one record already. */
 		err = add_stack(r->snap, cs, &rec, &merged);
 	}
@@ -670,6 +693,8 @@ static int uncache(struct collector *c, const uint64_t *ids, size_t n)
 	c->nr_cached = out;
 	free(to);
 	hashtab__clear(c->groups);
+	for (size_t i = 0; i < c->nr_cached; i++)
+		c->stack_cache[i].head = NONE;
 	for (size_t i = 0; i < c->nr_cached && !err; i++)
 		err = link_entry(c, (uint32_t)i);
 	return err;

@@ -167,11 +167,12 @@ class Eviction(LeaktopTestCase):
     def test_late_leak_after_a_flood_of_stacks(self):
         """In compressed time: 8 s of transient stacks (every path of a 2^20-path call tree, each
         one malloc and free) with --max-stacks 2000, a 3 s pause, then a leak from a new stack:
-        the next profile read after it shows the leak exactly (50 blocks, 50000 B)."""
+        the next profile read after it shows the leak exactly (50 blocks, 50000 B); a stack that
+        allocated before and after the flood (its entries in two epochs) is one stack there."""
         d = tempfile.mkdtemp(prefix='leaktop-evict-')
         self.addCleanup(lambda: subprocess.run(['rm', '-rf', d]))
         w = self.start_workload('transient', ['8', '3', '20'])
-        t = subprocess.Popen([CONFIG.leaktop, 'record', '-v', '--dir', d, '--interval', '1',
+        t = subprocess.Popen([CONFIG.leaktop, 'record', '-vv', '--dir', d, '--interval', '1',
                               '--max-stacks', '2000', '-p', str(w.pid)],
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
@@ -206,4 +207,13 @@ class Eviction(LeaktopTestCase):
             rows = [l.split() for l in out.splitlines() if l.strip().endswith('late_leak')]
             self.assertEqual(len(rows), 1, out)
             self.assertEqual(rows[0][0], want, out)
+        # One stack allocated before the flood and after it: entries in two epochs, one sample.
+        self.assertIn('stack epoch 1:', err)
+        for index, want in (('inuse_space', '12000B'), ('inuse_objects', '40')):
+            out = subprocess.run(['go', 'tool', 'pprof', '-traces', '-sample_index=' + index,
+                                  '-unit=B' if index == 'inuse_space' else '-unit=count', first],
+                                 capture_output=True, text=True, timeout=120).stdout
+            traces = [t.split() for t in out.split('-----------+') if 'epoch_leak' in t]
+            self.assertEqual(len(traces), 1, out)
+            self.assertEqual(traces[0][traces[0].index('epoch_leak') - 1], want, out)
         self.assertEqual(w.finish()[0], 0)

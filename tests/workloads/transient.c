@@ -6,6 +6,9 @@
  * one malloc(32) and its free, so each is a stack of its own that holds nothing. Then sleeps PAUSE
  * seconds, and leaks:
  *   late_leak()   50000 / 50   malloc(1000) x50
+ * and before the flood and after the pause, from one stack (whose entries are then in two epochs
+ * of the stack ids, the flood having filled the stack table):
+ *   epoch_leak()  12000 / 40   malloc(300) x20, twice
  * Prints (with -w) "paths N" before "done": how many malloc/free pairs the flood made.
  */
 #include <stdlib.h>
@@ -16,6 +19,7 @@
 #define NOINLINE __attribute__((noinline))
 
 static void *late[50];
+static void *kept[40];
 static unsigned long pairs;
 
 static NOINLINE void descend(unsigned long bits, int depth);
@@ -54,6 +58,23 @@ static NOINLINE void late_leak(void)
 	}
 }
 
+/* Twenty blocks before the flood (phase 0) and twenty after it (phase 1). */
+static NOINLINE void epoch_leak(int phase)
+{
+	for (int i = 0; i < 20; i++) {
+		kept[phase * 20 + i] = malloc(300); /* SITE:epoch_leak */
+		wl_touch(kept[phase * 20 + i], 300);
+	}
+}
+
+static void pause_s(double pause)
+{
+	struct timespec ts = { (time_t)pause, (long)((pause - (time_t)pause) * 1e9) };
+
+	if (pause > 0)
+		nanosleep(&ts, NULL);
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -73,12 +94,14 @@ int main(int argc, char **argv)
 	depth = argc > 3 ? atoi(argv[3]) : 20;
 	wl_ready();
 	end = now_s() + seconds;
-	for (unsigned long path = 0; now_s() < end; path++)
-		descend(path & ((1ul << depth) - 1), depth);
-	if (pause > 0) {
-		struct timespec ts = { (time_t)pause, (long)((pause - (time_t)pause) * 1e9) };
-
-		nanosleep(&ts, NULL);
+	/* One call site of epoch_leak for both phases: one stack. */
+	for (int phase = 0; phase < 2; phase++) {
+		if (phase) {
+			for (unsigned long path = 0; now_s() < end; path++)
+				descend(path & ((1ul << depth) - 1), depth);
+			pause_s(pause);
+		}
+		epoch_leak(phase);
 	}
 	late_leak();
 	wl_say("paths %lu", pairs);
