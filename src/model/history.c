@@ -17,7 +17,6 @@ struct entry {
 	uint32_t steps;		/* covering: updates since the last sample on the stride */
 	/* covering: the allocations of its first sample and its last (the samples keep none) */
 	uint64_t first_allocs, last_allocs;
-	struct history_trend trend;	/* over its samples, as of its last sample */
 };
 
 /* A sample as kept: its allocations apart (what a trend needs of them is the first and last). */
@@ -113,6 +112,23 @@ static const uint64_t *entry_of(const struct history *h, size_t i, const struct 
 		}
 	}
 	return index_of(h, rec->pid, rec->stack_id);
+}
+
+/* How far ahead a walk of a snapshot's stacks asks for their entries. */
+#define PREFETCH_AHEAD 16
+
+/*
+ * Asks ahead for the entry (and its samples) of the record PREFETCH_AHEAD past position i, as the
+ * last update placed it: the entries lie apart, in the order the stacks came.
+ */
+static void prefetch_entry(const struct history *h, size_t i)
+{
+	size_t at = i + PREFETCH_AHEAD;
+
+	if (at < h->nr_order && h->order[at] < h->nr) {
+		__builtin_prefetch(&h->entries[h->order[at]]);
+		__builtin_prefetch(&h->samples[(size_t)h->order[at] * h->window]);
+	}
 }
 
 /* Files entry idx in the index; the room was reserved, so this cannot fail. */
@@ -328,12 +344,12 @@ static uint32_t entry_samples(const struct history *h, size_t idx, struct histor
 	return e->count;
 }
 
-/* The trend of entry idx over its samples, kept in it. */
-static void trend_of_entry(struct history *h, size_t idx)
+/* The trend of entry idx over its samples. */
+static void trend_of_entry(const struct history *h, size_t idx, struct history_trend *out)
 {
 	struct history_sample lin[HISTORY_MAX_WINDOW];
 
-	history_trend_of(lin, entry_samples(h, idx, lin, true), &h->entries[idx].trend);
+	history_trend_of(lin, entry_samples(h, idx, lin, true), out);
 }
 
 int history__update(struct history *h, const struct snapshot *snap)
@@ -357,7 +373,10 @@ int history__update_trends(struct history *h, const struct snapshot *snap,
 	/* Counted first so that the arrays grow only by the stacks that are really new. */
 	for (size_t i = 0; i < snap->nr_stacks; i++) {
 		uint64_t tmp;
-		const uint64_t *have = entry_of(h, i, &snap->stacks[i], &tmp);
+		const uint64_t *have;
+
+		prefetch_entry(h, i);
+		have = entry_of(h, i, &snap->stacks[i], &tmp);
 
 		found[i] = have ? *have : UINT64_MAX;
 		unknown += !have;
@@ -379,6 +398,9 @@ int history__update_trends(struct history *h, const struct snapshot *snap,
 		size_t idx = have ? *have : h->nr;
 		struct entry *e = &h->entries[idx];
 
+		if (i + PREFETCH_AHEAD < snap->nr_stacks && found[i + PREFETCH_AHEAD] != UINT64_MAX)
+			__builtin_prefetch(&h->samples[found[i + PREFETCH_AHEAD] * h->window], 1);
+
 		if (!have) {
 			memset(e, 0, sizeof(*e));
 			e->stride = 1;
@@ -392,10 +414,9 @@ int history__update_trends(struct history *h, const struct snapshot *snap,
 		if (e->gen != h->gen) {
 			e->gen = h->gen;
 			push(h, idx, snap->taken_ns, rec->outstanding_bytes, rec->allocs);
-			trend_of_entry(h, idx);
 		}
 		if (trends)
-			trends[i] = e->trend;
+			trend_of_entry(h, idx, &trends[i]);
 		h->order[i] = (uint32_t)idx;
 	}
 	h->nr_order = snap->nr_stacks;
@@ -425,7 +446,7 @@ bool history__trend(const struct history *h, int pid, uint64_t stack_id, struct 
 		history_trend_of(NULL, 0, out);
 		return false;
 	}
-	*out = h->entries[*idx].trend;
+	trend_of_entry(h, *idx, out);
 	return true;
 }
 
@@ -434,10 +455,13 @@ void history__trends(const struct history *h, const struct snapshot *snap,
 {
 	for (size_t i = 0; i < snap->nr_stacks; i++) {
 		uint64_t tmp;
-		const uint64_t *idx = entry_of(h, i, &snap->stacks[i], &tmp);
+		const uint64_t *idx;
+
+		prefetch_entry(h, i);
+		idx = entry_of(h, i, &snap->stacks[i], &tmp);
 
 		if (idx)
-			trends[i] = h->entries[*idx].trend;
+			trend_of_entry(h, *idx, &trends[i]);
 		else
 			history_trend_of(NULL, 0, &trends[i]);
 	}

@@ -364,8 +364,12 @@ void snapshot__free(struct snapshot *snap)
 {
 	if (!snap)
 		return;
-	for (size_t i = 0; i < snap->nr_stacks; i++)
+	for (size_t i = 0; i < snap->nr_stacks; i++) {
+		/* The stacks' addresses lie apart: asked for ahead. */
+		if (i + 8 < snap->nr_stacks)
+			__builtin_prefetch(snap->stacks[i + 8].shared, 1);
 		stack_ips__put(snap->stacks[i].shared);
+	}
 	free(snap->stacks);
 	free(snap->reach_splits);
 	free(snap);

@@ -15,6 +15,9 @@
 #include "base/log.h"
 #include "base/yield.h"
 
+/* How far ahead a walk of the entries in the bytes order asks for them. */
+#define PREFETCH_AHEAD 16
+
 /* No entry: the end of a group's chain. */
 #define NONE UINT32_MAX
 
@@ -600,6 +603,12 @@ static int add_records(struct collector *c, struct reading *r)
 
 	for (size_t i = 0; i < c->nr_order && !err && !r->min_age; i++) {
 		const struct cached_stack *cs = &c->stack_cache[c->order[i]];
+
+		/* The entries lie apart in the cache: ask for them ahead (and their addresses). */
+		if (i + PREFETCH_AHEAD < c->nr_order)
+			__builtin_prefetch(&c->stack_cache[c->order[i + PREFETCH_AHEAD]]);
+		if (i + PREFETCH_AHEAD / 2 < c->nr_order)
+			__builtin_prefetch(c->stack_cache[c->order[i + PREFETCH_AHEAD / 2]].ips, 1);
 
 		if (has_unknown && unknown.outstanding_bytes >= cs->group_bytes) {
 			err = snapshot__add(r->snap, &unknown);
