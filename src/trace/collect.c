@@ -598,7 +598,7 @@ static int add_records(struct collector *c, struct reading *r)
 	struct stack_record rec, unknown;
 	struct lt_totals t;
 	uint64_t oldest;
-	bool has_unknown, merged;
+	bool has_unknown, merged = false;
 	int err = read_unknown(c, r, &unknown, &has_unknown);
 
 	for (size_t i = 0; i < c->nr_order && !err && !r->min_age; i++) {
