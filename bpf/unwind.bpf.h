@@ -102,7 +102,8 @@ struct lt_walk {
 
 /*
  * The walk's state, on lt_unwind_walk's stack, handed to each bpf_loop step. The pointers lie
- * outside the registers: a global function's verifier forgets what memory it was handed held.
+ * apart from the registers: the verifier forgets what memory handed to a global function held,
+ * and pointers there would be mere numbers at the next step.
  */
 struct lt_walk_loop {
 	struct lt_walk_regs r;
@@ -234,9 +235,9 @@ static __always_inline void walk_spoil(struct lt_walk *s)
 }
 
 /*
- * The loss that ends the walk, kept in the entry too: in the walk's state the verifier would take
- * each loss for a state of its own at every step (stats is indexed by it, so the verifier tracks
- * the value exactly), and check the steps again for each.
+ * The loss that ends the walk, kept in the cache entry: in the walk's state the verifier would
+ * take each loss for a state of its own at every step (stats is indexed by it, so the verifier
+ * tracks the value exactly), and check the steps again for each.
  */
 static __always_inline void walk_lost(struct lt_walk *s, __u32 stat)
 {
@@ -487,7 +488,7 @@ static __always_inline bool cache_hit(struct lt_unwind_cached *c, const struct l
 		 */
 		off = c->read_off[i];
 		diff |= (buf->words[off & (LT_UNWIND_CACHE_SPAN / 8 - 1)] ^ c->read_val[i]) &
-			(((off >> 15) & 1) - 1);
+			(((off / LT_READ_UNUSED) & 1) - 1);
 	}
 	if (diff)
 		return false;
