@@ -273,6 +273,16 @@ enum lt_event_type {
 	LT_EV_MAP,	/* struct lt_map_event: a code mapping pid had at its exit (before LT_EV_EXIT) */
 };
 
+/*
+ * A record of the changed ring: a heap stack's totals changed, in generation gen (the changed_gen
+ * global the program read). User space looks up again next time the ids it drains that carry the
+ * generation it has just moved to: their later changes in it are not told again.
+ */
+struct lt_changed {
+	__u64 stack_id;
+	__u64 gen;
+};
+
 struct lt_event {
 	__u32 type;	/* enum lt_event_type */
 	__u32 pid;
