@@ -484,7 +484,7 @@ static __always_inline void totals_changed(struct lt_heap_totals *t, __u64 stack
 	if (t->changed_gen == c.gen || !stack_id)
 		return;
 	t->changed_gen = c.gen;
-	if (bpf_ringbuf_output(&changed, &c, sizeof(c), 0))
+	if (fault == LT_FAULT_CHANGED_FULL || bpf_ringbuf_output(&changed, &c, sizeof(c), 0))
 		changed_lost = 1;
 }
 

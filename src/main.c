@@ -143,6 +143,8 @@ static uint32_t fault_from_env(void)
 		return LT_FAULT_EVENTS;
 	if (!strcmp(name, "scratch_busy"))
 		return LT_FAULT_SCRATCH_BUSY;
+	if (!strcmp(name, "changed_full"))
+		return LT_FAULT_CHANGED_FULL;
 	log_warn("LEAKTOP_FAULT=%s: no such fault, ignored", name);
 	return LT_FAULT_NONE;
 }

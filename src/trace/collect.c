@@ -558,7 +558,7 @@ static int order_changed(struct collector *c)
  */
 static int update_totals(struct collector *c, struct reading *r)
 {
-	bool full = !c->changed || !c->full_reads || r->min_age;
+	bool full = !c->changed || !c->full_reads || r->min_age, lost;
 	int err;
 
 	if (c->changed) {
@@ -569,7 +569,10 @@ static int update_totals(struct collector *c, struct reading *r)
 				return -ENOMEM;
 		c->nr_carried = 0;
 		/* The generation moves on first: a change from here on is in the ring again. */
-		full |= tracer__changed_next(c->t, &c->gen);
+		lost = tracer__changed_next(c->t, &c->gen);
+		if (lost && !full)
+			log_debug("the changed ring filled: reading every stack");
+		full |= lost;
 		if (ring_buffer__consume(c->changed) < 0)
 			return -ENOMEM;
 	}
