@@ -1,4 +1,4 @@
-/* collect.c: reads the BPF maps into a snapshot (batch lookups, with a fallback). */
+/* collect.c: reads the BPF maps into a snapshot: the stacks that changed, or all of them. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
