@@ -486,12 +486,12 @@ out:
  */
 static __always_inline void totals_changed(struct lt_heap_totals *t, __u64 stack_id)
 {
-	__u64 gen = changed_gen;
+	struct lt_changed c = { .stack_id = stack_id, .gen = changed_gen };
 
-	if (t->changed_gen == gen || !stack_id)
+	if (t->changed_gen == c.gen || !stack_id)
 		return;
-	t->changed_gen = gen;
-	if (bpf_ringbuf_output(&changed, &stack_id, sizeof(stack_id), 0))
+	t->changed_gen = c.gen;
+	if (fault == LT_FAULT_CHANGED_FULL || bpf_ringbuf_output(&changed, &c, sizeof(c), 0))
 		changed_lost = 1;
 }
 

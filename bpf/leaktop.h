@@ -263,6 +263,7 @@ enum lt_fault {
 	LT_FAULT_THREAD_STATE, /* no thread ever gets its per-thread state */
 	LT_FAULT_EVENTS,       /* no fork, exec or exit reaches user space */
 	LT_FAULT_SCRATCH_BUSY, /* every stack capture finds the CPU's stack scratch taken */
+	LT_FAULT_CHANGED_FULL, /* the changed ring is always full: every reading reads every entry */
 };
 
 /* What happened to a traced process, for user space (the events ring buffer). */
@@ -271,6 +272,16 @@ enum lt_event_type {
 	LT_EV_EXEC,	/* pid runs a new image (exec_id) */
 	LT_EV_EXIT,	/* pid exited (its last thread) */
 	LT_EV_MAP,	/* struct lt_map_event: a code mapping pid had at its exit (before LT_EV_EXIT) */
+};
+
+/*
+ * A record of the changed ring: a heap stack's totals changed, in generation gen (the changed_gen
+ * global the program read). User space looks up again next time the ids it drains that carry the
+ * generation it has just moved to: their later changes in it are not told again.
+ */
+struct lt_changed {
+	__u64 stack_id;
+	__u64 gen;
 };
 
 struct lt_event {

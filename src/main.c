@@ -143,6 +143,8 @@ static uint32_t fault_from_env(void)
 		return LT_FAULT_EVENTS;
 	if (!strcmp(name, "scratch_busy"))
 		return LT_FAULT_SCRATCH_BUSY;
+	if (!strcmp(name, "changed_full"))
+		return LT_FAULT_CHANGED_FULL;
 	log_warn("LEAKTOP_FAULT=%s: no such fault, ignored", name);
 	return LT_FAULT_NONE;
 }
@@ -255,6 +257,19 @@ static int attach_all(struct run *r)
  * The metrics server and where the reports go: the view's final report to stderr or -o PATH,
  * --batch's only to -o PATH, the plain modes' to stdout or -o PATH. -1, 1 or 2.
  */
+/*
+ * The -o file, written through a buffer of 1 MiB: a JSON report of 100,000 stacks is hundreds of
+ * MB, which stdio's default of a block would write in a hundred thousand calls.
+ */
+static FILE *open_output(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f)
+		setvbuf(f, NULL, _IOFBF, 1 << 20);
+	return f;
+}
+
 static int open_outputs(struct run *r)
 {
 	const struct options *o = &r->opts;
@@ -273,7 +288,7 @@ static int open_outputs(struct run *r)
 	if (o->record)
 		return -1;
 	if (o->output_path) {
-		r->out = fopen(o->output_path, "w");
+		r->out = open_output(o->output_path);
 		r->out_name = o->output_path;
 		if (!r->out) {
 			log_error("cannot open %s: %s", o->output_path, strerror(errno));
@@ -382,7 +397,7 @@ static int report_stored(struct run *r)
 	};
 	int err;
 
-	r->out = o->output_path ? fopen(o->output_path, "w") : stdout;
+	r->out = o->output_path ? open_output(o->output_path) : stdout;
 	r->out_name = o->output_path ? o->output_path : "standard output";
 	if (!r->out) {
 		log_error("cannot open %s: %s", o->output_path, strerror(errno));
@@ -461,7 +476,7 @@ int main(int argc, char **argv)
 	 * raise the threshold to their size after the first free and keep them in the heap, where
 	 * the holes they leave stay resident.
 	 */
-	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	mallopt(M_MMAP_THRESHOLD, 8 << 20);
 	ret = parse(&r.opts, argc, argv);
 
 	if (ret >= 0) {

@@ -289,32 +289,33 @@ static void frame_string(struct frame_buf *b, const char *s)
 	*b->p++ = '"';
 }
 
+/* A frame: one line, without spaces (most of a report's bytes are its frames). */
 static void write_frame(struct frame_buf *b, const struct sym_frame *f)
 {
-	FRAME_PUT(b, "{\"address\": ");
+	FRAME_PUT(b, "{\"address\":");
 	frame_hex(b, f->address);
-	FRAME_PUT(b, ", \"function\": ");
+	FRAME_PUT(b, ",\"function\":");
 	frame_string(b, f->function);
-	FRAME_PUT(b, ", \"offset\": ");
+	FRAME_PUT(b, ",\"offset\":");
 	frame_u64(b, f->function ? f->offset : 0);
-	FRAME_PUT(b, ", \"module\": ");
+	FRAME_PUT(b, ",\"module\":");
 	frame_string(b, f->module);
-	FRAME_PUT(b, ", \"module_offset\": ");
+	FRAME_PUT(b, ",\"module_offset\":");
 	if (f->module)
 		frame_hex(b, f->module_offset);
 	else
 		FRAME_PUT(b, "null");
-	FRAME_PUT(b, ", \"file\": ");
+	FRAME_PUT(b, ",\"file\":");
 	frame_string(b, f->file);
-	FRAME_PUT(b, ", \"line\": ");
+	FRAME_PUT(b, ",\"line\":");
 	if (f->line)
 		frame_u64(b, f->line);
 	else
 		FRAME_PUT(b, "null");
 	if (f->inlined)
-		FRAME_PUT(b, ", \"inlined\": true}");
+		FRAME_PUT(b, ",\"inlined\":true}");
 	else
-		FRAME_PUT(b, ", \"inlined\": false}");
+		FRAME_PUT(b, ",\"inlined\":false}");
 }
 
 /* Stack i's samples in the run's history, for a timeline: times and bytes. Nothing without one. */
@@ -376,7 +377,7 @@ static void write_stack(FILE *out, const struct report *r, size_t i_stack, struc
 	for (i = 0; i < n; i++) {
 		if (i)
 			FRAME_PUT(&fb, ",");
-		FRAME_PUT(&fb, "\n      ");
+		FRAME_PUT(&fb, "\n  ");
 		write_frame(&fb, &frames[i]);
 	}
 	frame_flush(&fb);

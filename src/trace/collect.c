@@ -1,4 +1,4 @@
-/* collect.c: reads the BPF maps into a snapshot (batch lookups, with a fallback). */
+/* collect.c: reads the BPF maps into a snapshot: the stacks that changed, or all of them. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -54,9 +54,15 @@ struct collector {
 	int totals_fd, unknown_fd, stacks_fd, stats_fd;
 	int nr_cpus;
 	bool no_batch;			/* the kernel refused batch lookups once */
-	struct ring_buffer *changed;	/* the ids of the entries that changed; NULL: read them all */
-	uint64_t *changed_ids;		/* drained from it, for the reading under way */
-	size_t nr_changed, cap_changed;
+	struct ring_buffer *changed;	/* the entries that changed; NULL: read them all */
+	uint64_t gen;			/* the generation the reading under way moved to */
+	/*
+	 * The ids to look up in the reading under way: those drained from the ring, then those of
+	 * them that carry the new generation (told in it, they are not told again when they change
+	 * in it), which the next reading looks up too.
+	 */
+	uint64_t *changed_ids, *carried;
+	size_t nr_changed, cap_changed, nr_carried, cap_carried;
 	uint32_t full_reads;		/* readings that read every entry */
 	uint64_t last_read_ns;		/* the latest reading (collector__read) */
 	size_t last_nr_stacks;		/* the stacks it read */
@@ -77,17 +83,26 @@ struct collector {
 	size_t nr_order, cap_order, nr_requeue, cap_requeue;
 };
 
+static int add_id(uint64_t **ids, size_t *nr, size_t *cap, uint64_t id)
+{
+	if (array_reserve(ids, cap, *nr, sizeof(**ids), 1024))
+		return -ENOMEM;
+	(*ids)[(*nr)++] = id;
+	return 0;
+}
+
 static int on_changed(void *ctx, void *data, size_t size)
 {
 	struct collector *c = ctx;
+	struct lt_changed rec;
 
-	if (size < sizeof(uint64_t))
+	if (size < sizeof(rec))
 		return 0;
-	if (array_reserve(&c->changed_ids, &c->cap_changed, c->nr_changed,
-			  sizeof(*c->changed_ids), 1024))
+	memcpy(&rec, data, sizeof(rec));
+	if (rec.gen == c->gen &&
+	    add_id(&c->carried, &c->nr_carried, &c->cap_carried, rec.stack_id))
 		return -ENOMEM;
-	memcpy(&c->changed_ids[c->nr_changed++], data, sizeof(uint64_t));
-	return 0;
+	return add_id(&c->changed_ids, &c->nr_changed, &c->cap_changed, rec.stack_id);
 }
 
 struct collector *collector__new(struct tracer *t, uint32_t max_stacks)
@@ -122,6 +137,7 @@ void collector__free(struct collector *c)
 	evictor__free(c->ev);
 	ring_buffer__free(c->changed);
 	free(c->changed_ids);
+	free(c->carried);
 	hashtab__free(c->stack_ix);
 	hashtab__free(c->groups);
 	for (size_t i = 0; i < c->nr_cached; i++)
@@ -542,13 +558,21 @@ static int order_changed(struct collector *c)
  */
 static int update_totals(struct collector *c, struct reading *r)
 {
-	bool full = !c->changed || !c->full_reads || r->min_age;
+	bool full = !c->changed || !c->full_reads || r->min_age, lost;
 	int err;
 
 	if (c->changed) {
-		/* The generation moves on first: a change from here on is in the ring again. */
-		full |= tracer__changed_next(c->t);
+		/* Those the last reading carried, then the ring's. */
 		c->nr_changed = 0;
+		for (size_t i = 0; i < c->nr_carried; i++)
+			if (add_id(&c->changed_ids, &c->nr_changed, &c->cap_changed, c->carried[i]))
+				return -ENOMEM;
+		c->nr_carried = 0;
+		/* The generation moves on first: a change from here on is in the ring again. */
+		lost = tracer__changed_next(c->t, &c->gen);
+		if (lost && !full)
+			log_debug("the changed ring filled: reading every stack");
+		full |= lost;
 		if (ring_buffer__consume(c->changed) < 0)
 			return -ENOMEM;
 	}

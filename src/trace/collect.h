@@ -1,4 +1,4 @@
-/* collect.h: reads the BPF maps into a snapshot (batch lookups, with a fallback). */
+/* collect.h: reads the BPF maps into a snapshot: the stacks that changed, or all of them. */
 #ifndef LT_COLLECT_H
 #define LT_COLLECT_H
 
@@ -19,8 +19,11 @@ struct collector *collector__new(struct tracer *t, uint32_t max_stacks);
 
 /*
  * Reads one snapshot: per-stack totals and stacks, stats summed over CPUs, and totals. Each stack
- * is reported once, under its id in epoch 0, whatever epochs it allocated in. Runs the evictor
- * (evict.h) over the reading, at most once per EVICT_PERIOD_NS.
+ * is reported once, under its id in epoch 0, whatever epochs it allocated in, and the stacks come
+ * in the bytes order (snapshot__sort's) but with --min-age. Only the stacks the programs said
+ * changed since the last reading are looked up (the changed ring); every stack on the first
+ * reading, with --min-age, or when the ring filled. Runs the evictor (evict.h) over the reading,
+ * at most once per EVICT_PERIOD_NS.
  * Each stack's oldest_age_s comes from its age slots (bpf/ages.h: exact while the first block of
  * its oldest slot lives, else too old by less than that slot's window), and with min_age_ns > 0
  * the outstanding figures count only the slots whose first block is at least that old: no

@@ -502,13 +502,13 @@ int tracer__changed_fd(const struct tracer *t)
 	return t->skel->bss ? bpf_map__fd(t->skel->maps.changed) : -ENOTSUP;
 }
 
-bool tracer__changed_next(struct tracer *t)
+bool tracer__changed_next(struct tracer *t, uint64_t *gen)
 {
 	/*
 	 * A full barrier between the store and the reads that follow: a program that read the old
 	 * generation made its change before (its atomics are barriers too), so the reads see it.
 	 */
-	__atomic_add_fetch(&t->skel->bss->changed_gen, 1, __ATOMIC_SEQ_CST);
+	*gen = __atomic_add_fetch(&t->skel->bss->changed_gen, 1, __ATOMIC_SEQ_CST);
 	return __atomic_exchange_n(&t->skel->bss->changed_lost, 0, __ATOMIC_SEQ_CST);
 }
 

@@ -122,13 +122,14 @@ int tracer__events_fd(const struct tracer *t);
 int tracer__unknown_totals_fd(const struct tracer *t);
 
 /*
- * The ring of the stack ids whose totals changed (each once per generation: bpf/leaktop.bpf.c's
- * totals_changed), and the move to a new generation before the ring is drained: returns whether
- * the ring filled since the last move (ids were lost: read every entry), and clears that. false
- * and -ENOTSUP from the fd when the programs have no such ring.
+ * The ring of the stacks whose totals changed (struct lt_changed, each stack once per generation:
+ * bpf/leaktop.bpf.c's totals_changed), and the move to a new generation before the ring is
+ * drained: sets *gen to the new generation and returns whether the ring filled since the last move
+ * (records were lost: read every entry), and clears that. -ENOTSUP from the fd when the programs
+ * have no such ring.
  */
 int tracer__changed_fd(const struct tracer *t);
-bool tracer__changed_next(struct tracer *t);
+bool tracer__changed_next(struct tracer *t, uint64_t *gen);
 int tracer__stats_fd(const struct tracer *t);
 /* The unwind tables (see unwind_maps.h): the row table and the per-process mappings. */
 int tracer__unwind_rows_fd(const struct tracer *t);

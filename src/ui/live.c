@@ -220,7 +220,8 @@ struct frame *live__sample(struct live *l, double interval_s)
 	f->trends = calloc(f->snap->nr_stacks ? f->snap->nr_stacks : 1, sizeof(*f->trends));
 	if (!f->trends)
 		goto fail;
-	err = pipeline_report(l->pipe, &f->report, f->snap, 0, false);
+	/* The rows have the view's trends: the run's are the metrics' only. */
+	err = pipeline_report(l->pipe, &f->report, f->snap, 0, false, l->pipe->metrics != NULL);
 	if (!err)
 		err = set_trends(l, f);
 	if (err)

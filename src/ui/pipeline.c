@@ -109,11 +109,12 @@ int pipeline_sample(const struct pipeline *p, const struct snapshot *snap)
 }
 
 int pipeline_report(const struct pipeline *p, struct report *r, const struct snapshot *snap,
-		    size_t top, bool symbolize)
+		    size_t top, bool symbolize, bool judged)
 {
+	const struct history *hist = judged ? p->history : NULL;
 	struct proc_mem mem;
-	int err = symbolize ? report_build(r, snap, p->sym, top, p->history)
-			    : report_init(r, snap, p->sym, top, p->history);
+	int err = symbolize ? report_build(r, snap, p->sym, top, hist)
+			    : report_init(r, snap, p->sym, top, hist);
 
 	if (err) {
 		log_error("cannot build the report: %s", strerror(-err));

@@ -74,13 +74,13 @@ int pipeline_sample(const struct pipeline *p, const struct snapshot *snap);
 
 /*
  * The report over `top` stacks of snap (0 = all; the suspects first under top, report_init()),
- * with the trends of the run's history and the run's fields (version, the processes as they are
- * now, sample rate, start time). symbolize: every stack and the mappings, what the writers take
- * (report_build()); else none yet (report_init(): the view symbolizes what it shows). 0 or -ENOMEM;
- * report_fini() frees r.
+ * with the trends of the run's history (judged; else none: the view's rows have their own) and
+ * the run's fields (version, the processes as they are now, sample rate, start time). symbolize:
+ * every stack and the mappings, what the writers take (report_build()); else none yet
+ * (report_init(): the view symbolizes what it shows). 0 or -ENOMEM; report_fini() frees r.
  */
 int pipeline_report(const struct pipeline *p, struct report *r, const struct snapshot *snap,
-		    size_t top, bool symbolize);
+		    size_t top, bool symbolize, bool judged);
 
 /*
  * Publishes the metrics of r, a report over a whole reading in pipeline_read()'s order: its first

@@ -39,7 +39,7 @@ static int publish_metrics(struct plain *pl, const struct snapshot *snap)
 
 	if (!pl->pipe->metrics)
 		return 0;
-	err = pipeline_report(pl->pipe, &r, snap, 0, false);
+	err = pipeline_report(pl->pipe, &r, snap, 0, false, true);
 	if (!err)
 		err = pipeline_metrics(pl->pipe, &r);
 	report_fini(&r);
@@ -88,7 +88,7 @@ static int report_and_metrics(struct plain *pl, bool metrics)
 		/* The reports list the stacks that hold memory; the metrics count them all. */
 		snapshot__drop_empty(snap);
 		err = pipeline_report(pl->pipe, &r, snap, pl->record_dir ? 0 : pl->top,
-				      pl->record_dir || !pl->fmt || !pl->fmt->names_stacks);
+				      pl->record_dir || !pl->fmt || !pl->fmt->names_stacks, true);
 		if (!err) {
 			pl->suspects = r.nr_suspects;
 			err = write_report(pl, &r);

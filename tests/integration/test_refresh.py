@@ -5,10 +5,11 @@ to the next and reads the figures anew: a stack whose figures change shows the n
 next report, and a stack first seen after several refreshes is read and named then.
 """
 import json
+import os
 import signal
 import time
 
-from harness import LeaktopTestCase, marker_line, read_text
+from harness import LeaktopTestCase, Tracer, marker_line, read_text
 
 
 def reports(path):
@@ -39,9 +40,24 @@ class Refresh(LeaktopTestCase):
     def test_changed_and_late_stacks(self):
         """steps under a report every 0.3 s: nothing for two reports, then after each step the
         second report (read wholly after it) has step_leak at 10000 B in 10 blocks, then 20000 B
-        in 20, and step_cache at 65536 B in 16, each named to its line in steps.c."""
+        in 20, and step_cache at 65536 B in 16, each named to its line in steps.c. A reading
+        looks up the stacks the programs say changed (the changed ring)."""
+        err = self.changed_and_late_stacks(None)
+        self.assertNotIn('the changed ring filled', err)
+
+    def test_changed_ring_full(self):
+        """The same when the changed ring is always full (a fault the BPF side makes on purpose):
+        every reading reads every stack."""
+        env = dict(os.environ)
+        env['LEAKTOP_FAULT'] = 'changed_full'
+        err = self.changed_and_late_stacks(env)
+        self.assertIn('the changed ring filled: reading every stack', err)
+
+    def changed_and_late_stacks(self, env):
+        """The steps run under leaktop -vv with ENV; leaktop's stderr."""
         w = self.start_workload('steps', ['3'])
-        t = self.start_tracer([w.pid], opts=['-i', '0.3'])
+        t = Tracer([w.pid], ['-vv', '-i', '0.3'], env=env)
+        self.addCleanup(t.close)
         t.wait_attached()
         done = len(self.wait_reports(t, 2))
         lines = {f: marker_line('steps.c', 'SITE:' + f) for f in ('step_leak', 'step_cache')}
@@ -61,3 +77,4 @@ class Refresh(LeaktopTestCase):
         w.expect('^done$')
         t.proc.send_signal(signal.SIGINT)
         self.assertEqual(t.proc.wait(60), 0, t.stderr())
+        return t.stderr()

@@ -458,7 +458,7 @@ class LiveView(LeaktopTestCase):
             self.assertIn('ERROR: AddressSanitizer: SEGV on unknown address', text)
         else:
             self.assertIn('backtrace:', text)
-        self.assertRegex(text, r'bpf_map_lookup_batch')
+        self.assertRegex(text, r'bpf_map_lookup_(batch|elem)')
 
     def test_abort_restores(self):
         """A double free in the view: glibc aborts (SIGABRT), or the sanitizer reports it and exits;

@@ -390,17 +390,17 @@ static const char expected_json[] =
 	"\"allocs\": 4, \"alloc_bytes\": 2097152,\n"
 	"     \"oldest_age_s\": 4.25, \"growth_bytes_per_s\": 2048, \"kind\": \"heap\", \"suspect\": false, "
 	"\"frames\": [\n"
-	"      {\"address\": \"0x55d1c0a01234\", \"function\": \"leak_small\", \"offset\": 23, "
-	"\"module\": \"/abs/path/basic\", \"module_offset\": \"0x1234\", \"file\": \"basic.c\", "
-	"\"line\": 14, \"inlined\": false},\n"
-	"      {\"address\": \"0x55d1c0a01300\", \"function\": \"helper\", \"offset\": 5, "
-	"\"module\": \"/abs/path/basic\", \"module_offset\": \"0x1300\", \"file\": \"util.h\", "
-	"\"line\": 3, \"inlined\": true},\n"
-	"      {\"address\": \"0x7f0000001234\", \"function\": null, \"offset\": 0, "
-	"\"module\": \"/usr/lib/libfoo.so\", \"module_offset\": \"0x1234\", \"file\": null, "
-	"\"line\": null, \"inlined\": false},\n"
-	"      {\"address\": \"0xdeadbeef\", \"function\": null, \"offset\": 0, \"module\": null, "
-	"\"module_offset\": null, \"file\": null, \"line\": null, \"inlined\": false}\n"
+	"  {\"address\":\"0x55d1c0a01234\",\"function\":\"leak_small\",\"offset\":23,"
+	"\"module\":\"/abs/path/basic\",\"module_offset\":\"0x1234\",\"file\":\"basic.c\","
+	"\"line\":14,\"inlined\":false},\n"
+	"  {\"address\":\"0x55d1c0a01300\",\"function\":\"helper\",\"offset\":5,"
+	"\"module\":\"/abs/path/basic\",\"module_offset\":\"0x1300\",\"file\":\"util.h\","
+	"\"line\":3,\"inlined\":true},\n"
+	"  {\"address\":\"0x7f0000001234\",\"function\":null,\"offset\":0,"
+	"\"module\":\"/usr/lib/libfoo.so\",\"module_offset\":\"0x1234\",\"file\":null,"
+	"\"line\":null,\"inlined\":false},\n"
+	"  {\"address\":\"0xdeadbeef\",\"function\":null,\"offset\":0,\"module\":null,"
+	"\"module_offset\":null,\"file\":null,\"line\":null,\"inlined\":false}\n"
 	"    ]},\n"
 	"    {\"pid\": 5678, \"outstanding_bytes\": 100, \"outstanding_allocs\": 1, \"allocs\": 5, "
 	"\"alloc_bytes\": 500,\n"
@@ -599,11 +599,11 @@ static void test_json_escaping(void **state)
 
 	assert_non_null(strstr(out, "\"version\": \"0.1\\\"-dev\\n\",\n"));
 	/* Invalid sequences become U+FFFD byte by byte; valid UTF-8 passes through. */
-	assert_non_null(strstr(out, "\"function\": \"a\\\"b\\\\c\\n\\t\\u0001\\u001f/\x7f "
+	assert_non_null(strstr(out, "\"function\":\"a\\\"b\\\\c\\n\\t\\u0001\\u001f/\x7f "
 				    "\xc3\xa9 \\ufffd \\ufffd\\ufffd \\ufffd\\ufffd\\ufffd "
-				    "\xf0\x9f\x98\x80 \\ufffd\\ufffd ;end\", \"offset\": 1, "));
-	assert_non_null(strstr(out, "\"module\": \"/tmp/my dir/lib x;y.so\", "));
-	assert_non_null(strstr(out, "\"file\": \"src/\xe2\x82\xac.c\", \"line\": null, "));
+				    "\xf0\x9f\x98\x80 \\ufffd\\ufffd ;end\",\"offset\":1,"));
+	assert_non_null(strstr(out, "\"module\":\"/tmp/my dir/lib x;y.so\","));
+	assert_non_null(strstr(out, "\"file\":\"src/\xe2\x82\xac.c\",\"line\":null,"));
 	assert_true(json_valid(out, len));
 	assert_true(python_accepts(
 		out, "f = d['stacks'][0]['frames'][0]['function']\n"
@@ -1302,7 +1302,7 @@ static void test_json_names_as_it_writes(void **state)
 	want = render(out_json_write, &built, NULL);
 	got = render(out_json_write, &lazy, NULL);
 	assert_string_equal(got, want);
-	assert_non_null(strstr(got, "\"function\": \"report_probe_target\""));
+	assert_non_null(strstr(got, "\"function\":\"report_probe_target\""));
 	/* Named into the report's scratch, not kept: the stacks are still unnamed. */
 	assert_null(lazy.stacks[0].frames);
 	assert_int_equal(report_frames(&lazy, 1, &frames), 2);
