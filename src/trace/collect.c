@@ -511,7 +511,8 @@ static int order_all(struct collector *c)
 	for (size_t i = 0; i < c->nr_cached; i++)
 		if (listed(c, (uint32_t)i))
 			c->order[c->nr_order++] = (uint32_t)i;
-	qsort_r(c->order, c->nr_order, sizeof(*c->order), cmp_order, c->stack_cache);
+	if (c->nr_order > 1) /* none: order may be NULL, which qsort_r must not get (UBSan) */
+		qsort_r(c->order, c->nr_order, sizeof(*c->order), cmp_order, c->stack_cache);
 	return 0;
 }
 
