@@ -511,7 +511,9 @@ static int order_all(struct collector *c)
 	for (size_t i = 0; i < c->nr_cached; i++)
 		if (listed(c, (uint32_t)i))
 			c->order[c->nr_order++] = (uint32_t)i;
-	qsort_r(c->order, c->nr_order, sizeof(*c->order), cmp_order, c->stack_cache);
+	/* qsort's array is declared nonnull even for no elements. */
+	if (c->nr_order > 1)
+		qsort_r(c->order, c->nr_order, sizeof(*c->order), cmp_order, c->stack_cache);
 	return 0;
 }
 
@@ -537,7 +539,8 @@ static int order_changed(struct collector *c)
 	err = reserve_order(c, kept + k);
 	if (err)
 		return err;
-	qsort_r(c->requeue, k, sizeof(*c->requeue), cmp_order, c->stack_cache);
+	if (k > 1)
+		qsort_r(c->requeue, k, sizeof(*c->requeue), cmp_order, c->stack_cache);
 	/* Merged from the back, into the room past the kept ones. */
 	i = kept;
 	j = k;
@@ -622,7 +625,7 @@ static int add_records(struct collector *c, struct reading *r)
 	struct stack_record rec, unknown;
 	struct lt_totals t;
 	uint64_t oldest;
-	bool has_unknown, merged;
+	bool has_unknown, merged = false;
 	int err = read_unknown(c, r, &unknown, &has_unknown);
 
 	for (size_t i = 0; i < c->nr_order && !err && !r->min_age; i++) {
