@@ -511,7 +511,8 @@ static int order_all(struct collector *c)
 	for (size_t i = 0; i < c->nr_cached; i++)
 		if (listed(c, (uint32_t)i))
 			c->order[c->nr_order++] = (uint32_t)i;
-	if (c->nr_order > 1) /* none: order may be NULL, which qsort_r must not get (UBSan) */
+	/* qsort's array is declared nonnull even for no elements. */
+	if (c->nr_order > 1)
 		qsort_r(c->order, c->nr_order, sizeof(*c->order), cmp_order, c->stack_cache);
 	return 0;
 }
@@ -538,7 +539,8 @@ static int order_changed(struct collector *c)
 	err = reserve_order(c, kept + k);
 	if (err)
 		return err;
-	qsort_r(c->requeue, k, sizeof(*c->requeue), cmp_order, c->stack_cache);
+	if (k > 1)
+		qsort_r(c->requeue, k, sizeof(*c->requeue), cmp_order, c->stack_cache);
 	/* Merged from the back, into the room past the kept ones. */
 	i = kept;
 	j = k;
