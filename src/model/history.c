@@ -47,7 +47,9 @@ struct history {
 	size_t nr_order, cap_order;
 };
 
-void history_trend_of(const struct history_sample *s, size_t n, struct history_trend *out)
+/* history_trend_of() over kept samples, with the allocations of the first and the last. */
+static void trend_of(const struct kept_sample *s, size_t n, uint64_t first_allocs,
+		     uint64_t last_allocs, struct history_trend *out)
 {
 	size_t steps, nondec = 0, inc = 0, mid;
 
@@ -59,7 +61,7 @@ void history_trend_of(const struct history_sample *s, size_t n, struct history_t
 	out->window_s = (double)(s[n - 1].t_ns - s[0].t_ns) / 1e9;
 	if (out->window_s > 0)
 		out->growth_bytes_per_s = (double)(s[n - 1].bytes - s[0].bytes) / out->window_s;
-	out->active = s[n - 1].allocs != s[0].allocs;
+	out->active = last_allocs != first_allocs;
 
 	steps = n - 1;
 	for (size_t i = 0; i < steps; i++) {
@@ -69,6 +71,20 @@ void history_trend_of(const struct history_sample *s, size_t n, struct history_t
 	mid = (n - 1) / 2;
 	out->suspect = n >= HISTORY_MIN_SAMPLES && nondec * 5 >= steps * 4 && inc >= 3 &&
 		       s[mid].bytes > s[0].bytes && s[n - 1].bytes > s[mid].bytes;
+}
+
+void history_trend_of(const struct history_sample *s, size_t n, struct history_trend *out)
+{
+	struct kept_sample room[HISTORY_MAX_WINDOW] = { { 0 } };
+	/* A series longer than a history keeps (none of the histories' own) gets room of its own. */
+	struct kept_sample *kept = n <= HISTORY_MAX_WINDOW ? room : malloc(n * sizeof(*kept));
+	size_t k = kept ? n : 0;
+
+	for (size_t i = 0; i < k; i++)
+		kept[i] = (struct kept_sample){ .t_ns = s[i].t_ns, .bytes = s[i].bytes };
+	trend_of(kept, k, k ? s[0].allocs : 0, k ? s[k - 1].allocs : 0, out);
+	if (kept != room)
+		free(kept);
 }
 
 static uint64_t key_hash(int pid, uint64_t stack_id)
@@ -344,12 +360,25 @@ static uint32_t entry_samples(const struct history *h, size_t idx, struct histor
 	return e->count;
 }
 
-/* The trend of entry idx over its samples. */
+/* The trend of entry idx over its samples: read in place while its ring has not wrapped. */
 static void trend_of_entry(const struct history *h, size_t idx, struct history_trend *out)
 {
-	struct history_sample lin[HISTORY_MAX_WINDOW];
+	struct kept_sample lin[HISTORY_MAX_WINDOW];
+	const struct entry *e = &h->entries[idx];
+	const struct kept_sample *ring = &h->samples[idx * h->window];
+	const uint64_t *allocs = h->allocs ? &h->allocs[idx * h->window] : NULL;
+	size_t last = (e->head + e->count + h->window - 1) % h->window;
 
-	history_trend_of(lin, entry_samples(h, idx, lin, true), out);
+	if (e->head && e->count) {
+		for (uint32_t i = 0, slot = e->head; i < e->count; i++) {
+			lin[i] = ring[slot];
+			if (++slot == h->window)
+				slot = 0;
+		}
+		ring = lin;
+	}
+	trend_of(ring, e->count, allocs ? allocs[e->head] : e->first_allocs,
+		 allocs ? allocs[last] : e->last_allocs, out);
 }
 
 int history__update(struct history *h, const struct snapshot *snap)

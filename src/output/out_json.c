@@ -95,6 +95,49 @@ static void json_string(FILE *out, const char *s)
  * The shortest of %.15g..%.17g that reads back as v, so 5.02 stays "5.02", into buf (64 bytes).
  * JSON has no NaN or infinity: those become null.
  */
+/*
+ * v written without printf when it is a whole number of nanoseconds (an age or a time from the
+ * clock, in seconds) between 1e-4 and 9e6: the decimal of those nanoseconds reads back as v (v is
+ * their quotient by 1e9, rounded once), and it is what %.15g writes (v lies within half an ulp of
+ * a decimal of at most 15 digits). false otherwise, buf untouched.
+ */
+static bool format_whole_ns(char *buf, double v)
+{
+	double a = fabs(v);
+	char digits[20];
+	uint64_t ns, whole, frac;
+	int n = 0, k;
+
+	if (!(a >= 1e-4 && a < 9e6))
+		return false;
+	ns = (uint64_t)llround(a * 1e9);
+	if ((double)ns / 1e9 != a)
+		return false;
+	whole = ns / 1000000000;
+	frac = ns % 1000000000;
+	if (v < 0)
+		*buf++ = '-';
+	do {
+		digits[n++] = (char)('0' + whole % 10);
+		whole /= 10;
+	} while (whole);
+	while (n)
+		*buf++ = digits[--n];
+	if (frac) {
+		*buf++ = '.';
+		for (k = 8; k >= 0 && frac; k--) {
+			uint64_t p10 = 1;
+
+			for (int j = 0; j < k; j++)
+				p10 *= 10;
+			*buf++ = (char)('0' + frac / p10);
+			frac %= p10;
+		}
+	}
+	*buf = '\0';
+	return true;
+}
+
 static void format_double(char *buf, double v)
 {
 	char tmp[64];
@@ -103,7 +146,7 @@ static void format_double(char *buf, double v)
 	bool in_point = false;
 
 	strcpy(buf, "null");
-	if (!isfinite(v))
+	if (!isfinite(v) || format_whole_ns(buf, v))
 		return;
 	for (prec = 15; prec <= 17; prec++) {
 		n = snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
@@ -356,7 +399,8 @@ static void write_stack(FILE *out, const struct report *r, size_t i_stack, struc
 	else
 		fputs("null", out);
 	fputs(", \"growth_bytes_per_s\": ", out);
-	json_double(out, rs->trend.growth_bytes_per_s);
+	/* The same growth comes back stack after stack where sites grow alike. */
+	fputs(cached_double(cache, rs->trend.growth_bytes_per_s), out);
 	fprintf(out, ", \"kind\": \"%s\"", snapshot_kind_name(rec->kind));
 	fprintf(out, ", \"suspect\": %s", rs->trend.suspect ? "true" : "false");
 	write_timeline(out, r, i_stack, cache);

@@ -502,6 +502,18 @@ static void test_json_doubles(void **state)
 		{ 123456789012345678.0, "1.2345678901234568e+17" },
 		{ -2.5, "-2.5" },
 		{ 0.0, "0" },
+		/* whole nanoseconds, written without printf: as %.15g writes them */
+		{ 5526475212 / 1e9, "5.526475212" },
+		{ 2000243474 / 1e9, "2.000243474" },
+		{ 123456000000001 / 1e9, "123456.000000001" },
+		{ 0.000123, "0.000123" },
+		{ -7.000000005, "-7.000000005" },
+		{ 2048.0, "2048" },
+		{ 8999999999999998 / 1e9, "8999999.999999998" },
+		/* beyond them: printf's */
+		{ 1e-5, "1e-05" },
+		{ 9000000.5, "9000000.5" },
+		{ 0.1234567891, "0.1234567891" },
 		{ NAN, "null" },
 		{ INFINITY, "null" },
 		{ -INFINITY, "null" },
@@ -523,6 +535,11 @@ static void test_json_doubles(void **state)
 		assert_true(snprintf(want, sizeof(want), "\"growth_bytes_per_s\": %s,",
 				     cases[i].text) < (int)sizeof(want));
 		assert_non_null(strstr(out, want));
+		if (cases[i].v >= 0) {
+			assert_true(snprintf(want, sizeof(want), "\"oldest_age_s\": %s,",
+					     cases[i].text) < (int)sizeof(want));
+			assert_non_null(strstr(out, want));
+		}
 		free(out);
 	}
 	/* Only known ages are numbers: a negative age is "unknown". */
