@@ -37,7 +37,7 @@ struct {
  * written only by a walk, inside a capture that holds the CPU's stack scratch (stack_capture): no
  * other task's walk can meet an entry half written.
  */
-#define LT_UNWIND_CACHE_WAYS 8	    /* entries per CPU, found by a hash of ip and sp */
+#define LT_UNWIND_CACHE_WAYS 32    /* entries per CPU, found by a hash of ip and sp */
 #define LT_UNWIND_CACHE_SPAN 4096   /* the reads must lie within this many bytes above sp */
 #define LT_UNWIND_CACHE_READS 128   /* words a walk may read and still be cached */
 
