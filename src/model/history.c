@@ -331,11 +331,9 @@ static void evict(struct history *h)
 
 /*
  * Entry idx's samples, oldest first, into out (room for the window). A covering history keeps the
- * allocations of the first and the last only; with ends_only, so does this (a trend needs no
- * more): those between read 0.
+ * allocations of the first and the last only: those between read 0.
  */
-static uint32_t entry_samples(const struct history *h, size_t idx, struct history_sample *out,
-			      bool ends_only)
+static uint32_t entry_samples(const struct history *h, size_t idx, struct history_sample *out)
 {
 	const struct entry *e = &h->entries[idx];
 	const struct kept_sample *ring = &h->samples[idx * h->window];
@@ -344,18 +342,13 @@ static uint32_t entry_samples(const struct history *h, size_t idx, struct histor
 
 	for (uint32_t i = 0; i < e->count; i++) {
 		out[i] = (struct history_sample){ .t_ns = ring[slot].t_ns, .bytes = ring[slot].bytes,
-						  .allocs = allocs && !ends_only ? allocs[slot] : 0 };
+						  .allocs = allocs ? allocs[slot] : 0 };
 		if (++slot == h->window)
 			slot = 0;
 	}
-	if (!e->count)
-		return 0;
-	if (!allocs) {
+	if (!allocs && e->count) {
 		out[0].allocs = e->first_allocs;
 		out[e->count - 1].allocs = e->last_allocs;
-	} else if (ends_only) {
-		out[0].allocs = allocs[e->head];
-		out[e->count - 1].allocs = allocs[(e->head + e->count - 1) % h->window];
 	}
 	return e->count;
 }
@@ -464,7 +457,7 @@ size_t history__samples(const struct history *h, int pid, uint64_t stack_id,
 {
 	uint64_t *idx = index_of(h, pid, stack_id);
 
-	return idx ? entry_samples(h, *idx, out, false) : 0;
+	return idx ? entry_samples(h, *idx, out) : 0;
 }
 
 bool history__trend(const struct history *h, int pid, uint64_t stack_id, struct history_trend *out)
