@@ -3,6 +3,8 @@
 #define LT_ARRAY_H
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -27,6 +29,18 @@ static inline int array_reserve(void *items, size_t *cap, size_t nr, size_t elem
 	*p = grown;
 	*cap = want;
 	return 0;
+}
+
+/* Whether the n elements of elem_size bytes at items are in cmp's order already. */
+static inline bool array_sorted(const void *items, size_t n, size_t elem_size,
+				int (*cmp)(const void *, const void *))
+{
+	const char *p = items;
+
+	for (size_t i = 1; i < n; i++)
+		if (cmp(p + (i - 1) * elem_size, p + i * elem_size) > 0)
+			return false;
+	return true;
 }
 
 #endif

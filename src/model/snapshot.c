@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "model/snapshot.h"
 
 /*
@@ -333,12 +334,8 @@ void snapshot__sort(struct snapshot *snap, enum snapshot_sort key)
 	if (snap->nr_stacks <= 1)
 		return;
 	/* The collector lists a reading's stacks in the bytes order already: only a check then. */
-	for (size_t i = 1; i < snap->nr_stacks; i++) {
-		if (cmp(&snap->stacks[i - 1], &snap->stacks[i]) > 0)
-			break;
-		if (i == snap->nr_stacks - 1)
-			return;
-	}
+	if (array_sorted(snap->stacks, snap->nr_stacks, sizeof(*snap->stacks), cmp))
+		return;
 	if (key == SORT_BYTES && sort_bytes_by_keys(snap))
 		return;
 	qsort(snap->stacks, snap->nr_stacks, sizeof(*snap->stacks), cmp);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "base/hashtab.h"
 #include "output/output.h"
 #include "ui/frame.h"
@@ -80,15 +81,6 @@ static int cmp_growth(const void *pa, const void *pb)
 	if (a->trend->suspect != b->trend->suspect)
 		return a->trend->suspect ? -1 : 1;
 	return cmp_bytes(a, b);
-}
-
-/* Whether rows are in cmp's order already (the bytes order of a reading is). */
-static bool sorted(const struct frame_row *rows, size_t n, int (*cmp)(const void *, const void *))
-{
-	for (size_t i = 1; i < n; i++)
-		if (cmp(&rows[i - 1], &rows[i]) > 0)
-			return false;
-	return true;
 }
 
 static int (*const cmps[FRAME_SORT_MAX])(const void *, const void *) = {
@@ -454,7 +446,9 @@ int frame_select(struct frame *f, enum frame_sort sort, const char *filter, bool
 	f->show_pid |= !merge && many_pids;
 	if (!merge && many_pids && f->all)
 		err = rank_processes(f);
-	else if (f->nr_rows > 1 && !sorted(f->rows, f->nr_rows, cmps[f->sort]))
+	/* The bytes order of a reading is often theirs already. */
+	else if (f->nr_rows > 1 &&
+		 !array_sorted(f->rows, f->nr_rows, sizeof(*f->rows), cmps[f->sort]))
 		qsort(f->rows, f->nr_rows, sizeof(*f->rows), cmps[f->sort]);
 	if (err)
 		drop_rows(f);
