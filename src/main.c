@@ -258,7 +258,7 @@ static int attach_all(struct run *r)
  * --batch's only to -o PATH, the plain modes' to stdout or -o PATH. -1, 1 or 2.
  */
 /*
- * The -o file, written through a buffer of 1 MiB: a JSON report of 100,000 stacks is hundreds of
+ * The -o file, written through a buffer of 256 KiB: a JSON report of 100,000 stacks is hundreds of
  * MB, which stdio's default of a block would write in a hundred thousand calls.
  */
 static FILE *open_output(const char *path)
