@@ -37,7 +37,8 @@ struct {
  * written only by a walk, inside a capture that holds the CPU's stack scratch (stack_capture): no
  * other task's walk can meet an entry half written.
  */
-#define LT_UNWIND_CACHE_WAYS 32    /* entries per CPU, found by a hash of ip and sp */
+#define LT_UNWIND_CACHE_WAYS 32    /* entries per CPU */
+#define LT_UNWIND_CACHE_ASSOC 4    /* of them, the set a hash of ip and sp picks */
 #define LT_UNWIND_CACHE_SPAN 4096   /* the reads must lie within this many bytes above sp */
 #define LT_UNWIND_CACHE_READS 128   /* words a walk may read and still be cached */
 
@@ -52,6 +53,7 @@ struct lt_unwind_cached {
 	__u32 nr;	    /* ips; 0: the entry holds nothing */
 	__u32 nr_reads;
 	__u32 span;	    /* bytes above sp that hold every word read */
+	__u64 used;	    /* the CPU's tick when last filled or hit: the set's oldest is refilled */
 	__u64 ips[LT_MAX_DEPTH];
 	__u16 read_off[LT_UNWIND_CACHE_READS]; /* word index above sp, | LT_READ_UNUSED */
 	__u64 read_val[LT_UNWIND_CACHE_READS];
@@ -67,6 +69,7 @@ struct {
 /* The span of stack a cached walk is checked against. */
 struct lt_unwind_span {
 	__u64 words[LT_UNWIND_CACHE_SPAN / 8];
+	__u64 tick; /* counts the CPU's cache fills and hits, for lt_unwind_cached.used */
 };
 
 struct {
@@ -453,29 +456,46 @@ static long unwind_step(__u32 i, void *data)
 	return lt_unwind_step(&l->r, l->fill, l->st, l->proc) ? 1 : 0;
 }
 
-/* The cache entry for these registers: the one to check, and the one a walk refills. */
-static __always_inline struct lt_unwind_cached *cache_slot(__u64 ip, __u64 sp)
+/*
+ * The cache entry for these registers: the one of their set that holds them, else the set's
+ * oldest, which a walk refills. Sets rather than one entry per hash: a process's few hot
+ * allocation sites would otherwise meet in one entry often enough (a birthday collision among
+ * ten sites in 32 entries is likelier than not) and evict each other at every call.
+ */
+static __always_inline struct lt_unwind_cached *cache_slot(__u64 ip, __u64 sp, bool *held)
 {
 	__u32 k = (__u32)(((ip ^ (sp << 7)) * 0x9e3779b97f4a7c15ULL) >> 40) &
-		  (LT_UNWIND_CACHE_WAYS - 1);
+		  (LT_UNWIND_CACHE_WAYS - LT_UNWIND_CACHE_ASSOC);
+	struct lt_unwind_cached *c, *oldest = NULL;
 
-	return bpf_map_lookup_elem(&unwind_cache, &k);
+#pragma unroll
+	for (int w = 0; w < LT_UNWIND_CACHE_ASSOC; w++, k++) {
+		c = bpf_map_lookup_elem(&unwind_cache, &k);
+		if (!c)
+			return NULL;
+		if (c->ip == ip && c->sp == sp) {
+			*held = true;
+			return c;
+		}
+		if (!oldest || c->used < oldest->used)
+			oldest = c;
+	}
+	*held = false;
+	return oldest;
 }
 
 /* Whether c holds the walk from these registers, checked word by word; if so, the ips go to st. */
 static __always_inline bool cache_hit(struct lt_unwind_cached *c, const struct lt_walk_loop *s,
-				      __u32 tgid, __u32 exec_id)
+				      const struct lt_unwind_span *buf, __u32 tgid, __u32 exec_id)
 {
-	const struct lt_unwind_span *buf;
-	__u32 zero = 0, span = c->span, nr_reads = c->nr_reads;
+	__u32 span = c->span, nr_reads = c->nr_reads;
 	__u64 off, diff = 0;
 
 	if (!c->nr || c->ip != s->r.ip || c->sp != s->r.sp || (c->needs_bp && c->bp != s->r.bp) ||
 	    c->tgid != tgid || c->exec_id != exec_id || c->at_entry != s->r.at_entry ||
 	    c->generation != s->proc->generation)
 		return false;
-	buf = bpf_map_lookup_elem(&unwind_span, &zero);
-	if (!buf || span > LT_UNWIND_CACHE_SPAN || nr_reads > LT_UNWIND_CACHE_READS)
+	if (span > LT_UNWIND_CACHE_SPAN || nr_reads > LT_UNWIND_CACHE_READS)
 		return false;
 	if (span && bpf_probe_read_user((void *)buf, span, (void *)s->r.sp))
 		return false;
@@ -508,6 +528,8 @@ static __always_inline bool cache_hit(struct lt_unwind_cached *c, const struct l
 __noinline __u32 lt_unwind_walk(struct pt_regs *ctx, __u32 tgid, __u32 at_entry)
 {
 	__u32 zero = 0, stat, exec_id;
+	bool held;
+	struct lt_unwind_span *buf;
 	struct stack_scratch *scratch = bpf_map_lookup_elem(&stack_scratch, &zero);
 	struct lt_stack *st = scratch ? &scratch->st : NULL;
 	struct lt_unwind_cached *c;
@@ -535,10 +557,12 @@ __noinline __u32 lt_unwind_walk(struct pt_regs *ctx, __u32 tgid, __u32 at_entry)
 	}
 	if (unwind_mode == LT_UNWIND_AUTO && s.proc->all_fp && !at_entry)
 		return 0;
-	c = cache_slot(s.r.ip, s.r.sp);
-	if (!c)
+	buf = bpf_map_lookup_elem(&unwind_span, &zero);
+	c = cache_slot(s.r.ip, s.r.sp, &held);
+	if (!c || !buf)
 		return 0;
-	if (cache_hit(c, &s, tgid, exec_id))
+	c->used = ++buf->tick; /* hit or refilled, it is the set's newest */
+	if (held && cache_hit(c, &s, buf, tgid, exec_id))
 		return c->nr;
 	/* The entry is emptied, records the walk's reads, and holds its stack if it is whole. */
 	c->nr = 0;
