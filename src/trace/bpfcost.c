@@ -87,6 +87,19 @@ int bpfcost__read(const struct bpfcost *c, uint64_t *run_time_ns, uint64_t *run_
 	return 0;
 }
 
+int bpfcost__set_on(struct bpfcost *c, bool on)
+{
+	if (!on) {
+		if (c->stats_fd >= 0)
+			close(c->stats_fd);
+		c->stats_fd = -1;
+		return 0;
+	}
+	if (c->stats_fd < 0)
+		c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	return c->stats_fd < 0 ? -errno : 0;
+}
+
 void bpfcost__free(struct bpfcost *c)
 {
 	if (!c)

@@ -17,6 +17,13 @@ struct totals_sample {
 	int64_t bytes, blocks;
 };
 
+/*
+ * The kernel's BPF statistics are on for one interval in this many, the first among them: they
+ * cost the traced processes two clock reads per program run (bpfcost.h), about 5% of what tracing
+ * costs them. The cost line shows the last interval measured.
+ */
+#define COST_EVERY 4
+
 struct live {
 	const struct pipeline *pipe;
 	const struct tracer *tracer;
@@ -27,7 +34,9 @@ struct live {
 	uint64_t prev_ns;
 	uint64_t prev_allocs, prev_frees;
 	uint64_t prev_bpf_ns, prev_bpf_runs;
-	bool prev_bpf_ok;
+	bool prev_bpf_ok;		/* the statistics were on and read at the previous sample */
+	uint64_t intervals;		/* samples taken */
+	double bpf_ns_per_s, bpf_runs_per_s; /* over the last interval measured; NAN before it */
 	uint64_t prev_cpu_ns;
 
 	struct totals_sample *ring;	/* the totals over the window, oldest at ring_head */
@@ -63,6 +72,7 @@ struct live *live__new(const struct pipeline *p, const struct tracer *t, size_t 
 	snapshot__free(empty);
 	l->prev_ns = p->start_ns;
 	l->prev_bpf_ok = !bpfcost__read(l->cost, &l->prev_bpf_ns, &l->prev_bpf_runs);
+	l->bpf_ns_per_s = l->bpf_runs_per_s = NAN;
 	l->prev_cpu_ns = procinfo_self_cpu_ns();
 	l->ring[0] = (struct totals_sample){ .t_ns = p->start_ns };
 	l->ring_count = 1;
@@ -157,22 +167,29 @@ static void set_interval_rates(struct live *l, struct frame *f)
 	uint64_t bpf_ns, bpf_runs, cpu_ns = procinfo_self_cpu_ns();
 	struct proc_mem self;
 
-	f->allocs_per_s = f->frees_per_s = f->bpf_ns_per_s = f->bpf_runs_per_s = NAN;
+	f->allocs_per_s = f->frees_per_s = NAN;
 	f->self_cpu_frac = NAN;
 	if (dt > 0) {
 		f->allocs_per_s = (double)(f->snap->stats[LT_STAT_ALLOCS] - l->prev_allocs) / dt;
 		f->frees_per_s = (double)(f->snap->stats[LT_STAT_FREES] - l->prev_frees) / dt;
 		f->self_cpu_frac = (double)(cpu_ns - l->prev_cpu_ns) / 1e9 / dt;
 	}
-	if (!bpfcost__read(l->cost, &bpf_ns, &bpf_runs)) {
-		if (l->prev_bpf_ok && dt > 0) {
-			f->bpf_ns_per_s = (double)(bpf_ns - l->prev_bpf_ns) / dt;
-			f->bpf_runs_per_s = (double)(bpf_runs - l->prev_bpf_runs) / dt;
-		}
-		l->prev_bpf_ns = bpf_ns;
-		l->prev_bpf_runs = bpf_runs;
-		l->prev_bpf_ok = true;
+	if (l->prev_bpf_ok && !bpfcost__read(l->cost, &bpf_ns, &bpf_runs) && dt > 0) {
+		l->bpf_ns_per_s = (double)(bpf_ns - l->prev_bpf_ns) / dt;
+		l->bpf_runs_per_s = (double)(bpf_runs - l->prev_bpf_runs) / dt;
+	} else if (l->prev_bpf_ok) {
+		l->bpf_ns_per_s = l->bpf_runs_per_s = NAN;
+	}
+	f->bpf_ns_per_s = l->bpf_ns_per_s;
+	f->bpf_runs_per_s = l->bpf_runs_per_s;
+	/* The next interval: measured, or not (statistics off). */
+	l->intervals++;
+	if (l->intervals % COST_EVERY == 0) {
+		/* Refused (an old kernel), the kernel.bpf_stats_enabled sysctl may have them on. */
+		bpfcost__set_on(l->cost, true);
+		l->prev_bpf_ok = !bpfcost__read(l->cost, &l->prev_bpf_ns, &l->prev_bpf_runs);
 	} else {
+		bpfcost__set_on(l->cost, false);
 		l->prev_bpf_ok = false;
 	}
 	if (!procinfo_mem(0, &self))

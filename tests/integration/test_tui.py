@@ -174,6 +174,38 @@ class Batch(LeaktopTestCase):
         for f in frames:
             self.assertRegex(f, r'refresh 0\.3s')
 
+    def test_bpf_cost_measured_one_interval_in_four(self):
+        """The kernel's BPF statistics cost every program run two clock reads in the traced
+        process, so they are on for one refresh interval in four: the cost line keeps the figure
+        of the last interval measured, and changes at frames 1, 5, 9 and 13 only."""
+        w = self.start_workload('tui_mix', [5, 200])
+        err = _tmpfile('.stderr')
+        self.addCleanup(os.unlink, err)
+        proc, out = self.run_batch(w.pid, ['-i', '0.3', '--iterations', '13'], err)
+        self.wait_attached(proc, err)
+        w.trigger()
+        self.assertEqual(proc.wait(60), 0, tail(read_text(err)))
+        check_stderr_clean(read_text(err))
+        frames = split_frames(read_text(out))
+        self.assertEqual(len(frames), 13, read_text(out))
+        costs = []
+        for f in frames:
+            m = re.search(r'(?m)^cost   (BPF [\d.]+ ms/s \([\d.]+% of a CPU\) in \d+ runs/s'
+                          r'(, \d+ ns/run)?);', f)
+            self.assertIsNotNone(m, f)
+            costs.append(m.group(1))
+        for first in (0, 4, 8):
+            self.assertEqual(costs[first + 1:first + 4], [costs[first]] * 3, costs)
+        # The requests run from the trigger on, 200 a second of 201 blocks each: 80,000 program
+        # runs a second or more, and two measured intervals never give the same figures.
+        measured = [costs[4], costs[8], costs[12]]
+        self.assertEqual(len(set(measured)), 3, costs)
+        for c in measured:
+            self.assertGreater(int(re.search(r'in (\d+) runs/s', c).group(1)), 40000, costs)
+        w.wait_done(timeout=60)
+        rc, _ = w.finish()
+        self.assertEqual(rc, 0)
+
 
 def find_child(ppid, exe):
     """The pid of a child of PPID running EXE, or None."""
