@@ -262,7 +262,8 @@ enum lt_fault {
 	LT_FAULT_NONE = 0,
 	LT_FAULT_THREAD_STATE, /* no thread ever gets its per-thread state */
 	LT_FAULT_EVENTS,       /* no fork, exec or exit reaches user space */
-	LT_FAULT_SCRATCH_BUSY, /* every stack capture finds the CPU's stack scratch taken */
+	LT_FAULT_SCRATCH_BUSY, /* every stack capture finds the CPU's stack scratch taken (--track:
+				* every one at a call's end) */
 	LT_FAULT_CHANGED_FULL, /* the changed ring is always full: every reading reads every entry */
 };
 

@@ -19,6 +19,7 @@ const volatile __u32 all_procs = 0;	/* -a: every process but leaktop */
 const volatile __u32 self_tgid = 0;	/* leaktop: never counted */
 const volatile __u64 page_size = 4096;
 const volatile __u32 kinds = 0;		/* LT_TRACK_BIT()s */
+const volatile __u32 fault = LT_FAULT_NONE; /* enum lt_fault (tests only) */
 
 #define FAULTS (kinds & LT_TRACK_BIT(LT_TRACK_FAULTS))
 #define KERNEL (kinds & LT_TRACK_BIT(LT_TRACK_KERNEL))
@@ -130,8 +131,12 @@ struct {
 } track_stats SEC(".maps");
 
 /*
- * A stack is too large for the BPF stack. Tracepoint programs do not nest on one CPU; the end of
- * a mapping call (call_end(), in task context) has a slot of its own.
+ * A stack is too large for the BPF stack. Tracepoint programs do not nest on one CPU, and run
+ * with preemption off (the tracepoint's own guard); the end of a mapping call (call_end(), a task
+ * work) has a slot of its own: it runs with migration disabled only (kernel/bpf/helpers.c,
+ * bpf_task_work_callback()), so another task's call_end may preempt it on the CPU. That slot is
+ * taken by an atomic exchange (call_scratch_busy); a call_end that finds it taken counts its
+ * stack lost.
  */
 #define SCRATCH_CALL 2
 struct {
@@ -140,6 +145,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct lt_track_stack);
 } track_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} call_scratch_busy SEC(".maps");
 
 static __always_inline void stat_inc(__u32 stat)
 {
@@ -221,19 +233,28 @@ static __always_inline __u64 stack_of(void *ctx, struct task_struct *task, __u32
 				      __u32 kind, __u64 first)
 {
 	struct lt_track_stack *st;
-	__u32 slot = ctx ? 0 : SCRATCH_CALL;
+	__u32 slot = ctx ? 0 : SCRATCH_CALL, zero = 0;
+	__u64 *busy = NULL, id;
 	long n;
 
 	st = bpf_map_lookup_elem(&track_scratch, &slot);
 	if (!st)
 		return kind;
-	if (ctx)
+	if (ctx) {
 		n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
-	else
+	} else {
+		busy = bpf_map_lookup_elem(&call_scratch_busy, &zero);
+		/* The fault leaves the word alone: the slot only looks taken. */
+		if (!busy || fault == LT_FAULT_SCRATCH_BUSY || __sync_lock_test_and_set(busy, 1)) {
+			stat_inc(LT_STAT_TRACK_LOST_STACKS);
+			return kind;
+		}
 		n = bpf_get_task_stack(task, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
+	}
 	if (n <= 0) {
 		stat_inc(LT_STAT_TRACK_LOST_STACKS);
-		return kind;
+		id = kind;
+		goto out;
 	}
 	st->tgid = tgid;
 	st->nr_ips = (__u32)n / 8;
@@ -243,7 +264,11 @@ static __always_inline __u64 stack_of(void *ctx, struct task_struct *task, __u32
 	st->pad = 0;
 	if (first)
 		st->ips[0] = first;
-	return store_stack(st);
+	id = store_stack(st);
+out:
+	if (busy)
+		*busy = 0;
+	return id;
 }
 
 /* Outstanding figures move by bytes and blocks; a new allocation (alloc) counts since attach too. */

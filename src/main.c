@@ -206,6 +206,7 @@ static int load(struct run *r)
 		struct track_opts to = {
 			.kinds = o->track, .all = o->all, .procs_fd = tracer__procs_fd(r->tracer),
 			.max_entries = o->max_allocs, .max_stacks = o->max_stacks,
+			.fault = topts.fault,
 		};
 
 		r->track = track__new(&to);

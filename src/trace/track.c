@@ -43,6 +43,7 @@ struct track *track__new(const struct track_opts *o)
 	s->rodata->self_tgid = (uint32_t)getpid();
 	s->rodata->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
 	s->rodata->kinds = o->kinds;
+	s->rodata->fault = o->fault;
 	bpf_map__set_max_entries(s->maps.track_pages, faults ? o->max_entries : 1);
 	bpf_map__set_max_entries(s->maps.track_maps, mmaps ? o->max_entries : 1);
 	bpf_map__set_max_entries(s->maps.track_totals, o->max_stacks);

@@ -14,6 +14,7 @@ struct track_opts {
 	int procs_fd;		/* the tracer's traced processes (tgid -> struct lt_proc) */
 	uint32_t max_entries;	/* pages (faults) recorded at most: --max-allocs */
 	uint32_t max_stacks;	/* stacks: --max-stacks */
+	uint32_t fault;		/* enum lt_fault (tests only) */
 };
 
 struct track;

@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import ATTACHED_RE, CONFIG, LeaktopTestCase, marker_line, run_command, run_leaktop, workload
+from harness import ATTACHED_RE, CONFIG, LeaktopTestCase, Tracer, marker_line, run_command, run_leaktop, workload
 from test_pprof import Profile
 
 PAGE = os.sysconf('SC_PAGESIZE')
@@ -175,6 +175,26 @@ class TrackFaults(LeaktopTestCase):
         self.assertEqual(st['frames'][0]['line'], marker_line('mmaps.c', 'SITE:leak_maps'))
         self.assertEqual(st['frames'][1]['function'], 'main')
         self.assertEqual({s['kind'] for s in rep.stacks}, {'mmap'})
+
+    def test_call_end_scratch_busy(self):
+        """Every mapping call's end finds its stack slot taken (a fault made on purpose: the end
+        runs as a task work, with migration disabled but not preemption, and another task's may
+        preempt it on the CPU): the mappings are counted, exact, under the unknown stack, and each
+        of the 7 anonymous mmaps in track_lost_stacks (not in the heap's scratch_busy)."""
+        env = dict(os.environ)
+        env['LEAKTOP_FAULT'] = 'scratch_busy'
+        w = self.start_workload('mmaps')
+        t = Tracer([w.pid], ['--track', 'mmap'], env=env)
+        self.addCleanup(t.close)
+        t.wait_attached()
+        w.trigger()
+        w.wait_done()
+        r = t.stop()
+        self.assertOk(r)
+        rep = r.report
+        self.assertEqual(kind_sites(rep, 'mmap'), {None: (3 * 65536 + 10 * PAGE, 6)}, rep.summary())
+        self.assertEqual(rep.stats['track_lost_stacks'], 7, rep.summary())
+        self.assertEqual(rep.stats['scratch_busy'], 0, rep.summary())
 
     def test_kernel_pipes(self):
         """--track kernel -p: N pipes created and kept open show the kernel stack of their
