@@ -157,8 +157,9 @@ static __always_inline void stat_inc(__u32 stat)
 {
 	__u64 *v = bpf_map_lookup_elem(&track_stats, &stat);
 
+	/* Atomic, though per CPU: a call's end (a task work) may be preempted mid-add. */
 	if (v)
-		*v += 1;
+		__sync_fetch_and_add(v, 1);
 }
 
 /* The process's generation: its start time and exec count (an exec empties its memory). */
