@@ -707,7 +707,7 @@ static __always_inline bool call_alive(const struct call *c, __u64 sp)
 	if (!c->entry_sp || sp > c->entry_sp ||
 	    bpf_probe_read_user(&v, sizeof(v), (void *)c->entry_sp))
 		return false;
-	return v == c->ret_addr || v == uprobe_trampoline();
+	return (c->ret_addr && v == c->ret_addr) || v == uprobe_trampoline();
 }
 
 /* Forgets a call in flight that ended without its return (or exit) probe. */
@@ -854,11 +854,20 @@ static __always_inline void release_old(struct call *c, __u64 ptr)
 	}
 }
 
-/* Fills c for a call that begins: its state lives until its return or exit probe. */
+/*
+ * Fills c for a call that begins: its state lives until its return or exit probe. Its return
+ * address is read only where it stays in place (an outer new, an exit-probed new: the stack is
+ * taken from it, and call_alive() knows the call by it). Any other call has a return probe, and
+ * the kernel puts the uretprobe trampoline in its place right after this program, which
+ * call_alive() knows the call by instead; the read (about 50 ns) is saved. Should the kernel fail
+ * to (no memory for its return instance), the return is not seen either way.
+ */
 static __always_inline void call_begin(struct pt_regs *ctx, struct call *c, __u64 cookie, __u64 sp,
 				       __u64 size, __u64 ptr, bool sampled, __u64 rate)
 {
-	if (bpf_probe_read_user(&c->ret_addr, sizeof(c->ret_addr), (void *)sp))
+	c->ret_addr = 0;
+	if ((LT_COOKIE_OUTER(cookie) || LT_COOKIE_EXITS(cookie)) &&
+	    bpf_probe_read_user(&c->ret_addr, sizeof(c->ret_addr), (void *)sp))
 		c->ret_addr = 0;
 	c->outer = LT_COOKIE_OUTER(cookie);
 	c->sampled = sampled;
