@@ -422,8 +422,8 @@ class LeaktopTestCase(unittest.TestCase):
         self.addCleanup(w.close)
         return w
 
-    def start_tracer(self, pids=(), opts=(), fmt='json', target=None):
-        t = Tracer(pids, opts, fmt, target=target)
+    def start_tracer(self, pids=(), opts=(), fmt='json', target=None, env=None):
+        t = Tracer(pids, opts, fmt, env=env, target=target)
         self.addCleanup(t.close)
         return t
 

@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import ATTACHED_RE, CONFIG, LeaktopTestCase, Tracer, marker_line, run_command, run_leaktop, workload
+from harness import ATTACHED_RE, CONFIG, LeaktopTestCase, marker_line, run_command, run_leaktop, workload
 from test_pprof import Profile
 
 PAGE = os.sysconf('SC_PAGESIZE')
@@ -155,17 +155,21 @@ class TrackFaults(LeaktopTestCase):
         self.assertEqual(rows.get('touch_pages'), ('faults', '400.0 KiB'), frame)
         self.assertEqual(rows.get('heap_block'), ('heap', '1000 B'), frame)
 
-    def test_mmap_exact(self):
-        """--track mmap: anonymous mappings outstanding, exact in bytes, under the function that
-        called mmap: kept, unmapped, cut in the middle (two mappings left), grown by mremap."""
+    def mmaps_report(self, env=None):
+        """The report of --track mmap over the mmaps workload's run."""
         w = self.start_workload('mmaps')
-        t = self.start_tracer([w.pid], ['--track', 'mmap'])
+        t = self.start_tracer([w.pid], ['--track', 'mmap'], env=env)
         t.wait_attached()
         w.trigger()
         w.wait_done()
         r = t.stop()
         self.assertOk(r)
-        rep = r.report
+        return r.report
+
+    def test_mmap_exact(self):
+        """--track mmap: anonymous mappings outstanding, exact in bytes, under the function that
+        called mmap: kept, unmapped, cut in the middle (two mappings left), grown by mremap."""
+        rep = self.mmaps_report()
         sites = kind_sites(rep, 'mmap')
         self.assertEqual(sites.get('leak_maps'), (3 * 65536, 3), rep.summary())
         self.assertEqual(sites.get('unmapped_maps', (0, 0)), (0, 0), rep.summary())
@@ -183,15 +187,7 @@ class TrackFaults(LeaktopTestCase):
         of the 7 anonymous mmaps in track_lost_stacks (not in the heap's scratch_busy)."""
         env = dict(os.environ)
         env['LEAKTOP_FAULT'] = 'scratch_busy'
-        w = self.start_workload('mmaps')
-        t = Tracer([w.pid], ['--track', 'mmap'], env=env)
-        self.addCleanup(t.close)
-        t.wait_attached()
-        w.trigger()
-        w.wait_done()
-        r = t.stop()
-        self.assertOk(r)
-        rep = r.report
+        rep = self.mmaps_report(env)
         self.assertEqual(kind_sites(rep, 'mmap'), {None: (3 * 65536 + 10 * PAGE, 6)}, rep.summary())
         self.assertEqual(rep.stats['track_lost_stacks'], 7, rep.summary())
         self.assertEqual(rep.stats['scratch_busy'], 0, rep.summary())
