@@ -92,10 +92,6 @@ static void json_string(FILE *out, const char *s)
 }
 
 /*
- * The shortest of %.15g..%.17g that reads back as v, so 5.02 stays "5.02", into buf (64 bytes).
- * JSON has no NaN or infinity: those become null.
- */
-/*
  * v written without printf when it is a whole number of nanoseconds (an age or a time from the
  * clock, in seconds) between 1e-4 and 9e6: the decimal of those nanoseconds reads back as v (v is
  * their quotient by 1e9, rounded once), and it is what %.15g writes (v lies within half an ulp of
@@ -106,7 +102,7 @@ static bool format_whole_ns(char *buf, double v)
 	double a = fabs(v);
 	char digits[20];
 	uint64_t ns, whole, frac;
-	int n = 0, k;
+	int n = 0;
 
 	if (!(a >= 1e-4 && a < 9e6))
 		return false;
@@ -124,20 +120,22 @@ static bool format_whole_ns(char *buf, double v)
 	while (n)
 		*buf++ = digits[--n];
 	if (frac) {
+		/* Nine digits, less the zeros that end them. */
+		for (n = 9; frac % 10 == 0; n--)
+			frac /= 10;
 		*buf++ = '.';
-		for (k = 8; k >= 0 && frac; k--) {
-			uint64_t p10 = 1;
-
-			for (int j = 0; j < k; j++)
-				p10 *= 10;
-			*buf++ = (char)('0' + frac / p10);
-			frac %= p10;
-		}
+		for (int i = n - 1; i >= 0; i--, frac /= 10)
+			buf[i] = (char)('0' + frac % 10);
+		buf += n;
 	}
 	*buf = '\0';
 	return true;
 }
 
+/*
+ * The shortest of %.15g..%.17g that reads back as v, so 5.02 stays "5.02", into buf (64 bytes).
+ * JSON has no NaN or infinity: those become null.
+ */
 static void format_double(char *buf, double v)
 {
 	char tmp[64];
