@@ -466,7 +466,7 @@ __noinline __u64 lt_stack_capture(struct pt_regs *ctx, __u32 tgid, __u64 ret_add
 	}
 	st = &s->st;
 	if (unwind_mode != LT_UNWIND_FP)
-		nr = unwind_walk(ctx, st, tgid, ret_addr != 0);
+		nr = lt_unwind_walk(ctx, tgid, ret_addr != 0);
 	if (!nr) {
 		nr = walk_frames(ctx, st);
 		if (ret_addr)

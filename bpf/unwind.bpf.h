@@ -484,14 +484,17 @@ static __always_inline struct lt_unwind_cached *cache_slot(__u64 ip, __u64 sp, b
 	return oldest;
 }
 
-/* Whether c holds the walk from these registers, checked word by word; if so, the ips go to st. */
+/*
+ * Whether c, which cache_slot() found holding these registers' ip and sp, holds the walk from
+ * them, checked word by word; if so, the ips go to st.
+ */
 static __always_inline bool cache_hit(struct lt_unwind_cached *c, const struct lt_walk_loop *s,
 				      const struct lt_unwind_span *buf, __u32 tgid, __u32 exec_id)
 {
 	__u32 span = c->span, nr_reads = c->nr_reads;
 	__u64 off, diff = 0;
 
-	if (!c->nr || c->ip != s->r.ip || c->sp != s->r.sp || (c->needs_bp && c->bp != s->r.bp) ||
+	if (!c->nr || (c->needs_bp && c->bp != s->r.bp) ||
 	    c->tgid != tgid || c->exec_id != exec_id || c->at_entry != s->r.at_entry ||
 	    c->generation != s->proc->generation)
 		return false;
@@ -592,13 +595,6 @@ __noinline __u32 lt_unwind_walk(struct pt_regs *ctx, __u32 tgid, __u32 at_entry)
 		c->nr = s.r.nr;
 	}
 	return s.r.nr;
-}
-
-/* st: the stack scratch, which lt_unwind_walk() fills. */
-static __always_inline __u32 unwind_walk(struct pt_regs *ctx, struct lt_stack *st, __u32 tgid,
-					 bool at_entry)
-{
-	return lt_unwind_walk(ctx, tgid, at_entry);
 }
 
 #endif /* LT_UNWIND_BPF_H */
