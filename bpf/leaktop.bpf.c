@@ -865,8 +865,7 @@ static __always_inline void release_old(struct call *c, __u64 ptr)
 static __always_inline void call_begin(struct pt_regs *ctx, struct call *c, __u64 cookie, __u64 sp,
 				       __u64 size, __u64 ptr, bool sampled, __u64 rate)
 {
-	c->ret_addr = 0;
-	if ((LT_COOKIE_OUTER(cookie) || LT_COOKIE_EXITS(cookie)) &&
+	if (!(LT_COOKIE_OUTER(cookie) || LT_COOKIE_EXITS(cookie)) ||
 	    bpf_probe_read_user(&c->ret_addr, sizeof(c->ret_addr), (void *)sp))
 		c->ret_addr = 0;
 	c->outer = LT_COOKIE_OUTER(cookie);
