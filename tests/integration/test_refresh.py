@@ -9,7 +9,7 @@ import os
 import signal
 import time
 
-from harness import LeaktopTestCase, Tracer, marker_line, read_text
+from harness import LeaktopTestCase, marker_line, read_text
 
 
 def reports(path):
@@ -56,8 +56,7 @@ class Refresh(LeaktopTestCase):
     def changed_and_late_stacks(self, env):
         """The steps run under leaktop -vv with ENV; leaktop's stderr."""
         w = self.start_workload('steps', ['3'])
-        t = Tracer([w.pid], ['-vv', '-i', '0.3'], env=env)
-        self.addCleanup(t.close)
+        t = self.start_tracer([w.pid], ['-vv', '-i', '0.3'], env=env)
         t.wait_attached()
         done = len(self.wait_reports(t, 2))
         lines = {f: marker_line('steps.c', 'SITE:' + f) for f in ('step_leak', 'step_cache')}
