@@ -34,8 +34,8 @@ struct {
  * and the tables' generation are the same, and each word it read holds the same value again, the
  * walk would give the same stack. Those words lie above sp: one read of the span they cover
  * checks them all, at a fraction of the cost of the searches a walk makes per frame. Read and
- * written only by a walk, inside a capture that holds the CPU's stack scratch (stack_capture): no
- * other task's walk can meet an entry half written.
+ * written only by a walk, inside a capture that holds the CPU's stack scratch
+ * (lt_stack_capture): no other task's walk can meet an entry half written.
  */
 #define LT_UNWIND_CACHE_WAYS 32    /* entries per CPU */
 #define LT_UNWIND_CACHE_ASSOC 4    /* of them, the set a hash of ip and sp picks */
