@@ -662,6 +662,11 @@ static int add_records(struct collector *c, struct reading *r)
 	return err;
 }
 
+/*
+ * Adds the programs' counters to snap's (which the reading may have counted losses in already).
+ * Read after the stacks' figures, they count at least every event those reflect: a free of an
+ * unseen block made before an allocation the reading shows is in them.
+ */
 static int read_stats(struct collector *c, struct snapshot *snap)
 {
 	uint64_t *percpu = calloc(c->nr_cpus, sizeof(*percpu));
@@ -669,7 +674,6 @@ static int read_stats(struct collector *c, struct snapshot *snap)
 	if (!percpu)
 		return -ENOMEM;
 	for (uint32_t k = 0; k < LT_STAT_MAX; k++) {
-		snap->stats[k] = 0;
 		if (bpf_map_lookup_elem(c->stats_fd, &k, percpu))
 			continue;
 		for (int cpu = 0; cpu < c->nr_cpus; cpu++)
@@ -822,11 +826,11 @@ struct snapshot *collector__read(struct collector *c, uint64_t min_age_ns)
 	/* Room for as many stacks as last time, and some: a reading grows its array only rarely. */
 	err = snapshot__reserve(snap, c->last_nr_stacks + c->last_nr_stacks / 8 + 64);
 	if (!err)
-		err = read_stats(c, snap);
-	if (!err)
 		err = update_totals(c, &r);
 	if (!err)
 		err = add_records(c, &r);
+	if (!err)
+		err = read_stats(c, snap);
 	if (!err && evictor__due(c->ev, snap->taken_ns))
 		err = evict(c, snap->taken_ns);
 	if (!err && r.moved)
