@@ -707,7 +707,8 @@ static __always_inline bool call_alive(const struct call *c, __u64 sp)
 	if (!c->entry_sp || sp > c->entry_sp ||
 	    bpf_probe_read_user(&v, sizeof(v), (void *)c->entry_sp))
 		return false;
-	return (c->ret_addr && v == c->ret_addr) || v == uprobe_trampoline();
+	/* A return address is never 0; a process without a trampoline yet reads 0 as its address. */
+	return v && (v == c->ret_addr || v == uprobe_trampoline());
 }
 
 /* Forgets a call in flight that ended without its return (or exit) probe. */
