@@ -8,7 +8,7 @@
  *
  * A stack's live blocks are counted in slots by allocation time, so that OLDEST and --min-age
  * come from a stack's totals alone, whatever the number of its live blocks. The slots are aligned
- * on absolute time (bpf_ktime_get_ns) in levels, each coarser than the one before: level k has
+ * on absolute time (CLOCK_MONOTONIC) in levels, each coarser than the one before: level k has
  * LT_AGE_RING slots, each a window of 2^lt_age_shift[k] ns, used as a ring (the window w in slot
  * w % LT_AGE_RING). A slot keeps the time of its first block (first_ns, its earliest), which
  * also says which window it holds. When a window's slot is wanted for a later window, its blocks

@@ -173,10 +173,15 @@ _Static_assert(sizeof(struct lt_range) == 16, "lt_range layout");
 struct lt_alloc {
 	__u64 size;
 	__u64 count;
-	__u64 ts_ns;	  /* bpf_ktime_get_ns() at allocation */
+	__u64 ts_ns;	  /* at allocation: block_time(), CLOCK_MONOTONIC, early by < a tick */
 	__u64 stack_id;	  /* key into stacks/stack_totals; 0 = stack unknown */
 };
 _Static_assert(sizeof(struct lt_alloc) == 32, "lt_alloc layout");
+
+/* lt_jiffies's context (BPF_PROG_TEST_RUN's ctx_out): the kernel's tick count. */
+struct lt_jiffies {
+	__u64 jiffies;
+};
 
 /*
  * Sampling tables, filled by user space before load (see the weight derivation in
@@ -200,7 +205,7 @@ struct lt_totals {
 	__s64 outstanding_allocs;
 	__u64 allocs;
 	__u64 alloc_bytes;
-	__u64 last_alloc_ns;	/* bpf_ktime_get_ns() of the latest allocation */
+	__u64 last_alloc_ns;	/* CLOCK_MONOTONIC time of the latest allocation */
 };
 _Static_assert(sizeof(struct lt_totals) == 40, "lt_totals layout");
 

@@ -880,6 +880,11 @@ static int add_block(const void *key, const void *value, void *ctx_)
 	return 0;
 }
 
+void collector__exact_times(struct collector *c, bool exact)
+{
+	tracer__exact_block_times(c->t, exact);
+}
+
 int collector__blocks(struct collector *c, int pid, struct reach_block **blocks, size_t *nr)
 {
 	struct blocks_ctx ctx = { .c = c, .pid = (uint32_t)pid };

@@ -42,6 +42,12 @@ struct snapshot *collector__read(struct collector *c, uint64_t min_age_ns);
 int collector__maintain(struct collector *c);
 
 /*
+ * Whether blocks are timed exactly from now on (a reachability scan's copy: a block allocated after
+ * it began is told apart from one in it), or by the kernel's tick again (tracer.h).
+ */
+void collector__exact_times(struct collector *c, bool exact);
+
+/*
  * The live blocks of process pid from the allocation table (batch lookups), each with its stack's
  * id as the readings name it (epoch 0), unsorted. *blocks is malloc'ed (the caller frees it; NULL
  * when none). 0 or -errno.

@@ -214,6 +214,8 @@ static int copy_process(struct reachscan *rs, pid_t pid, enum reachscan_hold hol
 			return err;
 		}
 	}
+	/* Blocks allocated from here on are timed exactly: read_blocks tells them by their time. */
+	collector__exact_times(rs->c, true);
 	t0 = now_ns();
 	if (hold == REACHSCAN_FREEZE) {
 		fz = freeze__new(pid);
@@ -261,6 +263,7 @@ out:
 	procmem__free(pre);
 	if (!err)
 		err = read_blocks(rs, pid, t0, bl);
+	collector__exact_times(rs->c, false);
 	return err;
 }
 

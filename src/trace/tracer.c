@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "trace/alloctab.h"
 #include "trace/closer.h"
+#include "trace/tickclock.h"
 #include "trace/tracer.h"
 
 #ifndef ENOTSUPP
@@ -80,6 +81,7 @@ struct tracer {
 	size_t nr_life_links;
 	struct closer *closer;		/* detaches a process's probes off the loop */
 	struct alloctab *allocs;	/* the live-allocation table's tiers */
+	uint64_t tick_ns;		/* the tick a block's time steps by; 0: bpf_ktime_get_ns() */
 };
 
 bool kernel_btf_has(const char *name, int kind)
@@ -130,6 +132,26 @@ static int attach_life(struct tracer *t)
 		t->life_links[t->nr_life_links++] = link;
 	}
 	return 0;
+}
+
+/* Blocks are timed by the kernel's tick once it is measured (tickclock.h); until then by the clock. */
+static void use_tick_clock(struct tracer *t)
+{
+	struct tickclock tc;
+	int err;
+
+	if (!t->skel->bss)
+		return;
+	err = tickclock_measure(bpf_program__fd(t->skel->progs.lt_jiffies), &tc);
+	if (err) {
+		log_info("block times from bpf_ktime_get_ns(): the kernel's tick was not measured: %s",
+			 strerror(-err));
+		return;
+	}
+	t->skel->bss->tick_base = tc.base;
+	t->skel->bss->tick_ns = tc.tick_ns;
+	t->tick_ns = tc.tick_ns;
+	log_info("block times from the kernel's tick: HZ %u, %.1f ms", tc.hz, tc.tick_ns / 1e6);
 }
 
 struct tracer *tracer__new(const struct tracer_opts *opts)
@@ -199,6 +221,8 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		t->allocs = alloctab__new(bpf_map__fd(t->skel->maps.allocs), opts->max_allocs);
 		err = t->allocs ? attach_life(t) : -errno;
 	}
+	if (!err && !opts->empty_programs)
+		use_tick_clock(t);
 	if (err) {
 		if (err == -EPERM || err == -EACCES)
 			log_error("cannot load the BPF programs: %s (leaktop needs root, or "
@@ -525,6 +549,12 @@ int tracer__events_fd(const struct tracer *t)
 int tracer__stacks_fd(const struct tracer *t)
 {
 	return bpf_map__fd(t->skel->maps.stacks);
+}
+
+void tracer__exact_block_times(struct tracer *t, bool exact)
+{
+	if (t->tick_ns)
+		__atomic_store_n(&t->skel->bss->tick_ns, exact ? 0 : t->tick_ns, __ATOMIC_SEQ_CST);
 }
 
 int tracer__stats_fd(const struct tracer *t)

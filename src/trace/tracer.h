@@ -131,6 +131,11 @@ int tracer__unknown_totals_fd(const struct tracer *t);
 int tracer__changed_fd(const struct tracer *t);
 bool tracer__changed_next(struct tracer *t, uint64_t *gen);
 int tracer__stats_fd(const struct tracer *t);
+/*
+ * Whether the programs time blocks by the clock (exact) or by the kernel's tick (early by less than
+ * a tick: tickclock.h), as they do once it is measured.
+ */
+void tracer__exact_block_times(struct tracer *t, bool exact);
 /* The unwind tables (see unwind_maps.h): the row table and the per-process mappings. */
 int tracer__unwind_rows_fd(const struct tracer *t);
 int tracer__unwind_procs_fd(const struct tracer *t);

@@ -2,6 +2,7 @@
 
 The expected figures are the ones each workload's header comment states (tests/workloads/*.c).
 """
+import gzip
 import os
 import re
 import unittest
@@ -29,6 +30,20 @@ BASIC = {
     'free_null': (0, 0),
 }
 
+
+
+def kernel_config():
+    """The running kernel's configuration (/proc/config.gz, /boot/config-RELEASE), or None."""
+    try:
+        with gzip.open('/proc/config.gz', 'rt') as f:
+            return f.read()
+    except OSError:
+        pass
+    try:
+        with open('/boot/config-' + os.uname().release) as f:
+            return f.read()
+    except OSError:
+        return None
 
 class CommandModeFigures(LeaktopTestCase):
 
@@ -187,6 +202,29 @@ class CommandModeFigures(LeaktopTestCase):
         self.assertAlmostEqual(old - mixed, t['mixed'] - t['old'], delta=0.1)
         self.assertGreaterEqual(old, t['end'] - t['old'])
         self.assertLess(old, t['end'] - t['old'] + 30)
+
+    def test_block_times_step_by_the_tick(self):
+        """The programs time a block by the kernel's tick count (src/trace/tickclock.c): -v names the
+        HZ measured, which is the kernel's own (its configuration, when the kernel tells it). Two
+        blocks' times then differ by a whole number of ticks, to the nanosecond (OLDEST is exact while
+        a stack's first block lives), and by the workload's own clock to within a tick: aging_old's
+        first block and aging_mixed's, 2 s apart."""
+        r = run_command([workload('aging'), '2'], opts=['-v'])
+        m = re.search(r"block times from the kernel's tick: HZ (\d+), ", r.stderr)
+        self.assertIsNotNone(m, r.stderr)
+        hz = int(m.group(1))
+        config = kernel_config()
+        if config:
+            self.assertIn('CONFIG_HZ=%d\n' % hz, config)
+        tick_ns = (10 ** 9 + hz // 2) // hz
+        t = {m.group(1): int(m.group(2)) for m in re.finditer(r'(?m)^aging: (\w+) (\d+)$', r.stderr)}
+        old = r.report.site('aging_old').stacks[0]['oldest_age_s']
+        mixed = r.report.site('aging_mixed').stacks[0]['oldest_age_s']
+        between = round((old - mixed) * 1e9)
+        self.assertEqual(between % tick_ns, 0, (between, tick_ns))
+        # each block's time is early by less than a tick; the malloc follows its clock read closely
+        self.assertLess(abs(between - (t['mixed'] - t['old'])), tick_ns + 2000000,
+                        (between, t['mixed'] - t['old']))
 
     def test_freed_stack_has_no_age(self):
         """aging 0 1000 in --batch frames: once aging_gone's blocks are freed its row shows 0 B, 0

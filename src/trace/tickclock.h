@@ -1,0 +1,27 @@
+/* tickclock.h: the kernel's tick, measured against CLOCK_MONOTONIC: the clock of a block's time. */
+#ifndef LT_TICKCLOCK_H
+#define LT_TICKCLOCK_H
+
+#include <stdint.h>
+
+/*
+ * The programs time a block by the kernel's tick count (jiffies) instead of reading the clock,
+ * which costs about 30 ns per allocation in a VM: jiffies * tick_ns - base is CLOCK_MONOTONIC at
+ * the last tick. The kernel moves jiffies on at exact steps of TICK_NSEC of that clock, so a block's
+ * time is early by less than a tick, never late.
+ */
+struct tickclock {
+	unsigned int hz;	/* the kernel's HZ */
+	uint64_t tick_ns;	/* its TICK_NSEC */
+	uint64_t base;		/* jiffies * tick_ns - base = CLOCK_MONOTONIC of that tick */
+};
+
+/*
+ * Measures it with prog_fd (lt_jiffies: the tick count, run through BPF_PROG_TEST_RUN): watches
+ * two ticks go by (at most 3 ticks' time, 30 ms at HZ=100) and takes the HZ among the kernel's
+ * choices whose tick fits the time between them. 0, or -errno: -ETIME when no HZ fits (a VM
+ * paused between the ticks, say), then the programs keep bpf_ktime_get_ns().
+ */
+int tickclock_measure(int prog_fd, struct tickclock *out);
+
+#endif
