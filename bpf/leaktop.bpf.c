@@ -38,7 +38,7 @@ const volatile __u32 log2_table[LT_LOG2_ENTRIES];
  * space has measured the tick against that clock (src/trace/tickclock.c); until then, or when it
  * could not, tick_ns is 0 and the time is bpf_ktime_get_ns(). The tick count is one load; the
  * clock read costs about 30 ns per allocation in a VM. A block's time is then early by less than
- * a tick (4 ms at HZ=250), never late: jiffies move on at exact steps of CLOCK_MONOTONIC.
+ * a tick (4 ms at HZ=250), and not late: jiffies move on at exact steps of CLOCK_MONOTONIC.
  */
 volatile __u64 tick_ns = 0;
 volatile __u64 tick_base = 0;	/* jiffies * tick_ns - tick_base: CLOCK_MONOTONIC */

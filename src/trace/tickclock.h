@@ -7,8 +7,9 @@
 /*
  * The programs time a block by the kernel's tick count (jiffies) instead of reading the clock,
  * which costs about 30 ns per allocation in a VM: jiffies * tick_ns - base is CLOCK_MONOTONIC at
- * the last tick. The kernel moves jiffies on at exact steps of TICK_NSEC of that clock, so a block's
- * time is early by less than a tick, never late.
+ * the last tick. The kernel moves jiffies on at exact steps of TICK_NSEC of that clock, so a
+ * block's time is early by less than a tick. It is never late but by the microseconds the kernel
+ * took to count the tick measured, should a later tick be counted sooner.
  */
 struct tickclock {
 	unsigned int hz;	/* the kernel's HZ */

@@ -134,7 +134,7 @@ static int attach_life(struct tracer *t)
 	return 0;
 }
 
-/* Blocks are timed by the kernel's tick once it is measured (tickclock.h); until then by the clock. */
+/* Blocks are timed by the kernel's tick once it is measured (tickclock.h), before by the clock. */
 static void use_tick_clock(struct tracer *t)
 {
 	struct tickclock tc;
