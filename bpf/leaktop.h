@@ -178,7 +178,7 @@ struct lt_alloc {
 };
 _Static_assert(sizeof(struct lt_alloc) == 32, "lt_alloc layout");
 
-/* lt_jiffies's context (BPF_PROG_TEST_RUN's ctx_out): the kernel's tick count. */
+/* lt_jiffies's context (BPF_PROG_TEST_RUN's ctx_in, copied back): the kernel's tick count. */
 struct lt_jiffies {
 	__u64 jiffies;
 };

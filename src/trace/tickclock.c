@@ -54,15 +54,12 @@ static int next_tick(int prog_fd, uint64_t deadline, uint64_t *at, uint64_t *jif
 	return err;
 }
 
-int tickclock_measure(int prog_fd, struct tickclock *out)
+int tickclock_fit(uint64_t at1, uint64_t j1, uint64_t at2, uint64_t j2, struct tickclock *out)
 {
-	uint64_t deadline = now_ns() + 50000000, at1, at2, j1, j2, step, tick, at;
-	int err = next_tick(prog_fd, deadline, &at1, &j1);
+	uint64_t step, tick, at;
 
-	if (!err)
-		err = next_tick(prog_fd, deadline, &at2, &j2);
-	if (err)
-		return err;
+	if (j2 <= j1 || at2 <= at1)
+		return -EINVAL;
 	step = (at2 - at1) / (j2 - j1);
 	for (size_t i = 0; i < sizeof(hz_choices) / sizeof(hz_choices[0]); i++) {
 		/* the kernel's TICK_NSEC */
@@ -76,4 +73,14 @@ int tickclock_measure(int prog_fd, struct tickclock *out)
 		return 0;
 	}
 	return -ETIME;
+}
+
+int tickclock_measure(int prog_fd, struct tickclock *out)
+{
+	uint64_t deadline = now_ns() + 50000000, at1, at2, j1, j2;
+	int err = next_tick(prog_fd, deadline, &at1, &j1);
+
+	if (!err)
+		err = next_tick(prog_fd, deadline, &at2, &j2);
+	return err ? err : tickclock_fit(at1, j1, at2, j2, out);
 }

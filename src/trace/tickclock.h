@@ -25,4 +25,10 @@ struct tickclock {
  */
 int tickclock_measure(int prog_fd, struct tickclock *out);
 
+/*
+ * The clock from two ticks seen: the count became j1 at at1 or after, and j2 at at2 or after
+ * (at2 > at1). 0; -ETIME when no HZ of the kernel's choices fits, -EINVAL when they go backwards.
+ */
+int tickclock_fit(uint64_t at1, uint64_t j1, uint64_t at2, uint64_t j2, struct tickclock *out);
+
 #endif
