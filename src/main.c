@@ -206,7 +206,7 @@ static int load(struct run *r)
 		struct track_opts to = {
 			.kinds = o->track, .all = o->all, .procs_fd = tracer__procs_fd(r->tracer),
 			.max_entries = o->max_allocs, .max_stacks = o->max_stacks,
-			.fault = topts.fault,
+			.fault = topts.fault, .task_work = tracer__task_work(r->tracer),
 		};
 
 		r->track = track__new(&to);

@@ -72,6 +72,7 @@ struct tracer {
 	bool empty_programs;
 	bool sessions;
 	bool multi;
+	bool task_work;			/* the kernel has BPF task work (for --track) */
 	struct classic_link *links;	/* classic uprobes */
 	size_t nr_links, cap_links;
 	struct multi_link *link_fds;	/* session and uprobe_multi links */
@@ -83,18 +84,6 @@ struct tracer {
 	struct alloctab *allocs;	/* the live-allocation table's tiers */
 	uint64_t tick_ns;		/* the tick a block's time steps by; 0: bpf_ktime_get_ns() */
 };
-
-bool kernel_btf_has(const char *name, int kind)
-{
-	struct btf *vmlinux = btf__load_vmlinux_btf();
-	bool found;
-
-	if (!vmlinux)
-		return false;
-	found = btf__find_by_name_kind(vmlinux, name, kind) > 0;
-	btf__free(vmlinux);
-	return found;
-}
 
 /* The sampling tables of bpf/leaktop.bpf.c, computed here where there is floating point. */
 static void fill_sampling_tables(struct leaktop_bpf *skel)
@@ -191,12 +180,14 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	bpf_map__set_max_entries(t->skel->maps.unwind_rows,
 				 opts->unwind_mode == LT_UNWIND_FP ? 1 : opts->unwind_rows);
 
-	/* One read of the kernel's BTF for both (about 10 ms each). */
+	/* One read of the kernel's BTF for its three features (about 10 ms a read). */
 	vmlinux = btf__load_vmlinux_btf();
 	t->sessions = !opts->no_session && vmlinux &&
 		      btf__find_by_name_kind(vmlinux, "bpf_session_is_return", BTF_KIND_FUNC) > 0;
 	t->multi = !opts->empty_programs && vmlinux &&
 		   btf__find_by_name_kind(vmlinux, "bpf_uprobe_multi_link", BTF_KIND_STRUCT) > 0;
+	t->task_work = vmlinux && btf__find_by_name_kind(vmlinux, "bpf_task_work_schedule_resume_impl",
+							  BTF_KIND_FUNC) > 0;
 	btf__free(vmlinux);
 	if (!opts->no_session && !t->sessions)
 		log_warn("this kernel has no uprobe session links: using uprobe + uretprobe pairs");
@@ -243,6 +234,11 @@ fail:
 bool tracer__sessions(const struct tracer *t)
 {
 	return t->sessions;
+}
+
+bool tracer__task_work(const struct tracer *t)
+{
+	return t->task_work;
 }
 
 int tracer__set_allocator_range(struct tracer *t, int pid, uint64_t start, uint64_t end)

@@ -38,6 +38,9 @@ struct tracer *tracer__new(const struct tracer_opts *opts);
  */
 bool tracer__sessions(const struct tracer *t);
 
+/* Whether the kernel has BPF task work (6.18), which --track ends mapping calls by. */
+bool tracer__task_work(const struct tracer *t);
+
 /* Whether entry-type probes go in uprobe_multi links (the kernel has them, and took them so far). */
 bool tracer__multi(const struct tracer *t);
 
@@ -166,9 +169,6 @@ int uprobe_multi_link_create(int prog_fd, bool session, int pid, const char *pat
 /* Makes prog, before its load, a program for session links. */
 struct bpf_program;
 void uprobe_prog_set_session(struct bpf_program *prog);
-
-/* Whether the kernel's BTF has a type of this name and kind (BTF_KIND_*): a feature probe. */
-bool kernel_btf_has(const char *name, int kind);
 
 /* The fds of obj's loaded programs: as many as fit in fds (max); returns how many there are. */
 struct bpf_object;

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "base/log.h"
@@ -67,7 +66,7 @@ struct track *track__new(const struct track_opts *o)
 	 */
 	{
 		bool calls = faults || mmaps;
-		bool task_work = kernel_btf_has("bpf_task_work_schedule_resume_impl", BTF_KIND_FUNC);
+		bool task_work = o->task_work;
 
 		bpf_program__set_autoload(s->progs.lt_track_sys_exit, calls && !task_work);
 		bpf_program__set_autoload(s->progs.lt_track_mmap_lock, calls && task_work);

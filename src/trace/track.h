@@ -15,6 +15,7 @@ struct track_opts {
 	uint32_t max_entries;	/* pages (faults) recorded at most: --max-allocs */
 	uint32_t max_stacks;	/* stacks: --max-stacks */
 	uint32_t fault;		/* enum lt_fault (tests only) */
+	bool task_work;		/* the kernel has BPF task work (tracer__task_work) */
 };
 
 struct track;
