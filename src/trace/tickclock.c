@@ -29,9 +29,16 @@ static int read_jiffies(int prog_fd, struct jiffies_read *r)
 }
 
 /*
+ * A tick is taken only when the reads on either side of it lie this close: the time taken for it
+ * is then early by at most this much (a read takes 1 to 2 us; leaktop preempted between them, the
+ * watch goes on to the next tick).
+ */
+#define EDGE_SLACK_NS 50000
+
+/*
  * The next tick: reads the count until it moves on by one. *at is the time just before the last
  * read that saw the old count, never after the tick; *jiffies the new count. A count that moves by
- * more (leaktop was not running) starts the watch again.
+ * more (leaktop was not running), or reads too far apart, start the watch again.
  */
 static int next_tick(int prog_fd, uint64_t deadline, uint64_t *at, uint64_t *jiffies)
 {
@@ -42,7 +49,7 @@ static int next_tick(int prog_fd, uint64_t deadline, uint64_t *at, uint64_t *jif
 		err = read_jiffies(prog_fd, &cur);
 		if (err)
 			break;
-		if (cur.jiffies == prev.jiffies + 1) {
+		if (cur.jiffies == prev.jiffies + 1 && cur.after - prev.before <= EDGE_SLACK_NS) {
 			*at = prev.before;
 			*jiffies = cur.jiffies;
 			return 0;
@@ -77,7 +84,7 @@ int tickclock_fit(uint64_t at1, uint64_t j1, uint64_t at2, uint64_t j2, struct t
 
 int tickclock_measure(int prog_fd, struct tickclock *out)
 {
-	uint64_t deadline = now_ns() + 50000000, at1, at2, j1, j2;
+	uint64_t deadline = now_ns() + 200000000, at1, at2, j1, j2;
 	int err = next_tick(prog_fd, deadline, &at1, &j1);
 
 	if (!err)

@@ -19,9 +19,10 @@ struct tickclock {
 
 /*
  * Measures it with prog_fd (lt_jiffies: the tick count, run through BPF_PROG_TEST_RUN): watches
- * two ticks go by (at most 3 ticks' time, 30 ms at HZ=100) and takes the HZ among the kernel's
+ * two ticks go by (2 to 3 ticks' time, up to 30 ms at HZ=100) and takes the HZ among the kernel's
  * choices whose tick fits the time between them. 0, or -errno: -ETIME when no HZ fits (a VM
- * paused between the ticks, say), then the programs keep bpf_ktime_get_ns().
+ * paused between the ticks, say) or no two ticks were seen cleanly within 200 ms; then the
+ * programs keep bpf_ktime_get_ns().
  */
 int tickclock_measure(int prog_fd, struct tickclock *out);
 
