@@ -206,6 +206,8 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	bpf_program__set_autoload(p->lt_exec, !opts->empty_programs);
 	bpf_program__set_autoload(p->lt_exit, !opts->empty_programs);
 	bpf_program__set_autoload(p->lt_release, !opts->empty_programs);
+	/* The tick count, for use_tick_clock(); the no-op programs time nothing. */
+	bpf_program__set_autoload(p->lt_jiffies, !opts->empty_programs);
 
 	err = leaktop_bpf__load(t->skel);
 	if (!err) {

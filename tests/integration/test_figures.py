@@ -31,7 +31,6 @@ BASIC = {
 }
 
 
-
 def kernel_config():
     """The running kernel's configuration (/proc/config.gz, /boot/config-RELEASE), or None."""
     try:
@@ -44,6 +43,7 @@ def kernel_config():
             return f.read()
     except OSError:
         return None
+
 
 class CommandModeFigures(LeaktopTestCase):
 
